@@ -1,0 +1,3 @@
+//! The `natrium-server` binary: a drop-in for `nats-server` (core NATS).
+
+fn main() {}

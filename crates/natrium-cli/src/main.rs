@@ -1,0 +1,3 @@
+//! The `natrium` command line.
+
+fn main() {}

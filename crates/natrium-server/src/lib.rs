@@ -1,0 +1,1 @@
+//! natrium-server: a NATS-compatible message server, embeddable in-process.

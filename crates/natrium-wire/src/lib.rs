@@ -1,0 +1,1 @@
+//! The NATS client protocol: parser, encoder and subject rules. No I/O, no tokio.

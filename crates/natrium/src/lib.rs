@@ -1,0 +1,1 @@
+//! natrium: Rust microservices on NATS.

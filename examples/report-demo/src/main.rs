@@ -1,0 +1,3 @@
+//! The report demo.
+
+fn main() {}
