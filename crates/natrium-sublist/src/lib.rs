@@ -1,0 +1,1 @@
+//! The subject index: which subscriptions does a subject reach?
