@@ -1,1 +1,31 @@
 //! The subject index: which subscriptions does a subject reach?
+//!
+//! [`Sublist`] stores subscriptions by subject in a trie of tokens, with `*` (one token)
+//! and `>` (one or more trailing tokens) wildcards and queue groups, and answers "who gets
+//! a message published on this subject" with a shared [`Matches`] from a bounded cache.
+//!
+//! ```
+//! use natrium_sublist::Sublist;
+//!
+//! let index = Sublist::new();
+//! index.insert(b"orders.*", None, 1).unwrap();
+//! index.insert(b"orders.>", Some(b"workers"), 2).unwrap();
+//! index.insert(b"orders.eu.>", Some(b"workers"), 3).unwrap();
+//!
+//! let who = index.matches(b"orders.eu.new");
+//! assert!(who.plain.is_empty()); // `*` matches exactly one token
+//! assert_eq!(who.queue(b"workers").unwrap().members.len(), 2);
+//! ```
+
+mod cache;
+mod error;
+mod matches;
+mod stats;
+mod subject;
+mod sublist;
+mod trie;
+
+pub use error::{InvalidSubject, InvalidSubjectReason};
+pub use matches::{Matches, QueueGroup};
+pub use stats::SublistStats;
+pub use sublist::{DEFAULT_CACHE_CAPACITY, Sublist};

@@ -1,0 +1,95 @@
+//! Subject index benchmarks: cached and uncached lookups, inserts and removes.
+//!
+//! Run briefly with `cargo bench -p natrium-sublist -- --warm-up-time 1 --measurement-time 2`.
+
+use std::hint::black_box;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use natrium_sublist::Sublist;
+
+/// 10,000 literal subscriptions `bench.<a>.<b>.<c>` plus a spread of wildcard ones.
+fn populated(cache_capacity: usize) -> Sublist<u64> {
+    let index = Sublist::with_cache_capacity(cache_capacity);
+    let mut id = 0;
+    for a in 0..10 {
+        for b in 0..10 {
+            for c in 0..100 {
+                index
+                    .insert(format!("bench.{a}.{b}.{c}").as_bytes(), None, id)
+                    .expect("valid subject");
+                id += 1;
+            }
+            index
+                .insert(format!("bench.{a}.{b}.*").as_bytes(), None, id)
+                .expect("valid subject");
+            id += 1;
+        }
+        index
+            .insert(format!("bench.{a}.>").as_bytes(), Some(b"workers"), id)
+            .expect("valid subject");
+        id += 1;
+    }
+    index
+        .insert(b"bench.*.*.7", None, id)
+        .expect("valid subject");
+    index
+}
+
+/// Distinct literal subjects, many more than the default cache holds.
+fn distinct_subjects() -> Vec<Vec<u8>> {
+    (0..10_000)
+        .map(|i| format!("bench.{}.{}.{}", i % 10, (i / 10) % 10, i / 100).into_bytes())
+        .collect()
+}
+
+fn lookups(c: &mut Criterion) {
+    let cached = populated(natrium_sublist::DEFAULT_CACHE_CAPACITY);
+    c.bench_function("match/cache_hit", |b| {
+        b.iter(|| black_box(cached.matches(black_box(b"bench.3.4.7"))))
+    });
+
+    let subjects = distinct_subjects();
+    let mut i = 0;
+    c.bench_function("match/cache_miss_10k_subjects", |b| {
+        b.iter(|| {
+            i = (i + 1) % subjects.len();
+            black_box(cached.matches(&subjects[i]))
+        })
+    });
+
+    let uncached = populated(0);
+    let mut i = 0;
+    c.bench_function("match/no_cache", |b| {
+        b.iter(|| {
+            i = (i + 1) % subjects.len();
+            black_box(uncached.matches(&subjects[i]))
+        })
+    });
+}
+
+fn changes(c: &mut Criterion) {
+    let index = populated(natrium_sublist::DEFAULT_CACHE_CAPACITY);
+    // Warm the cache so invalidation has work to do.
+    for subject in distinct_subjects().iter().take(1024) {
+        index.matches(subject);
+    }
+    c.bench_function("insert_remove/literal", |b| {
+        b.iter(|| {
+            index
+                .insert(b"bench.5.5.new", None, u64::MAX)
+                .expect("valid");
+            assert!(index.remove(b"bench.5.5.new", None, &u64::MAX));
+        })
+    });
+    c.bench_function("insert_remove/wildcard", |b| {
+        b.iter(|| {
+            index
+                .insert(b"bench.5.*.new", None, u64::MAX)
+                .expect("valid");
+            assert!(index.remove(b"bench.5.*.new", None, &u64::MAX));
+        })
+    });
+}
+
+criterion_group!(benches, lookups, changes);
+criterion_main!(benches);

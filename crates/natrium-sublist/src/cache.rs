@@ -1,0 +1,71 @@
+//! A bounded cache of match results, keyed by published subject.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use crate::matches::Matches;
+use crate::subject::{SubjectKind, filter_matches};
+
+/// Cached results; the caller keeps it consistent with the trie by calling
+/// [`Cache::invalidate`] for every inserted or removed subscription subject.
+#[derive(Debug)]
+pub(crate) struct Cache<T> {
+    results: HashMap<Box<[u8]>, Arc<Matches<T>>>,
+    capacity: usize,
+}
+
+impl<T> Cache<T> {
+    /// A cache holding at most `capacity` results.
+    pub(crate) fn new(capacity: usize) -> Self {
+        Self {
+            results: HashMap::with_capacity(capacity),
+            capacity,
+        }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.results.len()
+    }
+
+    #[inline]
+    pub(crate) fn get(&self, subject: &[u8]) -> Option<&Arc<Matches<T>>> {
+        self.results.get(subject)
+    }
+
+    pub(crate) fn values(&self) -> impl Iterator<Item = &Arc<Matches<T>>> {
+        self.results.values()
+    }
+
+    /// Stores a result, first dropping a quarter of the entries when full.
+    ///
+    /// Dropping a batch (in the map's arbitrary order) rather than one entry keeps the
+    /// amortised cost of eviction low when many distinct subjects stream past.
+    pub(crate) fn insert(&mut self, subject: &[u8], result: Arc<Matches<T>>) {
+        if self.results.len() >= self.capacity && !self.results.contains_key(subject) {
+            let mut to_drop = (self.capacity / 4).max(1);
+            self.results.retain(|_, _| {
+                if to_drop == 0 {
+                    return true;
+                }
+                to_drop -= 1;
+                false
+            });
+        }
+        self.results.insert(subject.into(), result);
+    }
+
+    /// Forgets every result that a change of subscriptions on `filter` could alter.
+    ///
+    /// A literal filter matches only the identical subject: one lookup. A wildcard filter
+    /// is tested against every cached subject.
+    pub(crate) fn invalidate(&mut self, filter: &[u8], kind: SubjectKind) {
+        match kind {
+            SubjectKind::Literal => {
+                self.results.remove(filter);
+            }
+            SubjectKind::Wildcard => self
+                .results
+                .retain(|subject, _| !filter_matches(filter, subject)),
+        }
+    }
+}
