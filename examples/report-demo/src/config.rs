@@ -1,0 +1,266 @@
+//! The bootstrap configuration, shaped like a Kratos `configs/config.yaml`:
+//! `server.http.addr`, `data.nats.addrs`, `data.nats.codec`, `data.database.url`.
+//!
+//! Loaded from a YAML or TOML file (chosen by extension), then overridden by `REPORT_*`
+//! environment variables, so containers can change one value without a new file.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// Why the configuration could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The file is not valid YAML for this schema.
+    #[error("invalid YAML in {path}: {source}")]
+    Yaml {
+        /// The file.
+        path: PathBuf,
+        /// The parser's error.
+        source: serde_yaml_ng::Error,
+    },
+    /// The file is not valid TOML for this schema.
+    #[error("invalid TOML in {path}: {source}")]
+    Toml {
+        /// The file.
+        path: PathBuf,
+        /// The parser's error.
+        source: toml::de::Error,
+    },
+    /// The extension is neither YAML nor TOML.
+    #[error("config file {0} must end in .yaml, .yml or .toml")]
+    UnknownFormat(PathBuf),
+    /// An environment override has a value that does not parse.
+    #[error("environment variable {name}={value:?} is invalid: {reason}")]
+    Env {
+        /// The variable.
+        name: &'static str,
+        /// Its value.
+        value: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+}
+
+/// The whole bootstrap file.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Listeners.
+    pub server: ServerSection,
+    /// Backing services.
+    pub data: DataSection,
+}
+
+/// `server:` — the listeners.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerSection {
+    /// `server.http` — the report API (`report` service).
+    pub http: HttpSection,
+    /// `server.stats` — the saver's `GET /v1/stats` endpoint (`saver` service).
+    pub stats: StatsSection,
+}
+
+/// `server.http:`.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpSection {
+    /// Where the report API listens.
+    pub addr: SocketAddr,
+    /// How long a report may wait for NATS before the API answers 503, e.g. "2s".
+    #[serde(deserialize_with = "duration_text")]
+    pub publish_timeout: std::time::Duration,
+}
+
+/// Reads a duration written for humans ("2s", "500ms").
+fn duration_text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<std::time::Duration, D::Error> {
+    let text = String::deserialize(d)?;
+    humantime::parse_duration(&text).map_err(serde::de::Error::custom)
+}
+
+impl Default for HttpSection {
+    fn default() -> Self {
+        Self {
+            addr: SocketAddr::from(([127, 0, 0, 1], 8000)),
+            publish_timeout: std::time::Duration::from_secs(2),
+        }
+    }
+}
+
+/// `server.stats:`.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct StatsSection {
+    /// Where the saver's stats endpoint listens.
+    pub addr: SocketAddr,
+}
+
+impl Default for StatsSection {
+    fn default() -> Self {
+        Self {
+            addr: SocketAddr::from(([127, 0, 0, 1], 8001)),
+        }
+    }
+}
+
+/// `data:` — backing services.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct DataSection {
+    /// `data.nats`.
+    pub nats: NatsSection,
+    /// `data.database`.
+    pub database: DatabaseSection,
+}
+
+/// `data.nats:`.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct NatsSection {
+    /// NATS server URLs.
+    pub addrs: Vec<String>,
+    /// How messages are encoded on the wire.
+    pub codec: CodecName,
+    /// Subject of `RealTimeWarehousingData` events.
+    pub event_subject: String,
+    /// Subject of `AcceptStatusReportData` reports.
+    pub user_subject: String,
+    /// Queue group the savers join, so each report is saved once.
+    pub queue: String,
+}
+
+impl Default for NatsSection {
+    fn default() -> Self {
+        Self {
+            addrs: vec!["nats://127.0.0.1:4222".to_owned()],
+            codec: CodecName::Json,
+            event_subject: "report.event".to_owned(),
+            user_subject: "report.user".to_owned(),
+            queue: "savers".to_owned(),
+        }
+    }
+}
+
+/// The wire encodings the demo offers.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum CodecName {
+    /// JSON (readable with `natrium sub`).
+    #[default]
+    Json,
+    /// Protocol Buffers, from `proto/report.proto`.
+    Protobuf,
+}
+
+impl std::str::FromStr for CodecName {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "json" => Ok(Self::Json),
+            "protobuf" | "proto" => Ok(Self::Protobuf),
+            other => Err(format!(
+                "unknown codec {other:?}, expected json or protobuf"
+            )),
+        }
+    }
+}
+
+/// `data.database:`.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatabaseSection {
+    /// `sqlite://PATH` (or a bare path) for SQLite, `postgres://…` for PostgreSQL.
+    pub url: String,
+}
+
+impl Default for DatabaseSection {
+    fn default() -> Self {
+        Self {
+            url: "sqlite://data/report.db".to_owned(),
+        }
+    }
+}
+
+impl Config {
+    /// Reads `path` (YAML or TOML by extension), or the defaults when `None`, then applies
+    /// the `REPORT_*` environment overrides.
+    pub fn load(path: Option<&Path>) -> Result<Self, ConfigError> {
+        let mut config = match path {
+            Some(path) => Self::from_file(path)?,
+            None => Self::default(),
+        };
+        config.apply_env(|name| std::env::var(name).ok())?;
+        Ok(config)
+    }
+
+    /// Parses one file, YAML or TOML by its extension.
+    pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        match path.extension().and_then(|e| e.to_str()) {
+            Some("yaml" | "yml") => {
+                serde_yaml_ng::from_str(&text).map_err(|source| ConfigError::Yaml {
+                    path: path.to_owned(),
+                    source,
+                })
+            }
+            Some("toml") => toml::from_str(&text).map_err(|source| ConfigError::Toml {
+                path: path.to_owned(),
+                source,
+            }),
+            _ => Err(ConfigError::UnknownFormat(path.to_owned())),
+        }
+    }
+
+    /// Applies `REPORT_SERVER_HTTP_ADDR`, `REPORT_SERVER_STATS_ADDR`, `REPORT_DATA_NATS_ADDRS`
+    /// (comma-separated), `REPORT_DATA_NATS_CODEC` and `REPORT_DATA_DATABASE_URL`.
+    /// `lookup` is the environment (a parameter so tests need not mutate the process's).
+    pub fn apply_env(
+        &mut self,
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<(), ConfigError> {
+        fn parsed<T: std::str::FromStr>(name: &'static str, value: String) -> Result<T, ConfigError>
+        where
+            T::Err: std::fmt::Display,
+        {
+            value.parse().map_err(|e: T::Err| ConfigError::Env {
+                name,
+                reason: e.to_string(),
+                value,
+            })
+        }
+        if let Some(v) = lookup("REPORT_SERVER_HTTP_ADDR") {
+            self.server.http.addr = parsed("REPORT_SERVER_HTTP_ADDR", v)?;
+        }
+        if let Some(v) = lookup("REPORT_SERVER_STATS_ADDR") {
+            self.server.stats.addr = parsed("REPORT_SERVER_STATS_ADDR", v)?;
+        }
+        if let Some(v) = lookup("REPORT_DATA_NATS_ADDRS") {
+            self.data.nats.addrs = v
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect();
+        }
+        if let Some(v) = lookup("REPORT_DATA_NATS_CODEC") {
+            self.data.nats.codec = parsed("REPORT_DATA_NATS_CODEC", v)?;
+        }
+        if let Some(v) = lookup("REPORT_DATA_DATABASE_URL") {
+            self.data.database.url = v;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,15 @@
+//! The report demo: the seed's system on natrium.
+//!
+//! - [`report`]: an HTTP API (`POST /v1/report`, `POST /v1/report/user`) that publishes
+//!   `RealTimeWarehousingData` / `AcceptStatusReportData` events to NATS;
+//! - [`saver`]: a NATS transport server in the `savers` queue group writing each event to
+//!   SQLite or PostgreSQL ([`store`]);
+//! - [`config`]: the Kratos-style bootstrap file; [`run`]: the apps, wired together.
+
+pub mod bus;
+pub mod config;
+pub mod proto;
+pub mod report;
+pub mod saver;
+pub mod stats;
+pub mod store;
