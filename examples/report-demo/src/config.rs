@@ -264,3 +264,68 @@ impl Config {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shipped(name: &str) -> Config {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("configs")
+            .join(name);
+        match Config::from_file(&path) {
+            Ok(config) => config,
+            Err(e) => panic!("{name}: {e}"),
+        }
+    }
+
+    #[test]
+    fn shipped_files_parse_to_the_defaults() {
+        let defaults = Config::default();
+        let report = shipped("report.yaml");
+        assert_eq!(report.server.http, defaults.server.http);
+        assert_eq!(report.data.nats, defaults.data.nats);
+        let saver = shipped("saver.toml");
+        assert_eq!(saver.server.stats, defaults.server.stats);
+        assert_eq!(saver.data, defaults.data);
+    }
+
+    #[test]
+    fn environment_overrides_the_file() {
+        let mut config = shipped("report.yaml");
+        let env = |name: &str| match name {
+            "REPORT_SERVER_HTTP_ADDR" => Some("127.0.0.1:9999".to_owned()),
+            "REPORT_DATA_NATS_ADDRS" => Some("nats://a:1, nats://b:2".to_owned()),
+            "REPORT_DATA_NATS_CODEC" => Some("protobuf".to_owned()),
+            "REPORT_DATA_DATABASE_URL" => Some("postgres://u@h/db".to_owned()),
+            _ => None,
+        };
+        config.apply_env(env).expect("valid overrides");
+        assert_eq!(config.server.http.addr.port(), 9999);
+        assert_eq!(config.data.nats.addrs, ["nats://a:1", "nats://b:2"]);
+        assert_eq!(config.data.nats.codec, CodecName::Protobuf);
+        assert_eq!(config.data.database.url, "postgres://u@h/db");
+    }
+
+    #[test]
+    fn bad_values_are_named_errors() {
+        let mut config = Config::default();
+        let err = config
+            .apply_env(|n| (n == "REPORT_DATA_NATS_CODEC").then(|| "xml".to_owned()))
+            .expect_err("xml is no codec");
+        assert!(err.to_string().contains("REPORT_DATA_NATS_CODEC"), "{err}");
+
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("bad.yaml");
+        std::fs::write(&path, "server:\n  htp:\n    addr: 1\n").expect("write");
+        let err = Config::from_file(&path).expect_err("unknown key");
+        assert!(err.to_string().contains("htp"), "{err}");
+
+        let path = dir.path().join("bad.ini");
+        std::fs::write(&path, "").expect("write");
+        assert!(matches!(
+            Config::from_file(&path),
+            Err(ConfigError::UnknownFormat(_))
+        ));
+    }
+}
