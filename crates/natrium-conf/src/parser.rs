@@ -64,6 +64,11 @@ fn describe(c: Option<char>) -> String {
     }
 }
 
+/// `line:column` of `pos`, for pointing back to an opening character in the same file.
+fn line_col(pos: &Pos) -> String {
+    format!("{}:{}", pos.line, pos.column)
+}
+
 /// Characters that end an unquoted string (nats-server's rule).
 fn ends_unquoted(c: Option<char>) -> bool {
     matches!(
@@ -156,7 +161,8 @@ impl<'t, 's> Parser<'t, 's> {
         }
         if let Some(open) = open_braces.last() {
             return Err(self.syntax_here(format!(
-                "expected '}}' to close the '{{' at {open}, found end of file"
+                "expected '}}' to close the '{{' at {}, found end of file",
+                line_col(open)
             )));
         }
         Ok(self.scopes.into_root())
@@ -231,7 +237,7 @@ impl<'t, 's> Parser<'t, 's> {
                         Some(c) => key.push(c),
                         None => {
                             return Err(self.syntax_here(format!(
-                                "expected a closing {quote} for the key started at {start}, found end of file"
+                                "expected a closing {quote} for the key started at {}, found end of file", line_col(&start)
                             )));
                         }
                     }
@@ -302,7 +308,8 @@ impl<'t, 's> Parser<'t, 's> {
             match self.cur.peek() {
                 None => {
                     return Err(self.syntax_here(format!(
-                        "expected ']' to close the array opened at {open}, found end of file"
+                        "expected ']' to close the array opened at {}, found end of file",
+                        line_col(&open)
                     )));
                 }
                 Some(']') => {
@@ -353,7 +360,8 @@ impl<'t, 's> Parser<'t, 's> {
             match self.cur.peek() {
                 None => {
                     return Err(self.syntax_here(format!(
-                        "expected '}}' to close the map opened at {open}, found end of file"
+                        "expected '}}' to close the map opened at {}, found end of file",
+                        line_col(open)
                     )));
                 }
                 Some('}') => {
@@ -375,7 +383,8 @@ impl<'t, 's> Parser<'t, 's> {
             match self.cur.peek() {
                 None => {
                     return Err(self.syntax_here(format!(
-                        "expected a closing '\"' for the string started at {start}, found end of file"
+                        "expected a closing '\"' for the string started at {}, found end of file",
+                        line_col(start)
                     )));
                 }
                 Some('"') => {
@@ -398,7 +407,8 @@ impl<'t, 's> Parser<'t, 's> {
             match self.cur.bump() {
                 None => {
                     return Err(self.syntax_here(format!(
-                        "expected a closing \"'\" for the string started at {start}, found end of file"
+                        "expected a closing \"'\" for the string started at {}, found end of file",
+                        line_col(start)
                     )));
                 }
                 Some('\'') => return Ok(text),
@@ -417,7 +427,7 @@ impl<'t, 's> Parser<'t, 's> {
             match self.cur.bump() {
                 None => {
                     return Err(self.syntax_here(format!(
-                        "expected a line with only ')' to close the block opened at {open}, found end of file"
+                        "expected a line with only ')' to close the block opened at {}, found end of file", line_col(&open)
                     )));
                 }
                 Some('\n') => {
@@ -652,7 +662,7 @@ impl<'t, 's> Parser<'t, 's> {
                         Some(c) => name.push(c),
                         None => {
                             return Err(self.syntax_here(format!(
-                                "expected a closing {quote} for the include path started at {start}, found end of file"
+                                "expected a closing {quote} for the include path started at {}, found end of file", line_col(&start)
                             )));
                         }
                     }

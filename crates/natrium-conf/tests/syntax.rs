@@ -52,7 +52,13 @@ fn a_single_slash_is_not_a_comment_and_urls_keep_their_slashes() {
 
 #[test]
 fn empty_and_comment_only_documents_are_empty_maps() {
-    for text in ["", "\n\n   \n", "# just a comment\n// and another", "{}", "{\n# c\n}\n"] {
+    for text in [
+        "",
+        "\n\n   \n",
+        "# just a comment\n// and another",
+        "{}",
+        "{\n# c\n}\n",
+    ] {
         assert!(parse(text).is_empty(), "{text:?}");
     }
 }
@@ -102,7 +108,10 @@ fn block_strings_run_to_a_line_holding_only_a_paren() {
     let m = parse("numbers (\n1234567890\n)\n");
     assert_eq!(kind(&m, "numbers"), &s("\n1234567890\n"));
     let m = parse("numbers (\n  12(34)56\n  (\n    7890\n  )\n)");
-    assert_eq!(kind(&m, "numbers"), &s("\n  12(34)56\n  (\n    7890\n  )\n"));
+    assert_eq!(
+        kind(&m, "numbers"),
+        &s("\n  12(34)56\n  (\n    7890\n  )\n")
+    );
     let m = parse("m {\n pem (\n-----BEGIN-----\nabc\n)\n other: 1\n}");
     let inner = get(&m, "m").as_map().unwrap();
     assert_eq!(kind(inner, "pem"), &s("\n-----BEGIN-----\nabc\n"));
@@ -182,23 +191,51 @@ fn iso_datetimes_are_kept_as_text() {
 
 #[test]
 fn arrays_by_commas_or_new_lines_with_mixed_values() {
-    let m = parse("foo = [1, 2, 3, 'bar']\nbar = [1,2,3,'bar',]\nbaz = [\n  1\n  2,\n  \"x\"\n]\nempty = []\nnested = [[1], [], [[2]]]");
-    let texts = |key: &str| format!("{:?}", get(&m, key).as_array().unwrap().iter().map(|v| &v.kind).collect::<Vec<_>>());
-    assert_eq!(texts("foo"), format!("{:?}", [int(1), int(2), int(3), s("bar")]));
+    let m = parse(
+        "foo = [1, 2, 3, 'bar']\nbar = [1,2,3,'bar',]\nbaz = [\n  1\n  2,\n  \"x\"\n]\nempty = []\nnested = [[1], [], [[2]]]",
+    );
+    let texts = |key: &str| {
+        format!(
+            "{:?}",
+            get(&m, key)
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| &v.kind)
+                .collect::<Vec<_>>()
+        )
+    };
+    assert_eq!(
+        texts("foo"),
+        format!("{:?}", [int(1), int(2), int(3), s("bar")])
+    );
     assert_eq!(texts("bar"), texts("foo"));
     assert_eq!(texts("baz"), format!("{:?}", [int(1), int(2), s("x")]));
     assert!(get(&m, "empty").as_array().unwrap().is_empty());
     let nested = get(&m, "nested").as_array().unwrap();
     assert_eq!(nested.len(), 3);
-    assert_eq!(nested[2].as_array().unwrap()[0].as_array().unwrap()[0].as_i64().unwrap(), 2);
+    assert_eq!(
+        nested[2].as_array().unwrap()[0].as_array().unwrap()[0]
+            .as_i64()
+            .unwrap(),
+        2
+    );
 }
 
 #[test]
 fn a_number_closing_an_array_is_a_number() {
     let m = parse("a = [1, 2]\nb = [0.5]\nc = [-3]\nd = [4k]");
-    let a: Vec<i64> = get(&m, "a").as_array().unwrap().iter().map(|v| v.as_i64().unwrap()).collect();
+    let a: Vec<i64> = get(&m, "a")
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_i64().unwrap())
+        .collect();
     assert_eq!(a, [1, 2]);
-    assert_eq!(get(&m, "b").as_array().unwrap()[0].kind, ValueKind::Float(0.5));
+    assert_eq!(
+        get(&m, "b").as_array().unwrap()[0].kind,
+        ValueKind::Float(0.5)
+    );
     assert_eq!(get(&m, "c").as_array().unwrap()[0].kind, int(-3));
     assert_eq!(get(&m, "d").as_array().unwrap()[0].kind, int(4000));
 }
@@ -216,7 +253,10 @@ fn maps_nest_with_or_without_separators() {
     let inline = get(&m, "inline").as_map().unwrap();
     assert_eq!(inline.len(), 3);
     assert_eq!(kind(get(&m, "colon").as_map().unwrap(), "x"), &int(1));
-    assert_eq!(kind(get(&m, "newline_brace").as_map().unwrap(), "y"), &int(2));
+    assert_eq!(
+        kind(get(&m, "newline_brace").as_map().unwrap(), "y"),
+        &int(2)
+    );
     assert_eq!(kind(get(&m, "tight").as_map().unwrap(), "z"), &int(3));
 }
 
@@ -237,7 +277,10 @@ fn arrays_of_maps() {
 fn quoted_keys_keep_special_characters() {
     let m = parse("foo = {'bar-1.2.3' = { port:4242 }}\n\"with space\": 1\n'a:b' = 2\n\"\" = 3");
     let foo = get(&m, "foo").as_map().unwrap();
-    assert_eq!(kind(get(foo, "bar-1.2.3").as_map().unwrap(), "port"), &int(4242));
+    assert_eq!(
+        kind(get(foo, "bar-1.2.3").as_map().unwrap(), "port"),
+        &int(4242)
+    );
     assert_eq!(kind(&m, "with space"), &int(1));
     assert_eq!(kind(&m, "a:b"), &int(2));
     assert_eq!(kind(&m, ""), &int(3));
@@ -255,7 +298,10 @@ fn keys_are_looked_up_ignoring_case_but_kept_as_written() {
 #[test]
 fn later_definitions_replace_earlier_ones_in_place() {
     let m = parse("a = 1\nb = 2\na = 3");
-    let entries: Vec<(&str, i64)> = m.iter().map(|e| (e.key(), e.value().as_i64().unwrap())).collect();
+    let entries: Vec<(&str, i64)> = m
+        .iter()
+        .map(|e| (e.key(), e.value().as_i64().unwrap()))
+        .collect();
     assert_eq!(entries, [("a", 3), ("b", 2)]);
 }
 

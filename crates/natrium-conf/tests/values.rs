@@ -61,7 +61,16 @@ fn as_size_reads_integers_and_quoted_sizes() {
     assert!(matches!(f, ConfError::InvalidValue { .. }), "{f}");
     assert_eq!(f.to_string().split(": ").next(), Some("6:5"));
     let g = get(&m, "g").as_size().unwrap_err();
-    assert!(matches!(g, ConfError::Type { found: "a boolean", .. }), "{g}");
+    assert!(
+        matches!(
+            g,
+            ConfError::Type {
+                found: "a boolean",
+                ..
+            }
+        ),
+        "{g}"
+    );
 }
 
 #[test]
@@ -70,16 +79,31 @@ fn durations_are_go_strings_or_legacy_seconds() {
         "a = \"2m\"\nb = '10s'\nc = 1h30m\nd = 500ms\ne = \"1.5s\"\nf = 30\ng = 0\n\
          h = \"0\"\ni = \"100us\"",
     );
-    assert_eq!(get(&m, "a").as_duration().unwrap(), Duration::from_secs(120));
+    assert_eq!(
+        get(&m, "a").as_duration().unwrap(),
+        Duration::from_secs(120)
+    );
     assert_eq!(get(&m, "b").as_duration().unwrap(), Duration::from_secs(10));
-    assert_eq!(get(&m, "c").as_duration().unwrap(), Duration::from_secs(5400));
-    assert_eq!(get(&m, "d").as_duration().unwrap(), Duration::from_millis(500));
-    assert_eq!(get(&m, "e").as_duration().unwrap(), Duration::from_millis(1500));
+    assert_eq!(
+        get(&m, "c").as_duration().unwrap(),
+        Duration::from_secs(5400)
+    );
+    assert_eq!(
+        get(&m, "d").as_duration().unwrap(),
+        Duration::from_millis(500)
+    );
+    assert_eq!(
+        get(&m, "e").as_duration().unwrap(),
+        Duration::from_millis(1500)
+    );
     // A bare integer is a number of seconds (nats-server's older form).
     assert_eq!(get(&m, "f").as_duration().unwrap(), Duration::from_secs(30));
     assert_eq!(get(&m, "g").as_duration().unwrap(), Duration::ZERO);
     assert_eq!(get(&m, "h").as_duration().unwrap(), Duration::ZERO);
-    assert_eq!(get(&m, "i").as_duration().unwrap(), Duration::from_micros(100));
+    assert_eq!(
+        get(&m, "i").as_duration().unwrap(),
+        Duration::from_micros(100)
+    );
 }
 
 #[test]
@@ -97,13 +121,28 @@ fn unquoted_2m_is_two_million_as_in_nats_server() {
 fn bad_durations_name_the_position_and_the_problem() {
     let m = parse("a = \"10\"\nb = \"5 parsecs\"\nc = -5\nd = 1.5\ne = \"-1s\"");
     let a = get(&m, "a").as_duration().unwrap_err().to_string();
-    assert_eq!(a, "1:5: invalid duration '10': missing unit (ns, us, ms, s, m or h) after the number");
+    assert_eq!(
+        a,
+        "1:5: invalid duration '10': missing unit (ns, us, ms, s, m or h) after the number"
+    );
     let b = get(&m, "b").as_duration().unwrap_err().to_string();
     assert!(b.starts_with("2:5: invalid duration '5 parsecs'"), "{b}");
     let c = get(&m, "c").as_duration().unwrap_err().to_string();
-    assert!(c.starts_with("3:5: invalid duration '-5'") && c.contains("negative"), "{c}");
+    assert!(
+        c.starts_with("3:5: invalid duration '-5'") && c.contains("negative"),
+        "{c}"
+    );
     let d = get(&m, "d").as_duration().unwrap_err();
-    assert!(matches!(d, ConfError::Type { found: "a float", .. }), "{d}");
+    assert!(
+        matches!(
+            d,
+            ConfError::Type {
+                found: "a float",
+                ..
+            }
+        ),
+        "{d}"
+    );
     let e = get(&m, "e").as_duration().unwrap_err().to_string();
     assert!(e.contains("negative"), "{e}");
 }
