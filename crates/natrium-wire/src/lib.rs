@@ -1,1 +1,34 @@
 //! The NATS client protocol: parser, encoder and subject rules. No I/O, no tokio.
+//!
+//! - [`parse`] reads one client operation from the front of a read buffer as borrowed
+//!   slices; a protocol violation is a [`ParseError`] that knows nats-server's exact answer.
+//! - [`encode_msg`], [`encode_hmsg`], [`encode_err`] and the constants write what a server
+//!   sends.
+//! - [`is_valid_subject`] and friends are nats-server 2.9's subject rules.
+//!
+//! ```
+//! use natrium_wire::{parse, ClientOp, Limits};
+//!
+//! let buf = b"PUB greet.joe 5\r\nhello\r\nPING\r\n";
+//! let (op, used) = parse(buf, &Limits::default()).unwrap().unwrap();
+//! assert_eq!(op, ClientOp::Pub { subject: b"greet.joe", reply: None, payload: b"hello" });
+//! let (op, _) = parse(&buf[used..], &Limits::default()).unwrap().unwrap();
+//! assert_eq!(op, ClientOp::Ping);
+//! ```
+
+mod encoder;
+mod error;
+mod parser;
+mod subject;
+
+pub use encoder::{
+    NO_RESPONDERS_HEADERS, OK, PING, PONG, encode_err, encode_hmsg, encode_info, encode_msg,
+};
+pub use error::{
+    INVALID_PUBLISH_SUBJECT, INVALID_SUBJECT, MAXIMUM_CONTROL_LINE_EXCEEDED,
+    MAXIMUM_PAYLOAD_VIOLATION, ParseError, SizeField, UNKNOWN_PROTOCOL_OPERATION, Verb,
+};
+pub use parser::{ClientOp, Limits, parse, parse_without_headers};
+pub use subject::{
+    is_valid_literal_subject, is_valid_queue, is_valid_subject, is_valid_subscribe_subject, tokens,
+};
