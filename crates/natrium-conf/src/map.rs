@@ -105,12 +105,15 @@ impl Map {
 
     /// Sets `key` to `value`, replacing an existing key of the same spelling.
     pub fn insert(&mut self, key: String, key_pos: Pos, value: Value) {
-        let entry = Entry {
+        self.insert_entry(Entry {
             key,
             key_pos,
             value,
             used_as_variable: false,
-        };
+        });
+    }
+
+    fn insert_entry(&mut self, entry: Entry) {
         match self.entries.iter_mut().find(|e| e.key == entry.key) {
             Some(existing) => *existing = entry,
             None => self.entries.push(entry),
@@ -136,7 +139,7 @@ impl Map {
     /// Moves every entry of `other` into this map, in order (used by `include`).
     pub(crate) fn merge(&mut self, other: Map) {
         for entry in other.entries {
-            self.insert(entry.key, entry.key_pos, entry.value);
+            self.insert_entry(entry);
         }
     }
 }

@@ -292,7 +292,9 @@ impl<'t, 's> Parser<'t, 's> {
                 Ok(Value::new(ValueKind::String(text), pos))
             }
             Some('(') => self.block(),
-            Some('.') => Err(self.syntax(pos, "floats must start with a digit, not '.'")),
+            Some('.') if self.cur.peek_second().is_some_and(|c| c.is_ascii_digit()) => {
+                Err(self.syntax(pos, "floats must start with a digit, not '.'"))
+            }
             Some(c) if c == '-' || c.is_ascii_digit() => self.number_or_text(),
             Some(_) => self.unquoted(),
         }

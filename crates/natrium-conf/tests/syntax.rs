@@ -45,8 +45,10 @@ fn hash_and_slash_comments_everywhere() {
 
 #[test]
 fn a_single_slash_is_not_a_comment_and_urls_keep_their_slashes() {
-    let m = parse("http_base_path: /nats\nurl = nats://host:4222 // comment");
+    let m = parse("http_base_path: /nats\nurl = nats://host:4222 // comment\nrel = ./certs/ca.pem");
     assert_eq!(kind(&m, "http_base_path"), &s("/nats"));
+    // nats-server rejects an unquoted value starting with '.'; only '.' + digit is an error here.
+    assert_eq!(kind(&m, "rel"), &s("./certs/ca.pem"));
     assert_eq!(kind(&m, "url"), &s("nats://host:4222"));
 }
 
