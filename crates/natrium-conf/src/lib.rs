@@ -36,7 +36,7 @@ use std::sync::Arc;
 
 pub use error::ConfError;
 pub use map::{Entry, Map};
-pub use parser::MAX_INCLUDE_DEPTH;
+pub use parser::{MAX_INCLUDE_DEPTH, MAX_NESTING};
 pub use pos::Pos;
 pub use value::{Value, ValueKind};
 

@@ -17,6 +17,9 @@ use crate::value::{Value, ValueKind};
 /// How deeply `include`s may nest (a file that includes a file counts 2).
 pub const MAX_INCLUDE_DEPTH: usize = 16;
 
+/// How deeply arrays and maps may nest; bounds the parser's recursion.
+pub const MAX_NESTING: usize = 128;
+
 /// State shared by a document and everything it includes or expands.
 #[derive(Default)]
 pub(crate) struct Shared {
@@ -100,6 +103,8 @@ struct Parser<'t, 's> {
     scopes: Scopes,
     /// How many `{ }` values enclose the cursor (the document itself not counted).
     nested_maps: usize,
+    /// How many arrays and maps enclose the cursor.
+    nesting: usize,
     shared: &'s mut Shared,
 }
 
@@ -115,6 +120,7 @@ impl<'t, 's> Parser<'t, 's> {
             base_dir,
             scopes: Scopes::default(),
             nested_maps: 0,
+            nesting: 0,
             shared,
         }
     }
@@ -202,7 +208,10 @@ impl<'t, 's> Parser<'t, 's> {
         }
         let in_block = self.nested_maps > 0;
         // Like nats-server, the separator may follow on a later line; after it, the value
-        // must start on the same line (except inside a block).
+        // must start on the same line (except inside a block). Without a separator, only
+        // a map or array may start on a later line (`authorization\n{`): anything else is
+        // far more likely a key missing its value.
+        let after_key = self.cur.pos();
         self.skip_whitespace();
         if matches!(self.cur.peek(), Some(':' | '=')) {
             self.cur.bump();
@@ -211,6 +220,13 @@ impl<'t, 's> Parser<'t, 's> {
             } else {
                 self.cur.skip_blanks();
             }
+        } else if self.cur.pos().line != after_key.line
+            && !matches!(self.cur.peek(), Some('{' | '['))
+        {
+            return Err(self.syntax(
+                after_key,
+                format!("expected a value for key '{key}', found a new line"),
+            ));
         }
         let value = self.value(Some(&key))?;
         self.scopes.current().insert(key, key_pos, value);
@@ -236,8 +252,9 @@ impl<'t, 's> Parser<'t, 's> {
                         Some(c) if c == quote => return Ok((key, true)),
                         Some(c) => key.push(c),
                         None => {
+                            let opened = line_col(&start);
                             return Err(self.syntax_here(format!(
-                                "expected a closing {quote} for the key started at {}, found end of file", line_col(&start)
+                                "expected a closing {quote} for the key started at {opened}, found end of file"
                             )));
                         }
                     }
@@ -300,10 +317,29 @@ impl<'t, 's> Parser<'t, 's> {
         }
     }
 
+    /// Enters an array or map opened at `open`, refusing to nest without bound.
+    fn enter(&mut self, open: &Pos) -> Result<(), ConfError> {
+        if self.nesting >= MAX_NESTING {
+            return Err(self.syntax(
+                open.clone(),
+                format!("arrays and maps are nested deeper than {MAX_NESTING} levels"),
+            ));
+        }
+        self.nesting += 1;
+        Ok(())
+    }
+
     /// `[ v, v ]`, values separated by commas or new lines, a trailing comma allowed.
     fn array(&mut self) -> Result<Value, ConfError> {
         let open = self.cur.pos();
         self.cur.bump();
+        self.enter(&open)?;
+        let result = self.array_items(&open);
+        self.nesting -= 1;
+        result.map(|items| Value::new(ValueKind::Array(items), open))
+    }
+
+    fn array_items(&mut self, open: &Pos) -> Result<Vec<Value>, ConfError> {
         let mut items = Vec::new();
         loop {
             self.cur.skip_space_and_comments();
@@ -311,12 +347,12 @@ impl<'t, 's> Parser<'t, 's> {
                 None => {
                     return Err(self.syntax_here(format!(
                         "expected ']' to close the array opened at {}, found end of file",
-                        line_col(&open)
+                        line_col(open)
                     )));
                 }
                 Some(']') => {
                     self.cur.bump();
-                    return Ok(Value::new(ValueKind::Array(items), open));
+                    return Ok(items);
                 }
                 Some(',') => {
                     return Err(self.syntax_here("expected a value or ']', found ','"));
@@ -348,10 +384,12 @@ impl<'t, 's> Parser<'t, 's> {
     fn map(&mut self) -> Result<Value, ConfError> {
         let open = self.cur.pos();
         self.cur.bump();
+        self.enter(&open)?;
         self.scopes.push();
         self.nested_maps += 1;
         let result = self.map_body(&open);
         self.nested_maps -= 1;
+        self.nesting -= 1;
         let map = self.scopes.pop();
         result.map(|()| Value::new(ValueKind::Map(map), open))
     }
@@ -428,8 +466,9 @@ impl<'t, 's> Parser<'t, 's> {
         loop {
             match self.cur.bump() {
                 None => {
+                    let opened = line_col(&open);
                     return Err(self.syntax_here(format!(
-                        "expected a line with only ')' to close the block opened at {}, found end of file", line_col(&open)
+                        "expected a line with only ')' to close the block opened at {opened}, found end of file"
                     )));
                 }
                 Some('\n') => {
@@ -663,8 +702,9 @@ impl<'t, 's> Parser<'t, 's> {
                         Some(c) if c == quote => break name,
                         Some(c) => name.push(c),
                         None => {
+                            let opened = line_col(&start);
                             return Err(self.syntax_here(format!(
-                                "expected a closing {quote} for the include path started at {}, found end of file", line_col(&start)
+                                "expected a closing {quote} for the include path started at {opened}, found end of file"
                             )));
                         }
                     }

@@ -104,6 +104,35 @@ fn missing_values() {
 }
 
 #[test]
+fn a_key_whose_value_is_missing_at_the_end_of_its_line() {
+    assert_eq!(
+        message("port\nhost: x"),
+        "1:5: expected a value for key 'port', found a new line"
+    );
+    assert_eq!(
+        message("m {\n  a\n  b = 1\n}"),
+        "2:4: expected a value for key 'a', found a new line"
+    );
+}
+
+#[test]
+fn nesting_is_bounded() {
+    use natrium_conf::MAX_NESTING;
+    let deep = format!("a = {}{}", "[".repeat(MAX_NESTING), "]".repeat(MAX_NESTING));
+    assert!(natrium_conf::parse_str(&deep).is_ok());
+    let too_deep = format!("a = {}", "[".repeat(100_000));
+    assert_eq!(
+        message(&too_deep),
+        format!(
+            "1:{}: arrays and maps are nested deeper than {MAX_NESTING} levels",
+            5 + MAX_NESTING
+        )
+    );
+    let maps = format!("a = {}", "{b = ".repeat(100_000));
+    assert!(message(&maps).contains("nested deeper than"));
+}
+
+#[test]
 fn bad_numbers() {
     assert_eq!(
         message("foo = .2"),
