@@ -20,6 +20,26 @@
 //!
 //! [`parse_file`] and [`parse_str`] return the document as a [`Value`] holding a
 //! [`Map`]; every value, key and error carries its [`Pos`] (file, line, column).
+//!
+//! ```
+//! use std::time::Duration;
+//!
+//! let doc = natrium_conf::parse_str(
+//!     "port: 4222\nmax_payload: 64KB\nping_interval: \"30s\"\nmystery: 1\n",
+//! )?;
+//! let opts = doc.as_map()?;
+//! let port = opts.get("port").map(|v| v.as_i64()).transpose()?;
+//! assert_eq!(port, Some(4222));
+//! assert_eq!(opts.get("max_payload").unwrap().as_size()?, 64 * 1024);
+//! assert_eq!(opts.get("PING_INTERVAL").unwrap().as_duration()?, Duration::from_secs(30));
+//! for entry in opts.keys_not_in(&["port", "max_payload", "ping_interval"]) {
+//!     // A server would log: "unknown field \"mystery\" at 4:1"
+//!     assert_eq!((entry.key(), entry.key_pos().to_string()), ("mystery", "4:1".to_string()));
+//! }
+//! let err = opts.get("port").unwrap().as_str().unwrap_err();
+//! assert_eq!(err.to_string(), "1:7: expected a string, found an integer");
+//! # Ok::<(), natrium_conf::ConfError>(())
+//! ```
 
 mod cursor;
 mod duration;
