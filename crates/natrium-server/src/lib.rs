@@ -1,1 +1,34 @@
 //! natrium-server: a NATS-compatible message server, embeddable in-process.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), natrium_server::ServerError> {
+//! let server = natrium_server::Server::start(natrium_server::ServerOptions::ephemeral()).await?;
+//! println!("clients connect to {}", server.client_url());
+//! server.shutdown().await;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! Module map: `server` (listener, accept loop, shutdown), `options` (typed settings),
+//! `connection` (read loop and operation dispatch), `client` (per-connection shared state),
+//! `subscription`, `outbound` (buffer, writer, slow consumers), `auth`, `info`, `cli`
+//! (the binary's flags), `logging`, `error`.
+
+mod auth;
+pub mod cli;
+mod client;
+mod config;
+mod connection;
+mod error;
+mod info;
+pub mod logging;
+mod options;
+mod outbound;
+mod server;
+mod subscription;
+
+pub use client::{ClientSnapshot, CloseReason};
+pub use error::ServerError;
+pub use info::VERSION;
+pub use options::{Auth, DEFAULT_PORT, ServerOptions, User};
+pub use server::{Server, ServerStats};

@@ -1,0 +1,332 @@
+//! The flags of the `natrium-server` binary (and `natrium server`), modelled on nats-server's.
+//!
+//! nats-server uses Go's flag package, which also accepts long names with one dash
+//! (`-port 4222`, `-DV`, `-sd DIR`); [`normalize_args`] rewrites those into the form clap
+//! expects before parsing.
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+use crate::logging::{self, LogLevel, LoggingError};
+use crate::options::{Auth, DEFAULT_PORT, ServerOptions};
+use crate::{Server, ServerError};
+
+/// The server's command-line flags.
+#[derive(Debug, Clone, Default, Args)]
+pub struct ServerArgs {
+    /// Bind to HOST address (default 0.0.0.0).
+    #[arg(short = 'a', long = "addr", visible_alias = "net", value_name = "HOST")]
+    pub addr: Option<String>,
+    /// Use PORT for clients (default 4222; -1 picks a free port).
+    #[arg(
+        short = 'p',
+        long = "port",
+        value_name = "PORT",
+        allow_negative_numbers = true
+    )]
+    pub port: Option<i32>,
+    /// Server name (default: the server id).
+    #[arg(
+        short = 'n',
+        long = "server_name",
+        visible_alias = "name",
+        value_name = "NAME"
+    )]
+    pub server_name: Option<String>,
+    /// Configuration file.
+    #[arg(short = 'c', long = "config", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// File to redirect log output to.
+    #[arg(
+        short = 'l',
+        long = "log",
+        visible_alias = "log_file",
+        value_name = "FILE"
+    )]
+    pub log: Option<PathBuf>,
+    /// File to store the process id in.
+    #[arg(short = 'P', long = "pid", value_name = "FILE")]
+    pub pid: Option<PathBuf>,
+    /// Directory to write `<executable>_<pid>.ports` into, listing the listen URLs.
+    #[arg(long = "ports_file_dir", value_name = "DIR")]
+    pub ports_file_dir: Option<PathBuf>,
+    /// User required for connections.
+    #[arg(long = "user", value_name = "USER")]
+    pub user: Option<String>,
+    /// Password required for connections.
+    #[arg(long = "pass", value_name = "PASSWORD")]
+    pub pass: Option<String>,
+    /// Authorization token required for connections.
+    #[arg(long = "auth", value_name = "TOKEN")]
+    pub auth: Option<String>,
+    /// Maximum message size (headers + payload) in bytes.
+    #[arg(long = "max_payload", value_name = "BYTES")]
+    pub max_payload: Option<u32>,
+    /// Enable debug output.
+    #[arg(short = 'D', long = "debug")]
+    pub debug: bool,
+    /// Enable protocol trace output.
+    #[arg(short = 'V', long = "trace")]
+    pub trace: bool,
+    /// Print the version and exit.
+    #[arg(short = 'v', long = "version")]
+    pub version: bool,
+    /// HTTP monitoring port (not supported yet: fails with a clear message).
+    #[arg(short = 'm', long = "http_port", value_name = "PORT")]
+    pub http_port: Option<i32>,
+    /// JetStream storage directory (accepted and ignored: core NATS keeps no messages).
+    #[arg(long = "store_dir", value_name = "DIR")]
+    pub store_dir: Option<PathBuf>,
+}
+
+/// Why the server command failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// A flag value is out of range or a combination is invalid.
+    #[error("{0}")]
+    InvalidFlag(String),
+    /// A feature nats-server has and natrium-server does not (yet).
+    #[error("{0} is not supported yet by natrium-server")]
+    NotSupported(&'static str),
+    /// Logging could not be set up.
+    #[error(transparent)]
+    Logging(#[from] LoggingError),
+    /// The server could not start.
+    #[error(transparent)]
+    Server(#[from] ServerError),
+    /// Waiting for signals failed.
+    #[error("can't install signal handlers: {0}")]
+    Signals(std::io::Error),
+}
+
+/// Rewrites Go-style single-dash long flags (`-port`, `-sd`, `-DV`) into clap's form.
+/// The first element (the program name) is kept as is.
+pub fn normalize_args<I>(args: I) -> Vec<String>
+where
+    I: IntoIterator<Item = String>,
+{
+    const LONG: &[&str] = &[
+        "addr",
+        "net",
+        "port",
+        "server_name",
+        "name",
+        "config",
+        "log",
+        "log_file",
+        "pid",
+        "ports_file_dir",
+        "user",
+        "pass",
+        "auth",
+        "max_payload",
+        "debug",
+        "trace",
+        "version",
+        "http_port",
+        "store_dir",
+        "help",
+    ];
+    let mut out = Vec::new();
+    for (i, arg) in args.into_iter().enumerate() {
+        if i == 0 || arg.starts_with("--") || !arg.starts_with('-') {
+            out.push(arg);
+            continue;
+        }
+        let body = &arg[1..];
+        let (name, value) = match body.split_once('=') {
+            Some((n, v)) => (n, Some(v)),
+            None => (body, None),
+        };
+        let long = match name {
+            "DV" | "VD" => {
+                out.push("-D".to_owned());
+                out.push("-V".to_owned());
+                continue;
+            }
+            "sd" => Some("store_dir"),
+            "ms" | "https_port" => Some("http_port"),
+            n if LONG.contains(&n) => Some(n),
+            _ => None,
+        };
+        match (long, value) {
+            (Some(l), Some(v)) => out.push(format!("--{l}={v}")),
+            (Some(l), None) => out.push(format!("--{l}")),
+            (None, _) => out.push(arg),
+        }
+    }
+    out
+}
+
+impl ServerArgs {
+    /// The server options these flags describe (flags override the config file).
+    pub fn to_options(&self) -> Result<ServerOptions, CliError> {
+        if self.http_port.is_some() {
+            return Err(CliError::NotSupported("HTTP monitoring (-m/--http_port)"));
+        }
+        let mut opts = match &self.config {
+            Some(path) => crate::config::load(path)?,
+            None => ServerOptions::default(),
+        };
+        if let Some(addr) = &self.addr {
+            opts.host = addr.clone();
+        }
+        if let Some(port) = self.port {
+            opts.port = match port {
+                -1 => 0,
+                0 => DEFAULT_PORT,
+                p => u16::try_from(p).map_err(|_| {
+                    CliError::InvalidFlag(format!("invalid port {p}: must be -1, 0 or 1..=65535"))
+                })?,
+            };
+        }
+        if let Some(name) = &self.server_name {
+            opts.server_name = Some(name.clone());
+        }
+        if let Some(max) = self.max_payload {
+            if max == 0 {
+                return Err(CliError::InvalidFlag("max_payload must be positive".into()));
+            }
+            opts.max_payload = max;
+        }
+        match (&self.user, &self.pass, &self.auth) {
+            (Some(_), Some(_), Some(_)) => {
+                return Err(CliError::InvalidFlag(
+                    "--auth can't be combined with --user/--pass".into(),
+                ));
+            }
+            (Some(u), Some(p), None) => opts.auth = Auth::user(u.clone(), p.clone()),
+            (None, None, Some(t)) => opts.auth = Auth::Token(t.clone()),
+            (None, None, None) => {}
+            (Some(_), None, _) | (None, Some(_), _) => {
+                return Err(CliError::InvalidFlag(
+                    "--user and --pass must be given together".into(),
+                ));
+            }
+        }
+        if let Some(pid) = &self.pid {
+            opts.pid_file = Some(pid.clone());
+        }
+        if let Some(dir) = &self.ports_file_dir {
+            opts.ports_file_dir = Some(dir.clone());
+        }
+        Ok(opts)
+    }
+}
+
+/// Runs the server with these flags until SIGINT or SIGTERM, then shuts down cleanly.
+pub async fn run(args: ServerArgs) -> Result<(), CliError> {
+    if args.version {
+        println!(
+            "natrium-server: v{} (nats-server {} protocol)",
+            env!("CARGO_PKG_VERSION"),
+            crate::VERSION
+        );
+        return Ok(());
+    }
+    let opts = args.to_options()?;
+    logging::init(
+        LogLevel {
+            debug: args.debug,
+            trace: args.trace,
+        },
+        args.log.as_deref(),
+    )?;
+    tracing::info!("Starting natrium-server");
+    tracing::info!("  Version:  {}", env!("CARGO_PKG_VERSION"));
+    let server = Server::start(opts).await?;
+    tracing::info!("  ID:       {}", server.server_id());
+    wait_for_signal().await?;
+    tracing::info!("Trapped signal; shutting down");
+    server.shutdown().await;
+    Ok(())
+}
+
+#[cfg(unix)]
+async fn wait_for_signal() -> Result<(), CliError> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).map_err(CliError::Signals)?;
+    let mut int = signal(SignalKind::interrupt()).map_err(CliError::Signals)?;
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+async fn wait_for_signal() -> Result<(), CliError> {
+    tokio::signal::ctrl_c().await.map_err(CliError::Signals)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    #[command(disable_version_flag = true)]
+    struct Cli {
+        #[command(flatten)]
+        args: ServerArgs,
+    }
+
+    fn parse(args: &[&str]) -> Result<ServerArgs, clap::Error> {
+        let argv = normalize_args(
+            std::iter::once("natrium-server")
+                .chain(args.iter().copied())
+                .map(String::from),
+        );
+        Cli::try_parse_from(argv).map(|c| c.args)
+    }
+
+    #[test]
+    fn random_and_default_ports() {
+        assert_eq!(parse(&["-p", "-1"]).unwrap().to_options().unwrap().port, 0);
+        assert_eq!(
+            parse(&["-p", "0"]).unwrap().to_options().unwrap().port,
+            4222
+        );
+        assert_eq!(
+            parse(&["--port", "5000"])
+                .unwrap()
+                .to_options()
+                .unwrap()
+                .port,
+            5000
+        );
+        assert!(parse(&["-p", "70000"]).unwrap().to_options().is_err());
+    }
+
+    #[test]
+    fn go_style_flags_are_accepted() {
+        let a = parse(&["-port", "-1", "-addr", "127.0.0.1", "-DV", "-sd", "/tmp/x"]).unwrap();
+        assert_eq!(a.port, Some(-1));
+        assert_eq!(a.addr.as_deref(), Some("127.0.0.1"));
+        assert!(a.debug && a.trace);
+        assert_eq!(a.store_dir, Some(PathBuf::from("/tmp/x")));
+        let a = parse(&["-D", "-V", "--net", "localhost"]).unwrap();
+        assert!(a.debug && a.trace);
+        assert_eq!(a.addr.as_deref(), Some("localhost"));
+    }
+
+    #[test]
+    fn auth_flags() {
+        let o = parse(&["--user", "u", "--pass", "p"])
+            .unwrap()
+            .to_options()
+            .unwrap();
+        assert_eq!(o.auth, Auth::user("u", "p"));
+        let o = parse(&["--auth", "t"]).unwrap().to_options().unwrap();
+        assert_eq!(o.auth, Auth::Token("t".into()));
+        assert!(parse(&["--user", "u"]).unwrap().to_options().is_err());
+    }
+
+    #[test]
+    fn unknown_flags_and_monitoring_fail_clearly() {
+        assert!(parse(&["--cluster", "x"]).is_err());
+        let err = parse(&["-m", "8222"]).unwrap().to_options().unwrap_err();
+        assert!(err.to_string().contains("not supported yet"), "{err}");
+    }
+}

@@ -1,0 +1,29 @@
+//! Errors a caller of the server library can see.
+
+use std::path::PathBuf;
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    /// The listener could not bind.
+    #[error("can't listen for client connections on {host}:{port}: {source}")]
+    Bind {
+        /// Host from the options.
+        host: String,
+        /// Port from the options.
+        port: u16,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// A pid or ports file could not be written.
+    #[error("can't write {path}: {source}")]
+    WriteFile {
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The options are inconsistent.
+    #[error("invalid server options: {0}")]
+    InvalidOptions(String),
+}

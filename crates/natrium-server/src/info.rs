@@ -1,0 +1,131 @@
+//! The INFO line a client receives on connect.
+//!
+//! Field set and order follow nats-server 2.9, so clients and byte-level comparisons see the
+//! same shape: `INFO {...} \r\n` (note the space before CR LF, as nats-server sends it).
+
+use serde::Serialize;
+
+/// The version natrium-server reports. Clients gate features on it, so it follows the
+/// nats-server release whose behaviour is implemented.
+pub const VERSION: &str = "2.9.10";
+
+/// Protocol level: 1 adds `echo` to CONNECT.
+pub const PROTO: u8 = 1;
+
+/// The per-server part of INFO, built once at start.
+#[derive(Debug, Clone)]
+pub(crate) struct ServerInfo {
+    pub server_id: String,
+    pub server_name: String,
+    pub host: String,
+    pub port: u16,
+    pub auth_required: bool,
+    pub max_payload: u32,
+}
+
+#[derive(Serialize)]
+struct InfoJson<'a> {
+    server_id: &'a str,
+    server_name: &'a str,
+    version: &'a str,
+    proto: u8,
+    go: &'a str,
+    host: &'a str,
+    port: u16,
+    headers: bool,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    auth_required: bool,
+    max_payload: u32,
+    client_id: u64,
+    client_ip: &'a str,
+}
+
+impl ServerInfo {
+    /// The INFO line for one client.
+    pub(crate) fn line_for(&self, client_id: u64, client_ip: &str) -> Vec<u8> {
+        let json = InfoJson {
+            server_id: &self.server_id,
+            server_name: &self.server_name,
+            version: VERSION,
+            proto: PROTO,
+            // nats-server reports its Go toolchain here; we report ours.
+            go: concat!("rust-", env!("CARGO_PKG_RUST_VERSION")),
+            host: &self.host,
+            port: self.port,
+            headers: true,
+            auth_required: self.auth_required,
+            max_payload: self.max_payload,
+            client_id,
+            client_ip,
+        };
+        let mut line = b"INFO ".to_vec();
+        // Serializing plain strings and numbers into a Vec cannot fail.
+        serde_json::to_writer(&mut line, &json).unwrap_or_default();
+        line.extend_from_slice(b" \r\n");
+        line
+    }
+}
+
+/// A server id in nats-server's shape: 56 characters of base32, starting with `N`
+/// (nats-server uses an nkey public key; clients only treat it as an opaque id).
+pub(crate) fn new_server_id() -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+    let mut id = String::with_capacity(56);
+    id.push('N');
+    for _ in 1..56 {
+        id.push(ALPHABET[fastrand::usize(..ALPHABET.len())] as char);
+    }
+    id
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn info_line_has_nats_server_field_order() {
+        let info = ServerInfo {
+            server_id: "NABC".into(),
+            server_name: "n1".into(),
+            host: "127.0.0.1".into(),
+            port: 4222,
+            auth_required: false,
+            max_payload: 1048576,
+        };
+        let line = String::from_utf8(info.line_for(7, "127.0.0.1")).expect("utf8");
+        let expected_prefix =
+            r#"INFO {"server_id":"NABC","server_name":"n1","version":"2.9.10","proto":1,"go":"#;
+        assert!(line.starts_with(expected_prefix), "{line}");
+        let expected_suffix = r#""host":"127.0.0.1","port":4222,"headers":true,"max_payload":1048576,"client_id":7,"client_ip":"127.0.0.1"}"#;
+        assert!(line.ends_with(&format!("{expected_suffix} \r\n")), "{line}");
+        assert!(!line.contains("auth_required"));
+    }
+
+    #[test]
+    fn auth_required_sits_between_headers_and_max_payload() {
+        let info = ServerInfo {
+            server_id: "N".into(),
+            server_name: "N".into(),
+            host: "0.0.0.0".into(),
+            port: 1,
+            auth_required: true,
+            max_payload: 10,
+        };
+        let line = String::from_utf8(info.line_for(1, "::1")).expect("utf8");
+        assert!(
+            line.contains(r#""headers":true,"auth_required":true,"max_payload":10,"#),
+            "{line}"
+        );
+    }
+
+    #[test]
+    fn server_id_looks_like_an_nkey() {
+        let id = new_server_id();
+        assert_eq!(id.len(), 56);
+        assert!(id.starts_with('N'));
+        assert!(
+            id.bytes()
+                .all(|b| b.is_ascii_uppercase() || (b'2'..=b'7').contains(&b))
+        );
+    }
+}

@@ -1,0 +1,151 @@
+//! Log output in nats-server's line format: `[pid] 2026/11/27 02:40:38.123456 [INF] message`.
+//!
+//! Timestamps are UTC (nats-server prints local time; servers here run in UTC).
+
+use std::fmt;
+use std::fs::File;
+use std::path::Path;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use tracing::{Event, Level, Subscriber};
+use tracing_subscriber::filter::{LevelFilter, Targets};
+use tracing_subscriber::fmt::format::Writer;
+use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::registry::LookupSpan;
+use tracing_subscriber::util::SubscriberInitExt;
+
+/// How verbose the log is (nats-server's `-D` and `-V`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LogLevel {
+    /// `-D`: debug lines (connections opening and closing, ...).
+    pub debug: bool,
+    /// `-V`: protocol trace lines.
+    pub trace: bool,
+}
+
+/// Formats events as nats-server does.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NatsFormat;
+
+fn level_tag(level: &Level) -> &'static str {
+    match *level {
+        Level::ERROR => "ERR",
+        Level::WARN => "WRN",
+        Level::INFO => "INF",
+        Level::DEBUG => "DBG",
+        Level::TRACE => "TRC",
+    }
+}
+
+/// `YYYY/MM/DD HH:MM:SS.micros` in UTC.
+fn write_timestamp(w: &mut Writer<'_>, now: SystemTime) -> fmt::Result {
+    let since = now.duration_since(UNIX_EPOCH).unwrap_or_default();
+    let secs = since.as_secs();
+    let (y, m, d) = civil_from_days((secs / 86_400) as i64);
+    let rem = secs % 86_400;
+    write!(
+        w,
+        "{y:04}/{m:02}/{d:02} {:02}:{:02}:{:02}.{:06}",
+        rem / 3600,
+        (rem / 60) % 60,
+        rem % 60,
+        since.subsec_micros()
+    )
+}
+
+/// Days since 1970-01-01 to (year, month, day) in the proleptic Gregorian calendar
+/// (Howard Hinnant's `civil_from_days`).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+impl<S, N> FormatEvent<S, N> for NatsFormat
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    N: for<'a> FormatFields<'a> + 'static,
+{
+    fn format_event(
+        &self,
+        ctx: &FmtContext<'_, S, N>,
+        mut w: Writer<'_>,
+        event: &Event<'_>,
+    ) -> fmt::Result {
+        write!(w, "[{}] ", std::process::id())?;
+        write_timestamp(&mut w, SystemTime::now())?;
+        write!(w, " [{}] ", level_tag(event.metadata().level()))?;
+        ctx.format_fields(w.by_ref(), event)?;
+        writeln!(w)
+    }
+}
+
+/// Why logging could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum LoggingError {
+    /// The log file could not be opened.
+    #[error("can't open log file {path}: {source}")]
+    OpenFile {
+        /// The file.
+        path: std::path::PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+}
+
+/// Installs a global subscriber writing nats-server-style lines to stderr, or to `file`.
+/// Does nothing if the process already has a global subscriber.
+pub fn init(level: LogLevel, file: Option<&Path>) -> Result<(), LoggingError> {
+    let max = if level.trace {
+        LevelFilter::TRACE
+    } else if level.debug {
+        LevelFilter::DEBUG
+    } else {
+        LevelFilter::INFO
+    };
+    // Our own crates at the chosen level; dependencies only when they warn.
+    let filter = Targets::new()
+        .with_default(LevelFilter::WARN)
+        .with_target("natrium_server", max)
+        .with_target("natrium", max)
+        .with_target("natrium_cli", max);
+    let fmt = tracing_subscriber::fmt::layer().event_format(NatsFormat);
+    let registry = tracing_subscriber::registry().with(filter);
+    let _already_set = match file {
+        Some(path) => {
+            let f = File::options()
+                .create(true)
+                .append(true)
+                .open(path)
+                .map_err(|source| LoggingError::OpenFile {
+                    path: path.to_owned(),
+                    source,
+                })?;
+            registry
+                .with(fmt.with_writer(std::sync::Mutex::new(f)).with_ansi(false))
+                .try_init()
+        }
+        None => registry.with(fmt.with_writer(std::io::stderr)).try_init(),
+    };
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn civil_dates() {
+        assert_eq!(civil_from_days(0), (1970, 1, 1));
+        assert_eq!(civil_from_days(11_016), (2000, 2, 29));
+        assert_eq!(civil_from_days(20_784), (2026, 11, 27));
+    }
+}

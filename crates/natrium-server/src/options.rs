@@ -1,0 +1,140 @@
+//! Typed server settings. Every flag of the `natrium-server` binary maps to a field here.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// nats-server's default client port.
+pub const DEFAULT_PORT: u16 = 4222;
+
+/// How clients must authenticate.
+///
+/// Secrets are compared in constant time (see `auth.rs`).
+#[derive(Clone, Default, PartialEq, Eq)]
+pub enum Auth {
+    /// Anyone may connect (nats-server's default).
+    #[default]
+    None,
+    /// Clients must send this `auth_token` in CONNECT.
+    Token(String),
+    /// Clients must send one of these user/password pairs in CONNECT.
+    Users(Vec<User>),
+}
+
+impl Auth {
+    /// Whether clients must authenticate (`auth_required` in INFO).
+    pub fn is_required(&self) -> bool {
+        !matches!(self, Auth::None)
+    }
+
+    /// A single user/password pair (`--user`/`--pass`).
+    pub fn user(user: impl Into<String>, password: impl Into<String>) -> Self {
+        Auth::Users(vec![User::new(user, password)])
+    }
+}
+
+impl std::fmt::Debug for Auth {
+    // Never print secrets into logs.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Auth::None => f.write_str("None"),
+            Auth::Token(_) => f.write_str("Token(<redacted>)"),
+            Auth::Users(users) => f
+                .debug_list()
+                .entries(users.iter().map(|u| &u.username))
+                .finish(),
+        }
+    }
+}
+
+/// One user allowed to connect.
+#[derive(Clone, PartialEq, Eq)]
+pub struct User {
+    /// The `user` a client sends in CONNECT.
+    pub username: String,
+    /// The `pass` a client sends in CONNECT.
+    pub password: String,
+}
+
+impl User {
+    /// A user/password pair.
+    pub fn new(username: impl Into<String>, password: impl Into<String>) -> Self {
+        User {
+            username: username.into(),
+            password: password.into(),
+        }
+    }
+}
+
+impl std::fmt::Debug for User {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("User")
+            .field("username", &self.username)
+            .field("password", &"<redacted>")
+            .finish()
+    }
+}
+
+/// Server settings. `Default` matches nats-server 2.9's defaults.
+#[derive(Clone, Debug)]
+pub struct ServerOptions {
+    /// Interface to listen on (nats-server: `0.0.0.0`).
+    pub host: String,
+    /// Client port; `0` picks a free port (nats-server's `-p -1`).
+    pub port: u16,
+    /// Server name shown in INFO; defaults to the generated server id.
+    pub server_name: Option<String>,
+    /// Largest accepted message (headers + payload), in bytes (1 MiB).
+    pub max_payload: u32,
+    /// Outbound bytes a client may have queued before it is cut off as a slow consumer (64 MiB).
+    pub max_pending: usize,
+    /// Longest accepted protocol control line, in bytes (4096).
+    pub max_control_line: usize,
+    /// Most simultaneous client connections (65536).
+    pub max_connections: usize,
+    /// How often the server PINGs each client (2 minutes).
+    pub ping_interval: Duration,
+    /// Unanswered server PINGs after which a client is closed as stale (2).
+    pub ping_max: u32,
+    /// Time a client has to send CONNECT when auth is required (2 s).
+    pub auth_timeout: Duration,
+    /// Longest a single write to a client may block before it is cut off as a slow consumer (10 s).
+    pub write_deadline: Duration,
+    /// Client authentication.
+    pub auth: Auth,
+    /// Write the process id to this file while running (`-P`).
+    pub pid_file: Option<PathBuf>,
+    /// Write `<exe>_<pid>.ports` (JSON with the listen URLs) into this directory (`--ports_file_dir`).
+    pub ports_file_dir: Option<PathBuf>,
+}
+
+impl Default for ServerOptions {
+    fn default() -> Self {
+        ServerOptions {
+            host: "0.0.0.0".to_owned(),
+            port: DEFAULT_PORT,
+            server_name: None,
+            max_payload: 1024 * 1024,
+            max_pending: 64 * 1024 * 1024,
+            max_control_line: 4096,
+            max_connections: 64 * 1024,
+            ping_interval: Duration::from_secs(120),
+            ping_max: 2,
+            auth_timeout: Duration::from_secs(2),
+            write_deadline: Duration::from_secs(10),
+            auth: Auth::None,
+            pid_file: None,
+            ports_file_dir: None,
+        }
+    }
+}
+
+impl ServerOptions {
+    /// Loopback only, on a free port: for tests and in-process use.
+    pub fn ephemeral() -> Self {
+        ServerOptions {
+            host: "127.0.0.1".to_owned(),
+            port: 0,
+            ..ServerOptions::default()
+        }
+    }
+}

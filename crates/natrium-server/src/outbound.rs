@@ -1,0 +1,251 @@
+//! A connection's outbound side: the byte buffer other tasks append to, and the writer task
+//! that drains it to the socket.
+//!
+//! Publishers append `MSG` frames straight into a subscriber's buffer under a short mutex and
+//! remember that they touched it; once per read batch they wake the writer (see
+//! [`Outbound::append`]'s return value). The writer swaps the buffer for an empty spare and
+//! writes the whole batch at once, so a burst of small messages becomes one large write and
+//! no delivery allocates.
+//!
+//! The buffer is bounded: a subscriber whose queued bytes would exceed `max_pending` is a slow
+//! consumer and is cut off instead of growing memory or blocking the publisher.
+
+use std::time::Duration;
+
+use bytes::BytesMut;
+use parking_lot::Mutex;
+use tokio::io::{AsyncWrite, AsyncWriteExt};
+use tokio::sync::Notify;
+
+/// The writer's initial buffer size; it grows with bursts and is kept for reuse.
+const INITIAL_CAPACITY: usize = 32 * 1024;
+/// A spare buffer larger than this is given back after a burst, so an idle connection does not
+/// keep megabytes reserved.
+const SHRINK_ABOVE: usize = 4 * 1024 * 1024;
+
+/// What became of an append.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Appended {
+    /// Queued; the writer already has a wake-up scheduled by someone.
+    Queued,
+    /// Queued; the caller must call [`Outbound::wake`] (once, at the end of its batch).
+    QueuedWakeNeeded,
+    /// Not queued: the connection is closing or closed.
+    Closed,
+    /// Not queued: this append would exceed `max_pending`; the caller must close the
+    /// connection as a slow consumer.
+    SlowConsumer,
+}
+
+#[derive(Debug)]
+struct State {
+    buf: BytesMut,
+    /// Bytes queued but not yet written: in `buf` plus the writer's current write.
+    pending: usize,
+    /// Someone has promised to wake the writer for what is in `buf`.
+    wake_scheduled: bool,
+    /// No more appends are accepted; the writer flushes what is queued and stops.
+    closing: bool,
+    /// Messages and bytes of delivered messages (counted here because we hold the lock anyway).
+    out_msgs: u64,
+    out_bytes: u64,
+}
+
+/// Outbound counters of one connection.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct OutboundStats {
+    pub out_msgs: u64,
+    pub out_bytes: u64,
+    pub pending_bytes: usize,
+}
+
+/// The shared outbound buffer of one connection.
+#[derive(Debug)]
+pub(crate) struct Outbound {
+    state: Mutex<State>,
+    notify: Notify,
+    max_pending: usize,
+}
+
+impl Outbound {
+    pub(crate) fn new(max_pending: usize) -> Self {
+        Outbound {
+            state: Mutex::new(State {
+                buf: BytesMut::with_capacity(INITIAL_CAPACITY),
+                pending: 0,
+                wake_scheduled: false,
+                closing: false,
+                out_msgs: 0,
+                out_bytes: 0,
+            }),
+            notify: Notify::new(),
+            max_pending,
+        }
+    }
+
+    /// Appends the frame produced by `write` (which must add exactly `len` bytes).
+    ///
+    /// `message_bytes` is the size counted as delivered message bytes (0 for protocol lines).
+    pub(crate) fn append(
+        &self,
+        len: usize,
+        message_bytes: Option<usize>,
+        write: impl FnOnce(&mut BytesMut),
+    ) -> Appended {
+        let mut st = self.state.lock();
+        if st.closing {
+            return Appended::Closed;
+        }
+        if st.pending + len > self.max_pending {
+            return Appended::SlowConsumer;
+        }
+        st.buf.reserve(len);
+        write(&mut st.buf);
+        st.pending += len;
+        if let Some(bytes) = message_bytes {
+            st.out_msgs += 1;
+            st.out_bytes += bytes as u64;
+        }
+        if st.wake_scheduled {
+            Appended::Queued
+        } else {
+            st.wake_scheduled = true;
+            Appended::QueuedWakeNeeded
+        }
+    }
+
+    /// Appends a protocol line (`PONG`, `+OK`, `-ERR ...`) and wakes the writer if needed.
+    pub(crate) fn send_now(&self, bytes: &[u8]) -> Appended {
+        let res = self.append(bytes.len(), None, |b| b.extend_from_slice(bytes));
+        if res == Appended::QueuedWakeNeeded {
+            self.wake();
+        }
+        res
+    }
+
+    /// Wakes the writer.
+    pub(crate) fn wake(&self) {
+        self.notify.notify_one();
+    }
+
+    /// Accepts no more appends; the writer writes what is queued, then stops.
+    pub(crate) fn close(&self) {
+        self.state.lock().closing = true;
+        self.notify.notify_one();
+    }
+
+    /// Current counters.
+    pub(crate) fn stats(&self) -> OutboundStats {
+        let st = self.state.lock();
+        OutboundStats {
+            out_msgs: st.out_msgs,
+            out_bytes: st.out_bytes,
+            pending_bytes: st.pending,
+        }
+    }
+
+    /// Writes queued bytes to `sink` until [`Outbound::close`] is called and everything queued
+    /// is written. Returns an error when a write fails or takes longer than `write_deadline`.
+    pub(crate) async fn run_writer<W: AsyncWrite + Unpin>(
+        &self,
+        sink: &mut W,
+        write_deadline: Duration,
+    ) -> Result<(), WriteError> {
+        let mut spare = BytesMut::with_capacity(INITIAL_CAPACITY);
+        loop {
+            let closing = {
+                let mut st = self.state.lock();
+                std::mem::swap(&mut st.buf, &mut spare);
+                st.wake_scheduled = false;
+                st.closing
+            };
+            if spare.is_empty() {
+                if closing {
+                    return Ok(());
+                }
+                self.notify.notified().await;
+                continue;
+            }
+            let written = spare.len();
+            match tokio::time::timeout(write_deadline, sink.write_all(&spare)).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => return Err(WriteError::Io(e)),
+                Err(_) => return Err(WriteError::Deadline),
+            }
+            self.state.lock().pending -= written;
+            spare.clear();
+            if spare.capacity() > SHRINK_ABOVE {
+                spare = BytesMut::with_capacity(INITIAL_CAPACITY);
+            }
+        }
+    }
+}
+
+/// Why the writer stopped early.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum WriteError {
+    /// The socket failed.
+    #[error("write error: {0}")]
+    Io(#[from] std::io::Error),
+    /// A write did not complete within the write deadline.
+    #[error("write deadline exceeded")]
+    Deadline,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn append_schedules_one_wake_until_the_writer_takes_the_buffer() {
+        let out = Outbound::new(1024);
+        assert_eq!(
+            out.append(3, Some(3), |b| b.extend_from_slice(b"abc")),
+            Appended::QueuedWakeNeeded
+        );
+        assert_eq!(
+            out.append(3, Some(3), |b| b.extend_from_slice(b"def")),
+            Appended::Queued
+        );
+        let stats = out.stats();
+        assert_eq!(
+            (stats.out_msgs, stats.out_bytes, stats.pending_bytes),
+            (2, 6, 6)
+        );
+    }
+
+    #[test]
+    fn append_beyond_max_pending_is_a_slow_consumer_and_queues_nothing() {
+        let out = Outbound::new(8);
+        assert_eq!(
+            out.append(6, None, |b| b.extend_from_slice(b"123456")),
+            Appended::QueuedWakeNeeded
+        );
+        assert_eq!(
+            out.append(3, None, |b| b.extend_from_slice(b"789")),
+            Appended::SlowConsumer
+        );
+        assert_eq!(out.stats().pending_bytes, 6);
+    }
+
+    #[test]
+    fn closed_outbound_refuses_appends() {
+        let out = Outbound::new(8);
+        out.close();
+        assert_eq!(out.send_now(b"x"), Appended::Closed);
+    }
+
+    #[tokio::test]
+    async fn writer_drains_everything_queued_before_close() {
+        let out = Outbound::new(1024);
+        out.send_now(b"PING\r\n");
+        out.send_now(b"PONG\r\n");
+        out.close();
+        let mut sink = Vec::new();
+        out.run_writer(&mut sink, Duration::from_secs(1))
+            .await
+            .expect("write to a Vec");
+        assert_eq!(sink, b"PING\r\nPONG\r\n");
+        assert_eq!(out.stats().pending_bytes, 0);
+    }
+}

@@ -1,0 +1,298 @@
+//! The server: listener, accept loop, shared state, shutdown.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::SystemTime;
+
+use parking_lot::Mutex;
+use tokio::net::{TcpListener, TcpStream};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::client::{Client, ClientSnapshot};
+use crate::connection;
+use crate::error::ServerError;
+use crate::info::{ServerInfo, new_server_id};
+use crate::options::ServerOptions;
+use crate::subscription::SubRef;
+
+/// Server-wide counters.
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    pub in_msgs: AtomicU64,
+    pub in_bytes: AtomicU64,
+    pub out_msgs: AtomicU64,
+    pub out_bytes: AtomicU64,
+    pub slow_consumers: AtomicU64,
+    pub total_connections: AtomicU64,
+}
+
+/// A snapshot of server-wide counters.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ServerStats {
+    /// Messages received from clients.
+    pub in_msgs: u64,
+    /// Payload bytes (headers included) received from clients.
+    pub in_bytes: u64,
+    /// Messages delivered to clients.
+    pub out_msgs: u64,
+    /// Payload bytes (headers included) delivered to clients.
+    pub out_bytes: u64,
+    /// Clients disconnected as slow consumers.
+    pub slow_consumers: u64,
+    /// Clients currently connected.
+    pub connections: usize,
+    /// Clients accepted since start.
+    pub total_connections: u64,
+    /// Subscriptions currently registered.
+    pub subscriptions: usize,
+}
+
+/// State every connection task shares.
+pub(crate) struct Shared {
+    pub opts: ServerOptions,
+    pub info: ServerInfo,
+    pub sublist: natrium_sublist::Sublist<SubRef>,
+    pub clients: Mutex<HashMap<u64, Arc<Client>>>,
+    pub counters: Counters,
+    pub next_cid: AtomicU64,
+    pub started: SystemTime,
+    /// Cancelled when the server shuts down; every connection's token is a child of it.
+    pub shutdown: CancellationToken,
+    pub tasks: TaskTracker,
+}
+
+/// A running server. Dropping it stops it (without waiting); prefer [`Server::shutdown`].
+pub struct Server {
+    shared: Arc<Shared>,
+    addr: SocketAddr,
+    written_files: Vec<PathBuf>,
+}
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server")
+            .field("addr", &self.addr)
+            .field("server_id", &self.shared.info.server_id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Server {
+    /// Binds the listener and starts accepting clients. Returns once the server is listening.
+    pub async fn start(opts: ServerOptions) -> Result<Server, ServerError> {
+        if opts.max_payload == 0 {
+            return Err(ServerError::InvalidOptions(
+                "max_payload must be positive".into(),
+            ));
+        }
+        let (host, port) = (opts.host.clone(), opts.port);
+        let listener = TcpListener::bind((host.as_str(), port))
+            .await
+            .map_err(|source| ServerError::Bind {
+                host: host.clone(),
+                port,
+                source,
+            })?;
+        let addr = listener.local_addr().map_err(|source| ServerError::Bind {
+            host: host.clone(),
+            port,
+            source,
+        })?;
+
+        let server_id = new_server_id();
+        let info = ServerInfo {
+            server_name: opts
+                .server_name
+                .clone()
+                .unwrap_or_else(|| server_id.clone()),
+            server_id,
+            host: opts.host.clone(),
+            port: addr.port(),
+            auth_required: opts.auth.is_required(),
+            max_payload: opts.max_payload,
+        };
+        let shared = Arc::new(Shared {
+            info,
+            sublist: natrium_sublist::Sublist::new(),
+            clients: Mutex::new(HashMap::new()),
+            counters: Counters::default(),
+            next_cid: AtomicU64::new(1),
+            started: SystemTime::now(),
+            shutdown: CancellationToken::new(),
+            tasks: TaskTracker::new(),
+            opts,
+        });
+
+        let written_files = write_process_files(&shared.opts, addr)?;
+
+        tracing::info!(
+            "Listening for client connections on {}",
+            display_addr(&shared.opts.host, addr.port())
+        );
+        tracing::info!("Server is ready");
+
+        shared.tasks.spawn(accept_loop(shared.clone(), listener));
+        Ok(Server {
+            shared,
+            addr,
+            written_files,
+        })
+    }
+
+    /// The address the server listens on (with the real port when `port` was 0).
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The URL clients connect to: `nats://127.0.0.1:PORT` (loopback when listening on all
+    /// interfaces).
+    pub fn client_url(&self) -> String {
+        let ip = if self.addr.ip().is_unspecified() {
+            match self.addr {
+                SocketAddr::V4(_) => "127.0.0.1".to_owned(),
+                SocketAddr::V6(_) => "[::1]".to_owned(),
+            }
+        } else {
+            match self.addr {
+                SocketAddr::V4(a) => a.ip().to_string(),
+                SocketAddr::V6(a) => format!("[{}]", a.ip()),
+            }
+        };
+        format!("nats://{ip}:{}", self.addr.port())
+    }
+
+    /// The generated server id (as sent in INFO).
+    pub fn server_id(&self) -> &str {
+        &self.shared.info.server_id
+    }
+
+    /// A snapshot of the server-wide counters.
+    pub fn stats(&self) -> ServerStats {
+        let c = &self.shared.counters;
+        ServerStats {
+            in_msgs: c.in_msgs.load(Ordering::Relaxed),
+            in_bytes: c.in_bytes.load(Ordering::Relaxed),
+            out_msgs: c.out_msgs.load(Ordering::Relaxed),
+            out_bytes: c.out_bytes.load(Ordering::Relaxed),
+            slow_consumers: c.slow_consumers.load(Ordering::Relaxed),
+            connections: self.shared.clients.lock().len(),
+            total_connections: c.total_connections.load(Ordering::Relaxed),
+            subscriptions: self.shared.sublist.count(),
+        }
+    }
+
+    /// A snapshot of every connected client, ordered by client id.
+    pub fn clients(&self) -> Vec<ClientSnapshot> {
+        let clients: Vec<Arc<Client>> = self.shared.clients.lock().values().cloned().collect();
+        let mut snaps: Vec<ClientSnapshot> = clients.iter().map(|c| c.snapshot()).collect();
+        snaps.sort_by_key(|s| s.cid);
+        snaps
+    }
+
+    /// When the server started.
+    pub fn started(&self) -> SystemTime {
+        self.shared.started
+    }
+
+    /// The options the server runs with.
+    pub fn options(&self) -> &ServerOptions {
+        &self.shared.opts
+    }
+
+    /// Stops accepting, closes every client connection and waits for every task to end.
+    /// Calling it again is harmless.
+    pub async fn shutdown(&self) {
+        self.shared.shutdown.cancel();
+        self.shared.tasks.close();
+        self.shared.tasks.wait().await;
+        for path in &self.written_files {
+            // Best effort, like nats-server: a missing file is not worth failing shutdown over.
+            let _ = std::fs::remove_file(path);
+        }
+        tracing::info!("Server Exiting..");
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.shared.shutdown.cancel();
+    }
+}
+
+/// `host:port` as nats-server prints it.
+fn display_addr(host: &str, port: u16) -> String {
+    if host.contains(':') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    }
+}
+
+async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
+    loop {
+        let accepted = tokio::select! {
+            _ = shared.shutdown.cancelled() => return,
+            accepted = listener.accept() => accepted,
+        };
+        match accepted {
+            Ok((stream, peer)) => {
+                let shared2 = shared.clone();
+                shared.tasks.spawn(handle_accepted(shared2, stream, peer));
+            }
+            Err(e) => {
+                // Typically EMFILE: back off briefly instead of spinning.
+                tracing::error!("Error accepting client connection: {e}");
+                tokio::select! {
+                    _ = shared.shutdown.cancelled() => return,
+                    _ = tokio::time::sleep(std::time::Duration::from_millis(10)) => {}
+                }
+            }
+        }
+    }
+}
+
+async fn handle_accepted(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr) {
+    let _ = stream.set_nodelay(true);
+    connection::serve(shared, stream, peer).await;
+}
+
+/// Writes the pid file and the ports file, returning their paths for removal at shutdown.
+fn write_process_files(
+    opts: &ServerOptions,
+    addr: SocketAddr,
+) -> Result<Vec<PathBuf>, ServerError> {
+    let mut written = Vec::new();
+    let pid = std::process::id();
+    if let Some(path) = &opts.pid_file {
+        std::fs::write(path, pid.to_string()).map_err(|source| ServerError::WriteFile {
+            path: path.clone(),
+            source,
+        })?;
+        written.push(path.clone());
+    }
+    if let Some(dir) = &opts.ports_file_dir {
+        let exe = std::env::current_exe()
+            .ok()
+            .and_then(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()))
+            .unwrap_or_else(|| "natrium-server".to_owned());
+        let path = dir.join(format!("{exe}_{pid}.ports"));
+        let host = if addr.ip().is_unspecified() {
+            "127.0.0.1".to_owned()
+        } else {
+            addr.ip().to_string()
+        };
+        let ports = serde_json::json!({
+            "nats": [format!("nats://{}", display_addr(&host, addr.port()))],
+        });
+        std::fs::write(&path, ports.to_string()).map_err(|source| ServerError::WriteFile {
+            path: path.clone(),
+            source,
+        })?;
+        written.push(path);
+    }
+    Ok(written)
+}

@@ -1,0 +1,78 @@
+//! One client subscription, as stored in the subject index.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::client::Client;
+
+/// A subscription: who gets the message and under which `sid`.
+#[derive(Debug)]
+pub(crate) struct Subscription {
+    pub client: Arc<Client>,
+    pub subject: Box<[u8]>,
+    pub queue: Option<Box<[u8]>>,
+    pub sid: Box<[u8]>,
+    /// Auto-unsubscribe after this many deliveries (`UNSUB sid max`); 0 = never.
+    max: AtomicU64,
+    delivered: AtomicU64,
+}
+
+/// What a delivery attempt on a subscription with a limit may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Slot {
+    /// Deliver; more may follow.
+    Deliver,
+    /// Deliver; this was the last one, remove the subscription.
+    DeliverLast,
+    /// The limit is already reached; do not deliver.
+    Exhausted,
+}
+
+impl Subscription {
+    pub(crate) fn new(
+        client: Arc<Client>,
+        subject: &[u8],
+        queue: Option<&[u8]>,
+        sid: &[u8],
+    ) -> Self {
+        Subscription {
+            client,
+            subject: subject.into(),
+            queue: queue.map(Into::into),
+            sid: sid.into(),
+            max: AtomicU64::new(0),
+            delivered: AtomicU64::new(0),
+        }
+    }
+
+    /// Sets the auto-unsubscribe limit. Returns true when it is already reached.
+    pub(crate) fn set_max(&self, max: u64) -> bool {
+        self.max.store(max, Ordering::Release);
+        max > 0 && self.delivered.load(Ordering::Acquire) >= max
+    }
+
+    /// Claims one delivery slot.
+    pub(crate) fn claim(&self) -> Slot {
+        // Counted for every subscription: a later `UNSUB sid max` counts earlier deliveries.
+        let n = self.delivered.fetch_add(1, Ordering::AcqRel) + 1;
+        let max = self.max.load(Ordering::Acquire);
+        if max == 0 {
+            return Slot::Deliver;
+        }
+        match n.cmp(&max) {
+            std::cmp::Ordering::Less => Slot::Deliver,
+            std::cmp::Ordering::Equal => Slot::DeliverLast,
+            std::cmp::Ordering::Greater => Slot::Exhausted,
+        }
+    }
+}
+
+/// A shared subscription handle compared by identity, as the subject index needs.
+#[derive(Debug, Clone)]
+pub(crate) struct SubRef(pub Arc<Subscription>);
+
+impl PartialEq for SubRef {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
