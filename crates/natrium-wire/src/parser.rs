@@ -12,6 +12,11 @@
 //!   its spaces, without the final `\r`), both on complete lines and on lines still waiting
 //!   for their `\n`, like nats-server's split-buffer check.
 //! - `max_payload` is checked on the PUB/HPUB line, before the payload arrives.
+//! - Two deliberate differences, both bounded by `max_control_line` because a stateless parser
+//!   must keep bytes nats-server would drop as it reads: the junk nats-server ignores after
+//!   `PING`, `PONG` and `+OK`, and a run of separators before a line's first argument.
+//!
+//! Every verdict is independent of how the bytes were split into reads.
 
 use memchr::memchr;
 
@@ -120,15 +125,20 @@ fn parse_op<'a>(buf: &'a [u8], limits: &Limits, headers: bool) -> Parsed<'a> {
     };
     match verb {
         Verb::Ping | Verb::Pong | Verb::Ok => {
-            let Some(nl) = memchr(b'\n', &buf[after_verb..]) else {
-                // nats-server discards these bytes as they come; we must keep them, so bound them.
-                let len = buf.len() - after_verb;
-                if len > limits.max_control_line {
-                    return Err(ParseError::MaxControlLine {
-                        len,
-                        max: limits.max_control_line,
-                    });
-                }
+            // nats-server ignores anything between these verbs and the LF, and drops it as it
+            // reads. A stateless parser must keep it, so it is bounded by max_control_line,
+            // the same way whether or not the LF has arrived (the trailing CR is not counted).
+            let rest = &buf[after_verb..];
+            let end = memchr(b'\n', rest);
+            let junk = &rest[..end.unwrap_or(rest.len())];
+            let len = junk.len() - usize::from(junk.last() == Some(&b'\r'));
+            if len > limits.max_control_line {
+                return Err(ParseError::MaxControlLine {
+                    len,
+                    max: limits.max_control_line,
+                });
+            }
+            let Some(nl) = end else {
                 return Ok(None);
             };
             let op = match verb {
@@ -234,14 +244,14 @@ fn read_args(
         len,
         max: max_control_line,
     };
+    // nats-server skips any number of separators before the arguments; a stateless parser
+    // keeps them in the buffer, so they are bounded too (whether or not more has arrived).
+    let separators = start - from;
+    if separators > max_control_line {
+        return Err(too_long(separators));
+    }
     if start == buf.len() {
-        // Only separators so far. nats-server would skip them forever; we keep them, so bound them.
-        let pending = buf.len() - from;
-        return if pending > max_control_line {
-            Err(too_long(pending))
-        } else {
-            Ok(None)
-        };
+        return Ok(None);
     }
     let rest = &buf[start + 1..];
     match memchr(b'\n', rest) {
