@@ -1,3 +1,105 @@
-//! The `natrium` command line.
+//! The `natrium` command line: run a server, publish, subscribe, request, reply and benchmark.
+//!
+//! Every client command speaks to NATS through the official `async-nats` client, so it works
+//! against any NATS server, not only natrium-server.
 
-fn main() {}
+mod bench;
+mod commands;
+mod connect;
+mod headers;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// The `natrium` command line.
+#[derive(Debug, Parser)]
+#[command(
+    name = "natrium",
+    version,
+    about = "natrium: NATS server, client and benchmark tool"
+)]
+struct Cli {
+    /// NATS server URL to connect to (client commands and `bench`).
+    #[arg(
+        short = 's',
+        long = "server",
+        global = true,
+        env = "NATS_URL",
+        default_value = "nats://127.0.0.1:4222"
+    )]
+    server: String,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Publish a message.
+    Pub(commands::publish::PubArgs),
+    /// Subscribe to a subject and print what arrives.
+    Sub(commands::subscribe::SubArgs),
+    /// Send a request and print the reply.
+    Req(commands::request::ReqArgs),
+    /// Answer requests on a subject.
+    Reply(commands::reply::ReplyArgs),
+    /// Measure throughput and latency of a NATS server.
+    Bench(bench::BenchArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("natrium: error: cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(run(cli));
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("natrium: error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let url = cli.server;
+    match cli.command {
+        Command::Pub(args) => commands::publish::run(&url, args).await,
+        Command::Sub(args) => commands::subscribe::run(&url, args).await,
+        Command::Req(args) => commands::request::run(&url, args).await,
+        Command::Reply(args) => commands::reply::run(&url, args).await,
+        Command::Bench(args) => bench::run(&url, args).await,
+    }
+}
+
+/// Logs go to stderr, filtered by `RUST_LOG` (default: warnings only).
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,753 @@
+//! `natrium bench compare`: the same workloads against natrium-server and nats-server, run
+//! alternately (A B A B …) on fresh server processes, summarised as medians and ratios in
+//! markdown.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{ExitCode, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, bail};
+use serde::Serialize;
+
+use super::clients::ClientKind;
+use super::raw::RawConnection;
+use super::report::{Report, group_thousands};
+use super::workloads::{self, Settings};
+
+/// The heading of the section this command owns in BENCHMARKS.md.
+pub const SECTION_HEADING: &str = "## natrium-server vs nats-server";
+
+/// How long a freshly started server may take to accept a client.
+const START_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Arguments of `natrium bench compare`.
+#[derive(Debug, clap::Args)]
+pub struct CompareArgs {
+    /// natrium-server binary [default: `natrium-server` next to this executable].
+    #[arg(long)]
+    natrium_server: Option<PathBuf>,
+    /// nats-server binary [default: $NATS_SERVER_BIN, else `nats-server` on PATH, else
+    /// /usr/sbin/nats-server].
+    #[arg(long)]
+    nats_server: Option<PathBuf>,
+    /// Rounds; each runs every workload once against each server.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=100))]
+    rounds: u32,
+    /// Multiply every workload's message count by this (e.g. 0.01 for a smoke run).
+    #[arg(long, default_value_t = 1.0)]
+    scale: f64,
+    /// Client for the publish/subscribe workloads.
+    #[arg(long, value_enum, default_value_t = ClientKind::Raw)]
+    client: ClientKind,
+    /// Run only these workloads (comma-separated names, see the table).
+    #[arg(long, value_delimiter = ',')]
+    only: Vec<String>,
+    /// Write the markdown section into this file, replacing an earlier one.
+    #[arg(long)]
+    write: Option<PathBuf>,
+    /// Print the raw results as JSON instead of markdown.
+    #[arg(long)]
+    json: bool,
+}
+
+/// One row group of the comparison table.
+#[derive(Debug, Clone, Copy)]
+struct Case {
+    name: &'static str,
+    title: &'static str,
+    kind: CaseKind,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum CaseKind {
+    Publish {
+        msgs: u64,
+        size: usize,
+    },
+    FanOut {
+        msgs: u64,
+        size: usize,
+        subscribers: usize,
+    },
+    Queue {
+        msgs: u64,
+        members: usize,
+    },
+    Request {
+        msgs: u64,
+        requesters: usize,
+        responders: usize,
+    },
+    Subjects {
+        msgs: u64,
+        subjects: usize,
+        wildcards: usize,
+    },
+    Idle {
+        clients: usize,
+    },
+}
+
+/// The comparison table: sized for seconds per workload on a small machine.
+const CASES: &[Case] = &[
+    Case {
+        name: "pub",
+        title: "publish only, 16 B",
+        kind: CaseKind::Publish {
+            msgs: 2_000_000,
+            size: 16,
+        },
+    },
+    Case {
+        name: "pubsub",
+        title: "1 → 1, 16 B",
+        kind: CaseKind::FanOut {
+            msgs: 1_000_000,
+            size: 16,
+            subscribers: 1,
+        },
+    },
+    Case {
+        name: "pubsub16k",
+        title: "1 → 1, 16 KiB",
+        kind: CaseKind::FanOut {
+            msgs: 100_000,
+            size: 16 * 1024,
+            subscribers: 1,
+        },
+    },
+    Case {
+        name: "fanout",
+        title: "1 → 4 fan-out, 16 B",
+        kind: CaseKind::FanOut {
+            msgs: 500_000,
+            size: 16,
+            subscribers: 4,
+        },
+    },
+    Case {
+        name: "queue",
+        title: "queue group of 4, 16 B",
+        kind: CaseKind::Queue {
+            msgs: 1_000_000,
+            members: 4,
+        },
+    },
+    Case {
+        name: "req",
+        title: "request/reply sequential, 16 B",
+        kind: CaseKind::Request {
+            msgs: 10_000,
+            requesters: 1,
+            responders: 1,
+        },
+    },
+    Case {
+        name: "req50",
+        title: "request/reply, 50 requesters, 2 responders (queue group)",
+        kind: CaseKind::Request {
+            msgs: 50_000,
+            requesters: 50,
+            responders: 2,
+        },
+    },
+    Case {
+        name: "subjects",
+        title: "subject index: 10,000 subjects + 2 wildcards",
+        kind: CaseKind::Subjects {
+            msgs: 500_000,
+            subjects: 10_000,
+            wildcards: 2,
+        },
+    },
+    Case {
+        name: "idle1k",
+        title: "1,000 idle clients",
+        kind: CaseKind::Idle { clients: 1_000 },
+    },
+    Case {
+        name: "idle10k",
+        title: "10,000 idle clients",
+        kind: CaseKind::Idle { clients: 10_000 },
+    },
+];
+
+/// The two servers, in the order they run within a round.
+const SERVERS: [&str; 2] = ["natrium-server", "nats-server"];
+
+/// One measured number.
+#[derive(Debug, Clone, Serialize)]
+struct Sample {
+    case: &'static str,
+    metric: &'static str,
+    server: &'static str,
+    round: u32,
+    value: f64,
+}
+
+/// What went wrong in one run (a failed run or lost messages).
+#[derive(Debug, Clone, Serialize)]
+struct Problem {
+    case: &'static str,
+    server: &'static str,
+    round: u32,
+    what: String,
+}
+
+/// A metric of a case: its label, whether higher is better, and how to read it off a report.
+struct Metric {
+    label: &'static str,
+    higher_is_better: bool,
+    read: fn(&Report) -> Option<f64>,
+}
+
+fn metrics(kind: CaseKind) -> Vec<Metric> {
+    let pub_rate = |r: &Report| r.publish_aggregate.as_ref().map(|a| a.msgs_per_sec);
+    let sub_rate = |r: &Report| r.subscribe_aggregate.as_ref().map(|a| a.msgs_per_sec);
+    let sub_mib = |r: &Report| r.subscribe_aggregate.as_ref().map(|a| a.mib_per_sec);
+    let p50 = |r: &Report| r.latency.as_ref().map(|l| l.p50_us);
+    let p99 = |r: &Report| r.latency.as_ref().map(|l| l.p99_us);
+    let higher = |label, read| Metric {
+        label,
+        higher_is_better: true,
+        read,
+    };
+    let lower = |label, read| Metric {
+        label,
+        higher_is_better: false,
+        read,
+    };
+    match kind {
+        CaseKind::Publish { .. } => vec![higher("msgs/s", pub_rate)],
+        CaseKind::FanOut { size, .. } if size >= 1024 => vec![
+            higher("msgs/s received", sub_rate),
+            higher("MiB/s received", sub_mib),
+        ],
+        CaseKind::FanOut { .. } | CaseKind::Queue { .. } | CaseKind::Subjects { .. } => {
+            vec![higher("msgs/s received", sub_rate)]
+        }
+        CaseKind::Request { requesters: 1, .. } => {
+            vec![lower("p50 µs", p50), lower("p99 µs", p99)]
+        }
+        CaseKind::Request { .. } => vec![
+            higher("requests/s", pub_rate),
+            lower("p50 µs", p50),
+            lower("p99 µs", p99),
+        ],
+        CaseKind::Idle { .. } => vec![
+            lower("server RSS MiB", |r| {
+                r.idle
+                    .as_ref()
+                    .and_then(|i| i.rss_after_kib)
+                    .map(|k| k as f64 / 1024.0)
+            }),
+            lower("KiB per client", |r| {
+                r.idle.as_ref().and_then(|i| i.kib_per_client)
+            }),
+        ],
+    }
+}
+
+/// A server process started for one run, on a free loopback port.
+struct ServerProcess {
+    child: tokio::process::Child,
+    url: String,
+    pid: u32,
+}
+
+impl ServerProcess {
+    /// Starts `binary -a 127.0.0.1 -p PORT` and returns once it completes a client handshake.
+    async fn start(binary: &Path) -> anyhow::Result<ServerProcess> {
+        let port = free_port()?;
+        let mut child = tokio::process::Command::new(binary)
+            .args(["-a", "127.0.0.1", "-p", &port.to_string()])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .with_context(|| format!("cannot start {}", binary.display()))?;
+        let pid = child.id().context("the server exited at once")?;
+        let url = format!("nats://127.0.0.1:{port}");
+        let deadline = Instant::now() + START_TIMEOUT;
+        // No readiness signal is common to both servers, so poll the port (bounded).
+        loop {
+            if let Some(status) = child.try_wait()? {
+                bail!("{} exited during start-up: {status}", binary.display());
+            }
+            if RawConnection::connect(&url).await.is_ok() {
+                break;
+            }
+            if Instant::now() >= deadline {
+                bail!(
+                    "{} did not accept clients on {url} within {START_TIMEOUT:?}",
+                    binary.display()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        Ok(ServerProcess { child, url, pid })
+    }
+
+    async fn stop(mut self) {
+        let _ = self.child.kill().await;
+    }
+}
+
+/// A port that was free a moment ago (the server binds it right after).
+fn free_port() -> anyhow::Result<u16> {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    Ok(listener.local_addr()?.port())
+}
+
+fn scaled(msgs: u64, scale: f64) -> u64 {
+    ((msgs as f64 * scale).round() as u64).max(10)
+}
+
+async fn run_case(
+    case: Case,
+    server: &ServerProcess,
+    client: ClientKind,
+    scale: f64,
+) -> anyhow::Result<Report> {
+    let settings = |msgs: u64, size: usize| Settings {
+        url: server.url.clone(),
+        msgs: scaled(msgs, scale),
+        size,
+        subject: "natrium.bench".to_owned(),
+        client,
+        idle_timeout: Duration::from_secs(5),
+        progress: false,
+    };
+    match case.kind {
+        CaseKind::Publish { msgs, size } => {
+            workloads::pub_sub(&settings(msgs, size), 1, 0, None).await
+        }
+        CaseKind::FanOut {
+            msgs,
+            size,
+            subscribers,
+        } => workloads::pub_sub(&settings(msgs, size), 1, subscribers, None).await,
+        CaseKind::Queue { msgs, members } => {
+            workloads::pub_sub(&settings(msgs, 16), 1, members, Some("natrium.bench.queue")).await
+        }
+        CaseKind::Request {
+            msgs,
+            requesters,
+            responders,
+        } => workloads::request_reply(&settings(msgs, 16), requesters, responders).await,
+        CaseKind::Subjects {
+            msgs,
+            subjects,
+            wildcards,
+        } => workloads::subjects(&settings(msgs, 16), 1, subjects, wildcards).await,
+        CaseKind::Idle { clients } => {
+            workloads::idle(&server.url, clients, Some(server.pid), false).await
+        }
+    }
+}
+
+/// Runs the comparison and prints (and optionally writes) the markdown section.
+pub async fn run(args: CompareArgs) -> anyhow::Result<ExitCode> {
+    let natrium = match &args.natrium_server {
+        Some(path) => path.clone(),
+        None => std::env::current_exe()?
+            .parent()
+            .context("cannot locate this executable's directory")?
+            .join("natrium-server"),
+    };
+    let nats = match &args.nats_server {
+        Some(path) => path.clone(),
+        None => find_nats_server()?,
+    };
+    for binary in [&natrium, &nats] {
+        if !binary.is_file() {
+            bail!("server binary {} not found", binary.display());
+        }
+    }
+    anyhow::ensure!(args.scale > 0.0, "--scale must be positive");
+    let cases: Vec<Case> = if args.only.is_empty() {
+        CASES.to_vec()
+    } else {
+        let mut chosen = Vec::new();
+        for name in &args.only {
+            let case = CASES.iter().find(|c| c.name == name).with_context(|| {
+                let names: Vec<_> = CASES.iter().map(|c| c.name).collect();
+                format!(
+                    "unknown workload {name:?}; choose from {}",
+                    names.join(", ")
+                )
+            })?;
+            chosen.push(*case);
+        }
+        chosen
+    };
+
+    let binaries = [natrium.as_path(), nats.as_path()];
+    let mut samples = Vec::new();
+    let mut problems = Vec::new();
+    let started = Instant::now();
+    for round in 1..=args.rounds {
+        for case in &cases {
+            for (server_name, binary) in SERVERS.iter().zip(binaries) {
+                eprintln!(
+                    "round {round}/{}: {} on {server_name}",
+                    args.rounds, case.title
+                );
+                let result = async {
+                    let server = ServerProcess::start(binary).await?;
+                    let report = run_case(*case, &server, args.client, args.scale).await;
+                    server.stop().await;
+                    report
+                }
+                .await;
+                match result {
+                    Ok(report) => {
+                        if report.lost > 0 {
+                            problems.push(Problem {
+                                case: case.name,
+                                server: server_name,
+                                round,
+                                what: format!(
+                                    "lost {} of {} messages",
+                                    report.lost, report.expected
+                                ),
+                            });
+                        }
+                        for metric in metrics(case.kind) {
+                            if let Some(value) = (metric.read)(&report) {
+                                samples.push(Sample {
+                                    case: case.name,
+                                    metric: metric.label,
+                                    server: server_name,
+                                    round,
+                                    value,
+                                });
+                            }
+                        }
+                    }
+                    Err(err) => problems.push(Problem {
+                        case: case.name,
+                        server: server_name,
+                        round,
+                        what: format!("{err:#}"),
+                    }),
+                }
+            }
+        }
+    }
+    let elapsed = started.elapsed();
+
+    if args.json {
+        let out = serde_json::json!({ "samples": samples, "problems": problems });
+        println!("{}", serde_json::to_string_pretty(&out)?);
+    } else {
+        let section = markdown(&cases, &samples, &problems, &args, &binaries, elapsed).await;
+        print!("{section}");
+        if let Some(path) = &args.write {
+            write_section(path, &section)?;
+            eprintln!("wrote the comparison into {}", path.display());
+        }
+    }
+    Ok(if problems.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// `$NATS_SERVER_BIN`, else `nats-server` on `PATH`, else `/usr/sbin/nats-server`.
+fn find_nats_server() -> anyhow::Result<PathBuf> {
+    if let Some(path) = std::env::var_os("NATS_SERVER_BIN") {
+        return Ok(PathBuf::from(path));
+    }
+    let on_path = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|dir| dir.join("nats-server"))
+            .find(|candidate| candidate.is_file())
+    });
+    let fallback = PathBuf::from("/usr/sbin/nats-server");
+    match on_path {
+        Some(path) => Ok(path),
+        None if fallback.is_file() => Ok(fallback),
+        None => bail!(
+            "nats-server not found (set NATS_SERVER_BIN, pass --nats-server, or \
+             `apt-get install -y nats-server`)"
+        ),
+    }
+}
+
+fn median(values: &mut [f64]) -> Option<f64> {
+    if values.is_empty() {
+        return None;
+    }
+    values.sort_by(f64::total_cmp);
+    let mid = values.len() / 2;
+    Some(if values.len().is_multiple_of(2) {
+        (values[mid - 1] + values[mid]) / 2.0
+    } else {
+        values[mid]
+    })
+}
+
+fn format_value(value: f64) -> String {
+    if value >= 1000.0 {
+        group_thousands(value.round() as u64)
+    } else if value >= 100.0 {
+        format!("{value:.0}")
+    } else {
+        format!("{value:.1}")
+    }
+}
+
+async fn markdown(
+    cases: &[Case],
+    samples: &[Sample],
+    problems: &[Problem],
+    args: &CompareArgs,
+    binaries: &[&Path; 2],
+    elapsed: Duration,
+) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "{SECTION_HEADING}\n");
+    let _ = writeln!(
+        out,
+        "Measured {} on {}.",
+        humantime::format_rfc3339_seconds(std::time::SystemTime::now()),
+        machine_description()
+    );
+    let _ = writeln!(
+        out,
+        "Servers: {} (`{}`) and {} (`{}`).",
+        version_of(binaries[0]).await,
+        binaries[0].display(),
+        version_of(binaries[1]).await,
+        binaries[1].display()
+    );
+    let command: Vec<String> = std::env::args().collect();
+    let _ = writeln!(
+        out,
+        "\nCommand (release build): `{}` — {} rounds in {:.0} s.",
+        command.join(" "),
+        args.rounds,
+        elapsed.as_secs_f64()
+    );
+    let _ = writeln!(
+        out,
+        "\nEach round runs every workload against natrium-server, then nats-server (A B A B …), \
+         each time on a fresh server process on 127.0.0.1; the benchmark clients run on the \
+         same machine. Publishers and subscribers use the `{}` client{}; request/reply uses \
+         async-nats. Cells are medians over the rounds, every round in brackets. The ratio is \
+         natrium-server ÷ nats-server: above 1 is better for rates, below 1 is better for \
+         latency and memory.\n",
+        args.client.name(),
+        if args.client == ClientKind::Raw {
+            " (pre-encoded frames over TCP, so the client is not the bottleneck)"
+        } else {
+            ""
+        }
+    );
+    let _ = writeln!(
+        out,
+        "| workload | metric | nats-server | natrium-server | natrium ÷ nats |"
+    );
+    let _ = writeln!(out, "|---|---|---:|---:|---:|");
+    for case in cases {
+        for metric in metrics(case.kind) {
+            let mut cells = Vec::new();
+            let mut medians = Vec::new();
+            for server in ["nats-server", "natrium-server"] {
+                let mut values: Vec<f64> = samples
+                    .iter()
+                    .filter(|s| {
+                        s.case == case.name && s.metric == metric.label && s.server == server
+                    })
+                    .map(|s| s.value)
+                    .collect();
+                let rounds: Vec<String> = values.iter().map(|v| format_value(*v)).collect();
+                let m = median(&mut values);
+                medians.push(m);
+                cells.push(match m {
+                    Some(m) => format!("{} [{}]", format_value(m), rounds.join(", ")),
+                    None => "failed".to_owned(),
+                });
+            }
+            let ratio = match (medians[0], medians[1]) {
+                (Some(nats), Some(natrium)) if nats > 0.0 => format!("{:.2}×", natrium / nats),
+                _ => "–".to_owned(),
+            };
+            let label = if metric.higher_is_better {
+                metric.label.to_owned()
+            } else {
+                format!("{} (lower is better)", metric.label)
+            };
+            let _ = writeln!(
+                out,
+                "| {} | {label} | {} | {} | {ratio} |",
+                case.title, cells[0], cells[1]
+            );
+        }
+    }
+    if problems.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nEvery run received every expected message (no loss) and no run failed."
+        );
+    } else {
+        let _ = writeln!(
+            out,
+            "\nProblems (these runs are missing from the medians or lost messages):\n"
+        );
+        for problem in problems {
+            let _ = writeln!(
+                out,
+                "- {} on {}, round {}: {}",
+                problem.case, problem.server, problem.round, problem.what
+            );
+        }
+    }
+    out
+}
+
+/// `2 cores (CPU model), 24 GiB RAM, Linux 6.x`, from /proc.
+fn machine_description() -> String {
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|info| {
+            info.lines()
+                .find_map(|l| l.strip_prefix("model name"))
+                .and_then(|l| l.split_once(':'))
+                .map(|(_, model)| model.trim().to_owned())
+        })
+        .unwrap_or_else(|| "unknown CPU".to_owned());
+    let memory = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|info| {
+            info.lines()
+                .find_map(|l| l.strip_prefix("MemTotal:"))
+                .and_then(|l| l.split_whitespace().next())
+                .and_then(|kib| kib.parse::<f64>().ok())
+        })
+        .map_or_else(
+            || "unknown memory".to_owned(),
+            |kib| format!("{:.1} GiB RAM", kib / 1024.0 / 1024.0),
+        );
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease")
+        .map(|k| k.trim().to_owned())
+        .unwrap_or_else(|_| "unknown".to_owned());
+    format!("{cores} cores ({cpu}), {memory}, Linux {kernel}")
+}
+
+/// The first line `binary --version` prints.
+async fn version_of(binary: &Path) -> String {
+    match tokio::process::Command::new(binary)
+        .arg("--version")
+        .stdin(Stdio::null())
+        .output()
+        .await
+    {
+        Ok(output) => {
+            let text = if output.stdout.is_empty() {
+                output.stderr
+            } else {
+                output.stdout
+            };
+            String::from_utf8_lossy(&text)
+                .lines()
+                .next()
+                .unwrap_or("unknown version")
+                .trim()
+                .to_owned()
+        }
+        Err(_) => "unknown version".to_owned(),
+    }
+}
+
+/// Replaces this command's section in `path` (from its heading to the next `## ` heading),
+/// or appends it; creates the file if needed.
+fn write_section(path: &Path, section: &str) -> anyhow::Result<()> {
+    let existing = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => "# Benchmarks\n".to_owned(),
+        Err(err) => return Err(err).with_context(|| format!("cannot read {}", path.display())),
+    };
+    let updated = replace_section(&existing, section);
+    std::fs::write(path, updated).with_context(|| format!("cannot write {}", path.display()))
+}
+
+fn replace_section(existing: &str, section: &str) -> String {
+    let Some(start) = find_heading(existing, SECTION_HEADING) else {
+        let mut out = existing.trim_end().to_owned();
+        out.push_str("\n\n");
+        out.push_str(section);
+        return out;
+    };
+    let after = start + SECTION_HEADING.len();
+    let end = existing[after..]
+        .find("\n## ")
+        .map_or(existing.len(), |i| after + i + 1);
+    let mut out = existing[..start].to_owned();
+    out.push_str(section);
+    if end < existing.len() {
+        out.push('\n');
+        out.push_str(&existing[end..]);
+    }
+    out
+}
+
+/// Byte offset of a line that is exactly `heading`.
+fn find_heading(text: &str, heading: &str) -> Option<usize> {
+    let mut offset = 0;
+    for line in text.split_inclusive('\n') {
+        if line.trim_end() == heading {
+            return Some(offset);
+        }
+        offset += line.len();
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn medians() {
+        assert_eq!(median(&mut [3.0, 1.0, 2.0]), Some(2.0));
+        assert_eq!(median(&mut [4.0, 1.0, 2.0, 3.0]), Some(2.5));
+        assert_eq!(median(&mut []), None);
+    }
+
+    #[test]
+    fn section_is_replaced_in_place() {
+        let doc = "# Benchmarks\n\nintro\n\n## natrium-server vs nats-server\n\nold\n\n## Parser\n\nkept\n";
+        let out = replace_section(doc, "## natrium-server vs nats-server\n\nnew\n");
+        assert_eq!(
+            out,
+            "# Benchmarks\n\nintro\n\n## natrium-server vs nats-server\n\nnew\n\n## Parser\n\nkept\n"
+        );
+    }
+
+    #[test]
+    fn section_is_appended_when_absent() {
+        let out = replace_section(
+            "# Benchmarks\n\nintro\n",
+            "## natrium-server vs nats-server\n\nnew\n",
+        );
+        assert_eq!(
+            out,
+            "# Benchmarks\n\nintro\n\n## natrium-server vs nats-server\n\nnew\n"
+        );
+    }
+
+    #[test]
+    fn every_case_has_metrics_and_a_unique_name() {
+        let mut names: Vec<_> = CASES.iter().map(|c| c.name).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), CASES.len());
+        assert!(CASES.iter().all(|c| !metrics(c.kind).is_empty()));
+    }
+}

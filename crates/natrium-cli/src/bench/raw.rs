@@ -1,0 +1,285 @@
+//! A minimal NATS client over plain TCP for the benchmark's hot paths.
+//!
+//! async-nats routes every publish through a channel to its connection task and every
+//! delivery through a channel per subscription; at small payloads that, not the server, is
+//! what a benchmark would measure. This client writes pre-encoded `PUB` frames in large
+//! writes and counts `MSG` frames straight out of the read buffer, so the server is the
+//! bottleneck. It speaks only plain TCP without credentials (what the benchmark needs).
+
+use std::time::Duration;
+
+use anyhow::{Context as _, bail};
+use bytes::{Buf as _, BytesMut};
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::net::TcpStream;
+
+/// Upper bound on how long the handshake and the final PING/PONG may take.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Size of the encoded frame batch written per `write_all`.
+const WRITE_BATCH: usize = 64 * 1024;
+
+/// The CONNECT the raw client sends: no echo suppression, no acknowledgements.
+const CONNECT: &[u8] = b"CONNECT {\"verbose\":false,\"pedantic\":false,\"tls_required\":false,\"name\":\"natrium bench\",\"lang\":\"rust\",\"version\":\"0.1.0\",\"protocol\":1,\"echo\":true,\"headers\":false,\"no_responders\":false}\r\nPING\r\n";
+
+/// A connected, handshaken raw client.
+pub struct RawConnection {
+    stream: TcpStream,
+    buffer: BytesMut,
+}
+
+/// `nats://host:port` (or `host:port`) → `host:port`; credentials and TLS are not supported.
+pub fn socket_address(url: &str) -> anyhow::Result<String> {
+    let rest = url
+        .strip_prefix("nats://")
+        .or_else(|| url.strip_prefix("tcp://"))
+        .unwrap_or(url);
+    if url.contains("://") && !url.starts_with("nats://") && !url.starts_with("tcp://") {
+        bail!("the raw benchmark client supports only nats:// URLs, not {url:?}");
+    }
+    if rest.contains('@') {
+        bail!(
+            "the raw benchmark client does not support credentials in {url:?}; use --client nats"
+        );
+    }
+    let address = rest.split(',').next().unwrap_or(rest).trim_end_matches('/');
+    if address.contains(':') {
+        Ok(address.to_owned())
+    } else {
+        Ok(format!("{address}:4222"))
+    }
+}
+
+impl RawConnection {
+    /// Connects, reads INFO, sends CONNECT and waits for the PONG that proves the server
+    /// accepted it.
+    pub async fn connect(url: &str) -> anyhow::Result<RawConnection> {
+        let address = socket_address(url)?;
+        let stream = TcpStream::connect(&address)
+            .await
+            .with_context(|| format!("cannot connect to NATS server at {address}"))?;
+        stream.set_nodelay(true)?;
+        let mut connection = RawConnection {
+            stream,
+            buffer: BytesMut::with_capacity(256 * 1024),
+        };
+        tokio::time::timeout(HANDSHAKE_TIMEOUT, async {
+            let info = connection.read_line().await?;
+            if !info.starts_with("INFO ") {
+                bail!("expected INFO from {address}, got {info:?}");
+            }
+            connection.stream.write_all(CONNECT).await?;
+            connection.await_pong().await
+        })
+        .await
+        .with_context(|| format!("handshake with {address} timed out"))??;
+        Ok(connection)
+    }
+
+    /// Sends `SUB` for each `(subject, queue)` with sids 1.. and waits until the server has
+    /// registered them all (PING/PONG).
+    pub async fn subscribe(
+        &mut self,
+        subscriptions: &[(String, Option<String>)],
+    ) -> anyhow::Result<()> {
+        let mut out = Vec::with_capacity(subscriptions.len() * 32);
+        for (sid, (subject, queue)) in subscriptions.iter().enumerate() {
+            match queue {
+                Some(queue) => out
+                    .extend_from_slice(format!("SUB {subject} {queue} {}\r\n", sid + 1).as_bytes()),
+                None => out.extend_from_slice(format!("SUB {subject} {}\r\n", sid + 1).as_bytes()),
+            }
+        }
+        out.extend_from_slice(b"PING\r\n");
+        self.stream.write_all(&out).await?;
+        tokio::time::timeout(HANDSHAKE_TIMEOUT, self.await_pong())
+            .await
+            .context("the server did not confirm the subscriptions in time")?
+    }
+
+    /// Publishes `count` messages cycling over `subjects`, then waits for the PONG that
+    /// proves the server processed them all. `progress` is told every batch.
+    pub async fn publish(
+        &mut self,
+        subjects: &[String],
+        count: u64,
+        payload: &[u8],
+        mut progress: impl FnMut(u64),
+    ) -> anyhow::Result<()> {
+        if subjects.is_empty() {
+            bail!("nothing to publish to: no subjects");
+        }
+        let cycle = FrameCycle::new(subjects, payload);
+        let mut sent = 0u64;
+        while sent < count {
+            let frames = (count - sent).min(cycle.frames as u64) as usize;
+            self.stream.write_all(cycle.prefix(frames)).await?;
+            sent += frames as u64;
+            progress(frames as u64);
+        }
+        self.stream.write_all(b"PING\r\n").await?;
+        tokio::time::timeout(HANDSHAKE_TIMEOUT, self.await_pong())
+            .await
+            .context("the server did not confirm the published messages in time")?
+    }
+
+    /// Reads `MSG` frames, calling `on_batch(messages, payload_bytes)` after each read, until
+    /// `on_batch` returns `false`, `done` fires, the connection closes, or nothing arrives for `first_wait`
+    /// (before the first message) or `idle` (after it). Returns `Ok(())` in all those cases;
+    /// the caller compares counts.
+    pub async fn receive(
+        &mut self,
+        first_wait: Duration,
+        idle: Duration,
+        done: &tokio_util::sync::CancellationToken,
+        mut on_batch: impl FnMut(u64, u64) -> bool,
+    ) -> anyhow::Result<()> {
+        let mut wait = first_wait;
+        loop {
+            let (msgs, bytes) = self.parse_messages().await?;
+            if msgs > 0 {
+                wait = idle;
+                if !on_batch(msgs, bytes) {
+                    return Ok(());
+                }
+            }
+            let read = tokio::select! {
+                biased;
+                _ = done.cancelled() => return Ok(()),
+                read = tokio::time::timeout(wait, self.stream.read_buf(&mut self.buffer)) => read,
+            };
+            match read {
+                Err(_) | Ok(Ok(0)) => return Ok(()),
+                Ok(Ok(_)) => {}
+                Ok(Err(err)) => return Err(err.into()),
+            }
+        }
+    }
+
+    /// Consumes every complete frame in the buffer, answering PINGs; returns the number of
+    /// MSG frames and their payload bytes.
+    async fn parse_messages(&mut self) -> anyhow::Result<(u64, u64)> {
+        let mut msgs = 0u64;
+        let mut bytes = 0u64;
+        let mut pings = 0usize;
+        while let Some(line_end) = memchr::memmem::find(&self.buffer, b"\r\n") {
+            let line = &self.buffer[..line_end];
+            if line.starts_with(b"MSG ") {
+                let size = line
+                    .rsplit(|b| *b == b' ')
+                    .next()
+                    .and_then(|s| std::str::from_utf8(s).ok())
+                    .and_then(|s| s.parse::<usize>().ok())
+                    .with_context(|| {
+                        format!("malformed MSG line {:?}", String::from_utf8_lossy(line))
+                    })?;
+                let frame = line_end + 2 + size + 2;
+                if self.buffer.len() < frame {
+                    break;
+                }
+                self.buffer.advance(frame);
+                msgs += 1;
+                bytes += size as u64;
+            } else {
+                let text = String::from_utf8_lossy(line).into_owned();
+                self.buffer.advance(line_end + 2);
+                if text.starts_with("-ERR") {
+                    bail!("server error: {text}");
+                }
+                if text == "PING" {
+                    pings += 1;
+                }
+            }
+        }
+        for _ in 0..pings {
+            self.stream.write_all(b"PONG\r\n").await?;
+        }
+        Ok((msgs, bytes))
+    }
+
+    /// Reads one control line (without `\r\n`).
+    async fn read_line(&mut self) -> anyhow::Result<String> {
+        loop {
+            if let Some(end) = memchr::memmem::find(&self.buffer, b"\r\n") {
+                let line = String::from_utf8_lossy(&self.buffer[..end]).into_owned();
+                self.buffer.advance(end + 2);
+                return Ok(line);
+            }
+            if self.stream.read_buf(&mut self.buffer).await? == 0 {
+                bail!("the server closed the connection");
+            }
+        }
+    }
+
+    /// Reads control lines until PONG, answering PINGs and failing on `-ERR`.
+    async fn await_pong(&mut self) -> anyhow::Result<()> {
+        loop {
+            let line = self.read_line().await?;
+            match line.as_str() {
+                "PONG" => return Ok(()),
+                "PING" => self.stream.write_all(b"PONG\r\n").await?,
+                l if l.starts_with("-ERR") => bail!("server error: {l}"),
+                _ => {}
+            }
+        }
+    }
+}
+
+/// `PUB` frames for a repeating cycle of subjects, encoded once; a prefix of the cycle is
+/// a whole number of frames.
+struct FrameCycle {
+    bytes: Vec<u8>,
+    /// End offset of each frame in `bytes`.
+    ends: Vec<usize>,
+    frames: usize,
+}
+
+impl FrameCycle {
+    fn new(subjects: &[String], payload: &[u8]) -> FrameCycle {
+        let mut bytes = Vec::new();
+        let mut ends = Vec::new();
+        // Repeat the subject list until one cycle fills a write batch.
+        while bytes.len() < WRITE_BATCH || ends.len() % subjects.len() != 0 {
+            let subject = &subjects[ends.len() % subjects.len()];
+            bytes.extend_from_slice(format!("PUB {subject} {}\r\n", payload.len()).as_bytes());
+            bytes.extend_from_slice(payload);
+            bytes.extend_from_slice(b"\r\n");
+            ends.push(bytes.len());
+        }
+        let frames = ends.len();
+        FrameCycle {
+            bytes,
+            ends,
+            frames,
+        }
+    }
+
+    fn prefix(&self, frames: usize) -> &[u8] {
+        &self.bytes[..self.ends[frames - 1]]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses() {
+        assert_eq!(
+            socket_address("nats://127.0.0.1:4222").unwrap(),
+            "127.0.0.1:4222"
+        );
+        assert_eq!(socket_address("localhost").unwrap(), "localhost:4222");
+        assert!(socket_address("nats://u:p@localhost:4222").is_err());
+        assert!(socket_address("tls://localhost:4222").is_err());
+    }
+
+    #[test]
+    fn frame_cycle_is_whole_frames() {
+        let subjects = vec!["a".to_owned(), "bb".to_owned()];
+        let cycle = FrameCycle::new(&subjects, b"xy");
+        assert!(cycle.bytes.len() >= WRITE_BATCH);
+        assert_eq!(cycle.frames % 2, 0);
+        assert_eq!(cycle.prefix(2), b"PUB a 2\r\nxy\r\nPUB bb 2\r\nxy\r\n");
+    }
+}

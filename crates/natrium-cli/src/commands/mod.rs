@@ -1,0 +1,55 @@
+//! The client subcommands (`pub`, `sub`, `req`, `reply`) and the `server` subcommand.
+
+pub mod publish;
+pub mod reply;
+pub mod request;
+
+pub mod subscribe;
+
+use std::io::Write as _;
+
+/// Placeholder a body may contain; it is replaced with the 1-based message number.
+const COUNT_PLACEHOLDER: &str = "{{Count}}";
+
+/// Expands `{{Count}}` in `body` to `n`, so repeated messages can be told apart.
+pub fn expand_body(body: &str, n: u64) -> bytes::Bytes {
+    if body.contains(COUNT_PLACEHOLDER) {
+        bytes::Bytes::from(body.replace(COUNT_PLACEHOLDER, &n.to_string()))
+    } else {
+        bytes::Bytes::copy_from_slice(body.as_bytes())
+    }
+}
+
+/// Prints a received message the way people read it: a numbered header line, the headers,
+/// a blank line, the body. With `raw`, only the body is printed.
+pub fn print_message(n: u64, message: &async_nats::Message, raw: bool) -> std::io::Result<()> {
+    let mut out = std::io::stdout().lock();
+    if raw {
+        out.write_all(&message.payload)?;
+        out.write_all(b"\n")?;
+        return out.flush();
+    }
+    write!(out, "[#{n}] Received on \"{}\"", message.subject)?;
+    if let Some(reply) = &message.reply {
+        write!(out, " with reply \"{reply}\"")?;
+    }
+    writeln!(out)?;
+    if let Some(headers) = &message.headers {
+        out.write_all(crate::headers::render(headers).as_bytes())?;
+    }
+    writeln!(out)?;
+    out.write_all(&message.payload)?;
+    out.write_all(b"\n\n")?;
+    out.flush()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn expands_count_placeholder() {
+        assert_eq!(expand_body("n={{Count}}", 7), "n=7");
+        assert_eq!(expand_body("plain", 7), "plain");
+    }
+}
