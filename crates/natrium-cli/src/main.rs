@@ -37,6 +37,8 @@ struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run natrium-server (accepts nats-server's flags, e.g. `-a 127.0.0.1 -p 4222`).
+    Server(Box<natrium_server::cli::ServerArgs>),
     /// Publish a message.
     Pub(commands::publish::PubArgs),
     /// Subscribe to a subject and print what arrives.
@@ -50,8 +52,13 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    init_tracing();
+    let cli = Cli::parse_from(commands::server::normalize_command_line(
+        std::env::args().collect(),
+    ));
+    // The server sets up its own nats-server style logging.
+    if !matches!(cli.command, Command::Server(_)) {
+        init_tracing();
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -75,6 +82,7 @@ fn main() -> ExitCode {
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let url = cli.server;
     match cli.command {
+        Command::Server(args) => commands::server::run(*args).await,
         Command::Pub(args) => commands::publish::run(&url, args).await,
         Command::Sub(args) => commands::subscribe::run(&url, args).await,
         Command::Req(args) => commands::request::run(&url, args).await,

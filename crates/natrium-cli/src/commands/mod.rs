@@ -3,7 +3,7 @@
 pub mod publish;
 pub mod reply;
 pub mod request;
-
+pub mod server;
 pub mod subscribe;
 
 use std::io::Write as _;
