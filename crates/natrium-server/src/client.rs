@@ -85,6 +85,8 @@ pub struct ClientSnapshot {
     pub lang: String,
     /// `version` from CONNECT.
     pub version: String,
+    /// The authenticated user, when user/password auth is on.
+    pub user: Option<String>,
 }
 
 /// One connected client.
@@ -192,6 +194,7 @@ impl Client {
             name: meta.name,
             lang: meta.lang,
             version: meta.version,
+            user: meta.user,
         }
     }
 }

@@ -1,15 +1,43 @@
 //! One client connection: INFO, the read loop that parses and dispatches client operations,
 //! and the writer task.
+//!
+//! The read loop parses every complete operation in the read buffer (one *batch*), delivers
+//! messages straight into subscribers' outbound buffers, then wakes each touched writer once
+//! and adds the batch's counts to the shared counters once.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use tokio::io::AsyncReadExt;
+use bytes::{Buf, BytesMut};
+use natrium_wire::{
+    ClientOp, Limits, NO_RESPONDERS_HEADERS, OK, PING, PONG, ParseError, encode_err, encode_hmsg,
+    encode_msg, is_valid_literal_subject, is_valid_subscribe_subject, parse, parse_without_headers,
+};
+use serde::Deserialize;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::time::Instant;
 
-use crate::client::{Client, CloseReason};
+use crate::auth::{self, Credentials};
+use crate::client::{Client, ClientMeta, CloseReason, now_nanos};
+use crate::outbound::{Appended, WriteError};
 use crate::server::Shared;
+use crate::subscription::{Slot, SubRef, Subscription};
+
+/// Initial read buffer size; it grows for large messages.
+const READ_BUFFER: usize = 64 * 1024;
+/// Read only when at least this much room is free, so reads stay large.
+const MIN_READ_ROOM: usize = 8 * 1024;
+
+// nats-server's texts, inside `-ERR '...'`.
+const ERR_AUTH_VIOLATION: &str = "Authorization Violation";
+const ERR_AUTH_TIMEOUT: &str = "Authentication Timeout";
+const ERR_STALE: &str = "Stale Connection";
+const ERR_MAX_CONNECTIONS: &str = "maximum connections exceeded";
+const ERR_MAX_SUBSCRIPTIONS: &str = "maximum subscriptions exceeded";
+const ERR_NO_RESPONDERS_NEEDS_HEADERS: &str = "no responders requires headers support";
 
 /// Serves one accepted connection until it closes.
 pub(crate) async fn serve(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr) {
@@ -20,43 +48,639 @@ pub(crate) async fn serve(shared: Arc<Shared>, stream: TcpStream, peer: SocketAd
         shared.opts.max_pending,
         shared.shutdown.child_token(),
     ));
+    let (reader, writer) = stream.into_split();
+    // INFO goes out first, even to a client refused below (as nats-server does).
+    client
+        .outbound
+        .send_now(&shared.info.line_for(cid, &peer.ip().to_string()));
+    let writer_task = shared
+        .tasks
+        .spawn(write_loop(shared.clone(), client.clone(), writer));
+
+    let admitted = {
+        let mut clients = shared.clients.lock();
+        if clients.len() >= shared.opts.max_connections {
+            false
+        } else {
+            clients.insert(cid, client.clone());
+            true
+        }
+    };
+    if !admitted {
+        tracing::error!("{peer} - cid:{cid} - {ERR_MAX_CONNECTIONS}");
+        send_err(&client, ERR_MAX_CONNECTIONS);
+        client.set_close_reason(CloseReason::MaxConnectionsExceeded);
+        client.outbound.close();
+        let _ = writer_task.await;
+        return;
+    }
     shared
         .counters
         .total_connections
         .fetch_add(1, Ordering::Relaxed);
-    shared.clients.lock().insert(cid, client.clone());
+    tracing::debug!("{peer} - cid:{cid} - Client connection created");
 
-    let (mut reader, mut writer) = stream.into_split();
-    client
-        .outbound
-        .send_now(&shared.info.line_for(cid, &peer.ip().to_string()));
+    let mut conn = Connection::new(shared.clone(), client.clone());
+    let reason = conn.read_loop(reader).await;
+    client.set_close_reason(reason);
+    // Stop taking messages, let the writer flush what is queued (an -ERR, typically).
+    client.outbound.close();
+    conn.forget_subscriptions();
+    shared.clients.lock().remove(&cid);
+    let _ = writer_task.await;
+    tracing::debug!(
+        "{peer} - cid:{cid} - Client connection closed: {:?}",
+        client.close_reason().unwrap_or(reason)
+    );
+}
 
-    let writer_client = client.clone();
-    let deadline = shared.opts.write_deadline;
-    let writer_task = shared.tasks.spawn(async move {
-        let _ = writer_client
-            .outbound
-            .run_writer(&mut writer, deadline)
-            .await;
-    });
+fn send_err(client: &Client, message: &str) {
+    let mut line = Vec::with_capacity(message.len() + 9);
+    encode_err(&mut line, message);
+    client.outbound.send_now(&line);
+}
 
-    let mut buf = vec![0u8; 4096];
-    loop {
-        tokio::select! {
-            _ = client.kill.cancelled() => {
-                client.set_close_reason(CloseReason::ServerShutdown);
-                break;
+/// Drains the outbound buffer to the socket until the connection is closed or killed.
+async fn write_loop(shared: Arc<Shared>, client: Arc<Client>, mut writer: OwnedWriteHalf) {
+    let result = tokio::select! {
+        _ = client.kill.cancelled() => Ok(()),
+        r = client.outbound.run_writer(&mut writer, shared.opts.write_deadline) => r,
+    };
+    match result {
+        Ok(()) => {
+            let _ = writer.shutdown().await;
+        }
+        Err(WriteError::Deadline) => {
+            if client.set_close_reason(CloseReason::SlowConsumerWriteDeadline) {
+                shared
+                    .counters
+                    .slow_consumers
+                    .fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(
+                    "{} - cid:{} - Slow Consumer Detected: WriteDeadline of {:?} exceeded",
+                    client.addr,
+                    client.cid,
+                    shared.opts.write_deadline
+                );
             }
-            n = reader.read(&mut buf) => match n {
-                Ok(0) | Err(_) => {
-                    client.set_close_reason(CloseReason::ClientClosed);
-                    break;
-                }
-                Ok(_) => {}
-            },
+        }
+        Err(WriteError::Io(e)) => {
+            client.set_close_reason(CloseReason::ReadError);
+            tracing::debug!("{} - cid:{} - write error: {e}", client.addr, client.cid);
         }
     }
+    // Whatever ended the writer ends the reader too.
+    client.kill.cancel();
+}
+
+/// `CONNECT` options. Absent (or null) fields keep nats-server's defaults: verbose,
+/// pedantic and echo on.
+#[derive(Debug, Default, Deserialize)]
+struct ConnectJson {
+    verbose: Option<bool>,
+    pedantic: Option<bool>,
+    echo: Option<bool>,
+    headers: Option<bool>,
+    no_responders: Option<bool>,
+    name: Option<String>,
+    lang: Option<String>,
+    version: Option<String>,
+    user: Option<String>,
+    pass: Option<String>,
+    auth_token: Option<String>,
+}
+
+/// What the read loop does after an operation.
+enum Flow {
+    Continue,
+    Close(CloseReason),
+}
+
+/// Counts gathered during one read batch, added to the shared atomics once per batch.
+#[derive(Default)]
+struct Batch {
+    in_msgs: u64,
+    in_bytes: u64,
+    out_msgs: u64,
+    out_bytes: u64,
+}
+
+/// The read side of a connection and its per-connection protocol state.
+struct Connection {
+    shared: Arc<Shared>,
+    client: Arc<Client>,
+    limits: Limits,
+    auth_required: bool,
+    connected: bool,
+    verbose: bool,
+    pedantic: bool,
+    echo: bool,
+    headers: bool,
+    no_responders: bool,
+    pings_out: u32,
+    ping_sent: Option<Instant>,
+    /// Connections whose writers must be woken at the end of this batch.
+    touched: Vec<Arc<Client>>,
+    batch: Batch,
+}
+
+impl Connection {
+    fn new(shared: Arc<Shared>, client: Arc<Client>) -> Self {
+        let limits = Limits {
+            max_control_line: shared.opts.max_control_line,
+            max_payload: shared.opts.max_payload as usize,
+        };
+        Connection {
+            auth_required: shared.opts.auth.is_required(),
+            shared,
+            client,
+            limits,
+            connected: false,
+            // nats-server's defaults until CONNECT says otherwise.
+            verbose: true,
+            pedantic: true,
+            echo: true,
+            headers: false,
+            no_responders: false,
+            pings_out: 0,
+            ping_sent: None,
+            touched: Vec::new(),
+            batch: Batch::default(),
+        }
+    }
+
+    async fn read_loop(&mut self, mut reader: OwnedReadHalf) -> CloseReason {
+        let mut rbuf = BytesMut::with_capacity(READ_BUFFER);
+        let ping_interval = self.shared.opts.ping_interval;
+        let mut ping = tokio::time::interval_at(Instant::now() + ping_interval, ping_interval);
+        ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let auth_timer = tokio::time::sleep(self.shared.opts.auth_timeout);
+        tokio::pin!(auth_timer);
+        let kill = self.client.kill.clone();
+        loop {
+            if rbuf.capacity() - rbuf.len() < MIN_READ_ROOM {
+                rbuf.reserve(READ_BUFFER);
+            }
+            tokio::select! {
+                _ = kill.cancelled() => return CloseReason::ServerShutdown,
+                read = reader.read_buf(&mut rbuf) => match read {
+                    Ok(0) => return CloseReason::ClientClosed,
+                    Err(e) => {
+                        tracing::debug!("{} - cid:{} - read error: {e}", self.client.addr, self.client.cid);
+                        return CloseReason::ReadError;
+                    }
+                    Ok(_) => {
+                        let flow = self.process(&mut rbuf);
+                        self.end_batch();
+                        if let Flow::Close(reason) = flow {
+                            return reason;
+                        }
+                    }
+                },
+                _ = ping.tick() => {
+                    if let Flow::Close(reason) = self.ping_timer() {
+                        return reason;
+                    }
+                }
+                _ = &mut auth_timer, if self.auth_required && !self.connected => {
+                    self.error(ERR_AUTH_TIMEOUT);
+                    return CloseReason::AuthenticationTimeout;
+                }
+            }
+        }
+    }
+
+    /// Parses and handles every complete operation in `rbuf`, then drops the handled bytes.
+    fn process(&mut self, rbuf: &mut BytesMut) -> Flow {
+        let mut pos = 0;
+        let flow = loop {
+            let buf = &rbuf[pos..];
+            if buf.is_empty() {
+                break Flow::Continue;
+            }
+            let parsed = if self.headers {
+                parse(buf, &self.limits)
+            } else {
+                parse_without_headers(buf, &self.limits)
+            };
+            match parsed {
+                Ok(None) => break Flow::Continue,
+                Ok(Some((op, used))) => {
+                    pos += used;
+                    if let Flow::Close(reason) = self.dispatch(op) {
+                        break Flow::Close(reason);
+                    }
+                }
+                Err(e) => break Flow::Close(self.parse_error(&e)),
+            }
+        };
+        rbuf.advance(pos);
+        self.client
+            .last_activity
+            .store(now_nanos(), Ordering::Relaxed);
+        flow
+    }
+
+    fn parse_error(&mut self, e: &ParseError) -> CloseReason {
+        tracing::error!("{} - cid:{} - {e}", self.client.addr, self.client.cid);
+        if let Some(message) = e.client_message() {
+            self.error(message);
+        }
+        match e {
+            ParseError::MaxPayload { .. } => CloseReason::MaxPayloadExceeded,
+            ParseError::MaxControlLine { .. } => CloseReason::MaxControlLineExceeded,
+            _ => CloseReason::ProtocolViolation,
+        }
+    }
+
+    fn dispatch(&mut self, op: ClientOp<'_>) -> Flow {
+        if self.auth_required && !self.connected && !matches!(op, ClientOp::Connect(_)) {
+            self.error(ERR_AUTH_VIOLATION);
+            return Flow::Close(CloseReason::AuthorizationViolation);
+        }
+        match op {
+            ClientOp::Connect(json) => return self.connect(json),
+            ClientOp::Pub {
+                subject,
+                reply,
+                payload,
+            } => {
+                self.publish(subject, reply, None, payload);
+            }
+            ClientOp::Hpub {
+                subject,
+                reply,
+                headers,
+                payload,
+            } => {
+                // An empty header block is delivered as a plain MSG, like nats-server.
+                let headers = (!headers.is_empty()).then_some(headers);
+                self.publish(subject, reply, headers, payload);
+            }
+            ClientOp::Sub {
+                subject,
+                queue,
+                sid,
+            } => self.subscribe(subject, queue, sid),
+            ClientOp::Unsub { sid, max } => {
+                self.unsubscribe(sid, max);
+                self.ok();
+            }
+            ClientOp::Ping => self.queue_own(PONG),
+            ClientOp::Pong => {
+                self.pings_out = 0;
+                if let Some(sent) = self.ping_sent.take() {
+                    let rtt = sent.elapsed().as_nanos().max(1) as u64;
+                    self.client.rtt.store(rtt, Ordering::Relaxed);
+                }
+                self.ok();
+            }
+            ClientOp::Info(_) | ClientOp::Ignored => {}
+        }
+        Flow::Continue
+    }
+
+    fn connect(&mut self, json: &[u8]) -> Flow {
+        let opts: ConnectJson = match serde_json::from_slice(json) {
+            Ok(o) => o,
+            Err(e) => {
+                // nats-server closes without an -ERR on a CONNECT it cannot read.
+                tracing::error!(
+                    "{} - cid:{} - bad CONNECT: {e}",
+                    self.client.addr,
+                    self.client.cid
+                );
+                return Flow::Close(CloseReason::ProtocolViolation);
+            }
+        };
+        let creds = Credentials {
+            user: opts.user.as_deref(),
+            pass: opts.pass.as_deref(),
+            token: opts.auth_token.as_deref(),
+        };
+        let user = match auth::check(&self.shared.opts.auth, &creds) {
+            Ok(user) => user.map(str::to_owned),
+            Err(()) => {
+                tracing::error!(
+                    "{} - cid:{} - authentication error",
+                    self.client.addr,
+                    self.client.cid
+                );
+                self.error(ERR_AUTH_VIOLATION);
+                return Flow::Close(CloseReason::AuthorizationViolation);
+            }
+        };
+        self.verbose = opts.verbose.unwrap_or(true);
+        self.pedantic = opts.pedantic.unwrap_or(true);
+        self.echo = opts.echo.unwrap_or(true);
+        self.headers = opts.headers.unwrap_or(false);
+        self.no_responders = opts.no_responders.unwrap_or(false);
+        if self.no_responders && !self.headers {
+            self.error(ERR_NO_RESPONDERS_NEEDS_HEADERS);
+            return Flow::Close(CloseReason::ProtocolViolation);
+        }
+        self.client.headers.store(self.headers, Ordering::Relaxed);
+        self.client.echo.store(self.echo, Ordering::Relaxed);
+        *self.client.meta.lock() = ClientMeta {
+            name: opts.name.unwrap_or_default(),
+            lang: opts.lang.unwrap_or_default(),
+            version: opts.version.unwrap_or_default(),
+            user,
+        };
+        self.connected = true;
+        self.ok();
+        Flow::Continue
+    }
+
+    fn publish(
+        &mut self,
+        subject: &[u8],
+        reply: Option<&[u8]>,
+        headers: Option<&[u8]>,
+        payload: &[u8],
+    ) {
+        let size = headers.map_or(0, <[u8]>::len) + payload.len();
+        self.batch.in_msgs += 1;
+        self.batch.in_bytes += size as u64;
+        if self.pedantic && !is_valid_literal_subject(subject) {
+            self.error(natrium_wire::INVALID_PUBLISH_SUBJECT);
+            return;
+        }
+        let matches = self.shared.sublist.matches(subject);
+        let mut delivered = false;
+        for sub in &matches.plain {
+            delivered |= self.deliver(&sub.0, subject, reply, headers, payload);
+        }
+        for group in &matches.queues {
+            let n = group.members.len();
+            if n == 0 {
+                continue;
+            }
+            // A random member; if it can't take the message (echo off, limit reached,
+            // closing), the next one.
+            let start = fastrand::usize(..n);
+            for i in 0..n {
+                if self.deliver(
+                    &group.members[(start + i) % n].0,
+                    subject,
+                    reply,
+                    headers,
+                    payload,
+                ) {
+                    delivered = true;
+                    break;
+                }
+            }
+        }
+        if !delivered
+            && self.no_responders
+            && let Some(reply) = reply
+        {
+            self.no_responders_reply(reply);
+        }
+        self.ok();
+    }
+
+    /// Appends one message to `sub`'s connection. Returns whether it was queued.
+    fn deliver(
+        &mut self,
+        sub: &Arc<Subscription>,
+        subject: &[u8],
+        reply: Option<&[u8]>,
+        headers: Option<&[u8]>,
+        payload: &[u8],
+    ) -> bool {
+        let target = &sub.client;
+        if !self.echo && target.cid == self.client.cid {
+            return false;
+        }
+        let slot = sub.claim();
+        if slot == Slot::Exhausted {
+            return false;
+        }
+        let (appended, bytes) = match headers {
+            Some(h) if target.wants_headers() => {
+                let size = h.len() + payload.len();
+                let res = target.outbound.append(Some(size), |b| {
+                    encode_hmsg(b, subject, &sub.sid, reply, h, payload)
+                });
+                (res, size)
+            }
+            // Headers are stripped for subscribers that did not ask for them.
+            _ => {
+                let res = target.outbound.append(Some(payload.len()), |b| {
+                    encode_msg(b, subject, &sub.sid, reply, payload)
+                });
+                (res, payload.len())
+            }
+        };
+        if slot == Slot::DeliverLast {
+            self.remove_subscription(sub);
+        }
+        match appended {
+            Appended::QueuedWakeNeeded => {
+                self.touched.push(target.clone());
+            }
+            Appended::Queued => {}
+            Appended::Closed => return false,
+            Appended::SlowConsumer => {
+                slow_consumer(&self.shared, target);
+                return false;
+            }
+        }
+        self.batch.out_msgs += 1;
+        self.batch.out_bytes += bytes as u64;
+        true
+    }
+
+    /// The 503 status a requester gets when its request reached nobody, addressed to the
+    /// requester's own subscription that matches the reply subject.
+    fn no_responders_reply(&mut self, reply: &[u8]) {
+        let matches = self.shared.sublist.matches(reply);
+        let cid = self.client.cid;
+        let own = matches
+            .plain
+            .iter()
+            .chain(matches.queues.iter().flat_map(|g| g.members.iter()))
+            .find(|s| s.0.client.cid == cid);
+        if let Some(sub) = own {
+            let sid = sub.0.sid.clone();
+            self.queue_own_with(|b| encode_hmsg(b, reply, &sid, None, NO_RESPONDERS_HEADERS, b""));
+        }
+    }
+
+    fn subscribe(&mut self, subject: &[u8], queue: Option<&[u8]>, sid: &[u8]) {
+        if !is_valid_subscribe_subject(subject)
+            || queue.is_some_and(|q| !natrium_wire::is_valid_queue(q))
+        {
+            self.error(natrium_wire::INVALID_SUBJECT);
+            return;
+        }
+        let max_subs = self.shared.opts.max_subscriptions;
+        {
+            let mut subs = self.client.subs.lock();
+            if subs.contains_key(sid) {
+                // nats-server keeps the existing subscription and ignores the new one.
+                drop(subs);
+                self.ok();
+                return;
+            }
+            if max_subs > 0 && subs.len() >= max_subs {
+                drop(subs);
+                tracing::error!(
+                    "{} - cid:{} - {ERR_MAX_SUBSCRIPTIONS}",
+                    self.client.addr,
+                    self.client.cid
+                );
+                self.error(ERR_MAX_SUBSCRIPTIONS);
+                return;
+            }
+            let sub = Arc::new(Subscription::new(self.client.clone(), subject, queue, sid));
+            if self
+                .shared
+                .sublist
+                .insert(subject, queue, SubRef(sub.clone()))
+                .is_err()
+            {
+                drop(subs);
+                self.error(natrium_wire::INVALID_SUBJECT);
+                return;
+            }
+            subs.insert(sid.into(), sub);
+        }
+        self.ok();
+    }
+
+    fn unsubscribe(&mut self, sid: &[u8], max: Option<u64>) {
+        let Some(sub) = self.client.subs.lock().get(sid).cloned() else {
+            return;
+        };
+        match max {
+            Some(max) if max > 0 => {
+                if sub.set_max(max) {
+                    self.remove_subscription(&sub);
+                }
+            }
+            _ => self.remove_subscription(&sub),
+        }
+    }
+
+    fn remove_subscription(&self, sub: &Arc<Subscription>) {
+        remove_subscription(&self.shared, sub);
+    }
+
+    /// Removes every subscription of this connection from the subject index.
+    fn forget_subscriptions(&mut self) {
+        let subs: Vec<Arc<Subscription>> =
+            self.client.subs.lock().drain().map(|(_, s)| s).collect();
+        for sub in subs {
+            self.shared
+                .sublist
+                .remove(&sub.subject, sub.queue.as_deref(), &SubRef(sub.clone()));
+        }
+    }
+
+    fn ping_timer(&mut self) -> Flow {
+        if self.pings_out + 1 > self.shared.opts.ping_max {
+            tracing::debug!(
+                "{} - cid:{} - Stale Client Connection - Closing",
+                self.client.addr,
+                self.client.cid
+            );
+            self.error(ERR_STALE);
+            return Flow::Close(CloseReason::StaleConnection);
+        }
+        self.pings_out += 1;
+        self.ping_sent = Some(Instant::now());
+        if self.client.outbound.send_now(PING) == Appended::SlowConsumer {
+            slow_consumer(&self.shared, &self.client);
+        }
+        Flow::Continue
+    }
+
+    /// `+OK` in verbose mode.
+    fn ok(&mut self) {
+        if self.verbose {
+            self.queue_own(OK);
+        }
+    }
+
+    /// Sends `-ERR '<message>'` to this client.
+    fn error(&mut self, message: &str) {
+        self.queue_own_with(|b| encode_err(b, message));
+    }
+
+    fn queue_own(&mut self, bytes: &[u8]) {
+        self.queue_own_with(|b| b.extend_from_slice(bytes));
+    }
+
+    /// Queues a protocol frame for this client; its writer is woken at the end of the batch.
+    fn queue_own_with(&mut self, write: impl FnOnce(&mut BytesMut)) {
+        match self.client.outbound.append(None, write) {
+            Appended::QueuedWakeNeeded => self.touched.push(self.client.clone()),
+            Appended::Queued | Appended::Closed => {}
+            Appended::SlowConsumer => slow_consumer(&self.shared, &self.client),
+        }
+    }
+
+    /// Wakes every writer this batch touched and publishes the batch's counts.
+    fn end_batch(&mut self) {
+        for client in self.touched.drain(..) {
+            client.outbound.wake();
+        }
+        let b = std::mem::take(&mut self.batch);
+        if b.in_msgs > 0 {
+            self.client.in_msgs.fetch_add(b.in_msgs, Ordering::Relaxed);
+            self.client
+                .in_bytes
+                .fetch_add(b.in_bytes, Ordering::Relaxed);
+            self.shared
+                .counters
+                .in_msgs
+                .fetch_add(b.in_msgs, Ordering::Relaxed);
+            self.shared
+                .counters
+                .in_bytes
+                .fetch_add(b.in_bytes, Ordering::Relaxed);
+        }
+        if b.out_msgs > 0 {
+            self.shared
+                .counters
+                .out_msgs
+                .fetch_add(b.out_msgs, Ordering::Relaxed);
+            self.shared
+                .counters
+                .out_bytes
+                .fetch_add(b.out_bytes, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Removes `sub` from the subject index and from its connection's table.
+fn remove_subscription(shared: &Shared, sub: &Arc<Subscription>) {
+    shared
+        .sublist
+        .remove(&sub.subject, sub.queue.as_deref(), &SubRef(sub.clone()));
+    let mut subs = sub.client.subs.lock();
+    if subs.get(&sub.sid).is_some_and(|s| Arc::ptr_eq(s, sub)) {
+        subs.remove(&sub.sid);
+    }
+}
+
+/// Cuts off a connection whose outbound buffer is full: counted, logged, closed at once.
+fn slow_consumer(shared: &Shared, client: &Client) {
+    if client.set_close_reason(CloseReason::SlowConsumerPendingBytes) {
+        shared
+            .counters
+            .slow_consumers
+            .fetch_add(1, Ordering::Relaxed);
+        tracing::warn!(
+            "{} - cid:{} - Slow Consumer Detected: MaxPending of {} Exceeded",
+            client.addr,
+            client.cid,
+            shared.opts.max_pending
+        );
+    }
     client.outbound.close();
-    let _ = writer_task.await;
-    shared.clients.lock().remove(&cid);
+    client.kill.cancel();
 }

@@ -91,6 +91,8 @@ pub struct ServerOptions {
     pub max_control_line: usize,
     /// Most simultaneous client connections (65536).
     pub max_connections: usize,
+    /// Most subscriptions per connection; 0 = unlimited (nats-server's default).
+    pub max_subscriptions: usize,
     /// How often the server PINGs each client (2 minutes).
     pub ping_interval: Duration,
     /// Unanswered server PINGs after which a client is closed as stale (2).
@@ -117,6 +119,7 @@ impl Default for ServerOptions {
             max_pending: 64 * 1024 * 1024,
             max_control_line: 4096,
             max_connections: 64 * 1024,
+            max_subscriptions: 0,
             ping_interval: Duration::from_secs(120),
             ping_max: 2,
             auth_timeout: Duration::from_secs(2),

@@ -83,12 +83,12 @@ impl Outbound {
         }
     }
 
-    /// Appends the frame produced by `write` (which must add exactly `len` bytes).
+    /// Appends the frame `write` produces.
     ///
-    /// `message_bytes` is the size counted as delivered message bytes (0 for protocol lines).
+    /// `message_bytes` is the size counted as delivered message bytes (`None` for protocol
+    /// lines). The frame is only kept when it fits within `max_pending`.
     pub(crate) fn append(
         &self,
-        len: usize,
         message_bytes: Option<usize>,
         write: impl FnOnce(&mut BytesMut),
     ) -> Appended {
@@ -96,11 +96,13 @@ impl Outbound {
         if st.closing {
             return Appended::Closed;
         }
+        let before = st.buf.len();
+        write(&mut st.buf);
+        let len = st.buf.len() - before;
         if st.pending + len > self.max_pending {
+            st.buf.truncate(before);
             return Appended::SlowConsumer;
         }
-        st.buf.reserve(len);
-        write(&mut st.buf);
         st.pending += len;
         if let Some(bytes) = message_bytes {
             st.out_msgs += 1;
@@ -116,7 +118,7 @@ impl Outbound {
 
     /// Appends a protocol line (`PONG`, `+OK`, `-ERR ...`) and wakes the writer if needed.
     pub(crate) fn send_now(&self, bytes: &[u8]) -> Appended {
-        let res = self.append(bytes.len(), None, |b| b.extend_from_slice(bytes));
+        let res = self.append(None, |b| b.extend_from_slice(bytes));
         if res == Appended::QueuedWakeNeeded {
             self.wake();
         }
@@ -200,11 +202,11 @@ mod tests {
     fn append_schedules_one_wake_until_the_writer_takes_the_buffer() {
         let out = Outbound::new(1024);
         assert_eq!(
-            out.append(3, Some(3), |b| b.extend_from_slice(b"abc")),
+            out.append(Some(3), |b| b.extend_from_slice(b"abc")),
             Appended::QueuedWakeNeeded
         );
         assert_eq!(
-            out.append(3, Some(3), |b| b.extend_from_slice(b"def")),
+            out.append(Some(3), |b| b.extend_from_slice(b"def")),
             Appended::Queued
         );
         let stats = out.stats();
@@ -218,11 +220,11 @@ mod tests {
     fn append_beyond_max_pending_is_a_slow_consumer_and_queues_nothing() {
         let out = Outbound::new(8);
         assert_eq!(
-            out.append(6, None, |b| b.extend_from_slice(b"123456")),
+            out.append(None, |b| b.extend_from_slice(b"123456")),
             Appended::QueuedWakeNeeded
         );
         assert_eq!(
-            out.append(3, None, |b| b.extend_from_slice(b"789")),
+            out.append(None, |b| b.extend_from_slice(b"789")),
             Appended::SlowConsumer
         );
         assert_eq!(out.stats().pending_bytes, 6);
