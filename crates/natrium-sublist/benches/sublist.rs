@@ -5,7 +5,7 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use natrium_sublist::Sublist;
+use natrium_sublist::{LocalMatchCache, Sublist};
 
 /// 10,000 literal subscriptions `bench.<a>.<b>.<c>` plus a spread of wildcard ones.
 fn populated(cache_capacity: usize) -> Sublist<u64> {
@@ -46,6 +46,11 @@ fn lookups(c: &mut Criterion) {
     let cached = populated(natrium_sublist::DEFAULT_CACHE_CAPACITY);
     c.bench_function("match/cache_hit", |b| {
         b.iter(|| black_box(cached.matches(black_box(b"bench.3.4.7"))))
+    });
+
+    let mut local = LocalMatchCache::default();
+    c.bench_function("match/local_cache_hit", |b| {
+        b.iter(|| black_box(local.matches(&cached, black_box(b"bench.3.4.7")).len()))
     });
 
     let subjects = distinct_subjects();

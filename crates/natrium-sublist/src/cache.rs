@@ -1,8 +1,8 @@
 //! A bounded cache of match results, keyed by published subject.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
+use crate::SubjectMap;
 use crate::matches::Matches;
 use crate::subject::{SubjectKind, filter_matches};
 
@@ -10,7 +10,7 @@ use crate::subject::{SubjectKind, filter_matches};
 /// [`Cache::invalidate`] for every inserted or removed subscription subject.
 #[derive(Debug)]
 pub(crate) struct Cache<T> {
-    results: HashMap<Box<[u8]>, Arc<Matches<T>>>,
+    results: SubjectMap<Arc<Matches<T>>>,
     capacity: usize,
 }
 
@@ -18,9 +18,14 @@ impl<T> Cache<T> {
     /// A cache holding at most `capacity` results.
     pub(crate) fn new(capacity: usize) -> Self {
         Self {
-            results: HashMap::with_capacity(capacity),
+            results: SubjectMap::with_capacity(capacity),
             capacity,
         }
+    }
+
+    /// Forgets every result.
+    pub(crate) fn clear(&mut self) {
+        self.results.clear();
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -41,6 +46,21 @@ impl<T> Cache<T> {
     /// Dropping a batch (in the map's arbitrary order) rather than one entry keeps the
     /// amortised cost of eviction low when many distinct subjects stream past.
     pub(crate) fn insert(&mut self, subject: &[u8], result: Arc<Matches<T>>) {
+        self.make_room_for(subject);
+        self.results.insert(subject.to_vec(), result);
+    }
+
+    /// The result for `subject`, computing and storing it with `compute` if absent.
+    pub(crate) fn get_or_insert_with(
+        &mut self,
+        subject: &[u8],
+        compute: impl FnOnce() -> Arc<Matches<T>>,
+    ) -> &Arc<Matches<T>> {
+        self.make_room_for(subject);
+        self.results.entry_ref(subject).or_insert_with(compute)
+    }
+
+    fn make_room_for(&mut self, subject: &[u8]) {
         if self.results.len() >= self.capacity && !self.results.contains_key(subject) {
             let mut to_drop = (self.capacity / 4).max(1);
             self.results.retain(|_, _| {
@@ -51,7 +71,6 @@ impl<T> Cache<T> {
                 false
             });
         }
-        self.results.insert(subject.into(), result);
     }
 
     /// Forgets every result that a change of subscriptions on `filter` could alter.

@@ -19,6 +19,7 @@
 
 mod cache;
 mod error;
+mod local;
 mod matches;
 mod stats;
 mod subject;
@@ -26,6 +27,12 @@ mod sublist;
 mod trie;
 
 pub use error::{InvalidSubject, InvalidSubjectReason};
+pub use local::{DEFAULT_LOCAL_CACHE_CAPACITY, LocalMatchCache};
 pub use matches::{Matches, QueueGroup};
 pub use stats::SublistStats;
 pub use sublist::{DEFAULT_CACHE_CAPACITY, Sublist};
+
+/// Hash maps keyed by subject bytes. hashbrown's default hasher (foldhash) is seeded per map,
+/// which resists crafted collisions from clients, yet is much faster than SipHash on short
+/// keys; its `entry_ref` looks a borrowed subject up once and allocates a key only to insert.
+type SubjectMap<V> = hashbrown::HashMap<Vec<u8>, V>;

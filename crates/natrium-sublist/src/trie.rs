@@ -1,7 +1,6 @@
 //! The token trie: one node per subject prefix, with separate `*` and `>` branches.
 
-use std::collections::HashMap;
-
+use crate::SubjectMap;
 use crate::matches::Matches;
 use crate::subject::{FULL_WILDCARD, PARTIAL_WILDCARD, split_first};
 
@@ -76,7 +75,7 @@ fn remove_one<T: PartialEq>(list: &mut Vec<T>, sub: &T) -> bool {
 #[derive(Debug)]
 pub(crate) struct Node<T> {
     /// Children by literal next token.
-    children: HashMap<Box<[u8]>, Node<T>>,
+    children: SubjectMap<Node<T>>,
     /// The child for a `*` next token.
     partial: Option<Box<Node<T>>>,
     /// Subscriptions on `<prefix>.>` (`>` is always last, so it needs no node of its own).
@@ -88,7 +87,7 @@ pub(crate) struct Node<T> {
 impl<T> Default for Node<T> {
     fn default() -> Self {
         Self {
-            children: HashMap::new(),
+            children: SubjectMap::default(),
             partial: None,
             full: Subscribers::default(),
             here: Subscribers::default(),
@@ -118,14 +117,7 @@ impl<T: Clone + PartialEq> Node<T> {
             node = if token == PARTIAL_WILDCARD {
                 node.partial.get_or_insert_with(Box::default)
             } else {
-                // Look up first so an existing path costs no key allocation.
-                if !node.children.contains_key(token) {
-                    node.children.insert(token.into(), Node::default());
-                }
-                match node.children.get_mut(token) {
-                    Some(child) => child,
-                    None => unreachable!("the child was just inserted"),
-                }
+                node.children.entry_ref(token).or_default()
             };
             match next {
                 Some(next) => rest = next,

@@ -4,13 +4,14 @@ use std::collections::BTreeSet;
 use std::sync::{Arc, Barrier};
 use std::thread;
 
-use natrium_sublist::Sublist;
+use natrium_sublist::{LocalMatchCache, Sublist};
 
 const THREADS: u32 = 4;
 const ROUNDS: u32 = 2_000;
 
 /// Each thread owns its ids; it keeps the even ones and removes the odd ones again.
 fn worker(index: &Sublist<u32>, thread: u32) {
+    let mut local = LocalMatchCache::new(16);
     for round in 0..ROUNDS {
         let id = thread * ROUNDS + round;
         let subject = format!("t.{}.{}", round % 7, round % 5);
@@ -25,6 +26,8 @@ fn worker(index: &Sublist<u32>, thread: u32) {
         assert!(seen.plain.contains(&id), "thread {thread} lost {id}");
         let group = seen.queue(b"q").expect("group present");
         assert!(group.members.contains(&id));
+        let seen_locally = local.matches(index, subject.as_bytes());
+        assert!(seen_locally.plain.contains(&id), "local cache lost {id}");
 
         if id % 2 == 1 {
             assert!(index.remove(subject.as_bytes(), None, &id));
@@ -32,6 +35,11 @@ fn worker(index: &Sublist<u32>, thread: u32) {
             let after = index.matches(subject.as_bytes());
             assert!(!after.plain.contains(&id), "stale result for {id}");
             assert!(after.queue(b"q").is_none_or(|g| !g.members.contains(&id)));
+            let after_locally = local.matches(index, subject.as_bytes());
+            assert!(
+                !after_locally.plain.contains(&id),
+                "stale local result for {id}"
+            );
         }
     }
 }

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use natrium_sublist::{Matches, Sublist};
+use natrium_sublist::{LocalMatchCache, Matches, Sublist};
 use proptest::prelude::*;
 
 /// A subscription in the naive model.
@@ -134,6 +134,7 @@ proptest! {
         cache_capacity in prop::sample::select(vec![0usize, 2, 1024]),
     ) {
         let index = Sublist::with_cache_capacity(cache_capacity);
+        let mut local = LocalMatchCache::new(4);
         let mut model: Vec<Entry> = Vec::new();
         for op in ops {
             match op {
@@ -155,8 +156,11 @@ proptest! {
                     prop_assert_eq!(remove(&index, &entry), expected, "remove {:?}", entry);
                 }
                 Op::Match(subject) => {
+                    let expected = naive_result(&model, &subject);
                     let got = normalise(&index.matches(subject.as_bytes()));
-                    prop_assert_eq!(got, naive_result(&model, &subject), "subject {}", subject);
+                    prop_assert_eq!(&got, &expected, "subject {}", subject);
+                    let got_local = normalise(local.matches(&index, subject.as_bytes()));
+                    prop_assert_eq!(got_local, expected, "local cache, subject {}", subject);
                 }
             }
             prop_assert_eq!(index.count(), model.len());
