@@ -1,0 +1,164 @@
+//! [`Route`]: one registration — subject, optional queue group, handler and its options.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::middleware::Endpoint;
+
+use super::extract::StateRequirement;
+use super::handler::Handler;
+use super::request::{RouteInfo, RouteKind};
+
+/// How often a failed message is retried, and how long to wait in between.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Total attempts, the first included (1: no retry).
+    pub max_attempts: u32,
+    /// Wait before the first retry; doubled for each further retry...
+    pub initial_backoff: Duration,
+    /// ...up to this.
+    pub max_backoff: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy::attempts(1)
+    }
+}
+
+impl RetryPolicy {
+    /// `n` attempts in total (at least 1), 100 ms initial backoff, 5 s cap.
+    pub fn attempts(n: u32) -> Self {
+        RetryPolicy {
+            max_attempts: n.max(1),
+            initial_backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_secs(5),
+        }
+    }
+
+    /// Sets the backoff bounds.
+    pub fn backoff(mut self, initial: Duration, max: Duration) -> Self {
+        self.initial_backoff = initial;
+        self.max_backoff = max.max(initial);
+        self
+    }
+
+    /// The wait after failed attempt number `attempt` (1-based).
+    pub fn delay(&self, attempt: u32) -> Duration {
+        let factor = 1u32
+            .checked_shl(attempt.saturating_sub(1).min(31))
+            .unwrap_or(u32::MAX);
+        self.initial_backoff
+            .checked_mul(factor)
+            .map_or(self.max_backoff, |d| d.min(self.max_backoff))
+    }
+}
+
+/// One registration on a [`NatsServer`](crate::NatsServer).
+///
+/// ```
+/// # use natrium::{Route, RetryPolicy};
+/// # use std::time::Duration;
+/// async fn save(event: serde_json::Value) -> natrium::Result<()> { Ok(()) }
+/// let route = Route::subscribe("report.event", save)
+///     .queue("savers")
+///     .concurrency(4)
+///     .retry(RetryPolicy::attempts(3).backoff(Duration::from_millis(50), Duration::from_secs(1)))
+///     .dead_letter("report.event.dead");
+/// ```
+#[derive(Clone)]
+pub struct Route {
+    pub(crate) info: RouteInfo,
+    pub(crate) endpoint: Arc<Endpoint>,
+    pub(crate) states: Vec<StateRequirement>,
+    pub(crate) concurrency: usize,
+    pub(crate) retry: RetryPolicy,
+    pub(crate) dead_letter: Option<String>,
+}
+
+impl std::fmt::Debug for Route {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Route")
+            .field("info", &self.info)
+            .field("concurrency", &self.concurrency)
+            .field("retry", &self.retry)
+            .field("dead_letter", &self.dead_letter)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Route {
+    fn new<H, Args>(kind: RouteKind, subject: impl Into<String>, handler: H) -> Self
+    where
+        H: Handler<Args>,
+    {
+        Route {
+            info: RouteInfo {
+                subject: subject.into(),
+                queue: None,
+                kind,
+            },
+            endpoint: Arc::new(move |request| handler.call(request)),
+            states: H::required_states(),
+            concurrency: 1,
+            retry: RetryPolicy::default(),
+            dead_letter: None,
+        }
+    }
+
+    /// A subscriber: `handler` runs for each message; its return value is not sent.
+    pub fn subscribe<H: Handler<Args>, Args>(subject: impl Into<String>, handler: H) -> Self {
+        Route::new(RouteKind::Subscribe, subject, handler)
+    }
+
+    /// A responder: `handler`'s return value is the reply; an `Err` becomes an error reply
+    /// (`Nats-Service-Error`, `Nats-Service-Error-Code`).
+    pub fn reply<H: Handler<Args>, Args>(subject: impl Into<String>, handler: H) -> Self {
+        Route::new(RouteKind::Reply, subject, handler)
+    }
+
+    /// Joins a queue group: each message goes to one member of the group.
+    pub fn queue(mut self, queue: impl Into<String>) -> Self {
+        self.info.queue = Some(queue.into());
+        self
+    }
+
+    /// Handles up to `n` messages at once (default 1: one at a time, in order).
+    pub fn concurrency(mut self, n: usize) -> Self {
+        self.concurrency = n;
+        self
+    }
+
+    /// Retries failed messages (decode failures are never retried).
+    pub fn retry(mut self, policy: RetryPolicy) -> Self {
+        self.retry = policy;
+        self
+    }
+
+    /// Publishes messages that still fail after the last attempt to `subject`, with the
+    /// original payload and headers plus `Natrium-Dead-Letter-*` headers saying why.
+    pub fn dead_letter(mut self, subject: impl Into<String>) -> Self {
+        self.dead_letter = Some(subject.into());
+        self
+    }
+
+    /// The registration's subject, queue and kind.
+    pub fn info(&self) -> &RouteInfo {
+        &self.info
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_backoff_doubles_and_caps() {
+        let p = RetryPolicy::attempts(5).backoff(Duration::from_millis(10), Duration::from_millis(50));
+        assert_eq!(p.delay(1), Duration::from_millis(10));
+        assert_eq!(p.delay(2), Duration::from_millis(20));
+        assert_eq!(p.delay(3), Duration::from_millis(40));
+        assert_eq!(p.delay(4), Duration::from_millis(50));
+        assert_eq!(RetryPolicy::attempts(0).max_attempts, 1);
+    }
+}

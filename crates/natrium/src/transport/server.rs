@@ -1,0 +1,554 @@
+//! [`NatsServer`]: the subscribing side, run as a [`Server`](crate::Server) by an
+//! [`App`](crate::App).
+
+use std::any::{Any, TypeId};
+use std::collections::HashSet;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::time::Instant;
+
+use async_trait::async_trait;
+use futures::{FutureExt, StreamExt};
+use parking_lot::Mutex;
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use crate::app::{AppContext, Server};
+use crate::broker::{
+    Broker, BrokerConfig, MemoryBroker, NatsBroker, SERVICE_ERROR_CODE_HEADER,
+    SERVICE_ERROR_HEADER, Subscriber, subject,
+};
+use crate::error::{Error, Result};
+use crate::headers::Headers;
+use crate::message::Message;
+use crate::middleware::{Middleware, Next};
+
+use super::handler::Handler;
+use super::request::{Ctx, HandlerError, HandlerErrorKind, HandlerRequest, RouteInfo, RouteKind, StateMap};
+use super::route::Route;
+use super::stats::{StatsSnapshot, SubscriptionStats};
+
+/// Header on dead letters: the subject the message was first published on.
+pub const DEAD_LETTER_SUBJECT_HEADER: &str = "Natrium-Dead-Letter-Subject";
+/// Header on dead letters: why the last attempt failed.
+pub const DEAD_LETTER_REASON_HEADER: &str = "Natrium-Dead-Letter-Reason";
+/// Header on dead letters: the failure kind (`decode`, `handler`, `panic`, `timeout`).
+pub const DEAD_LETTER_KIND_HEADER: &str = "Natrium-Dead-Letter-Kind";
+/// Header on dead letters: how many attempts were made.
+pub const DEAD_LETTER_ATTEMPTS_HEADER: &str = "Natrium-Dead-Letter-Attempts";
+
+/// Where a [`NatsServer`] gets its broker.
+#[derive(Clone)]
+pub enum BrokerSource {
+    /// Connect at start, close (drain) at stop.
+    Config(BrokerConfig),
+    /// Use a shared broker; stop only flushes it (its owner closes it).
+    Shared(Arc<dyn Broker>),
+}
+
+impl From<BrokerConfig> for BrokerSource {
+    fn from(config: BrokerConfig) -> Self {
+        BrokerSource::Config(config)
+    }
+}
+
+impl From<Arc<dyn Broker>> for BrokerSource {
+    fn from(broker: Arc<dyn Broker>) -> Self {
+        BrokerSource::Shared(broker)
+    }
+}
+
+impl From<NatsBroker> for BrokerSource {
+    fn from(broker: NatsBroker) -> Self {
+        BrokerSource::Shared(Arc::new(broker))
+    }
+}
+
+impl From<MemoryBroker> for BrokerSource {
+    fn from(broker: MemoryBroker) -> Self {
+        BrokerSource::Shared(Arc::new(broker))
+    }
+}
+
+/// Builds a [`NatsServer`]; see [`NatsServer::builder`].
+pub struct NatsServerBuilder {
+    name: String,
+    source: BrokerSource,
+    routes: Vec<Route>,
+    layers: Vec<Arc<dyn Middleware>>,
+    states: StateMap,
+    state_names: Vec<(TypeId, &'static str)>,
+}
+
+impl NatsServerBuilder {
+    /// Names the server (for logs and errors; default `nats`).
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = name.into();
+        self
+    }
+
+    /// Registers a subscriber on `subject`.
+    pub fn subscribe<H: Handler<Args>, Args>(self, subject: impl Into<String>, handler: H) -> Self {
+        self.route(Route::subscribe(subject, handler))
+    }
+
+    /// Registers a subscriber in queue group `queue`.
+    pub fn queue_subscribe<H: Handler<Args>, Args>(
+        self,
+        subject: impl Into<String>,
+        queue: impl Into<String>,
+        handler: H,
+    ) -> Self {
+        self.route(Route::subscribe(subject, handler).queue(queue))
+    }
+
+    /// Registers a responder: the handler's return value is the reply.
+    pub fn reply<H: Handler<Args>, Args>(self, subject: impl Into<String>, handler: H) -> Self {
+        self.route(Route::reply(subject, handler))
+    }
+
+    /// Registers a route with options (queue, concurrency, retry, dead letter).
+    pub fn route(mut self, route: Route) -> Self {
+        self.routes.push(route);
+        self
+    }
+
+    /// Adds shared state for [`State<S>`](crate::State) extractors (one value per type).
+    pub fn state<S: Clone + Send + Sync + 'static>(mut self, state: S) -> Self {
+        let id = TypeId::of::<S>();
+        self.states.insert(id, Arc::new(state) as Arc<dyn Any + Send + Sync>);
+        self.state_names.push((id, std::any::type_name::<S>()));
+        self
+    }
+
+    /// Adds handler middleware (the first added is the outermost).
+    pub fn layer(mut self, middleware: impl Middleware) -> Self {
+        self.layers.push(Arc::new(middleware));
+        self
+    }
+
+    /// Checks the registrations and builds the server: a (subject, queue) registered
+    /// twice, a missing state, an invalid subject or a zero concurrency is an error.
+    pub fn build(self) -> Result<NatsServer> {
+        let mut seen = HashSet::new();
+        for route in &self.routes {
+            let info = &route.info;
+            subject::validate_subscribe(&info.subject)?;
+            if let Some(q) = &info.queue {
+                subject::validate_queue(q)?;
+            }
+            if let Some(dl) = &route.dead_letter {
+                subject::validate_publish(dl)?;
+            }
+            if route.concurrency == 0 {
+                return Err(Error::Config(format!(
+                    "concurrency of {} must be at least 1",
+                    info.subject
+                )));
+            }
+            if !seen.insert((info.subject.clone(), info.queue.clone())) {
+                return Err(Error::DuplicateRoute {
+                    subject: info.subject.clone(),
+                    queue: info.queue.clone(),
+                });
+            }
+            for need in &route.states {
+                if !self.states.contains_key(&need.type_id) {
+                    return Err(Error::MissingState {
+                        subject: info.subject.clone(),
+                        type_name: need.type_name,
+                    });
+                }
+            }
+        }
+        if let BrokerSource::Config(config) = &self.source {
+            config.validate()?;
+        }
+        let routes = self
+            .routes
+            .into_iter()
+            .map(|route| {
+                Arc::new(RouteRuntime {
+                    info: Arc::new(route.info.clone()),
+                    stats: Arc::new(SubscriptionStats::default()),
+                    route,
+                })
+            })
+            .collect();
+        Ok(NatsServer {
+            inner: Arc::new(Inner {
+                name: self.name,
+                source: self.source,
+                routes,
+                layers: Arc::from(self.layers),
+                states: Arc::new(self.states),
+                running: tokio::sync::Mutex::new(None),
+                broker: Mutex::new(None),
+            }),
+        })
+    }
+}
+
+struct RouteRuntime {
+    route: Route,
+    info: Arc<RouteInfo>,
+    stats: Arc<SubscriptionStats>,
+}
+
+/// Counters of one registration, as returned by [`NatsServer::stats`].
+#[derive(Clone, Debug)]
+pub struct RouteStats {
+    /// The registration.
+    pub route: Arc<RouteInfo>,
+    /// Its counters.
+    pub stats: StatsSnapshot,
+}
+
+/// The NATS transport server: runs registered handlers for messages.
+///
+/// Cheap to clone; clones share the server (so tests and observability can read
+/// [`NatsServer::stats`] after handing a clone to an [`App`](crate::App)).
+#[derive(Clone)]
+pub struct NatsServer {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    name: String,
+    source: BrokerSource,
+    routes: Vec<Arc<RouteRuntime>>,
+    layers: Arc<[Arc<dyn Middleware>]>,
+    states: Arc<StateMap>,
+    running: tokio::sync::Mutex<Option<Running>>,
+    broker: Mutex<Option<Arc<dyn Broker>>>,
+}
+
+struct Running {
+    broker: Arc<dyn Broker>,
+    owned: bool,
+    drain: CancellationToken,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for NatsServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NatsServer")
+            .field("name", &self.inner.name)
+            .field("routes", &self.inner.routes.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl NatsServer {
+    /// Starts building a server on a broker configuration (connected at start, drained at
+    /// stop) or on a shared broker (`NatsBroker`, `MemoryBroker`, `Arc<dyn Broker>`).
+    pub fn builder(source: impl Into<BrokerSource>) -> NatsServerBuilder {
+        NatsServerBuilder {
+            name: "nats".into(),
+            source: source.into(),
+            routes: Vec::new(),
+            layers: Vec::new(),
+            states: StateMap::new(),
+            state_names: Vec::new(),
+        }
+    }
+
+    /// Counters of every registration.
+    pub fn stats(&self) -> Vec<RouteStats> {
+        self.inner
+            .routes
+            .iter()
+            .map(|r| RouteStats {
+                route: r.info.clone(),
+                stats: r.stats.snapshot(),
+            })
+            .collect()
+    }
+
+    /// Counters of the registration on `subject` (the first, if several queues).
+    pub fn stats_for(&self, subject: &str) -> Option<StatsSnapshot> {
+        self.inner
+            .routes
+            .iter()
+            .find(|r| r.info.subject == subject)
+            .map(|r| r.stats.snapshot())
+    }
+
+    /// The broker in use while the server runs (for publishing from the same connection).
+    pub fn broker(&self) -> Option<Arc<dyn Broker>> {
+        self.inner.broker.lock().clone()
+    }
+}
+
+#[async_trait]
+impl Server for NatsServer {
+    fn name(&self) -> String {
+        self.inner.name.clone()
+    }
+
+    async fn start(&self, ctx: &AppContext) -> Result<()> {
+        let mut running = self.inner.running.lock().await;
+        if running.is_some() {
+            return Err(Error::Config(format!("server {} is already running", self.inner.name)));
+        }
+        let (broker, owned): (Arc<dyn Broker>, bool) = match &self.inner.source {
+            BrokerSource::Config(config) => (Arc::new(NatsBroker::connect(config.clone()).await?), true),
+            BrokerSource::Shared(broker) => (broker.clone(), false),
+        };
+        let mut subscribers = Vec::with_capacity(self.inner.routes.len());
+        for rt in &self.inner.routes {
+            let info = &rt.info;
+            match broker.subscribe(&info.subject, info.queue.as_deref()).await {
+                Ok(sub) => subscribers.push(sub),
+                Err(err) => {
+                    // Leave nothing half-started behind.
+                    for mut sub in subscribers {
+                        let _ = sub.unsubscribe().await;
+                    }
+                    if owned {
+                        let _ = broker.close().await;
+                    }
+                    return Err(err);
+                }
+            }
+        }
+        // Ready means every SUB has been processed by the server.
+        if let Err(err) = broker.flush().await {
+            if owned {
+                let _ = broker.close().await;
+            }
+            return Err(err);
+        }
+        let drain = CancellationToken::new();
+        let tasks = self
+            .inner
+            .routes
+            .iter()
+            .zip(subscribers)
+            .map(|(rt, sub)| {
+                let runner = Runner {
+                    rt: rt.clone(),
+                    broker: broker.clone(),
+                    layers: self.inner.layers.clone(),
+                    states: self.inner.states.clone(),
+                    ctx: ctx.clone(),
+                    server: self.inner.name.clone(),
+                };
+                tokio::spawn(runner.run(sub, drain.clone()))
+            })
+            .collect();
+        *self.inner.broker.lock() = Some(broker.clone());
+        *running = Some(Running {
+            broker,
+            owned,
+            drain,
+            tasks,
+        });
+        tracing::info!(server = %self.inner.name, subscriptions = self.inner.routes.len(), "NATS server started");
+        Ok(())
+    }
+
+    async fn stop(&self, _ctx: &AppContext) -> Result<()> {
+        let Some(running) = self.inner.running.lock().await.take() else {
+            return Ok(());
+        };
+        // Stop taking messages; runners finish what they received, then end.
+        running.drain.cancel();
+        for task in running.tasks {
+            if let Err(err) = task.await {
+                tracing::error!(server = %self.inner.name, error = %err, "subscription task failed");
+            }
+        }
+        *self.inner.broker.lock() = None;
+        let result = if running.owned {
+            running.broker.close().await
+        } else {
+            running.broker.flush().await
+        };
+        tracing::info!(server = %self.inner.name, "NATS server stopped");
+        result
+    }
+}
+
+/// Runs one subscription: takes messages, runs the chain, replies, retries, dead-letters.
+struct Runner {
+    rt: Arc<RouteRuntime>,
+    broker: Arc<dyn Broker>,
+    layers: Arc<[Arc<dyn Middleware>]>,
+    states: Arc<StateMap>,
+    ctx: AppContext,
+    server: String,
+}
+
+impl Runner {
+    async fn run(self, mut sub: Subscriber, drain: CancellationToken) {
+        let this = Arc::new(self);
+        let limit = Arc::new(Semaphore::new(this.rt.route.concurrency));
+        let cancel = this.ctx.cancel_token().clone();
+        let mut tasks = JoinSet::new();
+        let mut draining = false;
+        loop {
+            // Take a message only when it can be processed now.
+            let permit = tokio::select! {
+                permit = limit.clone().acquire_owned() => match permit {
+                    Ok(p) => p,
+                    Err(_) => break,
+                },
+                _ = cancel.cancelled() => break,
+            };
+            let msg = tokio::select! {
+                biased;
+                _ = drain.cancelled(), if !draining => {
+                    draining = true;
+                    if let Err(err) = sub.drain().await {
+                        tracing::warn!(subject = %this.rt.info.subject, error = %err, "drain failed");
+                        break;
+                    }
+                    continue;
+                }
+                _ = cancel.cancelled() => break,
+                msg = sub.next() => msg,
+            };
+            let Some(msg) = msg else { break };
+            SubscriptionStats::inc(this.rt.stats.received());
+            let runner = this.clone();
+            tasks.spawn(async move {
+                runner.process(msg).await;
+                drop(permit);
+            });
+            while tasks.try_join_next().is_some() {}
+        }
+        // In-flight handlers finish, unless the stop timeout passes first.
+        tokio::select! {
+            _ = async { while tasks.join_next().await.is_some() {} } => {}
+            _ = cancel.cancelled() => {
+                let left = tasks.len();
+                tasks.abort_all();
+                while tasks.join_next().await.is_some() {}
+                if left > 0 {
+                    tracing::warn!(subject = %this.rt.info.subject, aborted = left, "stop timeout passed; in-flight handlers aborted");
+                }
+            }
+        }
+    }
+
+    async fn process(&self, msg: Message) {
+        let stats = &self.rt.stats;
+        let policy = self.rt.route.retry;
+        let started = Instant::now();
+        stats.start();
+        let mut attempt = 0;
+        let outcome = loop {
+            attempt += 1;
+            let request = HandlerRequest {
+                message: msg.clone(),
+                route: self.rt.info.clone(),
+                ctx: Ctx::new(self.ctx.stopping_token().clone(), self.ctx.cancel_token().clone()),
+                extensions: http::Extensions::new(),
+                attempt,
+                codec: self.broker.codec(),
+                states: self.states.clone(),
+            };
+            let chain = Next::new(&self.layers, &*self.rt.route.endpoint);
+            let result = AssertUnwindSafe(chain.run(request))
+                .catch_unwind()
+                .await
+                .unwrap_or_else(|panic| Err(HandlerError::panic(panic_message(&*panic))));
+            let err = match result {
+                Ok(reply) => break Ok(reply),
+                Err(err) => err,
+            };
+            SubscriptionStats::inc(match err.kind() {
+                HandlerErrorKind::Decode => stats.decode_errors(),
+                HandlerErrorKind::Handler => stats.errors(),
+                HandlerErrorKind::Panic => stats.panics(),
+                HandlerErrorKind::Timeout => stats.timeouts(),
+            });
+            tracing::error!(
+                server = %self.server,
+                route = %self.rt.info.subject,
+                subject = %msg.subject,
+                attempt,
+                kind = %err.kind(),
+                error = %err.message(),
+                "message handling failed"
+            );
+            let retryable = err.kind() != HandlerErrorKind::Decode && attempt < policy.max_attempts;
+            if !retryable || self.ctx.cancel_token().is_cancelled() {
+                break Err(err);
+            }
+            SubscriptionStats::inc(stats.retries());
+            tokio::select! {
+                _ = tokio::time::sleep(policy.delay(attempt)) => {}
+                _ = self.ctx.cancel_token().cancelled() => break Err(err),
+            }
+        };
+        match outcome {
+            Ok(reply) => {
+                SubscriptionStats::inc(stats.handled());
+                if self.rt.info.kind == RouteKind::Reply {
+                    if let Some(to) = &msg.reply {
+                        let reply = reply.unwrap_or_default();
+                        let out = Message {
+                            subject: to.clone(),
+                            reply: None,
+                            headers: reply.headers,
+                            payload: reply.payload,
+                        };
+                        self.send(out, "reply").await;
+                    }
+                }
+            }
+            Err(err) => {
+                if self.rt.info.kind == RouteKind::Reply {
+                    if let Some(to) = &msg.reply {
+                        let mut headers = Headers::new();
+                        headers.insert(SERVICE_ERROR_HEADER, one_line(err.message()));
+                        headers.insert(SERVICE_ERROR_CODE_HEADER, err.code().to_string());
+                        self.send(Message::new(to.clone(), bytes::Bytes::new()).with_headers(headers), "error reply")
+                            .await;
+                    }
+                }
+                if let Some(dead) = &self.rt.route.dead_letter {
+                    let mut headers = msg.headers.clone();
+                    headers.insert(DEAD_LETTER_SUBJECT_HEADER, msg.subject.clone());
+                    headers.insert(DEAD_LETTER_REASON_HEADER, one_line(err.message()));
+                    headers.insert(DEAD_LETTER_KIND_HEADER, err.kind().to_string());
+                    headers.insert(DEAD_LETTER_ATTEMPTS_HEADER, attempt.to_string());
+                    let letter = Message::new(dead.clone(), msg.payload.clone()).with_headers(headers);
+                    if self.send(letter, "dead letter").await {
+                        SubscriptionStats::inc(stats.dead_lettered());
+                    }
+                }
+            }
+        }
+        stats.finish(started.elapsed());
+    }
+
+    async fn send(&self, msg: Message, what: &str) -> bool {
+        let subject = msg.subject.clone();
+        match self.broker.publish_message(msg).await {
+            Ok(()) => true,
+            Err(err) => {
+                tracing::error!(route = %self.rt.info.subject, to = %subject, error = %err, "cannot send {what}");
+                false
+            }
+        }
+    }
+}
+
+/// Header values cannot hold line breaks.
+fn one_line(text: &str) -> String {
+    text.replace(['\r', '\n'], " ")
+}
+
+fn panic_message(panic: &(dyn Any + Send)) -> String {
+    if let Some(s) = panic.downcast_ref::<&str>() {
+        format!("handler panicked: {s}")
+    } else if let Some(s) = panic.downcast_ref::<String>() {
+        format!("handler panicked: {s}")
+    } else {
+        "handler panicked".to_owned()
+    }
+}

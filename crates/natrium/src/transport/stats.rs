@@ -1,0 +1,102 @@
+//! Per-subscription counters, updated by the runner and read by observability.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+/// Live counters of one subscription.
+#[derive(Debug, Default)]
+pub struct SubscriptionStats {
+    received: AtomicU64,
+    handled: AtomicU64,
+    errors: AtomicU64,
+    decode_errors: AtomicU64,
+    panics: AtomicU64,
+    timeouts: AtomicU64,
+    retries: AtomicU64,
+    dead_lettered: AtomicU64,
+    in_flight: AtomicU64,
+    processing_nanos: AtomicU64,
+}
+
+/// A copy of a subscription's counters at one moment.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StatsSnapshot {
+    /// Messages taken from the subscription.
+    pub received: u64,
+    /// Messages whose handler finished successfully.
+    pub handled: u64,
+    /// Failed attempts because the handler returned an error.
+    pub errors: u64,
+    /// Failed attempts because the payload could not be decoded.
+    pub decode_errors: u64,
+    /// Failed attempts because the handler panicked.
+    pub panics: u64,
+    /// Failed attempts because the handler timed out.
+    pub timeouts: u64,
+    /// Retries made.
+    pub retries: u64,
+    /// Messages published to the dead-letter subject.
+    pub dead_lettered: u64,
+    /// Messages being processed now.
+    pub in_flight: u64,
+    /// Total processing time (all attempts and backoff) of finished messages.
+    pub processing_time: Duration,
+}
+
+impl SubscriptionStats {
+    /// Reads every counter.
+    pub fn snapshot(&self) -> StatsSnapshot {
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        StatsSnapshot {
+            received: get(&self.received),
+            handled: get(&self.handled),
+            errors: get(&self.errors),
+            decode_errors: get(&self.decode_errors),
+            panics: get(&self.panics),
+            timeouts: get(&self.timeouts),
+            retries: get(&self.retries),
+            dead_lettered: get(&self.dead_lettered),
+            in_flight: get(&self.in_flight),
+            processing_time: Duration::from_nanos(get(&self.processing_nanos)),
+        }
+    }
+
+    pub(crate) fn inc(counter: &AtomicU64) {
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn received(&self) -> &AtomicU64 {
+        &self.received
+    }
+    pub(crate) fn handled(&self) -> &AtomicU64 {
+        &self.handled
+    }
+    pub(crate) fn errors(&self) -> &AtomicU64 {
+        &self.errors
+    }
+    pub(crate) fn decode_errors(&self) -> &AtomicU64 {
+        &self.decode_errors
+    }
+    pub(crate) fn panics(&self) -> &AtomicU64 {
+        &self.panics
+    }
+    pub(crate) fn timeouts(&self) -> &AtomicU64 {
+        &self.timeouts
+    }
+    pub(crate) fn retries(&self) -> &AtomicU64 {
+        &self.retries
+    }
+    pub(crate) fn dead_lettered(&self) -> &AtomicU64 {
+        &self.dead_lettered
+    }
+
+    pub(crate) fn start(&self) {
+        self.in_flight.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn finish(&self, took: Duration) {
+        self.in_flight.fetch_sub(1, Ordering::Relaxed);
+        let nanos = u64::try_from(took.as_nanos()).unwrap_or(u64::MAX);
+        self.processing_nanos.fetch_add(nanos, Ordering::Relaxed);
+    }
+}
