@@ -4,8 +4,8 @@
 //! confirmed every subscription, [`Subscriber::run`] then counts — so publishing starts only
 //! when nobody can miss a message.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
@@ -85,62 +85,73 @@ fn nats_options(name: &str, slow: Arc<AtomicU64>) -> async_nats::ConnectOptions 
         })
 }
 
-/// Publishes `count` messages of `payload`, cycling over `subjects`, and returns once the
-/// server confirmed receiving them all.
-pub async fn publish(
-    kind: ClientKind,
-    url: &str,
-    subjects: Arc<Vec<String>>,
-    count: u64,
-    payload: Bytes,
-    progress: ProgressBar,
-) -> anyhow::Result<ClientRun> {
-    anyhow::ensure!(!subjects.is_empty(), "nothing to publish to: no subjects");
-    let run = match kind {
-        ClientKind::Raw => {
-            let mut connection = RawConnection::connect(url).await?;
-            let start = Instant::now();
-            connection
-                .publish(&subjects, count, &payload, |n| progress.inc(n))
-                .await?;
-            Span {
-                start,
-                end: Instant::now(),
+/// A connected publisher; connecting is kept out of the measured time.
+pub enum Publisher {
+    /// async-nats.
+    Nats(async_nats::Client),
+    /// Raw TCP.
+    Raw(RawConnection),
+}
+
+impl Publisher {
+    /// Connects (and completes the handshake).
+    pub async fn connect(kind: ClientKind, url: &str) -> anyhow::Result<Publisher> {
+        Ok(match kind {
+            ClientKind::Raw => Publisher::Raw(RawConnection::connect(url).await?),
+            ClientKind::Nats => {
+                Publisher::Nats(crate::connect::connect(url, "natrium bench publisher").await?)
             }
-        }
-        ClientKind::Nats => {
-            let client = crate::connect::connect(url, "natrium bench publisher").await?;
-            let subjects: Vec<async_nats::Subject> = subjects
-                .iter()
-                .map(|s| async_nats::Subject::from(s.as_str()))
-                .collect();
-            let start = Instant::now();
-            for i in 0..count {
-                let subject = subjects[(i % subjects.len() as u64) as usize].clone();
-                client
-                    .publish(subject, payload.clone())
-                    .await
-                    .context("publish failed")?;
-                if (i + 1) % PROGRESS_STEP == 0 {
-                    progress.inc(PROGRESS_STEP);
+        })
+    }
+
+    /// Publishes `count` messages of `payload`, cycling over `subjects`, and returns once
+    /// the server confirmed receiving them all.
+    pub async fn run(
+        self,
+        subjects: Arc<Vec<String>>,
+        count: u64,
+        payload: Bytes,
+        progress: ProgressBar,
+    ) -> anyhow::Result<ClientRun> {
+        anyhow::ensure!(!subjects.is_empty(), "nothing to publish to: no subjects");
+        let start = Instant::now();
+        match self {
+            Publisher::Raw(mut connection) => {
+                connection
+                    .publish(&subjects, count, &payload, |n| progress.inc(n))
+                    .await?;
+            }
+            Publisher::Nats(client) => {
+                let subjects: Vec<async_nats::Subject> = subjects
+                    .iter()
+                    .map(|s| async_nats::Subject::from(s.as_str()))
+                    .collect();
+                for i in 0..count {
+                    let subject = subjects[(i % subjects.len() as u64) as usize].clone();
+                    client
+                        .publish(subject, payload.clone())
+                        .await
+                        .context("publish failed")?;
+                    if (i + 1) % PROGRESS_STEP == 0 {
+                        progress.inc(PROGRESS_STEP);
+                    }
                 }
-            }
-            client
-                .flush()
-                .await
-                .context("the server did not confirm the published messages")?;
-            progress.inc(count % PROGRESS_STEP);
-            Span {
-                start,
-                end: Instant::now(),
+                client
+                    .flush()
+                    .await
+                    .context("the server did not confirm the published messages")?;
+                progress.inc(count % PROGRESS_STEP);
             }
         }
-    };
-    Ok(ClientRun {
-        msgs: count,
-        bytes: count * payload.len() as u64,
-        span: Some(run),
-    })
+        Ok(ClientRun {
+            msgs: count,
+            bytes: count * payload.len() as u64,
+            span: Some(Span {
+                start,
+                end: Instant::now(),
+            }),
+        })
+    }
 }
 
 /// A subscriber whose subscriptions the server has confirmed.
@@ -200,9 +211,14 @@ impl Subscriber {
 
     /// Counts messages until `tally` is complete, or nothing arrives for `first_wait` (before
     /// the first message) or `idle` (after it); then the report shows the loss.
+    ///
+    /// The subscriber's time runs from `epoch` (when publishing started, if it is known) to
+    /// the last message: a client reading in large batches may see its first and last
+    /// message in the same read, so "first to last message" would be no time at all.
     pub async fn run(
         self,
         tally: Arc<Tally>,
+        epoch: Arc<OnceLock<Instant>>,
         first_wait: Duration,
         idle: Duration,
         progress: ProgressBar,
@@ -257,7 +273,10 @@ impl Subscriber {
         Ok(ClientRun {
             msgs,
             bytes,
-            span: first.zip(last).map(|(start, end)| Span { start, end }),
+            span: first.zip(last).map(|(first, end)| Span {
+                start: epoch.get().copied().unwrap_or(first).min(first),
+                end,
+            }),
         })
     }
 }

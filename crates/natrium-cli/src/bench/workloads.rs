@@ -1,8 +1,8 @@
 //! The benchmark workloads: who connects, who publishes what, and what must arrive.
 
-use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 use std::sync::atomic::Ordering;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
@@ -13,7 +13,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use super::clients::{self, ClientKind, Subscriber, Tally};
+use super::clients::{self, ClientKind, Publisher, Subscriber, Tally};
 use super::raw::RawConnection;
 use super::report::{ClientRun, IdleMemory, Latency, Report, Span};
 
@@ -130,7 +130,12 @@ pub async fn sub_only(
     for subscriber in ready {
         let tally = Tally::new(settings.msgs);
         let (idle, progress) = (settings.idle_timeout, progress.clone());
-        tasks.spawn(async move { subscriber.run(tally, first_wait, idle, progress).await });
+        let epoch = Arc::new(OnceLock::new());
+        tasks.spawn(async move {
+            subscriber
+                .run(tally, epoch, first_wait, idle, progress)
+                .await
+        });
     }
     let runs = join_all(tasks).await?;
     progress.finish_and_clear();
@@ -194,6 +199,7 @@ async fn run_messaging(
         );
     }
     let sub_progress = settings.progress_bar(expected, "received");
+    let epoch = Arc::new(OnceLock::new());
     let mut sub_tasks = JoinSet::new();
     for (i, subscriber) in ready.into_iter().enumerate() {
         let tally = tallies[i % tallies.len()].clone();
@@ -201,7 +207,12 @@ async fn run_messaging(
         // Publishers start right after this; the first message can take as long as a
         // publisher's connect, so the first wait is generous.
         let first_wait = idle.max(Duration::from_secs(10));
-        sub_tasks.spawn(async move { subscriber.run(tally, first_wait, idle, progress).await });
+        let epoch = epoch.clone();
+        sub_tasks.spawn(async move {
+            subscriber
+                .run(tally, epoch, first_wait, idle, progress)
+                .await
+        });
     }
 
     let pub_progress = if subscriber_groups.is_empty() {
@@ -210,13 +221,16 @@ async fn run_messaging(
         ProgressBar::hidden()
     };
     let payload = settings.payload();
+    let mut connected = Vec::with_capacity(publishers);
+    for _ in 0..publishers {
+        connected.push(Publisher::connect(settings.client, &settings.url).await?);
+    }
+    let _ = epoch.set(Instant::now());
     let mut pub_tasks = JoinSet::new();
-    for count in shares(settings.msgs, publishers) {
-        let (url, subjects, payload) = (settings.url.clone(), subjects.clone(), payload.clone());
-        let (kind, progress) = (settings.client, pub_progress.clone());
-        pub_tasks.spawn(async move {
-            clients::publish(kind, &url, subjects, count, payload, progress).await
-        });
+    for (publisher, count) in connected.into_iter().zip(shares(settings.msgs, publishers)) {
+        let (subjects, payload) = (subjects.clone(), payload.clone());
+        let progress = pub_progress.clone();
+        pub_tasks.spawn(async move { publisher.run(subjects, count, payload, progress).await });
     }
     let pub_runs = join_all(pub_tasks).await?;
     pub_progress.finish_and_clear();
