@@ -320,3 +320,63 @@ fn stats_count_like_nats_server() {
         assert!(json.get(key).is_some(), "{key}");
     }
 }
+
+#[test]
+fn very_long_subjects_do_not_exhaust_the_stack() {
+    let long = vec!["t"; 100_000].join(".");
+    let index = Sublist::new();
+    index.insert(long.as_bytes(), None, 1).unwrap();
+    let wild = format!("{long}.*");
+    index.insert(wild.as_bytes(), Some(b"q"), 2).unwrap();
+    assert_eq!(plain(&index, &long), [1]);
+    assert_eq!(group(&index, &format!("{long}.x"), "q"), [2]);
+    assert!(index.remove(long.as_bytes(), None, &1));
+    assert!(index.remove(wild.as_bytes(), Some(b"q"), &2));
+    assert!(index.trie.read().root.is_empty());
+}
+
+mod pruning {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn filter() -> impl Strategy<Value = Vec<u8>> {
+        let inner = prop::sample::select(vec!["a", "b", "*"]);
+        let last = prop::sample::select(vec!["a", "b", "*", ">"]);
+        (prop::collection::vec(inner, 0..4), last).prop_map(|(mut tokens, last)| {
+            tokens.push(last);
+            tokens.join(".").into_bytes()
+        })
+    }
+
+    proptest! {
+        /// Removing every entry, in any order, leaves no node behind, and every removal in
+        /// between leaves the remaining entries reachable.
+        #[test]
+        fn removing_everything_in_any_order_leaves_a_bare_root(
+            entries in prop::collection::vec((filter(), any::<bool>()), 1..24),
+            order in any::<u64>(),
+        ) {
+            let index = Sublist::with_cache_capacity(0);
+            let queue = |q: bool| q.then_some(&b"q"[..]);
+            for (id, (subject, q)) in entries.iter().enumerate() {
+                index.insert(subject, queue(*q), id).unwrap();
+            }
+            let mut remaining: Vec<usize> = (0..entries.len()).collect();
+            let mut seed = order;
+            while !remaining.is_empty() {
+                seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                let id = remaining.swap_remove((seed >> 33) as usize % remaining.len());
+                let (subject, q) = &entries[id];
+                prop_assert!(index.remove(subject, queue(*q), &id));
+                for &other in &remaining {
+                    let (subject, q) = &entries[other];
+                    // Still there: removing it succeeds; put it back.
+                    prop_assert!(index.remove(subject, queue(*q), &other));
+                    index.insert(subject, queue(*q), other).unwrap();
+                }
+            }
+            prop_assert!(index.trie.read().root.is_empty());
+            prop_assert_eq!(index.count(), 0);
+        }
+    }
+}

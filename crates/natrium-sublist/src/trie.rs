@@ -2,7 +2,7 @@
 
 use crate::SubjectMap;
 use crate::matches::Matches;
-use crate::subject::{FULL_WILDCARD, PARTIAL_WILDCARD, split_first};
+use crate::subject::{FULL_WILDCARD, PARTIAL_WILDCARD, SEPARATOR, split_first};
 
 /// The subscriptions stored under one exact subscription subject.
 #[derive(Debug)]
@@ -129,56 +129,150 @@ impl<T: Clone + PartialEq> Node<T> {
         }
     }
 
-    /// Removes one entry equal to `sub` under `subject`, pruning nodes left empty.
-    pub(crate) fn remove(&mut self, subject: &[u8], queue: Option<&[u8]>, sub: &T) -> bool {
-        let (token, next) = split_first(subject);
-        if token == FULL_WILDCARD && next.is_none() {
-            return self.full.remove(queue, sub);
-        }
+    /// The child reached by `token`: the `*` branch or a literal one.
+    fn child(&self, token: &[u8]) -> Option<&Node<T>> {
         if token == PARTIAL_WILDCARD {
-            let Some(child) = self.partial.as_deref_mut() else {
-                return false;
-            };
-            let found = child.remove_rest(next, queue, sub);
-            if found && child.is_empty() {
-                self.partial = None;
-            }
-            found
+            self.partial.as_deref()
         } else {
-            let Some(child) = self.children.get_mut(token) else {
-                return false;
-            };
-            let found = child.remove_rest(next, queue, sub);
-            if found && child.is_empty() {
-                self.children.remove(token);
-            }
-            found
+            self.children.get(token)
         }
     }
 
-    fn remove_rest(&mut self, rest: Option<&[u8]>, queue: Option<&[u8]>, sub: &T) -> bool {
-        match rest {
-            None => self.here.remove(queue, sub),
-            Some(rest) => self.remove(rest, queue, sub),
+    fn child_mut(&mut self, token: &[u8]) -> Option<&mut Node<T>> {
+        if token == PARTIAL_WILDCARD {
+            self.partial.as_deref_mut()
+        } else {
+            self.children.get_mut(token)
+        }
+    }
+
+    fn remove_child(&mut self, token: &[u8]) {
+        if token == PARTIAL_WILDCARD {
+            self.partial = None;
+        } else {
+            self.children.remove(token);
+        }
+    }
+
+    /// Whether the node would be empty without its single child on a removal path.
+    fn only_passes_through(&self) -> bool {
+        self.here.is_empty()
+            && self.full.is_empty()
+            && self.children.len() + usize::from(self.partial.is_some()) == 1
+    }
+
+    /// Removes one entry equal to `sub` under `subject`, pruning nodes left empty.
+    ///
+    /// Iterative, like every walk here, so subjects of any length cannot exhaust the stack.
+    pub(crate) fn remove(&mut self, subject: &[u8], queue: Option<&[u8]>, sub: &T) -> bool {
+        let (path, full) = node_path(subject);
+        let mut node = &mut *self;
+        for token in tokens(path) {
+            match node.child_mut(token) {
+                Some(child) => node = child,
+                None => return false,
+            }
+        }
+        let subscribers = if full { &mut node.full } else { &mut node.here };
+        if !subscribers.remove(queue, sub) {
+            return false;
+        }
+        if node.is_empty() {
+            self.prune(path);
+        }
+        true
+    }
+
+    /// Cuts off the longest run of nodes at the end of `path` that hold nothing but the path.
+    fn prune(&mut self, path: &[u8]) {
+        let mut cut = None;
+        let mut node = &*self;
+        let mut steps = tokens(path).enumerate().peekable();
+        while let Some((depth, token)) = steps.next() {
+            let Some(child) = node.child(token) else {
+                return;
+            };
+            node = child;
+            let removable = if steps.peek().is_none() {
+                node.is_empty()
+            } else {
+                node.only_passes_through()
+            };
+            if removable {
+                cut.get_or_insert(depth);
+            } else {
+                cut = None;
+            }
+        }
+        let Some(cut) = cut else {
+            return;
+        };
+        let mut parent = &mut *self;
+        let mut steps = tokens(path);
+        for token in steps.by_ref().take(cut) {
+            match parent.child_mut(token) {
+                Some(child) => parent = child,
+                None => return,
+            }
+        }
+        if let Some(token) = steps.next() {
+            parent.remove_child(token);
         }
     }
 
     /// Adds every subscription matching the (valid) published `subject` to `out`.
-    pub(crate) fn collect(&self, subject: &[u8], out: &mut Matches<T>) {
-        let (token, next) = split_first(subject);
-        self.full.add_to(out);
-        if let Some(child) = &self.partial {
-            child.collect_rest(next, out);
-        }
-        if let Some(child) = self.children.get(token) {
-            child.collect_rest(next, out);
+    pub(crate) fn collect<'a>(&'a self, subject: &'a [u8], out: &mut Matches<T>) {
+        // Branches still to visit; it allocates only when both `*` and a literal match.
+        let mut pending: Vec<(&Node<T>, &[u8])> = Vec::new();
+        let mut current = Some((self, subject));
+        while let Some((node, rest)) = current.take().or_else(|| pending.pop()) {
+            let (token, next) = split_first(rest);
+            node.full.add_to(out);
+            for child in [node.partial.as_deref(), node.children.get(token)]
+                .into_iter()
+                .flatten()
+            {
+                match next {
+                    None => child.here.add_to(out),
+                    Some(next) if current.is_none() => current = Some((child, next)),
+                    Some(next) => pending.push((child, next)),
+                }
+            }
         }
     }
+}
 
-    fn collect_rest(&self, rest: Option<&[u8]>, out: &mut Matches<T>) {
-        match rest {
-            None => self.here.add_to(out),
-            Some(rest) => self.collect(rest, out),
+impl<T> Drop for Node<T> {
+    /// Dismantles the subtree with an explicit stack: the default recursive drop would
+    /// overflow the stack on a very long subject.
+    fn drop(&mut self) {
+        if self.children.is_empty() && self.partial.is_none() {
+            return;
+        }
+        let mut stack: Vec<Node<T>> = self.children.drain().map(|(_, child)| child).collect();
+        stack.extend(self.partial.take().map(|child| *child));
+        while let Some(mut node) = stack.pop() {
+            stack.extend(node.children.drain().map(|(_, child)| child));
+            stack.extend(node.partial.take().map(|child| *child));
         }
     }
+}
+
+/// Splits a subscription subject into the node path and whether it ends in `>`.
+fn node_path(subject: &[u8]) -> (&[u8], bool) {
+    if subject == FULL_WILDCARD {
+        (b"", true)
+    } else if let Some(path) = subject.strip_suffix(b".>") {
+        (path, true)
+    } else {
+        (subject, false)
+    }
+}
+
+/// The tokens of a path; an empty path has none.
+fn tokens(path: &[u8]) -> impl Iterator<Item = &[u8]> {
+    (!path.is_empty())
+        .then(|| path.split(|&b| b == SEPARATOR))
+        .into_iter()
+        .flatten()
 }
