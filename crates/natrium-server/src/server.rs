@@ -89,6 +89,14 @@ impl Server {
                 "max_payload must be positive".into(),
             ));
         }
+        if opts.max_payload as usize > opts.max_pending {
+            // As nats-server: a message that can never fit would make its subscriber a slow
+            // consumer on the first delivery.
+            return Err(ServerError::InvalidOptions(format!(
+                "max_payload ({}) cannot be higher than max_pending ({})",
+                opts.max_payload, opts.max_pending
+            )));
+        }
         let (host, port) = (opts.host.clone(), opts.port);
         let listener = TcpListener::bind((host.as_str(), port))
             .await
