@@ -19,6 +19,7 @@
 mod encoder;
 mod error;
 mod parser;
+mod scan;
 mod subject;
 
 pub use encoder::{

@@ -18,7 +18,7 @@
 //!
 //! Every verdict is independent of how the bytes were split into reads.
 
-use memchr::memchr;
+use crate::scan::{find_byte, find_space_or_control};
 
 use crate::error::{ParseError, SizeField, Verb, lossy};
 
@@ -129,7 +129,7 @@ fn parse_op<'a>(buf: &'a [u8], limits: &Limits, headers: bool) -> Parsed<'a> {
             // reads. A stateless parser must keep it, so it is bounded by max_control_line,
             // the same way whether or not the LF has arrived (the trailing CR is not counted).
             let rest = &buf[after_verb..];
-            let end = memchr(b'\n', rest);
+            let end = find_byte(b'\n', rest);
             let junk = &rest[..end.unwrap_or(rest.len())];
             let len = junk.len() - usize::from(junk.last() == Some(&b'\r'));
             if len > limits.max_control_line {
@@ -215,6 +215,10 @@ fn read_verb(buf: &[u8]) -> Result<Option<(Verb, usize)>, ParseError> {
         Some(b'-') => (Verb::Err, b"-err"),
         Some(_) => return Err(ParseError::UnknownOperation { offset: 0 }),
     };
+    // Fast path: the whole verb is there (the common case).
+    if buf.len() >= word.len() && buf[..word.len()].eq_ignore_ascii_case(word) {
+        return Ok(Some((verb, word.len())));
+    }
     for (offset, &expected) in word.iter().enumerate() {
         match lower(offset) {
             None => return Ok(None),
@@ -235,11 +239,10 @@ fn read_args(
     from: usize,
     max_control_line: usize,
 ) -> Result<Option<(&[u8], usize)>, ParseError> {
-    let start = from
-        + buf[from..]
-            .iter()
-            .position(|&b| b != b' ' && b != b'\t')
-            .unwrap_or(buf.len() - from);
+    let mut start = from;
+    while start < buf.len() && matches!(buf[start], b' ' | b'\t') {
+        start += 1;
+    }
     let too_long = |len: usize| ParseError::MaxControlLine {
         len,
         max: max_control_line,
@@ -254,11 +257,12 @@ fn read_args(
         return Ok(None);
     }
     let rest = &buf[start + 1..];
-    match memchr(b'\n', rest) {
+    match find_byte(b'\n', rest) {
         Some(pos) => {
             let nl = start + 1 + pos;
             let drop = usize::from(
-                (nl > start + 1 && buf[nl - 1] == b'\r') || memchr(b'\r', &rest[..pos]).is_some(),
+                (nl > start + 1 && buf[nl - 1] == b'\r')
+                    || find_byte(b'\r', &rest[..pos]).is_some(),
             );
             let arg = &buf[start..nl - drop];
             if arg.len() > max_control_line {
@@ -269,7 +273,7 @@ fn read_args(
         None => {
             let pending = buf.len() - start;
             if pending > max_control_line {
-                let drop = usize::from(memchr(b'\r', rest).is_some());
+                let drop = usize::from(find_byte(b'\r', rest).is_some());
                 if pending - drop > max_control_line {
                     return Err(too_long(pending - drop));
                 }
@@ -281,7 +285,7 @@ fn read_args(
 
 fn parse_pub<'a>(buf: &'a [u8], arg: &'a [u8], next: usize, limits: &Limits) -> Parsed<'a> {
     let mut f: [&[u8]; 3] = [&[]; 3];
-    let (subject, reply, size_field) = match split_fields(arg, false, &mut f) {
+    let (subject, reply, size_field) = match split_fields::<_, false>(arg, &mut f) {
         2 => (f[0], None, f[1]),
         3 => (f[0], Some(f[1]), f[2]),
         count => return Err(wrong_count(Verb::Pub, count, arg)),
@@ -304,7 +308,7 @@ fn parse_pub<'a>(buf: &'a [u8], arg: &'a [u8], next: usize, limits: &Limits) -> 
 
 fn parse_hpub<'a>(buf: &'a [u8], arg: &'a [u8], next: usize, limits: &Limits) -> Parsed<'a> {
     let mut f: [&[u8]; 4] = [&[]; 4];
-    let (subject, reply, header_field, size_field) = match split_fields(arg, false, &mut f) {
+    let (subject, reply, header_field, size_field) = match split_fields::<_, false>(arg, &mut f) {
         3 => (f[0], None, f[1], f[2]),
         4 => (f[0], Some(f[1]), f[2], f[3]),
         count => return Err(wrong_count(Verb::Hpub, count, arg)),
@@ -336,7 +340,7 @@ fn parse_hpub<'a>(buf: &'a [u8], arg: &'a [u8], next: usize, limits: &Limits) ->
 
 fn parse_sub<'a>(arg: &'a [u8], next: usize) -> Parsed<'a> {
     let mut f: [&[u8]; 3] = [&[]; 3];
-    let op = match split_fields(arg, true, &mut f) {
+    let op = match split_fields::<_, true>(arg, &mut f) {
         2 => ClientOp::Sub {
             subject: f[0],
             queue: None,
@@ -354,7 +358,7 @@ fn parse_sub<'a>(arg: &'a [u8], next: usize) -> Parsed<'a> {
 
 fn parse_unsub<'a>(arg: &'a [u8], next: usize) -> Parsed<'a> {
     let mut f: [&[u8]; 2] = [&[]; 2];
-    let op = match split_fields(arg, true, &mut f) {
+    let op = match split_fields::<_, true>(arg, &mut f) {
         1 => ClientOp::Unsub {
             sid: f[0],
             max: None,
@@ -409,32 +413,33 @@ fn payload_end(
     }
 }
 
-/// Splits `arg` into fields separated by runs of spaces and tabs (and `\r`/`\n` when
-/// `cr_lf_too`, like nats-server's SUB/UNSUB splitting). Stores the first `N` fields in `out`
-/// and returns how many there are in all.
-fn split_fields<'a, const N: usize>(
+/// Splits `arg` into fields separated by runs of spaces and tabs (and `\r` when `CR_TOO`,
+/// like nats-server's SUB/UNSUB splitting; an argument never holds `\n`). Stores the first `N`
+/// fields in `out` and returns how many there are in all.
+fn split_fields<'a, const N: usize, const CR_TOO: bool>(
     arg: &'a [u8],
-    cr_lf_too: bool,
     out: &mut [&'a [u8]; N],
 ) -> usize {
-    let is_sep = |b: u8| b == b' ' || b == b'\t' || (cr_lf_too && (b == b'\r' || b == b'\n'));
+    let is_sep = |b: u8| b == b' ' || b == b'\t' || (CR_TOO && b == b'\r');
     let mut count = 0;
-    let mut start = None;
-    for (i, &b) in arg.iter().enumerate() {
-        if is_sep(b) {
-            if let Some(s) = start.take() {
-                if count < N {
-                    out[count] = &arg[s..i];
-                }
-                count += 1;
-            }
-        } else if start.is_none() {
-            start = Some(i);
+    let mut i = 0;
+    while i < arg.len() {
+        if is_sep(arg[i]) {
+            i += 1;
+            continue;
         }
-    }
-    if let Some(s) = start {
-        if count < N {
-            out[count] = &arg[s..];
+        let start = i;
+        // Jump to the next space or control byte; a control byte that is not a separator
+        // (a stray CR in a PUB line) belongs to the field.
+        i = loop {
+            match find_space_or_control(&arg[i..]) {
+                Some(p) if is_sep(arg[i + p]) => break i + p,
+                Some(p) => i += p + 1,
+                None => break arg.len(),
+            }
+        };
+        if let Some(slot) = out.get_mut(count) {
+            *slot = &arg[start..i];
         }
         count += 1;
     }
