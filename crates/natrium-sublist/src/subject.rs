@@ -15,9 +15,12 @@ pub(crate) const PARTIAL_WILDCARD: &[u8] = b"*";
 pub(crate) const FULL_WILDCARD: &[u8] = b">";
 
 /// Splits `subject` into its first token and the rest after the separator (if any).
+///
+/// A plain loop: tokens are short, and for short inputs it beats a vectorised search,
+/// whose setup costs more than the scan.
 #[inline]
 pub(crate) fn split_first(subject: &[u8]) -> (&[u8], Option<&[u8]>) {
-    match memchr::memchr(SEPARATOR, subject) {
+    match subject.iter().position(|&b| b == SEPARATOR) {
         Some(i) => (&subject[..i], Some(&subject[i + 1..])),
         None => (subject, None),
     }
@@ -55,10 +58,15 @@ pub(crate) fn validate_filter(subject: &[u8]) -> Result<SubjectKind, InvalidSubj
 /// against literal tokens and, like any token, by `*` and `>` subscriptions.
 #[inline]
 pub(crate) fn is_valid_publish(subject: &[u8]) -> bool {
-    !subject.is_empty()
-        && subject[0] != SEPARATOR
-        && subject[subject.len() - 1] != SEPARATOR
-        && memchr::memmem::find(subject, b"..").is_none()
+    // Starting as if after a separator catches a leading one as an empty token.
+    let mut previous = SEPARATOR;
+    for &byte in subject {
+        if byte == SEPARATOR && previous == SEPARATOR {
+            return false;
+        }
+        previous = byte;
+    }
+    previous != SEPARATOR
 }
 
 /// Whether a subscription subject contains wildcards.
@@ -70,24 +78,47 @@ pub(crate) enum SubjectKind {
     Wildcard,
 }
 
-/// Whether the (valid) subscription subject `filter` matches the published `subject`.
+/// Whether the (valid) subscription subject `filter` matches the (valid) published `subject`.
+///
+/// One pass over both byte strings: cache invalidation runs this against every cached
+/// subject when a wildcard subscription changes, so it must be cheap.
 pub(crate) fn filter_matches(filter: &[u8], subject: &[u8]) -> bool {
-    let mut filter = Some(filter);
-    let mut subject = Some(subject);
+    // `f` and `s` are at the start of a token in each string.
+    let (mut f, mut s) = (0, 0);
     loop {
-        match (filter, subject) {
-            (None, None) => return true,
-            (Some(f), Some(s)) => {
-                let (ft, fnext) = split_first(f);
-                let (st, snext) = split_first(s);
-                if ft == FULL_WILDCARD {
-                    return true;
-                }
-                if ft != PARTIAL_WILDCARD && ft != st {
+        let token = filter.get(f..).unwrap_or_default();
+        let whole = |wildcard: u8| {
+            token.first() == Some(&wildcard) && token.get(1).is_none_or(|&b| b == SEPARATOR)
+        };
+        if whole(b'>') {
+            return s < subject.len();
+        }
+        if whole(b'*') {
+            if s >= subject.len() {
+                return false;
+            }
+            f += 1;
+            while subject.get(s).is_some_and(|&b| b != SEPARATOR) {
+                s += 1;
+            }
+        } else {
+            while let Some(&byte) = filter.get(f).filter(|&&b| b != SEPARATOR) {
+                if subject.get(s) != Some(&byte) {
                     return false;
                 }
-                filter = fnext;
-                subject = snext;
+                f += 1;
+                s += 1;
+            }
+            if subject.get(s).is_some_and(|&b| b != SEPARATOR) {
+                return false;
+            }
+        }
+        // Both at the end of a token: both end here, or both go on.
+        match (f >= filter.len(), s >= subject.len()) {
+            (true, true) => return true,
+            (false, false) => {
+                f += 1;
+                s += 1;
             }
             _ => return false,
         }
@@ -144,5 +175,40 @@ mod tests {
         assert!(!filter_matches(b"*.*.>", b"a.b"));
         assert!(!filter_matches(b"foo*", b"foobar"));
         assert!(filter_matches(b"foo*", b"foo*"));
+        assert!(!filter_matches(b"foo", b"fo"));
+        assert!(!filter_matches(b"fo", b"foo"));
+        assert!(!filter_matches(b"a.*", b"a.bc.d"));
+        assert!(filter_matches(b"*.b", b"aaa.b"));
+        assert!(!filter_matches(b"*.b", b"aaa.bb"));
+        assert!(filter_matches(b"a.*.c", b"a.*.c"));
+        assert!(!filter_matches(b"a.>", b"a"));
+        assert!(filter_matches(b"a.>", b"a.>"));
+        assert!(!filter_matches(b"a.b>", b"a.b"));
+    }
+
+    /// Token by token, the obvious way.
+    fn naive(filter: &str, subject: &str) -> bool {
+        let (f, s): (Vec<_>, Vec<_>) = (filter.split('.').collect(), subject.split('.').collect());
+        match f.iter().position(|&t| t == ">") {
+            Some(i) => s.len() > i && f[..i].iter().zip(&s).all(|(f, s)| *f == "*" || f == s),
+            None => f.len() == s.len() && f.iter().zip(&s).all(|(f, s)| *f == "*" || f == s),
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn filter_matches_agrees_with_token_by_token(
+            filter in proptest::collection::vec(proptest::sample::select(vec!["a", "aa", "b", "*", "a*"]), 1..5),
+            last in proptest::sample::select(vec!["a", "*", ">"]),
+            subject in proptest::collection::vec(proptest::sample::select(vec!["a", "aa", "b", "*", ">", "a*"]), 1..6),
+        ) {
+            let filter = format!("{}.{last}", filter.join("."));
+            let subject = subject.join(".");
+            proptest::prop_assert_eq!(
+                filter_matches(filter.as_bytes(), subject.as_bytes()),
+                naive(&filter, &subject),
+                "{} vs {}", filter, subject
+            );
+        }
     }
 }

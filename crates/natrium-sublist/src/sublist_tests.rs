@@ -380,3 +380,25 @@ mod pruning {
         }
     }
 }
+
+#[test]
+fn lookups_that_branch_at_every_level_find_everything() {
+    // Every mix of `a` and `*` over 10 tokens: a lookup of a.a.….a branches at each level,
+    // more often than the inline branch stack holds.
+    const DEPTH: u32 = 10;
+    let index = Sublist::with_cache_capacity(0);
+    for mask in 0..(1u32 << DEPTH) {
+        let subject: Vec<&str> = (0..DEPTH)
+            .map(|bit| if mask & (1 << bit) == 0 { "a" } else { "*" })
+            .collect();
+        index
+            .insert(subject.join(".").as_bytes(), None, mask)
+            .unwrap();
+    }
+    let all: Vec<u32> = (0..(1u32 << DEPTH)).collect();
+    assert_eq!(plain(&index, &vec!["a"; DEPTH as usize].join(".")), all);
+    assert_eq!(
+        plain(&index, &vec!["b"; DEPTH as usize].join(".")),
+        [(1 << DEPTH) - 1]
+    );
+}

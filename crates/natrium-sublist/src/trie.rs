@@ -222,8 +222,7 @@ impl<T: Clone + PartialEq> Node<T> {
 
     /// Adds every subscription matching the (valid) published `subject` to `out`.
     pub(crate) fn collect<'a>(&'a self, subject: &'a [u8], out: &mut Matches<T>) {
-        // Branches still to visit; it allocates only when both `*` and a literal match.
-        let mut pending: Vec<(&Node<T>, &[u8])> = Vec::new();
+        let mut pending = Pending::default();
         let mut current = Some((self, subject));
         while let Some((node, rest)) = current.take().or_else(|| pending.pop()) {
             let (token, next) = split_first(rest);
@@ -239,6 +238,51 @@ impl<T: Clone + PartialEq> Node<T> {
                 }
             }
         }
+    }
+}
+
+/// Branches a lookup has still to visit (a node and the rest of the subject).
+///
+/// Both `*` and a literal child matching is common, so a lookup branches often; the first
+/// few pending branches live inline so a typical lookup does not allocate for them.
+struct Pending<'a, T> {
+    inline: [Option<Branch<'a, T>>; INLINE_BRANCHES],
+    inline_len: usize,
+    spilled: Vec<Branch<'a, T>>,
+}
+
+type Branch<'a, T> = (&'a Node<T>, &'a [u8]);
+
+const INLINE_BRANCHES: usize = 8;
+
+impl<T> Default for Pending<'_, T> {
+    fn default() -> Self {
+        Self {
+            inline: [None; INLINE_BRANCHES],
+            inline_len: 0,
+            spilled: Vec::new(),
+        }
+    }
+}
+
+impl<'a, T> Pending<'a, T> {
+    fn push(&mut self, branch: Branch<'a, T>) {
+        match self.inline.get_mut(self.inline_len) {
+            Some(slot) => {
+                *slot = Some(branch);
+                self.inline_len += 1;
+            }
+            None => self.spilled.push(branch),
+        }
+    }
+
+    /// Any pending branch; the order of visits does not change the result.
+    fn pop(&mut self) -> Option<Branch<'a, T>> {
+        if let Some(branch) = self.spilled.pop() {
+            return Some(branch);
+        }
+        self.inline_len = self.inline_len.checked_sub(1)?;
+        self.inline[self.inline_len].take()
     }
 }
 
