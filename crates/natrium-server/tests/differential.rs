@@ -18,6 +18,8 @@
 //! `send` text is taken verbatim after `: `, with escapes `\r`, `\n`, `\t`, `\\`, `\xHH` and
 //! `{{N*text}}` for `text` repeated N times. A `PING` line inside a `send` is counted, so a
 //! later `sync` also waits for its PONG. At the end every connection still open is synced.
+//! `pool: a b` compares the messages received by `a` and `b` as one sorted pool (a queue
+//! group spreads messages over its members at random).
 //!
 //! Options: `max_payload=N`, `max_control_line=N`, `max_connections=N`,
 //! `max_subscriptions=N`, `token=T`, `user=U`, `password=P`, `auth_timeout_ms=N`,
@@ -32,6 +34,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
+use natrium_server::{Auth, ServerOptions};
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -62,6 +65,7 @@ const MASKED_INFO_FIELDS: &[&str] = &[
 const CLOSED: &str = "[closed by server]";
 const PONG_TIMEOUT: &str = "[timed out waiting for PONG]";
 const OPEN_TIMEOUT: &str = "[timed out waiting for the server to close]";
+const STOPPED: &str = "[session stopped after the timeout]";
 
 // ---------------------------------------------------------------------------------------------
 // Session format
@@ -72,6 +76,8 @@ const OPEN_TIMEOUT: &str = "[timed out waiting for the server to close]";
 struct Session {
     options: SessionOptions,
     steps: Vec<Step>,
+    /// Groups of connections whose messages are compared as one unordered pool.
+    pools: Vec<Vec<String>>,
 }
 
 #[derive(Debug)]
@@ -176,6 +182,7 @@ impl SessionOptions {
 fn parse_session(text: &str) -> Result<Session, String> {
     let mut options = SessionOptions::default();
     let mut steps = Vec::new();
+    let mut pools = Vec::new();
     for (index, raw) in text.lines().enumerate() {
         let at = |e: String| format!("line {}: {e}", index + 1);
         let line = raw.trim_end_matches('\r');
@@ -184,6 +191,10 @@ fn parse_session(text: &str) -> Result<Session, String> {
         }
         if let Some(rest) = line.strip_prefix("options:") {
             options = SessionOptions::parse(rest).map_err(at)?;
+            continue;
+        }
+        if let Some(rest) = line.strip_prefix("pool:") {
+            pools.push(rest.split_whitespace().map(str::to_owned).collect());
             continue;
         }
         if let Some(rest) = line.strip_prefix("send ") {
@@ -208,7 +219,11 @@ fn parse_session(text: &str) -> Result<Session, String> {
             _ => return Err(at(format!("unknown step `{verb}`"))),
         });
     }
-    Ok(Session { options, steps })
+    Ok(Session {
+        options,
+        steps,
+        pools,
+    })
 }
 
 /// Decodes the escapes of a `send` line into the bytes to write.
@@ -281,6 +296,8 @@ struct Conn {
     pongs_received: usize,
     pings_sent: usize,
     closed_by_server: bool,
+    /// A wait ran into [`WAIT`]; the session stops there.
+    timed_out: bool,
 }
 
 impl Conn {
@@ -300,6 +317,7 @@ impl Conn {
             pongs_received: 0,
             pings_sent: 0,
             closed_by_server: false,
+            timed_out: false,
         })
     }
 
@@ -346,6 +364,7 @@ impl Conn {
             match tokio::time::timeout_at(deadline, stream.read(&mut buf)).await {
                 Err(_) => {
                     self.frames.push(marker.to_owned());
+                    self.timed_out = true;
                     return;
                 }
                 Ok(Ok(0)) | Ok(Err(_)) => {
@@ -475,30 +494,56 @@ async fn play(session: &Session, addr: SocketAddr) -> Result<Transcript, String>
             Step::ExpectClose(_) => conn.expect_close().await,
             Step::Close(_) => conn.close(),
         }
+        if conn.timed_out {
+            // Every later wait would time out too; the transcript already differs.
+            conn.frames.push(STOPPED.to_owned());
+            return Ok(finish(conns, &session.pools));
+        }
     }
     for conn in &mut conns {
-        if conn.is_open() {
+        if conn.is_open() && !conn.timed_out {
             conn.sync().await;
         }
     }
-    Ok(conns
-        .into_iter()
-        .map(|c| (c.name, sort_fan_out(c.frames)))
-        .collect())
+    Ok(finish(conns, &session.pools))
 }
 
+/// Turns the connections into a transcript, moving the messages of each pool into one sorted
+/// pseudo-connection `pool a+b`: which queue member gets a message is up to the server, that
+/// each message is delivered exactly once is not.
+fn finish(conns: Vec<Conn>, pools: &[Vec<String>]) -> Transcript {
+    let mut transcript: Transcript = conns
+        .into_iter()
+        .map(|c| (c.name, sort_fan_out(c.frames)))
+        .collect();
+    for pool in pools {
+        let mut pooled = Vec::new();
+        for (name, frames) in &mut transcript {
+            if pool.contains(name) {
+                let (messages, rest) = std::mem::take(frames)
+                    .into_iter()
+                    .partition(|f| f.starts_with("MSG ") || f.starts_with("HMSG "));
+                *frames = rest;
+                pooled.extend::<Vec<String>>(messages);
+            }
+        }
+        pooled.sort();
+        transcript.push((format!("pool {}", pool.join("+")), pooled));
+    }
+    transcript
+}
 /// Sorts, by sid, each run of consecutive message frames that differ only in their sid.
 ///
 /// One publication matching several subscriptions of the same connection produces such a
 /// run; nats-server delivers it in no particular order, so the order is not compared.
 fn sort_fan_out(mut frames: Vec<String>) -> Vec<String> {
     // (frame without its sid, sid) for message frames.
-    fn split_sid(frame: &str) -> Option<(String, u64)> {
+    fn split_sid(frame: &str) -> Option<(String, String)> {
         if !(frame.starts_with("MSG ") || frame.starts_with("HMSG ")) {
             return None;
         }
         let mut fields: Vec<&str> = frame.splitn(4, ' ').collect();
-        let sid = fields.get(2)?.parse().ok()?;
+        let sid = (*fields.get(2)?).to_owned();
         fields.remove(2);
         Some((fields.join(" "), sid))
     }
@@ -513,7 +558,8 @@ fn sort_fan_out(mut frames: Vec<String>) -> Vec<String> {
                 .iter()
                 .take_while(|f| split_sid(f).is_some_and(|(k, _)| k == key))
                 .count();
-        frames[start..end].sort_by_key(|f| split_sid(f).map(|(_, sid)| sid));
+        // Numeric sids in numeric order: shorter first, then lexically.
+        frames[start..end].sort_by_key(|f| split_sid(f).map(|(_, sid)| (sid.len(), sid)));
         start = end;
     }
     frames
@@ -571,7 +617,85 @@ async fn check(name: &str) {
         return;
     };
     let expected = reference_transcript(&bin, name, &session).await;
-    eprintln!("session {name} (reference):\n{}", show(&expected));
+    let actual = natrium_transcript(name, &session).await;
+    if actual != expected {
+        panic!(
+            "session {name}: natrium-server differs from the reference nats-server\n\
+             first difference: {}\n\
+             --- reference nats-server:\n{}\
+             --- natrium-server:\n{}",
+            first_difference(&expected, &actual),
+            show(&expected),
+            show(&actual)
+        );
+    }
+}
+
+async fn natrium_transcript(name: &str, session: &Session) -> Transcript {
+    let options = natrium_options(&session.options)
+        .unwrap_or_else(|e| panic!("session {name}: natrium-server cannot be configured: {e}"));
+    let server = natrium_server::Server::start(options)
+        .await
+        .unwrap_or_else(|e| panic!("session {name}: natrium-server did not start: {e}"));
+    let transcript = play(session, server.addr())
+        .await
+        .unwrap_or_else(|e| panic!("session {name} (natrium): {e}"));
+    server.shutdown().await;
+    transcript
+}
+
+/// The session's options as natrium-server options, on top of the embedded defaults.
+fn natrium_options(session: &SessionOptions) -> Result<ServerOptions, String> {
+    let mut options = ServerOptions::ephemeral();
+    if let Some(n) = session.max_payload {
+        options.max_payload = n;
+    }
+    if let Some(n) = session.max_control_line {
+        options.max_control_line = n as usize;
+    }
+    if let Some(n) = session.max_connections {
+        options.max_connections = n as usize;
+    }
+    if session.max_subscriptions.is_some() {
+        return Err(
+            "ServerOptions has no max_subscriptions (nats-server: max_subscriptions)".into(),
+        );
+    }
+    if let Some(d) = session.ping_interval {
+        options.ping_interval = d;
+    }
+    if let Some(n) = session.ping_max {
+        options.ping_max = n;
+    }
+    if let Some(d) = session.auth_timeout {
+        options.auth_timeout = d;
+    }
+    options.auth = match (&session.token, &session.user, &session.password) {
+        (None, None, None) => Auth::None,
+        (Some(token), None, None) => Auth::Token(token.clone()),
+        (None, Some(user), Some(password)) => Auth::user(user.clone(), password.clone()),
+        _ => return Err("use either token=T or user=U password=P".into()),
+    };
+    Ok(options)
+}
+
+/// Where two transcripts first disagree, for the failure message.
+fn first_difference(expected: &Transcript, actual: &Transcript) -> String {
+    for (index, (want, got)) in expected.iter().zip(actual).enumerate() {
+        let (name, want_frames) = want;
+        let got_frames = &got.1;
+        let len = want_frames.len().max(got_frames.len());
+        for frame in 0..len {
+            let w = want_frames.get(frame).map_or("<nothing>", String::as_str);
+            let g = got_frames.get(frame).map_or("<nothing>", String::as_str);
+            if w != g {
+                return format!(
+                    "conn {name} (#{index}), frame {frame}:\n  reference: {w}\n  natrium:   {g}"
+                );
+            }
+        }
+    }
+    "different connections".into()
 }
 
 macro_rules! sessions {
@@ -612,10 +736,16 @@ sessions! {
     echo_false,
     empty_line,
     hpub_header_size_too_big,
+    hpub_headers_only_to_plain_client,
     hpub_headers_stripped_for_plain_client,
     hpub_hmsg,
+    hpub_leading_zero_sizes,
+    hpub_max_payload_exact,
     hpub_missing_sizes,
+    hpub_non_nats_header_block,
+    hpub_pedantic_invalid_subject,
     hpub_reply_and_empty_payload,
+    hpub_verbose_and_queue,
     hpub_without_headers_in_connect,
     info_from_client,
     invalid_sub_subject,
@@ -641,6 +771,7 @@ sessions! {
     payload_without_crlf,
     pedantic_invalid_publish_subject,
     ping_before_connect,
+    ping_pipelined,
     ping_with_args,
     pong_unsolicited,
     pub_bad_size,
@@ -654,23 +785,32 @@ sessions! {
     pub_too_many_args,
     pub_zero_payload,
     queue_and_plain,
+    queue_echo_false,
+    queue_member_unsub,
+    queue_members_and_plain_sub,
     queue_single_member,
+    queue_two_members_two_conns,
     request_reply,
     separators_tabs_and_spaces,
+    sid_alphanumeric,
     split_connect_across_writes,
     split_pub_across_writes,
     stale_connection,
     sub_duplicate_sid,
     sub_missing_sid,
     sub_too_many_args,
+    sub_trailing_space,
     sub_two_sids_same_subject,
+    subject_utf8,
     unknown_op,
     unknown_op_before_connect,
     unsub_bad_max,
     unsub_max,
     unsub_max_already_reached,
+    unsub_max_zero,
     unsub_missing_sid,
     unsub_stops_delivery,
+    unsub_then_no_responders,
     unsub_unknown_sid,
     unsub_unknown_sid_verbose,
     verbose_with_error,
