@@ -8,6 +8,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 
+use crate::config::{ConfigError, FileConfig};
 use crate::logging::{self, LogLevel, LoggingError};
 use crate::options::{Auth, DEFAULT_PORT, ServerOptions};
 use crate::{Server, ServerError};
@@ -89,6 +90,9 @@ pub enum CliError {
     /// A feature nats-server has and natrium-server does not (yet).
     #[error("{0} is not supported yet by natrium-server")]
     NotSupported(&'static str),
+    /// The configuration file is unreadable or invalid.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
     /// Logging could not be set up.
     #[error(transparent)]
     Logging(#[from] LoggingError),
@@ -159,16 +163,38 @@ where
     out
 }
 
+/// What the flags (and the configuration file they name) resolve to.
+#[derive(Debug, Clone)]
+pub struct Resolved {
+    /// Server options.
+    pub options: ServerOptions,
+    /// Log verbosity.
+    pub log_level: LogLevel,
+    /// Log to this file instead of stderr.
+    pub log_file: Option<PathBuf>,
+}
+
 impl ServerArgs {
     /// The server options these flags describe (flags override the config file).
     pub fn to_options(&self) -> Result<ServerOptions, CliError> {
+        self.resolve().map(|r| r.options)
+    }
+
+    /// Options and log settings: the configuration file first, then the flags on top.
+    pub fn resolve(&self) -> Result<Resolved, CliError> {
         if self.http_port.is_some() {
             return Err(CliError::NotSupported("HTTP monitoring (-m/--http_port)"));
         }
-        let mut opts = match &self.config {
+        let file = match &self.config {
             Some(path) => crate::config::load(path)?,
-            None => ServerOptions::default(),
+            None => FileConfig::default(),
         };
+        let log_level = LogLevel {
+            debug: self.debug || file.debug.unwrap_or(false),
+            trace: self.trace || file.trace.unwrap_or(false),
+        };
+        let log_file = self.log.clone().or(file.log_file);
+        let mut opts = file.options;
         if let Some(addr) = &self.addr {
             opts.host = addr.clone();
         }
@@ -211,7 +237,17 @@ impl ServerArgs {
         if let Some(dir) = &self.ports_file_dir {
             opts.ports_file_dir = Some(dir.clone());
         }
-        Ok(opts)
+        if opts.max_payload as usize > opts.max_pending {
+            return Err(CliError::InvalidFlag(format!(
+                "max_payload ({}) cannot be higher than max_pending ({})",
+                opts.max_payload, opts.max_pending
+            )));
+        }
+        Ok(Resolved {
+            options: opts,
+            log_level,
+            log_file,
+        })
     }
 }
 
@@ -225,17 +261,15 @@ pub async fn run(args: ServerArgs) -> Result<(), CliError> {
         );
         return Ok(());
     }
-    let opts = args.to_options()?;
-    logging::init(
-        LogLevel {
-            debug: args.debug,
-            trace: args.trace,
-        },
-        args.log.as_deref(),
-    )?;
+    let Resolved {
+        options,
+        log_level,
+        log_file,
+    } = args.resolve()?;
+    logging::init(log_level, log_file.as_deref())?;
     tracing::info!("Starting natrium-server");
     tracing::info!("  Version:  {}", env!("CARGO_PKG_VERSION"));
-    let server = Server::start(opts).await?;
+    let server = Server::start(options).await?;
     tracing::info!("  ID:       {}", server.server_id());
     wait_for_signal().await?;
     tracing::info!("Trapped signal; shutting down");

@@ -1,13 +1,341 @@
-//! Server options from a nats-server configuration file (`-c`).
+//! Server settings from a nats-server configuration file (`-c`), read with `natrium-conf`.
+//!
+//! Only the keys natrium-server implements are accepted. A key nats-server knows but
+//! natrium-server does not implement (cluster, jetstream, monitoring, ...) is a clear
+//! "not supported yet" error rather than silently ignored; any other key is an error too,
+//! with its position.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use crate::cli::CliError;
-use crate::options::ServerOptions;
+use natrium_conf::{ConfError, Entry, Map, Value};
 
-/// Reads the options a configuration file sets, on top of the defaults.
-pub(crate) fn load(_path: &Path) -> Result<ServerOptions, CliError> {
-    Err(CliError::NotSupported(
-        "the configuration file (-c/--config)",
-    ))
+use crate::options::{Auth, ServerOptions, User};
+
+/// Settings read from a configuration file.
+#[derive(Debug, Clone, Default)]
+pub struct FileConfig {
+    /// Server options (defaults where the file says nothing).
+    pub options: ServerOptions,
+    /// `debug`.
+    pub debug: Option<bool>,
+    /// `trace`.
+    pub trace: Option<bool>,
+    /// `log_file` / `logfile`.
+    pub log_file: Option<PathBuf>,
+}
+
+/// Why a configuration file was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read or parsed, or a value has the wrong type.
+    #[error("{path}: {source}")]
+    Conf {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong, with its position.
+        source: ConfError,
+    },
+    /// A value is out of range or a combination is invalid.
+    #[error("{path}: {pos}: {message}")]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// Position of the key.
+        pos: String,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// nats-server keys natrium-server does not implement yet.
+const NOT_SUPPORTED: &[&str] = &[
+    "http",
+    "http_port",
+    "monitor_port",
+    "https",
+    "https_port",
+    "http_base_path",
+    "cluster",
+    "gateway",
+    "leafnodes",
+    "leaf",
+    "jetstream",
+    "websocket",
+    "mqtt",
+    "tls",
+    "accounts",
+    "operator",
+    "operators",
+    "resolver",
+    "system_account",
+    "no_auth_user",
+    "nkeys",
+    "lame_duck_duration",
+    "lame_duck_grace_period",
+    "connect_error_reports",
+    "reconnect_error_reports",
+];
+
+/// Keys accepted and deliberately ignored (they only affect features core NATS does not
+/// need, or log formatting).
+const IGNORED: &[&str] = &[
+    "logtime",
+    "logtime_utc",
+    "syslog",
+    "remote_syslog",
+    "store_dir",
+];
+
+/// Reads `path`.
+pub fn load(path: &Path) -> Result<FileConfig, ConfigError> {
+    let conf_err = |source| ConfigError::Conf {
+        path: path.to_owned(),
+        source,
+    };
+    let doc = natrium_conf::parse_file(path).map_err(conf_err)?;
+    let map = doc.as_map().map_err(conf_err)?;
+    let mut cfg = FileConfig::default();
+    apply(map, &mut cfg, path)?;
+    Ok(cfg)
+}
+
+fn invalid(path: &Path, entry: &Entry, message: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        path: path.to_owned(),
+        pos: entry.key_pos().to_string(),
+        message: message.into(),
+    }
+}
+
+fn apply(map: &Map, cfg: &mut FileConfig, path: &Path) -> Result<(), ConfigError> {
+    let conf_err = |source| ConfigError::Conf {
+        path: path.to_owned(),
+        source,
+    };
+    let o = &mut cfg.options;
+    for entry in map.iter() {
+        let key = entry.key().to_ascii_lowercase();
+        let v = entry.value();
+        match key.as_str() {
+            "host" | "net" => o.host = v.as_str().map_err(conf_err)?.to_owned(),
+            "listen" => {
+                let (host, port) = parse_listen(v).map_err(|m| invalid(path, entry, m))?;
+                if let Some(host) = host {
+                    o.host = host;
+                }
+                o.port = port;
+            }
+            "port" => {
+                o.port = match v.as_i64().map_err(conf_err)? {
+                    -1 => 0,
+                    0 => crate::DEFAULT_PORT,
+                    p => u16::try_from(p)
+                        .map_err(|_| invalid(path, entry, format!("invalid port {p}")))?,
+                }
+            }
+            "server_name" => o.server_name = Some(v.as_str().map_err(conf_err)?.to_owned()),
+            "max_payload" => {
+                o.max_payload = u32::try_from(v.as_size().map_err(conf_err)?)
+                    .ok()
+                    .filter(|&n| n > 0)
+                    .ok_or_else(|| invalid(path, entry, "max_payload must be 1 to 4294967295"))?
+            }
+            "max_pending" => o.max_pending = size(v, path, entry)?,
+            "max_control_line" => o.max_control_line = size(v, path, entry)?,
+            "max_connections" | "max_conn" => o.max_connections = size(v, path, entry)?,
+            "max_subscriptions" | "max_subs" => o.max_subscriptions = size(v, path, entry)?,
+            "ping_interval" => o.ping_interval = v.as_duration().map_err(conf_err)?,
+            "ping_max" => {
+                o.ping_max = u32::try_from(v.as_i64().map_err(conf_err)?)
+                    .map_err(|_| invalid(path, entry, "ping_max must not be negative"))?
+            }
+            "write_deadline" => o.write_deadline = v.as_duration().map_err(conf_err)?,
+            "authorization" => apply_authorization(v.as_map().map_err(conf_err)?, o, path)?,
+            "pid_file" => o.pid_file = Some(v.as_str().map_err(conf_err)?.into()),
+            "ports_file_dir" => o.ports_file_dir = Some(v.as_str().map_err(conf_err)?.into()),
+            "debug" => cfg.debug = Some(v.as_bool().map_err(conf_err)?),
+            "trace" => cfg.trace = Some(v.as_bool().map_err(conf_err)?),
+            "log_file" | "logfile" => cfg.log_file = Some(v.as_str().map_err(conf_err)?.into()),
+            k if IGNORED.contains(&k) => {}
+            k if NOT_SUPPORTED.contains(&k) => {
+                return Err(invalid(
+                    path,
+                    entry,
+                    format!("`{}` is not supported yet by natrium-server", entry.key()),
+                ));
+            }
+            _ if entry.is_used_as_variable() => {}
+            _ => {
+                return Err(invalid(
+                    path,
+                    entry,
+                    format!("unknown field `{}`", entry.key()),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn size(v: &Value, path: &Path, entry: &Entry) -> Result<usize, ConfigError> {
+    let n = v.as_size().map_err(|source| ConfigError::Conf {
+        path: path.to_owned(),
+        source,
+    })?;
+    usize::try_from(n).map_err(|_| invalid(path, entry, "value too large"))
+}
+
+/// `listen: host:port`, `listen: :port` or `listen: port`.
+fn parse_listen(v: &Value) -> Result<(Option<String>, u16), String> {
+    let text = match v.as_i64() {
+        Ok(port) => port.to_string(),
+        Err(_) => v.as_str().map_err(|e| e.to_string())?.to_owned(),
+    };
+    let (host, port) = match text.rsplit_once(':') {
+        Some((h, p)) => (
+            Some(h.trim_matches(['[', ']']).to_owned()).filter(|h| !h.is_empty()),
+            p,
+        ),
+        None => (None, text.as_str()),
+    };
+    let port: i64 = port
+        .parse()
+        .map_err(|_| format!("invalid listen address {text:?}"))?;
+    let port = match port {
+        -1 => 0,
+        0 => crate::DEFAULT_PORT,
+        p => u16::try_from(p).map_err(|_| format!("invalid port in {text:?}"))?,
+    };
+    Ok((host, port))
+}
+
+fn apply_authorization(map: &Map, o: &mut ServerOptions, path: &Path) -> Result<(), ConfigError> {
+    let conf_err = |source| ConfigError::Conf {
+        path: path.to_owned(),
+        source,
+    };
+    let (mut token, mut user, mut pass, mut users) = (None, None, None, None);
+    for entry in map.iter() {
+        let v = entry.value();
+        match entry.key().to_ascii_lowercase().as_str() {
+            "token" => token = Some(v.as_str().map_err(conf_err)?.to_owned()),
+            "user" | "username" => user = Some(v.as_str().map_err(conf_err)?.to_owned()),
+            "pass" | "password" => pass = Some(v.as_str().map_err(conf_err)?.to_owned()),
+            "timeout" => {
+                let secs = v.as_f64().map_err(conf_err)?;
+                if !(secs.is_finite() && secs > 0.0) {
+                    return Err(invalid(
+                        path,
+                        entry,
+                        "timeout must be a positive number of seconds",
+                    ));
+                }
+                o.auth_timeout = std::time::Duration::from_secs_f64(secs);
+            }
+            "users" => {
+                let mut list = Vec::new();
+                for u in v.as_array().map_err(conf_err)? {
+                    let m = u.as_map().map_err(conf_err)?;
+                    let get = |k: &str| -> Result<String, ConfigError> {
+                        match m.get(k) {
+                            Some(v) => Ok(v.as_str().map_err(conf_err)?.to_owned()),
+                            None => Err(invalid(path, entry, format!("a user without `{k}`"))),
+                        }
+                    };
+                    list.push(User::new(get("user")?, get("password")?));
+                }
+                users = Some(list);
+            }
+            _ if entry.is_used_as_variable() => {}
+            _ => {
+                return Err(invalid(
+                    path,
+                    entry,
+                    format!(
+                        "`authorization.{}` is not supported yet by natrium-server",
+                        entry.key()
+                    ),
+                ));
+            }
+        }
+    }
+    o.auth = match (token, user, pass, users) {
+        (Some(t), None, None, None) => Auth::Token(t),
+        (None, Some(u), Some(p), None) => Auth::user(u, p),
+        (None, None, None, Some(list)) if !list.is_empty() => Auth::Users(list),
+        (None, None, None, None) => Auth::None,
+        _ => {
+            return Err(ConfigError::Invalid {
+                path: path.to_owned(),
+                pos: "authorization".into(),
+                message: "use one of: token, user+password, or users".into(),
+            });
+        }
+    };
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn load_text(text: &str) -> Result<FileConfig, ConfigError> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("server.conf");
+        std::fs::write(&path, text).unwrap();
+        load(&path)
+    }
+
+    #[test]
+    fn reads_this_servers_keys() {
+        let cfg = load_text(
+            "listen: 127.0.0.1:4333\nserver_name: n1\nmax_payload: 64KB\nmax_pending: 1MB\n\
+             max_connections: 10\nmax_subscriptions: 5\nping_interval: \"30s\"\nping_max: 3\n\
+             write_deadline: \"3s\"\ndebug: true\nauthorization { token: abc, timeout: 0.5 }\n",
+        )
+        .unwrap();
+        let o = &cfg.options;
+        assert_eq!((o.host.as_str(), o.port), ("127.0.0.1", 4333));
+        assert_eq!(o.server_name.as_deref(), Some("n1"));
+        assert_eq!((o.max_payload, o.max_pending), (64 * 1024, 1024 * 1024));
+        assert_eq!(
+            (o.max_connections, o.max_subscriptions, o.ping_max),
+            (10, 5, 3)
+        );
+        assert_eq!(o.ping_interval, Duration::from_secs(30));
+        assert_eq!(o.write_deadline, Duration::from_secs(3));
+        assert_eq!(o.auth, Auth::Token("abc".into()));
+        assert_eq!(o.auth_timeout, Duration::from_millis(500));
+        assert_eq!(cfg.debug, Some(true));
+    }
+
+    #[test]
+    fn reads_users() {
+        let cfg = load_text(
+            "authorization { users = [ {user: a, password: b}, {user: c, password: d} ] }",
+        )
+        .unwrap();
+        assert_eq!(
+            cfg.options.auth,
+            Auth::Users(vec![User::new("a", "b"), User::new("c", "d")])
+        );
+        let cfg = load_text("authorization { user: a, password: b }").unwrap();
+        assert_eq!(cfg.options.auth, Auth::user("a", "b"));
+    }
+
+    #[test]
+    fn unsupported_and_unknown_keys_are_clear_errors() {
+        let err = load_text("port: 4222\njetstream: {}\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("2:1") && err.contains("not supported yet"),
+            "{err}"
+        );
+        let err = load_text("prot: 4222\n").unwrap_err().to_string();
+        assert!(err.contains("unknown field `prot`"), "{err}");
+        let err = load_text("port: \"x\"\n").unwrap_err().to_string();
+        assert!(err.contains("expected an integer"), "{err}");
+    }
 }

@@ -403,9 +403,11 @@ impl Connection {
         self.batch.in_msgs += 1;
         self.batch.in_bytes += size as u64;
         if self.pedantic && !is_valid_literal_subject(subject) {
+            // nats-server only complains: the message is still routed.
             self.error(natrium_wire::INVALID_PUBLISH_SUBJECT);
-            return;
         }
+        // +OK goes before any delivery to this same connection, as in nats-server.
+        self.ok();
         let matches = self.shared.sublist.matches(subject);
         let mut delivered = false;
         for sub in &matches.plain {
@@ -438,7 +440,6 @@ impl Connection {
         {
             self.no_responders_reply(reply);
         }
-        self.ok();
     }
 
     /// Appends one message to `sub`'s connection. Returns whether it was queued.

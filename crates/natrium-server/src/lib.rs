@@ -17,7 +17,7 @@
 mod auth;
 pub mod cli;
 mod client;
-mod config;
+pub mod config;
 mod connection;
 mod error;
 mod info;

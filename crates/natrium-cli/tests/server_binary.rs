@@ -1,0 +1,246 @@
+//! The `natrium-server` binary: nats-server's flags, log lines, pid and ports files, signals.
+
+use std::path::Path;
+use std::process::Stdio;
+use std::time::Duration;
+
+use futures::StreamExt;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
+use tokio::process::{Child, ChildStderr, Command};
+use tokio::time::timeout;
+
+const BIN: &str = env!("CARGO_BIN_EXE_natrium-server");
+const BOUND: Duration = Duration::from_secs(10);
+
+fn server(args: &[&str]) -> Child {
+    Command::new(BIN)
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn natrium-server")
+}
+
+/// Reads log lines until "Server is ready"; returns them and the port from the
+/// "Listening for client connections on HOST:PORT" line.
+async fn wait_ready(stderr: &mut BufReader<ChildStderr>) -> (Vec<String>, u16) {
+    let mut lines = Vec::new();
+    let mut port = None;
+    timeout(BOUND, async {
+        loop {
+            let mut line = String::new();
+            let n = stderr.read_line(&mut line).await.expect("read stderr");
+            assert!(n > 0, "server exited before ready; log so far: {lines:#?}");
+            if let Some((_, addr)) = line
+                .trim_end()
+                .split_once("Listening for client connections on ")
+            {
+                port = addr.rsplit_once(':').and_then(|(_, p)| p.parse().ok());
+            }
+            let ready = line.contains("Server is ready");
+            lines.push(line);
+            if ready {
+                break;
+            }
+        }
+    })
+    .await
+    .expect("ready within bound");
+    (lines, port.expect("a Listening line with a port"))
+}
+
+fn sigterm(child: &Child) {
+    let pid = child.id().expect("running").to_string();
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+}
+
+fn temp_dir(name: &str) -> std::path::PathBuf {
+    let dir =
+        std::env::temp_dir().join(format!("natrium-server-test-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+fn assert_nats_log_line(line: &str) {
+    // [1234] 2026/11/27 02:40:38.123456 [INF] Server is ready
+    let (pid, rest) = line.split_once("] ").expect("[pid] prefix");
+    assert!(
+        pid.starts_with('[') && pid[1..].bytes().all(|b| b.is_ascii_digit()),
+        "{line}"
+    );
+    let (date, rest) = rest.split_once(' ').expect("date");
+    let (time, rest) = rest.split_once(' ').expect("time");
+    assert_eq!(date.len(), 10, "{line}");
+    assert_eq!(&date[4..5], "/");
+    assert_eq!(time.len(), 15, "{line}");
+    assert!(rest.starts_with("[INF] "), "{line}");
+}
+
+#[tokio::test]
+async fn serves_clients_writes_pid_and_ports_files_and_stops_on_sigterm() {
+    let dir = temp_dir("files");
+    let pid_file = dir.join("server.pid");
+    let mut child = server(&[
+        "-a",
+        "127.0.0.1",
+        "-p",
+        "-1",
+        "-n",
+        "bin-test",
+        "-P",
+        pid_file.to_str().unwrap(),
+        "--ports_file_dir",
+        dir.to_str().unwrap(),
+        "--store_dir",
+        dir.to_str().unwrap(),
+    ]);
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let (lines, port) = wait_ready(&mut stderr).await;
+    for line in &lines {
+        assert_nats_log_line(line);
+    }
+    assert!(
+        lines.iter().any(|l| l.trim_end().ends_with(&format!(
+            "[INF] Listening for client connections on 127.0.0.1:{port}"
+        ))),
+        "{lines:#?}"
+    );
+
+    let pid = child.id().unwrap();
+    assert_eq!(std::fs::read_to_string(&pid_file).unwrap(), pid.to_string());
+    let ports_file = dir.join(format!("natrium-server_{pid}.ports"));
+    let ports: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&ports_file).unwrap()).unwrap();
+    assert_eq!(ports["nats"][0], format!("nats://127.0.0.1:{port}"));
+
+    let client = async_nats::connect(format!("nats://127.0.0.1:{port}"))
+        .await
+        .unwrap();
+    assert_eq!(client.server_info().server_name, "bin-test");
+    let mut sub = client.subscribe("bin.test").await.unwrap();
+    client.publish("bin.test", "hi".into()).await.unwrap();
+    let msg = timeout(BOUND, sub.next()).await.unwrap().unwrap();
+    assert_eq!(&msg.payload[..], b"hi");
+
+    sigterm(&child);
+    let status = timeout(BOUND, child.wait())
+        .await
+        .expect("exits within bound")
+        .unwrap();
+    assert!(status.success(), "{status:?}");
+    assert!(!ports_file.exists(), "ports file removed at shutdown");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn user_and_pass_flags_require_auth() {
+    let mut child = server(&["-a", "127.0.0.1", "-p", "-1", "--user", "u", "--pass", "p"]);
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let (_, port) = wait_ready(&mut stderr).await;
+    let url = format!("nats://127.0.0.1:{port}");
+    let ok = async_nats::ConnectOptions::with_user_and_password("u".into(), "p".into())
+        .connect(&url)
+        .await
+        .expect("right credentials");
+    ok.flush().await.unwrap();
+    assert!(ok.server_info().auth_required);
+    sigterm(&child);
+    assert!(
+        timeout(BOUND, child.wait())
+            .await
+            .unwrap()
+            .unwrap()
+            .success()
+    );
+}
+
+#[tokio::test]
+async fn config_file_sets_options() {
+    let dir = temp_dir("conf");
+    let conf = dir.join("server.conf");
+    std::fs::write(
+        &conf,
+        "listen: 127.0.0.1:-1\nmax_payload: 2KB\nserver_name: from-conf\n",
+    )
+    .unwrap();
+    let mut child = server(&["-c", conf.to_str().unwrap()]);
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let (_, port) = wait_ready(&mut stderr).await;
+    let client = async_nats::connect(format!("nats://127.0.0.1:{port}"))
+        .await
+        .unwrap();
+    let info = client.server_info();
+    assert_eq!(
+        (info.server_name.as_str(), info.max_payload),
+        ("from-conf", 2048)
+    );
+    sigterm(&child);
+    assert!(
+        timeout(BOUND, child.wait())
+            .await
+            .unwrap()
+            .unwrap()
+            .success()
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+async fn run_to_end(args: &[&str]) -> (bool, String, String) {
+    let mut child = server(args);
+    let mut out = String::new();
+    let mut err = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .await
+        .unwrap();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .await
+        .unwrap();
+    let status = timeout(BOUND, child.wait()).await.unwrap().unwrap();
+    (status.success(), out, err)
+}
+
+#[tokio::test]
+async fn version_flag_prints_and_exits() {
+    for flag in ["-v", "--version"] {
+        let (ok, out, _) = run_to_end(&[flag]).await;
+        assert!(ok);
+        assert!(out.starts_with("natrium-server: v"), "{out}");
+    }
+}
+
+#[tokio::test]
+async fn unknown_flags_and_unsupported_features_fail_clearly() {
+    let (ok, _, err) = run_to_end(&["--cluster", "nats://127.0.0.1:6222"]).await;
+    assert!(!ok);
+    assert!(err.contains("--cluster"), "{err}");
+
+    let (ok, _, err) = run_to_end(&["-p", "-1", "-m", "8222"]).await;
+    assert!(!ok);
+    assert!(err.contains("not supported yet"), "{err}");
+
+    let (ok, _, err) = run_to_end(&["-p", "99999"]).await;
+    assert!(!ok);
+    assert!(err.contains("invalid port"), "{err}");
+
+    let (ok, _, err) = run_to_end(&[
+        "-c",
+        Path::new("/nonexistent/natrium.conf").to_str().unwrap(),
+    ])
+    .await;
+    assert!(!ok);
+    assert!(err.contains("natrium.conf"), "{err}");
+}
