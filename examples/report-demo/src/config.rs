@@ -160,6 +160,19 @@ pub enum CodecName {
     Json,
     /// Protocol Buffers, from `proto/report.proto`.
     Protobuf,
+    /// MessagePack (fields by name).
+    Msgpack,
+}
+
+impl CodecName {
+    /// The natrium codec of this name.
+    pub fn codec(self) -> natrium::Codec {
+        match self {
+            Self::Json => natrium::Codec::Json,
+            Self::Protobuf => natrium::Codec::Protobuf,
+            Self::Msgpack => natrium::Codec::MsgPack,
+        }
+    }
 }
 
 impl std::str::FromStr for CodecName {

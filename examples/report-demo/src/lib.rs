@@ -4,12 +4,14 @@
 //!   `RealTimeWarehousingData` / `AcceptStatusReportData` events to NATS;
 //! - [`saver`]: a NATS transport server in the `savers` queue group writing each event to
 //!   SQLite or PostgreSQL ([`store`]);
-//! - [`config`]: the Kratos-style bootstrap file; [`run`]: the apps, wired together.
+//! - [`config`]: the Kratos-style bootstrap file; [`run`]: the services as natrium apps;
+//!   [`wire`]: one message type, any codec.
 
-pub mod bus;
 pub mod config;
 pub mod proto;
 pub mod report;
+pub mod run;
 pub mod saver;
 pub mod stats;
 pub mod store;
+pub mod wire;

@@ -1,3 +1,154 @@
-//! The report demo.
+//! `report-demo`: the seed's report → NATS → saver → database system.
+//!
+//! With no arguments it runs everything in one process (an embedded natrium-server, the
+//! report API and a saver on SQLite under `./data`). `report` and `saver` run one service
+//! against any NATS server, configured by `--config FILE` and `REPORT_*` variables.
 
-fn main() {}
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use report_demo::config::Config;
+use report_demo::run::{self, RunError, Running};
+
+#[derive(Debug, Parser)]
+#[command(
+    version,
+    about = "The report demo: HTTP report API -> NATS -> saver -> database"
+)]
+struct Cli {
+    /// Bootstrap file (YAML or TOML); see configs/report.yaml and configs/saver.toml.
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Everything in one process, with an embedded NATS server (the default).
+    All {
+        /// Port of the embedded NATS server on 127.0.0.1 (0 picks a free one).
+        #[arg(long, default_value_t = 4222)]
+        nats_port: u16,
+    },
+    /// The report API alone, publishing to `data.nats.addrs`.
+    Report,
+    /// A saver alone, subscribing at `data.nats.addrs` and writing to `data.database.url`.
+    Saver,
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("report-demo: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("report-demo: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<(), RunError> {
+    let config = Config::load(cli.config.as_deref())?;
+    match cli.command.unwrap_or(Command::All { nats_port: 4222 }) {
+        Command::All { nats_port } => run_all(config, nats_port).await,
+        Command::Report => {
+            let report = run::report_app(&config).await?;
+            let running = Running::spawn("report", report.app, &report.http).await?;
+            println!("report API: http://{}/v1/report", running.http_addr);
+            running.wait().await?;
+            Ok(())
+        }
+        Command::Saver => {
+            let saver = run::saver_app(&config).await?;
+            let running = Running::spawn("saver", saver.app, &saver.http).await?;
+            println!("saver stats: http://{}/v1/stats", running.http_addr);
+            let outcome = running.wait().await;
+            // One machine-readable line: what this saver took from NATS and saved before it
+            // stopped (the graceful-stop test compares the two).
+            let counters = saver.saver.stats().snapshot();
+            let received_from_nats: u64 = saver.nats.stats().iter().map(|r| r.stats.received).sum();
+            let line = serde_json::json!({
+                "received_from_nats": received_from_nats,
+                "received": counters.received,
+                "saved": counters.saved,
+                "failed": counters.failed,
+            });
+            println!("final stats: {line}");
+            Ok(outcome?)
+        }
+    }
+}
+
+/// Starts an embedded natrium-server, a saver and the report API; stops them in the order
+/// that loses nothing: the report API first (its accepted reports are already on NATS), then
+/// the saver (it drains what NATS delivered), then the NATS server.
+async fn run_all(mut config: Config, nats_port: u16) -> Result<(), RunError> {
+    let server = natrium_server::Server::start(natrium_server::ServerOptions {
+        port: nats_port,
+        ..natrium_server::ServerOptions::ephemeral()
+    })
+    .await?;
+    config.data.nats.addrs = vec![server.client_url()];
+
+    let saver = run::saver_app(&config).await?;
+    let saver_app = saver.app.handle_signals(false);
+    let saver = Running::spawn("saver", saver_app, &saver.http).await?;
+    let report = run::report_app(&config).await?;
+    let report_app = report.app.handle_signals(false);
+    let report = Running::spawn("report", report_app, &report.http).await?;
+
+    let url = format!("http://{}", report.http_addr);
+    println!();
+    println!("report-demo is running (Ctrl-C to stop)");
+    println!("  NATS (embedded natrium-server): {}", server.client_url());
+    println!("  report API:  {url}/v1/report  and  {url}/v1/report/user");
+    println!("  saver stats: http://{}/v1/stats", saver.http_addr);
+    println!("  database:    {}", config.data.database.url);
+    println!("Try:");
+    println!(
+        "  curl -s -X POST {url}/v1/report -H 'Content-Type: application/json' -d '{{\"event_name\":\"page_view\",\"content\":\"hello\"}}'"
+    );
+    println!("  curl -s http://{}/v1/stats", saver.http_addr);
+    println!();
+
+    wait_for_signal().await;
+    let report_result = report.stop().await;
+    let saver_result = saver.stop().await;
+    server.shutdown().await;
+    report_result?;
+    saver_result?;
+    Ok(())
+}
+
+/// Completes on SIGINT (Ctrl-C) or SIGTERM.
+async fn wait_for_signal() {
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(term) => term,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot listen for SIGTERM; only Ctrl-C stops the demo");
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+    tracing::info!("stopping: report API, then saver, then NATS server");
+}

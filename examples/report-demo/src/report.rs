@@ -12,9 +12,11 @@ use axum::routing::{get, post};
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
-use crate::bus::{PublishError, Publisher};
+use natrium::{BrokerExt, Headers, SharedBroker};
+
 use crate::proto::{AcceptStatusReportData, RealTimeWarehousingData, now_millis};
 use crate::stats::{ReportStats, bump};
+use crate::wire::Wire;
 
 /// The body of `POST /v1/report`.
 #[derive(Debug, Deserialize)]
@@ -49,7 +51,7 @@ pub struct ApiReply {
 /// What the report handlers share.
 #[derive(Clone)]
 pub struct ReportService {
-    publisher: Publisher,
+    broker: SharedBroker,
     event_subject: Arc<str>,
     user_subject: Arc<str>,
     publish_timeout: Duration,
@@ -60,13 +62,13 @@ impl ReportService {
     /// A service publishing events to `event_subject` and user reports to `user_subject`;
     /// a publish that NATS has not confirmed within `publish_timeout` is answered with 503.
     pub fn new(
-        publisher: Publisher,
+        broker: SharedBroker,
         event_subject: &str,
         user_subject: &str,
         publish_timeout: Duration,
     ) -> Self {
         Self {
-            publisher,
+            broker,
             event_subject: event_subject.into(),
             user_subject: user_subject.into(),
             publish_timeout,
@@ -88,24 +90,38 @@ impl ReportService {
             .with_state(self)
     }
 
-    async fn publish<T: crate::bus::Wire>(&self, subject: &str, message: &T) -> Response {
-        let outcome = tokio::time::timeout(
-            self.publish_timeout,
-            self.publisher.publish(subject, message),
-        )
-        .await
-        .unwrap_or(Err(PublishError::Timeout(self.publish_timeout)));
+    /// Publishes `message` and waits until the NATS server has it (flush), at most
+    /// `publish_timeout`: a report is only "success" once it left this process.
+    async fn publish<T>(&self, subject: &str, message: T) -> Response
+    where
+        T: prost::Message + Serialize + Send + Sync,
+    {
+        let codec = self.broker.codec();
+        let headers = Headers::new().with("Content-Type", codec.content_type());
+        let sent = async {
+            self.broker
+                .publish_with_headers(subject, headers, &Wire(message))
+                .await?;
+            self.broker.flush().await
+        };
+        let outcome = match tokio::time::timeout(self.publish_timeout, sent).await {
+            Ok(outcome) => outcome.map_err(|e| e.to_string()),
+            Err(_) => Err(format!(
+                "NATS did not take the report within {:?}",
+                self.publish_timeout
+            )),
+        };
         match outcome {
             Ok(()) => {
                 bump(&self.stats.published);
                 reply(StatusCode::OK, "success")
             }
-            Err(e) => {
+            Err(why) => {
                 bump(&self.stats.unavailable);
-                tracing::warn!(error = %e, subject, "report not published");
+                tracing::warn!(error = %why, subject, "report not published");
                 reply(
                     StatusCode::SERVICE_UNAVAILABLE,
-                    &format!("message queue unavailable: {e}"),
+                    &format!("message queue unavailable: {why}"),
                 )
             }
         }
@@ -150,7 +166,7 @@ async fn post_report(State(service): State<ReportService>, body: Bytes) -> Respo
         create_time: now_millis(),
     };
     let subject = service.event_subject.clone();
-    service.publish(&subject, &event).await
+    service.publish(&subject, event).await
 }
 
 async fn post_user_report(State(service): State<ReportService>, body: Bytes) -> Response {
@@ -168,7 +184,7 @@ async fn post_user_report(State(service): State<ReportService>, body: Bytes) -> 
         create_time: now_millis(),
     };
     let subject = service.user_subject.clone();
-    service.publish(&subject, &data).await
+    service.publish(&subject, data).await
 }
 
 async fn report_stats(State(service): State<ReportService>) -> Response {

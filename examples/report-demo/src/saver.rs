@@ -4,14 +4,17 @@
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde::Serialize;
 
+use natrium::{BrokerConfig, Msg, NatsServer, Route, State, Subject};
+
+use crate::config::NatsSection;
 use crate::proto::{AcceptStatusReportData, RealTimeWarehousingData};
 use crate::stats::{SaverSnapshot, SaverStats, bump};
 use crate::store::{Record, RowCounts, Store};
+use crate::wire::Wire;
 
 /// What the save handlers share.
 #[derive(Clone, Debug)]
@@ -20,12 +23,20 @@ pub struct SaverService {
     stats: Arc<SaverStats>,
 }
 
+/// How many messages one saver writes at the same time per subject; SQLite commits
+/// concurrent saves together, so this is what turns a burst into a few transactions.
+pub const SAVE_CONCURRENCY: usize = 64;
+
 /// The body of the saver's `GET /v1/stats`.
 #[derive(Debug, Serialize, serde::Deserialize)]
 pub struct SaverStatsReply {
-    /// This process's counters.
+    /// This process's save counters.
     #[serde(flatten)]
     pub counters: SaverSnapshot,
+    /// Messages this saver's subscriptions took from NATS.
+    pub received_from_nats: u64,
+    /// Messages whose payload could not be decoded (logged and dropped).
+    pub undecodable: u64,
     /// Rows in the database (all savers together).
     pub rows: RowCounts,
 }
@@ -80,23 +91,69 @@ impl SaverService {
         }
     }
 
-    /// Counts a message that could not be decoded (the transport logs it).
-    pub fn count_undecodable(&self) {
-        bump(&self.stats.failed);
+    /// The NATS transport server: both subjects in queue group `nats.queue`, decoded with
+    /// `nats.codec`. Undecodable messages are logged and counted by natrium and never reach
+    /// the handlers; handler failures are logged and counted too, and never stop the saver.
+    pub fn nats_server(&self, nats: &NatsSection) -> Result<NatsServer, natrium::Error> {
+        let broker = BrokerConfig::new(nats.addrs.clone())
+            .codec(nats.codec.codec())
+            .name("report-demo saver");
+        NatsServer::builder(broker)
+            .name("saver")
+            .state(self.clone())
+            .route(
+                Route::subscribe(nats.event_subject.clone(), save_event)
+                    .queue(nats.queue.clone())
+                    .concurrency(SAVE_CONCURRENCY),
+            )
+            .route(
+                Route::subscribe(nats.user_subject.clone(), save_user)
+                    .queue(nats.queue.clone())
+                    .concurrency(SAVE_CONCURRENCY),
+            )
+            .build()
     }
 
-    /// `GET /v1/stats`: this saver's counters and the database's row counts.
-    pub fn router(self) -> Router {
+    /// `GET /v1/stats`: this saver's counters, its subscriptions' counters and the
+    /// database's row counts.
+    pub fn router(self, nats: NatsServer) -> Router {
         Router::new()
             .route("/v1/stats", get(saver_stats))
-            .with_state(self)
+            .with_state((self, nats))
     }
 }
 
-async fn saver_stats(State(saver): State<SaverService>) -> Response {
+/// Handler for the event-report subject: (subject, typed message) in, a row out.
+async fn save_event(
+    State(saver): State<SaverService>,
+    Subject(subject): Subject,
+    Msg(Wire(event)): Msg<Wire<RealTimeWarehousingData>>,
+) -> Result<(), crate::store::StoreError> {
+    tracing::debug!(%subject, event = %event.event_name, "saving event report");
+    saver.save_event(event).await
+}
+
+/// Handler for the user-report subject.
+async fn save_user(
+    State(saver): State<SaverService>,
+    Subject(subject): Subject,
+    Msg(Wire(report)): Msg<Wire<AcceptStatusReportData>>,
+) -> Result<(), crate::store::StoreError> {
+    tracing::debug!(%subject, user = %report.user_id, "saving user report");
+    saver.save_user(report).await
+}
+
+async fn saver_stats(
+    axum::extract::State((saver, nats)): axum::extract::State<(SaverService, NatsServer)>,
+) -> Response {
+    let routes = nats.stats();
+    let received_from_nats = routes.iter().map(|r| r.stats.received).sum();
+    let undecodable = routes.iter().map(|r| r.stats.decode_errors).sum();
     match saver.store.counts().await {
         Ok(rows) => axum::Json(SaverStatsReply {
             counters: saver.stats.snapshot(),
+            received_from_nats,
+            undecodable,
             rows,
         })
         .into_response(),

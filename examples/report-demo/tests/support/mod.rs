@@ -83,3 +83,178 @@ pub fn assert_exactly_once(rows: &[String], n: usize) {
         &doubled[..doubled.len().min(10)]
     );
 }
+
+/// A NATS server for a test: the embedded natrium-server by default, or Debian's
+/// `nats-server` when `REPORT_DEMO_NATS=reference` (to compare behaviour).
+pub enum Nats {
+    /// In-process natrium-server.
+    Embedded(natrium_server::Server),
+    /// A `nats-server` child process.
+    Reference {
+        /// The process.
+        child: std::process::Child,
+        /// Its client URL.
+        url: String,
+    },
+}
+
+impl Nats {
+    /// Starts a server on a free loopback port; ready when this returns.
+    pub async fn start() -> Nats {
+        if std::env::var("REPORT_DEMO_NATS").as_deref() == Ok("reference") {
+            return Self::start_reference();
+        }
+        let server = natrium_server::Server::start(natrium_server::ServerOptions::ephemeral())
+            .await
+            .unwrap_or_else(|e| panic!("embedded NATS server: {e}"));
+        Nats::Embedded(server)
+    }
+
+    fn start_reference() -> Nats {
+        use std::io::BufRead;
+        let bin =
+            std::env::var("NATS_SERVER_BIN").unwrap_or_else(|_| "/usr/sbin/nats-server".into());
+        let mut child = std::process::Command::new(&bin)
+            .args(["-a", "127.0.0.1", "-p", "-1"])
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot run {bin}: {e}"));
+        let stderr = child.stderr.take().expect("piped stderr");
+        let mut lines = std::io::BufReader::new(stderr).lines();
+        // nats-server logs "Listening for client connections on 127.0.0.1:PORT", then "Server is ready".
+        let mut url = None;
+        for line in lines.by_ref() {
+            let line = line.expect("nats-server log");
+            if let Some(addr) = line.split("Listening for client connections on ").nth(1) {
+                url = Some(format!("nats://{}", addr.trim()));
+            }
+            if line.contains("Server is ready") {
+                break;
+            }
+        }
+        std::thread::spawn(move || lines.for_each(drop));
+        let url = url.expect("nats-server printed its client address");
+        Nats::Reference { child, url }
+    }
+
+    /// The client URL.
+    pub fn url(&self) -> String {
+        match self {
+            Nats::Embedded(server) => server.client_url(),
+            Nats::Reference { url, .. } => url.clone(),
+        }
+    }
+
+    /// Stops the server; clients see their connection close.
+    pub async fn shutdown(&mut self) {
+        match self {
+            Nats::Embedded(server) => server.shutdown().await,
+            Nats::Reference { child, .. } => {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+        }
+    }
+}
+
+impl Drop for Nats {
+    fn drop(&mut self) {
+        if let Nats::Reference { child, .. } = self {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// A test configuration: everything on free loopback ports, SQLite under `dir` unless
+/// `database_url` is given.
+pub fn test_config(
+    nats_url: &str,
+    codec: report_demo::config::CodecName,
+    dir: &std::path::Path,
+    database_url: Option<&str>,
+) -> report_demo::config::Config {
+    let mut config = report_demo::config::Config::default();
+    config.server.http.addr = "127.0.0.1:0".parse().expect("addr");
+    config.server.http.publish_timeout = Duration::from_millis(500);
+    config.server.stats.addr = "127.0.0.1:0".parse().expect("addr");
+    config.data.nats.addrs = vec![nats_url.to_owned()];
+    config.data.nats.codec = codec;
+    config.data.database.url = database_url.map_or_else(
+        || format!("sqlite://{}", dir.join("report.db").display()),
+        str::to_owned,
+    );
+    config
+}
+
+/// A running saver and what the test reads from it.
+pub struct SaverUnderTest {
+    /// The running app.
+    pub running: report_demo::run::Running,
+    /// Its service (counters).
+    pub saver: report_demo::saver::SaverService,
+    /// Its NATS transport server (subscription counters).
+    pub nats: natrium::NatsServer,
+}
+
+/// Starts a saver app on `config`.
+pub async fn start_saver(config: &report_demo::config::Config) -> SaverUnderTest {
+    let app = report_demo::run::saver_app(config)
+        .await
+        .unwrap_or_else(|e| panic!("saver: {e}"));
+    let running =
+        report_demo::run::Running::spawn("saver", app.app.handle_signals(false), &app.http)
+            .await
+            .unwrap_or_else(|e| panic!("saver: {e}"));
+    SaverUnderTest {
+        running,
+        saver: app.saver,
+        nats: app.nats,
+    }
+}
+
+/// Starts a report app on `config`; returns it and the base URL of its API.
+pub async fn start_report(
+    config: &report_demo::config::Config,
+) -> (report_demo::run::Running, String) {
+    let app = report_demo::run::report_app(config)
+        .await
+        .unwrap_or_else(|e| panic!("report: {e}"));
+    let running =
+        report_demo::run::Running::spawn("report", app.app.handle_signals(false), &app.http)
+            .await
+            .unwrap_or_else(|e| panic!("report: {e}"));
+    let base = format!("http://{}", running.http_addr);
+    (running, base)
+}
+
+/// Posts `n` reports named `event_name` (content `item-{i}`), `concurrency` at a time;
+/// returns how many were answered `{"code":0,"msg":"success"}`.
+pub async fn post_reports(base: &str, event_name: &str, n: usize, concurrency: usize) -> usize {
+    use futures::StreamExt;
+    let client = reqwest::Client::new();
+    let url = format!("{base}/v1/report");
+    futures::stream::iter(0..n)
+        .map(|i| {
+            let request = client.post(&url).json(
+                &serde_json::json!({"event_name": event_name, "content": format!("item-{i}")}),
+            );
+            async move {
+                let response = request
+                    .send()
+                    .await
+                    .unwrap_or_else(|e| panic!("POST {i}: {e}"));
+                let status = response.status();
+                let body: serde_json::Value = response
+                    .json()
+                    .await
+                    .unwrap_or_else(|e| panic!("POST {i} body: {e}"));
+                status == reqwest::StatusCode::OK
+                    && body == serde_json::json!({"code": 0, "msg": "success"})
+            }
+        })
+        .buffer_unordered(concurrency)
+        .filter(|ok| futures::future::ready(*ok))
+        .count()
+        .await
+}

@@ -1,0 +1,183 @@
+//! Assembling the services into natrium [`App`]s, and running them: each service alone
+//! (`report`, `saver`) or everything in one process with an embedded NATS server (`all`).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use natrium::{App, AppContext, AppHandle, BrokerConfig, HttpServer, NatsBroker, NatsServer};
+
+use crate::config::Config;
+use crate::report::ReportService;
+use crate::saver::SaverService;
+use crate::store::{Store, StoreError};
+
+/// Why a service could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The configuration is unusable.
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    /// The database could not be opened.
+    #[error("database {url}: {source}")]
+    Store {
+        /// The database URL.
+        url: String,
+        /// Why.
+        source: StoreError,
+    },
+    /// natrium refused (NATS unreachable, address in use, ...).
+    #[error(transparent)]
+    Natrium(#[from] natrium::Error),
+    /// The embedded NATS server could not start.
+    #[error("embedded NATS server: {0}")]
+    EmbeddedServer(#[from] natrium_server::ServerError),
+    /// The app ended before it was ready.
+    #[error("{0} stopped before it was ready")]
+    NotReady(&'static str),
+}
+
+/// The report service as an app, not yet running.
+pub struct ReportApp {
+    /// The app (HTTP server; the broker is closed after it stops).
+    pub app: App,
+    /// The HTTP server, to learn its bound address once started.
+    pub http: Arc<HttpServer>,
+    /// The service (its counters).
+    pub service: ReportService,
+}
+
+/// Builds the report service: connects to NATS, serves the report API.
+pub async fn report_app(config: &Config) -> Result<ReportApp, RunError> {
+    let nats = &config.data.nats;
+    let broker = NatsBroker::connect(
+        BrokerConfig::new(nats.addrs.clone())
+            .codec(nats.codec.codec())
+            .name("report-demo report"),
+    )
+    .await?;
+    let service = ReportService::new(
+        Arc::new(broker.clone()),
+        &nats.event_subject,
+        &nats.user_subject,
+        config.server.http.publish_timeout,
+    );
+    let http = Arc::new(HttpServer::new(
+        config.server.http.addr,
+        service.clone().router(),
+    ));
+    let app = App::new("report")
+        .version(env!("CARGO_PKG_VERSION"))
+        .metadata("codec", nats.codec.codec().name())
+        .server(Shared(http.clone()))
+        // The HTTP server has finished its requests: now flush and close the connection.
+        .after_stop(move |_| async move {
+            use natrium::Broker;
+            broker.close().await
+        });
+    Ok(ReportApp { app, http, service })
+}
+
+/// The saver service as an app, not yet running.
+pub struct SaverApp {
+    /// The app (NATS transport server and stats HTTP server).
+    pub app: App,
+    /// The stats HTTP server, to learn its bound address once started.
+    pub http: Arc<HttpServer>,
+    /// The NATS transport server (its per-subscription counters).
+    pub nats: NatsServer,
+    /// The service (its counters and store).
+    pub saver: SaverService,
+}
+
+/// Builds the saver service: opens the database, subscribes, serves `GET /v1/stats`.
+pub async fn saver_app(config: &Config) -> Result<SaverApp, RunError> {
+    let url = &config.data.database.url;
+    let store = Store::open(url).await.map_err(|source| RunError::Store {
+        url: url.clone(),
+        source,
+    })?;
+    let saver = SaverService::new(store);
+    let nats = saver.nats_server(&config.data.nats)?;
+    let http = Arc::new(HttpServer::new(
+        config.server.stats.addr,
+        saver.clone().router(nats.clone()),
+    ));
+    let app = App::new("saver")
+        .version(env!("CARGO_PKG_VERSION"))
+        .metadata("codec", config.data.nats.codec.codec().name())
+        .server(nats.clone())
+        .server(Shared(http.clone()));
+    Ok(SaverApp {
+        app,
+        http,
+        nats,
+        saver,
+    })
+}
+
+/// An app running on its own task.
+pub struct Running {
+    /// Stops the app.
+    pub handle: AppHandle,
+    /// The address its HTTP server is bound to.
+    pub http_addr: SocketAddr,
+    task: tokio::task::JoinHandle<Result<(), natrium::Error>>,
+}
+
+impl Running {
+    /// Runs `app` on a task and waits until it is ready.
+    pub async fn spawn(
+        name: &'static str,
+        app: App,
+        http: &HttpServer,
+    ) -> Result<Running, RunError> {
+        let handle = app.handle();
+        let task = tokio::spawn(app.run());
+        if !handle.ready().await {
+            return match task.await {
+                Ok(Err(e)) => Err(e.into()),
+                _ => Err(RunError::NotReady(name)),
+            };
+        }
+        let http_addr = http.local_addr().ok_or(RunError::NotReady(name))?;
+        Ok(Running {
+            handle,
+            http_addr,
+            task,
+        })
+    }
+
+    /// Stops the app gracefully and waits until it has stopped.
+    pub async fn stop(self) -> Result<(), natrium::Error> {
+        self.handle.stop();
+        self.wait().await
+    }
+
+    /// Waits until the app stops (by a signal, a failure, or [`AppHandle::stop`]).
+    pub async fn wait(self) -> Result<(), natrium::Error> {
+        match self.task.await {
+            Ok(result) => result,
+            Err(e) => Err(natrium::Error::other(format!("app task failed: {e}"))),
+        }
+    }
+}
+
+/// Lets the caller keep a handle on a server it gives to an [`App`] (to read its bound
+/// address), since `App::server` takes the server by value.
+struct Shared<S>(Arc<S>);
+
+#[async_trait]
+impl<S: natrium::Server> natrium::Server for Shared<S> {
+    fn name(&self) -> String {
+        self.0.name()
+    }
+
+    async fn start(&self, ctx: &AppContext) -> natrium::Result<()> {
+        self.0.start(ctx).await
+    }
+
+    async fn stop(&self, ctx: &AppContext) -> natrium::Result<()> {
+        self.0.stop(ctx).await
+    }
+}
