@@ -49,6 +49,18 @@ pub trait Middleware: Send + Sync + 'static {
     }
 }
 
+/// A shared middleware is a middleware (handy to keep a handle on its state).
+#[async_trait]
+impl<M: Middleware + ?Sized> Middleware for Arc<M> {
+    async fn handle(&self, request: HandlerRequest, next: Next<'_>) -> HandlerResult {
+        (**self).handle(request, next).await
+    }
+
+    async fn outbound(&self, outbound: Outbound, next: OutboundNext<'_>) -> Result<Vec<Message>> {
+        (**self).outbound(outbound, next).await
+    }
+}
+
 /// The innermost step of a handler chain: extraction and the user's handler.
 pub(crate) type Endpoint = dyn Fn(HandlerRequest) -> BoxFuture<'static, HandlerResult> + Send + Sync;
 
