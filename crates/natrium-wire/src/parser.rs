@@ -188,45 +188,136 @@ fn parse_op<'a>(buf: &'a [u8], limits: &Limits, headers: bool) -> Parsed<'a> {
     }
 }
 
+/// A verb's spelling, prepared for one masked comparison of the first eight bytes.
+struct Spelling {
+    verb: Verb,
+    len: usize,
+    /// The verb in lower case, zero-padded.
+    lower: u64,
+    /// Bit 0x20 at each letter: setting it lower-cases a letter; other bytes match exactly.
+    fold: u64,
+    /// 0xff over the verb's bytes.
+    keep: u64,
+}
+
+impl Spelling {
+    const fn new(verb: Verb, word: &[u8]) -> Spelling {
+        let mut lower = [0u8; 8];
+        let mut fold = [0u8; 8];
+        let mut keep = [0u8; 8];
+        let mut i = 0;
+        while i < word.len() {
+            lower[i] = word[i];
+            fold[i] = if word[i].is_ascii_lowercase() {
+                0x20
+            } else {
+                0
+            };
+            keep[i] = 0xff;
+            i += 1;
+        }
+        Spelling {
+            verb,
+            len: word.len(),
+            lower: u64::from_le_bytes(lower),
+            fold: u64::from_le_bytes(fold),
+            keep: u64::from_le_bytes(keep),
+        }
+    }
+
+    /// Whether `head` (the first eight bytes, zero-padded) starts with this verb.
+    #[inline]
+    fn matches(&self, head: u64) -> bool {
+        (head | self.fold) & self.keep == self.lower
+    }
+}
+
+const PUB: Spelling = Spelling::new(Verb::Pub, b"pub");
+const PING: Spelling = Spelling::new(Verb::Ping, b"ping");
+const PONG: Spelling = Spelling::new(Verb::Pong, b"pong");
+const HPUB: Spelling = Spelling::new(Verb::Hpub, b"hpub");
+const HMSG: Spelling = Spelling::new(Verb::Hmsg, b"hmsg");
+const SUB: Spelling = Spelling::new(Verb::Sub, b"sub");
+const UNSUB: Spelling = Spelling::new(Verb::Unsub, b"unsub");
+const CONNECT: Spelling = Spelling::new(Verb::Connect, b"connect");
+const INFO: Spelling = Spelling::new(Verb::Info, b"info");
+const PLUS_OK: Spelling = Spelling::new(Verb::Ok, b"+ok");
+const MINUS_ERR: Spelling = Spelling::new(Verb::Err, b"-err");
+
 /// Recognises the verb at the start of `buf`, case-insensitively, like nats-server's state
 /// machine: the first byte that cannot continue a known verb is an unknown operation.
 fn read_verb(buf: &[u8]) -> Result<Option<(Verb, usize)>, ParseError> {
+    let head = match buf.first_chunk::<8>() {
+        Some(chunk) => u64::from_le_bytes(*chunk),
+        None => {
+            let mut padded = [0u8; 8];
+            padded[..buf.len()].copy_from_slice(buf);
+            u64::from_le_bytes(padded)
+        }
+    };
+    let byte = |i: usize| (head >> (8 * i)) as u8 | 0x20;
+    let spelling = match byte(0) {
+        b'p' => match byte(1) {
+            b'u' => &PUB,
+            b'i' => &PING,
+            b'o' => &PONG,
+            _ => &PUB, // settled by the slow path below
+        },
+        b'h' => match byte(1) {
+            b'm' => &HMSG,
+            _ => &HPUB,
+        },
+        b's' => &SUB,
+        b'u' => &UNSUB,
+        b'c' => &CONNECT,
+        b'i' => &INFO,
+        b'+' => &PLUS_OK,
+        b'-' => &MINUS_ERR,
+        _ => &PUB,
+    };
+    if buf.len() >= spelling.len && spelling.matches(head) {
+        return Ok(Some((spelling.verb, spelling.len)));
+    }
+    slow_verb(buf)
+}
+
+/// The verb is cut short, misspelled or unknown: walk it byte by byte to tell "need more"
+/// from an unknown operation at a precise offset.
+#[cold]
+fn slow_verb(buf: &[u8]) -> Result<Option<(Verb, usize)>, ParseError> {
     let lower = |i: usize| buf.get(i).map(u8::to_ascii_lowercase);
-    let (verb, word): (Verb, &[u8]) = match lower(0) {
+    let spelling = match lower(0) {
         None => return Ok(None),
         Some(b'p') => match lower(1) {
             None => return Ok(None),
-            Some(b'u') => (Verb::Pub, b"pub"),
-            Some(b'i') => (Verb::Ping, b"ping"),
-            Some(b'o') => (Verb::Pong, b"pong"),
+            Some(b'u') => &PUB,
+            Some(b'i') => &PING,
+            Some(b'o') => &PONG,
             Some(_) => return Err(ParseError::UnknownOperation { offset: 1 }),
         },
         Some(b'h') => match lower(1) {
             None => return Ok(None),
-            Some(b'p') => (Verb::Hpub, b"hpub"),
-            Some(b'm') => (Verb::Hmsg, b"hmsg"),
+            Some(b'p') => &HPUB,
+            Some(b'm') => &HMSG,
             Some(_) => return Err(ParseError::UnknownOperation { offset: 1 }),
         },
-        Some(b's') => (Verb::Sub, b"sub"),
-        Some(b'u') => (Verb::Unsub, b"unsub"),
-        Some(b'c') => (Verb::Connect, b"connect"),
-        Some(b'i') => (Verb::Info, b"info"),
-        Some(b'+') => (Verb::Ok, b"+ok"),
-        Some(b'-') => (Verb::Err, b"-err"),
+        Some(b's') => &SUB,
+        Some(b'u') => &UNSUB,
+        Some(b'c') => &CONNECT,
+        Some(b'i') => &INFO,
+        Some(b'+') => &PLUS_OK,
+        Some(b'-') => &MINUS_ERR,
         Some(_) => return Err(ParseError::UnknownOperation { offset: 0 }),
     };
-    // Fast path: the whole verb is there (the common case).
-    if buf.len() >= word.len() && buf[..word.len()].eq_ignore_ascii_case(word) {
-        return Ok(Some((verb, word.len())));
-    }
-    for (offset, &expected) in word.iter().enumerate() {
+    let word = spelling.lower.to_le_bytes();
+    for (offset, &expected) in word[..spelling.len].iter().enumerate() {
         match lower(offset) {
             None => return Ok(None),
             Some(b) if b == expected => {}
             Some(_) => return Err(ParseError::UnknownOperation { offset }),
         }
     }
-    Ok(Some((verb, word.len())))
+    Ok(Some((spelling.verb, spelling.len)))
 }
 
 /// Reads the argument part of a control line starting at `from` (leading spaces and tabs are

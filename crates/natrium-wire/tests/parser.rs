@@ -147,6 +147,20 @@ fn unknown_operation_reports_the_offending_offset() {
         ParseError::UnknownOperation { offset: 0 }
     );
     assert_eq!(parse_err(b"HX"), ParseError::UnknownOperation { offset: 1 });
+    // Bytes that equal a verb's letters only once bit 0x20 is set are not that verb.
+    assert_eq!(
+        parse_err(b"\x0bOK\r\n"),
+        ParseError::UnknownOperation { offset: 0 }
+    );
+    assert_eq!(
+        parse_err(b"P\x15B a 1\r\n"),
+        ParseError::UnknownOperation { offset: 1 }
+    );
+    assert_eq!(
+        parse_err(b"-\x05RR x\r\n"),
+        ParseError::UnknownOperation { offset: 1 }
+    );
+    assert_eq!(parse_one(b"+ok\r\n").unwrap(), Some((ClientOp::Ignored, 5)));
     // A verb prefix that is still possible is "need more", not an error.
     for prefix in [
         &b"P"[..],
