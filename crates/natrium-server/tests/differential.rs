@@ -16,8 +16,9 @@
 //! ```
 //!
 //! `send` text is taken verbatim after `: `, with escapes `\r`, `\n`, `\t`, `\\`, `\xHH` and
-//! `{{N*text}}` for `text` repeated N times. A `PING` line inside a `send` is counted, so a
+//! `{{N*text}}` for `text` (escapes allowed) repeated N times. A `PING` line inside a `send` is counted, so a
 //! later `sync` also waits for its PONG. At the end every connection still open is synced.
+//! Set env `DIFFERENTIAL_SHOW=1` to print every reference transcript (for writing sessions).
 //! `pool: a b` compares the messages received by `a` and `b` as one sorted pool (a queue
 //! group spreads messages over its members at random).
 //!
@@ -241,7 +242,7 @@ fn unescape(text: &str) -> Result<Vec<u8>, String> {
             let count: usize = count
                 .parse()
                 .map_err(|e| format!("repetition count `{count}`: {e}"))?;
-            out.extend(unit.as_bytes().repeat(count));
+            out.extend(unescape(unit)?.repeat(count));
             rest = tail;
             continue;
         }
@@ -270,12 +271,16 @@ fn unescape(text: &str) -> Result<Vec<u8>, String> {
     Ok(out)
 }
 
-/// Counts the lines of `data` that are a `PING` (any case, optional blanks and `\r`).
+/// Counts the lines of `data` that are a `PING` (any case; nats-server ignores whatever
+/// follows the verb up to the line end).
 fn count_pings(data: &[u8]) -> usize {
     data.split(|&b| b == b'\n')
         .rev()
         .skip(1) // The part after the last `\n` is not a complete line.
-        .filter(|line| line.trim_ascii().eq_ignore_ascii_case(b"PING"))
+        .filter(|line| {
+            let line = line.trim_ascii_start();
+            line.len() >= 4 && line[..4].eq_ignore_ascii_case(b"PING")
+        })
         .count()
 }
 
@@ -617,6 +622,9 @@ async fn check(name: &str) {
         return;
     };
     let expected = reference_transcript(&bin, name, &session).await;
+    if std::env::var_os("DIFFERENTIAL_SHOW").is_some() {
+        eprintln!("session {name} (reference):\n{}", show(&expected));
+    }
     let actual = natrium_transcript(name, &session).await;
     if actual != expected {
         panic!(
@@ -718,22 +726,27 @@ sessions! {
     auth_timeout,
     auth_token_bad,
     auth_token_good,
+    auth_token_good_then_ops_pipelined,
     auth_token_missing,
     auth_user_pass_bad_password,
     auth_user_pass_bad_user,
     auth_user_pass_good,
+    auth_verbose_bad_password,
     case_insensitive_verbs,
     client_sends_msg,
     connect_bad_field_type,
     connect_bad_json,
     connect_defaults,
+    connect_trailing_garbage,
     connect_twice,
     connect_unknown_fields,
     connect_verbose_false,
     connect_verbose_ok_every_op,
     connect_without_args,
+    control_line_without_newline_too_long,
     echo_default_true,
     echo_false,
+    echo_false_no_responders,
     empty_line,
     hpub_header_size_too_big,
     hpub_headers_only_to_plain_client,
@@ -747,6 +760,7 @@ sessions! {
     hpub_reply_and_empty_payload,
     hpub_verbose_and_queue,
     hpub_without_headers_in_connect,
+    hpub_zero_header_size,
     info_from_client,
     invalid_sub_subject,
     invalid_sub_subjects_various,
@@ -773,10 +787,13 @@ sessions! {
     ping_before_connect,
     ping_pipelined,
     ping_with_args,
+    ping_with_argument,
     pong_unsolicited,
     pub_bad_size,
     pub_binary_payload,
+    pub_large_payload,
     pub_leading_zero_size,
+    pub_many_messages_one_write,
     pub_missing_size,
     pub_negative_size,
     pub_no_subscribers,
@@ -784,20 +801,24 @@ sessions! {
     pub_sub_basic,
     pub_too_many_args,
     pub_zero_payload,
+    publish_to_full_wildcard_non_pedantic,
     queue_and_plain,
     queue_echo_false,
     queue_member_unsub,
     queue_members_and_plain_sub,
     queue_single_member,
     queue_two_members_two_conns,
+    reply_subject_wildcard,
     request_reply,
     separators_tabs_and_spaces,
     sid_alphanumeric,
+    split_byte_by_byte,
     split_connect_across_writes,
     split_pub_across_writes,
     stale_connection,
     sub_duplicate_sid,
     sub_missing_sid,
+    sub_subject_with_nul,
     sub_too_many_args,
     sub_trailing_space,
     sub_two_sids_same_subject,
@@ -807,6 +828,7 @@ sessions! {
     unsub_bad_max,
     unsub_max,
     unsub_max_already_reached,
+    unsub_max_queue,
     unsub_max_zero,
     unsub_missing_sid,
     unsub_stops_delivery,
@@ -815,6 +837,7 @@ sessions! {
     unsub_unknown_sid_verbose,
     verbose_with_error,
     wildcard_full,
+    wildcard_inside_token,
     wildcard_mixed,
     wildcard_star,
 }
@@ -844,7 +867,7 @@ fn every_corpus_session_is_listed() {
 #[test]
 fn session_format_parses_escapes_and_steps() {
     let session = parse_session(
-        "# comment\noptions: max_payload=16 token=t\nconn a\nsend a: PUB x 2\\r\\n\\x00\\t\\\\{{3*ab}}\nsync a\nexpect-close a\nclose a\n",
+        "# comment\noptions: max_payload=16 token=t\nconn a\nsend a: PUB x 2\\r\\n\\x00\\t\\\\{{3*ab}}{{2*\\r}}\nsync a\nexpect-close a\nclose a\n",
     )
     .expect("valid session");
     assert_eq!(session.options.max_payload, Some(16));
@@ -853,7 +876,7 @@ fn session_format_parses_escapes_and_steps() {
     match &session.steps[1] {
         Step::Send(name, data) => {
             assert_eq!(name, "a");
-            assert_eq!(data, b"PUB x 2\r\n\x00\t\\ababab");
+            assert_eq!(data, b"PUB x 2\r\n\x00\t\\ababab\r\r");
         }
         other => panic!("expected send, got {other:?}"),
     }
@@ -869,8 +892,8 @@ fn frames_split_on_lines_and_payload_sizes() {
     assert_eq!(frame_len(b"MSG a 1 5\r\nhe\r\n"), None);
     assert_eq!(frame_len(b"PON"), None);
     assert_eq!(
-        count_pings(b"PING\r\nping\nPUB x 0\r\n\r\n  PING \r\nPING"),
-        3
+        count_pings(b"PING\r\nping\nPUB x 0\r\n\r\n  PING \r\nPING foo\r\nPONG\r\nPING"),
+        4
     );
     let fan_out = sort_fan_out(vec![
         "MSG a 3 1\\r\\nx\\r\\n".to_owned(),
