@@ -182,6 +182,8 @@ struct Connection {
     /// Connections whose writers must be woken at the end of this batch.
     touched: Vec<Arc<Client>>,
     batch: Batch,
+    /// The current PUB/HPUB's size fields as written, when not in canonical form.
+    raw_sizes: Option<RawSizes>,
 }
 
 impl Connection {
@@ -206,6 +208,7 @@ impl Connection {
             ping_sent: None,
             touched: Vec::new(),
             batch: Batch::default(),
+            raw_sizes: None,
         }
     }
 
@@ -266,6 +269,11 @@ impl Connection {
             match parsed {
                 Ok(None) => break Flow::Continue,
                 Ok(Some((op, used))) => {
+                    self.raw_sizes = match op {
+                        ClientOp::Pub { .. } => RawSizes::find(&buf[..used], false),
+                        ClientOp::Hpub { .. } => RawSizes::find(&buf[..used], true),
+                        _ => None,
+                    };
                     pos += used;
                     if let Flow::Close(reason) = self.dispatch(op) {
                         break Flow::Close(reason);
@@ -333,7 +341,6 @@ impl Connection {
                     let rtt = sent.elapsed().as_nanos().max(1) as u64;
                     self.client.rtt.store(rtt, Ordering::Relaxed);
                 }
-                self.ok();
             }
             ClientOp::Info(_) | ClientOp::Ignored => {}
         }
@@ -459,18 +466,23 @@ impl Connection {
         if slot == Slot::Exhausted {
             return false;
         }
+        let raw = self.raw_sizes.as_ref();
         let (appended, bytes) = match headers {
             Some(h) if target.wants_headers() => {
                 let size = h.len() + payload.len();
-                let res = target.outbound.append(Some(size), |b| {
-                    encode_hmsg(b, subject, &sub.sid, reply, h, payload)
+                let res = target.outbound.append(Some(size), |b| match raw {
+                    Some(raw) => raw.encode_hmsg(b, subject, &sub.sid, reply, h, payload),
+                    None => encode_hmsg(b, subject, &sub.sid, reply, h, payload),
                 });
                 (res, size)
             }
             // Headers are stripped for subscribers that did not ask for them.
             _ => {
-                let res = target.outbound.append(Some(payload.len()), |b| {
-                    encode_msg(b, subject, &sub.sid, reply, payload)
+                let res = target.outbound.append(Some(payload.len()), |b| match raw {
+                    Some(raw) if headers.is_none() => {
+                        raw.encode_msg(b, subject, &sub.sid, reply, payload)
+                    }
+                    _ => encode_msg(b, subject, &sub.sid, reply, payload),
                 });
                 (res, payload.len())
             }
@@ -684,4 +696,84 @@ fn slow_consumer(shared: &Shared, client: &Client) {
     }
     client.outbound.close();
     client.kill.cancel();
+}
+
+/// Size fields of a PUB/HPUB exactly as the client wrote them. nats-server copies these
+/// bytes into MSG/HMSG, so `PUB foo 002` is delivered as `MSG foo 1 002`; only kept when
+/// they differ from the canonical decimal form (i.e. have leading zeros).
+#[derive(Debug)]
+struct RawSizes {
+    header: Option<Box<[u8]>>,
+    total: Box<[u8]>,
+}
+
+impl RawSizes {
+    /// Looks at the control line at the start of `op` (a whole PUB or HPUB operation).
+    fn find(op: &[u8], hpub: bool) -> Option<RawSizes> {
+        let end = op.iter().position(|&b| b == b'\n')?;
+        let mut fields = op[..end]
+            .split(|&b| matches!(b, b' ' | b'\t' | b'\r'))
+            .filter(|f| !f.is_empty())
+            .rev();
+        let total = fields.next()?;
+        let header = if hpub { Some(fields.next()?) } else { None };
+        let padded = |f: &[u8]| f.len() > 1 && f[0] == b'0';
+        if !padded(total) && !header.is_some_and(padded) {
+            return None;
+        }
+        Some(RawSizes {
+            header: header.map(Into::into),
+            total: total.into(),
+        })
+    }
+
+    fn encode_msg(
+        &self,
+        b: &mut BytesMut,
+        subject: &[u8],
+        sid: &[u8],
+        reply: Option<&[u8]>,
+        payload: &[u8],
+    ) {
+        b.extend_from_slice(b"MSG ");
+        put_routing(b, subject, sid, reply);
+        b.extend_from_slice(&self.total);
+        b.extend_from_slice(b"\r\n");
+        b.extend_from_slice(payload);
+        b.extend_from_slice(b"\r\n");
+    }
+
+    fn encode_hmsg(
+        &self,
+        b: &mut BytesMut,
+        subject: &[u8],
+        sid: &[u8],
+        reply: Option<&[u8]>,
+        headers: &[u8],
+        payload: &[u8],
+    ) {
+        b.extend_from_slice(b"HMSG ");
+        put_routing(b, subject, sid, reply);
+        match &self.header {
+            Some(h) => b.extend_from_slice(h),
+            None => b.extend_from_slice(headers.len().to_string().as_bytes()),
+        }
+        b.extend_from_slice(b" ");
+        b.extend_from_slice(&self.total);
+        b.extend_from_slice(b"\r\n");
+        b.extend_from_slice(headers);
+        b.extend_from_slice(payload);
+        b.extend_from_slice(b"\r\n");
+    }
+}
+
+fn put_routing(b: &mut BytesMut, subject: &[u8], sid: &[u8], reply: Option<&[u8]>) {
+    b.extend_from_slice(subject);
+    b.extend_from_slice(b" ");
+    b.extend_from_slice(sid);
+    b.extend_from_slice(b" ");
+    if let Some(reply) = reply {
+        b.extend_from_slice(reply);
+        b.extend_from_slice(b" ");
+    }
 }

@@ -339,3 +339,19 @@ async fn client_stats_are_tracked_per_connection() {
     assert_eq!(c.subscriptions, ["a.b"]);
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn size_fields_are_echoed_as_written() {
+    let server = start_default().await;
+    let mut raw = Raw::handshake(&server, QUIET_HEADERS).await;
+    raw.send(
+        "SUB foo 1\r\nPUB foo 002\r\nhi\r\nHPUB foo 012 0014\r\nNATS/1.0\r\n\r\nhi\r\nPING\r\n",
+    )
+    .await;
+    raw.expect_line("MSG foo 1 002").await;
+    assert_eq!(raw.payload(2).await, b"hi");
+    raw.expect_line("HMSG foo 1 012 0014").await;
+    assert_eq!(raw.payload(14).await, b"NATS/1.0\r\n\r\nhi");
+    raw.expect_line("PONG").await;
+    server.shutdown().await;
+}
