@@ -12,6 +12,7 @@
 //! send a: SUB foo 1\r\nPUB foo 2\r\nhi\r\n
 //! sync a                              (send PING, read until its PONG: a deterministic cut)
 //! expect-close a                      (read until the server closes the connection)
+//! await a: PING\r\n                    (read until a frame shown exactly like this arrives)
 //! close a                             (the client closes its side)
 //! ```
 //!
@@ -66,6 +67,7 @@ const MASKED_INFO_FIELDS: &[&str] = &[
 const CLOSED: &str = "[closed by server]";
 const PONG_TIMEOUT: &str = "[timed out waiting for PONG]";
 const OPEN_TIMEOUT: &str = "[timed out waiting for the server to close]";
+const FRAME_TIMEOUT: &str = "[timed out waiting for the awaited frame]";
 const STOPPED: &str = "[session stopped after the timeout]";
 
 // ---------------------------------------------------------------------------------------------
@@ -87,6 +89,8 @@ enum Step {
     Send(String, Vec<u8>),
     Sync(String),
     ExpectClose(String),
+    /// Read until a frame rendered exactly like this arrives.
+    Await(String, String),
     Close(String),
 }
 
@@ -196,6 +200,13 @@ fn parse_session(text: &str) -> Result<Session, String> {
         }
         if let Some(rest) = line.strip_prefix("pool:") {
             pools.push(rest.split_whitespace().map(str::to_owned).collect());
+            continue;
+        }
+        if let Some(rest) = line.strip_prefix("await ") {
+            let (name, frame) = rest
+                .split_once(": ")
+                .ok_or_else(|| at("expected `await NAME: FRAME`".into()))?;
+            steps.push(Step::Await(name.trim().to_owned(), frame.to_owned()));
             continue;
         }
         if let Some(rest) = line.strip_prefix("send ") {
@@ -350,6 +361,15 @@ impl Conn {
         self.read_until(|_| false, OPEN_TIMEOUT).await;
     }
 
+    async fn await_frame(&mut self, frame: &str) {
+        let from = self.frames.len();
+        self.read_until(
+            |conn| conn.frames[from..].iter().any(|f| f == frame),
+            FRAME_TIMEOUT,
+        )
+        .await;
+    }
+
     fn close(&mut self) {
         self.stream = None;
     }
@@ -479,6 +499,7 @@ async fn play(session: &Session, addr: SocketAddr) -> Result<Transcript, String>
             | Step::Send(name, _)
             | Step::Sync(name)
             | Step::ExpectClose(name)
+            | Step::Await(name, _)
             | Step::Close(name) => name,
         };
         if let Step::Conn(_) = step {
@@ -497,6 +518,7 @@ async fn play(session: &Session, addr: SocketAddr) -> Result<Transcript, String>
             Step::Send(_, data) => conn.send(data).await,
             Step::Sync(_) => conn.sync().await,
             Step::ExpectClose(_) => conn.expect_close().await,
+            Step::Await(_, frame) => conn.await_frame(frame).await,
             Step::Close(_) => conn.close(),
         }
         if conn.timed_out {
@@ -605,7 +627,7 @@ async fn reference_transcript(bin: &Path, name: &str, session: &Session) -> Tran
     let timed_out = transcript
         .iter()
         .flat_map(|(_, frames)| frames)
-        .any(|f| f == PONG_TIMEOUT || f == OPEN_TIMEOUT);
+        .any(|f| f == PONG_TIMEOUT || f == OPEN_TIMEOUT || f == FRAME_TIMEOUT);
     assert!(
         !timed_out,
         "session {name} does not run cleanly against the reference nats-server; fix the \
@@ -728,15 +750,19 @@ sessions! {
     auth_token_good,
     auth_token_good_then_ops_pipelined,
     auth_token_missing,
+    auth_user_pass_against_token,
     auth_user_pass_bad_password,
     auth_user_pass_bad_user,
     auth_user_pass_good,
     auth_verbose_bad_password,
     case_insensitive_verbs,
     client_sends_msg,
+    client_sends_ok_and_err,
     connect_bad_field_type,
     connect_bad_json,
     connect_defaults,
+    connect_longer_than_control_line,
+    connect_token_without_auth,
     connect_trailing_garbage,
     connect_twice,
     connect_unknown_fields,
@@ -748,6 +774,7 @@ sessions! {
     echo_false,
     echo_false_no_responders,
     empty_line,
+    errors_then_pipelined_ops,
     hpub_header_size_too_big,
     hpub_headers_only_to_plain_client,
     hpub_headers_stripped_for_plain_client,
@@ -758,12 +785,14 @@ sessions! {
     hpub_non_nats_header_block,
     hpub_pedantic_invalid_subject,
     hpub_reply_and_empty_payload,
+    hpub_reply_to_plain_client,
     hpub_verbose_and_queue,
     hpub_without_headers_in_connect,
     hpub_zero_header_size,
     info_from_client,
     invalid_sub_subject,
     invalid_sub_subjects_various,
+    leading_space_before_verb,
     long_subject,
     many_ops_one_write,
     max_connections,
@@ -772,6 +801,7 @@ sessions! {
     max_payload_counts_headers,
     max_payload_exact,
     max_payload_exceeded,
+    max_payload_then_pipelined_ops,
     max_subscriptions,
     missing_cr,
     no_responders,
@@ -785,11 +815,14 @@ sessions! {
     payload_without_crlf,
     pedantic_invalid_publish_subject,
     ping_before_connect,
+    ping_interval_answered,
+    ping_interval_unanswered_after_pongs,
     ping_pipelined,
     ping_with_args,
     ping_with_argument,
     pong_unsolicited,
     pub_bad_size,
+    pub_bare_verb,
     pub_binary_payload,
     pub_large_payload,
     pub_leading_zero_size,
@@ -800,6 +833,7 @@ sessions! {
     pub_reply_subject,
     pub_sub_basic,
     pub_too_many_args,
+    pub_trailing_blanks_after_size,
     pub_zero_payload,
     publish_to_full_wildcard_non_pedantic,
     queue_and_plain,
@@ -833,8 +867,11 @@ sessions! {
     unsub_missing_sid,
     unsub_stops_delivery,
     unsub_then_no_responders,
+    unsub_too_many_args,
     unsub_unknown_sid,
     unsub_unknown_sid_verbose,
+    verb_with_suffix,
+    verb_without_separator,
     verbose_with_error,
     wildcard_full,
     wildcard_inside_token,
