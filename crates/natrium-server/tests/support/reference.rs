@@ -7,6 +7,7 @@
 //! reference: fail when `CI` is set, otherwise warn loudly and let the caller return.
 #![allow(dead_code)]
 
+use std::io::Write as _;
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -50,9 +51,16 @@ pub fn reference_binary_or_skip(suite: &str) -> Option<PathBuf> {
     if std::env::var_os("CI").is_some() {
         panic!("{message}");
     }
-    eprintln!("\n!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!");
-    eprintln!("!!! WARNING: SKIPPED: {message}");
-    eprintln!("!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n");
+    // Once per test binary, and straight to stderr: libtest captures `eprintln!` of passing
+    // tests, and a skipped suite must not go unnoticed.
+    static WARNED: std::sync::Once = std::sync::Once::new();
+    WARNED.call_once(|| {
+        let bar = "!".repeat(78);
+        let _ = writeln!(
+            std::io::stderr(),
+            "\n{bar}\n!!! WARNING: SKIPPED: {message}\n{bar}\n"
+        );
+    });
     None
 }
 
