@@ -36,6 +36,22 @@ pub trait Server: Send + Sync + 'static {
     async fn stop(&self, ctx: &AppContext) -> Result<()>;
 }
 
+/// A shared server is a server (keep a clone to read its state, e.g. an HTTP port).
+#[async_trait]
+impl<S: Server + ?Sized> Server for Arc<S> {
+    fn name(&self) -> String {
+        (**self).name()
+    }
+
+    async fn start(&self, ctx: &AppContext) -> Result<()> {
+        (**self).start(ctx).await
+    }
+
+    async fn stop(&self, ctx: &AppContext) -> Result<()> {
+        (**self).stop(ctx).await
+    }
+}
+
 /// Identity of an app: id, name, version, metadata.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct AppInfo {
@@ -149,7 +165,10 @@ impl std::fmt::Debug for App {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("App")
             .field("info", &self.info)
-            .field("servers", &self.servers.iter().map(|s| s.name()).collect::<Vec<_>>())
+            .field(
+                "servers",
+                &self.servers.iter().map(|s| s.name()).collect::<Vec<_>>(),
+            )
             .field("stop_timeout", &self.stop_timeout)
             .finish_non_exhaustive()
     }

@@ -155,7 +155,9 @@ mod tests {
     #[test]
     fn lookup_ignores_case_and_keeps_every_value() {
         let mut h = Headers::new();
-        h.append("Trace-Id", "a").append("trace-id", "b").append("X", "1");
+        h.append("Trace-Id", "a")
+            .append("trace-id", "b")
+            .append("X", "1");
         assert_eq!(h.get("TRACE-ID"), Some("a"));
         assert_eq!(h.get_all("Trace-id").collect::<Vec<_>>(), ["a", "b"]);
         h.insert("TRACE-ID", "c");

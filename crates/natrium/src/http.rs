@@ -52,17 +52,18 @@ impl Server for HttpServer {
     }
 
     async fn start(&self, ctx: &AppContext) -> Result<()> {
-        let router = self
-            .router
-            .lock()
-            .take()
-            .ok_or_else(|| Error::Config(format!("HTTP server on {} started twice", self.addr)))?;
-        let listener = tokio::net::TcpListener::bind(self.addr).await.map_err(|e| {
-            Error::Io(std::io::Error::new(
-                e.kind(),
-                format!("cannot bind HTTP server to {}: {e}", self.addr),
-            ))
-        })?;
+        let router =
+            self.router.lock().take().ok_or_else(|| {
+                Error::Config(format!("HTTP server on {} started twice", self.addr))
+            })?;
+        let listener = tokio::net::TcpListener::bind(self.addr)
+            .await
+            .map_err(|e| {
+                Error::Io(std::io::Error::new(
+                    e.kind(),
+                    format!("cannot bind HTTP server to {}: {e}", self.addr),
+                ))
+            })?;
         let local = listener.local_addr()?;
         *self.local_addr.lock() = Some(local);
         let token = CancellationToken::new();

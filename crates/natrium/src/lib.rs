@@ -25,10 +25,11 @@ pub use http::HttpServer;
 pub use message::Message;
 pub use middleware::Middleware;
 pub use transport::{
-    Attempt, BrokerSource, Ctx, Extension, FromMessage, Handler, HandlerError, HandlerErrorKind,
-    HandlerRequest, HandlerResult, IntoOutcome, IntoReply, Json, Msg, NatsServer,
-    NatsServerBuilder, Reply, ReplyTo, RetryPolicy, Route, RouteInfo, RouteKind, RouteStats,
-    State, StatsSnapshot, Subject, SubscriptionStats,
+    Attempt, BrokerSource, Ctx, DEAD_LETTER_ATTEMPTS_HEADER, DEAD_LETTER_KIND_HEADER,
+    DEAD_LETTER_REASON_HEADER, DEAD_LETTER_SUBJECT_HEADER, Extension, FromMessage, Handler,
+    HandlerError, HandlerErrorKind, HandlerRequest, HandlerResult, IntoOutcome, IntoReply, Json,
+    Msg, NatsServer, NatsServerBuilder, Reply, ReplyTo, RetryPolicy, Route, RouteInfo, RouteKind,
+    RouteStats, State, StatsSnapshot, Subject, SubscriptionStats,
 };
 
 /// Re-exported so users name the same versions natrium uses.

@@ -290,11 +290,13 @@ impl BrokerConfig {
 }
 
 fn readable(what: &'static str, path: &Path) -> Result<()> {
-    std::fs::File::open(path).map(drop).map_err(|source| Error::File {
-        what,
-        path: path.to_owned(),
-        source,
-    })
+    std::fs::File::open(path)
+        .map(drop)
+        .map_err(|source| Error::File {
+            what,
+            path: path.to_owned(),
+            source,
+        })
 }
 
 #[cfg(test)]
@@ -319,15 +321,29 @@ mod tests {
     fn bad_settings_are_refused() {
         let ok = BrokerConfig::new(["nats://127.0.0.1:4222"]);
         assert!(ok.validate().is_ok());
-        assert!(matches!(BrokerConfig::new(Vec::<String>::new()).validate(), Err(Error::Config(_))));
-        assert!(matches!(ok.clone().request_timeout(Duration::ZERO).validate(), Err(Error::Config(_))));
         assert!(matches!(
-            ok.clone().ca_file("/nonexistent/ca.pem").validate(),
-            Err(Error::File { what: "CA certificate", .. })
+            BrokerConfig::new(Vec::<String>::new()).validate(),
+            Err(Error::Config(_))
         ));
         assert!(matches!(
-            ok.clone().credentials_file("/nonexistent/x.creds").validate(),
-            Err(Error::File { what: "credentials", .. })
+            ok.clone().request_timeout(Duration::ZERO).validate(),
+            Err(Error::Config(_))
+        ));
+        assert!(matches!(
+            ok.clone().ca_file("/nonexistent/ca.pem").validate(),
+            Err(Error::File {
+                what: "CA certificate",
+                ..
+            })
+        ));
+        assert!(matches!(
+            ok.clone()
+                .credentials_file("/nonexistent/x.creds")
+                .validate(),
+            Err(Error::File {
+                what: "credentials",
+                ..
+            })
         ));
         assert!(matches!(ok.token("").validate(), Err(Error::Config(_))));
     }

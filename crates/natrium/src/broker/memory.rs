@@ -122,7 +122,10 @@ impl Space {
         let subs = self.subs.lock();
         let mut delivered = 0;
         let mut groups: Vec<(&str, Vec<&Entry>)> = Vec::new();
-        for entry in subs.iter().filter(|e| subject::matches(&e.pattern, &msg.subject)) {
+        for entry in subs
+            .iter()
+            .filter(|e| subject::matches(&e.pattern, &msg.subject))
+        {
             match &entry.queue {
                 None => {
                     if entry.tx.send(msg.clone()).is_ok() {
@@ -165,7 +168,10 @@ impl Space {
     }
 
     fn new_inbox(&self) -> String {
-        format!("_INBOX.mem.{}", self.next_inbox.fetch_add(1, Ordering::Relaxed))
+        format!(
+            "_INBOX.mem.{}",
+            self.next_inbox.fetch_add(1, Ordering::Relaxed)
+        )
     }
 }
 

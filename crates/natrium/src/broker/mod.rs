@@ -103,7 +103,8 @@ pub trait Broker: Send + Sync + 'static {
 pub trait BrokerExt: Broker {
     /// Publishes `value` encoded with the broker's codec.
     async fn publish<T: Encode + Sync + ?Sized>(&self, subject: &str, value: &T) -> Result<()> {
-        self.publish_with_headers(subject, Headers::new(), value).await
+        self.publish_with_headers(subject, Headers::new(), value)
+            .await
     }
 
     /// Publishes `value` with headers.
@@ -167,7 +168,9 @@ pub trait BrokerExt: Broker {
     {
         let codec = self.codec();
         let payload = codec.encode(value, subject)?;
-        let replies = self.request_many(Message::new(subject, payload), gather).await?;
+        let replies = self
+            .request_many(Message::new(subject, payload), gather)
+            .await?;
         replies
             .iter()
             .map(|m| codec.decode(&m.payload, subject))

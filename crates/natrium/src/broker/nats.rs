@@ -201,9 +201,7 @@ impl Transmit for Inner {
                     }),
                 }
             }
-            OutboundKind::RequestMany(gather) => {
-                self.gather(subj, map, payload, gather).await
-            }
+            OutboundKind::RequestMany(gather) => self.gather(subj, map, payload, gather).await,
         }
     }
 }

@@ -26,7 +26,10 @@ fn check_tokens(subject: &str) -> Result<()> {
 pub(crate) fn validate_publish(subject: &str) -> Result<()> {
     check_tokens(subject)?;
     if subject.split('.').any(|t| t == "*" || t == ">") {
-        return Err(invalid(subject, "wildcards are not allowed when publishing"));
+        return Err(invalid(
+            subject,
+            "wildcards are not allowed when publishing",
+        ));
     }
     Ok(())
 }
@@ -49,7 +52,10 @@ pub(crate) fn validate_subscribe(subject: &str) -> Result<()> {
 /// A queue group name: non-empty, no whitespace.
 pub(crate) fn validate_queue(queue: &str) -> Result<()> {
     if queue.is_empty() || queue.chars().any(char::is_whitespace) {
-        return Err(invalid(queue, "queue group names must be non-empty without whitespace"));
+        return Err(invalid(
+            queue,
+            "queue group names must be non-empty without whitespace",
+        ));
     }
     Ok(())
 }

@@ -47,19 +47,38 @@ impl Codec {
 
     /// Encodes `value`; `subject` only adds context to errors.
     pub fn encode<T: Encode + ?Sized>(self, value: &T, subject: &str) -> Result<Bytes> {
-        value
-            .encode(self)
-            .map_err(|source| codec_error(CodecOp::Encode, self, std::any::type_name::<T>(), subject, source))
+        value.encode(self).map_err(|source| {
+            codec_error(
+                CodecOp::Encode,
+                self,
+                std::any::type_name::<T>(),
+                subject,
+                source,
+            )
+        })
     }
 
     /// Decodes `bytes`; `subject` only adds context to errors.
     pub fn decode<T: Decode>(self, bytes: &[u8], subject: &str) -> Result<T> {
-        T::decode(self, bytes)
-            .map_err(|source| codec_error(CodecOp::Decode, self, std::any::type_name::<T>(), subject, source))
+        T::decode(self, bytes).map_err(|source| {
+            codec_error(
+                CodecOp::Decode,
+                self,
+                std::any::type_name::<T>(),
+                subject,
+                source,
+            )
+        })
     }
 }
 
-fn codec_error(op: CodecOp, codec: Codec, type_name: &'static str, subject: &str, source: BoxError) -> Error {
+fn codec_error(
+    op: CodecOp,
+    codec: Codec,
+    type_name: &'static str,
+    subject: &str,
+    source: BoxError,
+) -> Error {
     Error::Codec {
         op,
         codec,
@@ -122,7 +141,8 @@ impl<T: serde::de::DeserializeOwned> Decode for T {
     }
 }
 
-const NOT_PROTOBUF: &str = "the type is not a protobuf message; wrap a prost message in natrium::Proto";
+const NOT_PROTOBUF: &str =
+    "the type is not a protobuf message; wrap a prost message in natrium::Proto";
 
 /// A protobuf (prost) message: publish `&Proto(msg)`, extract `Proto<T>` in handlers, and
 /// return `Proto(reply)` from reply handlers. Works with [`Codec::Protobuf`].
@@ -133,7 +153,9 @@ impl<T: prost::Message> Encode for Proto<T> {
     fn encode(&self, codec: Codec) -> Result<Bytes, BoxError> {
         match codec {
             Codec::Protobuf => Ok(protobuf::encode(&self.0)),
-            other => Err(format!("a protobuf message cannot be encoded with the {other} codec").into()),
+            other => {
+                Err(format!("a protobuf message cannot be encoded with the {other} codec").into())
+            }
         }
     }
 }
@@ -142,7 +164,9 @@ impl<T: prost::Message + Default> Decode for Proto<T> {
     fn decode(codec: Codec, bytes: &[u8]) -> Result<Self, BoxError> {
         match codec {
             Codec::Protobuf => protobuf::decode(bytes).map(Proto),
-            other => Err(format!("a protobuf message cannot be decoded with the {other} codec").into()),
+            other => {
+                Err(format!("a protobuf message cannot be decoded with the {other} codec").into())
+            }
         }
     }
 }
@@ -167,29 +191,66 @@ mod tests {
 
     #[test]
     fn serde_types_round_trip_with_json_and_msgpack() {
-        let e = Event { name: "a".into(), n: 7 };
+        let e = Event {
+            name: "a".into(),
+            n: 7,
+        };
         for codec in [Codec::Json, Codec::MsgPack] {
             let bytes = codec.encode(&e, "s").unwrap();
             assert_eq!(codec.decode::<Event>(&bytes, "s").unwrap(), e);
         }
-        assert_eq!(&Codec::Json.encode(&e, "s").unwrap()[..], br#"{"name":"a","n":7}"#);
+        assert_eq!(
+            &Codec::Json.encode(&e, "s").unwrap()[..],
+            br#"{"name":"a","n":7}"#
+        );
     }
 
     #[test]
     fn protobuf_round_trips_and_mismatch_is_a_typed_error() {
-        let p = Proto(PEvent { name: "a".into(), n: 7 });
+        let p = Proto(PEvent {
+            name: "a".into(),
+            n: 7,
+        });
         let bytes = Codec::Protobuf.encode(&p, "s").unwrap();
-        assert_eq!(Codec::Protobuf.decode::<Proto<PEvent>>(&bytes, "s").unwrap(), p);
-        let err = Codec::Protobuf.encode(&Event { name: "a".into(), n: 1 }, "subj").unwrap_err();
-        assert!(matches!(err, Error::Codec { op: CodecOp::Encode, codec: Codec::Protobuf, .. }), "{err}");
+        assert_eq!(
+            Codec::Protobuf
+                .decode::<Proto<PEvent>>(&bytes, "s")
+                .unwrap(),
+            p
+        );
+        let err = Codec::Protobuf
+            .encode(
+                &Event {
+                    name: "a".into(),
+                    n: 1,
+                },
+                "subj",
+            )
+            .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                Error::Codec {
+                    op: CodecOp::Encode,
+                    codec: Codec::Protobuf,
+                    ..
+                }
+            ),
+            "{err}"
+        );
         assert!(err.to_string().contains("subj"));
         assert!(Codec::Json.encode(&p, "s").is_err());
     }
 
     #[test]
     fn garbage_is_a_decode_error_with_context() {
-        let err = Codec::Json.decode::<Event>(b"{not json", "orders.new").unwrap_err();
+        let err = Codec::Json
+            .decode::<Event>(b"{not json", "orders.new")
+            .unwrap_err();
         let text = err.to_string();
-        assert!(text.contains("orders.new") && text.contains("json") && text.contains("Event"), "{text}");
+        assert!(
+            text.contains("orders.new") && text.contains("json") && text.contains("Event"),
+            "{text}"
+        );
     }
 }

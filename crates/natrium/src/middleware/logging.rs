@@ -25,7 +25,9 @@ impl Middleware for Logging {
         let elapsed = started.elapsed();
         match &result {
             Ok(_) => tracing::debug!(%subject, %route, attempt, ?elapsed, "message handled"),
-            Err(err) => tracing::warn!(%subject, %route, attempt, ?elapsed, error = %err, "message failed"),
+            Err(err) => {
+                tracing::warn!(%subject, %route, attempt, ?elapsed, error = %err, "message failed")
+            }
         }
         result
     }
@@ -42,8 +44,12 @@ impl Middleware for Logging {
         let result = next.run(outbound).await;
         let elapsed = started.elapsed();
         match &result {
-            Ok(replies) => tracing::debug!(%subject, kind, bytes, replies = replies.len(), ?elapsed, "sent"),
-            Err(err) => tracing::warn!(%subject, kind, bytes, ?elapsed, error = %err, "send failed"),
+            Ok(replies) => {
+                tracing::debug!(%subject, kind, bytes, replies = replies.len(), ?elapsed, "sent")
+            }
+            Err(err) => {
+                tracing::warn!(%subject, kind, bytes, ?elapsed, error = %err, "send failed")
+            }
         }
         result
     }

@@ -62,7 +62,8 @@ impl<M: Middleware + ?Sized> Middleware for Arc<M> {
 }
 
 /// The innermost step of a handler chain: extraction and the user's handler.
-pub(crate) type Endpoint = dyn Fn(HandlerRequest) -> BoxFuture<'static, HandlerResult> + Send + Sync;
+pub(crate) type Endpoint =
+    dyn Fn(HandlerRequest) -> BoxFuture<'static, HandlerResult> + Send + Sync;
 
 /// The rest of a handler chain.
 pub struct Next<'a> {

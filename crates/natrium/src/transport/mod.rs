@@ -11,6 +11,7 @@ mod handler;
 mod request;
 mod route;
 mod server;
+pub mod service_api;
 mod stats;
 
 pub use extract::{
@@ -18,8 +19,7 @@ pub use extract::{
 };
 pub use handler::{Handler, IntoOutcome, IntoReply};
 pub use request::{
-    Ctx, HandlerError, HandlerErrorKind, HandlerRequest, HandlerResult, Reply, RouteInfo,
-    RouteKind,
+    Ctx, HandlerError, HandlerErrorKind, HandlerRequest, HandlerResult, Reply, RouteInfo, RouteKind,
 };
 pub use route::{RetryPolicy, Route};
 pub use server::{

@@ -154,7 +154,8 @@ mod tests {
 
     #[test]
     fn retry_backoff_doubles_and_caps() {
-        let p = RetryPolicy::attempts(5).backoff(Duration::from_millis(10), Duration::from_millis(50));
+        let p =
+            RetryPolicy::attempts(5).backoff(Duration::from_millis(10), Duration::from_millis(50));
         assert_eq!(p.delay(1), Duration::from_millis(10));
         assert_eq!(p.delay(2), Duration::from_millis(20));
         assert_eq!(p.delay(3), Duration::from_millis(40));

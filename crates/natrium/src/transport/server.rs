@@ -25,7 +25,9 @@ use crate::message::Message;
 use crate::middleware::{Middleware, Next};
 
 use super::handler::Handler;
-use super::request::{Ctx, HandlerError, HandlerErrorKind, HandlerRequest, RouteInfo, RouteKind, StateMap};
+use super::request::{
+    Ctx, HandlerError, HandlerErrorKind, HandlerRequest, RouteInfo, RouteKind, StateMap,
+};
 use super::route::Route;
 use super::stats::{StatsSnapshot, SubscriptionStats};
 
@@ -78,7 +80,6 @@ pub struct NatsServerBuilder {
     routes: Vec<Route>,
     layers: Vec<Arc<dyn Middleware>>,
     states: StateMap,
-    state_names: Vec<(TypeId, &'static str)>,
 }
 
 impl NatsServerBuilder {
@@ -117,8 +118,8 @@ impl NatsServerBuilder {
     /// Adds shared state for [`State<S>`](crate::State) extractors (one value per type).
     pub fn state<S: Clone + Send + Sync + 'static>(mut self, state: S) -> Self {
         let id = TypeId::of::<S>();
-        self.states.insert(id, Arc::new(state) as Arc<dyn Any + Send + Sync>);
-        self.state_names.push((id, std::any::type_name::<S>()));
+        self.states
+            .insert(id, Arc::new(state) as Arc<dyn Any + Send + Sync>);
         self
     }
 
@@ -172,6 +173,7 @@ impl NatsServerBuilder {
                 Arc::new(RouteRuntime {
                     info: Arc::new(route.info.clone()),
                     stats: Arc::new(SubscriptionStats::default()),
+                    last_error: Arc::default(),
                     route,
                 })
             })
@@ -194,6 +196,7 @@ struct RouteRuntime {
     route: Route,
     info: Arc<RouteInfo>,
     stats: Arc<SubscriptionStats>,
+    last_error: Arc<super::service_api::LastError>,
 }
 
 /// Counters of one registration, as returned by [`NatsServer::stats`].
@@ -250,7 +253,6 @@ impl NatsServer {
             routes: Vec::new(),
             layers: Vec::new(),
             states: StateMap::new(),
-            state_names: Vec::new(),
         }
     }
 
@@ -290,10 +292,15 @@ impl Server for NatsServer {
     async fn start(&self, ctx: &AppContext) -> Result<()> {
         let mut running = self.inner.running.lock().await;
         if running.is_some() {
-            return Err(Error::Config(format!("server {} is already running", self.inner.name)));
+            return Err(Error::Config(format!(
+                "server {} is already running",
+                self.inner.name
+            )));
         }
         let (broker, owned): (Arc<dyn Broker>, bool) = match &self.inner.source {
-            BrokerSource::Config(config) => (Arc::new(NatsBroker::connect(config.clone()).await?), true),
+            BrokerSource::Config(config) => {
+                (Arc::new(NatsBroker::connect(config.clone()).await?), true)
+            }
             BrokerSource::Shared(broker) => (broker.clone(), false),
         };
         let mut subscribers = Vec::with_capacity(self.inner.routes.len());
@@ -313,6 +320,16 @@ impl Server for NatsServer {
                 }
             }
         }
+        let endpoints = self.inner.routes.iter().map(|r| {
+            super::service_api::Endpoint::new(r.info.clone(), r.stats.clone(), r.last_error.clone())
+        });
+        let service_api = super::service_api::ServiceApi::subscribe(
+            &*broker,
+            ctx.info(),
+            &self.inner.name,
+            endpoints.collect(),
+        )
+        .await;
         // Ready means every SUB has been processed by the server.
         if let Err(err) = broker.flush().await {
             if owned {
@@ -337,6 +354,7 @@ impl Server for NatsServer {
                 };
                 tokio::spawn(runner.run(sub, drain.clone()))
             })
+            .chain(service_api.map(|api| tokio::spawn(api.run(broker.clone(), drain.clone()))))
             .collect();
         *self.inner.broker.lock() = Some(broker.clone());
         *running = Some(Running {
@@ -444,7 +462,10 @@ impl Runner {
             let request = HandlerRequest {
                 message: msg.clone(),
                 route: self.rt.info.clone(),
-                ctx: Ctx::new(self.ctx.stopping_token().clone(), self.ctx.cancel_token().clone()),
+                ctx: Ctx::new(
+                    self.ctx.stopping_token().clone(),
+                    self.ctx.cancel_token().clone(),
+                ),
                 extensions: http::Extensions::new(),
                 attempt,
                 codec: self.broker.codec(),
@@ -459,6 +480,7 @@ impl Runner {
                 Ok(reply) => break Ok(reply),
                 Err(err) => err,
             };
+            self.rt.last_error.set(&err);
             SubscriptionStats::inc(match err.kind() {
                 HandlerErrorKind::Decode => stats.decode_errors(),
                 HandlerErrorKind::Handler => stats.errors(),
@@ -506,8 +528,11 @@ impl Runner {
                         let mut headers = Headers::new();
                         headers.insert(SERVICE_ERROR_HEADER, one_line(err.message()));
                         headers.insert(SERVICE_ERROR_CODE_HEADER, err.code().to_string());
-                        self.send(Message::new(to.clone(), bytes::Bytes::new()).with_headers(headers), "error reply")
-                            .await;
+                        self.send(
+                            Message::new(to.clone(), bytes::Bytes::new()).with_headers(headers),
+                            "error reply",
+                        )
+                        .await;
                     }
                 }
                 if let Some(dead) = &self.rt.route.dead_letter {
@@ -516,7 +541,8 @@ impl Runner {
                     headers.insert(DEAD_LETTER_REASON_HEADER, one_line(err.message()));
                     headers.insert(DEAD_LETTER_KIND_HEADER, err.kind().to_string());
                     headers.insert(DEAD_LETTER_ATTEMPTS_HEADER, attempt.to_string());
-                    let letter = Message::new(dead.clone(), msg.payload.clone()).with_headers(headers);
+                    let letter =
+                        Message::new(dead.clone(), msg.payload.clone()).with_headers(headers);
                     if self.send(letter, "dead letter").await {
                         SubscriptionStats::inc(stats.dead_lettered());
                     }

@@ -13,7 +13,10 @@ pub enum TestServer {
     /// natrium-server, in process.
     Embedded(natrium_server::Server),
     /// The reference `nats-server` child process.
-    Reference { url: String, child: tokio::process::Child },
+    Reference {
+        url: String,
+        child: tokio::process::Child,
+    },
 }
 
 impl TestServer {
@@ -85,7 +88,9 @@ fn reference_bin() -> Option<PathBuf> {
 pub async fn reference_with(args: &[&str]) -> Option<TestServer> {
     let Some(bin) = reference_bin() else {
         if std::env::var_os("CI").is_some() {
-            panic!("reference nats-server not found (set NATS_SERVER_BIN or apt-get install -y nats-server)");
+            panic!(
+                "reference nats-server not found (set NATS_SERVER_BIN or apt-get install -y nats-server)"
+            );
         }
         eprintln!(
             "\n!!!!! WARNING: reference nats-server NOT FOUND — reference-server test SKIPPED.\n\
