@@ -1,0 +1,3 @@
+//! Typed natrium handler vs raw async-nats subscriber (filled in below).
+
+fn main() {}
