@@ -46,9 +46,7 @@ fn sample(text: &str, series: &str) -> Option<f64> {
 
 #[tokio::test]
 async fn counts_received_handled_errors_and_published_exactly() {
-    let Some(nats) = obs_support::single().await else {
-        return;
-    };
+    let nats = obs_support::embedded().await;
     let mut registry = Registry::default();
     let metrics = Metrics::new(&mut registry);
 
@@ -188,9 +186,7 @@ async fn counts_received_handled_errors_and_published_exactly() {
 
 #[tokio::test]
 async fn failed_publishes_are_counted() {
-    let Some(nats) = obs_support::single().await else {
-        return;
-    };
+    let nats = obs_support::embedded().await;
     let mut registry = Registry::default();
     let metrics = Metrics::new(&mut registry);
     let broker = NatsBroker::connect(BrokerConfig::new([nats.url.clone()]).layer(metrics))

@@ -44,9 +44,7 @@ fn keys(v: &Value) -> Vec<&str> {
 
 #[tokio::test]
 async fn service_api_answers_ping_info_and_stats_in_the_micro_schema() {
-    let Some(nats) = obs_support::single().await else {
-        return;
-    };
+    let nats = obs_support::embedded().await;
     let server = NatsServer::builder(BrokerConfig::new([nats.url.clone()]))
         .route(Route::reply("pricing.quote", quote).queue("pricers"))
         .subscribe("pricing.audit.>", audit)
@@ -234,9 +232,7 @@ async fn service_api_answers_ping_info_and_stats_in_the_micro_schema() {
 
 #[tokio::test]
 async fn several_instances_all_answer_ping() {
-    let Some(nats) = obs_support::single().await else {
-        return;
-    };
+    let nats = obs_support::embedded().await;
     let mut handles = Vec::new();
     for id in ["a", "b"] {
         let server = NatsServer::builder(BrokerConfig::new([nats.url.clone()]))

@@ -67,9 +67,7 @@ fn seen(cx: &Context) -> Seen {
 
 #[tokio::test]
 async fn a_trace_crosses_from_publisher_to_handler() {
-    let Some(nats) = obs_support::single().await else {
-        return;
-    };
+    let nats = obs_support::embedded().await;
     let (provider, exporter) = provider();
     let (tx, mut rx) = mpsc::unbounded_channel::<Seen>();
 
@@ -179,9 +177,7 @@ async fn a_trace_crosses_from_publisher_to_handler() {
 
 #[tokio::test]
 async fn request_and_reply_spans_link_and_record_errors() {
-    let Some(nats) = obs_support::single().await else {
-        return;
-    };
+    let nats = obs_support::embedded().await;
     let (provider, exporter) = provider();
 
     async fn quote(Json(order): Json<Order>) -> Result<Json<u32>, HandlerError> {
@@ -270,9 +266,7 @@ async fn request_and_reply_spans_link_and_record_errors() {
 
 #[tokio::test]
 async fn trace_headers_are_extracted_in_any_case() {
-    let Some(nats) = obs_support::single().await else {
-        return;
-    };
+    let nats = obs_support::embedded().await;
     let (provider, exporter) = provider();
     let (tx, mut rx) = mpsc::unbounded_channel::<Seen>();
     let server = NatsServer::builder(BrokerConfig::new([nats.url.clone()]))
@@ -347,9 +341,7 @@ async fn trace_headers_are_extracted_in_any_case() {
 
 #[tokio::test]
 async fn published_messages_carry_w3c_headers_and_global_state_is_untouched() {
-    let Some(nats) = obs_support::single().await else {
-        return;
-    };
+    let nats = obs_support::embedded().await;
     let (provider, exporter) = provider();
     let client = async_nats::connect(nats.url.clone())
         .await

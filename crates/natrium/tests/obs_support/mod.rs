@@ -138,3 +138,20 @@ pub async fn single() -> Option<RefServer> {
     let bin = nats_server_bin()?;
     Some(RefServer::start(&bin, &[]).await)
 }
+
+/// An embedded natrium-server on a random loopback port.
+pub struct Embedded {
+    /// The running server.
+    pub server: natrium_server::Server,
+    /// `nats://127.0.0.1:PORT`.
+    pub url: String,
+}
+
+/// Starts an embedded natrium-server (the default for suites that need one server).
+pub async fn embedded() -> Embedded {
+    let server = natrium_server::Server::start(natrium_server::ServerOptions::ephemeral())
+        .await
+        .expect("embedded server starts");
+    let url = server.client_url();
+    Embedded { server, url }
+}
