@@ -5,6 +5,7 @@
 //! messages straight into subscribers' outbound buffers, then wakes each touched writer once
 //! and adds the batch's counts to the shared counters once.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -19,6 +20,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::time::Instant;
+
+use natrium_sublist::{Matches, Sublist};
 
 use crate::auth::{self, Credentials};
 use crate::client::{Client, ClientMeta, CloseReason, now_nanos};
@@ -165,6 +168,132 @@ struct Batch {
     out_bytes: u64,
 }
 
+/// Writers to wake and counts to publish at the end of a batch.
+#[derive(Default)]
+struct Fanout {
+    touched: Vec<Arc<Client>>,
+    batch: Batch,
+}
+
+/// One message being routed.
+struct Msg<'a> {
+    subject: &'a [u8],
+    reply: Option<&'a [u8]>,
+    headers: Option<&'a [u8]>,
+    payload: &'a [u8],
+    raw_sizes: Option<&'a RawSizes>,
+}
+
+/// The publishing side of a delivery.
+struct Publisher<'a> {
+    shared: &'a Shared,
+    client: &'a Client,
+    echo: bool,
+}
+
+impl Publisher<'_> {
+    /// Appends `msg` to `sub`'s connection. Returns whether it was queued.
+    fn deliver(&self, out: &mut Fanout, sub: &Arc<Subscription>, msg: &Msg<'_>) -> bool {
+        let target = &sub.client;
+        if !self.echo && target.cid == self.client.cid {
+            return false;
+        }
+        let slot = sub.claim();
+        if slot == Slot::Exhausted {
+            return false;
+        }
+        let Msg {
+            subject,
+            reply,
+            headers,
+            payload,
+            raw_sizes,
+        } = *msg;
+        let (appended, bytes) = match headers {
+            Some(h) if target.wants_headers() => {
+                let size = h.len() + payload.len();
+                let res = target.outbound.append(Some(size), |b| match raw_sizes {
+                    Some(raw) => raw.encode_hmsg(b, subject, &sub.sid, reply, h, payload),
+                    None => encode_hmsg(b, subject, &sub.sid, reply, h, payload),
+                });
+                (res, size)
+            }
+            // Headers are stripped for subscribers that did not ask for them.
+            _ => {
+                let res = target
+                    .outbound
+                    .append(Some(payload.len()), |b| match raw_sizes {
+                        Some(raw) if headers.is_none() => {
+                            raw.encode_msg(b, subject, &sub.sid, reply, payload)
+                        }
+                        _ => encode_msg(b, subject, &sub.sid, reply, payload),
+                    });
+                (res, payload.len())
+            }
+        };
+        if slot == Slot::DeliverLast {
+            remove_subscription(self.shared, sub);
+        }
+        match appended {
+            Appended::QueuedWakeNeeded => out.touched.push(target.clone()),
+            Appended::Queued => {}
+            Appended::Closed => return false,
+            Appended::SlowConsumer => {
+                slow_consumer(self.shared, target);
+                return false;
+            }
+        }
+        out.batch.out_msgs += 1;
+        out.batch.out_bytes += bytes as u64;
+        true
+    }
+}
+
+/// Lookups a connection made recently, valid while the index's generation is unchanged
+/// (as nats-server's per-client result cache). Hits cost no shared lock or counter.
+#[derive(Default)]
+struct MatchCache {
+    generation: u64,
+    /// The most recent subject (its buffer is reused) and result: the common case of a
+    /// publisher repeating one subject is a byte comparison.
+    last_subject: Vec<u8>,
+    last: Option<Arc<Matches<SubRef>>>,
+    map: HashMap<Box<[u8]>, Arc<Matches<SubRef>>>,
+}
+
+/// Entries kept before the cache starts over.
+const MATCH_CACHE_SIZE: usize = 128;
+
+impl MatchCache {
+    fn get(&mut self, sublist: &Sublist<SubRef>, subject: &[u8]) -> &Arc<Matches<SubRef>> {
+        // Read the generation first: a change racing with the lookup below makes the next
+        // call start over, so a stale result is never used twice.
+        let generation = sublist.generation();
+        if generation != self.generation {
+            self.generation = generation;
+            self.last = None;
+            self.map.clear();
+        }
+        if self.last.is_none() || self.last_subject != subject {
+            let found = match self.map.get(subject) {
+                Some(m) => Arc::clone(m),
+                None => {
+                    if self.map.len() >= MATCH_CACHE_SIZE {
+                        self.map.clear();
+                    }
+                    let m = sublist.matches(subject);
+                    self.map.insert(subject.into(), Arc::clone(&m));
+                    m
+                }
+            };
+            self.last_subject.clear();
+            self.last_subject.extend_from_slice(subject);
+            self.last = Some(found);
+        }
+        self.last.as_ref().expect("set above")
+    }
+}
+
 /// The read side of a connection and its per-connection protocol state.
 struct Connection {
     shared: Arc<Shared>,
@@ -179,9 +308,10 @@ struct Connection {
     no_responders: bool,
     pings_out: u32,
     ping_sent: Option<Instant>,
-    /// Connections whose writers must be woken at the end of this batch.
-    touched: Vec<Arc<Client>>,
-    batch: Batch,
+    /// What this batch delivered, and to whom.
+    out: Fanout,
+    /// Recent subject lookups, so the hot path skips the shared index's locks and counters.
+    cache: MatchCache,
     /// The current PUB/HPUB's size fields as written, when not in canonical form.
     raw_sizes: Option<RawSizes>,
 }
@@ -206,8 +336,8 @@ impl Connection {
             no_responders: false,
             pings_out: 0,
             ping_sent: None,
-            touched: Vec::new(),
-            batch: Batch::default(),
+            out: Fanout::default(),
+            cache: MatchCache::default(),
             raw_sizes: None,
         }
     }
@@ -407,18 +537,30 @@ impl Connection {
         payload: &[u8],
     ) {
         let size = headers.map_or(0, <[u8]>::len) + payload.len();
-        self.batch.in_msgs += 1;
-        self.batch.in_bytes += size as u64;
+        self.out.batch.in_msgs += 1;
+        self.out.batch.in_bytes += size as u64;
         if self.pedantic && !is_valid_literal_subject(subject) {
             // nats-server only complains: the message is still routed.
             self.error(natrium_wire::INVALID_PUBLISH_SUBJECT);
         }
         // +OK goes before any delivery to this same connection, as in nats-server.
         self.ok();
-        let matches = self.shared.sublist.matches(subject);
+        let msg = Msg {
+            subject,
+            reply,
+            headers,
+            payload,
+            raw_sizes: self.raw_sizes.as_ref(),
+        };
+        let from = Publisher {
+            shared: &self.shared,
+            client: &self.client,
+            echo: self.echo,
+        };
+        let matches = self.cache.get(&self.shared.sublist, subject);
         let mut delivered = false;
         for sub in &matches.plain {
-            delivered |= self.deliver(&sub.0, subject, reply, headers, payload);
+            delivered |= from.deliver(&mut self.out, &sub.0, &msg);
         }
         for group in &matches.queues {
             let n = group.members.len();
@@ -429,13 +571,7 @@ impl Connection {
             // closing), the next one.
             let start = fastrand::usize(..n);
             for i in 0..n {
-                if self.deliver(
-                    &group.members[(start + i) % n].0,
-                    subject,
-                    reply,
-                    headers,
-                    payload,
-                ) {
+                if from.deliver(&mut self.out, &group.members[(start + i) % n].0, &msg) {
                     delivered = true;
                     break;
                 }
@@ -447,63 +583,6 @@ impl Connection {
         {
             self.no_responders_reply(reply);
         }
-    }
-
-    /// Appends one message to `sub`'s connection. Returns whether it was queued.
-    fn deliver(
-        &mut self,
-        sub: &Arc<Subscription>,
-        subject: &[u8],
-        reply: Option<&[u8]>,
-        headers: Option<&[u8]>,
-        payload: &[u8],
-    ) -> bool {
-        let target = &sub.client;
-        if !self.echo && target.cid == self.client.cid {
-            return false;
-        }
-        let slot = sub.claim();
-        if slot == Slot::Exhausted {
-            return false;
-        }
-        let raw = self.raw_sizes.as_ref();
-        let (appended, bytes) = match headers {
-            Some(h) if target.wants_headers() => {
-                let size = h.len() + payload.len();
-                let res = target.outbound.append(Some(size), |b| match raw {
-                    Some(raw) => raw.encode_hmsg(b, subject, &sub.sid, reply, h, payload),
-                    None => encode_hmsg(b, subject, &sub.sid, reply, h, payload),
-                });
-                (res, size)
-            }
-            // Headers are stripped for subscribers that did not ask for them.
-            _ => {
-                let res = target.outbound.append(Some(payload.len()), |b| match raw {
-                    Some(raw) if headers.is_none() => {
-                        raw.encode_msg(b, subject, &sub.sid, reply, payload)
-                    }
-                    _ => encode_msg(b, subject, &sub.sid, reply, payload),
-                });
-                (res, payload.len())
-            }
-        };
-        if slot == Slot::DeliverLast {
-            self.remove_subscription(sub);
-        }
-        match appended {
-            Appended::QueuedWakeNeeded => {
-                self.touched.push(target.clone());
-            }
-            Appended::Queued => {}
-            Appended::Closed => return false,
-            Appended::SlowConsumer => {
-                slow_consumer(&self.shared, target);
-                return false;
-            }
-        }
-        self.batch.out_msgs += 1;
-        self.batch.out_bytes += bytes as u64;
-        true
     }
 
     /// The 503 status a requester gets when its request reached nobody, addressed to the
@@ -630,7 +709,7 @@ impl Connection {
     /// Queues a protocol frame for this client; its writer is woken at the end of the batch.
     fn queue_own_with(&mut self, write: impl FnOnce(&mut BytesMut)) {
         match self.client.outbound.append(None, write) {
-            Appended::QueuedWakeNeeded => self.touched.push(self.client.clone()),
+            Appended::QueuedWakeNeeded => self.out.touched.push(self.client.clone()),
             Appended::Queued | Appended::Closed => {}
             Appended::SlowConsumer => slow_consumer(&self.shared, &self.client),
         }
@@ -638,10 +717,10 @@ impl Connection {
 
     /// Wakes every writer this batch touched and publishes the batch's counts.
     fn end_batch(&mut self) {
-        for client in self.touched.drain(..) {
+        for client in self.out.touched.drain(..) {
             client.outbound.wake();
         }
-        let b = std::mem::take(&mut self.batch);
+        let b = std::mem::take(&mut self.out.batch);
         if b.in_msgs > 0 {
             self.client.in_msgs.fetch_add(b.in_msgs, Ordering::Relaxed);
             self.client
