@@ -6,6 +6,10 @@ use crate::SubjectMap;
 use crate::matches::Matches;
 use crate::subject::{SubjectKind, filter_matches};
 
+/// Results taken out of the cache, for the caller to drop after releasing its lock:
+/// freeing hundreds of results can take longer than every cache hit waiting on that lock.
+pub(crate) type Evicted<T> = Vec<Arc<Matches<T>>>;
+
 /// Cached results; the caller keeps it consistent with the trie by calling
 /// [`Cache::invalidate`] for every inserted or removed subscription subject.
 #[derive(Debug)]
@@ -45,9 +49,10 @@ impl<T> Cache<T> {
     ///
     /// Dropping a batch (in the map's arbitrary order) rather than one entry keeps the
     /// amortised cost of eviction low when many distinct subjects stream past.
-    pub(crate) fn insert(&mut self, subject: &[u8], result: Arc<Matches<T>>) {
-        self.make_room_for(subject);
+    pub(crate) fn insert(&mut self, subject: &[u8], result: Arc<Matches<T>>) -> Evicted<T> {
+        let evicted = self.make_room_for(subject);
         self.results.insert(subject.to_vec(), result);
+        evicted
     }
 
     /// The result for `subject`, computing and storing it with `compute` if absent.
@@ -56,35 +61,34 @@ impl<T> Cache<T> {
         subject: &[u8],
         compute: impl FnOnce() -> Arc<Matches<T>>,
     ) -> &Arc<Matches<T>> {
-        self.make_room_for(subject);
+        drop(self.make_room_for(subject));
         self.results.entry_ref(subject).or_insert_with(compute)
     }
 
-    fn make_room_for(&mut self, subject: &[u8]) {
-        if self.results.len() >= self.capacity && !self.results.contains_key(subject) {
-            let mut to_drop = (self.capacity / 4).max(1);
-            self.results.retain(|_, _| {
-                if to_drop == 0 {
-                    return true;
-                }
-                to_drop -= 1;
-                false
-            });
+    fn make_room_for(&mut self, subject: &[u8]) -> Evicted<T> {
+        if self.results.len() < self.capacity || self.results.contains_key(subject) {
+            return Vec::new();
         }
+        let batch = (self.capacity / 4).max(1);
+        self.results
+            .extract_if(|_, _| true)
+            .take(batch)
+            .map(|(_, result)| result)
+            .collect()
     }
 
     /// Forgets every result that a change of subscriptions on `filter` could alter.
     ///
     /// A literal filter matches only the identical subject: one lookup. A wildcard filter
     /// is tested against every cached subject.
-    pub(crate) fn invalidate(&mut self, filter: &[u8], kind: SubjectKind) {
+    pub(crate) fn invalidate(&mut self, filter: &[u8], kind: SubjectKind) -> Evicted<T> {
         match kind {
-            SubjectKind::Literal => {
-                self.results.remove(filter);
-            }
+            SubjectKind::Literal => self.results.remove(filter).into_iter().collect(),
             SubjectKind::Wildcard => self
                 .results
-                .retain(|subject, _| !filter_matches(filter, subject)),
+                .extract_if(|subject, _| filter_matches(filter, subject))
+                .map(|(_, result)| result)
+                .collect(),
         }
     }
 }

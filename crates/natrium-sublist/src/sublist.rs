@@ -5,11 +5,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use parking_lot::RwLock;
 
-use crate::cache::Cache;
+use crate::cache::{Cache, Evicted};
 use crate::error::{InvalidSubject, InvalidSubjectReason};
 use crate::matches::Matches;
 use crate::stats::SublistStats;
-use crate::subject::{is_valid_publish, validate_filter};
+use crate::subject::{SubjectKind, is_valid_publish, validate_filter};
 use crate::trie::Node;
 
 /// How many match results the cache keeps by default (as nats-server).
@@ -96,10 +96,9 @@ impl<T: Clone + PartialEq + Send + Sync> Sublist<T> {
         trie.root.insert(subject, queue, sub);
         trie.count += 1;
         trie.inserts += 1;
-        if let Some(cache) = &self.cache {
-            cache.write().invalidate(subject, kind);
-        }
-        self.generation.fetch_add(1, Ordering::Release);
+        let stale = self.invalidate(subject, kind);
+        drop(trie);
+        drop(stale);
         Ok(())
     }
 
@@ -116,11 +115,21 @@ impl<T: Clone + PartialEq + Send + Sync> Sublist<T> {
         }
         trie.count -= 1;
         trie.removes += 1;
-        if let Some(cache) = &self.cache {
-            cache.write().invalidate(subject, kind);
-        }
-        self.generation.fetch_add(1, Ordering::Release);
+        let stale = self.invalidate(subject, kind);
+        drop(trie);
+        drop(stale);
         true
+    }
+
+    /// Drops cached results a change on `filter` could alter and bumps the generation.
+    /// Called with the trie write-locked, so no lookup can cache an older answer meanwhile.
+    fn invalidate(&self, filter: &[u8], kind: SubjectKind) -> Evicted<T> {
+        let stale = match &self.cache {
+            Some(cache) => cache.write().invalidate(filter, kind),
+            None => Vec::new(),
+        };
+        self.generation.fetch_add(1, Ordering::Release);
+        stale
     }
 
     /// Who receives a message published on the literal `subject`.
@@ -144,9 +153,12 @@ impl<T: Clone + PartialEq + Send + Sync> Sublist<T> {
         let mut result = Matches::empty();
         trie.root.collect(subject, &mut result);
         let result = Arc::new(result);
-        if let Some(cache) = &self.cache {
-            cache.write().insert(subject, Arc::clone(&result));
-        }
+        let evicted = match &self.cache {
+            Some(cache) => cache.write().insert(subject, Arc::clone(&result)),
+            None => Vec::new(),
+        };
+        drop(trie);
+        drop(evicted);
         result
     }
 
