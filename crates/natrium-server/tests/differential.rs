@@ -686,10 +686,8 @@ fn natrium_options(session: &SessionOptions) -> Result<ServerOptions, String> {
     if let Some(n) = session.max_connections {
         options.max_connections = n as usize;
     }
-    if session.max_subscriptions.is_some() {
-        return Err(
-            "ServerOptions has no max_subscriptions (nats-server: max_subscriptions)".into(),
-        );
+    if let Some(n) = session.max_subscriptions {
+        options.max_subscriptions = n as usize;
     }
     if let Some(d) = session.ping_interval {
         options.ping_interval = d;
