@@ -405,7 +405,6 @@ impl Runner {
         let limit = Arc::new(Semaphore::new(this.rt.route.concurrency));
         let cancel = this.ctx.cancel_token().clone();
         let mut tasks = JoinSet::new();
-        let mut draining = false;
         loop {
             // Take a message only when it can be processed now.
             let permit = tokio::select! {
@@ -413,22 +412,25 @@ impl Runner {
                     Ok(p) => p,
                     Err(_) => break,
                 },
+                _ = drain.cancelled() => break,
                 _ = cancel.cancelled() => break,
             };
             let msg = tokio::select! {
                 biased;
-                _ = drain.cancelled(), if !draining => {
-                    draining = true;
-                    if let Err(err) = sub.drain().await {
-                        tracing::warn!(subject = %this.rt.info.subject, error = %err, "drain failed");
-                        break;
-                    }
-                    continue;
-                }
+                _ = drain.cancelled() => break,
                 _ = cancel.cancelled() => break,
                 msg = sub.next() => msg,
             };
-            let Some(msg) = msg else { break };
+            let Some(msg) = msg else {
+                this.ctx.fail(
+                    this.server.clone(),
+                    format!(
+                        "subscription to {} ended unexpectedly",
+                        this.rt.info.subject
+                    ),
+                );
+                break;
+            };
             SubscriptionStats::inc(this.rt.stats.received());
             let runner = this.clone();
             tasks.spawn(async move {
@@ -436,6 +438,18 @@ impl Runner {
                 drop(permit);
             });
             while tasks.try_join_next().is_some() {}
+        }
+        // Stop taking messages. Those the client buffered but no handler started are not
+        // processed: at-most-once, as if the stop had come a moment earlier.
+        if let Err(err) = sub.unsubscribe().await {
+            tracing::warn!(subject = %this.rt.info.subject, error = %err, "unsubscribe failed");
+        }
+        let mut unstarted = 0usize;
+        while let Some(Some(_)) = sub.next().now_or_never() {
+            unstarted += 1;
+        }
+        if unstarted > 0 {
+            tracing::info!(subject = %this.rt.info.subject, unstarted, "stopped; buffered messages not started were dropped");
         }
         // In-flight handlers finish, unless the stop timeout passes first.
         tokio::select! {
