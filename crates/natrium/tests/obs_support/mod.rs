@@ -123,6 +123,20 @@ impl RefServer {
         .unwrap_or_else(|_| panic!("log line {needle:?} x{count} not seen in time"));
     }
 
+    /// Waits for the next log line for which `wanted` holds, and returns it.
+    pub async fn wait_line(&mut self, what: &str, wanted: impl Fn(&str) -> bool) -> String {
+        tokio::time::timeout(LIMIT, async {
+            loop {
+                let line = self.log.recv().await.expect("nats-server log ended");
+                if wanted(&line) {
+                    return line;
+                }
+            }
+        })
+        .await
+        .unwrap_or_else(|_| panic!("{what}: no such log line in time"))
+    }
+
     /// Kills the process and waits until it is gone.
     pub async fn kill(&mut self) {
         self.child.kill().await.expect("kill nats-server");
