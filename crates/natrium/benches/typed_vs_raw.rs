@@ -1,3 +1,185 @@
-//! Typed natrium handler vs raw async-nats subscriber (filled in below).
+//! Messages per second through a typed natrium handler (`Json<Event>`) versus a raw
+//! async-nats subscriber decoding the same JSON, on the same embedded server.
+//!
+//! Run: `cargo bench -p natrium --bench typed_vs_raw` (env `BENCH_MESSAGES` changes the
+//! count per round). The publisher sends in windows no larger than the client's
+//! subscription buffer and waits for each window to be consumed, so nothing is dropped
+//! and both sides are measured the same way.
 
-fn main() {}
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use futures::StreamExt;
+use natrium::{AppContext, BrokerConfig, Json, NatsServer, Server, State};
+use serde::{Deserialize, Serialize};
+use tokio::sync::watch;
+
+/// Messages per window; below async-nats's default subscription capacity (65 536).
+const WINDOW: u64 = 20_000;
+const ROUNDS: usize = 3;
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Event {
+    id: u64,
+    user: String,
+    kind: String,
+    amount: f64,
+    tags: Vec<String>,
+}
+
+/// Counts consumed messages and publishes the count at window ends.
+#[derive(Clone)]
+struct Progress {
+    count: Arc<AtomicU64>,
+    done: watch::Sender<u64>,
+}
+
+impl Progress {
+    fn new() -> (Self, watch::Receiver<u64>) {
+        let (done, rx) = watch::channel(0);
+        (
+            Progress {
+                count: Arc::new(AtomicU64::new(0)),
+                done,
+            },
+            rx,
+        )
+    }
+
+    fn one(&self, event: &Event) {
+        std::hint::black_box(event);
+        let n = self.count.fetch_add(1, Ordering::Relaxed) + 1;
+        if n.is_multiple_of(WINDOW) {
+            self.done.send_replace(n);
+        }
+    }
+}
+
+async fn typed_handler(State(progress): State<Progress>, Json(event): Json<Event>) {
+    progress.one(&event);
+}
+
+/// Publishes `total` copies of `payload` on `subject` window by window; returns the time
+/// from the first publish until the consumer reported the last window.
+async fn drive(
+    client: &async_nats::Client,
+    subject: &'static str,
+    payload: &Bytes,
+    total: u64,
+    mut done: watch::Receiver<u64>,
+) -> Duration {
+    let started = Instant::now();
+    let mut sent = 0;
+    while sent < total {
+        for _ in 0..WINDOW {
+            client
+                .publish(subject, payload.clone())
+                .await
+                .expect("publish");
+        }
+        client.flush().await.expect("flush");
+        sent += WINDOW;
+        tokio::time::timeout(Duration::from_secs(60), done.wait_for(|n| *n >= sent))
+            .await
+            .expect("consumer keeps up within 60 s")
+            .expect("consumer alive");
+    }
+    started.elapsed()
+}
+
+async fn raw_round(
+    url: &str,
+    publisher: &async_nats::Client,
+    payload: &Bytes,
+    total: u64,
+) -> Duration {
+    let client = async_nats::connect(url).await.expect("connect");
+    let mut sub = client.subscribe("bench.raw").await.expect("subscribe");
+    client.flush().await.expect("flush");
+    let (progress, done) = Progress::new();
+    let consumer = tokio::spawn(async move {
+        let mut left = total;
+        while left > 0 {
+            let Some(msg) = sub.next().await else { break };
+            let event: Event = serde_json::from_slice(&msg.payload).expect("valid JSON");
+            progress.one(&event);
+            left -= 1;
+        }
+    });
+    let took = drive(publisher, "bench.raw", payload, total, done).await;
+    consumer.await.expect("consumer");
+    took
+}
+
+async fn typed_round(
+    url: &str,
+    publisher: &async_nats::Client,
+    payload: &Bytes,
+    total: u64,
+) -> Duration {
+    let (progress, done) = Progress::new();
+    let server = NatsServer::builder(BrokerConfig::new([url]))
+        .subscribe("bench.typed", typed_handler)
+        .state(progress)
+        .build()
+        .expect("valid server");
+    let ctx = AppContext::standalone("bench");
+    server.start(&ctx).await.expect("start");
+    let took = drive(publisher, "bench.typed", payload, total, done).await;
+    server.stop(&ctx).await.expect("stop");
+    took
+}
+
+fn rate(total: u64, took: Duration) -> f64 {
+    total as f64 / took.as_secs_f64()
+}
+
+fn main() {
+    let total: u64 = std::env::var("BENCH_MESSAGES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .map_or(200_000, |n: u64| n.div_ceil(WINDOW) * WINDOW);
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    runtime.block_on(async {
+        let server = natrium_server::Server::start(natrium_server::ServerOptions::ephemeral())
+            .await
+            .expect("embedded server");
+        let url = server.client_url();
+        let publisher = async_nats::connect(&url).await.expect("connect");
+        let payload = Bytes::from(
+            serde_json::to_vec(&Event {
+                id: 42,
+                user: "user-1234".into(),
+                kind: "report.created".into(),
+                amount: 1234.5,
+                tags: vec!["alpha".into(), "beta".into()],
+            })
+            .expect("encode"),
+        );
+        println!(
+            "typed_vs_raw: {total} messages per round, {} byte JSON payload, {ROUNDS} rounds each (best shown)",
+            payload.len()
+        );
+        let (mut raw, mut typed) = (Vec::new(), Vec::new());
+        for _ in 0..ROUNDS {
+            raw.push(rate(total, raw_round(&url, &publisher, &payload, total).await));
+            typed.push(rate(total, typed_round(&url, &publisher, &payload, total).await));
+        }
+        let best = |v: &[f64]| v.iter().copied().fold(0.0, f64::max);
+        let (raw_best, typed_best) = (best(&raw), best(&typed));
+        println!("| variant                              | msgs/s (best) | all rounds |");
+        println!("|--------------------------------------|---------------|------------|");
+        println!(
+            "| raw async-nats subscriber + serde    | {raw_best:>13.0} | {:?} |",
+            raw.iter().map(|r| *r as u64).collect::<Vec<_>>()
+        );
+        println!(
+            "| natrium NatsServer, Json<Event> arg  | {typed_best:>13.0} | {:?} |",
+            typed.iter().map(|r| *r as u64).collect::<Vec<_>>()
+        );
+        println!("natrium keeps {:.1} % of the raw rate", 100.0 * typed_best / raw_best);
+        server.shutdown().await;
+    });
+}
