@@ -601,10 +601,19 @@ fn show(transcript: &Transcript) -> String {
     for (name, frames) in transcript {
         let _ = writeln!(out, "  conn {name}:");
         for frame in frames {
-            let _ = writeln!(out, "    {frame}");
+            let _ = writeln!(out, "    {}", clip(frame));
         }
     }
     out
+}
+
+/// Long frames (big payloads) shortened for display; comparisons use the whole frame.
+fn clip(frame: &str) -> String {
+    const SHOWN: usize = 300;
+    match frame.char_indices().nth(SHOWN) {
+        Some((cut, _)) => format!("{}... ({} more bytes)", &frame[..cut], frame.len() - cut),
+        None => frame.to_owned(),
+    }
 }
 
 fn load(name: &str) -> Session {
@@ -714,11 +723,13 @@ fn first_difference(expected: &Transcript, actual: &Transcript) -> String {
         let got_frames = &got.1;
         let len = want_frames.len().max(got_frames.len());
         for frame in 0..len {
-            let w = want_frames.get(frame).map_or("<nothing>", String::as_str);
-            let g = got_frames.get(frame).map_or("<nothing>", String::as_str);
+            let (w, g) = (want_frames.get(frame), got_frames.get(frame));
             if w != g {
+                let shown = |f: Option<&String>| f.map_or("<nothing>".into(), |f| clip(f));
                 return format!(
-                    "conn {name} (#{index}), frame {frame}:\n  reference: {w}\n  natrium:   {g}"
+                    "conn {name} (#{index}), frame {frame}:\n  reference: {}\n  natrium:   {}",
+                    shown(w),
+                    shown(g)
                 );
             }
         }
@@ -965,6 +976,11 @@ fn frames_split_on_lines_and_payload_sizes() {
             "MSG a 1 1\\r\\ny\\r\\n",
             "MSG a 2 1\\r\\ny\\r\\n"
         ]
+    );
+    assert_eq!(clip("short"), "short");
+    assert_eq!(
+        clip(&"x".repeat(305)),
+        format!("{}... (5 more bytes)", "x".repeat(300))
     );
     let info = render_frame(b"INFO {\"port\":4222,\"proto\":1,\"headers\":true} \r\n");
     assert_eq!(
