@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use common::Op;
 use common::cases::{self, Expect};
+use natrium_wire::{is_valid_literal_subject, is_valid_subscribe_subject};
 
 /// Failure bound for every read from the reference server.
 const READ_TIMEOUT: Duration = Duration::from_secs(5);
@@ -72,6 +73,12 @@ impl Reference {
     /// Opens a client connection, negotiates like the recorded runs, and waits for the PONG
     /// that proves the preamble was processed.
     fn connect(&self, headers: bool) -> TcpStream {
+        self.connect_with(&format!(
+            "{{\"verbose\":false,\"pedantic\":false,\"headers\":{headers}}}"
+        ))
+    }
+
+    fn connect_with(&self, options: &str) -> TcpStream {
         let mut stream = TcpStream::connect(("127.0.0.1", self.port)).expect("connect");
         stream
             .set_read_timeout(Some(READ_TIMEOUT))
@@ -82,9 +89,7 @@ impl Reference {
             "greeting: {:?}",
             String::from_utf8_lossy(&info)
         );
-        let connect = format!(
-            "CONNECT {{\"verbose\":false,\"pedantic\":false,\"headers\":{headers}}}\r\nSUB > 99\r\nPING\r\n"
-        );
+        let connect = format!("CONNECT {options}\r\nSUB > 99\r\nPING\r\n");
         stream.write_all(connect.as_bytes()).expect("send preamble");
         assert_eq!(read_line(&mut stream), b"PONG\r\n");
         stream
@@ -145,8 +150,8 @@ fn read_pongs(stream: &mut TcpStream, count: usize) -> Vec<u8> {
     out
 }
 
-#[test]
-fn recorded_cases_match_the_reference_server() {
+/// Starts the reference server, or says loudly why not (and fails under CI).
+fn reference() -> Option<Reference> {
     let Some(binary) = find_server() else {
         if std::env::var_os("CI").is_some() {
             panic!("nats-server not found (set NATS_SERVER_BIN or apt-get install -y nats-server)");
@@ -155,9 +160,16 @@ fn recorded_cases_match_the_reference_server() {
             "WARNING: nats-server not found; the reference protocol table was NOT checked. \
              Install it with `apt-get install -y nats-server` or set NATS_SERVER_BIN."
         );
+        return None;
+    };
+    Some(Reference::start(&binary))
+}
+
+#[test]
+fn recorded_cases_match_the_reference_server() {
+    let Some(server) = reference() else {
         return;
     };
-    let server = Reference::start(&binary);
     let mut failures = Vec::new();
     for case in cases::all() {
         let mut stream = server.connect(case.headers);
@@ -211,4 +223,92 @@ fn recorded_cases_match_the_reference_server() {
         "reference disagrees with the table:\n{}",
         failures.join("\n")
     );
+}
+
+/// Subjects that probe every subject rule (none holds a separator, so the parser passes them
+/// through whole).
+const TRICKY_SUBJECTS: &[&[u8]] = &[
+    b"a",
+    b"a.b",
+    b"*",
+    b">",
+    b"a.*",
+    b"a.>",
+    b"*.*",
+    b"*.>",
+    b"a.*.>",
+    b">.a",
+    b">.>",
+    b"a.>.b",
+    b"a..b",
+    b".a",
+    b"a.",
+    b".",
+    b"..",
+    b"a*",
+    b"*a",
+    b">a",
+    b"a>",
+    b"a.>b",
+    b"a.b*.c",
+    b"\x0c",
+    b"a\x0cb",
+    b"a.\x00.b",
+    "\u{fc}.\u{df}".as_bytes(),
+    b"$SYS.>",
+    b"_INBOX.*",
+];
+
+/// Sends `op` then PING and returns what came back up to the PONG.
+fn round_trip(stream: &mut TcpStream, op: &[u8]) -> Vec<u8> {
+    stream.write_all(op).expect("send");
+    stream.write_all(b"PING\r\n").expect("send PING");
+    read_pongs(stream, 1)
+}
+
+#[test]
+fn subscribe_subject_rule_matches_the_reference_server() {
+    let Some(server) = reference() else {
+        return;
+    };
+    let mut stream = server.connect(true);
+    for (sid, subject) in TRICKY_SUBJECTS.iter().enumerate() {
+        let sub = [
+            &b"SUB "[..],
+            subject,
+            format!(" {}\r\n", sid + 100).as_bytes(),
+        ]
+        .concat();
+        let got = round_trip(&mut stream, &sub);
+        let refused = got.starts_with(b"-ERR 'Invalid Subject'\r\n");
+        assert_eq!(
+            !refused,
+            is_valid_subscribe_subject(subject),
+            "SUB {:?}: reference answered {:?}",
+            String::from_utf8_lossy(subject),
+            String::from_utf8_lossy(&got)
+        );
+    }
+}
+
+#[test]
+fn literal_subject_rule_matches_the_reference_server_in_pedantic_mode() {
+    let Some(server) = reference() else {
+        return;
+    };
+    let mut stream = server.connect_with("{\"verbose\":false,\"pedantic\":true}");
+    for subject in TRICKY_SUBJECTS {
+        let publish = [&b"PUB "[..], subject, b" 0\r\n\r\n"].concat();
+        let got = round_trip(&mut stream, &publish);
+        // (nats-server 2.9 still delivers the message after this -ERR.)
+        let needle = b"-ERR 'Invalid Publish Subject'\r\n";
+        let refused = got.windows(needle.len()).any(|w| w == needle);
+        assert_eq!(
+            !refused,
+            is_valid_literal_subject(subject),
+            "PUB {:?}: reference answered {:?}",
+            String::from_utf8_lossy(subject),
+            String::from_utf8_lossy(&got)
+        );
+    }
 }
