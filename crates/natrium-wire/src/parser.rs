@@ -18,9 +18,8 @@
 //!
 //! Every verdict is independent of how the bytes were split into reads.
 
-use crate::scan::{find_byte, find_space_or_control};
-
 use crate::error::{ParseError, SizeField, Verb, lossy};
+use crate::scan::{find_byte, find_space_or_control};
 
 /// Limits the parser enforces.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
