@@ -198,7 +198,7 @@ async fn graceful_stop_under_load_finishes_every_started_message_exactly_once() 
             while !stop.is_cancelled() {
                 publisher.publish("load.jobs", &Job { id }).await.unwrap();
                 id += 1;
-                if id % 20 == 0 {
+                if id.is_multiple_of(20) {
                     tokio::task::yield_now().await;
                 }
             }

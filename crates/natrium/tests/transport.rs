@@ -36,6 +36,9 @@ fn ev(n: u32) -> Event {
 
 type Tx<T> = mpsc::UnboundedSender<T>;
 
+/// What the kratos-shaped handler saw: (cancelled, subject, x-user header, event).
+type Seen = (bool, String, Option<String>, Event);
+
 struct Running {
     server: NatsServer,
     ctx: AppContext,
@@ -72,7 +75,7 @@ async fn kratos_shape_handler_gets_ctx_subject_headers_and_typed_message() {
         subject: Subject,
         headers: Headers,
         event: Event,
-        State(tx): State<Tx<(bool, String, Option<String>, Event)>>,
+        State(tx): State<Tx<Seen>>,
     ) -> natrium::Result<()> {
         tx.send((
             ctx.is_cancelled(),
@@ -83,7 +86,7 @@ async fn kratos_shape_handler_gets_ctx_subject_headers_and_typed_message() {
         .unwrap();
         Ok(())
     }
-    let (tx, mut rx) = mpsc::unbounded_channel::<(bool, String, Option<String>, Event)>();
+    let (tx, mut rx) = mpsc::unbounded_channel::<Seen>();
     let nats = support::embedded().await;
     let server = NatsServer::builder(nats.config())
         .subscribe("report.*", save)

@@ -258,10 +258,8 @@ impl BrokerConfig {
                 "reconnect initial_delay must not exceed max_delay".into(),
             ));
         }
-        if let Some(name) = &self.name {
-            if name.is_empty() {
-                return Err(Error::Config("connection name must not be empty".into()));
-            }
+        if self.name.as_ref().is_some_and(String::is_empty) {
+            return Err(Error::Config("connection name must not be empty".into()));
         }
         match &self.auth {
             Auth::Token(t) if t.is_empty() => {

@@ -4,7 +4,7 @@
 //! pass through it via [`Encode`] and [`Decode`]: every serde type works with
 //! [`Codec::Json`] and [`Codec::MsgPack`]; protobuf messages (prost) are wrapped in
 //! [`Proto`] and work with [`Codec::Protobuf`]. A type/codec mismatch is a typed
-//! [`Error::Codec`](crate::Error::Codec), never a panic.
+//! [`Error::Codec`], never a panic.
 
 mod json;
 mod msgpack;

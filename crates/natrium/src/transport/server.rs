@@ -44,14 +44,14 @@ pub const DEAD_LETTER_ATTEMPTS_HEADER: &str = "Natrium-Dead-Letter-Attempts";
 #[derive(Clone)]
 pub enum BrokerSource {
     /// Connect at start, close (drain) at stop.
-    Config(BrokerConfig),
+    Config(Box<BrokerConfig>),
     /// Use a shared broker; stop only flushes it (its owner closes it).
     Shared(Arc<dyn Broker>),
 }
 
 impl From<BrokerConfig> for BrokerSource {
     fn from(config: BrokerConfig) -> Self {
-        BrokerSource::Config(config)
+        BrokerSource::Config(Box::new(config))
     }
 }
 
@@ -298,9 +298,10 @@ impl Server for NatsServer {
             )));
         }
         let (broker, owned): (Arc<dyn Broker>, bool) = match &self.inner.source {
-            BrokerSource::Config(config) => {
-                (Arc::new(NatsBroker::connect(config.clone()).await?), true)
-            }
+            BrokerSource::Config(config) => (
+                Arc::new(NatsBroker::connect((**config).clone()).await?),
+                true,
+            ),
             BrokerSource::Shared(broker) => (broker.clone(), false),
         };
         let mut subscribers = Vec::with_capacity(self.inner.routes.len());
@@ -523,31 +524,24 @@ impl Runner {
         match outcome {
             Ok(reply) => {
                 SubscriptionStats::inc(stats.handled());
-                if self.rt.info.kind == RouteKind::Reply {
-                    if let Some(to) = &msg.reply {
-                        let reply = reply.unwrap_or_default();
-                        let out = Message {
-                            subject: to.clone(),
-                            reply: None,
-                            headers: reply.headers,
-                            payload: reply.payload,
-                        };
-                        self.send(out, "reply").await;
-                    }
+                if let (RouteKind::Reply, Some(to)) = (self.rt.info.kind, &msg.reply) {
+                    let reply = reply.unwrap_or_default();
+                    let out = Message {
+                        subject: to.clone(),
+                        reply: None,
+                        headers: reply.headers,
+                        payload: reply.payload,
+                    };
+                    self.send(out, "reply").await;
                 }
             }
             Err(err) => {
-                if self.rt.info.kind == RouteKind::Reply {
-                    if let Some(to) = &msg.reply {
-                        let mut headers = Headers::new();
-                        headers.insert(SERVICE_ERROR_HEADER, one_line(err.message()));
-                        headers.insert(SERVICE_ERROR_CODE_HEADER, err.code().to_string());
-                        self.send(
-                            Message::new(to.clone(), bytes::Bytes::new()).with_headers(headers),
-                            "error reply",
-                        )
-                        .await;
-                    }
+                if let (RouteKind::Reply, Some(to)) = (self.rt.info.kind, &msg.reply) {
+                    let mut headers = Headers::new();
+                    headers.insert(SERVICE_ERROR_HEADER, one_line(err.message()));
+                    headers.insert(SERVICE_ERROR_CODE_HEADER, err.code().to_string());
+                    let out = Message::new(to.clone(), bytes::Bytes::new()).with_headers(headers);
+                    self.send(out, "error reply").await;
                 }
                 if let Some(dead) = &self.rt.route.dead_letter {
                     let mut headers = msg.headers.clone();
