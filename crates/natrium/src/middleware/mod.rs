@@ -17,8 +17,10 @@
 //! without `poll_ready`, boxing or cloning of inner services.
 
 mod logging;
+pub mod metrics;
 mod recover;
 mod timeout;
+pub mod tracing;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -26,7 +28,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use futures::future::BoxFuture;
 
+pub use self::tracing::Tracing;
 pub use logging::Logging;
+pub use metrics::{Metrics, metrics_router};
 pub use recover::Recover;
 pub use timeout::Timeout;
 
