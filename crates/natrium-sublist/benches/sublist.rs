@@ -3,6 +3,9 @@
 //! Run briefly with `cargo bench -p natrium-sublist -- --warm-up-time 1 --measurement-time 2`.
 
 use std::hint::black_box;
+use std::sync::Barrier;
+use std::thread;
+use std::time::Instant;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use natrium_sublist::{LocalMatchCache, Sublist};
@@ -72,6 +75,46 @@ fn lookups(c: &mut Criterion) {
     });
 }
 
+/// Two threads looking up the same subject at once: the shared cache's lock word, hit
+/// counter and result reference count bounce between cores; the local cache touches none.
+fn contended(c: &mut Criterion) {
+    const THREADS: usize = 2;
+    let index = populated(natrium_sublist::DEFAULT_CACHE_CAPACITY);
+    let run = |iters: u64, lookup: &(dyn Fn(&mut LocalMatchCache<u64>) -> usize + Sync)| {
+        let start = Barrier::new(THREADS);
+        thread::scope(|scope| {
+            let workers: Vec<_> = (0..THREADS)
+                .map(|_| {
+                    scope.spawn(|| {
+                        let mut local = LocalMatchCache::default();
+                        start.wait();
+                        let began = Instant::now();
+                        for _ in 0..iters {
+                            black_box(lookup(&mut local));
+                        }
+                        began.elapsed()
+                    })
+                })
+                .collect();
+            workers
+                .into_iter()
+                .map(|w| w.join().expect("bench thread"))
+                .max()
+                .unwrap_or_default()
+        })
+    };
+    c.bench_function("match/contended_2_threads/shared_cache", |b| {
+        b.iter_custom(|iters| run(iters, &|_| index.matches(black_box(b"bench.3.4.7")).len()))
+    });
+    c.bench_function("match/contended_2_threads/local_cache", |b| {
+        b.iter_custom(|iters| {
+            run(iters, &|local| {
+                local.matches(&index, black_box(b"bench.3.4.7")).len()
+            })
+        })
+    });
+}
+
 fn changes(c: &mut Criterion) {
     let index = populated(natrium_sublist::DEFAULT_CACHE_CAPACITY);
     // Warm the cache so invalidation has work to do.
@@ -96,5 +139,5 @@ fn changes(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, lookups, changes);
+criterion_group!(benches, lookups, contended, changes);
 criterion_main!(benches);

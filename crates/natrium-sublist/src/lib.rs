@@ -17,6 +17,7 @@
 //! assert_eq!(who.queue(b"workers").unwrap().members.len(), 2);
 //! ```
 
+mod admission;
 mod cache;
 mod error;
 mod local;

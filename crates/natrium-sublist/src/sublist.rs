@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use parking_lot::RwLock;
 
+use crate::admission::Doorkeeper;
 use crate::cache::{Cache, Evicted};
 use crate::error::{InvalidSubject, InvalidSubjectReason};
 use crate::matches::Matches;
@@ -22,7 +23,8 @@ pub const DEFAULT_CACHE_CAPACITY: usize = 1024;
 /// match results, so keep it cheap to clone.
 ///
 /// Lookups are answered from a bounded cache of shared results under a read lock; a miss
-/// walks the trie under a read lock. Inserting or removing takes the write lock and drops
+/// walks the trie under a read lock, and a subject's result is cached from its second miss
+/// on, so one-off subjects do not churn the cache. Inserting or removing takes the write lock and drops
 /// exactly the cached results the change could alter, so a result is never stale.
 #[derive(Debug)]
 pub struct Sublist<T> {
@@ -30,6 +32,8 @@ pub struct Sublist<T> {
     trie: RwLock<Trie<T>>,
     /// `None` when caching is disabled.
     cache: Option<RwLock<Cache<T>>>,
+    /// Keeps one-off subjects out of the cache.
+    doorkeeper: Doorkeeper,
     /// Bumped after every change, for callers keeping their own result caches.
     generation: AtomicU64,
     cache_hits: AtomicU64,
@@ -68,6 +72,7 @@ impl<T: Clone + PartialEq + Send + Sync> Sublist<T> {
                 removes: 0,
             }),
             cache: (capacity > 0).then(|| RwLock::new(Cache::new(capacity))),
+            doorkeeper: Doorkeeper::new(capacity),
             generation: AtomicU64::new(0),
             cache_hits: AtomicU64::new(0),
             cache_misses: AtomicU64::new(0),
@@ -154,8 +159,10 @@ impl<T: Clone + PartialEq + Send + Sync> Sublist<T> {
         trie.root.collect(subject, &mut result);
         let result = Arc::new(result);
         let evicted = match &self.cache {
-            Some(cache) => cache.write().insert(subject, Arc::clone(&result)),
-            None => Vec::new(),
+            Some(cache) if self.doorkeeper.admit(subject) => {
+                cache.write().insert(subject, Arc::clone(&result))
+            }
+            _ => Vec::new(),
         };
         drop(trie);
         drop(evicted);

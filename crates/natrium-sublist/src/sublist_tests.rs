@@ -19,6 +19,12 @@ fn group(index: &Sublist<u32>, subject: &str, queue: &str) -> Vec<u32> {
         .unwrap_or_default()
 }
 
+/// Looks `subject` up until its result is cached (from the second miss on).
+fn warm(index: &Sublist<u32>, subject: &str) -> Arc<Matches<u32>> {
+    index.matches(subject.as_bytes());
+    index.matches(subject.as_bytes())
+}
+
 fn index_with(subs: &[(&str, u32)]) -> Sublist<u32> {
     let index = Sublist::new();
     for (subject, id) in subs {
@@ -200,15 +206,14 @@ fn invalid_publish_subjects_match_nothing() {
 #[test]
 fn cached_results_see_later_inserts() {
     let index = index_with(&[("foo.bar", 1)]);
-    let before = index.matches(b"foo.bar");
-    assert!(
-        Arc::ptr_eq(&before, &index.matches(b"foo.bar")),
-        "second lookup is a hit"
-    );
+    let before = warm(&index, "foo.bar");
+    assert!(Arc::ptr_eq(&before, &index.matches(b"foo.bar")), "cached");
     index.insert(b"foo.bar", None, 2).unwrap();
     assert_eq!(plain(&index, "foo.bar"), [1, 2]);
+    warm(&index, "foo.bar");
     index.insert(b"foo.*", None, 3).unwrap();
     assert_eq!(plain(&index, "foo.bar"), [1, 2, 3]);
+    warm(&index, "foo.bar");
     index.insert(b">", Some(b"q"), 4).unwrap();
     assert_eq!(group(&index, "foo.bar", "q"), [4]);
     assert_eq!(
@@ -221,11 +226,13 @@ fn cached_results_see_later_inserts() {
 #[test]
 fn cached_results_see_later_removes() {
     let index = index_with(&[("foo.bar", 1), ("foo.*", 2), ("foo.>", 3)]);
-    assert_eq!(plain(&index, "foo.bar"), [1, 2, 3]);
+    warm(&index, "foo.bar");
     assert!(index.remove(b"foo.>", None, &3));
     assert_eq!(plain(&index, "foo.bar"), [1, 2]);
+    warm(&index, "foo.bar");
     assert!(index.remove(b"foo.*", None, &2));
     assert_eq!(plain(&index, "foo.bar"), [1]);
+    warm(&index, "foo.bar");
     assert!(index.remove(b"foo.bar", None, &1));
     assert_eq!(plain(&index, "foo.bar"), [] as [u32; 0]);
 }
@@ -233,7 +240,7 @@ fn cached_results_see_later_removes() {
 #[test]
 fn unrelated_changes_keep_cached_results() {
     let index = index_with(&[("foo.bar", 1)]);
-    let cached = index.matches(b"foo.bar");
+    let cached = warm(&index, "foo.bar");
     index.insert(b"foo.baz", None, 2).unwrap();
     index.insert(b"other.*", None, 3).unwrap();
     assert!(Arc::ptr_eq(&cached, &index.matches(b"foo.bar")));
@@ -248,10 +255,23 @@ fn cache_stays_bounded_and_correct() {
     for round in 0..3 {
         for i in 0..100u32 {
             let subject = format!("n.{i}");
+            warm(&index, &subject);
             assert_eq!(plain(&index, &subject), [0], "round {round}");
             assert!(index.stats().num_cache <= 16);
         }
     }
+    assert!(index.stats().num_cache > 0);
+}
+
+#[test]
+fn one_off_subjects_stay_out_of_the_cache() {
+    let index = index_with(&[(">", 1)]);
+    for i in 0..100 {
+        assert_eq!(plain(&index, &format!("reply.{i}")), [1]);
+    }
+    assert_eq!(index.stats().num_cache, 0);
+    warm(&index, "reply.7");
+    assert_eq!(index.stats().num_cache, 1);
 }
 
 #[test]
@@ -288,10 +308,11 @@ fn stats_count_like_nats_server() {
     index.insert(b"a.*", Some(b"q"), 3).unwrap();
     index.insert(b"a.>", Some(b"q"), 4).unwrap();
     assert!(index.remove(b"a.b", None, &1));
-    index.matches(b"a.b"); // miss: fan-out 2 (one plain, one group)
-    index.matches(b"a.b"); // hit
-    index.matches(b"a.c.d"); // miss: fan-out 1
-    index.matches(b"a.b"); // hit
+    // Each subject: two misses (cached on the second), then two hits.
+    for _ in 0..4 {
+        index.matches(b"a.b"); // fan-out 2: one plain, one group
+        index.matches(b"a.c.d"); // fan-out 1
+    }
     let stats = index.stats();
     assert_eq!(
         stats,
@@ -300,7 +321,7 @@ fn stats_count_like_nats_server() {
             num_cache: 2,
             num_inserts: 4,
             num_removes: 1,
-            num_matches: 4,
+            num_matches: 8,
             cache_hit_rate: 0.5,
             max_fanout: 2,
             avg_fanout: 1.5,
