@@ -305,6 +305,7 @@ impl App {
             stop,
             ready,
         } = self;
+        let mut signals = ShutdownSignals::new(signals);
         let (failures, mut failed) = mpsc::unbounded_channel();
         let ctx = AppContext {
             info: Arc::new(info),
@@ -342,7 +343,7 @@ impl App {
             tracing::info!(app = %app, id = %ctx.info.id, version = %ctx.info.version, "app started");
             tokio::select! {
                 _ = stop.cancelled() => tracing::info!(app = %app, "stop requested"),
-                signal = shutdown_signal(signals) => tracing::info!(app = %app, signal, "signal received; stopping"),
+                signal = signals.recv() => tracing::info!(app = %app, signal, "signal received; stopping"),
                 Some(err) = failed.recv() => {
                     tracing::error!(app = %app, error = %err, "server failed; stopping");
                     outcome = Err(err);
@@ -392,31 +393,63 @@ async fn stop_all(servers: &[Arc<dyn Server>], ctx: &AppContext, timeout: Durati
     results.into_iter().collect::<Result<Vec<()>>>().map(drop)
 }
 
-/// Completes on SIGINT or SIGTERM (never, when `enabled` is false); yields the signal name.
-async fn shutdown_signal(enabled: bool) -> &'static str {
-    if !enabled {
-        return std::future::pending().await;
-    }
+/// SIGINT/SIGTERM listeners, installed when created so a signal arriving right after
+/// readiness is never missed (nor left to kill the process).
+struct ShutdownSignals {
     #[cfg(unix)]
-    {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(s) => s,
-                Err(err) => {
-                    tracing::warn!(error = %err, "cannot listen for SIGTERM");
-                    let _ = tokio::signal::ctrl_c().await;
-                    return "SIGINT";
+    listeners: Vec<(tokio::signal::unix::Signal, &'static str)>,
+    enabled: bool,
+}
+
+impl ShutdownSignals {
+    fn new(enabled: bool) -> Self {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            let mut listeners = Vec::new();
+            if enabled {
+                for (kind, name) in [
+                    (SignalKind::interrupt(), "SIGINT"),
+                    (SignalKind::terminate(), "SIGTERM"),
+                ] {
+                    match signal(kind) {
+                        Ok(s) => listeners.push((s, name)),
+                        Err(err) => {
+                            tracing::warn!(signal = name, error = %err, "cannot listen for signal")
+                        }
+                    }
                 }
-            };
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => "SIGINT",
-            _ = term.recv() => "SIGTERM",
+            }
+            ShutdownSignals { listeners, enabled }
         }
+        #[cfg(not(unix))]
+        ShutdownSignals { enabled }
     }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-        "SIGINT"
+
+    /// Completes on the first signal (never, when disabled); yields its name.
+    async fn recv(&mut self) -> &'static str {
+        if !self.enabled {
+            return std::future::pending().await;
+        }
+        #[cfg(unix)]
+        {
+            if self.listeners.is_empty() {
+                return std::future::pending().await;
+            }
+            let waits = self
+                .listeners
+                .iter_mut()
+                .map(|(s, name)| Box::pin(async move { s.recv().await.map(|_| *name) }));
+            match futures::future::select_all(waits).await.0 {
+                Some(name) => name,
+                None => std::future::pending().await,
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+            "SIGINT"
+        }
     }
 }
 
