@@ -57,6 +57,8 @@ struct Case {
     name: &'static str,
     title: &'static str,
     kind: CaseKind,
+    /// Client for this case when it must not follow `--client`.
+    client: Option<ClientKind>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -98,6 +100,7 @@ const CASES: &[Case] = &[
             msgs: 2_000_000,
             size: 16,
         },
+        client: None,
     },
     Case {
         name: "pubsub",
@@ -107,15 +110,17 @@ const CASES: &[Case] = &[
             size: 16,
             subscribers: 1,
         },
+        client: None,
     },
     Case {
         name: "pubsub16k",
         title: "1 → 1, 16 KiB",
         kind: CaseKind::FanOut {
-            msgs: 100_000,
+            msgs: 50_000,
             size: 16 * 1024,
             subscribers: 1,
         },
+        client: None,
     },
     Case {
         name: "fanout",
@@ -125,6 +130,7 @@ const CASES: &[Case] = &[
             size: 16,
             subscribers: 4,
         },
+        client: None,
     },
     Case {
         name: "queue",
@@ -133,6 +139,7 @@ const CASES: &[Case] = &[
             msgs: 1_000_000,
             members: 4,
         },
+        client: None,
     },
     Case {
         name: "req",
@@ -142,6 +149,7 @@ const CASES: &[Case] = &[
             requesters: 1,
             responders: 1,
         },
+        client: None,
     },
     Case {
         name: "req50",
@@ -151,6 +159,7 @@ const CASES: &[Case] = &[
             requesters: 50,
             responders: 2,
         },
+        client: None,
     },
     Case {
         name: "subjects",
@@ -160,16 +169,38 @@ const CASES: &[Case] = &[
             subjects: 10_000,
             wildcards: 2,
         },
+        client: None,
+    },
+    Case {
+        name: "pub-nats",
+        title: "publish only, 16 B, async-nats client",
+        kind: CaseKind::Publish {
+            msgs: 1_000_000,
+            size: 16,
+        },
+        client: Some(ClientKind::Nats),
+    },
+    Case {
+        name: "pubsub-nats",
+        title: "1 → 1, 16 B, async-nats client",
+        kind: CaseKind::FanOut {
+            msgs: 500_000,
+            size: 16,
+            subscribers: 1,
+        },
+        client: Some(ClientKind::Nats),
     },
     Case {
         name: "idle1k",
         title: "1,000 idle clients",
         kind: CaseKind::Idle { clients: 1_000 },
+        client: None,
     },
     Case {
         name: "idle10k",
         title: "10,000 idle clients",
         kind: CaseKind::Idle { clients: 10_000 },
+        client: None,
     },
 ];
 
@@ -311,6 +342,7 @@ async fn run_case(
     client: ClientKind,
     scale: f64,
 ) -> anyhow::Result<Report> {
+    let client = case.client.unwrap_or(client);
     let settings = |msgs: u64, size: usize| Settings {
         url: server.url.clone(),
         msgs: scaled(msgs, scale),
@@ -385,6 +417,7 @@ pub async fn run(args: CompareArgs) -> anyhow::Result<ExitCode> {
     };
 
     let binaries = [natrium.as_path(), nats.as_path()];
+    let load_before = load_average();
     let mut samples = Vec::new();
     let mut problems = Vec::new();
     let started = Instant::now();
@@ -438,12 +471,18 @@ pub async fn run(args: CompareArgs) -> anyhow::Result<ExitCode> {
         }
     }
     let elapsed = started.elapsed();
+    let load = format!("{load_before} before, {} after", load_average());
 
     if args.json {
         let out = serde_json::json!({ "samples": samples, "problems": problems });
         println!("{}", serde_json::to_string_pretty(&out)?);
     } else {
-        let section = markdown(&cases, &samples, &problems, &args, &binaries, elapsed).await;
+        let run = RunInfo {
+            binaries,
+            elapsed,
+            load,
+        };
+        let section = markdown(&cases, &samples, &problems, &args, &run).await;
         print!("{section}");
         if let Some(path) = &args.write {
             write_section(path, &section)?;
@@ -506,9 +545,9 @@ async fn markdown(
     samples: &[Sample],
     problems: &[Problem],
     args: &CompareArgs,
-    binaries: &[&Path; 2],
-    elapsed: Duration,
+    run: &RunInfo<'_>,
 ) -> String {
+    let binaries = &run.binaries;
     let mut out = String::new();
     let _ = writeln!(out, "{SECTION_HEADING}\n");
     let _ = writeln!(
@@ -528,17 +567,23 @@ async fn markdown(
     let command: Vec<String> = std::env::args().collect();
     let _ = writeln!(
         out,
-        "\nCommand (release build): `{}` — {} rounds in {:.0} s.",
+        "\nCommand ({} build): `{}` — {} rounds in {:.0} s. Load average (1, 5, 15 min): {}.",
+        if cfg!(debug_assertions) {
+            "debug"
+        } else {
+            "release"
+        },
         command.join(" "),
         args.rounds,
-        elapsed.as_secs_f64()
+        run.elapsed.as_secs_f64(),
+        run.load
     );
     let _ = writeln!(
         out,
         "\nEach round runs every workload against natrium-server, then nats-server (A B A B …), \
          each time on a fresh server process on 127.0.0.1; the benchmark clients run on the \
-         same machine. Publishers and subscribers use the `{}` client{}; request/reply uses \
-         async-nats. Cells are medians over the rounds, every round in brackets. The ratio is \
+         same machine. Publishers and subscribers use the `{}` client{} except in the rows \
+         marked \"async-nats client\"; request/reply uses async-nats. Cells are medians over the rounds, every round in brackets. The ratio is \
          natrium-server ÷ nats-server: above 1 is better for rates, below 1 is better for \
          latency and memory.\n",
         args.client.name(),
@@ -608,6 +653,21 @@ async fn markdown(
         }
     }
     out
+}
+
+/// Facts about the whole comparison run, for the markdown header.
+struct RunInfo<'a> {
+    binaries: [&'a Path; 2],
+    elapsed: Duration,
+    load: String,
+}
+
+/// The 1, 5 and 15 minute load averages: other work on the machine skews every number.
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|| "unknown".to_owned())
 }
 
 /// `2 cores (CPU model), 24 GiB RAM, Linux 6.x`, from /proc.

@@ -19,6 +19,10 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Size of the encoded frame batch written per `write_all`.
 const WRITE_BATCH: usize = 64 * 1024;
 
+/// Free space guaranteed in the read buffer before each read. Without it `BytesMut` offers
+/// `read_buf` only a few bytes once full, and large messages arrive 64 bytes per syscall.
+const READ_SPACE: usize = 256 * 1024;
+
 /// The CONNECT the raw client sends: no echo suppression, no acknowledgements.
 const CONNECT: &[u8] = b"CONNECT {\"verbose\":false,\"pedantic\":false,\"tls_required\":false,\"name\":\"natrium bench\",\"lang\":\"rust\",\"version\":\"0.1.0\",\"protocol\":1,\"echo\":true,\"headers\":false,\"no_responders\":false}\r\nPING\r\n";
 
@@ -61,7 +65,7 @@ impl RawConnection {
         stream.set_nodelay(true)?;
         let mut connection = RawConnection {
             stream,
-            buffer: BytesMut::with_capacity(256 * 1024),
+            buffer: BytesMut::with_capacity(READ_SPACE),
         };
         tokio::time::timeout(HANDSHAKE_TIMEOUT, async {
             let info = connection.read_line().await?;
@@ -146,7 +150,7 @@ impl RawConnection {
             let read = tokio::select! {
                 biased;
                 _ = done.cancelled() => return Ok(()),
-                read = tokio::time::timeout(wait, self.stream.read_buf(&mut self.buffer)) => read,
+                read = tokio::time::timeout(wait, self.read_more()) => read,
             };
             match read {
                 Err(_) | Ok(Ok(0)) => return Ok(()),
@@ -197,6 +201,12 @@ impl RawConnection {
         Ok((msgs, bytes))
     }
 
+    /// Reads whatever the socket has into the buffer, with room for at least [`READ_SPACE`].
+    async fn read_more(&mut self) -> std::io::Result<usize> {
+        self.buffer.reserve(READ_SPACE);
+        self.stream.read_buf(&mut self.buffer).await
+    }
+
     /// Reads one control line (without `\r\n`).
     async fn read_line(&mut self) -> anyhow::Result<String> {
         loop {
@@ -205,7 +215,7 @@ impl RawConnection {
                 self.buffer.advance(end + 2);
                 return Ok(line);
             }
-            if self.stream.read_buf(&mut self.buffer).await? == 0 {
+            if self.read_more().await? == 0 {
                 bail!("the server closed the connection");
             }
         }
