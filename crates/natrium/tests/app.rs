@@ -372,3 +372,32 @@ async fn http_and_nats_servers_run_together() {
     // Stopped: the port no longer answers.
     assert!(tokio::net::TcpStream::connect(addr).await.is_err());
 }
+
+#[tokio::test]
+async fn losing_the_nats_server_for_good_fails_the_app_per_reconnect_policy() {
+    let nats = support::embedded().await;
+    let policy = natrium::ReconnectPolicy {
+        max_reconnects: Some(2),
+        initial_delay: Duration::from_millis(10),
+        max_delay: Duration::from_millis(50),
+    };
+    let server = NatsServer::builder(nats.config().reconnect(policy))
+        .subscribe("orders", || async {})
+        .build()
+        .unwrap();
+    let log: Log = Arc::default();
+    let app = App::new("svc")
+        .server(server)
+        .server(recorder(&log, "other"))
+        .handle_signals(false);
+    let handle = app.handle();
+    let run = tokio::spawn(app.run());
+    assert!(bounded("ready", handle.ready()).await);
+    nats.stop().await;
+    let err = bounded("run", run).await.unwrap().unwrap_err();
+    assert!(
+        matches!(err, Error::Server { ref name, .. } if name == "nats"),
+        "{err}"
+    );
+    assert_eq!(*log.lock(), ["start other", "stop other"]);
+}

@@ -132,6 +132,11 @@ async fn connect_options(
                         closed.send_replace(true);
                         tracing::debug!("NATS connection closed");
                     }
+                    async_nats::Event::ClientError(async_nats::ClientError::MaxReconnects) => {
+                        // The client gives up: the connection is gone for good.
+                        closed.send_replace(true);
+                        tracing::error!("NATS reconnect attempts exhausted; connection closed");
+                    }
                     async_nats::Event::Connected => tracing::info!("NATS connected"),
                     async_nats::Event::Disconnected => tracing::warn!("NATS disconnected"),
                     other => tracing::warn!(event = %other, "NATS connection event"),
@@ -334,7 +339,8 @@ impl Broker for NatsBroker {
 
     async fn close(&self) -> Result<()> {
         let mut closed = self.inner.closed.clone();
-        if !self.inner.closing.swap(true, Ordering::AcqRel) {
+        let already_closed = *closed.borrow();
+        if !self.inner.closing.swap(true, Ordering::AcqRel) && !already_closed {
             self.inner
                 .client
                 .drain()
