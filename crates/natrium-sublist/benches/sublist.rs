@@ -65,6 +65,17 @@ fn lookups(c: &mut Criterion) {
         })
     });
 
+    // Each subject twice in a row: the second miss admits it, so every pair pays a cache
+    // insert and, the cache being full, its share of evictions.
+    let mut i = 0;
+    c.bench_function("match/cache_churn_pair_of_misses", |b| {
+        b.iter(|| {
+            i = (i + 1) % subjects.len();
+            black_box(cached.matches(&subjects[i]));
+            black_box(cached.matches(&subjects[i]))
+        })
+    });
+
     let uncached = populated(0);
     let mut i = 0;
     c.bench_function("match/no_cache", |b| {
@@ -117,10 +128,12 @@ fn contended(c: &mut Criterion) {
 
 fn changes(c: &mut Criterion) {
     let index = populated(natrium_sublist::DEFAULT_CACHE_CAPACITY);
-    // Warm the cache so invalidation has work to do.
+    // Fill the cache (a subject is cached on its second miss) so invalidation has work.
     for subject in distinct_subjects().iter().take(1024) {
         index.matches(subject);
+        index.matches(subject);
     }
+    assert_eq!(index.stats().num_cache, 1024);
     c.bench_function("insert_remove/literal", |b| {
         b.iter(|| {
             index
