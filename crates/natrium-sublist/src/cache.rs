@@ -27,11 +27,6 @@ impl<T> Cache<T> {
         }
     }
 
-    /// Forgets every result.
-    pub(crate) fn clear(&mut self) {
-        self.results.clear();
-    }
-
     pub(crate) fn len(&self) -> usize {
         self.results.len()
     }
@@ -53,16 +48,6 @@ impl<T> Cache<T> {
         let evicted = self.make_room_for(subject);
         self.results.insert(subject.to_vec(), result);
         evicted
-    }
-
-    /// The result for `subject`, computing and storing it with `compute` if absent.
-    pub(crate) fn get_or_insert_with(
-        &mut self,
-        subject: &[u8],
-        compute: impl FnOnce() -> Arc<Matches<T>>,
-    ) -> &Arc<Matches<T>> {
-        drop(self.make_room_for(subject));
-        self.results.entry_ref(subject).or_insert_with(compute)
     }
 
     fn make_room_for(&mut self, subject: &[u8]) -> Evicted<T> {

@@ -2,7 +2,10 @@
 
 use std::sync::Arc;
 
-use crate::cache::Cache;
+use hashbrown::hash_map::EntryRef;
+
+use crate::SubjectMap;
+use crate::admission::Doorkeeper;
 use crate::matches::Matches;
 use crate::sublist::Sublist;
 
@@ -14,11 +17,16 @@ pub const DEFAULT_LOCAL_CACHE_CAPACITY: usize = 128;
 /// A hit costs one atomic load (the index's generation) and one hash lookup: no lock and no
 /// reference-count traffic on results other threads share. Any change to the index empties
 /// this cache on its next use, so it never returns a stale result; the shared cache inside
-/// the [`Sublist`] then answers until this one is warm again.
+/// the [`Sublist`] then answers until this one is warm again. Like the shared cache, it
+/// keeps a subject from its second miss on, so one-off subjects (replies) do not churn it.
 #[derive(Debug)]
 pub struct LocalMatchCache<T> {
     generation: u64,
-    results: Cache<T>,
+    results: SubjectMap<Arc<Matches<T>>>,
+    capacity: usize,
+    doorkeeper: Doorkeeper,
+    /// The latest result not admitted to `results`, held so it can be lent out.
+    uncached: Option<Arc<Matches<T>>>,
 }
 
 impl<T> Default for LocalMatchCache<T> {
@@ -30,9 +38,13 @@ impl<T> Default for LocalMatchCache<T> {
 impl<T> LocalMatchCache<T> {
     /// A cache holding at most `capacity` results (at least one).
     pub fn new(capacity: usize) -> Self {
+        let capacity = capacity.max(1);
         Self {
             generation: 0,
-            results: Cache::new(capacity.max(1)),
+            results: SubjectMap::with_capacity(capacity),
+            capacity,
+            doorkeeper: Doorkeeper::new(capacity),
+            uncached: None,
         }
     }
 
@@ -49,8 +61,29 @@ impl<T> LocalMatchCache<T> {
             self.results.clear();
             self.generation = generation;
         }
-        self.results
-            .get_or_insert_with(subject, || index.matches(subject))
+        if self.results.len() >= self.capacity {
+            // Checked before the lookup so a hit needs one probe; the rare batch dropped
+            // just before a hit costs that hit a trip to the shared index.
+            let mut batch = (self.capacity / 4).max(1);
+            self.results.retain(|_, _| {
+                if batch == 0 {
+                    return true;
+                }
+                batch -= 1;
+                false
+            });
+        }
+        match self.results.entry_ref(subject) {
+            EntryRef::Occupied(hit) => hit.into_mut(),
+            EntryRef::Vacant(slot) => {
+                let result = index.matches(subject);
+                if self.doorkeeper.admit(subject) {
+                    slot.insert(result)
+                } else {
+                    self.uncached.insert(result)
+                }
+            }
+        }
     }
 }
 
@@ -63,6 +96,8 @@ mod tests {
         let index = Sublist::new();
         index.insert(b"a.*", None, 1).unwrap();
         let mut local = LocalMatchCache::default();
+        assert_eq!(local.matches(&index, b"a.b").plain, [1]);
+        assert!(local.results.is_empty(), "kept from the second miss on");
         let first = Arc::clone(local.matches(&index, b"a.b"));
         assert_eq!(first.plain, [1]);
         assert!(Arc::ptr_eq(&first, local.matches(&index, b"a.b")));
@@ -85,7 +120,9 @@ mod tests {
         for i in 0..100 {
             let subject = format!("s.{i}");
             assert_eq!(local.matches(&index, subject.as_bytes()).plain, [0]);
+            assert_eq!(local.matches(&index, subject.as_bytes()).plain, [0]);
             assert!(local.results.len() <= 8);
         }
+        assert!(local.results.len() >= 6, "evicts a quarter at a time");
     }
 }
