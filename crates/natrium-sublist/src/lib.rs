@@ -16,6 +16,21 @@
 //! assert!(who.plain.is_empty()); // `*` matches exactly one token
 //! assert_eq!(who.queue(b"workers").unwrap().members.len(), 2);
 //! ```
+//!
+//! A connection that publishes keeps a [`LocalMatchCache`]: its hits take no lock and touch
+//! no memory other threads write, and it never returns a result older than the index.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use natrium_sublist::{LocalMatchCache, Sublist};
+//!
+//! let index = Arc::new(Sublist::new());
+//! let mut local = LocalMatchCache::default();
+//! index.insert(b"prices.>", None, "ticker").unwrap();
+//! assert_eq!(local.matches(&index, b"prices.eur").plain, ["ticker"]);
+//! index.insert(b"prices.eur", None, "audit").unwrap();
+//! assert_eq!(local.matches(&index, b"prices.eur").len(), 2);
+//! ```
 
 mod admission;
 mod cache;

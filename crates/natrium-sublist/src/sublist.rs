@@ -24,8 +24,11 @@ pub const DEFAULT_CACHE_CAPACITY: usize = 1024;
 ///
 /// Lookups are answered from a bounded cache of shared results under a read lock; a miss
 /// walks the trie under a read lock, and a subject's result is cached from its second miss
-/// on, so one-off subjects do not churn the cache. Inserting or removing takes the write lock and drops
-/// exactly the cached results the change could alter, so a result is never stale.
+/// on, so one-off subjects do not churn the cache. Inserting or removing takes the write
+/// lock and drops exactly the cached results the change could alter, so a result is never
+/// stale. For the hottest path, publishers can put a [`LocalMatchCache`] in front.
+///
+/// [`LocalMatchCache`]: crate::LocalMatchCache
 #[derive(Debug)]
 pub struct Sublist<T> {
     /// Lock order: `trie` before `cache`, always.

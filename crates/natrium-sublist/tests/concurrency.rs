@@ -80,3 +80,11 @@ fn concurrent_changes_leave_a_consistent_index() {
     assert_eq!(plain, kept);
     assert_eq!(queued, kept);
 }
+
+#[test]
+fn index_and_local_caches_can_cross_threads() {
+    fn shareable<T: Send + Sync>() {}
+    fn movable<T: Send>() {}
+    shareable::<Sublist<Arc<String>>>();
+    movable::<LocalMatchCache<Arc<String>>>();
+}
