@@ -314,6 +314,8 @@ struct Connection {
     cache: MatchCache,
     /// The current PUB/HPUB's size fields as written, when not in canonical form.
     raw_sizes: Option<RawSizes>,
+    /// Protocol tracing (`-V`) is on; checked once per connection, not per operation.
+    trace: bool,
 }
 
 impl Connection {
@@ -339,6 +341,7 @@ impl Connection {
             out: Fanout::default(),
             cache: MatchCache::default(),
             raw_sizes: None,
+            trace: tracing::enabled!(tracing::Level::TRACE),
         }
     }
 
@@ -400,10 +403,21 @@ impl Connection {
                 Ok(None) => break Flow::Continue,
                 Ok(Some((op, used))) => {
                     self.raw_sizes = match op {
-                        ClientOp::Pub { .. } => RawSizes::find(&buf[..used], false),
-                        ClientOp::Hpub { .. } => RawSizes::find(&buf[..used], true),
+                        ClientOp::Pub { payload, .. } => {
+                            RawSizes::find(&buf[..used], None, payload.len())
+                        }
+                        ClientOp::Hpub {
+                            headers, payload, ..
+                        } => RawSizes::find(
+                            &buf[..used],
+                            Some(headers.len()),
+                            headers.len() + payload.len(),
+                        ),
                         _ => None,
                     };
+                    if self.trace {
+                        self.trace_op(&buf[..used]);
+                    }
                     pos += used;
                     if let Flow::Close(reason) = self.dispatch(op) {
                         break Flow::Close(reason);
@@ -417,6 +431,18 @@ impl Connection {
             .last_activity
             .store(now_nanos(), Ordering::Relaxed);
         flow
+    }
+
+    /// Logs an operation's control line as nats-server's `-V` does: `<<- [SUB foo 1]`.
+    fn trace_op(&self, op: &[u8]) {
+        let line = op.split(|&b| b == b'\n').next().unwrap_or_default();
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        tracing::trace!(
+            "{} - cid:{} - <<- [{}]",
+            self.client.addr,
+            self.client.cid,
+            String::from_utf8_lossy(line)
+        );
     }
 
     fn parse_error(&mut self, e: &ParseError) -> CloseReason {
@@ -787,19 +813,28 @@ struct RawSizes {
 }
 
 impl RawSizes {
-    /// Looks at the control line at the start of `op` (a whole PUB or HPUB operation).
-    fn find(op: &[u8], hpub: bool) -> Option<RawSizes> {
-        let end = op.iter().position(|&b| b == b'\n')?;
-        let mut fields = op[..end]
-            .split(|&b| matches!(b, b' ' | b'\t' | b'\r'))
+    /// Looks at the control line at the start of `op` (a whole PUB or HPUB operation whose
+    /// sizes the parser already checked). `None` in the usual case of canonical sizes, found
+    /// without scanning the line.
+    fn find(op: &[u8], header_size: Option<usize>, total_size: usize) -> Option<RawSizes> {
+        // The control line ends where the header block and payload (and their CR LF) begin.
+        let line = trim_end(&op[..op.len().checked_sub(total_size + 2)?]);
+        let canonical = match strip_canonical(line, total_size) {
+            Some(rest) => header_size.is_none_or(|h| strip_canonical(trim_end(rest), h).is_some()),
+            None => false,
+        };
+        if canonical {
+            return None;
+        }
+        let mut fields = line
+            .split(|&b| matches!(b, b' ' | b'\t'))
             .filter(|f| !f.is_empty())
             .rev();
         let total = fields.next()?;
-        let header = if hpub { Some(fields.next()?) } else { None };
-        let padded = |f: &[u8]| f.len() > 1 && f[0] == b'0';
-        if !padded(total) && !header.is_some_and(padded) {
-            return None;
-        }
+        let header = match header_size {
+            Some(_) => Some(fields.next()?),
+            None => None,
+        };
         Some(RawSizes {
             header: header.map(Into::into),
             total: total.into(),
@@ -844,6 +879,22 @@ impl RawSizes {
         b.extend_from_slice(payload);
         b.extend_from_slice(b"\r\n");
     }
+}
+
+/// `line` without its trailing line terminator and blanks.
+fn trim_end(line: &[u8]) -> &[u8] {
+    let keep = line
+        .iter()
+        .rposition(|b| !matches!(b, b' ' | b'\t' | b'\r' | b'\n'))
+        .map_or(0, |i| i + 1);
+    &line[..keep]
+}
+
+/// If `line` ends with a blank and then `size` in plain decimal, the part before the size.
+fn strip_canonical(line: &[u8], size: usize) -> Option<&[u8]> {
+    let digits = size.checked_ilog10().map_or(1, |d| d as usize + 1);
+    let cut = line.len().checked_sub(digits)?;
+    matches!(line.get(cut.checked_sub(1)?), Some(b' ' | b'\t')).then(|| &line[..cut])
 }
 
 fn put_routing(b: &mut BytesMut, subject: &[u8], sid: &[u8], reply: Option<&[u8]>) {

@@ -176,7 +176,9 @@ impl Outbound {
             }
             self.state.lock().pending -= written;
             spare.clear();
-            if spare.capacity() > SHRINK_ABOVE {
+            // Keep a large buffer while bursts continue (regrowing it costs page faults and
+            // copies); give it back once a write is small compared to it.
+            if spare.capacity() > SHRINK_ABOVE && written < spare.capacity() / 16 {
                 spare = BytesMut::with_capacity(INITIAL_CAPACITY);
             }
         }
