@@ -62,6 +62,20 @@ pub async fn wait_for_rows(
     }
 }
 
+/// Asserts that every row is one of `item-0`..`item-{n-1}` and none appears twice.
+pub fn assert_at_most_once(rows: &[String], n: usize) {
+    let mut seen = vec![false; n];
+    for row in rows {
+        let index = row
+            .strip_prefix("item-")
+            .and_then(|i| i.parse::<usize>().ok())
+            .filter(|i| *i < n)
+            .unwrap_or_else(|| panic!("unexpected row {row:?}"));
+        assert!(!seen[index], "{row} saved twice");
+        seen[index] = true;
+    }
+}
+
 /// Asserts that `rows` is exactly `0..n` formatted as `item-{i}`, once each.
 pub fn assert_exactly_once(rows: &[String], n: usize) {
     let mut seen = vec![0u32; n];
