@@ -64,6 +64,7 @@ async fn compare_writes_a_markdown_section_and_replaces_it_on_rerun() {
         "{text}"
     );
     assert!(text.contains("no loss"), "{text}");
+    assert!(text.contains("### Reading these numbers"), "{text}");
     assert!(!text.contains("| failed"), "{text}");
     assert!(!text.contains("\nold\n"), "{text}");
     assert!(!text.contains(" 0.0 ["), "a zero rate was measured: {text}");

@@ -481,6 +481,7 @@ pub async fn run(args: CompareArgs) -> anyhow::Result<ExitCode> {
             binaries,
             elapsed,
             load,
+            loopback_mib_per_sec: loopback_mib_per_sec().await.ok(),
         };
         let section = markdown(&cases, &samples, &problems, &args, &run).await;
         print!("{section}");
@@ -652,7 +653,86 @@ async fn markdown(
             );
         }
     }
+    notes(&mut out, samples, run);
     out
+}
+
+/// The median of one metric of one case on one server.
+fn median_of(samples: &[Sample], case: &str, metric: &str, server: &str) -> Option<f64> {
+    let mut values: Vec<f64> = samples
+        .iter()
+        .filter(|s| s.case == case && s.metric == metric && s.server == server)
+        .map(|s| s.value)
+        .collect();
+    median(&mut values)
+}
+
+/// How to read the table: machine load, the loopback ceiling, and what the official client
+/// achieves compared with the raw one (why the raw client is the default).
+fn notes(out: &mut String, samples: &[Sample], run: &RunInfo<'_>) {
+    let _ = writeln!(out, "\n### Reading these numbers\n");
+    let _ = writeln!(
+        out,
+        "- The load average above counts everything else running on the machine; single runs \
+         vary accordingly (see the bracketed rounds). Alternation and medians keep the \
+         comparison fair; for absolute figures rerun on an idle machine."
+    );
+    if let Some(mib) = run.loopback_mib_per_sec {
+        let _ = writeln!(
+            out,
+            "- One loopback TCP stream on this machine carries {mib:.0} MiB/s (measured by the \
+             same command with a plain socket pair); payload-heavy rows cannot exceed that."
+        );
+    }
+    for (raw_case, nats_case, metric, what) in [
+        ("pub", "pub-nats", "msgs/s", "publishing"),
+        ("pubsub", "pubsub-nats", "msgs/s received", "1 → 1 delivery"),
+    ] {
+        let ratios: Vec<String> = ["nats-server", "natrium-server"]
+            .iter()
+            .filter_map(|server| {
+                let raw = median_of(samples, raw_case, metric, server)?;
+                let nats = median_of(samples, nats_case, metric, server)?;
+                (raw > 0.0).then(|| format!("{:.0} % ({server})", 100.0 * nats / raw))
+            })
+            .collect();
+        if !ratios.is_empty() {
+            let _ = writeln!(
+                out,
+                "- Client bottleneck, {what}: with the async-nats client the rate is {} of the \
+                 raw client's, so with async-nats the benchmark would mostly measure the \
+                 client; it stays in the table as the rate applications see.",
+                ratios.join(" and ")
+            );
+        }
+    }
+}
+
+/// Throughput of one loopback TCP stream (256 MiB through a socket pair), for context.
+async fn loopback_mib_per_sec() -> anyhow::Result<f64> {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    const TOTAL: usize = 256 * 1024 * 1024;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let address = listener.local_addr()?;
+    let reader = tokio::spawn(async move {
+        let (mut socket, _) = listener.accept().await?;
+        let mut buffer = vec![0u8; 1 << 20];
+        let mut received = 0usize;
+        while received < TOTAL {
+            let n = socket.read(&mut buffer).await?;
+            anyhow::ensure!(n > 0, "loopback peer closed early");
+            received += n;
+        }
+        anyhow::Ok(())
+    });
+    let mut socket = tokio::net::TcpStream::connect(address).await?;
+    let chunk = vec![0u8; 1 << 20];
+    let start = Instant::now();
+    for _ in 0..TOTAL / chunk.len() {
+        socket.write_all(&chunk).await?;
+    }
+    reader.await??;
+    Ok(TOTAL as f64 / (1024.0 * 1024.0) / start.elapsed().as_secs_f64())
 }
 
 /// Facts about the whole comparison run, for the markdown header.
@@ -660,6 +740,7 @@ struct RunInfo<'a> {
     binaries: [&'a Path; 2],
     elapsed: Duration,
     load: String,
+    loopback_mib_per_sec: Option<f64>,
 }
 
 /// The 1, 5 and 15 minute load averages: other work on the machine skews every number.
