@@ -372,7 +372,7 @@ impl App {
 }
 
 /// Stops every server concurrently. Past `timeout`, cancels in-flight work and gives the
-/// servers the same time again to wind down.
+/// servers twice [`CANCEL_GRACE`](crate::transport::CANCEL_GRACE) more to wind down.
 async fn stop_all(servers: &[Arc<dyn Server>], ctx: &AppContext, timeout: Duration) -> Result<()> {
     let stops = join_all(servers.iter().map(|s| async move {
         s.stop(ctx).await.map_err(|err| Error::Server {
@@ -386,7 +386,9 @@ async fn stop_all(servers: &[Arc<dyn Server>], ctx: &AppContext, timeout: Durati
         Err(_) => {
             ctx.cancel.cancel();
             tracing::warn!(?timeout, "stop timeout passed; cancelling in-flight work");
-            let _ = tokio::time::timeout(timeout, &mut stops).await;
+            // Handlers get CANCEL_GRACE to react; allow for that plus closing connections.
+            let grace = crate::transport::CANCEL_GRACE * 2;
+            let _ = tokio::time::timeout(grace, &mut stops).await;
             return Err(Error::StopTimeout(timeout));
         }
     };

@@ -401,3 +401,34 @@ async fn losing_the_nats_server_for_good_fails_the_app_per_reconnect_policy() {
     );
     assert_eq!(*log.lock(), ["start other", "stop other"]);
 }
+
+#[tokio::test]
+async fn a_handler_ignoring_cancellation_is_aborted_and_run_returns() {
+    let nats = support::embedded().await;
+    let (tx, mut entered) = mpsc::unbounded_channel::<()>();
+    let server = NatsServer::builder(nats.config())
+        .state(tx)
+        .subscribe(
+            "forever",
+            |State(tx): State<mpsc::UnboundedSender<()>>| async move {
+                tx.send(()).unwrap();
+                std::future::pending::<()>().await;
+            },
+        )
+        .build()
+        .unwrap();
+    let app = App::new("svc")
+        .server(server)
+        .stop_timeout(Duration::from_millis(100))
+        .handle_signals(false);
+    let handle = app.handle();
+    let run = tokio::spawn(app.run());
+    assert!(bounded("ready", handle.ready()).await);
+    let client = nats.broker(natrium::Codec::Json).await;
+    client.publish("forever", &()).await.unwrap();
+    client.flush().await.unwrap();
+    bounded("handler entered", entered.recv()).await.unwrap();
+    handle.stop();
+    let err = bounded("run", run).await.unwrap().unwrap_err();
+    assert!(matches!(err, Error::StopTimeout(_)), "{err}");
+}

@@ -34,7 +34,8 @@ pub struct RouteInfo {
 }
 
 /// The handler's context: cancelled when the app's stop timeout passes, so long-running
-/// handlers can give up cleanly; [`Ctx::is_stopping`] tells that a stop has begun.
+/// handlers can give up cleanly (they then have [`CANCEL_GRACE`](crate::transport::CANCEL_GRACE)
+/// to return before being aborted); [`Ctx::is_stopping`] tells that a stop has begun.
 #[derive(Clone, Debug, Default)]
 pub struct Ctx {
     cancel: CancellationToken,

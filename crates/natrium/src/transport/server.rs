@@ -40,6 +40,10 @@ pub const DEAD_LETTER_KIND_HEADER: &str = "Natrium-Dead-Letter-Kind";
 /// Header on dead letters: how many attempts were made.
 pub const DEAD_LETTER_ATTEMPTS_HEADER: &str = "Natrium-Dead-Letter-Attempts";
 
+/// How long handlers have to return after their [`Ctx`] is cancelled before they are
+/// aborted.
+pub const CANCEL_GRACE: std::time::Duration = std::time::Duration::from_millis(500);
+
 /// Where a [`NatsServer`] gets its broker.
 #[derive(Clone)]
 pub enum BrokerSource {
@@ -452,18 +456,24 @@ impl Runner {
         if unstarted > 0 {
             tracing::info!(subject = %this.rt.info.subject, unstarted, "stopped; buffered messages not started were dropped");
         }
-        // In-flight handlers finish, unless the stop timeout passes first.
-        tokio::select! {
-            _ = async { while tasks.join_next().await.is_some() {} } => {}
-            _ = cancel.cancelled() => {
-                let left = tasks.len();
-                tasks.abort_all();
-                while tasks.join_next().await.is_some() {}
-                if left > 0 {
-                    tracing::warn!(subject = %this.rt.info.subject, aborted = left, "stop timeout passed; in-flight handlers aborted");
-                }
+        // In-flight handlers finish. Once the stop timeout passes (their Ctx is cancelled),
+        // they get CANCEL_GRACE to return on their own before they are aborted.
+        loop {
+            tokio::select! {
+                joined = tasks.join_next() => if joined.is_none() { return },
+                _ = cancel.cancelled() => break,
             }
         }
+        let deadline = tokio::time::Instant::now() + CANCEL_GRACE;
+        while let Ok(joined) = tokio::time::timeout_at(deadline, tasks.join_next()).await {
+            if joined.is_none() {
+                return;
+            }
+        }
+        let left = tasks.len();
+        tasks.abort_all();
+        while tasks.join_next().await.is_some() {}
+        tracing::warn!(subject = %this.rt.info.subject, aborted = left, "handlers ignored cancellation; aborted");
     }
 
     async fn process(&self, msg: Message) {
