@@ -170,6 +170,18 @@ async fn options_are_applied_or_refused() {
         "{err}"
     );
 
+    // A credentials file that exists but is not a .creds file is refused, with its path.
+    let creds = std::env::temp_dir().join(format!("natrium-bad-{}.creds", std::process::id()));
+    std::fs::write(&creds, "not a creds file").unwrap();
+    let err = NatsBroker::connect(nats.config().credentials_file(&creds))
+        .await
+        .unwrap_err();
+    std::fs::remove_file(&creds).unwrap();
+    assert!(
+        matches!(err, Error::File { what: "credentials", ref path, .. } if *path == creds),
+        "{err}"
+    );
+
     // The configured request timeout is the one used.
     let broker = NatsBroker::connect(nats.config().request_timeout(Duration::from_millis(250)))
         .await
