@@ -242,7 +242,10 @@ async fn connz_lists_sorts_and_pages_connections() {
         humantime::parse_rfc3339(ca[field].as_str().unwrap()).expect(field);
     }
     for field in ["rtt", "uptime", "idle"] {
-        assert!(ca[field].as_str().is_some_and(|t| t.ends_with('s')), "{field}");
+        assert!(
+            ca[field].as_str().is_some_and(|t| t.ends_with('s')),
+            "{field}"
+        );
     }
     let cc = &conns[2];
     assert_eq!((u(&cc["out_msgs"]), u(&cc["out_bytes"])), (4, 50));
@@ -288,7 +291,10 @@ async fn connz_lists_sorts_and_pages_connections() {
     let past_end = get_json(&server, "/connz?offset=10").await;
     assert_eq!(past_end["connections"], serde_json::json!([]));
     let nonpositive = get_json(&server, "/connz?limit=0&offset=-5").await;
-    assert_eq!((u(&nonpositive["limit"]), u(&nonpositive["offset"])), (1024, 0));
+    assert_eq!(
+        (u(&nonpositive["limit"]), u(&nonpositive["offset"])),
+        (1024, 0)
+    );
 
     // One connection by cid.
     let one = get_json(&server, &format!("/connz?cid={}", cids[1])).await;
@@ -398,7 +404,11 @@ async fn closed_connections_are_kept_with_their_reason() {
         "{by_reason}"
     );
     let by_stop = get_json(&server, "/connz?state=closed&sort=stop").await;
-    assert_eq!(u(&by_stop["connections"][0]["cid"]), quitter_cid, "latest first");
+    assert_eq!(
+        u(&by_stop["connections"][0]["cid"]),
+        quitter_cid,
+        "latest first"
+    );
     let one = get_json(&server, &format!("/connz?state=all&cid={bad_cid}")).await;
     assert_eq!(one["connections"][0]["reason"], "Protocol Violation");
     // The open list is unchanged.
@@ -621,8 +631,9 @@ async fn monitoring_port_in_use_is_a_clear_error_and_shutdown_stops_it() {
     .expect_err("port taken");
     assert!(matches!(err, ServerError::BindMonitor { port, .. } if port == taken));
     assert!(
-        err.to_string()
-            .starts_with(&format!("can't listen for monitoring connections on 127.0.0.1:{taken}")),
+        err.to_string().starts_with(&format!(
+            "can't listen for monitoring connections on 127.0.0.1:{taken}"
+        )),
         "{err}"
     );
 
