@@ -436,18 +436,15 @@ pub async fn run(args: CompareArgs) -> anyhow::Result<ExitCode> {
                 }
                 .await;
                 match result {
+                    // A run that lost messages did not do the work it is compared on, so
+                    // it is listed as a problem and kept out of the medians.
+                    Ok(report) if report.lost > 0 => problems.push(Problem {
+                        case: case.name,
+                        server: server_name,
+                        round,
+                        what: format!("lost {} of {} messages", report.lost, report.expected),
+                    }),
                     Ok(report) => {
-                        if report.lost > 0 {
-                            problems.push(Problem {
-                                case: case.name,
-                                server: server_name,
-                                round,
-                                what: format!(
-                                    "lost {} of {} messages",
-                                    report.lost, report.expected
-                                ),
-                            });
-                        }
                         for metric in metrics(case.kind) {
                             if let Some(value) = (metric.read)(&report) {
                                 samples.push(Sample {
@@ -643,7 +640,7 @@ async fn markdown(
     } else {
         let _ = writeln!(
             out,
-            "\nProblems (these runs are missing from the medians or lost messages):\n"
+            "\nProblems (these runs failed or lost messages; they are left out of the medians):\n"
         );
         for problem in problems {
             let _ = writeln!(
