@@ -3,16 +3,19 @@
 
 mod obs_support;
 
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Duration;
 
-use natrium::middleware::{Metrics, metrics, metrics_router};
+use futures::FutureExt;
+use natrium::middleware::{Metrics, Middleware, Next, metrics, metrics_router};
 use natrium::{
-    AppContext, Broker, BrokerConfig, BrokerExt, HandlerError, Headers, Json, NatsBroker,
-    NatsServer, RetryPolicy, Route, Server,
+    AppContext, Broker, BrokerConfig, BrokerExt, HandlerError, HandlerRequest, HandlerResult,
+    Headers, Json, NatsBroker, NatsServer, RetryPolicy, Route, Server,
 };
 use prometheus_client::registry::Registry;
 use serde::{Deserialize, Serialize};
+use tokio::sync::mpsc;
 
 #[derive(Debug, Serialize, Deserialize)]
 struct Job {
@@ -37,6 +40,21 @@ async fn always_fails() -> Result<(), HandlerError> {
     Err(HandlerError::new("never works"))
 }
 
+/// Reports every finished handler attempt, so the test waits on events instead of
+/// hoping the stop comes late enough. Added as the outermost layer, it fires after the
+/// metrics layer has counted.
+struct Finished(mpsc::UnboundedSender<String>);
+
+#[async_trait::async_trait]
+impl Middleware for Finished {
+    async fn handle(&self, request: HandlerRequest, next: Next<'_>) -> HandlerResult {
+        let route = request.route.subject.clone();
+        let result = AssertUnwindSafe(next.run(request)).catch_unwind().await;
+        let _ = self.0.send(route);
+        result.unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    }
+}
+
 /// The value of the sample `series` (name and labels, exactly as exposed).
 fn sample(text: &str, series: &str) -> Option<f64> {
     text.lines()
@@ -49,6 +67,7 @@ async fn counts_received_handled_errors_and_published_exactly() {
     let nats = obs_support::embedded().await;
     let mut registry = Registry::default();
     let metrics = Metrics::new(&mut registry);
+    let (finished_tx, mut finished) = mpsc::unbounded_channel();
 
     let server = NatsServer::builder(BrokerConfig::new([nats.url.clone()]).layer(metrics.clone()))
         .subscribe("jobs.run", run)
@@ -57,6 +76,7 @@ async fn counts_received_handled_errors_and_published_exactly() {
             RetryPolicy::attempts(3).backoff(Duration::from_millis(1), Duration::from_millis(2)),
         ))
         .reply("jobs.echo", echo)
+        .layer(Finished(finished_tx))
         .layer(metrics.clone())
         .build()
         .expect("valid server");
@@ -96,9 +116,31 @@ async fn counts_received_handled_errors_and_published_exactly() {
         .await
         .expect("request");
     assert_eq!(echoed, 5);
-    broker.flush().await.expect("flush");
-    // Stop drains: every message the server already routed to us is handled first.
+    // Attempts: 13 on jobs.run, 3 on jobs.q, 3 on jobs.retry, 1 on jobs.echo.
+    let mut attempts = std::collections::BTreeMap::new();
+    for _ in 0..20 {
+        let route = tokio::time::timeout(Duration::from_secs(5), finished.recv())
+            .await
+            .expect("handlers finish in time")
+            .expect("server alive");
+        *attempts.entry(route).or_insert(0) += 1;
+    }
     server.stop(&ctx).await.expect("server stops");
+    assert_eq!(
+        attempts,
+        [
+            ("jobs.echo", 1),
+            ("jobs.q", 3),
+            ("jobs.retry", 3),
+            ("jobs.run", 13)
+        ]
+        .map(|(r, n)| (r.to_owned(), n))
+        .into()
+    );
+    assert!(
+        finished.try_recv().is_err(),
+        "no attempt beyond those expected"
+    );
 
     let text = metrics::encode(&registry).expect("encodes");
     let run = r#"route="jobs.run",queue="""#;
