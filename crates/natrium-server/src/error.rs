@@ -15,6 +15,16 @@ pub enum ServerError {
         /// The OS error.
         source: std::io::Error,
     },
+    /// The HTTP monitoring listener could not bind.
+    #[error("can't listen for monitoring connections on {host}:{port}: {source}")]
+    BindMonitor {
+        /// `http_host` (or `host`) from the options.
+        host: String,
+        /// `http_port` from the options.
+        port: u16,
+        /// The OS error.
+        source: std::io::Error,
+    },
     /// A pid or ports file could not be written.
     #[error("can't write {path}: {source}")]
     WriteFile {

@@ -51,6 +51,21 @@ impl Subscription {
         max > 0 && self.delivered.load(Ordering::Acquire) >= max
     }
 
+    /// Messages delivered so far (for monitoring).
+    pub(crate) fn delivered(&self) -> u64 {
+        let n = self.delivered.load(Ordering::Relaxed);
+        match self.max() {
+            0 => n,
+            // Claims past the limit are refused, not delivered.
+            max => n.min(max),
+        }
+    }
+
+    /// The auto-unsubscribe limit; 0 = none.
+    pub(crate) fn max(&self) -> u64 {
+        self.max.load(Ordering::Relaxed)
+    }
+
     /// Claims one delivery slot.
     pub(crate) fn claim(&self) -> Slot {
         // Counted for every subscription: a later `UNSUB sid max` counts earlier deliveries.
