@@ -1,0 +1,185 @@
+//! Process signals, as nats-server handles them: SIGINT/SIGTERM stop, SIGUSR2 enters
+//! lame-duck mode, SIGHUP reloads the configuration; and `--signal CMD[=PID|PIDFILE]`, which
+//! sends one of those signals to a running server.
+
+use std::path::Path;
+
+use crate::options::{Auth, ServerOptions};
+use crate::server::Server;
+
+/// The settings a reload can change; each new connection reads the current ones.
+#[derive(Debug)]
+pub(crate) struct Reloadable {
+    pub auth: Auth,
+    pub no_auth_user: Option<String>,
+    pub max_payload: u32,
+}
+
+impl From<&ServerOptions> for Reloadable {
+    fn from(o: &ServerOptions) -> Self {
+        Reloadable {
+            auth: o.auth.clone(),
+            no_auth_user: o.no_auth_user.clone(),
+            max_payload: o.max_payload,
+        }
+    }
+}
+
+/// Why `--signal` failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SignalError {
+    /// The command is not one nats-server knows.
+    #[error("unknown signal {0:?} (expected stop, quit, term, reopen, reload or ldm)")]
+    UnknownCommand(String),
+    /// No process id was given.
+    #[error("--signal {0} needs a process id or a pid file: {0}=<pid|pidfile>")]
+    MissingPid(String),
+    /// The pid file could not be read or holds no process id.
+    #[error("can't read a process id from {path}: {reason}")]
+    PidFile {
+        /// The file given.
+        path: String,
+        /// What went wrong.
+        reason: String,
+    },
+    /// `kill` could not be run or refused.
+    #[error("can't send SIG{signal} to {pid}: {reason}")]
+    Kill {
+        /// Signal name without `SIG`.
+        signal: &'static str,
+        /// Target process.
+        pid: u32,
+        /// What went wrong.
+        reason: String,
+    },
+}
+
+/// The signal nats-server's `--signal` command names map to.
+fn signal_name(command: &str) -> Option<&'static str> {
+    Some(match command {
+        "stop" => "KILL",
+        "quit" => "INT",
+        "term" => "TERM",
+        "reopen" => "USR1",
+        "reload" => "HUP",
+        "ldm" => "USR2",
+        _ => return None,
+    })
+}
+
+/// Sends the signal `spec` names (`ldm=1234`, `reload=/run/natrium.pid`) and returns the
+/// target process id.
+pub fn send(spec: &str) -> Result<u32, SignalError> {
+    let (command, target) = match spec.split_once('=') {
+        Some((c, t)) => (c, Some(t)),
+        None => (spec, None),
+    };
+    let signal =
+        signal_name(command).ok_or_else(|| SignalError::UnknownCommand(command.to_owned()))?;
+    let target = target
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| SignalError::MissingPid(command.to_owned()))?;
+    let pid = match target.parse::<u32>() {
+        Ok(pid) => pid,
+        Err(_) => read_pid_file(Path::new(target))?,
+    };
+    // `kill(1)` rather than libc: the workspace forbids unsafe code.
+    let out = std::process::Command::new("kill")
+        .args(["-s", signal, &pid.to_string()])
+        .output()
+        .map_err(|e| SignalError::Kill {
+            signal,
+            pid,
+            reason: e.to_string(),
+        })?;
+    if !out.status.success() {
+        return Err(SignalError::Kill {
+            signal,
+            pid,
+            reason: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
+        });
+    }
+    Ok(pid)
+}
+
+fn read_pid_file(path: &Path) -> Result<u32, SignalError> {
+    let err = |reason: String| SignalError::PidFile {
+        path: path.display().to_string(),
+        reason,
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?;
+    text.trim()
+        .parse()
+        .map_err(|_| err(format!("{:?} is not a process id", text.trim())))
+}
+
+/// Serves signals until the server has stopped: SIGINT/SIGTERM shut down, SIGUSR2 runs
+/// lame-duck mode (a SIGINT/SIGTERM meanwhile stops at once), SIGHUP calls `reload` for new
+/// options and applies them; a failed reload is logged and the running settings are kept.
+#[cfg(unix)]
+pub async fn serve<F, E>(server: &Server, reload: F) -> std::io::Result<()>
+where
+    F: Fn() -> Result<ServerOptions, E>,
+    E: std::fmt::Display,
+{
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    let mut usr2 = signal(SignalKind::user_defined2())?;
+    let mut hup = signal(SignalKind::hangup())?;
+    loop {
+        tokio::select! {
+            _ = term.recv() => break,
+            _ = int.recv() => break,
+            _ = hup.recv() => match reload() {
+                Ok(opts) => server.reload(&opts),
+                Err(e) => tracing::error!("Failed to reload server configuration: {e}"),
+            },
+            _ = usr2.recv() => {
+                tokio::select! {
+                    _ = server.lame_duck() => return Ok(()),
+                    _ = term.recv() => break,
+                    _ = int.recv() => break,
+                }
+            }
+        }
+    }
+    tracing::info!("Trapped signal; shutting down");
+    server.shutdown().await;
+    Ok(())
+}
+
+/// Serves Ctrl-C until the server has stopped (no other signals off Unix).
+#[cfg(not(unix))]
+pub async fn serve<F, E>(server: &Server, _reload: F) -> std::io::Result<()>
+where
+    F: Fn() -> Result<ServerOptions, E>,
+    E: std::fmt::Display,
+{
+    tokio::signal::ctrl_c().await?;
+    server.shutdown().await;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nats_server_signal_names() {
+        assert_eq!(signal_name("stop"), Some("KILL"));
+        assert_eq!(signal_name("ldm"), Some("USR2"));
+        assert_eq!(signal_name("reload"), Some("HUP"));
+        assert_eq!(signal_name("quit"), Some("INT"));
+        assert!(matches!(
+            send("bogus=1"),
+            Err(SignalError::UnknownCommand(c)) if c == "bogus"
+        ));
+        assert!(matches!(send("ldm"), Err(SignalError::MissingPid(_))));
+        let err = send("ldm=/nonexistent/natrium.pid").unwrap_err();
+        assert!(
+            err.to_string().contains("/nonexistent/natrium.pid"),
+            "{err}"
+        );
+    }
+}
