@@ -221,3 +221,55 @@ async fn slow_consumer_is_disconnected_without_disturbing_others() {
     assert_eq!(stats.connections, 2, "the slow consumer is gone");
     server.shutdown().await;
 }
+
+/// A subscriber whose socket stays full past write_deadline is cut off as a slow consumer,
+/// even when max_pending is far away.
+#[tokio::test]
+async fn write_blocked_past_the_deadline_is_a_slow_consumer() {
+    let server = start(ServerOptions {
+        write_deadline: Duration::from_millis(100),
+        // Far enough that only the deadline can trip.
+        max_pending: 1 << 30,
+        ..ServerOptions::ephemeral()
+    })
+    .await;
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let (r, w) = socket.connect(server.addr()).await.unwrap().into_split();
+    let mut stuck = Raw {
+        reader: tokio::io::BufReader::new(r),
+        writer: w,
+    };
+    assert!(stuck.line().await.starts_with("INFO "));
+    stuck
+        .send("CONNECT {\"verbose\":false,\"pedantic\":false}\r\nSUB data 1\r\nPING\r\n")
+        .await;
+    stuck.expect_line("PONG").await;
+
+    let publisher = connect(&server).await;
+    let payload = bytes::Bytes::from(vec![b'x'; 16 * 1024]);
+    let mut published = 0u64;
+    // Fill the socket until a write blocks past the deadline (bounded: 256 MiB).
+    timeout(Duration::from_secs(30), async {
+        while server.stats().slow_consumers == 0 {
+            assert!(published < 16 * 1024, "write deadline never hit");
+            for _ in 0..16 {
+                publisher.publish("data", payload.clone()).await.unwrap();
+                published += 1;
+            }
+            publisher.flush().await.unwrap();
+        }
+    })
+    .await
+    .expect("slow consumer detected within bound");
+    assert_eq!(server.stats().slow_consumers, 1);
+    // The cut-off connection is gone; the publisher is fine.
+    timeout(BOUND, async {
+        while server.stats().connections != 1 {
+            publisher.flush().await.unwrap();
+        }
+    })
+    .await
+    .expect("stuck connection removed");
+    server.shutdown().await;
+}
