@@ -649,3 +649,28 @@ async fn monitoring_port_in_use_is_a_clear_error_and_shutdown_stops_it() {
     assert_eq!(plain.monitor_addr(), None);
     plain.shutdown().await;
 }
+
+#[tokio::test]
+async fn ports_file_lists_the_monitoring_url() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let server = Server::start(ServerOptions {
+        http_port: Some(0),
+        ports_file_dir: Some(dir.path().to_owned()),
+        ..ServerOptions::ephemeral()
+    })
+    .await
+    .expect("server starts");
+    let file = std::fs::read_dir(dir.path())
+        .expect("read dir")
+        .filter_map(Result::ok)
+        .find(|e| e.path().extension().is_some_and(|x| x == "ports"))
+        .expect("a .ports file");
+    let ports: Value =
+        serde_json::from_str(&std::fs::read_to_string(file.path()).expect("read")).expect("json");
+    assert_eq!(
+        ports["monitoring"],
+        serde_json::json!([format!("http://{}", server.monitor_addr().unwrap())])
+    );
+    assert_eq!(ports["nats"], serde_json::json!([server.client_url()]));
+    server.shutdown().await;
+}
