@@ -113,52 +113,90 @@ fn read_pid_file(path: &Path) -> Result<u32, SignalError> {
         .map_err(|_| err(format!("{:?} is not a process id", text.trim())))
 }
 
-/// Serves signals until the server has stopped: SIGINT/SIGTERM shut down, SIGUSR2 runs
-/// lame-duck mode (a SIGINT/SIGTERM meanwhile stops at once), SIGHUP calls `reload` for new
-/// options and applies them; a failed reload is logged and the running settings are kept.
+/// The process's signal handlers. Install them before the server announces it is ready, so
+/// a signal sent right after that is never met by the default action (which kills).
 #[cfg(unix)]
-pub async fn serve<F, E>(server: &Server, reload: F) -> std::io::Result<()>
-where
-    F: Fn() -> Result<ServerOptions, E>,
-    E: std::fmt::Display,
-{
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut term = signal(SignalKind::terminate())?;
-    let mut int = signal(SignalKind::interrupt())?;
-    let mut usr2 = signal(SignalKind::user_defined2())?;
-    let mut hup = signal(SignalKind::hangup())?;
-    loop {
-        tokio::select! {
-            _ = term.recv() => break,
-            _ = int.recv() => break,
-            _ = hup.recv() => match reload() {
-                Ok(opts) => server.reload(&opts),
-                Err(e) => tracing::error!("Failed to reload server configuration: {e}"),
-            },
-            _ = usr2.recv() => {
-                tokio::select! {
-                    _ = server.lame_duck() => return Ok(()),
-                    _ = term.recv() => break,
-                    _ = int.recv() => break,
+#[derive(Debug)]
+pub struct Signals {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+    usr2: tokio::signal::unix::Signal,
+    hup: tokio::signal::unix::Signal,
+}
+
+/// The process's signal handlers (Ctrl-C only off Unix).
+#[cfg(not(unix))]
+#[derive(Debug)]
+pub struct Signals;
+
+#[cfg(not(unix))]
+impl Signals {
+    /// Nothing to install off Unix.
+    pub fn install() -> std::io::Result<Signals> {
+        Ok(Signals)
+    }
+
+    /// Serves Ctrl-C until the server has stopped.
+    pub async fn serve<F, E>(self, server: &Server, _reload: F) -> std::io::Result<()>
+    where
+        F: Fn() -> Result<ServerOptions, E>,
+        E: std::fmt::Display,
+    {
+        tokio::signal::ctrl_c().await?;
+        server.shutdown().await;
+        Ok(())
+    }
+}
+
+#[cfg(unix)]
+impl Signals {
+    /// Installs handlers for SIGTERM, SIGINT, SIGUSR2 and SIGHUP.
+    pub fn install() -> std::io::Result<Signals> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(Signals {
+            term: signal(SignalKind::terminate())?,
+            int: signal(SignalKind::interrupt())?,
+            usr2: signal(SignalKind::user_defined2())?,
+            hup: signal(SignalKind::hangup())?,
+        })
+    }
+
+    /// Serves signals until the server has stopped: SIGINT/SIGTERM shut down, SIGUSR2 runs
+    /// lame-duck mode (a SIGINT/SIGTERM meanwhile stops at once), SIGHUP calls `reload` for
+    /// new options and applies them; a failed reload is logged and the running settings are
+    /// kept.
+    pub async fn serve<F, E>(self, server: &Server, reload: F) -> std::io::Result<()>
+    where
+        F: Fn() -> Result<ServerOptions, E>,
+        E: std::fmt::Display,
+    {
+        let Signals {
+            mut term,
+            mut int,
+            mut usr2,
+            mut hup,
+        } = self;
+        loop {
+            tokio::select! {
+                _ = term.recv() => break,
+                _ = int.recv() => break,
+                _ = hup.recv() => match reload() {
+                    Ok(opts) => server.reload(&opts),
+                    Err(e) => tracing::error!("Failed to reload server configuration: {e}"),
+                },
+                _ = usr2.recv() => {
+                    tokio::select! {
+                        _ = server.lame_duck() => return Ok(()),
+                        _ = term.recv() => break,
+                        _ = int.recv() => break,
+                    }
                 }
             }
         }
+        tracing::info!("Trapped signal; shutting down");
+        server.shutdown().await;
+        Ok(())
     }
-    tracing::info!("Trapped signal; shutting down");
-    server.shutdown().await;
-    Ok(())
-}
-
-/// Serves Ctrl-C until the server has stopped (no other signals off Unix).
-#[cfg(not(unix))]
-pub async fn serve<F, E>(server: &Server, _reload: F) -> std::io::Result<()>
-where
-    F: Fn() -> Result<ServerOptions, E>,
-    E: std::fmt::Display,
-{
-    tokio::signal::ctrl_c().await?;
-    server.shutdown().await;
-    Ok(())
 }
 
 #[cfg(test)]
