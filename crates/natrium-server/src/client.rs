@@ -110,6 +110,8 @@ pub(crate) struct Client {
     pub last_activity: AtomicU64,
     /// Nanoseconds; 0 = not measured yet.
     pub rtt: AtomicU64,
+    /// Subjects this client's subscribe deny list keeps from its wildcard subscriptions.
+    pub deny_delivery: std::sync::OnceLock<crate::permissions::DeliveryFilter>,
     close_reason: Mutex<Option<CloseReason>>,
 }
 
@@ -141,6 +143,7 @@ impl Client {
             in_bytes: AtomicU64::new(0),
             last_activity: AtomicU64::new(now_nanos()),
             rtt: AtomicU64::new(0),
+            deny_delivery: std::sync::OnceLock::new(),
             close_reason: Mutex::new(None),
         }
     }

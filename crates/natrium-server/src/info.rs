@@ -38,11 +38,22 @@ struct InfoJson<'a> {
     max_payload: u32,
     client_id: u64,
     client_ip: &'a str,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    ldm: bool,
 }
 
 impl ServerInfo {
     /// The INFO line for one client.
     pub(crate) fn line_for(&self, client_id: u64, client_ip: &str) -> Vec<u8> {
+        self.line(client_id, client_ip, false)
+    }
+
+    /// The INFO line announcing lame-duck mode (`"ldm":true`) to one client.
+    pub(crate) fn ldm_line_for(&self, client_id: u64, client_ip: &str) -> Vec<u8> {
+        self.line(client_id, client_ip, true)
+    }
+
+    fn line(&self, client_id: u64, client_ip: &str, ldm: bool) -> Vec<u8> {
         let json = InfoJson {
             server_id: &self.server_id,
             server_name: &self.server_name,
@@ -57,6 +68,7 @@ impl ServerInfo {
             max_payload: self.max_payload,
             client_id,
             client_ip,
+            ldm,
         };
         let mut line = b"INFO ".to_vec();
         // Serializing plain strings and numbers into a Vec cannot fail.
