@@ -73,9 +73,25 @@ pub struct ServerArgs {
     /// Print the version and exit.
     #[arg(short = 'v', long = "version")]
     pub version: bool,
-    /// HTTP monitoring port (not supported yet: fails with a clear message).
-    #[arg(short = 'm', long = "http_port", value_name = "PORT")]
+    /// HTTP monitoring port (-1 picks a free port, 0 turns monitoring off).
+    #[arg(
+        short = 'm',
+        long = "http_port",
+        value_name = "PORT",
+        allow_negative_numbers = true
+    )]
     pub http_port: Option<i32>,
+    /// HTTPS monitoring port (not supported yet: fails with a clear message).
+    #[arg(
+        long = "https_port",
+        value_name = "PORT",
+        allow_negative_numbers = true
+    )]
+    pub https_port: Option<i32>,
+    /// Send a signal to a running server and exit: stop, quit, term, reopen, reload or ldm,
+    /// followed by `=PID` or `=PIDFILE`.
+    #[arg(long = "signal", value_name = "CMD=PID")]
+    pub signal: Option<String>,
     /// JetStream storage directory (accepted and ignored: core NATS keeps no messages).
     #[arg(long = "store_dir", value_name = "DIR")]
     pub store_dir: Option<PathBuf>,
@@ -99,6 +115,9 @@ pub enum CliError {
     /// The server could not start.
     #[error(transparent)]
     Server(#[from] ServerError),
+    /// `--signal` could not signal the process.
+    #[error(transparent)]
+    SendSignal(#[from] crate::signal::SignalError),
     /// Waiting for signals failed.
     #[error("can't install signal handlers: {0}")]
     Signals(std::io::Error),
@@ -129,7 +148,9 @@ where
         "trace",
         "version",
         "http_port",
+        "https_port",
         "store_dir",
+        "signal",
         "help",
     ];
     let mut out = Vec::new();
@@ -150,7 +171,8 @@ where
                 continue;
             }
             "sd" => Some("store_dir"),
-            "ms" | "https_port" => Some("http_port"),
+            "sl" => Some("signal"),
+            "ms" => Some("https_port"),
             n if LONG.contains(&n) => Some(n),
             _ => None,
         };
@@ -182,8 +204,10 @@ impl ServerArgs {
 
     /// Options and log settings: the configuration file first, then the flags on top.
     pub fn resolve(&self) -> Result<Resolved, CliError> {
-        if self.http_port.is_some() {
-            return Err(CliError::NotSupported("HTTP monitoring (-m/--http_port)"));
+        if self.https_port.is_some() {
+            return Err(CliError::NotSupported(
+                "HTTPS monitoring (-ms/--https_port)",
+            ));
         }
         let file = match &self.config {
             Some(path) => crate::config::load(path)?,
@@ -205,6 +229,17 @@ impl ServerArgs {
                 p => u16::try_from(p).map_err(|_| {
                     CliError::InvalidFlag(format!("invalid port {p}: must be -1, 0 or 1..=65535"))
                 })?,
+            };
+        }
+        if let Some(port) = self.http_port {
+            opts.http_port = match port {
+                -1 => Some(0),
+                0 => None,
+                p => Some(u16::try_from(p).map_err(|_| {
+                    CliError::InvalidFlag(format!(
+                        "invalid monitoring port {p}: must be -1, 0 or 1..=65535"
+                    ))
+                })?),
             };
         }
         if let Some(name) = &self.server_name {
@@ -261,6 +296,10 @@ pub async fn run(args: ServerArgs) -> Result<(), CliError> {
         );
         return Ok(());
     }
+    if let Some(spec) = &args.signal {
+        crate::signal::send(spec)?;
+        return Ok(());
+    }
     let Resolved {
         options,
         log_level,
@@ -269,29 +308,13 @@ pub async fn run(args: ServerArgs) -> Result<(), CliError> {
     logging::init(log_level, log_file.as_deref())?;
     tracing::info!("Starting natrium-server");
     tracing::info!("  Version:  {}", env!("CARGO_PKG_VERSION"));
+    let signals = crate::signal::Signals::install().map_err(CliError::Signals)?;
     let server = Server::start(options).await?;
     tracing::info!("  ID:       {}", server.server_id());
-    wait_for_signal().await?;
-    tracing::info!("Trapped signal; shutting down");
-    server.shutdown().await;
-    Ok(())
-}
-
-#[cfg(unix)]
-async fn wait_for_signal() -> Result<(), CliError> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut term = signal(SignalKind::terminate()).map_err(CliError::Signals)?;
-    let mut int = signal(SignalKind::interrupt()).map_err(CliError::Signals)?;
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = int.recv() => {}
-    }
-    Ok(())
-}
-
-#[cfg(not(unix))]
-async fn wait_for_signal() -> Result<(), CliError> {
-    tokio::signal::ctrl_c().await.map_err(CliError::Signals)
+    signals
+        .serve(&server, || args.resolve().map(|r| r.options))
+        .await
+        .map_err(CliError::Signals)
 }
 
 #[cfg(test)]
@@ -358,9 +381,20 @@ mod tests {
     }
 
     #[test]
-    fn unknown_flags_and_monitoring_fail_clearly() {
+    fn unknown_flags_and_https_monitoring_fail_clearly() {
         assert!(parse(&["--cluster", "x"]).is_err());
-        let err = parse(&["-m", "8222"]).unwrap().to_options().unwrap_err();
+        let err = parse(&["-ms", "8222"]).unwrap().to_options().unwrap_err();
         assert!(err.to_string().contains("not supported yet"), "{err}");
+    }
+
+    #[test]
+    fn monitoring_port() {
+        let port = |args: &[&str]| parse(args).unwrap().to_options().unwrap().http_port;
+        assert_eq!(port(&["-m", "8222"]), Some(8222));
+        assert_eq!(port(&["--http_port", "-1"]), Some(0));
+        assert_eq!(port(&["-http_port", "8223"]), Some(8223));
+        assert_eq!(port(&["-m", "0"]), None);
+        assert_eq!(port(&[]), None);
+        assert!(parse(&["-m", "70000"]).unwrap().to_options().is_err());
     }
 }

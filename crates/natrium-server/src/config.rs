@@ -1,7 +1,7 @@
 //! Server settings from a nats-server configuration file (`-c`), read with `natrium-conf`.
 //!
 //! Only the keys natrium-server implements are accepted. A key nats-server knows but
-//! natrium-server does not implement (cluster, jetstream, monitoring, ...) is a clear
+//! natrium-server does not implement (cluster, jetstream, HTTPS monitoring, ...) is a clear
 //! "not supported yet" error rather than silently ignored; any other key is an error too,
 //! with its position.
 
@@ -49,9 +49,6 @@ pub enum ConfigError {
 
 /// nats-server keys natrium-server does not implement yet.
 const NOT_SUPPORTED: &[&str] = &[
-    "http",
-    "http_port",
-    "monitor_port",
     "https",
     "https_port",
     "http_base_path",
@@ -68,10 +65,7 @@ const NOT_SUPPORTED: &[&str] = &[
     "operators",
     "resolver",
     "system_account",
-    "no_auth_user",
     "nkeys",
-    "lame_duck_duration",
-    "lame_duck_grace_period",
     "connect_error_reports",
     "reconnect_error_reports",
 ];
@@ -133,6 +127,17 @@ fn apply(map: &Map, cfg: &mut FileConfig, path: &Path) -> Result<(), ConfigError
                         .map_err(|_| invalid(path, entry, format!("invalid port {p}")))?,
                 }
             }
+            "http_port" | "monitor_port" => {
+                let port = v.as_i64().map_err(conf_err)?;
+                o.http_port = monitor_port(port).map_err(|m| invalid(path, entry, m))?;
+            }
+            "http" => {
+                let (host, port) = parse_http(v).map_err(|m| invalid(path, entry, m))?;
+                if let Some(host) = host {
+                    o.http_host = Some(host);
+                }
+                o.http_port = port;
+            }
             "server_name" => o.server_name = Some(v.as_str().map_err(conf_err)?.to_owned()),
             "max_payload" => {
                 o.max_payload = u32::try_from(v.as_size().map_err(conf_err)?)
@@ -151,6 +156,11 @@ fn apply(map: &Map, cfg: &mut FileConfig, path: &Path) -> Result<(), ConfigError
             }
             "write_deadline" => o.write_deadline = v.as_duration().map_err(conf_err)?,
             "authorization" => apply_authorization(v.as_map().map_err(conf_err)?, o, path)?,
+            "no_auth_user" => o.no_auth_user = Some(v.as_str().map_err(conf_err)?.to_owned()),
+            "lame_duck_duration" => o.lame_duck_duration = v.as_duration().map_err(conf_err)?,
+            "lame_duck_grace_period" => {
+                o.lame_duck_grace_period = v.as_duration().map_err(conf_err)?
+            }
             "pid_file" => o.pid_file = Some(v.as_str().map_err(conf_err)?.into()),
             "ports_file_dir" => o.ports_file_dir = Some(v.as_str().map_err(conf_err)?.into()),
             "debug" => cfg.debug = Some(v.as_bool().map_err(conf_err)?),
@@ -209,12 +219,43 @@ fn parse_listen(v: &Value) -> Result<(Option<String>, u16), String> {
     Ok((host, port))
 }
 
+/// A monitoring port: -1 picks a free port, 0 turns monitoring off.
+fn monitor_port(port: i64) -> Result<Option<u16>, String> {
+    match port {
+        -1 => Ok(Some(0)),
+        0 => Ok(None),
+        p => u16::try_from(p)
+            .map(Some)
+            .map_err(|_| format!("invalid monitoring port {p}")),
+    }
+}
+
+/// `http: host:port`, `http: :port` or `http: port`.
+fn parse_http(v: &Value) -> Result<(Option<String>, Option<u16>), String> {
+    let text = match v.as_i64() {
+        Ok(port) => port.to_string(),
+        Err(_) => v.as_str().map_err(|e| e.to_string())?.to_owned(),
+    };
+    let (host, port) = match text.rsplit_once(':') {
+        Some((h, p)) => (
+            Some(h.trim_matches(['[', ']']).to_owned()).filter(|h| !h.is_empty()),
+            p,
+        ),
+        None => (None, text.as_str()),
+    };
+    let port: i64 = port
+        .parse()
+        .map_err(|_| format!("invalid monitoring address {text:?}"))?;
+    Ok((host, monitor_port(port)?))
+}
+
 fn apply_authorization(map: &Map, o: &mut ServerOptions, path: &Path) -> Result<(), ConfigError> {
     let conf_err = |source| ConfigError::Conf {
         path: path.to_owned(),
         source,
     };
     let (mut token, mut user, mut pass, mut users) = (None, None, None, None);
+    let mut default_permissions = None;
     for entry in map.iter() {
         let v = entry.value();
         match entry.key().to_ascii_lowercase().as_str() {
@@ -242,9 +283,19 @@ fn apply_authorization(map: &Map, o: &mut ServerOptions, path: &Path) -> Result<
                             None => Err(invalid(path, entry, format!("a user without `{k}`"))),
                         }
                     };
-                    list.push(User::new(get("user")?, get("password")?));
+                    let mut u = User::new(get("user")?, get("password")?);
+                    if let Some(p) = m.get("permissions") {
+                        let p = crate::permissions::from_conf(p)
+                            .map_err(|m| invalid(path, entry, m))?;
+                        u = u.with_permissions(p);
+                    }
+                    list.push(u);
                 }
                 users = Some(list);
+            }
+            "permissions" | "default_permissions" => {
+                let p = crate::permissions::from_conf(v).map_err(|m| invalid(path, entry, m))?;
+                default_permissions = Some(p);
             }
             _ if entry.is_used_as_variable() => {}
             _ => {
@@ -259,9 +310,21 @@ fn apply_authorization(map: &Map, o: &mut ServerOptions, path: &Path) -> Result<
             }
         }
     }
+    // Users without their own permissions get the block's default ones (nats-server).
+    let users = users.map(|list: Vec<User>| {
+        list.into_iter()
+            .map(|u| match (&u.permissions, &default_permissions) {
+                (None, Some(p)) => u.with_permissions(p.clone()),
+                _ => u,
+            })
+            .collect::<Vec<_>>()
+    });
     o.auth = match (token, user, pass, users) {
         (Some(t), None, None, None) => Auth::Token(t),
-        (None, Some(u), Some(p), None) => Auth::user(u, p),
+        (None, Some(u), Some(p), None) => match default_permissions {
+            Some(perms) => Auth::Users(vec![User::new(u, p).with_permissions(perms)]),
+            None => Auth::user(u, p),
+        },
         (None, None, None, Some(list)) if !list.is_empty() => Auth::Users(list),
         (None, None, None, None) => Auth::None,
         _ => {
@@ -308,6 +371,25 @@ mod tests {
         assert_eq!(o.auth, Auth::Token("abc".into()));
         assert_eq!(o.auth_timeout, Duration::from_millis(500));
         assert_eq!(cfg.debug, Some(true));
+    }
+
+    #[test]
+    fn reads_monitoring_keys() {
+        let o = load_text("http_port: 8222\n").unwrap().options;
+        assert_eq!((o.http_port, o.http_host), (Some(8222), None));
+        let o = load_text("monitor_port: -1\n").unwrap().options;
+        assert_eq!(o.http_port, Some(0));
+        let o = load_text("http: \"127.0.0.2:8333\"\n").unwrap().options;
+        assert_eq!(
+            (o.http_port, o.http_host.as_deref()),
+            (Some(8333), Some("127.0.0.2"))
+        );
+        let o = load_text("http: 8444\n").unwrap().options;
+        assert_eq!(o.http_port, Some(8444));
+        let err = load_text("http_port: 99999\n").unwrap_err().to_string();
+        assert!(err.contains("invalid monitoring port 99999"), "{err}");
+        let err = load_text("https_port: 8443\n").unwrap_err().to_string();
+        assert!(err.contains("not supported yet"), "{err}");
     }
 
     #[test]

@@ -74,6 +74,7 @@ pub(crate) async fn serve(shared: Arc<Shared>, stream: TcpStream, peer: SocketAd
         send_err(&client, ERR_MAX_CONNECTIONS);
         client.set_close_reason(CloseReason::MaxConnectionsExceeded);
         client.outbound.close();
+        shared.closed.record(&client);
         let _ = writer_task.await;
         return;
     }
@@ -88,6 +89,8 @@ pub(crate) async fn serve(shared: Arc<Shared>, stream: TcpStream, peer: SocketAd
     client.set_close_reason(reason);
     // Stop taking messages, let the writer flush what is queued (an -ERR, typically).
     client.outbound.close();
+    // Recorded while its subscriptions are still listed, as nats-server shows them.
+    shared.closed.record(&client);
     conn.forget_subscriptions();
     shared.clients.lock().remove(&cid);
     let _ = writer_task.await;
@@ -196,6 +199,11 @@ impl Publisher<'_> {
     fn deliver(&self, out: &mut Fanout, sub: &Arc<Subscription>, msg: &Msg<'_>) -> bool {
         let target = &sub.client;
         if !self.echo && target.cid == self.client.cid {
+            return false;
+        }
+        if let Some(filter) = target.deny_delivery.get()
+            && filter.denies(msg.subject)
+        {
             return false;
         }
         let slot = sub.claim();
@@ -316,16 +324,19 @@ struct Connection {
     raw_sizes: Option<RawSizes>,
     /// Protocol tracing (`-V`) is on; checked once per connection, not per operation.
     trace: bool,
+    /// The authenticated user's permissions, if restricted.
+    perms: Option<crate::permissions::ConnectionPermissions>,
 }
 
 impl Connection {
     fn new(shared: Arc<Shared>, client: Arc<Client>) -> Self {
+        let live = shared.live.read().clone();
         let limits = Limits {
             max_control_line: shared.opts.max_control_line,
-            max_payload: shared.opts.max_payload as usize,
+            max_payload: live.max_payload as usize,
         };
         Connection {
-            auth_required: shared.opts.auth.is_required(),
+            auth_required: live.auth.is_required(),
             shared,
             client,
             limits,
@@ -342,6 +353,7 @@ impl Connection {
             cache: MatchCache::default(),
             raw_sizes: None,
             trace: tracing::enabled!(tracing::Level::TRACE),
+            perms: None,
         }
     }
 
@@ -521,7 +533,9 @@ impl Connection {
             pass: opts.pass.as_deref(),
             token: opts.auth_token.as_deref(),
         };
-        let user = match auth::check(&self.shared.opts.auth, &creds) {
+        let live = self.shared.live.read().clone();
+        let no_auth_user = live.no_auth_user.as_deref();
+        let user = match auth::check_or_default(&live.auth, &creds, no_auth_user) {
             Ok(user) => user.map(str::to_owned),
             Err(()) => {
                 tracing::error!(
@@ -544,6 +558,10 @@ impl Connection {
         }
         self.client.headers.store(self.headers, Ordering::Relaxed);
         self.client.echo.store(self.echo, Ordering::Relaxed);
+        self.perms = crate::permissions::for_user(&live.auth, user.as_deref());
+        if let Some(filter) = self.perms.as_ref().and_then(|p| p.delivery_filter()) {
+            let _ = self.client.deny_delivery.set(filter);
+        }
         *self.client.meta.lock() = ClientMeta {
             name: opts.name.unwrap_or_default(),
             lang: opts.lang.unwrap_or_default(),
@@ -568,6 +586,13 @@ impl Connection {
         if self.pedantic && !is_valid_literal_subject(subject) {
             // nats-server only complains: the message is still routed.
             self.error(natrium_wire::INVALID_PUBLISH_SUBJECT);
+        }
+        if let Some(perms) = &mut self.perms
+            && !perms.can_publish(subject)
+        {
+            let err = crate::permissions::publish_violation(subject);
+            self.permission_violation(err, "Publish", subject, None);
+            return;
         }
         // +OK goes before any delivery to this same connection, as in nats-server.
         self.ok();
@@ -632,6 +657,13 @@ impl Connection {
             || queue.is_some_and(|q| !natrium_wire::is_valid_queue(q))
         {
             self.error(natrium_wire::INVALID_SUBJECT);
+            return;
+        }
+        if let Some(perms) = &self.perms
+            && !perms.can_subscribe(subject, queue)
+        {
+            let err = crate::permissions::subscribe_violation(subject, queue);
+            self.permission_violation(err, "Subscription", subject, Some((queue, sid)));
             return;
         }
         let max_subs = self.shared.opts.max_subscriptions;
@@ -716,6 +748,33 @@ impl Connection {
         Flow::Continue
     }
 
+    /// Logs a refused publish or subscription as nats-server does and sends the client its -ERR.
+    fn permission_violation(
+        &mut self,
+        err: String,
+        kind: &str,
+        subject: &[u8],
+        sub: Option<(Option<&[u8]>, &[u8])>,
+    ) {
+        let user = self.client.meta.lock().user.clone().unwrap_or_default();
+        let subject = String::from_utf8_lossy(subject);
+        let detail = match sub {
+            Some((Some(q), sid)) => format!(
+                ", Queue: \"{}\", SID {}",
+                String::from_utf8_lossy(q),
+                String::from_utf8_lossy(sid)
+            ),
+            Some((None, sid)) => format!(", SID {}", String::from_utf8_lossy(sid)),
+            None => String::new(),
+        };
+        tracing::error!(
+            "{} - cid:{} - {kind} Violation - User \"{user}\", Subject \"{subject}\"{detail}",
+            self.client.addr,
+            self.client.cid
+        );
+        self.error(&err);
+    }
+
     /// `+OK` in verbose mode.
     fn ok(&mut self) {
         if self.verbose {
@@ -741,11 +800,9 @@ impl Connection {
         }
     }
 
-    /// Wakes every writer this batch touched and publishes the batch's counts.
+    /// Publishes the batch's counts, then wakes every writer this batch touched (in this
+    /// order, so a client that sees a delivery or a PONG also sees it counted).
     fn end_batch(&mut self) {
-        for client in self.out.touched.drain(..) {
-            client.outbound.wake();
-        }
         let b = std::mem::take(&mut self.out.batch);
         if b.in_msgs > 0 {
             self.client.in_msgs.fetch_add(b.in_msgs, Ordering::Relaxed);
@@ -770,6 +827,9 @@ impl Connection {
                 .counters
                 .out_bytes
                 .fetch_add(b.out_bytes, Ordering::Relaxed);
+        }
+        for client in self.out.touched.drain(..) {
+            client.outbound.wake();
         }
     }
 }

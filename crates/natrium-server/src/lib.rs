@@ -11,8 +11,8 @@
 //!
 //! Module map: `server` (listener, accept loop, shutdown), `options` (typed settings),
 //! `connection` (read loop and operation dispatch), `client` (per-connection shared state),
-//! `subscription`, `outbound` (buffer, writer, slow consumers), `auth`, `info`, `cli`
-//! (the binary's flags), `logging`, `error`.
+//! `subscription`, `outbound` (buffer, writer, slow consumers), `auth`, `info`, `monitor` (HTTP
+//! monitoring: `/varz`, `/connz`, ...), `cli` (the binary's flags), `logging`, `error`.
 
 mod auth;
 pub mod cli;
@@ -21,14 +21,19 @@ pub mod config;
 mod connection;
 mod error;
 mod info;
+mod lame_duck;
 pub mod logging;
+mod monitor;
 mod options;
 mod outbound;
+mod permissions;
 mod server;
+pub mod signal;
 mod subscription;
 
 pub use client::{ClientSnapshot, CloseReason};
 pub use error::ServerError;
 pub use info::VERSION;
 pub use options::{Auth, DEFAULT_PORT, ServerOptions, User};
+pub use permissions::{Permissions, SubjectPermission};
 pub use server::{Server, ServerStats};

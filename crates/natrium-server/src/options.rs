@@ -51,8 +51,10 @@ impl std::fmt::Debug for Auth {
 pub struct User {
     /// The `user` a client sends in CONNECT.
     pub username: String,
-    /// The `pass` a client sends in CONNECT.
+    /// The `pass` a client sends in CONNECT (plain, or a bcrypt hash `$2a$...`/`$2b$...`).
     pub password: String,
+    /// What the user may publish and subscribe to; `None` allows everything.
+    pub permissions: Option<crate::permissions::Permissions>,
 }
 
 impl User {
@@ -61,7 +63,15 @@ impl User {
         User {
             username: username.into(),
             password: password.into(),
+            permissions: None,
         }
+    }
+
+    /// The same user, restricted to `permissions`.
+    #[must_use]
+    pub fn with_permissions(mut self, permissions: crate::permissions::Permissions) -> Self {
+        self.permissions = Some(permissions);
+        self
     }
 }
 
@@ -70,6 +80,7 @@ impl std::fmt::Debug for User {
         f.debug_struct("User")
             .field("username", &self.username)
             .field("password", &"<redacted>")
+            .field("permissions", &self.permissions)
             .finish()
     }
 }
@@ -103,6 +114,16 @@ pub struct ServerOptions {
     pub write_deadline: Duration,
     /// Client authentication.
     pub auth: Auth,
+    /// Clients that send no credentials are authenticated as this user (one of `auth`'s).
+    pub no_auth_user: Option<String>,
+    /// Lame-duck mode: time after the announcement before clients start being closed (10 s).
+    pub lame_duck_grace_period: Duration,
+    /// Lame-duck mode: time over which clients are closed (2 minutes).
+    pub lame_duck_duration: Duration,
+    /// HTTP monitoring port (`-m`); `Some(0)` picks a free port, `None` turns monitoring off.
+    pub http_port: Option<u16>,
+    /// Interface for HTTP monitoring; `None` uses `host`.
+    pub http_host: Option<String>,
     /// Write the process id to this file while running (`-P`).
     pub pid_file: Option<PathBuf>,
     /// Write `<exe>_<pid>.ports` (JSON with the listen URLs) into this directory (`--ports_file_dir`).
@@ -125,6 +146,11 @@ impl Default for ServerOptions {
             auth_timeout: Duration::from_secs(2),
             write_deadline: Duration::from_secs(10),
             auth: Auth::None,
+            no_auth_user: None,
+            lame_duck_grace_period: Duration::from_secs(10),
+            lame_duck_duration: Duration::from_secs(120),
+            http_port: None,
+            http_host: None,
             pid_file: None,
             ports_file_dir: None,
         }

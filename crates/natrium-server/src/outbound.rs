@@ -8,8 +8,12 @@
 //! no delivery allocates.
 //!
 //! The buffer is bounded: a subscriber whose queued bytes would exceed `max_pending` is a slow
-//! consumer and is cut off instead of growing memory or blocking the publisher.
+//! consumer and is cut off instead of growing memory. Before that, once its queued bytes pass
+//! three quarters of `max_pending`, publishers briefly wait for its writer to make progress
+//! (see [`Outbound::stalling`]), as nats-server stalls fast producers: a subscriber that keeps
+//! reading is then never cut off just because its producer is faster.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use bytes::BytesMut;
@@ -65,6 +69,12 @@ pub(crate) struct Outbound {
     state: Mutex<State>,
     notify: Notify,
     max_pending: usize,
+    /// Queued bytes above which publishers should wait for the writer (3/4 of max_pending).
+    stall_at: usize,
+    /// Queued bytes are above `stall_at`: read without the lock on the delivery path.
+    stalling: AtomicBool,
+    /// Signalled whenever the writer wrote something or stopped.
+    progress: Notify,
 }
 
 impl Outbound {
@@ -80,6 +90,9 @@ impl Outbound {
             }),
             notify: Notify::new(),
             max_pending,
+            stall_at: max_pending / 4 * 3,
+            stalling: AtomicBool::new(false),
+            progress: Notify::new(),
         }
     }
 
@@ -104,6 +117,9 @@ impl Outbound {
             return Appended::SlowConsumer;
         }
         st.pending += len;
+        if st.pending > self.stall_at {
+            self.stalling.store(true, Ordering::Relaxed);
+        }
         if let Some(bytes) = message_bytes {
             st.out_msgs += 1;
             st.out_bytes += bytes as u64;
@@ -134,6 +150,30 @@ impl Outbound {
     pub(crate) fn close(&self) {
         self.state.lock().closing = true;
         self.notify.notify_one();
+        self.progress.notify_waiters();
+    }
+
+    /// Whether publishers should wait (see [`Outbound::wait_for_progress`]) before adding
+    /// more: the queued bytes are above three quarters of `max_pending`.
+    pub(crate) fn stalling(&self) -> bool {
+        self.stalling.load(Ordering::Relaxed)
+    }
+
+    /// Waits until the writer has written something, for at most `cap`. Returns `false` when
+    /// it made no progress in that time (a stuck consumer: stop waiting for it) or the
+    /// connection is closing.
+    pub(crate) async fn wait_for_progress(&self, cap: Duration) -> bool {
+        let progress = self.progress.notified();
+        tokio::pin!(progress);
+        // Registered before checking, so progress made right after the check is not missed.
+        progress.as_mut().enable();
+        if !self.stalling() {
+            return true;
+        }
+        if self.state.lock().closing {
+            return false;
+        }
+        tokio::time::timeout(cap, progress).await.is_ok()
     }
 
     /// Current counters.
@@ -146,6 +186,16 @@ impl Outbound {
         }
     }
 
+    /// Accounts `n` bytes written and tells stalled publishers.
+    fn written(&self, n: usize) {
+        let mut st = self.state.lock();
+        st.pending -= n;
+        if st.pending <= self.stall_at {
+            self.stalling.store(false, Ordering::Relaxed);
+        }
+        drop(st);
+        self.progress.notify_waiters();
+    
     /// Writes queued bytes to `sink` until [`Outbound::close`] is called and everything queued
     /// is written. Returns an error when a write fails or takes longer than `write_deadline`.
     pub(crate) async fn run_writer<W: AsyncWrite + Unpin>(
@@ -169,12 +219,31 @@ impl Outbound {
                 continue;
             }
             let written = spare.len();
-            match tokio::time::timeout(write_deadline, sink.write_all(&spare)).await {
+            // Each piece the socket takes is accounted at once, so stalled publishers see the
+            // consumer's progress while a large batch is still being written.
+            let write = async {
+                let mut done = 0;
+                while done < written {
+                    let n = sink.write(&spare[done..]).await?;
+                    if n == 0 {
+                        return Err(std::io::ErrorKind::WriteZero.into());
+                    }
+                    done += n;
+                    self.written(n);
+                }
+                Ok(())
+            };
+            let result = tokio::time::timeout(write_deadline, write).await;
+            if !matches!(result, Ok(Ok(()))) {
+                // Nobody waits for a writer that stopped.
+                self.stalling.store(false, Ordering::Relaxed);
+                self.progress.notify_waiters();
+            }
+            match result {
                 Ok(Ok(())) => {}
                 Ok(Err(e)) => return Err(WriteError::Io(e)),
                 Err(_) => return Err(WriteError::Deadline),
             }
-            self.state.lock().pending -= written;
             spare.clear();
             // Keep a large buffer while bursts continue (regrowing it costs page faults and
             // copies); give it back once a write is small compared to it.

@@ -58,8 +58,14 @@ pub(crate) struct Shared {
     pub sublist: natrium_sublist::Sublist<SubRef>,
     pub clients: Mutex<HashMap<u64, Arc<Client>>>,
     pub counters: Counters,
+    /// Recently closed connections, for monitoring (`/connz?state=closed`).
+    pub closed: crate::monitor::ClosedConnections,
     pub next_cid: AtomicU64,
     pub started: SystemTime,
+    /// Cancelled on entering lame-duck mode: the accept loop stops.
+    pub lame_duck: CancellationToken,
+    /// Settings a reload (SIGHUP) may change, read by each new connection.
+    pub live: parking_lot::RwLock<Arc<crate::signal::Reloadable>>,
     /// Cancelled when the server shuts down; every connection's token is a child of it.
     pub shutdown: CancellationToken,
     pub tasks: TaskTracker,
@@ -69,6 +75,7 @@ pub(crate) struct Shared {
 pub struct Server {
     shared: Arc<Shared>,
     addr: SocketAddr,
+    monitor_addr: Option<SocketAddr>,
     written_files: Vec<PathBuf>,
 }
 
@@ -128,14 +135,33 @@ impl Server {
             sublist: natrium_sublist::Sublist::new(),
             clients: Mutex::new(HashMap::new()),
             counters: Counters::default(),
+            closed: crate::monitor::ClosedConnections::default(),
             next_cid: AtomicU64::new(1),
             started: SystemTime::now(),
             shutdown: CancellationToken::new(),
+            lame_duck: CancellationToken::new(),
+            live: parking_lot::RwLock::new(Arc::new(crate::signal::Reloadable::from(&opts))),
             tasks: TaskTracker::new(),
             opts,
         });
 
-        let written_files = write_process_files(&shared.opts, addr)?;
+        let monitor_addr = match shared.opts.http_port {
+            Some(port) => {
+                let host = shared
+                    .opts
+                    .http_host
+                    .as_deref()
+                    .unwrap_or(&shared.opts.host);
+                Some(crate::monitor::start(shared.clone(), host, port).await?)
+            }
+            None => None,
+        };
+
+        let written_files =
+            write_process_files(&shared.opts, addr, monitor_addr).inspect_err(|_| {
+                // Stop the monitoring listener started above.
+                shared.shutdown.cancel();
+            })?;
 
         tracing::info!(
             "Listening for client connections on {}",
@@ -147,6 +173,7 @@ impl Server {
         Ok(Server {
             shared,
             addr,
+            monitor_addr,
             written_files,
         })
     }
@@ -154,6 +181,11 @@ impl Server {
     /// The address the server listens on (with the real port when `port` was 0).
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The HTTP monitoring address (`/varz`, `/connz`, ...), when `http_port` is set.
+    pub fn monitor_addr(&self) -> Option<SocketAddr> {
+        self.monitor_addr
     }
 
     /// The URL clients connect to: `nats://127.0.0.1:PORT` (loopback when listening on all
@@ -211,6 +243,21 @@ impl Server {
         &self.shared.opts
     }
 
+    /// Lame-duck mode: stops accepting, sends clients an INFO with `"ldm":true`, waits
+    /// `lame_duck_grace_period`, closes the clients spread over `lame_duck_duration`, then
+    /// shuts down. Returns when the server has stopped.
+    pub async fn lame_duck(&self) {
+        crate::lame_duck::run(&self.shared).await;
+        self.shutdown().await;
+    }
+
+    /// Applies what can change at run time (users, permissions, token, `no_auth_user`,
+    /// `max_payload`) from `opts` to connections made from now on. Other fields are ignored.
+    pub fn reload(&self, opts: &ServerOptions) {
+        *self.shared.live.write() = Arc::new(crate::signal::Reloadable::from(opts));
+        tracing::info!("Reloaded server configuration");
+    }
+
     /// Stops accepting, closes every client connection and waits for every task to end.
     /// Calling it again is harmless.
     pub async fn shutdown(&self) {
@@ -244,6 +291,7 @@ async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
     loop {
         let accepted = tokio::select! {
             _ = shared.shutdown.cancelled() => return,
+            _ = shared.lame_duck.cancelled() => return,
             accepted = listener.accept() => accepted,
         };
         match accepted {
@@ -272,6 +320,7 @@ async fn handle_accepted(shared: Arc<Shared>, stream: TcpStream, peer: SocketAdd
 fn write_process_files(
     opts: &ServerOptions,
     addr: SocketAddr,
+    monitor: Option<SocketAddr>,
 ) -> Result<Vec<PathBuf>, ServerError> {
     let mut written = Vec::new();
     let pid = std::process::id();
@@ -288,14 +337,20 @@ fn write_process_files(
             .and_then(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()))
             .unwrap_or_else(|| "natrium-server".to_owned());
         let path = dir.join(format!("{exe}_{pid}.ports"));
-        let host = if addr.ip().is_unspecified() {
-            "127.0.0.1".to_owned()
-        } else {
-            addr.ip().to_string()
+        let host = |addr: SocketAddr| {
+            if addr.ip().is_unspecified() {
+                "127.0.0.1".to_owned()
+            } else {
+                addr.ip().to_string()
+            }
         };
-        let ports = serde_json::json!({
-            "nats": [format!("nats://{}", display_addr(&host, addr.port()))],
+        let mut ports = serde_json::json!({
+            "nats": [format!("nats://{}", display_addr(&host(addr), addr.port()))],
         });
+        if let Some(m) = monitor {
+            ports["monitoring"] =
+                serde_json::json!([format!("http://{}", display_addr(&host(m), m.port()))]);
+        }
         std::fs::write(&path, ports.to_string()).map_err(|source| ServerError::WriteFile {
             path: path.clone(),
             source,
