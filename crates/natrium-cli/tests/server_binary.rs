@@ -228,7 +228,7 @@ async fn unknown_flags_and_unsupported_features_fail_clearly() {
     assert!(!ok);
     assert!(err.contains("--cluster"), "{err}");
 
-    let (ok, _, err) = run_to_end(&["-p", "-1", "-m", "8222"]).await;
+    let (ok, _, err) = run_to_end(&["-p", "-1", "--https_port", "8443"]).await;
     assert!(!ok);
     assert!(err.contains("not supported yet"), "{err}");
 
@@ -243,4 +243,53 @@ async fn unknown_flags_and_unsupported_features_fail_clearly() {
     .await;
     assert!(!ok);
     assert!(err.contains("natrium.conf"), "{err}");
+}
+
+#[tokio::test]
+async fn http_port_flag_serves_monitoring() {
+    let dir = temp_dir("monitor");
+    let mut child = server(&[
+        "-a",
+        "127.0.0.1",
+        "-p",
+        "-1",
+        "-m",
+        "-1",
+        "--ports_file_dir",
+        dir.to_str().unwrap(),
+    ]);
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let (_, port) = wait_ready(&mut stderr).await;
+
+    let pid = child.id().unwrap();
+    let ports_file = dir.join(format!("natrium-server_{pid}.ports"));
+    let ports: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&ports_file).unwrap()).unwrap();
+    let monitor = ports["monitoring"][0]
+        .as_str()
+        .expect("monitoring URL in the ports file");
+    let authority = monitor.trim_start_matches("http://").to_string();
+
+    let mut http = tokio::net::TcpStream::connect(&authority).await.unwrap();
+    let request = format!("GET /varz HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\n\r\n");
+    tokio::io::AsyncWriteExt::write_all(&mut http, request.as_bytes())
+        .await
+        .unwrap();
+    let mut response = String::new();
+    timeout(
+        BOUND,
+        tokio::io::AsyncReadExt::read_to_string(&mut http, &mut response),
+    )
+    .await
+    .expect("response within bound")
+    .unwrap();
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    let body = &response[response.find("\r\n\r\n").expect("headers end") + 4..];
+    let varz: serde_json::Value = serde_json::from_str(body).expect("varz is JSON");
+    assert_eq!(varz["port"], port);
+
+    sigterm(&child);
+    let status = timeout(BOUND, child.wait()).await.expect("exits").unwrap();
+    assert!(status.success(), "{status:?}");
+    let _ = std::fs::remove_dir_all(&dir);
 }
