@@ -10,7 +10,6 @@ use std::time::Instant;
 use async_trait::async_trait;
 use futures::{FutureExt, StreamExt};
 use parking_lot::Mutex;
-use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
@@ -405,57 +404,109 @@ struct Runner {
 }
 
 impl Runner {
-    async fn run(self, mut sub: Subscriber, drain: CancellationToken) {
+    async fn run(self, sub: Subscriber, drain: CancellationToken) {
         let this = Arc::new(self);
-        let limit = Arc::new(Semaphore::new(this.rt.route.concurrency));
-        let cancel = this.ctx.cancel_token().clone();
+        if this.rt.route.concurrency == 1 {
+            this.run_inline(sub, drain).await;
+        } else {
+            this.run_parallel(sub, drain).await;
+        }
+    }
+
+    /// Takes the next message, or `None` once the server stops or the subscription ends
+    /// (the latter fails the app).
+    async fn next_message(
+        &self,
+        sub: &mut Subscriber,
+        drain: &CancellationToken,
+        cancel: &CancellationToken,
+    ) -> Option<Message> {
+        if drain.is_cancelled() || cancel.is_cancelled() {
+            return None;
+        }
+        // Under load the client has messages buffered: take one without registering
+        // wake-ups on the stop tokens.
+        let msg = match sub.next().now_or_never() {
+            Some(msg) => msg,
+            None => tokio::select! {
+                biased;
+                _ = drain.cancelled() => return None,
+                _ = cancel.cancelled() => return None,
+                msg = sub.next() => msg,
+            },
+        };
+        match msg {
+            Some(msg) => {
+                SubscriptionStats::inc(self.rt.stats.received());
+                Some(msg)
+            }
+            None => {
+                self.ctx.fail(
+                    self.server.clone(),
+                    format!(
+                        "subscription to {} ended unexpectedly",
+                        self.rt.info.subject
+                    ),
+                );
+                None
+            }
+        }
+    }
+
+    /// Concurrency 1: each message is handled in the subscription's own task, in order,
+    /// without a task per message.
+    async fn run_inline(&self, mut sub: Subscriber, drain: CancellationToken) {
+        let cancel = self.ctx.cancel_token().clone();
+        while let Some(msg) = self.next_message(&mut sub, &drain, &cancel).await {
+            let work = self.process(msg);
+            tokio::pin!(work);
+            // Most handlers finish at once; only a pending one needs to watch the stop.
+            if work.as_mut().now_or_never().is_some() {
+                continue;
+            }
+            let finished = tokio::select! {
+                biased;
+                () = &mut work => true,
+                () = cancel.cancelled() => {
+                    // Stop timeout passed: the handler's Ctx is cancelled; give it the
+                    // grace period, then abort it by dropping it.
+                    tokio::time::timeout(CANCEL_GRACE, &mut work).await.is_ok()
+                }
+            };
+            if !finished {
+                tracing::warn!(subject = %self.rt.info.subject, aborted = 1, "handlers ignored cancellation; aborted");
+                break;
+            }
+        }
+        self.unsubscribe(&mut sub).await;
+    }
+
+    /// Concurrency N > 1: up to N handler tasks run at once (in parallel on the runtime).
+    async fn run_parallel(self: Arc<Self>, mut sub: Subscriber, drain: CancellationToken) {
+        let limit = self.rt.route.concurrency;
+        let cancel = self.ctx.cancel_token().clone();
         let mut tasks = JoinSet::new();
         loop {
             // Take a message only when it can be processed now.
-            let permit = tokio::select! {
-                permit = limit.clone().acquire_owned() => match permit {
-                    Ok(p) => p,
-                    Err(_) => break,
-                },
-                _ = drain.cancelled() => break,
-                _ = cancel.cancelled() => break,
-            };
-            let msg = tokio::select! {
-                biased;
-                _ = drain.cancelled() => break,
-                _ = cancel.cancelled() => break,
-                msg = sub.next() => msg,
-            };
-            let Some(msg) = msg else {
-                this.ctx.fail(
-                    this.server.clone(),
-                    format!(
-                        "subscription to {} ended unexpectedly",
-                        this.rt.info.subject
-                    ),
-                );
+            while tasks.len() >= limit {
+                tokio::select! {
+                    biased;
+                    _ = tasks.join_next() => {}
+                    _ = drain.cancelled() => break,
+                    _ = cancel.cancelled() => break,
+                }
+            }
+            if tasks.len() >= limit {
+                break;
+            }
+            let Some(msg) = self.next_message(&mut sub, &drain, &cancel).await else {
                 break;
             };
-            SubscriptionStats::inc(this.rt.stats.received());
-            let runner = this.clone();
-            tasks.spawn(async move {
-                runner.process(msg).await;
-                drop(permit);
-            });
+            let runner = self.clone();
+            tasks.spawn(async move { runner.process(msg).await });
             while tasks.try_join_next().is_some() {}
         }
-        // Stop taking messages. Those the client buffered but no handler started are not
-        // processed: at-most-once, as if the stop had come a moment earlier.
-        if let Err(err) = sub.unsubscribe().await {
-            tracing::warn!(subject = %this.rt.info.subject, error = %err, "unsubscribe failed");
-        }
-        let mut unstarted = 0usize;
-        while let Some(Some(_)) = sub.next().now_or_never() {
-            unstarted += 1;
-        }
-        if unstarted > 0 {
-            tracing::info!(subject = %this.rt.info.subject, unstarted, "stopped; buffered messages not started were dropped");
-        }
+        self.unsubscribe(&mut sub).await;
         // In-flight handlers finish. Once the stop timeout passes (their Ctx is cancelled),
         // they get CANCEL_GRACE to return on their own before they are aborted.
         loop {
@@ -473,7 +524,22 @@ impl Runner {
         let left = tasks.len();
         tasks.abort_all();
         while tasks.join_next().await.is_some() {}
-        tracing::warn!(subject = %this.rt.info.subject, aborted = left, "handlers ignored cancellation; aborted");
+        tracing::warn!(subject = %self.rt.info.subject, aborted = left, "handlers ignored cancellation; aborted");
+    }
+
+    /// Stops taking messages. Those the client buffered but no handler started are not
+    /// processed: at-most-once, as if the stop had come a moment earlier.
+    async fn unsubscribe(&self, sub: &mut Subscriber) {
+        if let Err(err) = sub.unsubscribe().await {
+            tracing::warn!(subject = %self.rt.info.subject, error = %err, "unsubscribe failed");
+        }
+        let mut unstarted = 0usize;
+        while let Some(Some(_)) = sub.next().now_or_never() {
+            unstarted += 1;
+        }
+        if unstarted > 0 {
+            tracing::info!(subject = %self.rt.info.subject, unstarted, "stopped; buffered messages not started were dropped");
+        }
     }
 
     async fn process(&self, msg: Message) {
