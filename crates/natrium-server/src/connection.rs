@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::time::Duration;
 
 use bytes::{Buf, BytesMut};
 use natrium_wire::{
@@ -33,6 +34,11 @@ use crate::subscription::{Slot, SubRef, Subscription};
 const READ_BUFFER: usize = 64 * 1024;
 /// Read only when at least this much room is free, so reads stay large.
 const MIN_READ_ROOM: usize = 8 * 1024;
+/// How long a publisher waits for a nearly full subscriber's writer to make progress before
+/// it goes on without it (nats-server 2.9 stalls fast producers for 100 ms at least). A
+/// subscriber that keeps reading keeps the publisher waiting; one that is stuck is given up
+/// on after this once, and then cut off at max_pending.
+const STALL_WAIT: Duration = Duration::from_millis(100);
 
 // nats-server's texts, inside `-ERR '...'`.
 const ERR_AUTH_VIOLATION: &str = "Authorization Violation";
@@ -175,6 +181,9 @@ struct Batch {
 #[derive(Default)]
 struct Fanout {
     touched: Vec<Arc<Client>>,
+    /// Subscribers whose buffers are nearly full: the publisher waits for them before
+    /// reading more.
+    stalled: Vec<Arc<Client>>,
     batch: Batch,
 }
 
@@ -250,6 +259,9 @@ impl Publisher<'_> {
                 slow_consumer(self.shared, target);
                 return false;
             }
+        }
+        if target.outbound.stalling() && !out.stalled.iter().any(|c| c.cid == target.cid) {
+            out.stalled.push(target.clone());
         }
         out.batch.out_msgs += 1;
         out.batch.out_bytes += bytes as u64;
@@ -377,13 +389,22 @@ impl Connection {
                         tracing::debug!("{} - cid:{} - read error: {e}", self.client.addr, self.client.cid);
                         return CloseReason::ReadError;
                     }
-                    Ok(_) => {
+                    Ok(_) => loop {
                         let flow = self.process(&mut rbuf);
                         self.end_batch();
                         if let Flow::Close(reason) = flow {
                             return reason;
                         }
-                    }
+                        if self.out.stalled.is_empty() {
+                            break;
+                        }
+                        // A subscriber is nearly full: wait for it, then go on with the
+                        // rest of what was read.
+                        tokio::select! {
+                            _ = kill.cancelled() => return CloseReason::ServerShutdown,
+                            _ = self.stall() => {}
+                        }
+                    },
                 },
                 _ = ping.tick() => {
                     if let Flow::Close(reason) = self.ping_timer() {
@@ -399,6 +420,8 @@ impl Connection {
     }
 
     /// Parses and handles every complete operation in `rbuf`, then drops the handled bytes.
+    /// Stops early, leaving the rest in `rbuf`, once a delivery nearly filled a subscriber
+    /// (see [`Connection::stall`]), so no batch can push a subscriber past max_pending.
     fn process(&mut self, rbuf: &mut BytesMut) -> Flow {
         let mut pos = 0;
         let flow = loop {
@@ -433,6 +456,9 @@ impl Connection {
                     pos += used;
                     if let Flow::Close(reason) = self.dispatch(op) {
                         break Flow::Close(reason);
+                    }
+                    if !self.out.stalled.is_empty() {
+                        break Flow::Continue;
                     }
                 }
                 Err(e) => break Flow::Close(self.parse_error(&e)),
@@ -797,6 +823,21 @@ impl Connection {
             Appended::QueuedWakeNeeded => self.out.touched.push(self.client.clone()),
             Appended::Queued | Appended::Closed => {}
             Appended::SlowConsumer => slow_consumer(&self.shared, &self.client),
+        }
+    }
+
+    /// Holds this publisher back (reads nothing more) while the subscribers it nearly filled
+    /// drain their buffers, so a fast producer cannot push a reading subscriber over
+    /// max_pending. Bounded: a subscriber whose writer makes no progress within
+    /// [`STALL_WAIT`] is given up on, and the whole stall never exceeds the write deadline.
+    async fn stall(&mut self) {
+        let deadline = Instant::now() + self.shared.opts.write_deadline;
+        for target in self.out.stalled.drain(..) {
+            while target.outbound.stalling() && Instant::now() < deadline {
+                if !target.outbound.wait_for_progress(STALL_WAIT).await {
+                    break;
+                }
+            }
         }
     }
 

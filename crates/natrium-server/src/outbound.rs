@@ -73,6 +73,9 @@ pub(crate) struct Outbound {
     stall_at: usize,
     /// Queued bytes are above `stall_at`: read without the lock on the delivery path.
     stalling: AtomicBool,
+    /// A publisher waited for this writer in vain: nobody waits again until it makes
+    /// progress (a stuck consumer costs publishers one short wait, then is cut at max_pending).
+    stuck: AtomicBool,
     /// Signalled whenever the writer wrote something or stopped.
     progress: Notify,
 }
@@ -92,6 +95,7 @@ impl Outbound {
             max_pending,
             stall_at: max_pending / 4 * 3,
             stalling: AtomicBool::new(false),
+            stuck: AtomicBool::new(false),
             progress: Notify::new(),
         }
     }
@@ -154,9 +158,10 @@ impl Outbound {
     }
 
     /// Whether publishers should wait (see [`Outbound::wait_for_progress`]) before adding
-    /// more: the queued bytes are above three quarters of `max_pending`.
+    /// more: the queued bytes are above three quarters of `max_pending` and the writer is not
+    /// known to be stuck.
     pub(crate) fn stalling(&self) -> bool {
-        self.stalling.load(Ordering::Relaxed)
+        self.stalling.load(Ordering::Relaxed) && !self.stuck.load(Ordering::Relaxed)
     }
 
     /// Waits until the writer has written something, for at most `cap`. Returns `false` when
@@ -173,7 +178,11 @@ impl Outbound {
         if self.state.lock().closing {
             return false;
         }
-        tokio::time::timeout(cap, progress).await.is_ok()
+        let progressed = tokio::time::timeout(cap, progress).await.is_ok();
+        if !progressed {
+            self.stuck.store(true, Ordering::Relaxed);
+        }
+        progressed
     }
 
     /// Current counters.
@@ -194,8 +203,12 @@ impl Outbound {
             self.stalling.store(false, Ordering::Relaxed);
         }
         drop(st);
+        if self.stuck.load(Ordering::Relaxed) {
+            self.stuck.store(false, Ordering::Relaxed);
+        }
         self.progress.notify_waiters();
-    
+    }
+
     /// Writes queued bytes to `sink` until [`Outbound::close`] is called and everything queued
     /// is written. Returns an error when a write fails or takes longer than `write_deadline`.
     pub(crate) async fn run_writer<W: AsyncWrite + Unpin>(
@@ -306,6 +319,38 @@ mod tests {
         let out = Outbound::new(8);
         out.close();
         assert_eq!(out.send_now(b"x"), Appended::Closed);
+    }
+
+    #[tokio::test]
+    async fn publishers_are_asked_to_wait_above_three_quarters_until_the_writer_drains() {
+        let out = Outbound::new(8);
+        out.send_now(b"123456");
+        assert!(!out.stalling(), "6 of 8 bytes is not above 3/4");
+        out.send_now(b"7");
+        assert!(out.stalling());
+        out.close();
+        let mut sink = Vec::new();
+        out.run_writer(&mut sink, Duration::from_secs(1))
+            .await
+            .expect("write to a Vec");
+        assert!(!out.stalling());
+        assert!(out.wait_for_progress(Duration::from_secs(1)).await);
+    }
+
+    #[tokio::test]
+    async fn nobody_waits_for_a_closed_or_stuck_writer() {
+        let closed = Outbound::new(8);
+        closed.send_now(b"1234567");
+        closed.close();
+        assert!(!closed.wait_for_progress(Duration::from_secs(60)).await);
+
+        let stuck = Outbound::new(8);
+        stuck.send_now(b"1234567");
+        assert!(!stuck.wait_for_progress(Duration::from_millis(1)).await);
+        assert!(
+            !stuck.stalling(),
+            "given up on until its writer makes progress"
+        );
     }
 
     #[tokio::test]
