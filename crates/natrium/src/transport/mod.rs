@@ -23,7 +23,8 @@ pub use request::{
 };
 pub use route::{RetryPolicy, Route};
 pub use server::{
-    BrokerSource, CANCEL_GRACE, DEAD_LETTER_ATTEMPTS_HEADER, DEAD_LETTER_KIND_HEADER, DEAD_LETTER_REASON_HEADER,
-    DEAD_LETTER_SUBJECT_HEADER, NatsServer, NatsServerBuilder, RouteStats,
+    BrokerSource, CANCEL_GRACE, DEAD_LETTER_ATTEMPTS_HEADER, DEAD_LETTER_KIND_HEADER,
+    DEAD_LETTER_REASON_HEADER, DEAD_LETTER_SUBJECT_HEADER, NatsServer, NatsServerBuilder,
+    RouteStats,
 };
 pub use stats::{StatsSnapshot, SubscriptionStats};

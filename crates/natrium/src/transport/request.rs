@@ -38,6 +38,13 @@ pub struct RouteInfo {
 /// to return before being aborted); [`Ctx::is_stopping`] tells that a stop has begun.
 #[derive(Clone, Debug, Default)]
 pub struct Ctx {
+    // Shared, so a Ctx per message costs one reference count, not two token clones
+    // (each of which takes the token tree's lock).
+    tokens: Arc<CtxTokens>,
+}
+
+#[derive(Debug, Default)]
+struct CtxTokens {
     cancel: CancellationToken,
     stopping: CancellationToken,
 }
@@ -46,32 +53,34 @@ impl Ctx {
     /// A context from the app's tokens: `stopping` fires when stop begins, `cancel` when
     /// the stop timeout passes.
     pub fn new(stopping: CancellationToken, cancel: CancellationToken) -> Self {
-        Ctx { cancel, stopping }
+        Ctx {
+            tokens: Arc::new(CtxTokens { cancel, stopping }),
+        }
     }
 
     /// The token cancelled when in-flight work must end (stop timeout passed).
     pub fn token(&self) -> &CancellationToken {
-        &self.cancel
+        &self.tokens.cancel
     }
 
     /// Completes when in-flight work must end.
     pub async fn cancelled(&self) {
-        self.cancel.cancelled().await
+        self.tokens.cancel.cancelled().await
     }
 
     /// Whether in-flight work must end.
     pub fn is_cancelled(&self) -> bool {
-        self.cancel.is_cancelled()
+        self.tokens.cancel.is_cancelled()
     }
 
     /// Whether the app has begun to stop (no new messages are taken).
     pub fn is_stopping(&self) -> bool {
-        self.stopping.is_cancelled()
+        self.tokens.stopping.is_cancelled()
     }
 
     /// Completes when the app begins to stop.
     pub async fn stopping(&self) {
-        self.stopping.cancelled().await
+        self.tokens.stopping.cancelled().await
     }
 }
 

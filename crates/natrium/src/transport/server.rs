@@ -25,7 +25,8 @@ use crate::middleware::{Middleware, Next};
 
 use super::handler::Handler;
 use super::request::{
-    Ctx, HandlerError, HandlerErrorKind, HandlerRequest, RouteInfo, RouteKind, StateMap,
+    Ctx, HandlerError, HandlerErrorKind, HandlerRequest, HandlerResult, RouteInfo, RouteKind,
+    StateMap,
 };
 use super::route::Route;
 use super::stats::{StatsSnapshot, SubscriptionStats};
@@ -353,6 +354,8 @@ impl Server for NatsServer {
                     broker: broker.clone(),
                     layers: self.inner.layers.clone(),
                     states: self.inner.states.clone(),
+                    handler_ctx: Ctx::new(ctx.stopping_token().clone(), ctx.cancel_token().clone()),
+                    keeps_message: keeps_message(rt),
                     ctx: ctx.clone(),
                     server: self.inner.name.clone(),
                 };
@@ -400,6 +403,10 @@ struct Runner {
     layers: Arc<[Arc<dyn Middleware>]>,
     states: Arc<StateMap>,
     ctx: AppContext,
+    /// Shared by the requests of this subscription (cloning it is one reference count).
+    handler_ctx: Ctx,
+    /// See [`keeps_message`].
+    keeps_message: bool,
     server: String,
 }
 
@@ -542,7 +549,49 @@ impl Runner {
         }
     }
 
+    /// Runs the middleware chain and the handler once; a panic becomes an error.
+    async fn attempt(&self, message: Message, attempt: u32) -> HandlerResult {
+        let request = HandlerRequest {
+            message,
+            route: self.rt.info.clone(),
+            ctx: self.handler_ctx.clone(),
+            extensions: http::Extensions::new(),
+            attempt,
+            codec: self.broker.codec(),
+            states: self.states.clone(),
+        };
+        let chain = Next::new(&self.layers, &*self.rt.route.endpoint);
+        AssertUnwindSafe(chain.run(request))
+            .catch_unwind()
+            .await
+            .unwrap_or_else(|panic| Err(HandlerError::panic(panic_message(&*panic))))
+    }
+
+    /// Counts and logs a failed attempt.
+    fn failed(&self, err: &HandlerError, subject: &str, attempt: u32) {
+        let stats = &self.rt.stats;
+        self.rt.last_error.set(err);
+        SubscriptionStats::inc(match err.kind() {
+            HandlerErrorKind::Decode => stats.decode_errors(),
+            HandlerErrorKind::Handler => stats.errors(),
+            HandlerErrorKind::Panic => stats.panics(),
+            HandlerErrorKind::Timeout => stats.timeouts(),
+        });
+        tracing::error!(
+            server = %self.server,
+            route = %self.rt.info.subject,
+            subject = %subject,
+            attempt,
+            kind = %err.kind(),
+            error = %err.message(),
+            "message handling failed"
+        );
+    }
+
     async fn process(&self, msg: Message) {
+        if !self.keeps_message {
+            return self.process_once(msg).await;
+        }
         let stats = &self.rt.stats;
         let policy = self.rt.route.retry;
         let started = Instant::now();
@@ -550,43 +599,11 @@ impl Runner {
         let mut attempt = 0;
         let outcome = loop {
             attempt += 1;
-            let request = HandlerRequest {
-                message: msg.clone(),
-                route: self.rt.info.clone(),
-                ctx: Ctx::new(
-                    self.ctx.stopping_token().clone(),
-                    self.ctx.cancel_token().clone(),
-                ),
-                extensions: http::Extensions::new(),
-                attempt,
-                codec: self.broker.codec(),
-                states: self.states.clone(),
-            };
-            let chain = Next::new(&self.layers, &*self.rt.route.endpoint);
-            let result = AssertUnwindSafe(chain.run(request))
-                .catch_unwind()
-                .await
-                .unwrap_or_else(|panic| Err(HandlerError::panic(panic_message(&*panic))));
-            let err = match result {
+            let err = match self.attempt(msg.clone(), attempt).await {
                 Ok(reply) => break Ok(reply),
                 Err(err) => err,
             };
-            self.rt.last_error.set(&err);
-            SubscriptionStats::inc(match err.kind() {
-                HandlerErrorKind::Decode => stats.decode_errors(),
-                HandlerErrorKind::Handler => stats.errors(),
-                HandlerErrorKind::Panic => stats.panics(),
-                HandlerErrorKind::Timeout => stats.timeouts(),
-            });
-            tracing::error!(
-                server = %self.server,
-                route = %self.rt.info.subject,
-                subject = %msg.subject,
-                attempt,
-                kind = %err.kind(),
-                error = %err.message(),
-                "message handling failed"
-            );
+            self.failed(&err, &msg.subject, attempt);
             let retryable = err.kind() != HandlerErrorKind::Decode && attempt < policy.max_attempts;
             if !retryable || self.ctx.cancel_token().is_cancelled() {
                 break Err(err);
@@ -636,6 +653,19 @@ impl Runner {
         stats.finish(started.elapsed());
     }
 
+    /// A subscriber with one attempt and no dead letter on a literal subject: the
+    /// message goes to the handler without a copy (its subject is the route's).
+    async fn process_once(&self, msg: Message) {
+        let stats = &self.rt.stats;
+        let started = Instant::now();
+        stats.start();
+        match self.attempt(msg, 1).await {
+            Ok(_) => SubscriptionStats::inc(stats.handled()),
+            Err(err) => self.failed(&err, &self.rt.info.subject, 1),
+        }
+        stats.finish(started.elapsed());
+    }
+
     async fn send(&self, msg: Message, what: &str) -> bool {
         let subject = msg.subject.clone();
         match self.broker.publish_message(msg).await {
@@ -646,6 +676,21 @@ impl Runner {
             }
         }
     }
+}
+
+/// Whether a message is needed after the handler took it: for a retry, a reply, a dead
+/// letter, or to log the subject of a wildcard match. Otherwise it is moved into the
+/// handler instead of copied.
+fn keeps_message(rt: &RouteRuntime) -> bool {
+    let route = &rt.route;
+    route.retry.max_attempts > 1
+        || route.dead_letter.is_some()
+        || rt.info.kind == RouteKind::Reply
+        || rt
+            .info
+            .subject
+            .split('.')
+            .any(|token| token == "*" || token == ">")
 }
 
 /// Header values cannot hold line breaks.
