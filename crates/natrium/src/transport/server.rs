@@ -5,6 +5,7 @@ use std::any::{Any, TypeId};
 use std::collections::HashSet;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use async_trait::async_trait;
@@ -234,7 +235,7 @@ struct Inner {
 struct Running {
     broker: Arc<dyn Broker>,
     owned: bool,
-    drain: CancellationToken,
+    drain: Drain,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
@@ -342,7 +343,7 @@ impl Server for NatsServer {
             }
             return Err(err);
         }
-        let drain = CancellationToken::new();
+        let drain = Drain::default();
         let tasks = self
             .inner
             .routes
@@ -361,7 +362,12 @@ impl Server for NatsServer {
                 };
                 tokio::spawn(runner.run(sub, drain.clone()))
             })
-            .chain(service_api.map(|api| tokio::spawn(api.run(broker.clone(), drain.clone()))))
+            .chain(
+                service_api.map(|api| tokio::spawn(api.run(broker.clone(), drain.token.clone()))),
+            )
+            .chain(std::iter::once(tokio::spawn(
+                drain.clone().follow(ctx.cancel_token().clone()),
+            )))
             .collect();
         *self.inner.broker.lock() = Some(broker.clone());
         *running = Some(Running {
@@ -379,7 +385,7 @@ impl Server for NatsServer {
             return Ok(());
         };
         // Stop taking messages; runners finish what they received, then end.
-        running.drain.cancel();
+        running.drain.start();
         for task in running.tasks {
             if let Err(err) = task.await {
                 tracing::error!(server = %self.inner.name, error = %err, "subscription task failed");
@@ -393,6 +399,34 @@ impl Server for NatsServer {
         };
         tracing::info!(server = %self.inner.name, "NATS server stopped");
         result
+    }
+}
+
+/// Tells the runners to stop taking messages. Checked before every message, so besides
+/// the token (whose `is_cancelled` takes a lock) it keeps a plain flag, set first.
+#[derive(Clone, Default)]
+struct Drain {
+    flag: Arc<AtomicBool>,
+    token: CancellationToken,
+}
+
+impl Drain {
+    fn start(&self) {
+        self.flag.store(true, Ordering::Release);
+        self.token.cancel();
+    }
+
+    fn started(&self) -> bool {
+        self.flag.load(Ordering::Acquire)
+    }
+
+    /// Drains also when `cancel` fires without a stop (in an app, stop always comes
+    /// first); ends with the drain.
+    async fn follow(self, cancel: CancellationToken) {
+        tokio::select! {
+            _ = cancel.cancelled() => self.start(),
+            _ = self.token.cancelled() => {}
+        }
     }
 }
 
@@ -411,7 +445,7 @@ struct Runner {
 }
 
 impl Runner {
-    async fn run(self, sub: Subscriber, drain: CancellationToken) {
+    async fn run(self, sub: Subscriber, drain: Drain) {
         let this = Arc::new(self);
         if this.rt.route.concurrency == 1 {
             this.run_inline(sub, drain).await;
@@ -425,10 +459,10 @@ impl Runner {
     async fn next_message(
         &self,
         sub: &mut Subscriber,
-        drain: &CancellationToken,
+        drain: &Drain,
         cancel: &CancellationToken,
     ) -> Option<Message> {
-        if drain.is_cancelled() || cancel.is_cancelled() {
+        if drain.started() {
             return None;
         }
         // Under load the client has messages buffered: take one without registering
@@ -437,7 +471,7 @@ impl Runner {
             Some(msg) => msg,
             None => tokio::select! {
                 biased;
-                _ = drain.cancelled() => return None,
+                _ = drain.token.cancelled() => return None,
                 _ = cancel.cancelled() => return None,
                 msg = sub.next() => msg,
             },
@@ -462,7 +496,7 @@ impl Runner {
 
     /// Concurrency 1: each message is handled in the subscription's own task, in order,
     /// without a task per message.
-    async fn run_inline(&self, mut sub: Subscriber, drain: CancellationToken) {
+    async fn run_inline(&self, mut sub: Subscriber, drain: Drain) {
         let cancel = self.ctx.cancel_token().clone();
         while let Some(msg) = self.next_message(&mut sub, &drain, &cancel).await {
             let work = self.process(msg);
@@ -489,7 +523,7 @@ impl Runner {
     }
 
     /// Concurrency N > 1: up to N handler tasks run at once (in parallel on the runtime).
-    async fn run_parallel(self: Arc<Self>, mut sub: Subscriber, drain: CancellationToken) {
+    async fn run_parallel(self: Arc<Self>, mut sub: Subscriber, drain: Drain) {
         let limit = self.rt.route.concurrency;
         let cancel = self.ctx.cancel_token().clone();
         let mut tasks = JoinSet::new();
@@ -499,7 +533,7 @@ impl Runner {
                 tokio::select! {
                     biased;
                     _ = tasks.join_next() => {}
-                    _ = drain.cancelled() => break,
+                    _ = drain.token.cancelled() => break,
                     _ = cancel.cancelled() => break,
                 }
             }
