@@ -136,8 +136,7 @@ impl Publisher {
                         progress.inc(PROGRESS_STEP);
                     }
                 }
-                client
-                    .flush()
+                crate::connect::round_trip(&client)
                     .await
                     .context("the server did not confirm the published messages")?;
                 progress.inc(count % PROGRESS_STEP);
@@ -197,8 +196,7 @@ impl Subscriber {
                     .with_context(|| format!("cannot subscribe to {subject:?}"))?;
                     messages.push(subscription);
                 }
-                client
-                    .flush()
+                crate::connect::round_trip(&client)
                     .await
                     .context("the server did not confirm the subscriptions")?;
                 Ok(Subscriber::Nats {

@@ -272,8 +272,7 @@ pub async fn request_reply(
             )
             .await
             .context("cannot subscribe the responder")?;
-        client
-            .flush()
+        crate::connect::round_trip(&client)
             .await
             .context("the server did not confirm the responder")?;
         let stop = stop.clone();

@@ -55,8 +55,7 @@ pub async fn run(url: &str, args: PubArgs) -> anyhow::Result<ExitCode> {
         };
         published.with_context(|| format!("cannot publish to {:?}", args.subject))?;
     }
-    client
-        .flush()
+    crate::connect::round_trip(&client)
         .await
         .context("the server did not confirm the published messages")?;
     let plural = if args.count == 1 { "" } else { "s" };

@@ -36,8 +36,7 @@ pub async fn run(url: &str, args: ReplyArgs) -> anyhow::Result<ExitCode> {
         None => client.subscribe(args.subject.clone()).await,
     }
     .with_context(|| format!("cannot subscribe to {:?}", args.subject))?;
-    client
-        .flush()
+    crate::connect::round_trip(&client)
         .await
         .context("the server did not confirm the subscription")?;
     match &args.queue {
@@ -51,8 +50,7 @@ pub async fn run(url: &str, args: ReplyArgs) -> anyhow::Result<ExitCode> {
     let mut answered = 0u64;
     loop {
         if args.count.is_some_and(|count| answered >= count) {
-            client
-                .flush()
+            crate::connect::round_trip(&client)
                 .await
                 .context("the server did not confirm the replies")?;
             return Ok(ExitCode::SUCCESS);

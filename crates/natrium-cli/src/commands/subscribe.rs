@@ -34,10 +34,9 @@ pub async fn run(url: &str, args: SubArgs) -> anyhow::Result<ExitCode> {
         None => client.subscribe(args.subject.clone()).await,
     }
     .with_context(|| format!("cannot subscribe to {:?}", args.subject))?;
-    // The flush round trip guarantees the server registered the subscription, so anything
+    // The round trip guarantees the server registered the subscription, so anything
     // published after the announcement below is delivered.
-    client
-        .flush()
+    crate::connect::round_trip(&client)
         .await
         .context("the server did not confirm the subscription")?;
     match &args.queue {
