@@ -2,6 +2,7 @@
 
 use std::any::{Any, TypeId};
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -86,7 +87,28 @@ impl Ctx {
 
 /// Shared states given with [`NatsServerBuilder::state`](crate::NatsServerBuilder::state),
 /// by type.
-pub(crate) type StateMap = HashMap<TypeId, Arc<dyn Any + Send + Sync>>;
+pub(crate) type StateMap =
+    HashMap<TypeId, Arc<dyn Any + Send + Sync>, BuildHasherDefault<TypeIdHasher>>;
+
+/// A `TypeId` is already a hash: extracting a state on every message need not run SipHash.
+#[derive(Default)]
+pub(crate) struct TypeIdHasher(u64);
+
+impl Hasher for TypeIdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for byte in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(*byte);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 ^= n;
+    }
+}
 
 /// One message on its way to a handler, as middleware sees it.
 #[derive(Debug)]
