@@ -18,13 +18,22 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let config = BrokerConfig::new(["nats://127.0.0.1:4222"]);
     let broker = NatsBroker::connect(config.clone()).await?; // publishing side
     broker
-        .publish("report.event", &Event { name: "signup".into() })
+        .publish(
+            "report.event",
+            &Event {
+                name: "signup".into(),
+            },
+        )
         .await?;
 
     let nats = NatsServer::builder(config) // subscribing side
         .queue_subscribe("report.event", "savers", save)
         .build()?;
-    App::new("saver").version("1.0.0").server(nats).run().await?; // stops on SIGINT/SIGTERM
+    App::new("saver")
+        .version("1.0.0")
+        .server(nats)
+        .run()
+        .await?; // stops on SIGINT/SIGTERM
     Ok(())
 }
 

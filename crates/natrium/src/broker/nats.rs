@@ -33,6 +33,25 @@ struct Inner {
     closed: watch::Receiver<bool>,
 }
 
+impl Inner {
+    /// Waits until the server has processed everything this connection sent before.
+    ///
+    /// async-nats' `flush` only hands the bytes to the kernel, so it proves neither that the
+    /// server has a published message nor that a subscription is live. A request to a subject
+    /// nobody serves is answered by the server itself ("no responders") once it has handled
+    /// every earlier operation of the connection, so that answer is the confirmation.
+    async fn round_trip(&self) -> std::result::Result<(), crate::error::BoxError> {
+        self.client.flush().await.map_err(boxed)?;
+        let subject = format!("_NATRIUM.confirm.{}", nuid::next());
+        let request = async_nats::Request::new().timeout(Some(self.request_timeout));
+        match self.client.send_request(subject, request).await {
+            Ok(_) => Ok(()),
+            Err(err) if err.kind() == async_nats::RequestErrorKind::NoResponders => Ok(()),
+            Err(err) => Err(boxed(err)),
+        }
+    }
+}
+
 impl std::fmt::Debug for NatsBroker {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("NatsBroker")
@@ -319,22 +338,20 @@ impl Broker for NatsBroker {
             None => self.inner.client.subscribe(subj.to_owned()).await,
         }
         .map_err(|e| sub_error(boxed(e)))?;
-        // The SUB is only known to be live once the server answered a PING after it.
+        // The SUB is only known to be live once the server answered a round trip after it.
         self.inner
-            .client
-            .flush()
+            .round_trip()
             .await
-            .map_err(|e| sub_error(boxed(e)))?;
+            .map_err(sub_error)?;
         Ok(Subscriber::new(subj, NatsSubscription(sub)))
     }
 
     async fn flush(&self) -> Result<()> {
         self.check_open()?;
         self.inner
-            .client
-            .flush()
+            .round_trip()
             .await
-            .map_err(|e| Error::Flush(boxed(e)))
+            .map_err(Error::Flush)
     }
 
     async fn close(&self) -> Result<()> {
