@@ -339,19 +339,13 @@ impl Broker for NatsBroker {
         }
         .map_err(|e| sub_error(boxed(e)))?;
         // The SUB is only known to be live once the server answered a round trip after it.
-        self.inner
-            .round_trip()
-            .await
-            .map_err(sub_error)?;
+        self.inner.round_trip().await.map_err(sub_error)?;
         Ok(Subscriber::new(subj, NatsSubscription(sub)))
     }
 
     async fn flush(&self) -> Result<()> {
         self.check_open()?;
-        self.inner
-            .round_trip()
-            .await
-            .map_err(Error::Flush)
+        self.inner.round_trip().await.map_err(Error::Flush)
     }
 
     async fn close(&self) -> Result<()> {
