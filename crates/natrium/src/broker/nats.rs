@@ -14,7 +14,10 @@ use super::{Broker, Gather, RawSubscription, Subscriber, check_service_error, su
 use crate::codec::Codec;
 use crate::error::{Error, Result};
 use crate::message::Message;
-use crate::middleware::{Middleware, Outbound, OutboundKind, Transmit, send_outbound};
+use crate::middleware::{
+    Middleware, Outbound, OutboundKind, Transmit, publish_through, request_many_through,
+    request_through,
+};
 
 /// A [`Broker`] on a NATS connection. Cheap to clone; clones share the connection.
 #[derive(Clone)]
@@ -286,38 +289,17 @@ impl Broker for NatsBroker {
 
     async fn publish_message(&self, message: Message) -> Result<()> {
         self.check_open()?;
-        let outbound = Outbound {
-            message,
-            kind: OutboundKind::Publish,
-        };
-        send_outbound(&self.inner.layers, &*self.inner, outbound).await?;
-        Ok(())
+        publish_through(&self.inner.layers, &*self.inner, message).await
     }
 
     async fn request_message(&self, message: Message, timeout: Duration) -> Result<Message> {
         self.check_open()?;
-        let subj = message.subject.clone();
-        let outbound = Outbound {
-            message,
-            kind: OutboundKind::Request { timeout },
-        };
-        send_outbound(&self.inner.layers, &*self.inner, outbound)
-            .await?
-            .into_iter()
-            .next()
-            .ok_or(Error::Timeout {
-                subject: subj,
-                timeout,
-            })
+        request_through(&self.inner.layers, &*self.inner, message, timeout).await
     }
 
     async fn request_many(&self, message: Message, gather: Gather) -> Result<Vec<Message>> {
         self.check_open()?;
-        let outbound = Outbound {
-            message,
-            kind: OutboundKind::RequestMany(gather),
-        };
-        send_outbound(&self.inner.layers, &*self.inner, outbound).await
+        request_many_through(&self.inner.layers, &*self.inner, message, gather).await
     }
 
     async fn subscribe(&self, subj: &str, queue: Option<&str>) -> Result<Subscriber> {

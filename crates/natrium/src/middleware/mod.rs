@@ -170,3 +170,50 @@ pub(crate) async fn send_outbound(
     .run(outbound)
     .await
 }
+
+/// Publishes `message` through the outbound chain; shared by every broker.
+pub(crate) async fn publish_through(
+    layers: &[Arc<dyn Middleware>],
+    transmit: &dyn Transmit,
+    message: Message,
+) -> Result<()> {
+    let outbound = Outbound {
+        message,
+        kind: OutboundKind::Publish,
+    };
+    send_outbound(layers, transmit, outbound).await?;
+    Ok(())
+}
+
+/// Sends a request through the outbound chain and returns its first reply.
+pub(crate) async fn request_through(
+    layers: &[Arc<dyn Middleware>],
+    transmit: &dyn Transmit,
+    message: Message,
+    timeout: Duration,
+) -> Result<Message> {
+    let subject = message.subject.clone();
+    let outbound = Outbound {
+        message,
+        kind: OutboundKind::Request { timeout },
+    };
+    send_outbound(layers, transmit, outbound)
+        .await?
+        .into_iter()
+        .next()
+        .ok_or(crate::error::Error::Timeout { subject, timeout })
+}
+
+/// Sends a one-to-many request through the outbound chain and returns the gathered replies.
+pub(crate) async fn request_many_through(
+    layers: &[Arc<dyn Middleware>],
+    transmit: &dyn Transmit,
+    message: Message,
+    gather: Gather,
+) -> Result<Vec<Message>> {
+    let outbound = Outbound {
+        message,
+        kind: OutboundKind::RequestMany(gather),
+    };
+    send_outbound(layers, transmit, outbound).await
+}
