@@ -226,19 +226,49 @@ struct Problem {
     what: String,
 }
 
-/// A metric of a case: its label, whether higher is better, and how to read it off a report.
+/// What one workload run against one server measured.
+struct Run {
+    report: Report,
+    /// CPU time the server process used during the run, when the OS tells.
+    server_cpu: Option<Duration>,
+}
+
+impl Run {
+    /// Server CPU nanoseconds per message of `count`.
+    fn cpu_ns_per(&self, count: u64) -> Option<f64> {
+        let cpu = self.server_cpu?;
+        (count > 0).then(|| cpu.as_nanos() as f64 / count as f64)
+    }
+}
+
+/// A metric of a case: its label, whether higher is better, and how to read it off a run.
 struct Metric {
     label: &'static str,
     higher_is_better: bool,
-    read: fn(&Report) -> Option<f64>,
+    read: fn(&Run) -> Option<f64>,
 }
 
+/// Label of the server-efficiency metric: CPU per message does not depend on how fast the
+/// client is, so it compares the servers even where the client is the bottleneck.
+const CPU_PER_MESSAGE: &str = "server CPU ns per message";
+
 fn metrics(kind: CaseKind) -> Vec<Metric> {
-    let pub_rate = |r: &Report| r.publish_aggregate.as_ref().map(|a| a.msgs_per_sec);
-    let sub_rate = |r: &Report| r.subscribe_aggregate.as_ref().map(|a| a.msgs_per_sec);
-    let sub_mib = |r: &Report| r.subscribe_aggregate.as_ref().map(|a| a.mib_per_sec);
-    let p50 = |r: &Report| r.latency.as_ref().map(|l| l.p50_us);
-    let p99 = |r: &Report| r.latency.as_ref().map(|l| l.p99_us);
+    let pub_rate = |r: &Run| r.report.publish_aggregate.as_ref().map(|a| a.msgs_per_sec);
+    let sub_rate = |r: &Run| {
+        r.report
+            .subscribe_aggregate
+            .as_ref()
+            .map(|a| a.msgs_per_sec)
+    };
+    let sub_mib = |r: &Run| r.report.subscribe_aggregate.as_ref().map(|a| a.mib_per_sec);
+    let p50 = |r: &Run| r.report.latency.as_ref().map(|l| l.p50_us);
+    let p99 = |r: &Run| r.report.latency.as_ref().map(|l| l.p99_us);
+    // Per message published (publish only) or delivered (everything else).
+    let cpu_per_published = |r: &Run| {
+        let published = r.report.publish_aggregate.as_ref().map(|a| a.msgs)?;
+        r.cpu_ns_per(published)
+    };
+    let cpu_per_delivered = |r: &Run| r.cpu_ns_per(r.report.received);
     let higher = |label, read| Metric {
         label,
         higher_is_better: true,
@@ -250,14 +280,19 @@ fn metrics(kind: CaseKind) -> Vec<Metric> {
         read,
     };
     match kind {
-        CaseKind::Publish { .. } => vec![higher("msgs/s", pub_rate)],
+        CaseKind::Publish { .. } => vec![
+            higher("msgs/s", pub_rate),
+            lower(CPU_PER_MESSAGE, cpu_per_published),
+        ],
         CaseKind::FanOut { size, .. } if size >= 1024 => vec![
             higher("msgs/s received", sub_rate),
             higher("MiB/s received", sub_mib),
+            lower(CPU_PER_MESSAGE, cpu_per_delivered),
         ],
-        CaseKind::FanOut { .. } | CaseKind::Queue { .. } | CaseKind::Subjects { .. } => {
-            vec![higher("msgs/s received", sub_rate)]
-        }
+        CaseKind::FanOut { .. } | CaseKind::Queue { .. } | CaseKind::Subjects { .. } => vec![
+            higher("msgs/s received", sub_rate),
+            lower(CPU_PER_MESSAGE, cpu_per_delivered),
+        ],
         CaseKind::Request { requesters: 1, .. } => {
             vec![lower("p50 µs", p50), lower("p99 µs", p99)]
         }
@@ -265,16 +300,18 @@ fn metrics(kind: CaseKind) -> Vec<Metric> {
             higher("requests/s", pub_rate),
             lower("p50 µs", p50),
             lower("p99 µs", p99),
+            lower("server CPU ns per request", cpu_per_delivered),
         ],
         CaseKind::Idle { .. } => vec![
             lower("server RSS MiB", |r| {
-                r.idle
+                r.report
+                    .idle
                     .as_ref()
                     .and_then(|i| i.rss_after_kib)
                     .map(|k| k as f64 / 1024.0)
             }),
             lower("KiB per client", |r| {
-                r.idle.as_ref().and_then(|i| i.kib_per_client)
+                r.report.idle.as_ref().and_then(|i| i.kib_per_client)
             }),
         ],
     }
@@ -324,6 +361,21 @@ impl ServerProcess {
     async fn stop(mut self) {
         let _ = self.child.kill().await;
     }
+}
+
+/// CPU time (user + system) process `pid` has used so far: the sum over its threads of the
+/// nanosecond counter in `/proc/PID/task/TID/schedstat` (`/proc/PID/stat` counts only in
+/// clock ticks, too coarse for runs of a fraction of a second). Threads that already exited
+/// are not counted; both servers keep their threads for their whole life. `None` where the
+/// kernel does not provide it.
+fn process_cpu(pid: u32) -> Option<Duration> {
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).ok()?;
+    let mut total = 0u64;
+    for task in tasks.flatten() {
+        let stat = std::fs::read_to_string(task.path().join("schedstat")).ok()?;
+        total += stat.split_whitespace().next()?.parse::<u64>().ok()?;
+    }
+    Some(Duration::from_nanos(total))
 }
 
 /// A port that was free a moment ago (the server binds it right after).
@@ -430,23 +482,34 @@ pub async fn run(args: CompareArgs) -> anyhow::Result<ExitCode> {
                 );
                 let result = async {
                     let server = ServerProcess::start(binary).await?;
+                    let cpu_before = process_cpu(server.pid);
                     let report = run_case(*case, &server, args.client, args.scale).await;
+                    let server_cpu = match (cpu_before, process_cpu(server.pid)) {
+                        (Some(before), Some(after)) => after.checked_sub(before),
+                        _ => None,
+                    };
                     server.stop().await;
-                    report
+                    anyhow::Ok(Run {
+                        report: report?,
+                        server_cpu,
+                    })
                 }
                 .await;
                 match result {
                     // A run that lost messages did not do the work it is compared on, so
                     // it is listed as a problem and kept out of the medians.
-                    Ok(report) if report.lost > 0 => problems.push(Problem {
+                    Ok(run) if run.report.lost > 0 => problems.push(Problem {
                         case: case.name,
                         server: server_name,
                         round,
-                        what: format!("lost {} of {} messages", report.lost, report.expected),
+                        what: format!(
+                            "lost {} of {} messages",
+                            run.report.lost, run.report.expected
+                        ),
                     }),
-                    Ok(report) => {
+                    Ok(run) => {
                         for metric in metrics(case.kind) {
-                            if let Some(value) = (metric.read)(&report) {
+                            if let Some(value) = (metric.read)(&run) {
                                 samples.push(Sample {
                                     case: case.name,
                                     metric: metric.label,
@@ -674,6 +737,14 @@ fn notes(out: &mut String, samples: &[Sample], run: &RunInfo<'_>) {
          vary accordingly (see the bracketed rounds). Alternation and medians keep the \
          comparison fair; for absolute figures rerun on an idle machine."
     );
+    let _ = writeln!(
+        out,
+        "- \"{CPU_PER_MESSAGE}\" is the CPU time (user + system, all threads, from \
+         `/proc/PID/task/*/schedstat`) the server process used during the run, divided by the \
+         messages published (publish only) or delivered (all other rows). It does not depend on \
+         how fast the clients are, so it compares the servers' efficiency even where a client \
+         is the bottleneck, and it moves far less with machine load than the rates."
+    );
     if let Some(mib) = run.loopback_mib_per_sec {
         let _ = writeln!(
             out,
@@ -877,6 +948,39 @@ mod tests {
         assert_eq!(
             out,
             "# Benchmarks\n\nintro\n\n## natrium-server vs nats-server\n\nnew\n"
+        );
+    }
+
+    #[test]
+    fn process_cpu_counts_work_done_by_any_thread() {
+        fn own_thread_cpu() -> Duration {
+            let stat = std::fs::read_to_string("/proc/thread-self/schedstat").expect("schedstat");
+            Duration::from_nanos(stat.split_whitespace().next().unwrap().parse().unwrap())
+        }
+        let (busy_done, wait_for_busy) = std::sync::mpsc::channel();
+        let (release, released) = std::sync::mpsc::channel::<()>();
+        // Another thread burns 30 ms of its own CPU time, reports its counter and stays alive
+        // while the process total is read; that total must include it (this thread alone has
+        // used far less).
+        let busy = std::thread::spawn(move || {
+            let mut x = 0u64;
+            while own_thread_cpu() < Duration::from_millis(30) {
+                x = std::hint::black_box(x.wrapping_add(1));
+            }
+            busy_done.send(own_thread_cpu()).unwrap();
+            let _ = released.recv();
+        });
+        let busy_cpu = wait_for_busy.recv().expect("busy thread");
+        let total = process_cpu(std::process::id()).expect("schedstat is readable on Linux");
+        release.send(()).unwrap();
+        busy.join().expect("busy thread");
+        assert!(
+            total >= busy_cpu,
+            "process {total:?} < one thread {busy_cpu:?}"
+        );
+        assert!(
+            own_thread_cpu() < busy_cpu,
+            "this thread did the work itself"
         );
     }
 
