@@ -1,17 +1,119 @@
 //! Connecting to a NATS server with the official client, with errors that name the URL.
+//!
+//! The connection flags (credentials, TLS, connect timeout) are global: they are parsed once
+//! by `main` and installed with [`install`], and every command builds its client options from
+//! them with [`options`].
 
+use std::path::PathBuf;
+use std::sync::OnceLock;
 use std::time::Duration;
 
-use anyhow::Context as _;
+use anyhow::{Context as _, bail};
 
-/// How long a connection attempt may take before the command gives up.
+/// How long a connection attempt may take before the command gives up, by default.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Connection options shared by every command: a client name and a bounded connect time.
-pub fn options(name: &str) -> async_nats::ConnectOptions {
-    async_nats::ConnectOptions::new()
-        .name(name)
-        .connection_timeout(CONNECT_TIMEOUT)
+/// How every client command authenticates and secures its connection (the `nats` CLI's flag
+/// and environment variable names).
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct ConnectArgs {
+    /// User name (with --password).
+    #[arg(long, global = true, env = "NATS_USER", requires = "password")]
+    pub user: Option<String>,
+    /// Password (with --user).
+    #[arg(long, global = true, env = "NATS_PASSWORD", requires = "user")]
+    pub password: Option<String>,
+    /// Authentication token.
+    #[arg(long, global = true, env = "NATS_TOKEN", conflicts_with_all = ["user", "creds"])]
+    pub token: Option<String>,
+    /// Credentials file (user JWT and NKey seed).
+    #[arg(long, global = true, env = "NATS_CREDS", conflicts_with = "user")]
+    pub creds: Option<PathBuf>,
+    /// Client certificate (PEM) for TLS; with --tlskey.
+    #[arg(long, global = true, env = "NATS_CERT", requires = "tlskey")]
+    pub tlscert: Option<PathBuf>,
+    /// Private key (PEM) of the client certificate; with --tlscert.
+    #[arg(long, global = true, env = "NATS_KEY", requires = "tlscert")]
+    pub tlskey: Option<PathBuf>,
+    /// CA certificate(s) (PEM) that sign the server's certificate; implies TLS.
+    #[arg(long, global = true, env = "NATS_CA")]
+    pub tlsca: Option<PathBuf>,
+    /// How long to wait for the connection to be established.
+    #[arg(long = "connect-timeout", global = true, value_parser = humantime::parse_duration, default_value = "5s")]
+    pub connect_timeout: Duration,
+}
+
+impl ConnectArgs {
+    /// Whether any credential or TLS setting is given (the raw benchmark client has none).
+    pub fn needs_full_client(&self) -> bool {
+        self.user.is_some()
+            || self.token.is_some()
+            || self.creds.is_some()
+            || self.tlscert.is_some()
+            || self.tlsca.is_some()
+    }
+
+    /// async-nats options for a client named `name` with these settings. Files are checked
+    /// here, so a wrong path is reported as such instead of as a failed handshake.
+    async fn client_options(&self, name: &str) -> anyhow::Result<async_nats::ConnectOptions> {
+        let mut options = async_nats::ConnectOptions::new()
+            .name(name)
+            .connection_timeout(self.connect_timeout);
+        if let (Some(user), Some(password)) = (&self.user, &self.password) {
+            options = options.user_and_password(user.clone(), password.clone());
+        }
+        if let Some(token) = &self.token {
+            options = options.token(token.clone());
+        }
+        if let Some(creds) = &self.creds {
+            options = options
+                .credentials_file(creds)
+                .await
+                .with_context(|| format!("cannot use credentials file {}", creds.display()))?;
+        }
+        if let (Some(cert), Some(key)) = (&self.tlscert, &self.tlskey) {
+            for file in [cert, key] {
+                readable(file)?;
+            }
+            options = options
+                .add_client_certificate(cert.clone(), key.clone())
+                .require_tls(true);
+        }
+        if let Some(ca) = &self.tlsca {
+            readable(ca)?;
+            options = options.add_root_certificates(ca.clone()).require_tls(true);
+        }
+        Ok(options)
+    }
+}
+
+fn readable(file: &std::path::Path) -> anyhow::Result<()> {
+    std::fs::metadata(file)
+        .map(|_| ())
+        .with_context(|| format!("cannot read {}", file.display()))
+}
+
+static SETTINGS: OnceLock<ConnectArgs> = OnceLock::new();
+
+/// Installs the command line's connection settings; call once, before any command runs.
+pub fn install(args: ConnectArgs) -> anyhow::Result<()> {
+    if SETTINGS.set(args).is_err() {
+        bail!("connection settings were installed twice");
+    }
+    Ok(())
+}
+
+/// The installed connection settings (defaults when none were installed, as in unit tests).
+pub fn settings() -> &'static ConnectArgs {
+    SETTINGS.get_or_init(|| ConnectArgs {
+        connect_timeout: CONNECT_TIMEOUT,
+        ..ConnectArgs::default()
+    })
+}
+
+/// Connection options for a client named `name`, from the command line's settings.
+pub async fn options(name: &str) -> anyhow::Result<async_nats::ConnectOptions> {
+    settings().client_options(name).await
 }
 
 /// Connects to `url` with `options`; the error says which server could not be reached.
@@ -25,9 +127,9 @@ pub async fn connect_with(
         .with_context(|| format!("cannot connect to NATS server at {url}"))
 }
 
-/// Connects to `url` with the default options and the given client name.
+/// Connects to `url` with the command line's settings and the given client name.
 pub async fn connect(url: &str, name: &str) -> anyhow::Result<async_nats::Client> {
-    connect_with(url, options(name)).await
+    connect_with(url, options(name).await?).await
 }
 
 /// How long the server may take to answer a round trip.

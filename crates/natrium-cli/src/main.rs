@@ -81,6 +81,17 @@ fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let url = cli.server;
+    let connection = match &cli.command {
+        Command::Server(_) => None,
+        Command::Pub(args) => Some(&args.connection),
+        Command::Sub(args) => Some(&args.connection),
+        Command::Req(args) => Some(&args.connection),
+        Command::Reply(args) => Some(&args.connection),
+        Command::Bench(args) => Some(&args.connection),
+    };
+    if let Some(connection) = connection {
+        connect::install(connection.clone())?;
+    }
     match cli.command {
         Command::Server(args) => commands::server::run(*args).await,
         Command::Pub(args) => commands::publish::run(&url, args).await,

@@ -72,8 +72,12 @@ impl Tally {
 }
 
 /// Connection options for benchmark clients; slow-consumer events are counted in `slow`.
-fn nats_options(name: &str, slow: Arc<AtomicU64>) -> async_nats::ConnectOptions {
-    crate::connect::options(name)
+async fn nats_options(
+    name: &str,
+    slow: Arc<AtomicU64>,
+) -> anyhow::Result<async_nats::ConnectOptions> {
+    Ok(crate::connect::options(name)
+        .await?
         .subscription_capacity(SUBSCRIPTION_CAPACITY)
         .event_callback(move |event| {
             let slow = slow.clone();
@@ -82,7 +86,7 @@ fn nats_options(name: &str, slow: Arc<AtomicU64>) -> async_nats::ConnectOptions 
                     slow.fetch_add(1, Ordering::Relaxed);
                 }
             }
-        })
+        }))
 }
 
 /// A connected publisher; connecting is kept out of the measured time.
@@ -184,7 +188,7 @@ impl Subscriber {
             ClientKind::Nats => {
                 let client = crate::connect::connect_with(
                     url,
-                    nats_options("natrium bench subscriber", slow),
+                    nats_options("natrium bench subscriber", slow).await?,
                 )
                 .await?;
                 let mut messages = SelectAll::new();
@@ -280,6 +284,11 @@ impl Subscriber {
 }
 
 /// Options for request/reply clients; requests time out after `timeout`.
-pub fn request_options(name: &str, timeout: Duration) -> async_nats::ConnectOptions {
-    crate::connect::options(name).request_timeout(Some(timeout))
+pub async fn request_options(
+    name: &str,
+    timeout: Duration,
+) -> anyhow::Result<async_nats::ConnectOptions> {
+    Ok(crate::connect::options(name)
+        .await?
+        .request_timeout(Some(timeout)))
 }

@@ -19,6 +19,9 @@ use workloads::Settings;
 /// Arguments of `natrium bench`.
 #[derive(Debug, Args)]
 pub struct BenchArgs {
+    /// Credentials, TLS and connect timeout.
+    #[command(flatten)]
+    pub connection: crate::connect::ConnectArgs,
     #[command(subcommand)]
     workload: Workload,
 }

@@ -58,6 +58,11 @@ impl RawConnection {
     /// Connects, reads INFO, sends CONNECT and waits for the PONG that proves the server
     /// accepted it.
     pub async fn connect(url: &str) -> anyhow::Result<RawConnection> {
+        if crate::connect::settings().needs_full_client() {
+            bail!(
+                "the raw benchmark client does not support credentials or TLS; use --client nats"
+            );
+        }
         let address = socket_address(url)?;
         let stream = TcpStream::connect(&address)
             .await

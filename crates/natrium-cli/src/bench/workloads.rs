@@ -309,7 +309,8 @@ pub async fn request_reply(
     let payload = settings.payload();
     let mut requester_tasks = JoinSet::new();
     for count in shares(settings.msgs, requesters) {
-        let options = clients::request_options("natrium bench requester", settings.idle_timeout);
+        let options =
+            clients::request_options("natrium bench requester", settings.idle_timeout).await?;
         let client = crate::connect::connect_with(&settings.url, options).await?;
         let (subject, payload, progress) =
             (settings.subject.clone(), payload.clone(), progress.clone());

@@ -7,6 +7,9 @@ use anyhow::Context as _;
 /// Arguments of `natrium pub`.
 #[derive(Debug, clap::Args)]
 pub struct PubArgs {
+    /// Credentials, TLS and connect timeout.
+    #[command(flatten)]
+    pub connection: crate::connect::ConnectArgs,
     /// Subject to publish to.
     subject: String,
     /// Message body; `{{Count}}` is replaced with the message number.

@@ -8,6 +8,9 @@ use futures::StreamExt as _;
 /// Arguments of `natrium reply`.
 #[derive(Debug, clap::Args)]
 pub struct ReplyArgs {
+    /// Credentials, TLS and connect timeout.
+    #[command(flatten)]
+    pub connection: crate::connect::ConnectArgs,
     /// Subject to answer requests on.
     subject: String,
     /// Reply body; `{{Count}}` is replaced with the request number.

@@ -8,6 +8,9 @@ use async_nats::RequestErrorKind;
 /// Arguments of `natrium req`.
 #[derive(Debug, clap::Args)]
 pub struct ReqArgs {
+    /// Credentials, TLS and connect timeout.
+    #[command(flatten)]
+    pub connection: crate::connect::ConnectArgs,
     /// Subject to send the request to.
     subject: String,
     /// Request body.

@@ -8,6 +8,9 @@ use futures::StreamExt as _;
 /// Arguments of `natrium sub`.
 #[derive(Debug, clap::Args)]
 pub struct SubArgs {
+    /// Credentials, TLS and connect timeout.
+    #[command(flatten)]
+    pub connection: crate::connect::ConnectArgs,
     /// Subject to subscribe to (wildcards `*` and `>` allowed).
     subject: String,
     /// Join this queue group: each message goes to one member of the group.

@@ -7,6 +7,8 @@
 
 #![allow(dead_code)] // each test file uses a different subset
 
+pub mod certs;
+
 use std::path::PathBuf;
 use std::process::{Output, Stdio};
 use std::time::Duration;
@@ -38,7 +40,7 @@ impl TestServer {
     /// and is not installed locally (outside CI).
     pub async fn start() -> Option<TestServer> {
         if std::env::var("NATRIUM_TEST_SERVER").as_deref() == Ok("reference") {
-            return start_reference().await;
+            return start_reference(&[]).await;
         }
         let server = natrium_server::Server::start(natrium_server::ServerOptions::ephemeral())
             .await
@@ -101,7 +103,9 @@ pub fn reference_binary() -> Option<PathBuf> {
     found
 }
 
-async fn start_reference() -> Option<TestServer> {
+/// Starts the reference nats-server on a free loopback port with `extra` flags; `None` only
+/// when it is not installed locally (outside CI).
+pub async fn start_reference(extra: &[&str]) -> Option<TestServer> {
     let binary = reference_binary()?;
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
@@ -109,6 +113,7 @@ async fn start_reference() -> Option<TestServer> {
         .port();
     let mut child = Command::new(binary)
         .args(["-a", "127.0.0.1", "-p", &port.to_string()])
+        .args(extra)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())

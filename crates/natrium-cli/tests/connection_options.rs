@@ -1,0 +1,228 @@
+//! The client commands' connection flags: credentials and TLS against real servers, and
+//! clear errors for settings that cannot work.
+
+mod support;
+
+use natrium_server::{Auth, Server, ServerOptions};
+use support::certs::TestPki;
+use support::{run, start_reference, stderr};
+
+async fn embedded(auth: Auth) -> Server {
+    let options = ServerOptions {
+        auth,
+        ..ServerOptions::ephemeral()
+    };
+    Server::start(options).await.expect("server starts")
+}
+
+fn path(p: &std::path::Path) -> &str {
+    p.to_str().expect("utf-8 temp path")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn token_is_sent_and_a_wrong_one_is_refused() {
+    let server = embedded(Auth::Token("s3cret".to_owned())).await;
+    let url = server.client_url();
+
+    let ok = run(&url, &["pub", "cli.auth", "hi", "--token", "s3cret"]).await;
+    assert!(ok.status.success(), "{}", stderr(&ok));
+
+    for args in [
+        &["pub", "cli.auth", "hi", "--token", "wrong"][..],
+        &["pub", "cli.auth", "hi"][..],
+    ] {
+        let refused = run(&url, args).await;
+        assert!(!refused.status.success(), "{args:?} should be refused");
+        assert!(
+            stderr(&refused).contains("authorization violation"),
+            "{args:?}: {}",
+            stderr(&refused)
+        );
+    }
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn user_and_password_are_sent() {
+    let server = embedded(Auth::user("ops", "pa55")).await;
+    let url = server.client_url();
+
+    let ok = run(
+        &url,
+        &[
+            "pub",
+            "cli.auth",
+            "hi",
+            "--user",
+            "ops",
+            "--password",
+            "pa55",
+        ],
+    )
+    .await;
+    assert!(ok.status.success(), "{}", stderr(&ok));
+
+    let refused = run(
+        &url,
+        &[
+            "pub",
+            "cli.auth",
+            "hi",
+            "--user",
+            "ops",
+            "--password",
+            "nope",
+        ],
+    )
+    .await;
+    assert!(!refused.status.success());
+    assert!(
+        stderr(&refused).contains("authorization violation"),
+        "{}",
+        stderr(&refused)
+    );
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tls_server_is_reached_with_its_ca_and_refused_without() {
+    let pki = TestPki::generate();
+    let Some(server) = start_reference(&[
+        "--tls",
+        "--tlscert",
+        path(&pki.server_cert),
+        "--tlskey",
+        path(&pki.server_key),
+    ])
+    .await
+    else {
+        return;
+    };
+    let url = server.url();
+
+    let ok = run(&url, &["pub", "cli.tls", "hi", "--tlsca", path(&pki.ca)]).await;
+    assert!(ok.status.success(), "{}", stderr(&ok));
+    assert!(
+        stderr(&ok).contains("Published 1 message"),
+        "{}",
+        stderr(&ok)
+    );
+
+    // Without the CA the server's certificate cannot be trusted; with an unrelated CA neither.
+    for args in [
+        &["pub", "cli.tls", "hi"][..],
+        &["pub", "cli.tls", "hi", "--tlsca", path(&pki.other_ca)][..],
+    ] {
+        let refused = run(&url, args).await;
+        assert!(!refused.status.success(), "{args:?} should be refused");
+        let err = stderr(&refused);
+        assert!(
+            err.contains("cannot connect to NATS server") && err.contains("certificate"),
+            "{args:?}: {err}"
+        );
+    }
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn verifying_tls_server_needs_the_client_certificate() {
+    let pki = TestPki::generate();
+    let Some(server) = start_reference(&[
+        "--tlsverify",
+        "--tlscert",
+        path(&pki.server_cert),
+        "--tlskey",
+        path(&pki.server_key),
+        "--tlscacert",
+        path(&pki.ca),
+    ])
+    .await
+    else {
+        return;
+    };
+    let url = server.url();
+
+    let with_cert = run(
+        &url,
+        &[
+            "pub",
+            "cli.tls",
+            "hi",
+            "--tlsca",
+            path(&pki.ca),
+            "--tlscert",
+            path(&pki.client_cert),
+            "--tlskey",
+            path(&pki.client_key),
+        ],
+    )
+    .await;
+    assert!(with_cert.status.success(), "{}", stderr(&with_cert));
+
+    let without_cert = run(&url, &["pub", "cli.tls", "hi", "--tlsca", path(&pki.ca)]).await;
+    assert!(!without_cert.status.success());
+    assert!(
+        stderr(&without_cert).contains("cannot connect to NATS server"),
+        "{}",
+        stderr(&without_cert)
+    );
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn settings_that_cannot_work_are_clear_errors() {
+    let server = embedded(Auth::None).await;
+    let url = server.client_url();
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["pub", "cli.x", "hi", "--tlsca", "/nonexistent/ca.pem"],
+            "cannot read /nonexistent/ca.pem",
+        ),
+        (
+            &["pub", "cli.x", "hi", "--creds", "/nonexistent/user.creds"],
+            "cannot use credentials file /nonexistent/user.creds",
+        ),
+        (
+            &["pub", "cli.x", "hi", "--password", "p"],
+            "the following required arguments were not provided",
+        ),
+        (
+            &["pub", "cli.x", "hi", "--tlscert", "/tmp/c.pem"],
+            "--tlskey <TLSKEY>",
+        ),
+        (
+            &[
+                "pub",
+                "cli.x",
+                "hi",
+                "--token",
+                "t",
+                "--user",
+                "u",
+                "--password",
+                "p",
+            ],
+            "cannot be used with",
+        ),
+        (
+            &[
+                "bench", "pub", "--client", "raw", "--token", "t", "--msgs", "10",
+            ],
+            "the raw benchmark client does not support credentials or TLS; use --client nats",
+        ),
+        (
+            &["pub", "cli.x", "hi", "--connect-timeout", "soon"],
+            "invalid value 'soon' for '--connect-timeout <CONNECT_TIMEOUT>'",
+        ),
+    ];
+    for (args, message) in cases {
+        let output = run(&url, args).await;
+        assert!(!output.status.success(), "{args:?} should fail");
+        assert!(
+            stderr(&output).contains(message),
+            "{args:?}: expected {message:?} in {:?}",
+            stderr(&output)
+        );
+    }
+    server.shutdown().await;
+}
