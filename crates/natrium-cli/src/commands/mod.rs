@@ -8,6 +8,37 @@ pub mod subscribe;
 
 use std::io::Write as _;
 
+use anyhow::Context as _;
+
+/// Connects as `name`, subscribes to `subject` (in `queue` if given) and announces
+/// `Listening on ...` on stderr once the server confirmed the subscription: anything published
+/// after the announcement is delivered (tests and scripts wait for that line).
+pub async fn listen(
+    url: &str,
+    name: &str,
+    subject: &str,
+    queue: Option<&str>,
+) -> anyhow::Result<(async_nats::Client, async_nats::Subscriber)> {
+    let client = crate::connect::connect(url, name).await?;
+    let subscriber = match queue {
+        Some(queue) => {
+            client
+                .queue_subscribe(subject.to_owned(), queue.to_owned())
+                .await
+        }
+        None => client.subscribe(subject.to_owned()).await,
+    }
+    .with_context(|| format!("cannot subscribe to {subject:?}"))?;
+    crate::connect::round_trip(&client)
+        .await
+        .context("the server did not confirm the subscription")?;
+    match queue {
+        Some(queue) => eprintln!("Listening on \"{subject}\" in queue group \"{queue}\""),
+        None => eprintln!("Listening on \"{subject}\""),
+    }
+    Ok((client, subscriber))
+}
+
 /// Placeholder a body may contain; it is replaced with the 1-based message number.
 const COUNT_PLACEHOLDER: &str = "{{Count}}";
 

@@ -29,26 +29,8 @@ pub struct ReplyArgs {
 
 /// Answers requests until `--count` is reached, Ctrl-C, or the connection ends.
 pub async fn run(url: &str, args: ReplyArgs) -> anyhow::Result<ExitCode> {
-    let client = crate::connect::connect(url, "natrium reply").await?;
-    let mut subscriber = match &args.queue {
-        Some(queue) => {
-            client
-                .queue_subscribe(args.subject.clone(), queue.clone())
-                .await
-        }
-        None => client.subscribe(args.subject.clone()).await,
-    }
-    .with_context(|| format!("cannot subscribe to {:?}", args.subject))?;
-    crate::connect::round_trip(&client)
-        .await
-        .context("the server did not confirm the subscription")?;
-    match &args.queue {
-        Some(queue) => eprintln!(
-            "Listening on \"{}\" in queue group \"{queue}\"",
-            args.subject
-        ),
-        None => eprintln!("Listening on \"{}\"", args.subject),
-    }
+    let (client, mut subscriber) =
+        super::listen(url, "natrium reply", &args.subject, args.queue.as_deref()).await?;
 
     let mut answered = 0u64;
     loop {

@@ -2,7 +2,6 @@
 
 use std::process::ExitCode;
 
-use anyhow::Context as _;
 use futures::StreamExt as _;
 
 /// Arguments of `natrium sub`.
@@ -27,28 +26,9 @@ pub struct SubArgs {
 /// Subscribes, announces `Listening on ...` once the server has the subscription, and prints
 /// messages until `--count` is reached, Ctrl-C, or the connection ends.
 pub async fn run(url: &str, args: SubArgs) -> anyhow::Result<ExitCode> {
-    let client = crate::connect::connect(url, "natrium sub").await?;
-    let mut subscriber = match &args.queue {
-        Some(queue) => {
-            client
-                .queue_subscribe(args.subject.clone(), queue.clone())
-                .await
-        }
-        None => client.subscribe(args.subject.clone()).await,
-    }
-    .with_context(|| format!("cannot subscribe to {:?}", args.subject))?;
-    // The round trip guarantees the server registered the subscription, so anything
-    // published after the announcement below is delivered.
-    crate::connect::round_trip(&client)
-        .await
-        .context("the server did not confirm the subscription")?;
-    match &args.queue {
-        Some(queue) => eprintln!(
-            "Listening on \"{}\" in queue group \"{queue}\"",
-            args.subject
-        ),
-        None => eprintln!("Listening on \"{}\"", args.subject),
-    }
+    // The client stays bound: dropping it would end the connection.
+    let (_client, mut subscriber) =
+        super::listen(url, "natrium sub", &args.subject, args.queue.as_deref()).await?;
 
     let mut received = 0u64;
     loop {
