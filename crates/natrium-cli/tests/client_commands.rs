@@ -241,15 +241,7 @@ async fn bad_input_gets_clear_errors() {
         ),
         (&["bench", "teleport"], "unrecognized subcommand 'teleport'"),
     ];
-    for (args, message) in cases {
-        let output = run(&url, args).await;
-        assert!(!output.status.success(), "{args:?} should fail");
-        assert!(
-            stderr(&output).contains(message),
-            "{args:?}: expected {message:?} in {:?}",
-            stderr(&output)
-        );
-    }
+    support::assert_each_fails_with(&url, cases).await;
     server.stop().await;
 }
 

@@ -215,14 +215,6 @@ async fn settings_that_cannot_work_are_clear_errors() {
             "invalid value 'soon' for '--connect-timeout <CONNECT_TIMEOUT>'",
         ),
     ];
-    for (args, message) in cases {
-        let output = run(&url, args).await;
-        assert!(!output.status.success(), "{args:?} should fail");
-        assert!(
-            stderr(&output).contains(message),
-            "{args:?}: expected {message:?} in {:?}",
-            stderr(&output)
-        );
-    }
+    support::assert_each_fails_with(&url, cases).await;
     server.shutdown().await;
 }

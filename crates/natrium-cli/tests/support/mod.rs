@@ -248,3 +248,17 @@ pub fn stdout(output: &Output) -> String {
 pub fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
+
+/// Runs each `(arguments, message)` case against `url` and checks the command fails with
+/// `message` in its stderr.
+pub async fn assert_each_fails_with(url: &str, cases: &[(&[&str], &str)]) {
+    for (args, message) in cases {
+        let output = run(url, args).await;
+        assert!(!output.status.success(), "{args:?} should fail");
+        assert!(
+            stderr(&output).contains(message),
+            "{args:?}: expected {message:?} in {:?}",
+            stderr(&output)
+        );
+    }
+}
