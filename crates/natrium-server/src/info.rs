@@ -20,6 +20,10 @@ pub(crate) struct ServerInfo {
     pub host: String,
     pub port: u16,
     pub auth_required: bool,
+    /// Clients must upgrade to TLS after this INFO.
+    pub tls_required: bool,
+    /// Clients must present a certificate the server verifies.
+    pub tls_verify: bool,
     pub max_payload: u32,
 }
 
@@ -35,6 +39,10 @@ struct InfoJson<'a> {
     headers: bool,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     auth_required: bool,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    tls_required: bool,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    tls_verify: bool,
     max_payload: u32,
     client_id: u64,
     client_ip: &'a str,
@@ -65,6 +73,8 @@ impl ServerInfo {
             port: self.port,
             headers: true,
             auth_required: self.auth_required,
+            tls_required: self.tls_required,
+            tls_verify: self.tls_verify,
             max_payload: self.max_payload,
             client_id,
             client_ip,
@@ -102,6 +112,8 @@ mod tests {
             host: "127.0.0.1".into(),
             port: 4222,
             auth_required: false,
+            tls_required: false,
+            tls_verify: false,
             max_payload: 1048576,
         };
         let line = String::from_utf8(info.line_for(7, "127.0.0.1")).expect("utf8");
@@ -121,11 +133,34 @@ mod tests {
             host: "0.0.0.0".into(),
             port: 1,
             auth_required: true,
+            tls_required: false,
+            tls_verify: false,
             max_payload: 10,
         };
         let line = String::from_utf8(info.line_for(1, "::1")).expect("utf8");
         assert!(
             line.contains(r#""headers":true,"auth_required":true,"max_payload":10,"#),
+            "{line}"
+        );
+    }
+
+    #[test]
+    fn tls_fields_sit_after_auth_required() {
+        let info = ServerInfo {
+            server_id: "N".into(),
+            server_name: "N".into(),
+            host: "0.0.0.0".into(),
+            port: 1,
+            auth_required: true,
+            tls_required: true,
+            tls_verify: true,
+            max_payload: 10,
+        };
+        let line = String::from_utf8(info.line_for(1, "::1")).expect("utf8");
+        assert!(
+            line.contains(
+                r#""headers":true,"auth_required":true,"tls_required":true,"tls_verify":true,"max_payload":10,"#
+            ),
             "{line}"
         );
     }

@@ -11,7 +11,7 @@
 //!
 //! Module map: `server` (listener, accept loop, shutdown), `options` (typed settings),
 //! `connection` (read loop and operation dispatch), `client` (per-connection shared state),
-//! `subscription`, `outbound` (buffer, writer, slow consumers), `auth`, `info`, `monitor` (HTTP
+//! `subscription`, `tls` (TLS settings and handshake details), `outbound` (buffer, writer, slow consumers), `auth`, `info`, `monitor` (HTTP
 //! monitoring: `/varz`, `/connz`, ...), `cli` (the binary's flags), `logging`, `error`.
 
 mod auth;
@@ -30,6 +30,7 @@ mod permissions;
 mod server;
 pub mod signal;
 mod subscription;
+mod tls;
 
 pub use client::{ClientSnapshot, CloseReason};
 pub use error::ServerError;
@@ -37,3 +38,4 @@ pub use info::VERSION;
 pub use options::{Auth, DEFAULT_PORT, ServerOptions, User};
 pub use permissions::{Permissions, SubjectPermission};
 pub use server::{Server, ServerStats};
+pub use tls::{DEFAULT_TLS_TIMEOUT, TlsError, TlsFile, TlsOptions};

@@ -128,6 +128,10 @@ pub struct ServerOptions {
     pub pid_file: Option<PathBuf>,
     /// Write `<exe>_<pid>.ports` (JSON with the listen URLs) into this directory (`--ports_file_dir`).
     pub ports_file_dir: Option<PathBuf>,
+    /// TLS for client connections; `None` serves plain TCP. nats-server's configuration
+    /// file and flags also raise the default `auth_timeout` to the TLS timeout + 1 s when TLS
+    /// is on; set it yourself when embedding.
+    pub tls: Option<crate::tls::TlsOptions>,
 }
 
 impl Default for ServerOptions {
@@ -153,6 +157,7 @@ impl Default for ServerOptions {
             http_host: None,
             pid_file: None,
             ports_file_dir: None,
+            tls: None,
         }
     }
 }

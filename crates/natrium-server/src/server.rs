@@ -56,6 +56,8 @@ pub(crate) struct Shared {
     pub opts: ServerOptions,
     pub info: ServerInfo,
     pub sublist: natrium_sublist::Sublist<SubRef>,
+    /// Upgrades client connections to TLS after INFO, when TLS is configured.
+    pub tls: Option<tokio_rustls::TlsAcceptor>,
     pub clients: Mutex<HashMap<u64, Arc<Client>>>,
     pub counters: Counters,
     /// Recently closed connections, for monitoring (`/connz?state=closed`).
@@ -104,6 +106,13 @@ impl Server {
                 opts.max_payload, opts.max_pending
             )));
         }
+        // Certificates are checked before anything listens: a bad file stops the start.
+        let tls = match &opts.tls {
+            Some(t) => Some(tokio_rustls::TlsAcceptor::from(crate::tls::server_config(
+                t,
+            )?)),
+            None => None,
+        };
         let (host, port) = (opts.host.clone(), opts.port);
         let listener = TcpListener::bind((host.as_str(), port))
             .await
@@ -128,11 +137,14 @@ impl Server {
             host: opts.host.clone(),
             port: addr.port(),
             auth_required: opts.auth.is_required(),
+            tls_required: opts.tls.is_some(),
+            tls_verify: opts.tls.as_ref().is_some_and(|t| t.verify),
             max_payload: opts.max_payload,
         };
         let shared = Arc::new(Shared {
             info,
             sublist: natrium_sublist::Sublist::new(),
+            tls,
             clients: Mutex::new(HashMap::new()),
             counters: Counters::default(),
             closed: crate::monitor::ClosedConnections::default(),
@@ -167,6 +179,9 @@ impl Server {
             "Listening for client connections on {}",
             display_addr(&shared.opts.host, addr.port())
         );
+        if shared.tls.is_some() {
+            tracing::info!("TLS required for client connections");
+        }
         tracing::info!("Server is ready");
 
         shared.tasks.spawn(accept_loop(shared.clone(), listener));

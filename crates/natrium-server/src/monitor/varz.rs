@@ -34,6 +34,10 @@ pub(crate) struct Varz {
     port: u16,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     auth_required: bool,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    tls_required: bool,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    tls_verify: bool,
     max_connections: usize,
     #[serde(skip_serializing_if = "is_zero")]
     max_subscriptions: usize,
@@ -87,10 +91,6 @@ fn is_zero(n: &usize) -> bool {
     *n == 0
 }
 
-/// nats-server's default TLS handshake timeout, reported although natrium-server has no TLS
-/// listener (nats-server reports it without TLS too).
-const TLS_TIMEOUT_SECS: f64 = 2.0;
-
 /// Where the monitoring listener is, for `http_host`/`http_port`.
 #[derive(Debug, Clone)]
 pub(crate) struct HttpEndpoint {
@@ -121,6 +121,8 @@ pub(crate) fn varz(
         host: opts.host.clone(),
         port: shared.info.port,
         auth_required: opts.auth.is_required(),
+        tls_required: shared.info.tls_required,
+        tls_verify: shared.info.tls_verify,
         max_connections: opts.max_connections,
         max_subscriptions: opts.max_subscriptions,
         ping_interval: format::nanos(opts.ping_interval),
@@ -139,7 +141,12 @@ pub(crate) fn varz(
         mqtt: Unconfigured {},
         websocket: Unconfigured {},
         jetstream: Unconfigured {},
-        tls_timeout: TLS_TIMEOUT_SECS,
+        // Reported without TLS too, as nats-server does.
+        tls_timeout: opts
+            .tls
+            .as_ref()
+            .map_or(crate::tls::DEFAULT_TLS_TIMEOUT, |t| t.timeout)
+            .as_secs_f64(),
         write_deadline: format::nanos(opts.write_deadline),
         start: shared.started,
         now,
