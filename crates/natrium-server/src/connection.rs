@@ -304,6 +304,12 @@ impl Publisher<'_> {
                 return false;
             }
         }
+        // A subscriber with `allow_responses` may now answer on the reply subject.
+        if let Some(reply) = reply
+            && let Some(responses) = target.responses.get()
+        {
+            responses.record(reply);
+        }
         if target.outbound.stalling() && !out.stalled.iter().any(|c| c.cid == target.cid) {
             out.stalled.push(target.clone());
         }
@@ -631,6 +637,9 @@ impl Connection {
         self.perms = crate::permissions::for_user(&live.auth, user.as_deref());
         if let Some(filter) = self.perms.as_ref().and_then(|p| p.delivery_filter()) {
             let _ = self.client.deny_delivery.set(filter);
+        }
+        if let Some(tracker) = self.perms.as_ref().and_then(|p| p.response_tracker()) {
+            let _ = self.client.responses.set(tracker);
         }
         *self.client.meta.lock() = ClientMeta {
             name: opts.name.unwrap_or_default(),

@@ -36,6 +36,9 @@ pub use client::{ClientSnapshot, CloseReason};
 pub use error::ServerError;
 pub use info::VERSION;
 pub use options::{Auth, DEFAULT_PORT, ServerOptions, User};
-pub use permissions::{Permissions, SubjectPermission};
+pub use permissions::{
+    DEFAULT_ALLOW_RESPONSE_EXPIRATION, DEFAULT_ALLOW_RESPONSE_MAX_MSGS, Permissions,
+    ResponsePermission, SubjectPermission,
+};
 pub use server::{Server, ServerStats};
 pub use tls::{DEFAULT_TLS_TIMEOUT, TlsError, TlsFile, TlsOptions};
