@@ -71,6 +71,16 @@ pub struct ServerArgs {
     /// Enable protocol trace output.
     #[arg(short = 'V', long = "trace")]
     pub trace: bool,
+    /// Timestamp log lines (default true; `-T=false` turns timestamps off).
+    #[arg(
+        short = 'T',
+        long = "logtime",
+        value_name = "BOOL",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true"
+    )]
+    pub logtime: Option<bool>,
     /// Print the version and exit.
     #[arg(short = 'v', long = "version")]
     pub version: bool,
@@ -176,6 +186,7 @@ where
         "max_payload",
         "debug",
         "trace",
+        "logtime",
         "version",
         "http_port",
         "https_port",
@@ -206,6 +217,7 @@ where
                 continue;
             }
             "sd" => Some("store_dir"),
+            "T" => Some("logtime"),
             "sl" => Some("signal"),
             "ms" => Some("https_port"),
             n if LONG.contains(&n) => Some(n),
@@ -223,10 +235,8 @@ where
 /// What the flags (and the configuration file they name) resolve to.
 #[derive(Debug, Clone)]
 pub struct Resolved {
-    /// Server options.
+    /// Server options (the log level and `logtime` included).
     pub options: ServerOptions,
-    /// Log verbosity.
-    pub log_level: LogLevel,
     /// Log to this file instead of stderr.
     pub log_file: Option<PathBuf>,
 }
@@ -251,10 +261,12 @@ impl ServerArgs {
         let log_level = LogLevel {
             debug: self.debug || file.debug.unwrap_or(false),
             trace: self.trace || file.trace.unwrap_or(false),
+            logtime: self.logtime.or(file.logtime).unwrap_or(true),
         };
         let log_file = self.log.clone().or(file.log_file.clone());
         let mut opts = file.options.clone();
         let file_tls_timeout = opts.tls.as_ref().map(|t| t.timeout);
+        opts.logging = log_level;
         if let Some(addr) = &self.addr {
             opts.host = addr.clone();
         }
@@ -326,7 +338,6 @@ impl ServerArgs {
         }
         Ok(Resolved {
             options: opts,
-            log_level,
             log_file,
         })
     }
@@ -378,12 +389,8 @@ pub async fn run(args: ServerArgs) -> Result<(), CliError> {
         crate::signal::send(spec)?;
         return Ok(());
     }
-    let Resolved {
-        options,
-        log_level,
-        log_file,
-    } = args.resolve()?;
-    logging::init(log_level, log_file.as_deref())?;
+    let Resolved { options, log_file } = args.resolve()?;
+    logging::init(options.logging, log_file.as_deref())?;
     tracing::info!("Starting natrium-server");
     tracing::info!("  Version:  {}", env!("CARGO_PKG_VERSION"));
     let signals = crate::signal::Signals::install().map_err(CliError::Signals)?;

@@ -22,6 +22,8 @@ pub struct FileConfig {
     pub debug: Option<bool>,
     /// `trace`.
     pub trace: Option<bool>,
+    /// `logtime`.
+    pub logtime: Option<bool>,
     /// `log_file` / `logfile`.
     pub log_file: Option<PathBuf>,
     /// Whether `authorization { timeout }` was given. When it was not, nats-server's default
@@ -77,13 +79,7 @@ const NOT_SUPPORTED: &[&str] = &[
 
 /// Keys accepted and deliberately ignored (they only affect features core NATS does not
 /// need, or log formatting).
-const IGNORED: &[&str] = &[
-    "logtime",
-    "logtime_utc",
-    "syslog",
-    "remote_syslog",
-    "store_dir",
-];
+const IGNORED: &[&str] = &["logtime_utc", "syslog", "remote_syslog", "store_dir"];
 
 /// Reads `path`.
 pub fn load(path: &Path) -> Result<FileConfig, ConfigError> {
@@ -174,6 +170,7 @@ fn apply(map: &Map, cfg: &mut FileConfig, path: &Path) -> Result<(), ConfigError
             "ports_file_dir" => o.ports_file_dir = Some(v.as_str().map_err(conf_err)?.into()),
             "debug" => cfg.debug = Some(v.as_bool().map_err(conf_err)?),
             "trace" => cfg.trace = Some(v.as_bool().map_err(conf_err)?),
+            "logtime" => cfg.logtime = Some(v.as_bool().map_err(conf_err)?),
             "log_file" | "logfile" => cfg.log_file = Some(v.as_str().map_err(conf_err)?.into()),
             k if IGNORED.contains(&k) => {}
             k if NOT_SUPPORTED.contains(&k) => {

@@ -440,6 +440,9 @@ impl Connection {
                         return CloseReason::ReadError;
                     }
                     Ok(_) => loop {
+                        // Once per batch, so a reload that turns tracing on or off reaches
+                        // connections already open (as in nats-server).
+                        self.trace = tracing::enabled!(tracing::Level::TRACE);
                         let flow = self.process(&mut rbuf);
                         self.end_batch();
                         if let Flow::Close(reason) = flow {

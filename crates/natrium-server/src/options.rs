@@ -132,6 +132,10 @@ pub struct ServerOptions {
     /// file and flags also raise the default `auth_timeout` to the TLS timeout + 1 s when TLS
     /// is on; set it yourself when embedding.
     pub tls: Option<crate::tls::TlsOptions>,
+    /// Log verbosity and timestamps (`-D`, `-V`, `-T`). The binary sets up its logger with
+    /// them ([`crate::logging::init`]); [`crate::Server::reload`] applies changes to that
+    /// logger at run time. An embedding process with its own subscriber is left alone.
+    pub logging: crate::logging::LogLevel,
 }
 
 impl Default for ServerOptions {
@@ -158,6 +162,7 @@ impl Default for ServerOptions {
             pid_file: None,
             ports_file_dir: None,
             tls: None,
+            logging: crate::logging::LogLevel::default(),
         }
     }
 }

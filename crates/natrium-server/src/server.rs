@@ -266,10 +266,26 @@ impl Server {
         self.shutdown().await;
     }
 
-    /// Applies what can change at run time (users, permissions, token, `no_auth_user`,
-    /// `max_payload`) from `opts` to connections made from now on. Other fields are ignored.
+    /// Applies what can change at run time from `opts`: users, permissions, token,
+    /// `no_auth_user` and `max_payload` to connections made from now on; the log level and
+    /// `logtime` (`logging`) at once, to the logger [`crate::logging::init`] installed.
+    /// Other fields are ignored.
     pub fn reload(&self, opts: &ServerOptions) {
-        *self.shared.live.write() = Arc::new(crate::signal::Reloadable::from(opts));
+        let new = Arc::new(crate::signal::Reloadable::from(opts));
+        let old = std::mem::replace(&mut *self.shared.live.write(), new);
+        let (was, now) = (old.logging, opts.logging);
+        for (name, before, after) in [
+            ("debug", was.debug, now.debug),
+            ("trace", was.trace, now.trace),
+            ("logtime", was.logtime, now.logtime),
+        ] {
+            if before != after {
+                tracing::info!("Reloaded: {name} = {after}");
+            }
+        }
+        if was != now {
+            crate::logging::apply(now);
+        }
         tracing::info!("Reloaded server configuration");
     }
 

@@ -13,6 +13,7 @@ pub(crate) struct Reloadable {
     pub auth: Auth,
     pub no_auth_user: Option<String>,
     pub max_payload: u32,
+    pub logging: crate::logging::LogLevel,
 }
 
 impl From<&ServerOptions> for Reloadable {
@@ -21,6 +22,7 @@ impl From<&ServerOptions> for Reloadable {
             auth: o.auth.clone(),
             no_auth_user: o.no_auth_user.clone(),
             max_payload: o.max_payload,
+            logging: o.logging,
         }
     }
 }
