@@ -486,3 +486,48 @@ async fn max_connections_refusal_stays_plaintext() {
     );
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn tls12_clients_get_go_cipher_suite_names_in_connz() {
+    let certs = Certs::generate();
+    let server = start(ServerOptions {
+        http_port: Some(0),
+        ..tls_options(&certs)
+    })
+    .await;
+    let mut roots = rustls::RootCertStore::empty();
+    let ca = std::fs::read(&certs.ca).expect("CA file");
+    for cert in rustls_pemfile::certs(&mut ca.as_slice()) {
+        roots.add(cert.expect("CA PEM")).expect("CA cert");
+    }
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS12])
+        .expect("TLS 1.2")
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let client = connect_with(
+        &server.client_url(),
+        async_nats::ConnectOptions::new()
+            .require_tls(true)
+            .tls_client_config(config),
+    )
+    .await
+    .expect("TLS 1.2 connect");
+    client.flush().await.expect("flush");
+    let open = connz(&server, "").await;
+    let conn = &open["connections"][0];
+    assert_eq!(conn["tls_version"], "1.2", "{open}");
+    let suite = conn["tls_cipher_suite"].as_str().expect("cipher suite");
+    // The server certificate's key is ECDSA (rcgen's default), so an ECDHE-ECDSA suite.
+    assert!(
+        [
+            "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256",
+            "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384",
+            "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305"
+        ]
+        .contains(&suite),
+        "{suite}"
+    );
+    server.shutdown().await;
+}
