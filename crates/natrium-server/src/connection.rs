@@ -79,28 +79,27 @@ pub(crate) async fn serve(shared: Arc<Shared>, stream: TcpStream, peer: SocketAd
         .total_connections
         .fetch_add(1, Ordering::Relaxed);
     tracing::debug!("{peer} - cid:{cid} - Client connection created");
-    match shared.tls.clone() {
+    let tls = shared.live.read().tls.clone();
+    match tls {
         // The plain TCP path: the socket's own halves, no wrapper and no lock.
         None => {
             client.outbound.send_now(&info);
             let (reader, writer) = stream.into_split();
             run(shared, client, reader, writer).await;
         }
-        Some(acceptor) => {
-            match crate::tls::upgrade(&shared, &client, stream, &info, &acceptor).await {
-                Ok(tls) => {
-                    let (reader, writer) = tokio::io::split(tls);
-                    run(shared, client, reader, writer).await;
-                }
-                Err(reason) => {
-                    client.set_close_reason(reason);
-                    client.outbound.close();
-                    shared.closed.record(&client);
-                    shared.clients.lock().remove(&cid);
-                    log_closed(&client, reason);
-                }
+        Some(tls) => match crate::tls::upgrade(&shared, &client, stream, &info, tls).await {
+            Ok(tls) => {
+                let (reader, writer) = tokio::io::split(tls);
+                run(shared, client, reader, writer).await;
             }
-        }
+            Err(reason) => {
+                client.set_close_reason(reason);
+                client.outbound.close();
+                shared.closed.record(&client);
+                shared.clients.lock().remove(&cid);
+                log_closed(&client, reason);
+            }
+        },
     }
 }
 

@@ -56,8 +56,6 @@ pub(crate) struct Shared {
     pub opts: ServerOptions,
     pub info: ServerInfo,
     pub sublist: natrium_sublist::Sublist<SubRef>,
-    /// Upgrades client connections to TLS after INFO, when TLS is configured.
-    pub tls: Option<tokio_rustls::TlsAcceptor>,
     pub clients: Mutex<HashMap<u64, Arc<Client>>>,
     pub counters: Counters,
     /// Recently closed connections, for monitoring (`/connz?state=closed`).
@@ -108,9 +106,7 @@ impl Server {
         }
         // Certificates are checked before anything listens: a bad file stops the start.
         let tls = match &opts.tls {
-            Some(t) => Some(tokio_rustls::TlsAcceptor::from(crate::tls::server_config(
-                t,
-            )?)),
+            Some(t) => Some(crate::tls::LiveTls::load(t)?),
             None => None,
         };
         let (host, port) = (opts.host.clone(), opts.port);
@@ -144,7 +140,6 @@ impl Server {
         let shared = Arc::new(Shared {
             info,
             sublist: natrium_sublist::Sublist::new(),
-            tls,
             clients: Mutex::new(HashMap::new()),
             counters: Counters::default(),
             closed: crate::monitor::ClosedConnections::default(),
@@ -152,7 +147,7 @@ impl Server {
             started: SystemTime::now(),
             shutdown: CancellationToken::new(),
             lame_duck: CancellationToken::new(),
-            live: parking_lot::RwLock::new(Arc::new(crate::signal::Reloadable::from(&opts))),
+            live: parking_lot::RwLock::new(Arc::new(crate::signal::Reloadable::new(&opts, tls))),
             tasks: TaskTracker::new(),
             opts,
         });
@@ -179,7 +174,7 @@ impl Server {
             "Listening for client connections on {}",
             display_addr(&shared.opts.host, addr.port())
         );
-        if shared.tls.is_some() {
+        if shared.opts.tls.is_some() {
             tracing::info!("TLS required for client connections");
         }
         tracing::info!("Server is ready");
@@ -267,11 +262,22 @@ impl Server {
     }
 
     /// Applies what can change at run time from `opts`: users, permissions, token,
-    /// `no_auth_user` and `max_payload` to connections made from now on; the log level and
-    /// `logtime` (`logging`) at once, to the logger [`crate::logging::init`] installed.
-    /// Other fields are ignored.
+    /// `no_auth_user`, `max_payload` and the TLS certificate, key, CA and timeout (the files
+    /// are read again) to connections made from now on; the log level and `logtime`
+    /// (`logging`) at once, to the logger [`crate::logging::init`] installed. Other fields
+    /// are ignored.
+    ///
+    /// A reload that can't be applied (unusable TLS files, TLS turned on or off, `verify`
+    /// changed: those need a restart) is logged and changes nothing, as in nats-server.
     pub fn reload(&self, opts: &ServerOptions) {
-        let new = Arc::new(crate::signal::Reloadable::from(opts));
+        let tls = match self.reload_tls(opts.tls.as_ref()) {
+            Ok(tls) => tls,
+            Err(why) => {
+                tracing::error!("Failed to reload server configuration: {why}");
+                return;
+            }
+        };
+        let new = Arc::new(crate::signal::Reloadable::new(opts, tls));
         let old = std::mem::replace(&mut *self.shared.live.write(), new);
         let (was, now) = (old.logging, opts.logging);
         for (name, before, after) in [
@@ -287,6 +293,37 @@ impl Server {
             crate::logging::apply(now);
         }
         tracing::info!("Reloaded server configuration");
+    }
+
+    /// The TLS settings a reload to `new` puts in force: the files read again.
+    fn reload_tls(
+        &self,
+        new: Option<&crate::tls::TlsOptions>,
+    ) -> Result<Option<crate::tls::LiveTls>, String> {
+        let Some(new) = new else {
+            return match self.shared.info.tls_required {
+                true => Err("turning TLS off needs a restart".into()),
+                false => Ok(None),
+            };
+        };
+        if !self.shared.info.tls_required {
+            return Err("turning TLS on needs a restart".into());
+        }
+        if new.verify != self.shared.info.tls_verify {
+            return Err("changing TLS verify needs a restart".into());
+        }
+        let tls = crate::tls::LiveTls::load(new).map_err(|e| e.to_string())?;
+        let current = self
+            .shared
+            .live
+            .read()
+            .tls
+            .as_ref()
+            .map(|t| t.options.clone());
+        if current.as_ref() != Some(new) {
+            tracing::info!("Reloaded: tls = enabled");
+        }
+        Ok(Some(tls))
     }
 
     /// Stops accepting, closes every client connection and waits for every task to end.

@@ -14,15 +14,19 @@ pub(crate) struct Reloadable {
     pub no_auth_user: Option<String>,
     pub max_payload: u32,
     pub logging: crate::logging::LogLevel,
+    /// Certificates and handshake timeout for new connections, when TLS is on.
+    pub tls: Option<crate::tls::LiveTls>,
 }
 
-impl From<&ServerOptions> for Reloadable {
-    fn from(o: &ServerOptions) -> Self {
+impl Reloadable {
+    /// The reloadable part of `o`, with TLS files already loaded into `tls`.
+    pub(crate) fn new(o: &ServerOptions, tls: Option<crate::tls::LiveTls>) -> Self {
         Reloadable {
             auth: o.auth.clone(),
             no_auth_user: o.no_auth_user.clone(),
             max_payload: o.max_payload,
             logging: o.logging,
+            tls,
         }
     }
 }

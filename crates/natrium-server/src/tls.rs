@@ -140,6 +140,32 @@ pub enum TlsError {
     },
 }
 
+/// TLS settings in force: the options and the acceptor built from their files. Replaced as a
+/// whole on reload, so rotated certificate files are read again.
+#[derive(Clone)]
+pub(crate) struct LiveTls {
+    pub options: TlsOptions,
+    pub acceptor: TlsAcceptor,
+}
+
+impl LiveTls {
+    /// Reads the files `options` name.
+    pub(crate) fn load(options: &TlsOptions) -> Result<LiveTls, TlsError> {
+        Ok(LiveTls {
+            options: options.clone(),
+            acceptor: TlsAcceptor::from(server_config(options)?),
+        })
+    }
+}
+
+impl std::fmt::Debug for LiveTls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LiveTls")
+            .field("options", &self.options)
+            .finish_non_exhaustive()
+    }
+}
+
 /// What a client's TLS session negotiated, as `/connz` shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct SessionInfo {
@@ -324,7 +350,7 @@ pub(crate) async fn upgrade(
     client: &Client,
     mut stream: TcpStream,
     info: &[u8],
-    acceptor: &TlsAcceptor,
+    tls: LiveTls,
 ) -> Result<TlsStream<TcpStream>, CloseReason> {
     let (peer, cid) = (client.addr, client.cid);
     let sent = tokio::time::timeout(shared.opts.write_deadline, stream.write_all(info)).await;
@@ -336,11 +362,7 @@ pub(crate) async fn upgrade(
     let local = stream
         .local_addr()
         .map_or_else(|_| "?".to_owned(), |a| a.to_string());
-    let timeout = shared
-        .opts
-        .tls
-        .as_ref()
-        .map_or(DEFAULT_TLS_TIMEOUT, |t| t.timeout);
+    let (timeout, acceptor) = (tls.options.timeout, tls.acceptor);
     let handshake = async move {
         // A TLS client's first record is a handshake (or an alert); anything else is a
         // plaintext client, refused as Go refuses it: no bytes back, and what it sent read

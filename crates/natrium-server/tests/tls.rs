@@ -531,3 +531,52 @@ async fn tls12_clients_get_go_cipher_suite_names_in_connz() {
     );
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn reload_reads_new_certificates_for_new_connections() {
+    let (old, new) = (Certs::generate(), Certs::generate());
+    let mut opts = tls_options(&old);
+    let server = start(opts.clone()).await;
+    let url = server.client_url();
+    let before = connect_with(&url, trusting(&old))
+        .await
+        .expect("the old certificate is served");
+    assert!(connect_with(&url, trusting(&new)).await.is_err());
+
+    opts.tls = Some(TlsOptions::new(&new.server_cert, &new.server_key));
+    server.reload(&opts);
+    connect_with(&url, trusting(&new))
+        .await
+        .expect("the new certificate is served");
+    assert!(connect_with(&url, trusting(&old)).await.is_err());
+    // The connection made before the reload carries on.
+    before.flush().await.expect("still connected");
+
+    // Unusable files, or TLS turned off: the reload is refused and nothing changes.
+    let broken = ServerOptions {
+        tls: Some(TlsOptions::new(&new.server_cert, &old.server_key)),
+        max_payload: 1024,
+        ..opts.clone()
+    };
+    server.reload(&broken);
+    let off = ServerOptions {
+        tls: None,
+        ..opts.clone()
+    };
+    server.reload(&off);
+    let client = connect_with(&url, trusting(&new))
+        .await
+        .expect("still the new certificate");
+    // Were max_payload 1024 applied, this would be refused and the connection closed.
+    let mut sub = client.subscribe("big").await.expect("subscribe");
+    client
+        .publish("big", vec![b'x'; 2048].into())
+        .await
+        .expect("queued");
+    let msg = tokio::time::timeout(BOUND, sub.next())
+        .await
+        .expect("message within bound")
+        .expect("message: a failed reload changes nothing");
+    assert_eq!(msg.payload.len(), 2048);
+    server.shutdown().await;
+}

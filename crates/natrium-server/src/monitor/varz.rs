@@ -142,10 +142,12 @@ pub(crate) fn varz(
         websocket: Unconfigured {},
         jetstream: Unconfigured {},
         // Reported without TLS too, as nats-server does.
-        tls_timeout: opts
+        tls_timeout: shared
+            .live
+            .read()
             .tls
             .as_ref()
-            .map_or(crate::tls::DEFAULT_TLS_TIMEOUT, |t| t.timeout)
+            .map_or(crate::tls::DEFAULT_TLS_TIMEOUT, |t| t.options.timeout)
             .as_secs_f64(),
         write_deadline: format::nanos(opts.write_deadline),
         start: shared.started,
