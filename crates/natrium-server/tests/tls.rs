@@ -580,3 +580,81 @@ async fn reload_reads_new_certificates_for_new_connections() {
     assert_eq!(msg.payload.len(), 2048);
     server.shutdown().await;
 }
+
+/// `/varz` and `/connz` TLS fields side by side with the reference nats-server, same
+/// certificates, same client.
+#[tokio::test]
+async fn monitoring_tls_fields_match_nats_server() {
+    let Some(bin) = reference::reference_binary_or_skip("TLS monitoring differential") else {
+        return;
+    };
+    let certs = Certs::generate();
+    let http_port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("free port");
+        l.local_addr().expect("addr").port()
+    };
+    let config = format!(
+        "http: \"127.0.0.1:{http_port}\"\ntls {{ cert_file: {:?}, key_file: {:?}, ca_file: {:?}, verify: true, timeout: \"1.5s\" }}\n",
+        certs.server_cert, certs.server_key, certs.ca
+    );
+    let reference = reference::ReferenceServer::start(&bin, &config)
+        .await
+        .expect("reference nats-server starts");
+    let file = tempfile::Builder::new()
+        .suffix(".conf")
+        .tempfile()
+        .expect("temp config");
+    std::fs::write(
+        file.path(),
+        format!(
+            "listen: \"127.0.0.1:-1\"\nhttp: \"127.0.0.1:-1\"\n{}",
+            &config[config.find("tls").expect("tls")..]
+        ),
+    )
+    .expect("write config");
+    let opts = natrium_server::config::load(file.path())
+        .expect("the same tls block loads")
+        .options;
+    let server = start(opts).await;
+    let ours_http = server.monitor_addr().expect("monitoring");
+    let theirs_http: SocketAddr = format!("127.0.0.1:{http_port}").parse().expect("addr");
+
+    let verified = || {
+        trusting(&certs).add_client_certificate(certs.client_cert.clone(), certs.client_key.clone())
+    };
+    let ours_client = connect_with(&server.client_url(), verified())
+        .await
+        .expect("connect to natrium-server");
+    let theirs_client = connect_with(&reference.client_url(), verified())
+        .await
+        .expect("connect to nats-server");
+    ours_client.flush().await.expect("flush");
+    theirs_client.flush().await.expect("flush");
+
+    let (ours, theirs) = (
+        get_json(ours_http, "/varz").await,
+        get_json(theirs_http, "/varz").await,
+    );
+    for key in ["tls_required", "tls_verify", "tls_timeout", "auth_timeout"] {
+        assert_eq!(ours[key], theirs[key], "/varz {key}");
+    }
+    let (ours, theirs) = (
+        get_json(ours_http, "/connz").await,
+        get_json(theirs_http, "/connz").await,
+    );
+    let (ours, theirs) = (&ours["connections"][0], &theirs["connections"][0]);
+    assert_eq!(
+        ours["tls_version"], theirs["tls_version"],
+        "/connz tls_version"
+    );
+    // The suite each server picks may differ (Go prefers its own order); both name it Go's way.
+    for conn in [ours, theirs] {
+        let suite = conn["tls_cipher_suite"].as_str().expect("a cipher suite");
+        assert!(
+            suite.starts_with("TLS_AES_") || suite.starts_with("TLS_CHACHA20_"),
+            "{suite}"
+        );
+    }
+    reference.shutdown().await;
+    server.shutdown().await;
+}
