@@ -389,3 +389,83 @@ async fn allow_responses_lets_a_publish_denied_responder_answer_once() {
     assert_eq!(got, ["_INBOX.manual.1 first", "_INBOX.manual.2 third"]);
     server.shutdown().await;
 }
+
+#[path = "support/reference.rs"]
+mod reference;
+
+/// A raw client on `addr`: INFO read, CONNECT sent, PONG received.
+async fn raw_login(addr: std::net::SocketAddr, user: &str, pass: &str) -> Raw {
+    let stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let (r, w) = stream.into_split();
+    let mut raw = Raw {
+        reader: tokio::io::BufReader::new(r),
+        writer: w,
+    };
+    raw.line().await; // INFO
+    raw.send(&format!(
+        "CONNECT {{\"user\":\"{user}\",\"pass\":\"{pass}\",\"verbose\":false}}\r\nPING\r\n"
+    ))
+    .await;
+    raw.expect_line("PONG").await;
+    raw
+}
+
+/// Sends `ops` and a PING; returns every line up to the PONG.
+async fn exchange(raw: &mut Raw, ops: &str) -> Vec<String> {
+    raw.send(&format!("{ops}PING\r\n")).await;
+    let mut lines = Vec::new();
+    loop {
+        let line = raw.line().await;
+        if line == "PONG" {
+            return lines;
+        }
+        lines.push(line);
+    }
+}
+
+/// The allow_responses session on one server, as the two clients saw it.
+async fn responses_session(addr: std::net::SocketAddr) -> Vec<Vec<String>> {
+    let mut svc = raw_login(addr, "svc", "s").await;
+    let mut app = raw_login(addr, "app", "a").await;
+    vec![
+        exchange(&mut svc, "SUB svc.echo 1\r\n").await,
+        exchange(&mut app, "SUB _INBOX.x.> 9\r\nPUB svc.echo _INBOX.x.1 2\r\nhi\r\n").await,
+        exchange(&mut svc, "").await,
+        exchange(
+            &mut svc,
+            "PUB _INBOX.x.1 1\r\na\r\nPUB _INBOX.x.1 1\r\nb\r\nPUB _INBOX.x.2 1\r\nc\r\nPUB foo 1\r\nd\r\n",
+        )
+        .await,
+        exchange(&mut app, "").await,
+    ]
+}
+
+#[tokio::test]
+async fn allow_responses_matches_nats_server_on_the_wire() {
+    let Some(bin) = reference::reference_binary_or_skip("allow_responses differential") else {
+        return;
+    };
+    let users = "authorization {\n  users = [\n    \
+         {user: svc, password: s, permissions: {publish: {deny: \">\"}, allow_responses: {max: 1, expires: \"1m\"}}}\n    \
+         {user: app, password: a}\n  ]\n}\n";
+    let reference = reference::ReferenceServer::start(&bin, users)
+        .await
+        .expect("reference starts");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("server.conf");
+    std::fs::write(&path, format!("listen: 127.0.0.1:-1\n{users}")).expect("write config");
+    let server = start(natrium_server::config::load(&path).expect("valid").options).await;
+
+    let theirs = responses_session(reference.addr()).await;
+    let ours = responses_session(server.addr()).await;
+    assert_eq!(ours, theirs);
+    // And what that is: one answer through, the rest refused.
+    assert_eq!(
+        ours[4],
+        ["MSG _INBOX.x.1 9 1", "a"],
+        "the requester got exactly one response"
+    );
+    assert_eq!(ours[3].len(), 3, "{:?}", ours[3]);
+    reference.shutdown().await;
+    server.shutdown().await;
+}
