@@ -107,7 +107,10 @@ pub enum TlsError {
         expected: &'static str,
     },
     /// The certificate and the key can't be used together (mismatch, unsupported key type).
-    #[error("TLS certificate file {cert} and private key file {key}: {source}")]
+    #[error(
+        "TLS certificate file {cert} and private key file {key}: {}",
+        key_pair_problem(.source)
+    )]
     KeyPair {
         /// The certificate file.
         cert: PathBuf,
@@ -163,6 +166,16 @@ impl std::fmt::Debug for LiveTls {
         f.debug_struct("LiveTls")
             .field("options", &self.options)
             .finish_non_exhaustive()
+    }
+}
+
+/// Plain words for the usual certificate/key problem.
+fn key_pair_problem(e: &rustls::Error) -> String {
+    match e {
+        rustls::Error::InconsistentKeys(rustls::InconsistentKeys::KeyMismatch) => {
+            "the private key does not match the certificate's public key".to_owned()
+        }
+        other => other.to_string(),
     }
 }
 

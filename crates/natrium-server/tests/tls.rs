@@ -443,6 +443,11 @@ async fn broken_tls_files_stop_the_start_with_a_typed_error() {
         "{err:?}"
     );
     assert!(err.to_string().contains("client-key.pem"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("the private key does not match the certificate's public key"),
+        "{err}"
+    );
 
     let err =
         start_err(TlsOptions::new(&certs.server_cert, &certs.server_key).verify_clients(&garbage))
