@@ -194,7 +194,14 @@ async fn verify_accepts_ca_signed_clients_and_refuses_others() {
 #[tokio::test]
 async fn info_announces_tls_before_the_handshake() {
     let certs = Certs::generate();
-    let server = start(verify_options(&certs)).await;
+    // A short handshake timeout: these clients never start one.
+    let quick = |mut opts: ServerOptions| {
+        if let Some(tls) = &mut opts.tls {
+            tls.timeout = Duration::from_millis(100);
+        }
+        opts
+    };
+    let server = start(quick(verify_options(&certs))).await;
     let (info, _, _) = plain_session(server.addr(), b"").await;
     let json = info_json(&info);
     assert_eq!(json["tls_required"], true);
@@ -206,7 +213,7 @@ async fn info_announces_tls_before_the_handshake() {
     assert!(pos("tls_verify") < pos("max_payload"));
     server.shutdown().await;
 
-    let server = start(tls_options(&certs)).await;
+    let server = start(quick(tls_options(&certs))).await;
     let (info, _, _) = plain_session(server.addr(), b"").await;
     let json = info_json(&info);
     assert_eq!(json["tls_required"], true);
