@@ -9,6 +9,7 @@
 //! [ERR] 127.0.0.1:53084 - cid:6 - TLS handshake error: read tcp 127.0.0.1:14222->127.0.0.1:53084: i/o timeout
 //! [ERR] 127.0.0.1:53084 - cid:6 - TLS handshake timeout
 //! [ERR] 127.0.0.1:53690 - cid:4 - TLS handshake error: tls: client didn't provide a certificate
+//! [ERR] 127.0.0.1:40206 - cid:4 - TLS handshake error: tls: failed to verify client certificate: x509: certificate signed by unknown authority
 //! [DBG] 127.0.0.1:53092 - cid:7 - TLS handshake complete
 //! [DBG] 127.0.0.1:53092 - cid:7 - TLS version 1.3, cipher suite TLS_AES_128_GCM_SHA256
 //! ```
@@ -152,6 +153,36 @@ async fn tls_handshakes_are_logged_as_nats_server_logs_them() {
     })
     .await;
     assert!(refused.is_ok(), "{text}");
+
+    // A client certificate from another CA.
+    let rogue = tokio::time::timeout(
+        BOUND,
+        async_nats::ConnectOptions::new()
+            .add_root_certificates(certs.ca.clone())
+            .add_client_certificate(certs.rogue_cert.clone(), certs.rogue_key.clone())
+            .require_tls(true)
+            .connect(server.client_url()),
+    )
+    .await
+    .expect("connect attempt within bound");
+    assert!(rogue.is_err());
+    let unknown = "TLS handshake error: tls: failed to verify client certificate: \
+                   x509: certificate signed by unknown authority";
+    let logged = tokio::time::timeout(BOUND, async {
+        loop {
+            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            if text.contains(unknown) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await;
+    assert!(
+        logged.is_ok(),
+        "{}",
+        std::fs::read_to_string(&log).unwrap_or_default()
+    );
 
     // A verified client.
     let client = tokio::time::timeout(
