@@ -57,7 +57,11 @@ pub(crate) async fn serve(shared: Arc<Shared>, stream: TcpStream, peer: SocketAd
         shared.opts.max_pending,
         shared.shutdown.child_token(),
     ));
-    let info = shared.info.line_for(cid, &peer.ip().to_string());
+    // One snapshot of the reloadable settings for both what INFO announces and the TLS used.
+    let live = shared.live.read().clone();
+    let info = shared
+        .info
+        .line_for(cid, &peer.ip().to_string(), &live.advertised());
     let admitted = {
         let mut clients = shared.clients.lock();
         if clients.len() >= shared.opts.max_connections {
@@ -79,8 +83,7 @@ pub(crate) async fn serve(shared: Arc<Shared>, stream: TcpStream, peer: SocketAd
         .total_connections
         .fetch_add(1, Ordering::Relaxed);
     tracing::debug!("{peer} - cid:{cid} - Client connection created");
-    let tls = shared.live.read().tls.clone();
-    match tls {
+    match live.tls.clone() {
         // The plain TCP path: the socket's own halves, no wrapper and no lock.
         None => {
             client.outbound.send_now(&info);

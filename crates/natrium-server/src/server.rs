@@ -132,10 +132,6 @@ impl Server {
             server_id,
             host: opts.host.clone(),
             port: addr.port(),
-            auth_required: opts.auth.is_required(),
-            tls_required: opts.tls.is_some(),
-            tls_verify: opts.tls.as_ref().is_some_and(|t| t.verify),
-            max_payload: opts.max_payload,
         };
         let shared = Arc::new(Shared {
             info,
@@ -267,13 +263,14 @@ impl Server {
     /// (`logging`) at once, to the logger [`crate::logging::init`] installed. Other fields
     /// are ignored.
     ///
-    /// A reload that can't be applied (unusable TLS files, TLS turned on or off, `verify`
-    /// changed: those need a restart) is logged and changes nothing, as in nats-server.
+    /// INFO announces the new `auth_required`, `tls_required`, `tls_verify` and
+    /// `max_payload` to clients connecting from now on. A reload that can't be applied
+    /// (unusable TLS files) is logged and changes nothing, as in nats-server.
     pub fn reload(&self, opts: &ServerOptions) {
         let tls = match self.reload_tls(opts.tls.as_ref()) {
             Ok(tls) => tls,
-            Err(why) => {
-                tracing::error!("Failed to reload server configuration: {why}");
+            Err(e) => {
+                tracing::error!("Failed to reload server configuration: {e}");
                 return;
             }
         };
@@ -299,31 +296,14 @@ impl Server {
     fn reload_tls(
         &self,
         new: Option<&crate::tls::TlsOptions>,
-    ) -> Result<Option<crate::tls::LiveTls>, String> {
-        let Some(new) = new else {
-            return match self.shared.info.tls_required {
-                true => Err("turning TLS off needs a restart".into()),
-                false => Ok(None),
-            };
-        };
-        if !self.shared.info.tls_required {
-            return Err("turning TLS on needs a restart".into());
+    ) -> Result<Option<crate::tls::LiveTls>, crate::tls::TlsError> {
+        let tls = new.map(crate::tls::LiveTls::load).transpose()?;
+        let live = self.shared.live.read().clone();
+        if live.tls.as_ref().map(|t| &t.options) != new {
+            let state = if new.is_some() { "enabled" } else { "disabled" };
+            tracing::info!("Reloaded: tls = {state}");
         }
-        if new.verify != self.shared.info.tls_verify {
-            return Err("changing TLS verify needs a restart".into());
-        }
-        let tls = crate::tls::LiveTls::load(new).map_err(|e| e.to_string())?;
-        let current = self
-            .shared
-            .live
-            .read()
-            .tls
-            .as_ref()
-            .map(|t| t.options.clone());
-        if current.as_ref() != Some(new) {
-            tracing::info!("Reloaded: tls = enabled");
-        }
-        Ok(Some(tls))
+        Ok(tls)
     }
 
     /// Stops accepting, closes every client connection and waits for every task to end.

@@ -19,6 +19,16 @@ pub(crate) struct Reloadable {
 }
 
 impl Reloadable {
+    /// What INFO announces under these settings.
+    pub(crate) fn advertised(&self) -> crate::info::Advertised {
+        crate::info::Advertised {
+            auth_required: self.auth.is_required() && self.no_auth_user.is_none(),
+            tls_required: self.tls.is_some(),
+            tls_verify: self.tls.as_ref().is_some_and(|t| t.options.verify),
+            max_payload: self.max_payload,
+        }
+    }
+
     /// The reloadable part of `o`, with TLS files already loaded into `tls`.
     pub(crate) fn new(o: &ServerOptions, tls: Option<crate::tls::LiveTls>) -> Self {
         Reloadable {

@@ -564,18 +564,13 @@ async fn reload_reads_new_certificates_for_new_connections() {
     // The connection made before the reload carries on.
     before.flush().await.expect("still connected");
 
-    // Unusable files, or TLS turned off: the reload is refused and nothing changes.
+    // Unusable files: the reload is refused and nothing changes.
     let broken = ServerOptions {
         tls: Some(TlsOptions::new(&new.server_cert, &old.server_key)),
         max_payload: 1024,
         ..opts.clone()
     };
     server.reload(&broken);
-    let off = ServerOptions {
-        tls: None,
-        ..opts.clone()
-    };
-    server.reload(&off);
     let client = connect_with(&url, trusting(&new))
         .await
         .expect("still the new certificate");
@@ -593,8 +588,46 @@ async fn reload_reads_new_certificates_for_new_connections() {
     server.shutdown().await;
 }
 
-/// `/varz` and `/connz` TLS fields side by side with the reference nats-server, same
-/// certificates, same client.
+/// As nats-server, a reload may turn TLS off and on again, with or without `verify`: INFO
+/// announces what new connections must do.
+#[tokio::test]
+async fn reload_turns_tls_off_and_on() {
+    let certs = Certs::generate();
+    let mut opts = tls_options(&certs);
+    let server = start(opts.clone()).await;
+    let before = connect_with(&server.client_url(), trusting(&certs))
+        .await
+        .expect("TLS client");
+
+    opts.tls = None;
+    server.reload(&opts);
+    let (mut raw, info) = common::Raw::connect(&server).await;
+    assert!(!info.contains("tls_"), "{info}");
+    raw.send("CONNECT {\"verbose\":false}\r\nPING\r\n").await;
+    raw.expect_line("PONG").await;
+    before.flush().await.expect("the TLS client carries on");
+
+    opts.tls =
+        Some(TlsOptions::new(&certs.server_cert, &certs.server_key).verify_clients(&certs.ca));
+    server.reload(&opts);
+    let (info, rest, _) = plain_session(server.addr(), b"PING\r\n").await;
+    let json = info_json(&info);
+    assert_eq!(
+        (json["tls_required"].clone(), json["tls_verify"].clone()),
+        (serde_json::json!(true), serde_json::json!(true)),
+        "{info}"
+    );
+    assert_eq!(rest, b"");
+    connect_with(
+        &server.client_url(),
+        trusting(&certs)
+            .add_client_certificate(certs.client_cert.clone(), certs.client_key.clone()),
+    )
+    .await
+    .expect("a verified client after the reload");
+    server.shutdown().await;
+}
+
 #[tokio::test]
 async fn monitoring_tls_fields_match_nats_server() {
     let Some(bin) = reference::reference_binary_or_skip("TLS monitoring differential") else {

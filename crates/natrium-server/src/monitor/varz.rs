@@ -106,6 +106,8 @@ pub(crate) fn varz(
     http_req_stats: BTreeMap<&'static str, u64>,
 ) -> Varz {
     let opts = &shared.opts;
+    let live = shared.live.read().clone();
+    let advertised = live.advertised();
     let c = &shared.counters;
     let now = SystemTime::now();
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
@@ -121,8 +123,8 @@ pub(crate) fn varz(
         host: opts.host.clone(),
         port: shared.info.port,
         auth_required: opts.auth.is_required(),
-        tls_required: shared.info.tls_required,
-        tls_verify: shared.info.tls_verify,
+        tls_required: advertised.tls_required,
+        tls_verify: advertised.tls_verify,
         max_connections: opts.max_connections,
         max_subscriptions: opts.max_subscriptions,
         ping_interval: format::nanos(opts.ping_interval),
@@ -133,7 +135,7 @@ pub(crate) fn varz(
         https_port: 0,
         auth_timeout: opts.auth_timeout.as_secs_f64(),
         max_control_line: opts.max_control_line,
-        max_payload: opts.max_payload,
+        max_payload: live.max_payload,
         max_pending: opts.max_pending,
         cluster: Unconfigured {},
         gateway: Unconfigured {},
@@ -142,9 +144,7 @@ pub(crate) fn varz(
         websocket: Unconfigured {},
         jetstream: Unconfigured {},
         // Reported without TLS too, as nats-server does.
-        tls_timeout: shared
-            .live
-            .read()
+        tls_timeout: live
             .tls
             .as_ref()
             .map_or(crate::tls::DEFAULT_TLS_TIMEOUT, |t| t.options.timeout)
