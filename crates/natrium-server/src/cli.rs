@@ -322,8 +322,9 @@ impl ServerArgs {
         }
         if let Some(mut tls) = self.tls_override()? {
             // The flags replace the files, not the file's handshake timeout.
-            if let (Some(t), Some(timeout)) = (&mut tls, file_tls_timeout) {
-                t.timeout = timeout;
+            if let Some(t) = &mut tls {
+                t.timeout = file_tls_timeout.unwrap_or(t.timeout);
+                t.allow_non_tls = file.allow_non_tls;
             }
             opts.tls = tls;
         }
@@ -371,6 +372,7 @@ impl ServerArgs {
             ca_file: self.tlscacert.clone(),
             verify: self.tlsverify.unwrap_or(false),
             timeout: crate::tls::DEFAULT_TLS_TIMEOUT,
+            allow_non_tls: false,
         })))
     }
 }

@@ -26,6 +26,8 @@ pub struct FileConfig {
     pub logtime: Option<bool>,
     /// `log_file` / `logfile`.
     pub log_file: Option<PathBuf>,
+    /// `allow_non_tls` (applied to the TLS settings, from the file or the flags).
+    pub allow_non_tls: bool,
     /// Whether `authorization { timeout }` was given. When it was not, nats-server's default
     /// auth timeout is 2 s without TLS and the TLS timeout + 1 s with TLS.
     pub auth_timeout_set: bool,
@@ -66,7 +68,6 @@ const NOT_SUPPORTED: &[&str] = &[
     "jetstream",
     "websocket",
     "mqtt",
-    "allow_non_tls",
     "accounts",
     "operator",
     "operators",
@@ -161,6 +162,7 @@ fn apply(map: &Map, cfg: &mut FileConfig, path: &Path) -> Result<(), ConfigError
                 cfg.auth_timeout_set |= apply_authorization(map, o, path)?;
             }
             "tls" => o.tls = Some(parse_tls(entry, path)?),
+            "allow_non_tls" => cfg.allow_non_tls = v.as_bool().map_err(conf_err)?,
             "no_auth_user" => o.no_auth_user = Some(v.as_str().map_err(conf_err)?.to_owned()),
             "lame_duck_duration" => o.lame_duck_duration = v.as_duration().map_err(conf_err)?,
             "lame_duck_grace_period" => {
@@ -189,6 +191,9 @@ fn apply(map: &Map, cfg: &mut FileConfig, path: &Path) -> Result<(), ConfigError
                 ));
             }
         }
+    }
+    if let Some(tls) = &mut cfg.options.tls {
+        tls.allow_non_tls = cfg.allow_non_tls;
     }
     if !cfg.auth_timeout_set {
         cfg.options.auth_timeout = default_auth_timeout(cfg.options.tls.as_ref());
@@ -294,6 +299,7 @@ fn parse_tls(entry: &Entry, path: &Path) -> Result<TlsOptions, ConfigError> {
         ca_file: ca,
         verify,
         timeout,
+        allow_non_tls: false,
     })
 }
 
@@ -534,6 +540,7 @@ mod tests {
                 ca_file: Some("/ca.pem".into()),
                 verify: true,
                 timeout: Duration::from_secs(3),
+                allow_non_tls: false,
             }
         );
         // nats-server's default auth timeout with TLS: the TLS timeout + 1 s.
@@ -560,6 +567,22 @@ mod tests {
         assert_eq!(
             cfg.options.tls.expect("tls").timeout,
             crate::tls::DEFAULT_TLS_TIMEOUT
+        );
+    }
+
+    #[test]
+    fn allow_non_tls_applies_to_the_tls_block() {
+        let cfg = load_text("allow_non_tls: true\ntls { cert_file: a, key_file: b }\n").unwrap();
+        assert!(cfg.options.tls.expect("tls").allow_non_tls);
+        let cfg = load_text("tls { cert_file: a, key_file: b }\n").unwrap();
+        assert!(!cfg.options.tls.expect("tls").allow_non_tls);
+        // Without TLS it is accepted and changes nothing, as in nats-server.
+        assert!(
+            load_text("allow_non_tls: true\n")
+                .unwrap()
+                .options
+                .tls
+                .is_none()
         );
     }
 

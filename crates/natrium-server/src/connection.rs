@@ -91,8 +91,13 @@ pub(crate) async fn serve(shared: Arc<Shared>, stream: TcpStream, peer: SocketAd
             run(shared, client, reader, writer).await;
         }
         Some(tls) => match crate::tls::upgrade(&shared, &client, stream, &info, tls).await {
-            Ok(tls) => {
-                let (reader, writer) = tokio::io::split(tls);
+            Ok(crate::tls::Upgraded::Tls(tls)) => {
+                let (reader, writer) = tokio::io::split(*tls);
+                run(shared, client, reader, writer).await;
+            }
+            // `allow_non_tls` and a plaintext client: INFO is already sent.
+            Ok(crate::tls::Upgraded::Plain(stream)) => {
+                let (reader, writer) = stream.into_split();
                 run(shared, client, reader, writer).await;
             }
             Err(reason) => {

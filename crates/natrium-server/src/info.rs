@@ -32,6 +32,8 @@ pub(crate) struct Advertised {
     pub tls_required: bool,
     /// Clients must present a certificate the server verifies.
     pub tls_verify: bool,
+    /// Clients may upgrade to TLS (`allow_non_tls`).
+    pub tls_available: bool,
     pub max_payload: u32,
 }
 
@@ -51,6 +53,8 @@ struct InfoJson<'a> {
     tls_required: bool,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     tls_verify: bool,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    tls_available: bool,
     max_payload: u32,
     client_id: u64,
     client_ip: &'a str,
@@ -88,6 +92,7 @@ impl ServerInfo {
             auth_required: adv.auth_required,
             tls_required: adv.tls_required,
             tls_verify: adv.tls_verify,
+            tls_available: adv.tls_available,
             max_payload: adv.max_payload,
             client_id,
             client_ip,
@@ -170,6 +175,7 @@ mod tests {
             auth_required: true,
             tls_required: true,
             tls_verify: true,
+            tls_available: false,
             max_payload: 10,
         };
         let line = String::from_utf8(info.line_for(1, "::1", &adv)).expect("utf8");

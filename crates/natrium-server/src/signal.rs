@@ -23,8 +23,9 @@ impl Reloadable {
     pub(crate) fn advertised(&self) -> crate::info::Advertised {
         crate::info::Advertised {
             auth_required: self.auth.is_required() && self.no_auth_user.is_none(),
-            tls_required: self.tls.is_some(),
+            tls_required: self.tls.as_ref().is_some_and(|t| !t.options.allow_non_tls),
             tls_verify: self.tls.as_ref().is_some_and(|t| t.options.verify),
+            tls_available: self.tls.as_ref().is_some_and(|t| t.options.allow_non_tls),
             max_payload: self.max_payload,
         }
     }

@@ -39,6 +39,10 @@ pub struct TlsOptions {
     pub verify: bool,
     /// How long a client has to complete the TLS handshake (`timeout`, default 2 s).
     pub timeout: Duration,
+    /// Clients may also stay in plaintext (`allow_non_tls`, top level in a configuration
+    /// file): INFO then says `tls_available` instead of `tls_required`, and each client's
+    /// first byte decides.
+    pub allow_non_tls: bool,
 }
 
 impl TlsOptions {
@@ -50,6 +54,7 @@ impl TlsOptions {
             ca_file: None,
             verify: false,
             timeout: DEFAULT_TLS_TIMEOUT,
+            allow_non_tls: false,
         }
     }
 
@@ -355,6 +360,25 @@ pub(crate) fn handshake_error_text(e: &std::io::Error) -> String {
 /// gives up on such a client after its first bytes, without answering).
 const NOT_TLS: &str = "tls: first record does not look like a TLS handshake";
 
+/// A connection after INFO: upgraded to TLS, or (with `allow_non_tls`) left in plaintext.
+pub(crate) enum Upgraded {
+    Tls(Box<TlsStream<TcpStream>>),
+    Plain(TcpStream),
+}
+
+/// TLS records start with this content type for a handshake.
+const HANDSHAKE_RECORD: u8 = 0x16;
+
+/// With `allow_non_tls`: whether the client starts a TLS handshake. Its first byte decides;
+/// a client silent for the whole TLS timeout stays in plaintext (as nats-server).
+async fn starts_tls(stream: &TcpStream, timeout: Duration) -> bool {
+    let mut first = [0u8; 1];
+    matches!(
+        tokio::time::timeout(timeout, stream.peek(&mut first)).await,
+        Ok(Ok(1)) if first[0] == HANDSHAKE_RECORD
+    )
+}
+
 /// Sends INFO in plaintext, then performs the server side of the TLS handshake within the
 /// TLS timeout, as nats-server does. On failure the cause is logged as nats-server logs it and
 /// the connection is dropped without a word to the client.
@@ -364,12 +388,21 @@ pub(crate) async fn upgrade(
     mut stream: TcpStream,
     info: &[u8],
     tls: LiveTls,
-) -> Result<TlsStream<TcpStream>, CloseReason> {
+) -> Result<Upgraded, CloseReason> {
     let (peer, cid) = (client.addr, client.cid);
     let sent = tokio::time::timeout(shared.opts.write_deadline, stream.write_all(info)).await;
     if !matches!(sent, Ok(Ok(()))) {
         tracing::debug!("{peer} - cid:{cid} - error sending INFO before the TLS handshake");
         return Err(CloseReason::ReadError);
+    }
+    if tls.options.allow_non_tls {
+        let wants_tls = tokio::select! {
+            _ = client.kill.cancelled() => return Err(CloseReason::ServerShutdown),
+            wants = starts_tls(&stream, tls.options.timeout) => wants,
+        };
+        if !wants_tls {
+            return Ok(Upgraded::Plain(stream));
+        }
     }
     tracing::debug!("{peer} - cid:{cid} - Starting TLS client connection handshake");
     let local = stream
@@ -385,7 +418,7 @@ pub(crate) async fn upgrade(
         if n == 0 {
             return Err("EOF".to_owned());
         }
-        if !matches!(first[0], 0x15 | 0x16) {
+        if !matches!(first[0], 0x15 | HANDSHAKE_RECORD) {
             let mut sink = vec![0u8; 64 * 1024];
             let _ = stream.try_read(&mut sink);
             return Err(NOT_TLS.to_owned());
@@ -409,7 +442,7 @@ pub(crate) async fn upgrade(
                 session.cipher_suite
             );
             let _ = client.tls.set(session);
-            Ok(tls)
+            Ok(Upgraded::Tls(Box::new(tls)))
         }
         Ok(Err(cause)) => {
             tracing::error!("{peer} - cid:{cid} - TLS handshake error: {cause}");

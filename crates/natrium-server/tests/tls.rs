@@ -703,3 +703,86 @@ async fn monitoring_tls_fields_match_nats_server() {
     reference.shutdown().await;
     server.shutdown().await;
 }
+
+/// Connects over plain TCP, reads INFO, sends `send` and reads one line back.
+async fn plain_exchange(addr: SocketAddr, send: &[u8]) -> (String, String) {
+    let stream = TcpStream::connect(addr).await.expect("tcp connect");
+    let mut reader = BufReader::new(stream);
+    let mut info = String::new();
+    tokio::time::timeout(BOUND, reader.read_line(&mut info))
+        .await
+        .expect("INFO within bound")
+        .expect("INFO");
+    reader.get_mut().write_all(send).await.expect("send");
+    let mut line = String::new();
+    tokio::time::timeout(BOUND, reader.read_line(&mut line))
+        .await
+        .expect("an answer within bound")
+        .expect("an answer");
+    (info, line)
+}
+
+/// `allow_non_tls`: INFO offers TLS (`tls_available`), plaintext and TLS clients both get in;
+/// the same as the reference nats-server with the same configuration.
+#[tokio::test]
+async fn allow_non_tls_serves_plaintext_and_tls_clients_like_nats_server() {
+    let certs = Certs::generate();
+    let config = format!(
+        "allow_non_tls: true\ntls {{ cert_file: {:?}, key_file: {:?} }}\n",
+        certs.server_cert, certs.server_key
+    );
+    let file = tempfile::Builder::new()
+        .suffix(".conf")
+        .tempfile()
+        .expect("temp config");
+    std::fs::write(file.path(), format!("listen: \"127.0.0.1:-1\"\n{config}")).expect("write");
+    let opts = natrium_server::config::load(file.path())
+        .expect("valid")
+        .options;
+    assert!(opts.tls.as_ref().is_some_and(|t| t.allow_non_tls));
+    let server = start(opts).await;
+    let mut targets = vec![(server.addr(), server.client_url())];
+    let reference = match reference::reference_binary_or_skip("allow_non_tls differential") {
+        Some(bin) => Some(
+            reference::ReferenceServer::start(&bin, &config)
+                .await
+                .expect("reference starts"),
+        ),
+        None => None,
+    };
+    if let Some(r) = &reference {
+        targets.push((r.addr(), r.client_url()));
+    }
+
+    let mut infos = Vec::new();
+    for (addr, url) in &targets {
+        let (info, answer) =
+            plain_exchange(*addr, b"CONNECT {\"verbose\":false}\r\nPING\r\n").await;
+        assert_eq!(answer, "PONG\r\n", "a plaintext client is served");
+        let json = info_json(&info);
+        assert_eq!(json["tls_available"], true, "{info}");
+        assert!(json.get("tls_required").is_none(), "{info}");
+        infos.push(info_keys(&info));
+
+        let client = connect_with(url, trusting(&certs))
+            .await
+            .expect("a TLS client is served too");
+        let mut sub = client.subscribe("mixed").await.expect("subscribe");
+        client
+            .publish("mixed", "tls".into())
+            .await
+            .expect("publish");
+        let msg = tokio::time::timeout(BOUND, sub.next())
+            .await
+            .expect("message within bound")
+            .expect("message");
+        assert_eq!(&msg.payload[..], b"tls");
+    }
+    if let [ours, theirs] = &infos[..] {
+        assert_eq!(ours, theirs, "INFO fields and order");
+    }
+    if let Some(r) = reference {
+        r.shutdown().await;
+    }
+    server.shutdown().await;
+}
