@@ -552,6 +552,26 @@ mod tests {
     }
 
     #[test]
+    fn log_flags() {
+        let level = |args: &[&str]| parse(args).unwrap().to_options().unwrap().logging;
+        assert_eq!(level(&[]), LogLevel::default());
+        assert!(level(&[]).logtime);
+        assert!(!level(&["-T=false"]).logtime);
+        assert!(!level(&["--logtime=false"]).logtime);
+        assert!(level(&["-T"]).logtime);
+        let l = level(&["-DV"]);
+        assert!(l.debug && l.trace && l.logtime);
+
+        let dir = tempfile::tempdir().unwrap();
+        let conf = dir.path().join("s.conf");
+        std::fs::write(&conf, "logtime: false\ntrace: true\n").unwrap();
+        let conf = conf.to_str().unwrap();
+        let l = level(&["-c", conf]);
+        assert!(!l.logtime && l.trace && !l.debug);
+        assert!(level(&["-c", conf, "-T=true"]).logtime);
+    }
+
+    #[test]
     fn monitoring_port() {
         let port = |args: &[&str]| parse(args).unwrap().to_options().unwrap().http_port;
         assert_eq!(port(&["-m", "8222"]), Some(8222));
