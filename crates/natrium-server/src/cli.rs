@@ -11,6 +11,7 @@ use clap::Args;
 use crate::config::{ConfigError, FileConfig};
 use crate::logging::{self, LogLevel, LoggingError};
 use crate::options::{Auth, DEFAULT_PORT, ServerOptions};
+use crate::tls::TlsOptions;
 use crate::{Server, ServerError};
 
 /// The server's command-line flags.
@@ -70,6 +71,16 @@ pub struct ServerArgs {
     /// Enable protocol trace output.
     #[arg(short = 'V', long = "trace")]
     pub trace: bool,
+    /// Timestamp log lines (default true; `-T=false` turns timestamps off).
+    #[arg(
+        short = 'T',
+        long = "logtime",
+        value_name = "BOOL",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true"
+    )]
+    pub logtime: Option<bool>,
     /// Print the version and exit.
     #[arg(short = 'v', long = "version")]
     pub version: bool,
@@ -92,6 +103,35 @@ pub struct ServerArgs {
     /// followed by `=PID` or `=PIDFILE`.
     #[arg(long = "signal", value_name = "CMD=PID")]
     pub signal: Option<String>,
+    /// Enable TLS for client connections (`--tls=false` turns off TLS set in the config file).
+    /// Any TLS flag builds the TLS settings from the flags alone, as nats-server does:
+    /// `--tlscert` and `--tlskey` are then required.
+    #[arg(
+        long = "tls",
+        value_name = "BOOL",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true"
+    )]
+    pub tls: Option<bool>,
+    /// Server certificate file (PEM).
+    #[arg(long = "tlscert", value_name = "FILE")]
+    pub tlscert: Option<PathBuf>,
+    /// Private key for the server certificate (PEM).
+    #[arg(long = "tlskey", value_name = "FILE")]
+    pub tlskey: Option<PathBuf>,
+    /// Enable TLS with client verification (implies --tls).
+    #[arg(
+        long = "tlsverify",
+        value_name = "BOOL",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true"
+    )]
+    pub tlsverify: Option<bool>,
+    /// Client certificate CA for verification (PEM).
+    #[arg(long = "tlscacert", value_name = "FILE")]
+    pub tlscacert: Option<PathBuf>,
     /// JetStream storage directory (accepted and ignored: core NATS keeps no messages).
     #[arg(long = "store_dir", value_name = "DIR")]
     pub store_dir: Option<PathBuf>,
@@ -146,12 +186,18 @@ where
         "max_payload",
         "debug",
         "trace",
+        "logtime",
         "version",
         "http_port",
         "https_port",
         "store_dir",
         "signal",
         "help",
+        "tls",
+        "tlscert",
+        "tlskey",
+        "tlsverify",
+        "tlscacert",
     ];
     let mut out = Vec::new();
     for (i, arg) in args.into_iter().enumerate() {
@@ -171,6 +217,7 @@ where
                 continue;
             }
             "sd" => Some("store_dir"),
+            "T" => Some("logtime"),
             "sl" => Some("signal"),
             "ms" => Some("https_port"),
             n if LONG.contains(&n) => Some(n),
@@ -188,10 +235,8 @@ where
 /// What the flags (and the configuration file they name) resolve to.
 #[derive(Debug, Clone)]
 pub struct Resolved {
-    /// Server options.
+    /// Server options (the log level and `logtime` included).
     pub options: ServerOptions,
-    /// Log verbosity.
-    pub log_level: LogLevel,
     /// Log to this file instead of stderr.
     pub log_file: Option<PathBuf>,
 }
@@ -216,9 +261,12 @@ impl ServerArgs {
         let log_level = LogLevel {
             debug: self.debug || file.debug.unwrap_or(false),
             trace: self.trace || file.trace.unwrap_or(false),
+            logtime: self.logtime.or(file.logtime).unwrap_or(true),
         };
-        let log_file = self.log.clone().or(file.log_file);
-        let mut opts = file.options;
+        let log_file = self.log.clone().or(file.log_file.clone());
+        let mut opts = file.options.clone();
+        let file_tls_timeout = opts.tls.as_ref().map(|t| t.timeout);
+        opts.logging = log_level;
         if let Some(addr) = &self.addr {
             opts.host = addr.clone();
         }
@@ -272,6 +320,17 @@ impl ServerArgs {
         if let Some(dir) = &self.ports_file_dir {
             opts.ports_file_dir = Some(dir.clone());
         }
+        if let Some(mut tls) = self.tls_override()? {
+            // The flags replace the files, not the file's handshake timeout.
+            if let Some(t) = &mut tls {
+                t.timeout = file_tls_timeout.unwrap_or(t.timeout);
+                t.allow_non_tls = file.allow_non_tls;
+            }
+            opts.tls = tls;
+        }
+        if !file.auth_timeout_set {
+            opts.auth_timeout = crate::config::default_auth_timeout(opts.tls.as_ref());
+        }
         if opts.max_payload as usize > opts.max_pending {
             return Err(CliError::InvalidFlag(format!(
                 "max_payload ({}) cannot be higher than max_pending ({})",
@@ -280,9 +339,41 @@ impl ServerArgs {
         }
         Ok(Resolved {
             options: opts,
-            log_level,
             log_file,
         })
+    }
+}
+
+impl ServerArgs {
+    /// What the TLS flags say, as nats-server reads them: `--tls=false` turns TLS off;
+    /// otherwise any TLS flag replaces the configuration file's certificate settings with the
+    /// flags' (`--tlscert` and `--tlskey` required). `None`: no TLS flag was given.
+    fn tls_override(&self) -> Result<Option<Option<TlsOptions>>, CliError> {
+        if self.tls == Some(false) {
+            return Ok(Some(None));
+        }
+        let any = self.tls.is_some()
+            || self.tlsverify.is_some()
+            || self.tlscert.is_some()
+            || self.tlskey.is_some()
+            || self.tlscacert.is_some();
+        if !any {
+            return Ok(None);
+        }
+        let cert = self.tlscert.clone().ok_or_else(|| {
+            CliError::InvalidFlag("TLS Server certificate must be present and valid".into())
+        })?;
+        let key = self.tlskey.clone().ok_or_else(|| {
+            CliError::InvalidFlag("TLS Server private key must be present and valid".into())
+        })?;
+        Ok(Some(Some(TlsOptions {
+            cert_file: cert,
+            key_file: key,
+            ca_file: self.tlscacert.clone(),
+            verify: self.tlsverify.unwrap_or(false),
+            timeout: crate::tls::DEFAULT_TLS_TIMEOUT,
+            allow_non_tls: false,
+        })))
     }
 }
 
@@ -300,12 +391,8 @@ pub async fn run(args: ServerArgs) -> Result<(), CliError> {
         crate::signal::send(spec)?;
         return Ok(());
     }
-    let Resolved {
-        options,
-        log_level,
-        log_file,
-    } = args.resolve()?;
-    logging::init(log_level, log_file.as_deref())?;
+    let Resolved { options, log_file } = args.resolve()?;
+    logging::init(options.logging, log_file.as_deref())?;
     tracing::info!("Starting natrium-server");
     tracing::info!("  Version:  {}", env!("CARGO_PKG_VERSION"));
     let signals = crate::signal::Signals::install().map_err(CliError::Signals)?;
@@ -385,6 +472,103 @@ mod tests {
         assert!(parse(&["--cluster", "x"]).is_err());
         let err = parse(&["-ms", "8222"]).unwrap().to_options().unwrap_err();
         assert!(err.to_string().contains("not supported yet"), "{err}");
+    }
+
+    #[test]
+    fn tls_flags_follow_nats_server() {
+        let o = parse(&["--tls", "--tlscert", "c.pem", "--tlskey", "k.pem"])
+            .unwrap()
+            .to_options()
+            .unwrap();
+        let tls = o.tls.expect("tls");
+        assert_eq!(
+            (tls.cert_file.to_str(), tls.key_file.to_str(), tls.verify),
+            (Some("c.pem"), Some("k.pem"), false)
+        );
+        assert_eq!(o.auth_timeout, std::time::Duration::from_secs(3));
+
+        // --tlsverify implies TLS; Go-style single-dash flags work too.
+        let o = parse(&[
+            "-tlsverify",
+            "-tlscert",
+            "c.pem",
+            "-tlskey=k.pem",
+            "-tlscacert",
+            "ca.pem",
+        ])
+        .unwrap()
+        .to_options()
+        .unwrap();
+        let tls = o.tls.expect("tls");
+        assert!(tls.verify);
+        assert_eq!(tls.ca_file, Some(PathBuf::from("ca.pem")));
+
+        // Any TLS flag needs the certificate and key on the command line.
+        let err = parse(&["--tlsverify"]).unwrap().to_options().unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "TLS Server certificate must be present and valid"
+        );
+        let err = parse(&["--tls", "--tlscert", "c.pem"])
+            .unwrap()
+            .to_options()
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "TLS Server private key must be present and valid"
+        );
+        assert!(parse(&[]).unwrap().to_options().unwrap().tls.is_none());
+    }
+
+    #[test]
+    fn tls_flags_override_the_config_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let conf = dir.path().join("s.conf");
+        std::fs::write(
+            &conf,
+            "tls { cert_file: file.pem, key_file: file-key.pem, timeout: 5 }\n",
+        )
+        .unwrap();
+        let conf = conf.to_str().unwrap();
+        let o = parse(&["-c", conf]).unwrap().to_options().unwrap();
+        assert_eq!(
+            o.tls.as_ref().map(|t| t.cert_file.clone()),
+            Some("file.pem".into())
+        );
+        assert_eq!(o.auth_timeout, std::time::Duration::from_secs(6));
+        let o = parse(&["-c", conf, "--tlscert", "c.pem", "--tlskey", "k.pem"])
+            .unwrap()
+            .to_options()
+            .unwrap();
+        let tls = o.tls.expect("tls");
+        assert_eq!(tls.cert_file, PathBuf::from("c.pem"));
+        assert_eq!(tls.timeout, std::time::Duration::from_secs(5));
+        let o = parse(&["-c", conf, "--tls=false"])
+            .unwrap()
+            .to_options()
+            .unwrap();
+        assert!(o.tls.is_none());
+        assert_eq!(o.auth_timeout, std::time::Duration::from_secs(2));
+    }
+
+    #[test]
+    fn log_flags() {
+        let level = |args: &[&str]| parse(args).unwrap().to_options().unwrap().logging;
+        assert_eq!(level(&[]), LogLevel::default());
+        assert!(level(&[]).logtime);
+        assert!(!level(&["-T=false"]).logtime);
+        assert!(!level(&["--logtime=false"]).logtime);
+        assert!(level(&["-T"]).logtime);
+        let l = level(&["-DV"]);
+        assert!(l.debug && l.trace && l.logtime);
+
+        let dir = tempfile::tempdir().unwrap();
+        let conf = dir.path().join("s.conf");
+        std::fs::write(&conf, "logtime: false\ntrace: true\n").unwrap();
+        let conf = conf.to_str().unwrap();
+        let l = level(&["-c", conf]);
+        assert!(!l.logtime && l.trace && !l.debug);
+        assert!(level(&["-c", conf, "-T=true"]).logtime);
     }
 
     #[test]

@@ -43,6 +43,8 @@ pub enum CloseReason {
     MaxConnectionsExceeded,
     /// A socket read or write failed.
     ReadError,
+    /// The TLS handshake failed or timed out.
+    TlsHandshakeError,
 }
 
 /// Per-client values from CONNECT.
@@ -112,6 +114,10 @@ pub(crate) struct Client {
     pub rtt: AtomicU64,
     /// Subjects this client's subscribe deny list keeps from its wildcard subscriptions.
     pub deny_delivery: std::sync::OnceLock<crate::permissions::DeliveryFilter>,
+    /// With `allow_responses`: the reply subjects of requests delivered to this client.
+    pub responses: std::sync::OnceLock<Arc<crate::permissions::ResponseTracker>>,
+    /// The negotiated TLS session, once the handshake completed.
+    pub tls: std::sync::OnceLock<crate::tls::SessionInfo>,
     close_reason: Mutex<Option<CloseReason>>,
 }
 
@@ -144,6 +150,8 @@ impl Client {
             last_activity: AtomicU64::new(now_nanos()),
             rtt: AtomicU64::new(0),
             deny_delivery: std::sync::OnceLock::new(),
+            responses: std::sync::OnceLock::new(),
+            tls: std::sync::OnceLock::new(),
             close_reason: Mutex::new(None),
         }
     }

@@ -6,10 +6,12 @@
 //! with its position.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use natrium_conf::{ConfError, Entry, Map, Value};
 
 use crate::options::{Auth, ServerOptions, User};
+use crate::tls::TlsOptions;
 
 /// Settings read from a configuration file.
 #[derive(Debug, Clone, Default)]
@@ -20,8 +22,15 @@ pub struct FileConfig {
     pub debug: Option<bool>,
     /// `trace`.
     pub trace: Option<bool>,
+    /// `logtime`.
+    pub logtime: Option<bool>,
     /// `log_file` / `logfile`.
     pub log_file: Option<PathBuf>,
+    /// `allow_non_tls` (applied to the TLS settings, from the file or the flags).
+    pub allow_non_tls: bool,
+    /// Whether `authorization { timeout }` was given. When it was not, nats-server's default
+    /// auth timeout is 2 s without TLS and the TLS timeout + 1 s with TLS.
+    pub auth_timeout_set: bool,
 }
 
 /// Why a configuration file was refused.
@@ -59,7 +68,6 @@ const NOT_SUPPORTED: &[&str] = &[
     "jetstream",
     "websocket",
     "mqtt",
-    "tls",
     "accounts",
     "operator",
     "operators",
@@ -72,13 +80,7 @@ const NOT_SUPPORTED: &[&str] = &[
 
 /// Keys accepted and deliberately ignored (they only affect features core NATS does not
 /// need, or log formatting).
-const IGNORED: &[&str] = &[
-    "logtime",
-    "logtime_utc",
-    "syslog",
-    "remote_syslog",
-    "store_dir",
-];
+const IGNORED: &[&str] = &["logtime_utc", "syslog", "remote_syslog", "store_dir"];
 
 /// Reads `path`.
 pub fn load(path: &Path) -> Result<FileConfig, ConfigError> {
@@ -106,8 +108,8 @@ fn apply(map: &Map, cfg: &mut FileConfig, path: &Path) -> Result<(), ConfigError
         path: path.to_owned(),
         source,
     };
-    let o = &mut cfg.options;
     for entry in map.iter() {
+        let o = &mut cfg.options;
         let key = entry.key().to_ascii_lowercase();
         let v = entry.value();
         match key.as_str() {
@@ -155,7 +157,12 @@ fn apply(map: &Map, cfg: &mut FileConfig, path: &Path) -> Result<(), ConfigError
                     .map_err(|_| invalid(path, entry, "ping_max must not be negative"))?
             }
             "write_deadline" => o.write_deadline = v.as_duration().map_err(conf_err)?,
-            "authorization" => apply_authorization(v.as_map().map_err(conf_err)?, o, path)?,
+            "authorization" => {
+                let map = v.as_map().map_err(conf_err)?;
+                cfg.auth_timeout_set |= apply_authorization(map, o, path)?;
+            }
+            "tls" => o.tls = Some(parse_tls(entry, path)?),
+            "allow_non_tls" => cfg.allow_non_tls = v.as_bool().map_err(conf_err)?,
             "no_auth_user" => o.no_auth_user = Some(v.as_str().map_err(conf_err)?.to_owned()),
             "lame_duck_duration" => o.lame_duck_duration = v.as_duration().map_err(conf_err)?,
             "lame_duck_grace_period" => {
@@ -165,6 +172,7 @@ fn apply(map: &Map, cfg: &mut FileConfig, path: &Path) -> Result<(), ConfigError
             "ports_file_dir" => o.ports_file_dir = Some(v.as_str().map_err(conf_err)?.into()),
             "debug" => cfg.debug = Some(v.as_bool().map_err(conf_err)?),
             "trace" => cfg.trace = Some(v.as_bool().map_err(conf_err)?),
+            "logtime" => cfg.logtime = Some(v.as_bool().map_err(conf_err)?),
             "log_file" | "logfile" => cfg.log_file = Some(v.as_str().map_err(conf_err)?.into()),
             k if IGNORED.contains(&k) => {}
             k if NOT_SUPPORTED.contains(&k) => {
@@ -184,7 +192,115 @@ fn apply(map: &Map, cfg: &mut FileConfig, path: &Path) -> Result<(), ConfigError
             }
         }
     }
+    if let Some(tls) = &mut cfg.options.tls {
+        tls.allow_non_tls = cfg.allow_non_tls;
+    }
+    if !cfg.auth_timeout_set {
+        cfg.options.auth_timeout = default_auth_timeout(cfg.options.tls.as_ref());
+    }
     Ok(())
+}
+
+/// nats-server's default auth timeout: 2 s, or the TLS timeout + 1 s when TLS is on (the
+/// client's clock starts after the handshake, but a slow handshake should not eat into it).
+pub(crate) fn default_auth_timeout(tls: Option<&TlsOptions>) -> Duration {
+    match tls {
+        Some(t) => t.timeout + Duration::from_secs(1),
+        None => Duration::from_secs(2),
+    }
+}
+
+/// nats-server `tls { }` keys natrium-server does not implement yet.
+const TLS_NOT_SUPPORTED: &[&str] = &[
+    "insecure",
+    "verify_and_map",
+    "verify_cert_and_check_known_urls",
+    "cipher_suites",
+    "curve_preferences",
+    "pinned_certs",
+    "connection_rate_limit",
+];
+
+/// The `tls { cert_file, key_file, ca_file, verify, timeout }` block. The files are read when
+/// the server starts (a bad one stops it with a [`crate::TlsError`]).
+fn parse_tls(entry: &Entry, path: &Path) -> Result<TlsOptions, ConfigError> {
+    let conf_err = |source| ConfigError::Conf {
+        path: path.to_owned(),
+        source,
+    };
+    let map = entry.value().as_map().map_err(conf_err)?;
+    let (mut cert, mut key, mut ca, mut verify) = (None, None, None, false);
+    let mut timeout = crate::tls::DEFAULT_TLS_TIMEOUT;
+    for e in map.iter() {
+        let v = e.value();
+        match e.key().to_ascii_lowercase().as_str() {
+            "cert_file" => cert = Some(PathBuf::from(v.as_str().map_err(conf_err)?)),
+            "key_file" => key = Some(PathBuf::from(v.as_str().map_err(conf_err)?)),
+            "ca_file" => ca = Some(PathBuf::from(v.as_str().map_err(conf_err)?)),
+            "verify" => verify = v.as_bool().map_err(conf_err)?,
+            "timeout" => {
+                // Seconds (integer or decimal), or a Go duration string, as nats-server.
+                let t = match v.as_str() {
+                    Ok(_) => v.as_duration().map_err(conf_err)?,
+                    Err(_) => {
+                        let secs = v.as_f64().map_err(conf_err)?;
+                        if !(secs.is_finite() && secs >= 0.0) {
+                            return Err(invalid(
+                                path,
+                                e,
+                                "error parsing tls config, 'timeout' must not be negative",
+                            ));
+                        }
+                        Duration::from_secs_f64(secs)
+                    }
+                };
+                // 0 keeps the default, as in nats-server.
+                if !t.is_zero() {
+                    timeout = t;
+                }
+            }
+            k if TLS_NOT_SUPPORTED.contains(&k) => {
+                return Err(invalid(
+                    path,
+                    e,
+                    format!("`tls.{}` is not supported yet by natrium-server", e.key()),
+                ));
+            }
+            _ if e.is_used_as_variable() => {}
+            _ => {
+                return Err(invalid(
+                    path,
+                    e,
+                    format!("error parsing tls config, unknown field [{:?}]", e.key()),
+                ));
+            }
+        }
+    }
+    let (cert_file, key_file) = match (cert, key) {
+        (Some(c), Some(k)) => (c, k),
+        (Some(_), None) => {
+            return Err(invalid(
+                path,
+                entry,
+                "missing 'key_file' in TLS configuration",
+            ));
+        }
+        (None, _) => {
+            return Err(invalid(
+                path,
+                entry,
+                "missing 'cert_file' in TLS configuration",
+            ));
+        }
+    };
+    Ok(TlsOptions {
+        cert_file,
+        key_file,
+        ca_file: ca,
+        verify,
+        timeout,
+        allow_non_tls: false,
+    })
 }
 
 fn size(v: &Value, path: &Path, entry: &Entry) -> Result<usize, ConfigError> {
@@ -249,12 +365,14 @@ fn parse_http(v: &Value) -> Result<(Option<String>, Option<u16>), String> {
     Ok((host, monitor_port(port)?))
 }
 
-fn apply_authorization(map: &Map, o: &mut ServerOptions, path: &Path) -> Result<(), ConfigError> {
+/// Applies an `authorization` block; returns whether it set the timeout.
+fn apply_authorization(map: &Map, o: &mut ServerOptions, path: &Path) -> Result<bool, ConfigError> {
     let conf_err = |source| ConfigError::Conf {
         path: path.to_owned(),
         source,
     };
     let (mut token, mut user, mut pass, mut users) = (None, None, None, None);
+    let mut timeout_set = false;
     let mut default_permissions = None;
     for entry in map.iter() {
         let v = entry.value();
@@ -271,7 +389,8 @@ fn apply_authorization(map: &Map, o: &mut ServerOptions, path: &Path) -> Result<
                         "timeout must be a positive number of seconds",
                     ));
                 }
-                o.auth_timeout = std::time::Duration::from_secs_f64(secs);
+                o.auth_timeout = Duration::from_secs_f64(secs);
+                timeout_set = true;
             }
             "users" => {
                 let mut list = Vec::new();
@@ -335,13 +454,12 @@ fn apply_authorization(map: &Map, o: &mut ServerOptions, path: &Path) -> Result<
             });
         }
     };
-    Ok(())
+    Ok(timeout_set)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
 
     fn load_text(text: &str) -> Result<FileConfig, ConfigError> {
         let dir = tempfile::tempdir().unwrap();
@@ -404,6 +522,93 @@ mod tests {
         );
         let cfg = load_text("authorization { user: a, password: b }").unwrap();
         assert_eq!(cfg.options.auth, Auth::user("a", "b"));
+    }
+
+    #[test]
+    fn reads_the_tls_block() {
+        let cfg = load_text(
+            "tls { cert_file: \"/c.pem\", key_file: \"/k.pem\", ca_file: \"/ca.pem\", \
+             verify: true, timeout: 3 }\n",
+        )
+        .unwrap();
+        let tls = cfg.options.tls.expect("tls");
+        assert_eq!(
+            tls,
+            TlsOptions {
+                cert_file: "/c.pem".into(),
+                key_file: "/k.pem".into(),
+                ca_file: Some("/ca.pem".into()),
+                verify: true,
+                timeout: Duration::from_secs(3),
+                allow_non_tls: false,
+            }
+        );
+        // nats-server's default auth timeout with TLS: the TLS timeout + 1 s.
+        assert_eq!(cfg.options.auth_timeout, Duration::from_secs(4));
+        assert!(!cfg.auth_timeout_set);
+
+        let timeout = |t: &str| {
+            load_text(&format!(
+                "tls {{ cert_file: a, key_file: b, timeout: {t} }}\n"
+            ))
+            .map(|c| c.options.tls.expect("tls").timeout)
+        };
+        assert_eq!(timeout("0.5").unwrap(), Duration::from_millis(500));
+        assert_eq!(timeout("\"1.5s\"").unwrap(), Duration::from_millis(1500));
+        assert_eq!(timeout("0").unwrap(), crate::tls::DEFAULT_TLS_TIMEOUT);
+        assert!(timeout("-1").is_err());
+        assert!(timeout("\"abc\"").is_err());
+
+        let cfg = load_text(
+            "tls { cert_file: a, key_file: b }\nauthorization { token: t, timeout: 1 }\n",
+        )
+        .unwrap();
+        assert_eq!(cfg.options.auth_timeout, Duration::from_secs(1));
+        assert_eq!(
+            cfg.options.tls.expect("tls").timeout,
+            crate::tls::DEFAULT_TLS_TIMEOUT
+        );
+    }
+
+    #[test]
+    fn allow_non_tls_applies_to_the_tls_block() {
+        let cfg = load_text("allow_non_tls: true\ntls { cert_file: a, key_file: b }\n").unwrap();
+        assert!(cfg.options.tls.expect("tls").allow_non_tls);
+        let cfg = load_text("tls { cert_file: a, key_file: b }\n").unwrap();
+        assert!(!cfg.options.tls.expect("tls").allow_non_tls);
+        // Without TLS it is accepted and changes nothing, as in nats-server.
+        assert!(
+            load_text("allow_non_tls: true\n")
+                .unwrap()
+                .options
+                .tls
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn tls_block_errors_match_nats_server() {
+        let err = load_text("tls { cert_file: a }\n").unwrap_err().to_string();
+        assert!(
+            err.contains("missing 'key_file' in TLS configuration"),
+            "{err}"
+        );
+        let err = load_text("tls { key_file: a }\n").unwrap_err().to_string();
+        assert!(
+            err.contains("missing 'cert_file' in TLS configuration"),
+            "{err}"
+        );
+        let err = load_text("tls { cert_file: a, key_file: b, bogus: 1 }\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("error parsing tls config, unknown field [\"bogus\"]"),
+            "{err}"
+        );
+        let err = load_text("tls { cert_file: a, key_file: b, pinned_certs: [] }\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("not supported yet"), "{err}");
     }
 
     #[test]

@@ -17,9 +17,9 @@ use natrium_wire::{
     encode_msg, is_valid_literal_subject, is_valid_subscribe_subject, parse, parse_without_headers,
 };
 use serde::Deserialize;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::tcp::OwnedWriteHalf;
 use tokio::time::Instant;
 
 use natrium_sublist::{Matches, Sublist};
@@ -57,15 +57,11 @@ pub(crate) async fn serve(shared: Arc<Shared>, stream: TcpStream, peer: SocketAd
         shared.opts.max_pending,
         shared.shutdown.child_token(),
     ));
-    let (reader, writer) = stream.into_split();
-    // INFO goes out first, even to a client refused below (as nats-server does).
-    client
-        .outbound
-        .send_now(&shared.info.line_for(cid, &peer.ip().to_string()));
-    let writer_task = shared
-        .tasks
-        .spawn(write_loop(shared.clone(), client.clone(), writer));
-
+    // One snapshot of the reloadable settings for both what INFO announces and the TLS used.
+    let live = shared.live.read().clone();
+    let info = shared
+        .info
+        .line_for(cid, &peer.ip().to_string(), &live.advertised());
     let admitted = {
         let mut clients = shared.clients.lock();
         if clients.len() >= shared.opts.max_connections {
@@ -76,12 +72,10 @@ pub(crate) async fn serve(shared: Arc<Shared>, stream: TcpStream, peer: SocketAd
         }
     };
     if !admitted {
-        tracing::error!("{peer} - cid:{cid} - {ERR_MAX_CONNECTIONS}");
-        send_err(&client, ERR_MAX_CONNECTIONS);
-        client.set_close_reason(CloseReason::MaxConnectionsExceeded);
-        client.outbound.close();
-        shared.closed.record(&client);
-        let _ = writer_task.await;
+        // INFO, then the -ERR, in plaintext even when TLS is on (as nats-server does).
+        client.outbound.send_now(&info);
+        let (_, writer) = stream.into_split();
+        refuse(shared, client, writer).await;
         return;
     }
     shared
@@ -89,7 +83,55 @@ pub(crate) async fn serve(shared: Arc<Shared>, stream: TcpStream, peer: SocketAd
         .total_connections
         .fetch_add(1, Ordering::Relaxed);
     tracing::debug!("{peer} - cid:{cid} - Client connection created");
+    match live.tls.clone() {
+        // The plain TCP path: the socket's own halves, no wrapper and no lock.
+        None => {
+            client.outbound.send_now(&info);
+            let (reader, writer) = stream.into_split();
+            run(shared, client, reader, writer).await;
+        }
+        Some(tls) => match crate::tls::upgrade(&shared, &client, stream, &info, tls).await {
+            Ok(crate::tls::Upgraded::Tls(tls)) => {
+                let (reader, writer) = tokio::io::split(*tls);
+                run(shared, client, reader, writer).await;
+            }
+            // `allow_non_tls` and a plaintext client: INFO is already sent.
+            Ok(crate::tls::Upgraded::Plain(stream)) => {
+                let (reader, writer) = stream.into_split();
+                run(shared, client, reader, writer).await;
+            }
+            Err(reason) => {
+                client.set_close_reason(reason);
+                client.outbound.close();
+                shared.closed.record(&client);
+                shared.clients.lock().remove(&cid);
+                log_closed(&client, reason);
+            }
+        },
+    }
+}
 
+/// Sends a client refused at max_connections its -ERR and closes the connection.
+async fn refuse(shared: Arc<Shared>, client: Arc<Client>, writer: OwnedWriteHalf) {
+    let (peer, cid) = (client.addr, client.cid);
+    tracing::error!("{peer} - cid:{cid} - {ERR_MAX_CONNECTIONS}");
+    send_err(&client, ERR_MAX_CONNECTIONS);
+    client.set_close_reason(CloseReason::MaxConnectionsExceeded);
+    client.outbound.close();
+    shared.closed.record(&client);
+    write_loop(shared, client, writer).await;
+}
+
+/// Runs an admitted connection over `reader`/`writer` (the TCP socket's halves, or a TLS
+/// stream's) until it closes. INFO is already queued or sent.
+async fn run<R, W>(shared: Arc<Shared>, client: Arc<Client>, reader: R, writer: W)
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin + Send + 'static,
+{
+    let writer_task = shared
+        .tasks
+        .spawn(write_loop(shared.clone(), client.clone(), writer));
     let mut conn = Connection::new(shared.clone(), client.clone());
     let reason = conn.read_loop(reader).await;
     client.set_close_reason(reason);
@@ -98,11 +140,17 @@ pub(crate) async fn serve(shared: Arc<Shared>, stream: TcpStream, peer: SocketAd
     // Recorded while its subscriptions are still listed, as nats-server shows them.
     shared.closed.record(&client);
     conn.forget_subscriptions();
-    shared.clients.lock().remove(&cid);
+    shared.clients.lock().remove(&client.cid);
     let _ = writer_task.await;
+    log_closed(&client, reason);
+}
+
+fn log_closed(client: &Client, reason: CloseReason) {
     tracing::debug!(
-        "{peer} - cid:{cid} - Client connection closed: {:?}",
-        client.close_reason().unwrap_or(reason)
+        "{} - cid:{} - Client connection closed: {}",
+        client.addr,
+        client.cid,
+        crate::monitor::reason_text(client.close_reason().unwrap_or(reason))
     );
 }
 
@@ -113,7 +161,10 @@ fn send_err(client: &Client, message: &str) {
 }
 
 /// Drains the outbound buffer to the socket until the connection is closed or killed.
-async fn write_loop(shared: Arc<Shared>, client: Arc<Client>, mut writer: OwnedWriteHalf) {
+async fn write_loop<W>(shared: Arc<Shared>, client: Arc<Client>, mut writer: W)
+where
+    W: AsyncWrite + Unpin,
+{
     let result = tokio::select! {
         _ = client.kill.cancelled() => Ok(()),
         r = client.outbound.run_writer(&mut writer, shared.opts.write_deadline) => r,
@@ -260,6 +311,12 @@ impl Publisher<'_> {
                 return false;
             }
         }
+        // A subscriber with `allow_responses` may now answer on the reply subject.
+        if let Some(reply) = reply
+            && let Some(responses) = target.responses.get()
+        {
+            responses.record(reply);
+        }
         if target.outbound.stalling() && !out.stalled.iter().any(|c| c.cid == target.cid) {
             out.stalled.push(target.clone());
         }
@@ -369,7 +426,7 @@ impl Connection {
         }
     }
 
-    async fn read_loop(&mut self, mut reader: OwnedReadHalf) -> CloseReason {
+    async fn read_loop<R: AsyncRead + Unpin>(&mut self, mut reader: R) -> CloseReason {
         let mut rbuf = BytesMut::with_capacity(READ_BUFFER);
         let ping_interval = self.shared.opts.ping_interval;
         let mut ping = tokio::time::interval_at(Instant::now() + ping_interval, ping_interval);
@@ -390,6 +447,9 @@ impl Connection {
                         return CloseReason::ReadError;
                     }
                     Ok(_) => loop {
+                        // Once per batch, so a reload that turns tracing on or off reaches
+                        // connections already open (as in nats-server).
+                        self.trace = tracing::enabled!(tracing::Level::TRACE);
                         let flow = self.process(&mut rbuf);
                         self.end_batch();
                         if let Flow::Close(reason) = flow {
@@ -587,6 +647,9 @@ impl Connection {
         self.perms = crate::permissions::for_user(&live.auth, user.as_deref());
         if let Some(filter) = self.perms.as_ref().and_then(|p| p.delivery_filter()) {
             let _ = self.client.deny_delivery.set(filter);
+        }
+        if let Some(tracker) = self.perms.as_ref().and_then(|p| p.response_tracker()) {
+            let _ = self.client.responses.set(tracker);
         }
         *self.client.meta.lock() = ClientMeta {
             name: opts.name.unwrap_or_default(),

@@ -33,6 +33,9 @@ pub enum ServerError {
         /// The OS error.
         source: std::io::Error,
     },
+    /// The TLS certificate, key or CA file can't be used.
+    #[error(transparent)]
+    Tls(#[from] crate::tls::TlsError),
     /// The options are inconsistent.
     #[error("invalid server options: {0}")]
     InvalidOptions(String),

@@ -19,7 +19,21 @@ pub(crate) struct ServerInfo {
     pub server_name: String,
     pub host: String,
     pub port: u16,
+}
+
+/// The part of INFO a reload can change, taken from the settings in force when the INFO is
+/// sent.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Advertised {
+    /// Clients must authenticate (not announced when `no_auth_user` lets them in anyway,
+    /// as nats-server does).
     pub auth_required: bool,
+    /// Clients must upgrade to TLS after this INFO.
+    pub tls_required: bool,
+    /// Clients must present a certificate the server verifies.
+    pub tls_verify: bool,
+    /// Clients may upgrade to TLS (`allow_non_tls`).
+    pub tls_available: bool,
     pub max_payload: u32,
 }
 
@@ -35,6 +49,12 @@ struct InfoJson<'a> {
     headers: bool,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     auth_required: bool,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    tls_required: bool,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    tls_verify: bool,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    tls_available: bool,
     max_payload: u32,
     client_id: u64,
     client_ip: &'a str,
@@ -44,16 +64,21 @@ struct InfoJson<'a> {
 
 impl ServerInfo {
     /// The INFO line for one client.
-    pub(crate) fn line_for(&self, client_id: u64, client_ip: &str) -> Vec<u8> {
-        self.line(client_id, client_ip, false)
+    pub(crate) fn line_for(&self, client_id: u64, client_ip: &str, adv: &Advertised) -> Vec<u8> {
+        self.line(client_id, client_ip, adv, false)
     }
 
     /// The INFO line announcing lame-duck mode (`"ldm":true`) to one client.
-    pub(crate) fn ldm_line_for(&self, client_id: u64, client_ip: &str) -> Vec<u8> {
-        self.line(client_id, client_ip, true)
+    pub(crate) fn ldm_line_for(
+        &self,
+        client_id: u64,
+        client_ip: &str,
+        adv: &Advertised,
+    ) -> Vec<u8> {
+        self.line(client_id, client_ip, adv, true)
     }
 
-    fn line(&self, client_id: u64, client_ip: &str, ldm: bool) -> Vec<u8> {
+    fn line(&self, client_id: u64, client_ip: &str, adv: &Advertised, ldm: bool) -> Vec<u8> {
         let json = InfoJson {
             server_id: &self.server_id,
             server_name: &self.server_name,
@@ -64,8 +89,11 @@ impl ServerInfo {
             host: &self.host,
             port: self.port,
             headers: true,
-            auth_required: self.auth_required,
-            max_payload: self.max_payload,
+            auth_required: adv.auth_required,
+            tls_required: adv.tls_required,
+            tls_verify: adv.tls_verify,
+            tls_available: adv.tls_available,
+            max_payload: adv.max_payload,
             client_id,
             client_ip,
             ldm,
@@ -101,10 +129,12 @@ mod tests {
             server_name: "n1".into(),
             host: "127.0.0.1".into(),
             port: 4222,
-            auth_required: false,
-            max_payload: 1048576,
         };
-        let line = String::from_utf8(info.line_for(7, "127.0.0.1")).expect("utf8");
+        let adv = Advertised {
+            max_payload: 1048576,
+            ..Advertised::default()
+        };
+        let line = String::from_utf8(info.line_for(7, "127.0.0.1", &adv)).expect("utf8");
         let expected_prefix =
             r#"INFO {"server_id":"NABC","server_name":"n1","version":"2.9.10","proto":1,"go":"#;
         assert!(line.starts_with(expected_prefix), "{line}");
@@ -120,12 +150,39 @@ mod tests {
             server_name: "N".into(),
             host: "0.0.0.0".into(),
             port: 1,
+        };
+        let adv = Advertised {
             auth_required: true,
             max_payload: 10,
+            ..Advertised::default()
         };
-        let line = String::from_utf8(info.line_for(1, "::1")).expect("utf8");
+        let line = String::from_utf8(info.line_for(1, "::1", &adv)).expect("utf8");
         assert!(
             line.contains(r#""headers":true,"auth_required":true,"max_payload":10,"#),
+            "{line}"
+        );
+    }
+
+    #[test]
+    fn tls_fields_sit_after_auth_required() {
+        let info = ServerInfo {
+            server_id: "N".into(),
+            server_name: "N".into(),
+            host: "0.0.0.0".into(),
+            port: 1,
+        };
+        let adv = Advertised {
+            auth_required: true,
+            tls_required: true,
+            tls_verify: true,
+            tls_available: false,
+            max_payload: 10,
+        };
+        let line = String::from_utf8(info.line_for(1, "::1", &adv)).expect("utf8");
+        assert!(
+            line.contains(
+                r#""headers":true,"auth_required":true,"tls_required":true,"tls_verify":true,"max_payload":10,"#
+            ),
             "{line}"
         );
     }

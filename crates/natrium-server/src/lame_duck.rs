@@ -24,10 +24,11 @@ pub(crate) async fn run(shared: &Shared) {
     shared.lame_duck.cancel();
 
     let clients: Vec<Arc<Client>> = shared.clients.lock().values().cloned().collect();
+    let advertised = shared.live.read().advertised();
     for client in &clients {
         let line = shared
             .info
-            .ldm_line_for(client.cid, &client.addr.ip().to_string());
+            .ldm_line_for(client.cid, &client.addr.ip().to_string(), &advertised);
         client.outbound.send_now(&line);
     }
 

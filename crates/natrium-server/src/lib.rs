@@ -9,9 +9,28 @@
 //! # }
 //! ```
 //!
+//! TLS works as in nats-server 2.9: INFO goes out in plaintext with `"tls_required":true`,
+//! then the client upgrades; with `verify`, only clients with a certificate signed by the CA
+//! file get in. The binary takes `--tls`, `--tlscert`, `--tlskey`, `--tlsverify`,
+//! `--tlscacert` or a `tls { cert_file, key_file, ca_file, verify, timeout }` block.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), natrium_server::ServerError> {
+//! use natrium_server::{Server, ServerOptions, TlsOptions};
+//! let tls = TlsOptions::new("server.pem", "server-key.pem").verify_clients("ca.pem");
+//! let server = Server::start(ServerOptions {
+//!     tls: Some(tls),
+//!     ..ServerOptions::ephemeral()
+//! })
+//! .await?;
+//! # server.shutdown().await;
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! Module map: `server` (listener, accept loop, shutdown), `options` (typed settings),
 //! `connection` (read loop and operation dispatch), `client` (per-connection shared state),
-//! `subscription`, `outbound` (buffer, writer, slow consumers), `auth`, `info`, `monitor` (HTTP
+//! `subscription`, `tls` (TLS settings and handshake details), `outbound` (buffer, writer, slow consumers), `auth`, `info`, `monitor` (HTTP
 //! monitoring: `/varz`, `/connz`, ...), `cli` (the binary's flags), `logging`, `error`.
 
 mod auth;
@@ -30,10 +49,15 @@ mod permissions;
 mod server;
 pub mod signal;
 mod subscription;
+mod tls;
 
 pub use client::{ClientSnapshot, CloseReason};
 pub use error::ServerError;
 pub use info::VERSION;
 pub use options::{Auth, DEFAULT_PORT, ServerOptions, User};
-pub use permissions::{Permissions, SubjectPermission};
+pub use permissions::{
+    DEFAULT_ALLOW_RESPONSE_EXPIRATION, DEFAULT_ALLOW_RESPONSE_MAX_MSGS, Permissions,
+    ResponsePermission, SubjectPermission,
+};
 pub use server::{Server, ServerStats};
+pub use tls::{DEFAULT_TLS_TIMEOUT, TlsError, TlsFile, TlsOptions};

@@ -1,10 +1,15 @@
-//! Log output in nats-server's line format: `[pid] 2026/11/27 02:40:38.123456 [INF] message`.
+//! Log output in nats-server's line format: `[pid] 2026/11/27 02:40:38.123456 [INF] message`
+//! (`[pid] [INF] message` with `logtime` off).
 //!
-//! Timestamps are UTC (nats-server prints local time; servers here run in UTC).
+//! Timestamps are UTC (nats-server prints local time; servers here run in UTC). The level and
+//! `logtime` can change at run time ([`apply`], called by `Server::reload`), as a SIGHUP
+//! reload changes them in nats-server.
 
 use std::fmt;
 use std::fs::File;
 use std::path::Path;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use tracing::{Event, Level, Subscriber};
@@ -14,14 +19,59 @@ use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{Registry, reload};
 
-/// How verbose the log is (nats-server's `-D` and `-V`).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// How verbose the log is and how its lines look (nats-server's `-D`, `-V` and `-T`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LogLevel {
     /// `-D`: debug lines (connections opening and closing, ...).
     pub debug: bool,
     /// `-V`: protocol trace lines.
     pub trace: bool,
+    /// `-T` / `logtime`: timestamps on log lines (on by default).
+    pub logtime: bool,
+}
+
+impl Default for LogLevel {
+    fn default() -> Self {
+        LogLevel {
+            debug: false,
+            trace: false,
+            logtime: true,
+        }
+    }
+}
+
+/// Whether lines carry a timestamp; read by [`NatsFormat`] for every line.
+static LOGTIME: AtomicBool = AtomicBool::new(true);
+
+/// The handle that swaps the level filter installed by [`init`].
+static FILTER: OnceLock<reload::Handle<Targets, Registry>> = OnceLock::new();
+
+/// Our own crates at the chosen level; dependencies only when they warn.
+fn filter_for(level: LogLevel) -> Targets {
+    let max = if level.trace {
+        LevelFilter::TRACE
+    } else if level.debug {
+        LevelFilter::DEBUG
+    } else {
+        LevelFilter::INFO
+    };
+    Targets::new()
+        .with_default(LevelFilter::WARN)
+        .with_target("natrium_server", max)
+        .with_target("natrium", max)
+        .with_target("natrium_cli", max)
+}
+
+/// Changes the level and `logtime` of the logger [`init`] installed. Returns `false` (and
+/// changes nothing) when [`init`] did not install the process's logger.
+pub fn apply(level: LogLevel) -> bool {
+    let Some(handle) = FILTER.get() else {
+        return false;
+    };
+    LOGTIME.store(level.logtime, Ordering::Relaxed);
+    handle.reload(filter_for(level)).is_ok()
 }
 
 /// Formats events as nats-server does.
@@ -81,8 +131,11 @@ where
         event: &Event<'_>,
     ) -> fmt::Result {
         write!(w, "[{}] ", std::process::id())?;
-        write_timestamp(&mut w, SystemTime::now())?;
-        write!(w, " [{}] ", level_tag(event.metadata().level()))?;
+        if LOGTIME.load(Ordering::Relaxed) {
+            write_timestamp(&mut w, SystemTime::now())?;
+            w.write_char(' ')?;
+        }
+        write!(w, "[{}] ", level_tag(event.metadata().level()))?;
         ctx.format_fields(w.by_ref(), event)?;
         writeln!(w)
     }
@@ -101,25 +154,14 @@ pub enum LoggingError {
     },
 }
 
-/// Installs a global subscriber writing nats-server-style lines to stderr, or to `file`.
-/// Does nothing if the process already has a global subscriber.
+/// Installs a global subscriber writing nats-server-style lines to stderr, or to `file`; its
+/// level can later be changed with [`apply`]. Does nothing if the process already has a
+/// global subscriber.
 pub fn init(level: LogLevel, file: Option<&Path>) -> Result<(), LoggingError> {
-    let max = if level.trace {
-        LevelFilter::TRACE
-    } else if level.debug {
-        LevelFilter::DEBUG
-    } else {
-        LevelFilter::INFO
-    };
-    // Our own crates at the chosen level; dependencies only when they warn.
-    let filter = Targets::new()
-        .with_default(LevelFilter::WARN)
-        .with_target("natrium_server", max)
-        .with_target("natrium", max)
-        .with_target("natrium_cli", max);
+    let (filter, handle) = reload::Layer::new(filter_for(level));
     let fmt = tracing_subscriber::fmt::layer().event_format(NatsFormat);
     let registry = tracing_subscriber::registry().with(filter);
-    let _already_set = match file {
+    let installed = match file {
         Some(path) => {
             let f = File::options()
                 .create(true)
@@ -135,6 +177,10 @@ pub fn init(level: LogLevel, file: Option<&Path>) -> Result<(), LoggingError> {
         }
         None => registry.with(fmt.with_writer(std::io::stderr)).try_init(),
     };
+    if installed.is_ok() {
+        LOGTIME.store(level.logtime, Ordering::Relaxed);
+        let _ = FILTER.set(handle);
+    }
     Ok(())
 }
 

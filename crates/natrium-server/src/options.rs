@@ -128,6 +128,14 @@ pub struct ServerOptions {
     pub pid_file: Option<PathBuf>,
     /// Write `<exe>_<pid>.ports` (JSON with the listen URLs) into this directory (`--ports_file_dir`).
     pub ports_file_dir: Option<PathBuf>,
+    /// TLS for client connections; `None` serves plain TCP. nats-server's configuration
+    /// file and flags also raise the default `auth_timeout` to the TLS timeout + 1 s when TLS
+    /// is on; set it yourself when embedding.
+    pub tls: Option<crate::tls::TlsOptions>,
+    /// Log verbosity and timestamps (`-D`, `-V`, `-T`). The binary sets up its logger with
+    /// them ([`crate::logging::init`]); [`crate::Server::reload`] applies changes to that
+    /// logger at run time. An embedding process with its own subscriber is left alone.
+    pub logging: crate::logging::LogLevel,
 }
 
 impl Default for ServerOptions {
@@ -153,6 +161,8 @@ impl Default for ServerOptions {
             http_host: None,
             pid_file: None,
             ports_file_dir: None,
+            tls: None,
+            logging: crate::logging::LogLevel::default(),
         }
     }
 }

@@ -244,7 +244,9 @@ impl Outbound {
                     done += n;
                     self.written(n);
                 }
-                Ok(())
+                // A TLS stream may hold encrypted bytes back until flushed; for a TCP socket
+                // this is a no-op.
+                sink.flush().await
             };
             let result = tokio::time::timeout(write_deadline, write).await;
             if !matches!(result, Ok(Ok(()))) {

@@ -7,11 +7,19 @@
 //! - A wildcard subscription allowed despite a deny list (`SUB foo.*` with `foo.bar` denied)
 //!   does not receive messages on the denied subjects.
 //!
+//! - `allow_responses`: a client may publish to the reply subject of a request it received,
+//!   up to `max_msgs` times within `expires`, even where its publish lists deny it. Turning
+//!   it on without a publish allow list makes the allow list empty: such a client may publish
+//!   responses only (nats-server 2.9).
+//!
 //! Lists are compiled once per connection; publish decisions are cached per connection, so
 //! a publisher repeating subjects pays one hash lookup per message.
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use parking_lot::Mutex;
 
 use crate::options::Auth;
 
@@ -22,6 +30,33 @@ pub struct Permissions {
     pub publish: Option<SubjectPermission>,
     /// Subjects the user may subscribe to (entries may be `"subject queue"`).
     pub subscribe: Option<SubjectPermission>,
+    /// `allow_responses`: publishing to the reply subjects of received requests.
+    pub allow_responses: Option<ResponsePermission>,
+}
+
+/// nats-server's default for [`ResponsePermission::max_msgs`]: one response per request.
+pub const DEFAULT_ALLOW_RESPONSE_MAX_MSGS: u64 = 1;
+
+/// nats-server's default for [`ResponsePermission::expires`]: two minutes.
+pub const DEFAULT_ALLOW_RESPONSE_EXPIRATION: Duration = Duration::from_secs(120);
+
+/// How a client may answer the requests it receives (`allow_responses`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ResponsePermission {
+    /// Responses allowed per received request; `None` allows any number (default 1).
+    pub max_msgs: Option<u64>,
+    /// How long after receiving a request its responses are allowed; `None` sets no limit
+    /// (default 2 minutes).
+    pub expires: Option<Duration>,
+}
+
+impl Default for ResponsePermission {
+    fn default() -> Self {
+        ResponsePermission {
+            max_msgs: Some(DEFAULT_ALLOW_RESPONSE_MAX_MSGS),
+            expires: Some(DEFAULT_ALLOW_RESPONSE_EXPIRATION),
+        }
+    }
 }
 
 /// An allow list and a deny list of subjects (wildcards allowed).
@@ -193,14 +228,90 @@ impl Rules {
 pub(crate) struct CompiledPermissions {
     publish: Option<Rules>,
     subscribe: Option<Rules>,
+    responses: Option<ResponsePermission>,
 }
 
 impl CompiledPermissions {
     pub(crate) fn compile(p: &Permissions) -> Arc<CompiledPermissions> {
+        let mut publish = p.publish.as_ref().map(Rules::compile);
+        if p.allow_responses.is_some() {
+            // As nats-server: response tracking turns off the blanket publish allow.
+            let rules = publish.get_or_insert_with(|| Rules {
+                allow: None,
+                deny: Vec::new(),
+            });
+            rules.allow.get_or_insert_with(Vec::new);
+        }
         Arc::new(CompiledPermissions {
-            publish: p.publish.as_ref().map(Rules::compile),
+            publish,
             subscribe: p.subscribe.as_ref().map(Rules::compile),
+            responses: p.allow_responses.clone(),
         })
+    }
+}
+
+/// Reply subjects tracked per client before expired and used-up ones are pruned
+/// (nats-server's `replyPermLimit`).
+const REPLY_PERM_LIMIT: usize = 4096;
+
+/// One received request's reply subject: when it arrived, and responses sent to it so far.
+#[derive(Debug)]
+struct PendingReply {
+    received: Instant,
+    sent: u64,
+}
+
+/// The reply subjects of requests delivered to a client with `allow_responses`. Publishers
+/// record into it as they deliver; the client's own connection consults it as it publishes.
+#[derive(Debug)]
+pub(crate) struct ResponseTracker {
+    limits: ResponsePermission,
+    replies: Mutex<HashMap<Box<[u8]>, PendingReply>>,
+}
+
+impl ResponseTracker {
+    fn new(limits: ResponsePermission) -> Self {
+        ResponseTracker {
+            limits,
+            replies: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// A message with reply subject `reply` was delivered to the client: it may respond.
+    pub(crate) fn record(&self, reply: &[u8]) {
+        let mut replies = self.replies.lock();
+        replies.insert(
+            reply.into(),
+            PendingReply {
+                received: Instant::now(),
+                sent: 0,
+            },
+        );
+        if replies.len() > REPLY_PERM_LIMIT {
+            let (max, ttl) = (self.limits.max_msgs, self.limits.expires);
+            replies.retain(|_, r| {
+                !(max.is_some_and(|m| r.sent >= m) || ttl.is_some_and(|t| r.received.elapsed() > t))
+            });
+        }
+    }
+
+    /// Whether the client may publish to `subject` as a response; counts it when so.
+    fn respond(&self, subject: &[u8]) -> bool {
+        let mut replies = self.replies.lock();
+        let Some(reply) = replies.get_mut(subject) else {
+            return false;
+        };
+        reply.sent += 1;
+        let used_up = self.limits.max_msgs.is_some_and(|m| reply.sent > m);
+        let expired = self
+            .limits
+            .expires
+            .is_some_and(|t| reply.received.elapsed() > t);
+        if used_up || expired {
+            replies.remove(subject);
+            return false;
+        }
+        true
     }
 }
 
@@ -212,17 +323,30 @@ const PUBLISH_CACHE_SIZE: usize = 128;
 pub(crate) struct ConnectionPermissions {
     rules: Arc<CompiledPermissions>,
     publish_cache: HashMap<Box<[u8]>, bool>,
+    responses: Option<Arc<ResponseTracker>>,
 }
 
 impl ConnectionPermissions {
     pub(crate) fn new(rules: Arc<CompiledPermissions>) -> Self {
+        let responses = rules
+            .responses
+            .clone()
+            .map(|limits| Arc::new(ResponseTracker::new(limits)));
         ConnectionPermissions {
             rules,
             publish_cache: HashMap::new(),
+            responses,
         }
     }
 
-    /// Whether this connection may publish to `subject`.
+    /// The reply tracker deliveries to this connection must record into, with
+    /// `allow_responses`.
+    pub(crate) fn response_tracker(&self) -> Option<Arc<ResponseTracker>> {
+        self.responses.clone()
+    }
+
+    /// Whether this connection may publish to `subject` (counting it as a response when only
+    /// `allow_responses` allows it).
     pub(crate) fn can_publish(&mut self, subject: &[u8]) -> bool {
         let Some(rules) = &self.rules.publish else {
             return true;
@@ -231,6 +355,10 @@ impl ConnectionPermissions {
             return allowed;
         }
         let allowed = rules.can_publish(subject);
+        if !allowed && let Some(responses) = &self.responses {
+            // Not cached: the answer depends on the requests received and responses sent.
+            return responses.respond(subject);
+        }
         if self.publish_cache.len() >= PUBLISH_CACHE_SIZE {
             self.publish_cache.clear();
         }
@@ -293,6 +421,10 @@ pub(crate) fn from_conf(v: &natrium_conf::Value) -> Result<Permissions, String> 
     let mut perms = Permissions::default();
     for entry in v.as_map().map_err(|e| e.to_string())?.iter() {
         let side = match entry.key().to_ascii_lowercase().as_str() {
+            "allow_responses" | "publish_allow_responses" => {
+                perms.allow_responses = response_permission(entry.value())?;
+                continue;
+            }
             "publish" | "pub" | "import" => &mut perms.publish,
             "subscribe" | "sub" | "export" => &mut perms.subscribe,
             _ if entry.is_used_as_variable() => continue,
@@ -316,6 +448,63 @@ pub(crate) fn from_conf(v: &natrium_conf::Value) -> Result<Permissions, String> 
     Ok(perms)
 }
 
+/// `allow_responses: true`, or `allow_responses: { max: N, expires: "1m" }`. As in
+/// nats-server, 0 keeps a default and a negative value removes the limit.
+fn response_permission(v: &natrium_conf::Value) -> Result<Option<ResponsePermission>, String> {
+    if let Ok(on) = v.as_bool() {
+        return Ok(on.then(ResponsePermission::default));
+    }
+    let map = v.as_map().map_err(|_| {
+        format!(
+            "{}: error parsing response permissions, expected a boolean or a map",
+            v.pos
+        )
+    })?;
+    let mut p = ResponsePermission::default();
+    for entry in map.iter() {
+        let value = entry.value();
+        match entry.key().to_ascii_lowercase().as_str() {
+            "max" | "max_msgs" | "max_messages" | "max_responses" => {
+                match value.as_i64().map_err(|e| e.to_string())? {
+                    0 => {}
+                    n if n < 0 => p.max_msgs = None,
+                    n => p.max_msgs = Some(n as u64),
+                }
+            }
+            "expires" | "expiration" | "ttl" => {
+                let text = value.as_str().map_err(|_| {
+                    format!(
+                        "{}: error parsing expires, not a duration string",
+                        entry.key_pos()
+                    )
+                })?;
+                let (negative, magnitude) = match text.strip_prefix('-') {
+                    Some(rest) => (true, rest),
+                    None => (false, text),
+                };
+                let d = natrium_conf::Value::new(
+                    natrium_conf::ValueKind::String(magnitude.to_owned()),
+                    value.pos.clone(),
+                )
+                .as_duration()
+                .map_err(|e| format!("error parsing expires: {e}"))?;
+                if !d.is_zero() {
+                    p.expires = if negative { None } else { Some(d) };
+                }
+            }
+            _ if entry.is_used_as_variable() => {}
+            _ => {
+                return Err(format!(
+                    "{}: Unknown field {:?} parsing permissions",
+                    entry.key_pos(),
+                    entry.key()
+                ));
+            }
+        }
+    }
+    Ok(Some(p))
+}
+
 fn subject_list(v: &natrium_conf::Value) -> Result<Vec<String>, String> {
     if let Ok(s) = v.as_str() {
         return Ok(vec![s.to_owned()]);
@@ -336,6 +525,13 @@ fn subject_permission(v: &natrium_conf::Value) -> Result<SubjectPermission, Stri
         match entry.key().to_ascii_lowercase().as_str() {
             "allow" => p.allow = subject_list(entry.value())?,
             "deny" => p.deny = subject_list(entry.value())?,
+            "allow_responses" => {
+                return Err(format!(
+                    "{}: `allow_responses` belongs in `permissions`, next to `publish` \
+                     (nats-server accepts only `allow` and `deny` here)",
+                    entry.key_pos()
+                ));
+            }
             _ => {
                 return Err(format!(
                     "{}: unknown permission field `{}` (expected allow or deny)",
@@ -381,6 +577,7 @@ mod tests {
         let mut c = conn(Permissions {
             publish: Some(SubjectPermission::default().deny(["foo.secret", "admin.>"])),
             subscribe: None,
+            allow_responses: None,
         });
         assert!(c.can_publish(b"foo.bar"));
         assert!(!c.can_publish(b"foo.secret"));
@@ -396,6 +593,7 @@ mod tests {
         let mut c = conn(Permissions {
             publish: Some(SubjectPermission::allow(["foo.>", "bar"]).deny(["foo.secret"])),
             subscribe: Some(SubjectPermission::allow(["foo.*", "q.> grp"]).deny(["foo.bar"])),
+            allow_responses: None,
         });
         assert!(c.can_publish(b"foo.x.y"));
         assert!(c.can_publish(b"bar"));
@@ -423,11 +621,96 @@ mod tests {
         let c = conn(Permissions {
             publish: None,
             subscribe: Some(SubjectPermission::allow(["y", "z.>"])),
+            allow_responses: None,
         });
         assert!(c.can_subscribe(b"z.*", None));
         assert!(!c.can_subscribe(b"*", None));
         assert!(!c.can_subscribe(b">", None));
         assert!(c.delivery_filter().is_none());
+    }
+
+    #[test]
+    fn responses_are_allowed_up_to_max_and_only_for_received_requests() {
+        let mut c = conn(Permissions {
+            publish: Some(SubjectPermission::default().deny(["x"])),
+            subscribe: None,
+            allow_responses: Some(ResponsePermission {
+                max_msgs: Some(2),
+                expires: None,
+            }),
+        });
+        // The deny-only list got an empty allow list: nothing but responses.
+        assert!(!c.can_publish(b"anything"));
+        let tracker = c.response_tracker().expect("tracking replies");
+        tracker.record(b"_INBOX.a");
+        assert!(c.can_publish(b"_INBOX.a"));
+        assert!(c.can_publish(b"_INBOX.a"));
+        assert!(!c.can_publish(b"_INBOX.a"), "a third response");
+        assert!(!c.can_publish(b"_INBOX.b"), "never received");
+        // A new request on the same reply subject starts over.
+        tracker.record(b"_INBOX.a");
+        assert!(c.can_publish(b"_INBOX.a"));
+    }
+
+    #[test]
+    fn expired_requests_can_not_be_answered() {
+        let mut c = conn(Permissions {
+            publish: None,
+            subscribe: None,
+            allow_responses: Some(ResponsePermission {
+                max_msgs: None,
+                expires: Some(Duration::ZERO),
+            }),
+        });
+        let tracker = c.response_tracker().expect("tracking replies");
+        tracker.record(b"r");
+        // Any elapsed time exceeds a zero expiry.
+        std::thread::sleep(Duration::from_millis(2));
+        assert!(!c.can_publish(b"r"));
+    }
+
+    #[test]
+    fn allow_responses_from_config() {
+        let parse = |text: &str| {
+            let v = natrium_conf::parse_str(text).expect("conf");
+            from_conf(
+                v.as_map()
+                    .expect("map")
+                    .get("permissions")
+                    .expect("permissions"),
+            )
+        };
+        let p = parse("permissions { allow_responses: true }").expect("valid");
+        assert_eq!(p.allow_responses, Some(ResponsePermission::default()));
+        let p = parse("permissions { allow_responses: false }").expect("valid");
+        assert_eq!(p.allow_responses, None);
+        let p = parse("permissions { publish: [a], allow_responses: { max: 5, expires: \"1m\" } }")
+            .expect("valid");
+        assert_eq!(
+            p.allow_responses,
+            Some(ResponsePermission {
+                max_msgs: Some(5),
+                expires: Some(Duration::from_secs(60)),
+            })
+        );
+        let p =
+            parse("permissions { allow_responses: { max: -1, expires: \"-1s\" } }").expect("valid");
+        assert_eq!(
+            p.allow_responses,
+            Some(ResponsePermission {
+                max_msgs: None,
+                expires: None,
+            })
+        );
+        let p = parse("permissions { allow_responses: { max: 0, ttl: \"0s\" } }").expect("valid");
+        assert_eq!(p.allow_responses, Some(ResponsePermission::default()));
+        let err = parse("permissions { allow_responses: { expires: 5 } }").unwrap_err();
+        assert!(err.contains("not a duration string"), "{err}");
+        let err = parse("permissions { allow_responses: { bogus: 1 } }").unwrap_err();
+        assert!(err.contains("Unknown field"), "{err}");
+        let err =
+            parse("permissions { publish: { allow: [a], allow_responses: true } }").unwrap_err();
+        assert!(err.contains("belongs in `permissions`"), "{err}");
     }
 
     #[test]

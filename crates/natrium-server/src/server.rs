@@ -104,6 +104,11 @@ impl Server {
                 opts.max_payload, opts.max_pending
             )));
         }
+        // Certificates are checked before anything listens: a bad file stops the start.
+        let tls = match &opts.tls {
+            Some(t) => Some(crate::tls::LiveTls::load(t)?),
+            None => None,
+        };
         let (host, port) = (opts.host.clone(), opts.port);
         let listener = TcpListener::bind((host.as_str(), port))
             .await
@@ -127,8 +132,6 @@ impl Server {
             server_id,
             host: opts.host.clone(),
             port: addr.port(),
-            auth_required: opts.auth.is_required(),
-            max_payload: opts.max_payload,
         };
         let shared = Arc::new(Shared {
             info,
@@ -140,7 +143,7 @@ impl Server {
             started: SystemTime::now(),
             shutdown: CancellationToken::new(),
             lame_duck: CancellationToken::new(),
-            live: parking_lot::RwLock::new(Arc::new(crate::signal::Reloadable::from(&opts))),
+            live: parking_lot::RwLock::new(Arc::new(crate::signal::Reloadable::new(&opts, tls))),
             tasks: TaskTracker::new(),
             opts,
         });
@@ -167,6 +170,9 @@ impl Server {
             "Listening for client connections on {}",
             display_addr(&shared.opts.host, addr.port())
         );
+        if shared.opts.tls.is_some() {
+            tracing::info!("TLS required for client connections");
+        }
         tracing::info!("Server is ready");
 
         shared.tasks.spawn(accept_loop(shared.clone(), listener));
@@ -251,11 +257,53 @@ impl Server {
         self.shutdown().await;
     }
 
-    /// Applies what can change at run time (users, permissions, token, `no_auth_user`,
-    /// `max_payload`) from `opts` to connections made from now on. Other fields are ignored.
+    /// Applies what can change at run time from `opts`: users, permissions, token,
+    /// `no_auth_user`, `max_payload` and the TLS certificate, key, CA and timeout (the files
+    /// are read again) to connections made from now on; the log level and `logtime`
+    /// (`logging`) at once, to the logger [`crate::logging::init`] installed. Other fields
+    /// are ignored.
+    ///
+    /// INFO announces the new `auth_required`, `tls_required`, `tls_verify` and
+    /// `max_payload` to clients connecting from now on. A reload that can't be applied
+    /// (unusable TLS files) is logged and changes nothing, as in nats-server.
     pub fn reload(&self, opts: &ServerOptions) {
-        *self.shared.live.write() = Arc::new(crate::signal::Reloadable::from(opts));
+        let tls = match self.reload_tls(opts.tls.as_ref()) {
+            Ok(tls) => tls,
+            Err(e) => {
+                tracing::error!("Failed to reload server configuration: {e}");
+                return;
+            }
+        };
+        let new = Arc::new(crate::signal::Reloadable::new(opts, tls));
+        let old = std::mem::replace(&mut *self.shared.live.write(), new);
+        let (was, now) = (old.logging, opts.logging);
+        for (name, before, after) in [
+            ("debug", was.debug, now.debug),
+            ("trace", was.trace, now.trace),
+            ("logtime", was.logtime, now.logtime),
+        ] {
+            if before != after {
+                tracing::info!("Reloaded: {name} = {after}");
+            }
+        }
+        if was != now {
+            crate::logging::apply(now);
+        }
         tracing::info!("Reloaded server configuration");
+    }
+
+    /// The TLS settings a reload to `new` puts in force: the files read again.
+    fn reload_tls(
+        &self,
+        new: Option<&crate::tls::TlsOptions>,
+    ) -> Result<Option<crate::tls::LiveTls>, crate::tls::TlsError> {
+        let tls = new.map(crate::tls::LiveTls::load).transpose()?;
+        let live = self.shared.live.read().clone();
+        if live.tls.as_ref().map(|t| &t.options) != new {
+            let state = if new.is_some() { "enabled" } else { "disabled" };
+            tracing::info!("Reloaded: tls = {state}");
+        }
+        Ok(tls)
     }
 
     /// Stops accepting, closes every client connection and waits for every task to end.

@@ -13,14 +13,31 @@ pub(crate) struct Reloadable {
     pub auth: Auth,
     pub no_auth_user: Option<String>,
     pub max_payload: u32,
+    pub logging: crate::logging::LogLevel,
+    /// Certificates and handshake timeout for new connections, when TLS is on.
+    pub tls: Option<crate::tls::LiveTls>,
 }
 
-impl From<&ServerOptions> for Reloadable {
-    fn from(o: &ServerOptions) -> Self {
+impl Reloadable {
+    /// What INFO announces under these settings.
+    pub(crate) fn advertised(&self) -> crate::info::Advertised {
+        crate::info::Advertised {
+            auth_required: self.auth.is_required() && self.no_auth_user.is_none(),
+            tls_required: self.tls.as_ref().is_some_and(|t| !t.options.allow_non_tls),
+            tls_verify: self.tls.as_ref().is_some_and(|t| t.options.verify),
+            tls_available: self.tls.as_ref().is_some_and(|t| t.options.allow_non_tls),
+            max_payload: self.max_payload,
+        }
+    }
+
+    /// The reloadable part of `o`, with TLS files already loaded into `tls`.
+    pub(crate) fn new(o: &ServerOptions, tls: Option<crate::tls::LiveTls>) -> Self {
         Reloadable {
             auth: o.auth.clone(),
             no_auth_user: o.no_auth_user.clone(),
             max_payload: o.max_payload,
+            logging: o.logging,
+            tls,
         }
     }
 }

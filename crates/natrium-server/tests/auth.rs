@@ -96,3 +96,28 @@ async fn no_connect_within_auth_timeout_closes() {
     assert_eq!(raw.read_to_eof().await, "-ERR 'Authentication Timeout'\r\n");
     server.shutdown().await;
 }
+
+/// With `no_auth_user`, INFO does not announce `auth_required` (clients without credentials
+/// get in), as nats-server 2.9.10 sends it; a reload changes what new clients are told.
+#[tokio::test]
+async fn info_follows_no_auth_user_and_reloads() {
+    let users = Auth::Users(vec![User::new("guest", "g"), User::new("a", "b")]);
+    let mut opts = ServerOptions {
+        no_auth_user: Some("guest".into()),
+        ..with_auth(users)
+    };
+    let server = start(opts.clone()).await;
+    let (mut raw, info) = Raw::connect(&server).await;
+    assert!(!info.contains("auth_required"), "{info}");
+    assert!(info.contains(r#""max_payload":1048576,"#), "{info}");
+    raw.send("CONNECT {\"verbose\":false}\r\nPING\r\n").await;
+    raw.expect_line("PONG").await;
+
+    opts.no_auth_user = None;
+    opts.max_payload = 4096;
+    server.reload(&opts);
+    let (_, info) = Raw::connect(&server).await;
+    assert!(info.contains(r#""auth_required":true"#), "{info}");
+    assert!(info.contains(r#""max_payload":4096,"#), "{info}");
+    server.shutdown().await;
+}

@@ -17,6 +17,7 @@ fn options() -> ServerOptions {
     let a = User::new("a", "a").with_permissions(Permissions {
         publish: Some(SubjectPermission::allow(["foo.>", "bar"]).deny(["foo.secret"])),
         subscribe: Some(SubjectPermission::allow(["foo.*", "q.> grp"]).deny(["foo.bar"])),
+        ..Permissions::default()
     });
     ServerOptions {
         auth: Auth::Users(vec![a, User::new("open", "o")]),
@@ -250,4 +251,221 @@ fn invalid_permission_subjects_are_config_errors() {
     .expect("write config");
     let err = natrium_server::config::load(&path).unwrap_err().to_string();
     assert!(err.contains("invalid subject \"a..b\""), "{err}");
+}
+
+/// Waits for the next server error a client reports.
+async fn next_server_error(
+    events: &mut tokio::sync::mpsc::UnboundedReceiver<async_nats::Event>,
+) -> String {
+    tokio::time::timeout(BOUND, async {
+        loop {
+            match events.recv().await {
+                Some(async_nats::Event::ServerError(e)) => return e.to_string(),
+                Some(_) => continue,
+                None => panic!("event channel closed"),
+            }
+        }
+    })
+    .await
+    .expect("a server error event")
+}
+
+#[tokio::test]
+async fn allow_responses_lets_a_publish_denied_responder_answer_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("server.conf");
+    std::fs::write(
+        &path,
+        "listen: 127.0.0.1:-1\nauthorization {\n  users = [\n    \
+         {user: svc, password: s, permissions: {publish: {deny: \">\"}, allow_responses: true}}\n    \
+         {user: app, password: a}\n  ]\n}\n",
+    )
+    .expect("write config");
+    let opts = natrium_server::config::load(&path).expect("valid").options;
+    let server = start(opts).await;
+
+    let (events_tx, mut events) = tokio::sync::mpsc::unbounded_channel();
+    let svc = async_nats::ConnectOptions::with_user_and_password("svc".into(), "s".into())
+        .event_callback(move |event| {
+            let tx = events_tx.clone();
+            async move {
+                let _ = tx.send(event);
+            }
+        })
+        .connect(server.client_url())
+        .await
+        .expect("responder connects");
+    let app = async_nats::ConnectOptions::with_user_and_password("app".into(), "a".into())
+        .connect(server.client_url())
+        .await
+        .expect("requester connects");
+
+    // The official request/reply path works.
+    let mut requests = svc.subscribe("svc.echo").await.expect("subscribe");
+    svc.flush().await.expect("flush");
+    let responder = tokio::spawn(async move {
+        let req = requests.next().await.expect("a request");
+        let reply = req.reply.clone().expect("a reply subject");
+        svc.publish(reply.clone(), req.payload.clone())
+            .await
+            .expect("queued");
+        (svc, requests, reply)
+    });
+    let answer = tokio::time::timeout(BOUND, app.request("svc.echo", "ping".into()))
+        .await
+        .expect("reply within bound")
+        .expect("a reply, not a permissions error");
+    assert_eq!(&answer.payload[..], b"ping");
+    let (svc, mut requests, first_reply) = responder.await.expect("responder task");
+
+    // A second response to the same request is refused (max 1), and so is an inbox it never
+    // received a request for.
+    svc.publish(first_reply.clone(), "again".into())
+        .await
+        .expect("queued");
+    let err = next_server_error(&mut events).await;
+    assert!(
+        err.contains(&format!(
+            "Permissions Violation for Publish to \"{first_reply}\""
+        )),
+        "{err}"
+    );
+    svc.publish("_INBOX.never.received", "x".into())
+        .await
+        .expect("queued");
+    let err = next_server_error(&mut events).await;
+    assert!(
+        err.contains("Permissions Violation for Publish to \"_INBOX.never.received\""),
+        "{err}"
+    );
+
+    // What reached the requester: a manual inbox sees the answer to a fresh request and
+    // nothing from the refused publishes.
+    let mut inbox = app.subscribe("_INBOX.manual.>").await.expect("subscribe");
+    app.flush().await.expect("flush");
+    app.publish_with_reply("svc.echo", "_INBOX.manual.1", "one".into())
+        .await
+        .expect("queued");
+    let req = tokio::time::timeout(BOUND, requests.next())
+        .await
+        .expect("request within bound")
+        .expect("a request");
+    assert_eq!(req.reply.as_deref(), Some("_INBOX.manual.1"));
+    svc.publish("_INBOX.manual.1", "first".into())
+        .await
+        .expect("queued");
+    svc.publish("_INBOX.manual.1", "second".into())
+        .await
+        .expect("queued");
+    let err = next_server_error(&mut events).await;
+    assert!(
+        err.contains("Permissions Violation for Publish to \"_INBOX.manual.1\""),
+        "{err}"
+    );
+    // The responder still has its connection; answering another request works.
+    app.publish_with_reply("svc.echo", "_INBOX.manual.2", "two".into())
+        .await
+        .expect("queued");
+    let req = tokio::time::timeout(BOUND, requests.next())
+        .await
+        .expect("request within bound")
+        .expect("a request");
+    assert_eq!(req.reply.as_deref(), Some("_INBOX.manual.2"));
+    svc.publish("_INBOX.manual.2", "third".into())
+        .await
+        .expect("queued");
+    let mut got = Vec::new();
+    for _ in 0..2 {
+        let msg = tokio::time::timeout(BOUND, inbox.next())
+            .await
+            .expect("message within bound")
+            .expect("message");
+        got.push(format!(
+            "{} {}",
+            msg.subject,
+            String::from_utf8_lossy(&msg.payload)
+        ));
+    }
+    assert_eq!(got, ["_INBOX.manual.1 first", "_INBOX.manual.2 third"]);
+    server.shutdown().await;
+}
+
+#[path = "support/reference.rs"]
+mod reference;
+
+/// A raw client on `addr`: INFO read, CONNECT sent, PONG received.
+async fn raw_login(addr: std::net::SocketAddr, user: &str, pass: &str) -> Raw {
+    let stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let (r, w) = stream.into_split();
+    let mut raw = Raw {
+        reader: tokio::io::BufReader::new(r),
+        writer: w,
+    };
+    raw.line().await; // INFO
+    raw.send(&format!(
+        "CONNECT {{\"user\":\"{user}\",\"pass\":\"{pass}\",\"verbose\":false}}\r\nPING\r\n"
+    ))
+    .await;
+    raw.expect_line("PONG").await;
+    raw
+}
+
+/// Sends `ops` and a PING; returns every line up to the PONG.
+async fn exchange(raw: &mut Raw, ops: &str) -> Vec<String> {
+    raw.send(&format!("{ops}PING\r\n")).await;
+    let mut lines = Vec::new();
+    loop {
+        let line = raw.line().await;
+        if line == "PONG" {
+            return lines;
+        }
+        lines.push(line);
+    }
+}
+
+/// The allow_responses session on one server, as the two clients saw it.
+async fn responses_session(addr: std::net::SocketAddr) -> Vec<Vec<String>> {
+    let mut svc = raw_login(addr, "svc", "s").await;
+    let mut app = raw_login(addr, "app", "a").await;
+    vec![
+        exchange(&mut svc, "SUB svc.echo 1\r\n").await,
+        exchange(&mut app, "SUB _INBOX.x.> 9\r\nPUB svc.echo _INBOX.x.1 2\r\nhi\r\n").await,
+        exchange(&mut svc, "").await,
+        exchange(
+            &mut svc,
+            "PUB _INBOX.x.1 1\r\na\r\nPUB _INBOX.x.1 1\r\nb\r\nPUB _INBOX.x.2 1\r\nc\r\nPUB foo 1\r\nd\r\n",
+        )
+        .await,
+        exchange(&mut app, "").await,
+    ]
+}
+
+#[tokio::test]
+async fn allow_responses_matches_nats_server_on_the_wire() {
+    let Some(bin) = reference::reference_binary_or_skip("allow_responses differential") else {
+        return;
+    };
+    let users = "authorization {\n  users = [\n    \
+         {user: svc, password: s, permissions: {publish: {deny: \">\"}, allow_responses: {max: 1, expires: \"1m\"}}}\n    \
+         {user: app, password: a}\n  ]\n}\n";
+    let reference = reference::ReferenceServer::start(&bin, users)
+        .await
+        .expect("reference starts");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("server.conf");
+    std::fs::write(&path, format!("listen: 127.0.0.1:-1\n{users}")).expect("write config");
+    let server = start(natrium_server::config::load(&path).expect("valid").options).await;
+
+    let theirs = responses_session(reference.addr()).await;
+    let ours = responses_session(server.addr()).await;
+    assert_eq!(ours, theirs);
+    // And what that is: one answer through, the rest refused.
+    assert_eq!(
+        ours[4],
+        ["MSG _INBOX.x.1 9 1", "a"],
+        "the requester got exactly one response"
+    );
+    assert_eq!(ours[3].len(), 3, "{:?}", ours[3]);
+    reference.shutdown().await;
+    server.shutdown().await;
 }

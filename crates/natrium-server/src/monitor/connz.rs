@@ -39,6 +39,7 @@ pub(crate) fn reason_text(reason: CloseReason) -> &'static str {
         CloseReason::MaxControlLineExceeded => "Maximum Control Line Exceeded",
         CloseReason::MaxConnectionsExceeded => "Maximum Connections Exceeded",
         CloseReason::ReadError => "Read Error",
+        CloseReason::TlsHandshakeError => "TLS Handshake Failure",
     }
 }
 
@@ -106,6 +107,7 @@ pub(crate) struct ConnRecord {
     pub lang: String,
     pub version: String,
     pub user: Option<String>,
+    pub tls: Option<crate::tls::SessionInfo>,
 }
 
 impl ConnRecord {
@@ -135,6 +137,7 @@ impl ConnRecord {
             lang: meta.lang,
             version: meta.version,
             user: meta.user,
+            tls: client.tls.get().cloned(),
         }
     }
 
@@ -382,6 +385,10 @@ struct ConnInfo {
     #[serde(skip_serializing_if = "String::is_empty")]
     version: String,
     #[serde(skip_serializing_if = "Option::is_none")]
+    tls_version: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tls_cipher_suite: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     authorized_user: Option<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     subscriptions_list: Vec<String>,
@@ -422,6 +429,8 @@ impl ConnInfo {
             name: c.name.clone(),
             lang: c.lang.clone(),
             version: c.version.clone(),
+            tls_version: c.tls.as_ref().map(|t| t.version.clone()),
+            tls_cipher_suite: c.tls.as_ref().map(|t| t.cipher_suite.clone()),
             authorized_user: if q.auth { c.user.clone() } else { None },
             subscriptions_list,
             subscriptions_list_detail,

@@ -31,7 +31,7 @@ use tokio::net::TcpListener;
 use crate::error::ServerError;
 use crate::server::Shared;
 
-pub(crate) use connz::ClosedConnections;
+pub(crate) use connz::{ClosedConnections, reason_text};
 use process::ProcessSampler;
 use varz::HttpEndpoint;
 

@@ -34,6 +34,10 @@ pub(crate) struct Varz {
     port: u16,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     auth_required: bool,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    tls_required: bool,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    tls_verify: bool,
     max_connections: usize,
     #[serde(skip_serializing_if = "is_zero")]
     max_subscriptions: usize,
@@ -87,10 +91,6 @@ fn is_zero(n: &usize) -> bool {
     *n == 0
 }
 
-/// nats-server's default TLS handshake timeout, reported although natrium-server has no TLS
-/// listener (nats-server reports it without TLS too).
-const TLS_TIMEOUT_SECS: f64 = 2.0;
-
 /// Where the monitoring listener is, for `http_host`/`http_port`.
 #[derive(Debug, Clone)]
 pub(crate) struct HttpEndpoint {
@@ -106,6 +106,8 @@ pub(crate) fn varz(
     http_req_stats: BTreeMap<&'static str, u64>,
 ) -> Varz {
     let opts = &shared.opts;
+    let live = shared.live.read().clone();
+    let advertised = live.advertised();
     let c = &shared.counters;
     let now = SystemTime::now();
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
@@ -121,6 +123,8 @@ pub(crate) fn varz(
         host: opts.host.clone(),
         port: shared.info.port,
         auth_required: opts.auth.is_required(),
+        tls_required: advertised.tls_required,
+        tls_verify: advertised.tls_verify,
         max_connections: opts.max_connections,
         max_subscriptions: opts.max_subscriptions,
         ping_interval: format::nanos(opts.ping_interval),
@@ -131,7 +135,7 @@ pub(crate) fn varz(
         https_port: 0,
         auth_timeout: opts.auth_timeout.as_secs_f64(),
         max_control_line: opts.max_control_line,
-        max_payload: opts.max_payload,
+        max_payload: live.max_payload,
         max_pending: opts.max_pending,
         cluster: Unconfigured {},
         gateway: Unconfigured {},
@@ -139,7 +143,12 @@ pub(crate) fn varz(
         mqtt: Unconfigured {},
         websocket: Unconfigured {},
         jetstream: Unconfigured {},
-        tls_timeout: TLS_TIMEOUT_SECS,
+        // Reported without TLS too, as nats-server does.
+        tls_timeout: live
+            .tls
+            .as_ref()
+            .map_or(crate::tls::DEFAULT_TLS_TIMEOUT, |t| t.options.timeout)
+            .as_secs_f64(),
         write_deadline: format::nanos(opts.write_deadline),
         start: shared.started,
         now,
