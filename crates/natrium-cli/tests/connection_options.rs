@@ -3,9 +3,9 @@
 
 mod support;
 
-use natrium_server::{Auth, Server, ServerOptions};
-use support::certs::TestPki;
-use support::{run, start_reference, stderr};
+use natrium_server::{Auth, Server, ServerOptions, TlsOptions};
+use support::certs::Certs;
+use support::{TestServer, run, start_reference, stderr};
 
 async fn embedded(auth: Auth) -> Server {
     let options = ServerOptions {
@@ -17,6 +17,35 @@ async fn embedded(auth: Auth) -> Server {
 
 fn path(p: &std::path::Path) -> &str {
     p.to_str().expect("utf-8 temp path")
+}
+
+/// natrium-server embedded with `tls`, then Debian's nats-server with the same settings as
+/// flags (when installed; required in CI).
+async fn tls_servers(pki: &Certs, verify: bool) -> Vec<TestServer> {
+    let mut tls = TlsOptions::new(&pki.server_cert, &pki.server_key);
+    if verify {
+        tls = tls.verify_clients(&pki.ca);
+    }
+    let embedded = Server::start(ServerOptions {
+        tls: Some(tls),
+        ..ServerOptions::ephemeral()
+    })
+    .await
+    .expect("TLS server starts");
+    let mut servers = vec![TestServer::Embedded(embedded)];
+    let mut flags = vec![
+        "--tlscert",
+        path(&pki.server_cert),
+        "--tlskey",
+        path(&pki.server_key),
+    ];
+    if verify {
+        flags.extend(["--tlsverify", "--tlscacert", path(&pki.ca)]);
+    } else {
+        flags.push("--tls");
+    }
+    servers.extend(start_reference(&flags).await);
+    servers
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -86,87 +115,72 @@ async fn user_and_password_are_sent() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn tls_server_is_reached_with_its_ca_and_refused_without() {
-    let pki = TestPki::generate();
-    let Some(server) = start_reference(&[
-        "--tls",
-        "--tlscert",
-        path(&pki.server_cert),
-        "--tlskey",
-        path(&pki.server_key),
-    ])
-    .await
-    else {
-        return;
-    };
-    let url = server.url();
-
-    let ok = run(&url, &["pub", "cli.tls", "hi", "--tlsca", path(&pki.ca)]).await;
-    assert!(ok.status.success(), "{}", stderr(&ok));
-    assert!(
-        stderr(&ok).contains("Published 1 message"),
-        "{}",
-        stderr(&ok)
-    );
-
-    // Without the CA the server's certificate cannot be trusted; with an unrelated CA neither.
-    for args in [
-        &["pub", "cli.tls", "hi"][..],
-        &["pub", "cli.tls", "hi", "--tlsca", path(&pki.other_ca)][..],
-    ] {
-        let refused = run(&url, args).await;
-        assert!(!refused.status.success(), "{args:?} should be refused");
-        let err = stderr(&refused);
+    let pki = Certs::generate();
+    for server in tls_servers(&pki, false).await {
+        let url = server.url();
+        let ok = run(&url, &["pub", "cli.tls", "hi", "--tlsca", path(&pki.ca)]).await;
+        assert!(ok.status.success(), "{url}: {}", stderr(&ok));
         assert!(
-            err.contains("cannot connect to NATS server") && err.contains("certificate"),
-            "{args:?}: {err}"
+            stderr(&ok).contains("Published 1 message"),
+            "{}",
+            stderr(&ok)
         );
+
+        // Without the CA the server's certificate cannot be trusted; with an unrelated CA
+        // neither.
+        for args in [
+            &["pub", "cli.tls", "hi"][..],
+            &["pub", "cli.tls", "hi", "--tlsca", path(&pki.rogue_ca)][..],
+        ] {
+            let refused = run(&url, args).await;
+            assert!(
+                !refused.status.success(),
+                "{url} {args:?} should be refused"
+            );
+            let err = stderr(&refused);
+            assert!(
+                err.contains("cannot connect to NATS server") && err.contains("certificate"),
+                "{url} {args:?}: {err}"
+            );
+        }
+        server.stop().await;
     }
-    server.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn verifying_tls_server_needs_the_client_certificate() {
-    let pki = TestPki::generate();
-    let Some(server) = start_reference(&[
-        "--tlsverify",
-        "--tlscert",
-        path(&pki.server_cert),
-        "--tlskey",
-        path(&pki.server_key),
-        "--tlscacert",
-        path(&pki.ca),
-    ])
-    .await
-    else {
-        return;
-    };
-    let url = server.url();
+    let pki = Certs::generate();
+    for server in tls_servers(&pki, true).await {
+        let url = server.url();
+        let with_cert = run(
+            &url,
+            &[
+                "pub",
+                "cli.tls",
+                "hi",
+                "--tlsca",
+                path(&pki.ca),
+                "--tlscert",
+                path(&pki.client_cert),
+                "--tlskey",
+                path(&pki.client_key),
+            ],
+        )
+        .await;
+        assert!(with_cert.status.success(), "{url}: {}", stderr(&with_cert));
 
-    let with_cert = run(
-        &url,
-        &[
-            "pub",
-            "cli.tls",
-            "hi",
-            "--tlsca",
-            path(&pki.ca),
-            "--tlscert",
-            path(&pki.client_cert),
-            "--tlskey",
-            path(&pki.client_key),
-        ],
-    )
-    .await;
-    assert!(with_cert.status.success(), "{}", stderr(&with_cert));
-
-    let without_cert = run(&url, &["pub", "cli.tls", "hi", "--tlsca", path(&pki.ca)]).await;
-    assert!(!without_cert.status.success());
-    assert!(
-        stderr(&without_cert).contains("cannot connect to NATS server"),
-        "{}",
-        stderr(&without_cert)
-    );
-    server.stop().await;
+        let without_cert = run(&url, &["pub", "cli.tls", "hi", "--tlsca", path(&pki.ca)]).await;
+        assert!(
+            !without_cert.status.success(),
+            "{url}: accepted without a certificate"
+        );
+        assert!(
+            stderr(&without_cert).contains("cannot connect to NATS server"),
+            "{url}: {}",
+            stderr(&without_cert)
+        );
+        server.stop().await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]

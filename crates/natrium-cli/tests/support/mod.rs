@@ -7,6 +7,8 @@
 
 #![allow(dead_code)] // each test file uses a different subset
 
+/// Certificates made at test time (the natrium-server tests' own generator).
+#[path = "../../../natrium-server/tests/support/certs.rs"]
 pub mod certs;
 
 use std::path::PathBuf;

@@ -2,7 +2,8 @@
 //! 127.0.0.1 and localhost, a client certificate signed by the CA, and a client certificate
 //! signed by an unrelated CA. Written as PEM files into a temporary directory.
 //!
-//! Include it from a test file with `#[path = "support/certs.rs"] mod certs;`.
+//! Include it from a test file with `#[path = "support/certs.rs"] mod certs;` (the natrium-cli
+//! tests include this same file).
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
@@ -29,6 +30,8 @@ pub struct Certs {
     pub rogue_cert: PathBuf,
     /// Its private key.
     pub rogue_key: PathBuf,
+    /// The unrelated CA that signed `rogue_cert` (a wrong CA for clients to trust).
+    pub rogue_ca: PathBuf,
 }
 
 fn ca(name: &str) -> (rcgen::Certificate, Issuer<'static, KeyPair>) {
@@ -88,7 +91,7 @@ impl Certs {
             &["client.natrium.test"],
             ExtendedKeyUsagePurpose::ClientAuth,
         );
-        let (_, rogue_issuer) = ca("someone else's CA");
+        let (rogue_ca, rogue_issuer) = ca("someone else's CA");
         let (rogue_cert, rogue_key) = leaf(
             &rogue_issuer,
             "rogue client",
@@ -104,6 +107,7 @@ impl Certs {
             client_key: write(d, "client-key.pem", &client_key),
             rogue_cert: write(d, "rogue.pem", &rogue_cert),
             rogue_key: write(d, "rogue-key.pem", &rogue_key),
+            rogue_ca: write(d, "rogue-ca.pem", &rogue_ca.pem()),
             dir,
         }
     }
