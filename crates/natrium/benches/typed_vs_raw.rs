@@ -1,10 +1,13 @@
 //! Messages per second through a typed natrium handler (`Json<Event>`) versus a raw
 //! async-nats subscriber decoding the same JSON, on the same embedded server.
 //!
-//! Run: `cargo bench -p natrium --bench typed_vs_raw` (env `BENCH_MESSAGES` changes the
-//! count per round). The publisher sends in windows no larger than the client's
-//! subscription buffer and waits for each window to be consumed, so nothing is dropped
-//! and both sides are measured the same way.
+//! Run: `cargo bench -p natrium --bench typed_vs_raw` (env `BENCH_MESSAGES`: messages per
+//! round, default 400 000; `BENCH_ROUNDS`: rounds per variant, default 6; `BENCH_NATS_URL`:
+//! use that server instead of the embedded one). Both variants run on the same server with
+//! the same payload, publisher and message count; rounds are interleaved and alternate which
+//! variant goes first, so drifting machine load hits both alike. The publisher sends in
+//! windows no larger than the client's subscription buffer and waits for each window to be
+//! consumed, so nothing is dropped and both sides are measured the same way.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -18,7 +21,6 @@ use tokio::sync::watch;
 
 /// Messages per window; below async-nats's default subscription capacity (65 536).
 const WINDOW: u64 = 20_000;
-const ROUNDS: usize = 3;
 
 #[derive(Debug, Serialize, Deserialize)]
 struct Event {
@@ -136,17 +138,44 @@ fn rate(total: u64, took: Duration) -> f64 {
     total as f64 / took.as_secs_f64()
 }
 
-fn main() {
-    let total: u64 = std::env::var("BENCH_MESSAGES")
+fn median(values: &[f64]) -> f64 {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let mid = sorted.len() / 2;
+    if sorted.len() % 2 == 0 {
+        (sorted[mid - 1] + sorted[mid]) / 2.0
+    } else {
+        sorted[mid]
+    }
+}
+
+fn env_number(name: &str, default: u64) -> u64 {
+    std::env::var(name)
         .ok()
         .and_then(|v| v.parse().ok())
-        .map_or(200_000, |n: u64| n.div_ceil(WINDOW) * WINDOW);
+        .unwrap_or(default)
+}
+
+fn main() {
+    let total = env_number("BENCH_MESSAGES", 400_000)
+        .div_ceil(WINDOW)
+        .max(1)
+        * WINDOW;
+    let rounds = env_number("BENCH_ROUNDS", 6).max(1) as usize;
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     runtime.block_on(async {
-        let server = natrium_server::Server::start(natrium_server::ServerOptions::ephemeral())
-            .await
-            .expect("embedded server");
-        let url = server.client_url();
+        let embedded = match std::env::var("BENCH_NATS_URL") {
+            Ok(_) => None,
+            Err(_) => Some(
+                natrium_server::Server::start(natrium_server::ServerOptions::ephemeral())
+                    .await
+                    .expect("embedded server"),
+            ),
+        };
+        let url = match &embedded {
+            Some(server) => server.client_url(),
+            None => std::env::var("BENCH_NATS_URL").expect("checked above"),
+        };
         let publisher = async_nats::connect(&url).await.expect("connect");
         let payload = Bytes::from(
             serde_json::to_vec(&Event {
@@ -159,27 +188,46 @@ fn main() {
             .expect("encode"),
         );
         println!(
-            "typed_vs_raw: {total} messages per round, {} byte JSON payload, {ROUNDS} rounds each (best shown)",
-            payload.len()
+            "typed_vs_raw: {total} messages per round, {} byte JSON payload, {rounds} rounds each, interleaved, server {}",
+            payload.len(),
+            if embedded.is_some() { "embedded natrium-server" } else { url.as_str() }
         );
         let (mut raw, mut typed) = (Vec::new(), Vec::new());
-        for _ in 0..ROUNDS {
-            raw.push(rate(total, raw_round(&url, &publisher, &payload, total).await));
-            typed.push(rate(total, typed_round(&url, &publisher, &payload, total).await));
+        for round in 0..rounds {
+            // Alternate which variant goes first.
+            if round % 2 == 0 {
+                raw.push(rate(total, raw_round(&url, &publisher, &payload, total).await));
+                typed.push(rate(total, typed_round(&url, &publisher, &payload, total).await));
+            } else {
+                typed.push(rate(total, typed_round(&url, &publisher, &payload, total).await));
+                raw.push(rate(total, raw_round(&url, &publisher, &payload, total).await));
+            }
         }
         let best = |v: &[f64]| v.iter().copied().fold(0.0, f64::max);
-        let (raw_best, typed_best) = (best(&raw), best(&typed));
-        println!("| variant                              | msgs/s (best) | all rounds |");
-        println!("|--------------------------------------|---------------|------------|");
+        let pairs: Vec<f64> = raw.iter().zip(&typed).map(|(r, t)| t / r).collect();
+        let show = |v: &[f64]| v.iter().map(|r| *r as u64).collect::<Vec<_>>();
+        println!("| variant                              | msgs/s (median) | msgs/s (best) | all rounds |");
+        println!("|--------------------------------------|-----------------|---------------|------------|");
         println!(
-            "| raw async-nats subscriber + serde    | {raw_best:>13.0} | {:?} |",
-            raw.iter().map(|r| *r as u64).collect::<Vec<_>>()
+            "| raw async-nats subscriber + serde    | {:>15.0} | {:>13.0} | {:?} |",
+            median(&raw),
+            best(&raw),
+            show(&raw)
         );
         println!(
-            "| natrium NatsServer, Json<Event> arg  | {typed_best:>13.0} | {:?} |",
-            typed.iter().map(|r| *r as u64).collect::<Vec<_>>()
+            "| natrium NatsServer, Json<Event> arg  | {:>15.0} | {:>13.0} | {:?} |",
+            median(&typed),
+            best(&typed),
+            show(&typed)
         );
-        println!("natrium keeps {:.1} % of the raw rate", 100.0 * typed_best / raw_best);
-        server.shutdown().await;
+        println!(
+            "natrium / raw: median {:.3}, best {:.3}, per round {:?}",
+            median(&typed) / median(&raw),
+            best(&typed) / best(&raw),
+            pairs.iter().map(|p| (p * 1000.0).round() / 1000.0).collect::<Vec<_>>()
+        );
+        if let Some(server) = embedded {
+            server.shutdown().await;
+        }
     });
 }
