@@ -85,10 +85,22 @@ async fn drive(
         sent += WINDOW;
         tokio::time::timeout(Duration::from_secs(60), done.wait_for(|n| *n >= sent))
             .await
-            .expect("consumer keeps up within 60 s")
+            .unwrap_or_else(|_| {
+                panic!("{subject}: window ending at message {sent} not consumed within 60 s")
+            })
             .expect("consumer alive");
     }
     started.elapsed()
+}
+
+/// Returns once the server has processed everything `client` sent so far (async-nats's
+/// flush only reaches the kernel, so a SUB could still be pending when the publisher, on
+/// another connection, starts): the server itself answers a request nobody serves, in order.
+async fn confirm(client: &async_nats::Client) {
+    match client.request("bench.confirm", Bytes::new()).await {
+        Err(err) if err.kind() == async_nats::RequestErrorKind::NoResponders => {}
+        other => panic!("expected the server's no-responders answer, got {other:?}"),
+    }
 }
 
 async fn raw_round(
@@ -99,7 +111,7 @@ async fn raw_round(
 ) -> Duration {
     let client = async_nats::connect(url).await.expect("connect");
     let mut sub = client.subscribe("bench.raw").await.expect("subscribe");
-    client.flush().await.expect("flush");
+    confirm(&client).await;
     let (progress, done) = Progress::new();
     let consumer = tokio::spawn(async move {
         let mut left = total;

@@ -115,7 +115,12 @@ async fn consume(url: &str, mode: &str, total: u64) -> Result<(), BoxError> {
         "raw" => {
             let client = async_nats::connect(url).await?;
             let mut sub = client.subscribe(subject).await?;
-            client.flush().await?;
+            // async-nats's flush only reaches the kernel; the server's own answer to a
+            // request nobody serves proves the SUB was processed.
+            match client.request("profile.confirm", Bytes::new()).await {
+                Err(err) if err.kind() == async_nats::RequestErrorKind::NoResponders => {}
+                other => return Err(format!("expected no responders, got {other:?}").into()),
+            }
             let progress = progress.clone();
             let task = tokio::spawn(async move {
                 let mut left = total;
