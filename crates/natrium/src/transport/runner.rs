@@ -215,52 +215,64 @@ impl Runner {
         }
     }
 
-    /// Takes the next message into `slot`; `false` once the server stops or the
-    /// subscription ends (the latter fails the app). `idle` runs when no message is
-    /// buffered, before waiting for one.
-    async fn next_into(
+    /// Takes the next message into `slot` if one is already buffered: `Some(true)`.
+    /// `Some(false)`: the server stops or the subscription ended (the latter fails the
+    /// app). `None`: nothing buffered, wait with [`Runner::next_waiting`].
+    fn next_buffered(
+        &self,
+        sub: &mut Subscriber,
+        stop: &StopListener,
+        slot: &mut Message,
+        exclusive: bool,
+    ) -> Option<bool> {
+        if stop.stopped() {
+            return Some(false);
+        }
+        // Under load the client has messages buffered: take one without registering
+        // for the stop.
+        match sub.poll_next_into(&mut Context::from_waker(Waker::noop()), slot) {
+            Poll::Ready(received) => Some(self.taken(received, exclusive)),
+            Poll::Pending => None,
+        }
+    }
+
+    /// Waits for the next message (see [`Runner::next_buffered`]) or the stop.
+    async fn next_waiting(
         &self,
         sub: &mut Subscriber,
         stop: &mut StopListener,
         slot: &mut Message,
         exclusive: bool,
-        idle: impl FnOnce(),
     ) -> bool {
-        if stop.stopped() {
-            return false;
-        }
-        // Under load the client has messages buffered: take one without registering
-        // for the stop.
-        let buffered = sub.poll_next_into(&mut Context::from_waker(Waker::noop()), slot);
-        let received = match buffered {
-            Poll::Ready(received) => received,
-            Poll::Pending => {
-                idle();
-                let next = std::future::poll_fn(|cx| {
-                    if stop.poll_stopped(cx) {
-                        return Poll::Ready(None);
-                    }
-                    sub.poll_next_into(cx, slot).map(Some)
-                })
-                .await;
-                let Some(received) = next else {
-                    return false;
-                };
-                received
+        let next = std::future::poll_fn(|cx| {
+            if stop.poll_stopped(cx) {
+                return Poll::Ready(None);
             }
-        };
+            sub.poll_next_into(cx, slot).map(Some)
+        })
+        .await;
+        next.is_some_and(|received| self.taken(received, exclusive))
+    }
+
+    /// Counts a message taken, or fails the app when the subscription ended.
+    fn taken(&self, received: bool, exclusive: bool) -> bool {
         if received {
             SubscriptionStats::add(self.rt.stats.received(), 1, exclusive);
         } else {
-            self.ctx.fail(
-                self.server.clone(),
-                format!(
-                    "subscription to {} ended unexpectedly",
-                    self.rt.info.subject
-                ),
-            );
+            self.ended();
         }
         received
+    }
+
+    #[cold]
+    fn ended(&self) {
+        self.ctx.fail(
+            self.server.clone(),
+            format!(
+                "subscription to {} ended unexpectedly",
+                self.rt.info.subject
+            ),
+        );
     }
 
     /// Concurrency 1: each message is handled in the subscription's own task, in order,
@@ -281,16 +293,19 @@ impl Runner {
         let mut run_started: Option<Instant> = None;
         let mut in_run = 0;
         loop {
-            let idle = || {
-                if let Some(started) = run_started.take() {
-                    stats.add_time(started.elapsed(), true);
+            let slot = &mut request.message;
+            let received = match self.next_buffered(&mut sub, &stop, slot, true) {
+                Some(received) => received,
+                None => {
+                    // Idle: the run of back-to-back messages ended.
+                    if let Some(started) = run_started.take() {
+                        stats.add_time(started.elapsed(), true);
+                    }
+                    in_run = 0;
+                    self.next_waiting(&mut sub, &mut stop, slot, true).await
                 }
-                in_run = 0;
             };
-            if !self
-                .next_into(&mut sub, &mut stop, &mut request.message, true, idle)
-                .await
-            {
+            if !received {
                 break;
             }
             let started = *run_started.get_or_insert_with(Instant::now);
@@ -359,10 +374,14 @@ impl Runner {
                 break;
             }
             let mut msg = Message::default();
-            if !self
-                .next_into(&mut sub, &mut stop, &mut msg, false, || {})
-                .await
-            {
+            let received = match self.next_buffered(&mut sub, &stop, &mut msg, false) {
+                Some(received) => received,
+                None => {
+                    self.next_waiting(&mut sub, &mut stop, &mut msg, false)
+                        .await
+                }
+            };
+            if !received {
                 break;
             }
             let (runner, call) = (self.clone(), call.clone());
@@ -465,47 +484,53 @@ impl Runner {
         Fut: Future<Output = HandlerResult>,
     {
         let stats = &self.rt.stats;
-        let policy = self.rt.route.retry;
+        let policy = &self.rt.route.retry;
         stats.start(exclusive);
         let mut attempt = 0;
-        let outcome = loop {
+        loop {
             attempt += 1;
             request.attempt = attempt;
             let err = match self.attempt(request, call).await {
-                Ok(reply) => break Ok(reply),
+                Ok(reply) => {
+                    SubscriptionStats::add(stats.handled(), 1, exclusive);
+                    if self.rt.info.kind == RouteKind::Reply {
+                        self.reply(&request.message, reply).await;
+                    }
+                    break;
+                }
                 Err(err) => err,
             };
             self.failed(&err, self.subject_of(request), attempt, exclusive);
             let retryable = err.kind() != HandlerErrorKind::Decode && attempt < policy.max_attempts;
-            if !retryable || self.ctx.cancel_token().is_cancelled() {
-                break Err(err);
+            let mut gave_up = !retryable || self.ctx.cancel_token().is_cancelled();
+            if !gave_up {
+                SubscriptionStats::add(stats.retries(), 1, exclusive);
+                gave_up = tokio::select! {
+                    _ = tokio::time::sleep(policy.delay(attempt)) => false,
+                    _ = self.ctx.cancel_token().cancelled() => true,
+                };
             }
-            SubscriptionStats::add(stats.retries(), 1, exclusive);
-            tokio::select! {
-                _ = tokio::time::sleep(policy.delay(attempt)) => {}
-                _ = self.ctx.cancel_token().cancelled() => break Err(err),
-            }
-        };
-        match outcome {
-            Ok(reply) => {
-                SubscriptionStats::add(stats.handled(), 1, exclusive);
-                if let (RouteKind::Reply, Some(to)) = (self.rt.info.kind, &request.message.reply) {
-                    let reply = reply.unwrap_or_default();
-                    let out = Message {
-                        subject: to.clone(),
-                        reply: None,
-                        headers: reply.headers,
-                        payload: reply.payload,
-                    };
-                    self.send(out, "reply").await;
-                }
-            }
-            Err(err) => {
+            if gave_up {
                 self.failed_for_good(&request.message, &err, attempt, exclusive)
-                    .await
+                    .await;
+                break;
             }
         }
         stats.finish(exclusive);
+    }
+
+    /// Sends a responder's reply, if the message asked for one.
+    async fn reply(&self, msg: &Message, reply: Option<super::request::Reply>) {
+        if let Some(to) = &msg.reply {
+            let reply = reply.unwrap_or_default();
+            let out = Message {
+                subject: to.clone(),
+                reply: None,
+                headers: reply.headers,
+                payload: reply.payload,
+            };
+            self.send(out, "reply").await;
+        }
     }
 
     /// Sends the error reply and the dead letter of a message whose last attempt failed.
