@@ -3,9 +3,10 @@
 //!
 //! Run: `cargo bench -p natrium --bench typed_vs_raw` (env `BENCH_MESSAGES`: messages per
 //! round, default 400 000; `BENCH_ROUNDS`: rounds per variant, default 6; `BENCH_NATS_URL`:
-//! use that server instead of the embedded one). Both variants run on the same server with
-//! the same payload, publisher and message count; rounds are interleaved and alternate which
-//! variant goes first, so drifting machine load hits both alike. The publisher sends in
+//! use that server instead of the embedded one). Every variant runs on the same server with
+//! the same payload, publisher and message count; rounds are interleaved and rotate which
+//! variant goes first, so drifting machine load hits all alike. The typed handler runs
+//! twice: with the state as given (`State<Progress>`) and behind an `Arc`. The publisher sends in
 //! windows no larger than the client's subscription buffer and waits for each window to be
 //! consumed, so nothing is dropped and both sides are measured the same way.
 
@@ -60,6 +61,13 @@ impl Progress {
 }
 
 async fn typed_handler(State(progress): State<Progress>, Json(event): Json<Event>) {
+    progress.one(&event);
+}
+
+/// The same with the state behind one `Arc`, as axum advises for state that is cloned per
+/// call: `Progress` itself holds an `Arc` and a `watch::Sender`, whose clone and drop cost
+/// six atomic read-modify-writes per message, none of which the raw consumer pays.
+async fn typed_arc_handler(State(progress): State<Arc<Progress>>, Json(event): Json<Event>) {
     progress.one(&event);
 }
 
@@ -127,23 +135,44 @@ async fn raw_round(
     took
 }
 
-// The subjects `bench.raw` and `bench.typ` have the same length: parsing and validating a
-// subject costs per byte, on both sides.
+/// Which typed variant a round runs.
+#[derive(Clone, Copy)]
+enum Typed {
+    /// `State<Progress>`.
+    State,
+    /// `State<Arc<Progress>>`.
+    ArcState,
+}
+
+// The subjects `bench.raw`, `bench.typ` and `bench.arc` have the same length: parsing and
+// validating a subject costs per byte, on both sides.
 async fn typed_round(
     url: &str,
     publisher: &async_nats::Client,
     payload: &Bytes,
     total: u64,
+    variant: Typed,
 ) -> Duration {
     let (progress, done) = Progress::new();
-    let server = NatsServer::builder(BrokerConfig::new([url]))
-        .subscribe("bench.typ", typed_handler)
-        .state(progress)
-        .build()
-        .expect("valid server");
+    let builder = NatsServer::builder(BrokerConfig::new([url]));
+    let (subject, builder) = match variant {
+        Typed::State => (
+            "bench.typ",
+            builder
+                .subscribe("bench.typ", typed_handler)
+                .state(progress),
+        ),
+        Typed::ArcState => (
+            "bench.arc",
+            builder
+                .subscribe("bench.arc", typed_arc_handler)
+                .state(Arc::new(progress)),
+        ),
+    };
+    let server = builder.build().expect("valid server");
     let ctx = AppContext::standalone("bench");
     server.start(&ctx).await.expect("start");
-    let took = drive(publisher, "bench.typ", payload, total, done).await;
+    let took = drive(publisher, subject, payload, total, done).await;
     server.stop(&ctx).await.expect("stop");
     took
 }
@@ -206,40 +235,53 @@ fn main() {
             payload.len(),
             if embedded.is_some() { "embedded natrium-server" } else { url.as_str() }
         );
-        let (mut raw, mut typed) = (Vec::new(), Vec::new());
+        let (mut raw, mut typed, mut arc) = (Vec::new(), Vec::new(), Vec::new());
         for round in 0..rounds {
-            // Alternate which variant goes first.
-            if round % 2 == 0 {
-                raw.push(rate(total, raw_round(&url, &publisher, &payload, total).await));
-                typed.push(rate(total, typed_round(&url, &publisher, &payload, total).await));
-            } else {
-                typed.push(rate(total, typed_round(&url, &publisher, &payload, total).await));
-                raw.push(rate(total, raw_round(&url, &publisher, &payload, total).await));
+            // Rotate which variant goes first.
+            for slot in 0..3 {
+                match (round + slot) % 3 {
+                    0 => raw.push(rate(total, raw_round(&url, &publisher, &payload, total).await)),
+                    1 => typed.push(rate(
+                        total,
+                        typed_round(&url, &publisher, &payload, total, Typed::State).await,
+                    )),
+                    _ => arc.push(rate(
+                        total,
+                        typed_round(&url, &publisher, &payload, total, Typed::ArcState).await,
+                    )),
+                }
             }
         }
         let best = |v: &[f64]| v.iter().copied().fold(0.0, f64::max);
-        let pairs: Vec<f64> = raw.iter().zip(&typed).map(|(r, t)| t / r).collect();
         let show = |v: &[f64]| v.iter().map(|r| *r as u64).collect::<Vec<_>>();
-        println!("| variant                              | msgs/s (median) | msgs/s (best) | all rounds |");
-        println!("|--------------------------------------|-----------------|---------------|------------|");
-        println!(
-            "| raw async-nats subscriber + serde    | {:>15.0} | {:>13.0} | {:?} |",
-            median(&raw),
-            best(&raw),
-            show(&raw)
-        );
-        println!(
-            "| natrium NatsServer, Json<Event> arg  | {:>15.0} | {:>13.0} | {:?} |",
-            median(&typed),
-            best(&typed),
-            show(&typed)
-        );
-        println!(
-            "natrium / raw: median {:.3}, best {:.3}, per round {:?}",
-            median(&typed) / median(&raw),
-            best(&typed) / best(&raw),
-            pairs.iter().map(|p| (p * 1000.0).round() / 1000.0).collect::<Vec<_>>()
-        );
+        let ratios = |v: &[f64]| {
+            raw.iter()
+                .zip(v)
+                .map(|(r, t)| (t / r * 1000.0).round() / 1000.0)
+                .collect::<Vec<_>>()
+        };
+        println!("| variant                                 | msgs/s (median) | msgs/s (best) | all rounds |");
+        println!("|-----------------------------------------|-----------------|---------------|------------|");
+        for (name, v) in [
+            ("raw async-nats subscriber + serde      ", &raw),
+            ("natrium, State<Progress> + Json<Event> ", &typed),
+            ("natrium, State<Arc<Progress>> + Json<..>", &arc),
+        ] {
+            println!(
+                "| {name} | {:>15.0} | {:>13.0} | {:?} |",
+                median(v),
+                best(v),
+                show(v)
+            );
+        }
+        for (name, v) in [("State<Progress>", &typed), ("State<Arc<Progress>>", &arc)] {
+            println!(
+                "natrium ({name}) / raw: median {:.3}, best {:.3}, per round {:?}",
+                median(v) / median(&raw),
+                best(v) / best(&raw),
+                ratios(v)
+            );
+        }
         if let Some(server) = embedded {
             server.shutdown().await;
         }
