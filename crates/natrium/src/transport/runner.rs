@@ -435,12 +435,11 @@ impl Runner {
         C: Fn(&mut HandlerRequest) -> Fut,
         Fut: Future<Output = HandlerResult>,
     {
-        let started = std::panic::catch_unwind(AssertUnwindSafe(|| call(request)));
-        let outcome = match started {
-            Ok(handling) => AssertUnwindSafe(handling).catch_unwind().await,
-            Err(panic) => Err(panic),
-        };
-        outcome.unwrap_or_else(|panic| Err(HandlerError::panic(panic_message(&*panic))))
+        // One unwind guard around both the extraction (in `call`) and the handler's polls.
+        AssertUnwindSafe(async move { call(request).await })
+            .catch_unwind()
+            .await
+            .unwrap_or_else(|panic| Err(HandlerError::panic(panic_message(&*panic))))
     }
 
     /// The subject `request` arrived on. The chain path moves the message out when nothing
