@@ -516,6 +516,9 @@ impl Runner {
             }
         }
         stats.finish(exclusive);
+        // A reused request keeps the message until the next one arrives; its payload may
+        // pin the client's read buffer, and an idle subscription should hold nothing.
+        request.message.payload = bytes::Bytes::new();
     }
 
     /// Sends a responder's reply, if the message asked for one.
