@@ -68,6 +68,11 @@ impl Headers {
         before - self.entries.len()
     }
 
+    /// Removes every header, keeping the allocation for reuse.
+    pub(crate) fn clear(&mut self) {
+        self.entries.clear();
+    }
+
     /// Number of (name, value) pairs.
     pub fn len(&self) -> usize {
         self.entries.len()

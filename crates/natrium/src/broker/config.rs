@@ -271,12 +271,14 @@ impl BrokerConfig {
             Auth::CredentialsFile(path) => readable("credentials", path)?,
             _ => {}
         }
+        // The client would take a file without certificates as an empty list and fail
+        // later with a misleading "unknown issuer"; refuse it here, naming the file.
         if let Some(ca) = &self.tls.ca_file {
-            readable("CA certificate", ca)?;
+            has_certificates("CA certificate", ca)?;
         }
         if let Some((cert, key)) = &self.tls.client_cert {
-            readable("client certificate", cert)?;
-            readable("client key", key)?;
+            has_certificates("client certificate", cert)?;
+            has_private_key("client key", key)?;
         }
         Ok(())
     }
@@ -288,13 +290,60 @@ impl BrokerConfig {
 }
 
 fn readable(what: &'static str, path: &Path) -> Result<()> {
+    open(what, path).map(drop)
+}
+
+fn open(what: &'static str, path: &Path) -> Result<std::io::BufReader<std::fs::File>> {
     std::fs::File::open(path)
-        .map(drop)
-        .map_err(|source| Error::File {
+        .map(std::io::BufReader::new)
+        .map_err(|source| file_error(what, path, source))
+}
+
+fn file_error(what: &'static str, path: &Path, source: std::io::Error) -> Error {
+    Error::File {
+        what,
+        path: path.to_owned(),
+        source,
+    }
+}
+
+/// The file holds at least one PEM certificate, and nothing unreadable.
+fn has_certificates(what: &'static str, path: &Path) -> Result<()> {
+    let mut reader = open(what, path)?;
+    let mut found = false;
+    for cert in rustls_pemfile::certs(&mut reader) {
+        cert.map_err(|e| file_error(what, path, e))?;
+        found = true;
+    }
+    if found {
+        Ok(())
+    } else {
+        Err(file_error(
             what,
-            path: path.to_owned(),
-            source,
-        })
+            path,
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                "no PEM certificate (-----BEGIN CERTIFICATE-----) in it",
+            ),
+        ))
+    }
+}
+
+/// The file holds a PEM private key (PKCS#8, PKCS#1 or SEC1).
+fn has_private_key(what: &'static str, path: &Path) -> Result<()> {
+    let mut reader = open(what, path)?;
+    match rustls_pemfile::private_key(&mut reader) {
+        Ok(Some(_)) => Ok(()),
+        Ok(None) => Err(file_error(
+            what,
+            path,
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                "no PEM private key (-----BEGIN ... PRIVATE KEY-----) in it",
+            ),
+        )),
+        Err(e) => Err(file_error(what, path, e)),
+    }
 }
 
 #[cfg(test)]

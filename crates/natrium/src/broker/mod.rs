@@ -266,6 +266,19 @@ pub trait RawSubscription: Stream<Item = Message> + Send + Unpin + 'static {
     fn drain(&mut self) -> BoxFuture<'_, Result<()>>;
     /// Stops at once; messages not yet consumed are dropped.
     fn unsubscribe(&mut self) -> BoxFuture<'_, Result<()>>;
+
+    /// Like [`Stream::poll_next`], but writes the message into `slot`, reusing its
+    /// allocations where the broker can (the default moves the new message in).
+    /// `Ready(false)`: the subscription ended.
+    fn poll_next_into(&mut self, cx: &mut Context<'_>, slot: &mut Message) -> Poll<bool> {
+        self.poll_next_unpin(cx).map(|next| match next {
+            Some(message) => {
+                *slot = message;
+                true
+            }
+            None => false,
+        })
+    }
 }
 
 /// A live subscription: a stream of [`Message`]s.
@@ -296,6 +309,11 @@ impl Subscriber {
     /// Stops at once.
     pub async fn unsubscribe(&mut self) -> Result<()> {
         self.inner.unsubscribe().await
+    }
+
+    /// Polls for the next message into `slot`; see [`RawSubscription::poll_next_into`].
+    pub fn poll_next_into(&mut self, cx: &mut Context<'_>, slot: &mut Message) -> Poll<bool> {
+        self.inner.poll_next_into(cx, slot)
     }
 }
 

@@ -363,6 +363,20 @@ impl futures::Stream for NatsSubscription {
 }
 
 impl RawSubscription for NatsSubscription {
+    fn poll_next_into(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+        slot: &mut Message,
+    ) -> std::task::Poll<bool> {
+        self.0.poll_next_unpin(cx).map(|next| match next {
+            Some(message) => {
+                slot.fill_from(message);
+                true
+            }
+            None => false,
+        })
+    }
+
     fn drain(&mut self) -> BoxFuture<'_, Result<()>> {
         async move {
             self.0.drain().await.map_err(|e| Error::Subscribe {

@@ -60,16 +60,19 @@ impl Codec {
 
     /// Decodes `bytes`; `subject` only adds context to errors.
     pub fn decode<T: Decode>(self, bytes: &[u8], subject: &str) -> Result<T> {
-        T::decode(self, bytes).map_err(|source| {
-            codec_error(
-                CodecOp::Decode,
-                self,
-                std::any::type_name::<T>(),
-                subject,
-                source,
-            )
-        })
+        T::decode(self, bytes).map_err(|source| decode_error::<T>(self, subject, source))
     }
+}
+
+/// The error [`Codec::decode`] returns when decoding a `T` from `subject` failed.
+pub(crate) fn decode_error<T>(codec: Codec, subject: &str, source: BoxError) -> Error {
+    codec_error(
+        CodecOp::Decode,
+        codec,
+        std::any::type_name::<T>(),
+        subject,
+        source,
+    )
 }
 
 fn codec_error(

@@ -33,9 +33,12 @@ pub trait FromMessage: Sized + Send + 'static {
 }
 
 fn decode_with<T: Decode>(codec: Codec, request: &HandlerRequest) -> Result<T, HandlerError> {
-    codec
-        .decode(&request.message.payload, &request.message.subject)
-        .map_err(|e| HandlerError::decode(e.to_string()))
+    // `T::decode` rather than `Codec::decode`: the value is not moved through the larger
+    // `Result<T, Error>` on every message; the error gets the same context when it happens.
+    T::decode(codec, &request.message.payload).map_err(|source| {
+        let err = crate::codec::decode_error::<T>(codec, &request.message.subject, source);
+        HandlerError::decode(err.to_string())
+    })
 }
 
 impl<T: Decode + Send + 'static> FromMessage for T {

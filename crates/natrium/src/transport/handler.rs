@@ -1,7 +1,8 @@
 //! Handlers: async functions of 0 to 6 extractors, returning `()` or `Result<R, E>`.
 
+use std::future::Future;
+
 use bytes::Bytes;
-use futures::future::BoxFuture;
 
 use crate::codec::{Codec, Encode, Proto};
 use crate::headers::Headers;
@@ -101,8 +102,12 @@ where
 /// An async function usable as a message handler; implemented for `async fn`s and
 /// closures of 0 to 6 [`FromMessage`] arguments returning an [`IntoOutcome`].
 pub trait Handler<Args>: Clone + Send + Sync + 'static {
-    /// Extracts the arguments and runs the handler.
-    fn call(&self, request: HandlerRequest) -> BoxFuture<'static, HandlerResult>;
+    /// Extracts the arguments from `request` and starts the handler. Extraction happens
+    /// here, before the first poll, so the returned future does not borrow `request`.
+    fn call(
+        &self,
+        request: &HandlerRequest,
+    ) -> impl Future<Output = HandlerResult> + Send + 'static + use<Self, Args>;
 
     /// The states the arguments need.
     fn required_states() -> Vec<StateRequirement>;
@@ -110,24 +115,34 @@ pub trait Handler<Args>: Clone + Send + Sync + 'static {
 
 macro_rules! impl_handler {
     ($($arg:ident),*) => {
-        #[allow(non_snake_case, unused_variables, unused_mut)]
+        #[allow(non_snake_case, unused_variables, unused_mut, unused_labels)]
         impl<F, Fut, R, $($arg,)*> Handler<($($arg,)*)> for F
         where
             F: Fn($($arg),*) -> Fut + Clone + Send + Sync + 'static,
-            Fut: std::future::Future<Output = R> + Send + 'static,
+            Fut: Future<Output = R> + Send + 'static,
             R: IntoOutcome,
             $($arg: FromMessage,)*
         {
-            fn call(&self, request: HandlerRequest) -> BoxFuture<'static, HandlerResult> {
+            fn call(
+                &self,
+                request: &HandlerRequest,
+            ) -> impl Future<Output = HandlerResult> + Send + 'static + use<F, Fut, R, $($arg,)*> {
                 let codec = request.codec;
-                $(
-                    let $arg = match $arg::from_message(&request) {
-                        Ok(value) => value,
-                        Err(err) => return Box::pin(futures::future::ready(Err(err))),
-                    };
-                )*
-                let fut = (self)($($arg),*);
-                Box::pin(async move { fut.await.into_outcome(codec) })
+                let started: Result<Fut, HandlerError> = 'extract: {
+                    $(
+                        let $arg = match $arg::from_message(request) {
+                            Ok(value) => value,
+                            Err(err) => break 'extract Err(err),
+                        };
+                    )*
+                    Ok((self)($($arg),*))
+                };
+                async move {
+                    match started {
+                        Ok(handling) => handling.await.into_outcome(codec),
+                        Err(err) => Err(err),
+                    }
+                }
             }
 
             fn required_states() -> Vec<StateRequirement> {

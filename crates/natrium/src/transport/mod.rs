@@ -10,6 +10,7 @@ mod extract;
 mod handler;
 mod request;
 mod route;
+mod runner;
 mod server;
 pub mod service_api;
 mod stats;

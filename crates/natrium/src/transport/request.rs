@@ -1,8 +1,6 @@
 //! What a handler chain works on: [`HandlerRequest`] in, [`HandlerResult`] out.
 
 use std::any::{Any, TypeId};
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -86,27 +84,30 @@ impl Ctx {
 }
 
 /// Shared states given with [`NatsServerBuilder::state`](crate::NatsServerBuilder::state),
-/// by type.
-pub(crate) type StateMap =
-    HashMap<TypeId, Arc<dyn Any + Send + Sync>, BuildHasherDefault<TypeIdHasher>>;
+/// by type. A service has a handful at most, so a list searched on every `State<S>`
+/// extraction beats hashing the `TypeId`.
+#[derive(Debug, Default)]
+pub(crate) struct StateMap {
+    entries: Vec<(TypeId, Arc<dyn Any + Send + Sync>)>,
+}
 
-/// A `TypeId` is already a hash: extracting a state on every message need not run SipHash.
-#[derive(Default)]
-pub(crate) struct TypeIdHasher(u64);
-
-impl Hasher for TypeIdHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for byte in bytes {
-            self.0 = self.0.rotate_left(8) ^ u64::from(*byte);
+impl StateMap {
+    /// Sets the state of type `id`, replacing an earlier one.
+    pub(crate) fn insert(&mut self, id: TypeId, state: Arc<dyn Any + Send + Sync>) {
+        match self.entries.iter_mut().find(|(k, _)| *k == id) {
+            Some(entry) => entry.1 = state,
+            None => self.entries.push((id, state)),
         }
     }
 
-    fn write_u64(&mut self, n: u64) {
-        self.0 ^= n;
+    /// The state of type `id`.
+    pub(crate) fn get(&self, id: &TypeId) -> Option<&Arc<dyn Any + Send + Sync>> {
+        self.entries.iter().find(|(k, _)| k == id).map(|(_, v)| v)
+    }
+
+    /// Whether a state of type `id` was given.
+    pub(crate) fn contains_key(&self, id: &TypeId) -> bool {
+        self.get(id).is_some()
     }
 }
 

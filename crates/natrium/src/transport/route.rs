@@ -7,7 +7,8 @@ use crate::middleware::Endpoint;
 
 use super::extract::StateRequirement;
 use super::handler::Handler;
-use super::request::{RouteInfo, RouteKind};
+use super::request::{HandlerRequest, RouteInfo, RouteKind};
+use super::runner::DirectDriver;
 
 /// How often a failed message is retried, and how long to wait in between.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -69,7 +70,10 @@ impl RetryPolicy {
 #[derive(Clone)]
 pub struct Route {
     pub(crate) info: RouteInfo,
+    /// The handler behind a type-erased, boxed call, for middleware chains.
     pub(crate) endpoint: Arc<Endpoint>,
+    /// Runs the subscription calling the handler directly, when there is no middleware.
+    pub(crate) direct: Arc<DirectDriver>,
     pub(crate) states: Vec<StateRequirement>,
     pub(crate) concurrency: usize,
     pub(crate) retry: RetryPolicy,
@@ -98,7 +102,15 @@ impl Route {
                 queue: None,
                 kind,
             },
-            endpoint: Arc::new(move |request| handler.call(request)),
+            endpoint: {
+                let handler = handler.clone();
+                Arc::new(move |request: HandlerRequest| Box::pin(handler.call(&request)))
+            },
+            direct: Arc::new(move |runner, sub, stop| {
+                let handler = handler.clone();
+                let call = move |request: &mut HandlerRequest| handler.call(request);
+                Box::pin(runner.run(sub, stop, call))
+            }),
             states: H::required_states(),
             concurrency: 1,
             retry: RetryPolicy::default(),
