@@ -90,24 +90,37 @@ pub(crate) async fn serve(shared: Arc<Shared>, stream: TcpStream, peer: SocketAd
             let (reader, writer) = stream.into_split();
             run(shared, client, reader, writer).await;
         }
-        Some(tls) => match crate::tls::upgrade(&shared, &client, stream, &info, tls).await {
-            Ok(crate::tls::Upgraded::Tls(tls)) => {
-                let (reader, writer) = tokio::io::split(*tls);
-                run(shared, client, reader, writer).await;
-            }
-            // `allow_non_tls` and a plaintext client: INFO is already sent.
-            Ok(crate::tls::Upgraded::Plain(stream)) => {
-                let (reader, writer) = stream.into_split();
-                run(shared, client, reader, writer).await;
-            }
-            Err(reason) => {
-                client.set_close_reason(reason);
-                client.outbound.close();
-                shared.closed.record(&client);
-                shared.clients.lock().remove(&cid);
-                log_closed(&client, reason);
-            }
-        },
+        // Boxed: the handshake state is large, and inline it would enlarge every plain
+        // connection's task too.
+        Some(tls) => Box::pin(serve_tls(shared, client, stream, info, tls)).await,
+    }
+}
+
+/// Upgrades an admitted connection to TLS (after INFO) and runs it.
+async fn serve_tls(
+    shared: Arc<Shared>,
+    client: Arc<Client>,
+    stream: TcpStream,
+    info: Vec<u8>,
+    tls: crate::tls::LiveTls,
+) {
+    match crate::tls::upgrade(&shared, &client, stream, &info, tls).await {
+        Ok(crate::tls::Upgraded::Tls(tls)) => {
+            let (reader, writer) = tokio::io::split(*tls);
+            run(shared, client, reader, writer).await;
+        }
+        // `allow_non_tls` and a plaintext client: INFO is already sent.
+        Ok(crate::tls::Upgraded::Plain(stream)) => {
+            let (reader, writer) = stream.into_split();
+            run(shared, client, reader, writer).await;
+        }
+        Err(reason) => {
+            client.set_close_reason(reason);
+            client.outbound.close();
+            shared.closed.record(&client);
+            shared.clients.lock().remove(&client.cid);
+            log_closed(&client, reason);
+        }
     }
 }
 

@@ -293,9 +293,11 @@ fn metrics(kind: CaseKind) -> Vec<Metric> {
             higher("msgs/s received", sub_rate),
             lower(CPU_PER_MESSAGE, cpu_per_delivered),
         ],
-        CaseKind::Request { requesters: 1, .. } => {
-            vec![lower("p50 µs", p50), lower("p99 µs", p99)]
-        }
+        CaseKind::Request { requesters: 1, .. } => vec![
+            lower("p50 µs", p50),
+            lower("p99 µs", p99),
+            lower("server CPU ns per request", cpu_per_delivered),
+        ],
         CaseKind::Request { .. } => vec![
             higher("requests/s", pub_rate),
             lower("p50 µs", p50),
