@@ -34,6 +34,7 @@
 //! monitoring: `/varz`, `/connz`, ...), `cli` (the binary's flags), `logging`, `error`.
 
 mod auth;
+pub mod busy_poll;
 pub mod cli;
 mod client;
 pub mod config;

@@ -361,6 +361,7 @@ async fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
 
 async fn handle_accepted(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr) {
     let _ = stream.set_nodelay(true);
+    crate::busy_poll::watch(&stream);
     connection::serve(shared, stream, peer).await;
 }
 

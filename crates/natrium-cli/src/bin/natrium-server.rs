@@ -3,6 +3,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
+use natrium_server::busy_poll;
 use natrium_server::cli::{ServerArgs, normalize_args, run};
 
 /// A NATS-compatible message server.
@@ -13,10 +14,29 @@ struct Cli {
     args: ServerArgs,
 }
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
     let cli = Cli::parse_from(normalize_args(std::env::args()));
-    match run(cli.args).await {
+    let spin = std::env::var("NATRIUM_SPIN_US")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .map_or(busy_poll::DEFAULT_SPIN, std::time::Duration::from_micros);
+    if !spin.is_zero()
+        && let Err(e) = busy_poll::install(spin)
+    {
+        eprintln!("natrium-server: busy polling is off: {e}");
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .on_thread_park(busy_poll::before_park)
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("natrium-server: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli.args)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("natrium-server: {e}");
