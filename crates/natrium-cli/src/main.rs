@@ -56,11 +56,17 @@ fn main() -> ExitCode {
         std::env::args().collect(),
     ));
     // The server sets up its own nats-server style logging.
-    if !matches!(cli.command, Command::Server(_)) {
+    if matches!(cli.command, Command::Server(_)) {
+        // As the natrium-server binary: spin briefly before sleeping (see busy_poll).
+        if let Err(err) = natrium_server::busy_poll::install_from_env() {
+            eprintln!("natrium: busy polling is off: {err}");
+        }
+    } else {
         init_tracing();
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        .on_thread_park(natrium_server::busy_poll::before_park)
         .build()
     {
         Ok(runtime) => runtime,

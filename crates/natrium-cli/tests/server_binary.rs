@@ -293,3 +293,37 @@ async fn http_port_flag_serves_monitoring() {
     assert!(status.success(), "{status:?}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test]
+async fn a_bad_spin_setting_is_reported_and_the_server_still_serves() {
+    let mut child = Command::new(BIN)
+        .args(["-a", "127.0.0.1", "-p", "-1"])
+        .env("NATRIUM_SPIN_US", "fast")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn natrium-server");
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let (lines, port) = wait_ready(&mut stderr).await;
+    assert_eq!(
+        lines[0].trim_end(),
+        "natrium-server: busy polling is off: NATRIUM_SPIN_US must be a whole number of \
+         microseconds, not \"fast\""
+    );
+    let client = async_nats::connect(format!("nats://127.0.0.1:{port}"))
+        .await
+        .expect("connect");
+    let mut sub = client.subscribe("spin.check").await.unwrap();
+    client.publish("spin.check", "x".into()).await.unwrap();
+    let got = timeout(BOUND, sub.next()).await.unwrap().unwrap();
+    assert_eq!(&got.payload[..], b"x");
+    sigterm(&child);
+    assert!(
+        timeout(BOUND, child.wait())
+            .await
+            .unwrap()
+            .unwrap()
+            .success()
+    );
+}

@@ -42,6 +42,32 @@ pub fn install(spin: Duration) -> std::io::Result<()> {
     Ok(())
 }
 
+/// The environment variable that sets the spin time in microseconds (`0` turns it off).
+pub const SPIN_ENV: &str = "NATRIUM_SPIN_US";
+
+/// [`install`] with the spin time from [`SPIN_ENV`], else [`DEFAULT_SPIN`]; nothing when it is
+/// zero. What the server binaries call before building their runtime. An unreadable value is
+/// an error (and nothing is installed).
+pub fn install_from_env() -> std::io::Result<()> {
+    let spin = spin_setting(std::env::var(SPIN_ENV).ok().as_deref())?;
+    if spin.is_zero() {
+        return Ok(());
+    }
+    install(spin)
+}
+
+fn spin_setting(value: Option<&str>) -> std::io::Result<Duration> {
+    match value {
+        None => Ok(DEFAULT_SPIN),
+        Some(text) => text.trim().parse().map(Duration::from_micros).map_err(|_| {
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!("{SPIN_ENV} must be a whole number of microseconds, not {text:?}"),
+            )
+        }),
+    }
+}
+
 /// Adds a client socket to the watched set (a closed socket leaves it by itself).
 pub(crate) fn watch(socket: &impl AsFd) {
     if let Some(bp) = BUSY_POLL.get()
@@ -89,6 +115,21 @@ pub fn before_park() {
 mod tests {
     use super::*;
     use std::io::Write as _;
+
+    #[test]
+    fn spin_setting_reads_microseconds_and_refuses_the_rest() {
+        assert_eq!(spin_setting(None).unwrap(), DEFAULT_SPIN);
+        assert_eq!(spin_setting(Some("0")).unwrap(), Duration::ZERO);
+        assert_eq!(
+            spin_setting(Some(" 75 ")).unwrap(),
+            Duration::from_micros(75)
+        );
+        let err = spin_setting(Some("fast")).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "NATRIUM_SPIN_US must be a whole number of microseconds, not \"fast\""
+        );
+    }
 
     #[test]
     fn spin_ends_early_when_a_watched_socket_is_readable_and_lasts_otherwise() {

@@ -16,13 +16,7 @@ struct Cli {
 
 fn main() -> ExitCode {
     let cli = Cli::parse_from(normalize_args(std::env::args()));
-    let spin = std::env::var("NATRIUM_SPIN_US")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .map_or(busy_poll::DEFAULT_SPIN, std::time::Duration::from_micros);
-    if !spin.is_zero()
-        && let Err(e) = busy_poll::install(spin)
-    {
+    if let Err(e) = busy_poll::install_from_env() {
         eprintln!("natrium-server: busy polling is off: {e}");
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
