@@ -311,8 +311,9 @@ fn size(v: &Value, path: &Path, entry: &Entry) -> Result<usize, ConfigError> {
     usize::try_from(n).map_err(|_| invalid(path, entry, "value too large"))
 }
 
-/// `listen: host:port`, `listen: :port` or `listen: port`.
-fn parse_listen(v: &Value) -> Result<(Option<String>, u16), String> {
+/// `host:port`, `:port` or `port` (a number or a string): the host, if any, the port as a
+/// number (`None` when it is not one), and the whole text for error messages.
+fn split_host_port(v: &Value) -> Result<(Option<String>, Option<i64>, String), String> {
     let text = match v.as_i64() {
         Ok(port) => port.to_string(),
         Err(_) => v.as_str().map_err(|e| e.to_string())?.to_owned(),
@@ -324,9 +325,14 @@ fn parse_listen(v: &Value) -> Result<(Option<String>, u16), String> {
         ),
         None => (None, text.as_str()),
     };
-    let port: i64 = port
-        .parse()
-        .map_err(|_| format!("invalid listen address {text:?}"))?;
+    let port = port.parse().ok();
+    Ok((host, port, text))
+}
+
+/// `listen: host:port`, `listen: :port` or `listen: port`.
+fn parse_listen(v: &Value) -> Result<(Option<String>, u16), String> {
+    let (host, port, text) = split_host_port(v)?;
+    let port = port.ok_or_else(|| format!("invalid listen address {text:?}"))?;
     let port = match port {
         -1 => 0,
         0 => crate::DEFAULT_PORT,
@@ -348,20 +354,8 @@ fn monitor_port(port: i64) -> Result<Option<u16>, String> {
 
 /// `http: host:port`, `http: :port` or `http: port`.
 fn parse_http(v: &Value) -> Result<(Option<String>, Option<u16>), String> {
-    let text = match v.as_i64() {
-        Ok(port) => port.to_string(),
-        Err(_) => v.as_str().map_err(|e| e.to_string())?.to_owned(),
-    };
-    let (host, port) = match text.rsplit_once(':') {
-        Some((h, p)) => (
-            Some(h.trim_matches(['[', ']']).to_owned()).filter(|h| !h.is_empty()),
-            p,
-        ),
-        None => (None, text.as_str()),
-    };
-    let port: i64 = port
-        .parse()
-        .map_err(|_| format!("invalid monitoring address {text:?}"))?;
+    let (host, port, text) = split_host_port(v)?;
+    let port = port.ok_or_else(|| format!("invalid monitoring address {text:?}"))?;
     Ok((host, monitor_port(port)?))
 }
 
