@@ -156,6 +156,15 @@ impl Client {
         }
     }
 
+    /// The server's internal client (cid 0, never connected): it owns internal
+    /// subscriptions and publishes what the server itself sends.
+    pub(crate) fn internal(max_pending: usize) -> Self {
+        let addr = SocketAddr::from(([0, 0, 0, 0], 0));
+        let client = Client::new(0, addr, max_pending, CancellationToken::new());
+        client.headers.store(true, Ordering::Relaxed);
+        client
+    }
+
     /// Records the first reason the connection is closing; later reasons are ignored.
     pub(crate) fn set_close_reason(&self, reason: CloseReason) -> bool {
         let mut r = self.close_reason.lock();

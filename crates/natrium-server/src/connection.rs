@@ -5,7 +5,6 @@
 //! messages straight into subscribers' outbound buffers, then wakes each touched writer once
 //! and adds the batch's counts to the shared counters once.
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -14,7 +13,7 @@ use std::time::Duration;
 use bytes::{Buf, BytesMut};
 use natrium_wire::{
     ClientOp, Limits, NO_RESPONDERS_HEADERS, OK, PING, PONG, ParseError, encode_err, encode_hmsg,
-    encode_msg, is_valid_literal_subject, is_valid_subscribe_subject, parse, parse_without_headers,
+    is_valid_literal_subject, is_valid_subscribe_subject, parse, parse_without_headers,
 };
 use serde::Deserialize;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -22,13 +21,14 @@ use tokio::net::TcpStream;
 use tokio::net::tcp::OwnedWriteHalf;
 use tokio::time::Instant;
 
-use natrium_sublist::{Matches, Sublist};
-
 use crate::auth::{self, Credentials};
 use crate::client::{Client, ClientMeta, CloseReason, now_nanos};
+use crate::deliver::{
+    Fanout, MatchCache, Msg, Publisher, RawSizes, remove_subscription, slow_consumer,
+};
 use crate::outbound::{Appended, WriteError};
 use crate::server::Shared;
-use crate::subscription::{Slot, SubRef, Subscription};
+use crate::subscription::{SubRef, Subscription};
 
 /// Initial read buffer size; it grows for large messages.
 const READ_BUFFER: usize = 64 * 1024;
@@ -230,158 +230,6 @@ struct ConnectJson {
 enum Flow {
     Continue,
     Close(CloseReason),
-}
-
-/// Counts gathered during one read batch, added to the shared atomics once per batch.
-#[derive(Default)]
-struct Batch {
-    in_msgs: u64,
-    in_bytes: u64,
-    out_msgs: u64,
-    out_bytes: u64,
-}
-
-/// Writers to wake and counts to publish at the end of a batch.
-#[derive(Default)]
-struct Fanout {
-    touched: Vec<Arc<Client>>,
-    /// Subscribers whose buffers are nearly full: the publisher waits for them before
-    /// reading more.
-    stalled: Vec<Arc<Client>>,
-    batch: Batch,
-}
-
-/// One message being routed.
-struct Msg<'a> {
-    subject: &'a [u8],
-    reply: Option<&'a [u8]>,
-    headers: Option<&'a [u8]>,
-    payload: &'a [u8],
-    raw_sizes: Option<&'a RawSizes>,
-}
-
-/// The publishing side of a delivery.
-struct Publisher<'a> {
-    shared: &'a Shared,
-    client: &'a Client,
-    echo: bool,
-}
-
-impl Publisher<'_> {
-    /// Appends `msg` to `sub`'s connection. Returns whether it was queued.
-    fn deliver(&self, out: &mut Fanout, sub: &Arc<Subscription>, msg: &Msg<'_>) -> bool {
-        let target = &sub.client;
-        if !self.echo && target.cid == self.client.cid {
-            return false;
-        }
-        if let Some(filter) = target.deny_delivery.get()
-            && filter.denies(msg.subject)
-        {
-            return false;
-        }
-        let slot = sub.claim();
-        if slot == Slot::Exhausted {
-            return false;
-        }
-        let Msg {
-            subject,
-            reply,
-            headers,
-            payload,
-            raw_sizes,
-        } = *msg;
-        let (appended, bytes) = match headers {
-            Some(h) if target.wants_headers() => {
-                let size = h.len() + payload.len();
-                let res = target.outbound.append(Some(size), |b| match raw_sizes {
-                    Some(raw) => raw.encode_hmsg(b, subject, &sub.sid, reply, h, payload),
-                    None => encode_hmsg(b, subject, &sub.sid, reply, h, payload),
-                });
-                (res, size)
-            }
-            // Headers are stripped for subscribers that did not ask for them.
-            _ => {
-                let res = target
-                    .outbound
-                    .append(Some(payload.len()), |b| match raw_sizes {
-                        Some(raw) if headers.is_none() => {
-                            raw.encode_msg(b, subject, &sub.sid, reply, payload)
-                        }
-                        _ => encode_msg(b, subject, &sub.sid, reply, payload),
-                    });
-                (res, payload.len())
-            }
-        };
-        if slot == Slot::DeliverLast {
-            remove_subscription(self.shared, sub);
-        }
-        match appended {
-            Appended::QueuedWakeNeeded => out.touched.push(target.clone()),
-            Appended::Queued => {}
-            Appended::Closed => return false,
-            Appended::SlowConsumer => {
-                slow_consumer(self.shared, target);
-                return false;
-            }
-        }
-        // A subscriber with `allow_responses` may now answer on the reply subject.
-        if let Some(reply) = reply
-            && let Some(responses) = target.responses.get()
-        {
-            responses.record(reply);
-        }
-        if target.outbound.stalling() && !out.stalled.iter().any(|c| c.cid == target.cid) {
-            out.stalled.push(target.clone());
-        }
-        out.batch.out_msgs += 1;
-        out.batch.out_bytes += bytes as u64;
-        true
-    }
-}
-
-/// Lookups a connection made recently, valid while the index's generation is unchanged
-/// (as nats-server's per-client result cache). Hits cost no shared lock or counter.
-#[derive(Default)]
-struct MatchCache {
-    generation: u64,
-    /// The most recent subject (its buffer is reused) and result: the common case of a
-    /// publisher repeating one subject is a byte comparison.
-    last_subject: Vec<u8>,
-    last: Option<Arc<Matches<SubRef>>>,
-    map: HashMap<Box<[u8]>, Arc<Matches<SubRef>>>,
-}
-
-/// Entries kept before the cache starts over.
-const MATCH_CACHE_SIZE: usize = 128;
-
-impl MatchCache {
-    fn get(&mut self, sublist: &Sublist<SubRef>, subject: &[u8]) -> &Arc<Matches<SubRef>> {
-        // Read the generation first: a change racing with the lookup below makes the next
-        // call start over, so a stale result is never used twice.
-        let generation = sublist.generation();
-        if generation != self.generation {
-            self.generation = generation;
-            self.last = None;
-            self.map.clear();
-        }
-        if self.last.is_none() || self.last_subject != subject {
-            let found = match self.map.get(subject) {
-                Some(m) => Arc::clone(m),
-                None => {
-                    if self.map.len() >= MATCH_CACHE_SIZE {
-                        self.map.clear();
-                    }
-                    let m = sublist.matches(subject);
-                    self.map.insert(subject.into(), Arc::clone(&m));
-                    m
-                }
-            };
-            self.last_subject.clear();
-            self.last_subject.extend_from_slice(subject);
-            self.last = Some(found);
-        }
-        self.last.as_ref().expect("set above")
-    }
 }
 
 /// The read side of a connection and its per-connection protocol state.
@@ -710,26 +558,7 @@ impl Connection {
             client: &self.client,
             echo: self.echo,
         };
-        let matches = self.cache.get(&self.shared.sublist, subject);
-        let mut delivered = false;
-        for sub in &matches.plain {
-            delivered |= from.deliver(&mut self.out, &sub.0, &msg);
-        }
-        for group in &matches.queues {
-            let n = group.members.len();
-            if n == 0 {
-                continue;
-            }
-            // A random member; if it can't take the message (echo off, limit reached,
-            // closing), the next one.
-            let start = fastrand::usize(..n);
-            for i in 0..n {
-                if from.deliver(&mut self.out, &group.members[(start + i) % n].0, &msg) {
-                    delivered = true;
-                    break;
-                }
-            }
-        }
+        let delivered = from.route(&mut self.cache, &mut self.out, &msg);
         if !delivered
             && self.no_responders
             && let Some(reply) = reply
@@ -917,170 +746,21 @@ impl Connection {
         }
     }
 
-    /// Publishes the batch's counts, then wakes every writer this batch touched (in this
-    /// order, so a client that sees a delivery or a PONG also sees it counted).
+    /// Finishes a batch: the publisher's counts, what internal subscribers left to do
+    /// (store flushes, then acknowledgements), the delivery counts, then every touched
+    /// writer is woken.
     fn end_batch(&mut self) {
-        let b = std::mem::take(&mut self.out.batch);
-        if b.in_msgs > 0 {
-            self.client.in_msgs.fetch_add(b.in_msgs, Ordering::Relaxed);
-            self.client
-                .in_bytes
-                .fetch_add(b.in_bytes, Ordering::Relaxed);
-            self.shared
-                .counters
-                .in_msgs
-                .fetch_add(b.in_msgs, Ordering::Relaxed);
-            self.shared
-                .counters
-                .in_bytes
-                .fetch_add(b.in_bytes, Ordering::Relaxed);
+        let in_msgs = std::mem::take(&mut self.out.batch.in_msgs);
+        let in_bytes = std::mem::take(&mut self.out.batch.in_bytes);
+        if in_msgs > 0 {
+            self.client.in_msgs.fetch_add(in_msgs, Ordering::Relaxed);
+            self.client.in_bytes.fetch_add(in_bytes, Ordering::Relaxed);
+            let counters = &self.shared.counters;
+            counters.in_msgs.fetch_add(in_msgs, Ordering::Relaxed);
+            counters.in_bytes.fetch_add(in_bytes, Ordering::Relaxed);
         }
-        if b.out_msgs > 0 {
-            self.shared
-                .counters
-                .out_msgs
-                .fetch_add(b.out_msgs, Ordering::Relaxed);
-            self.shared
-                .counters
-                .out_bytes
-                .fetch_add(b.out_bytes, Ordering::Relaxed);
-        }
-        for client in self.out.touched.drain(..) {
-            client.outbound.wake();
-        }
-    }
-}
-
-/// Removes `sub` from the subject index and from its connection's table.
-fn remove_subscription(shared: &Shared, sub: &Arc<Subscription>) {
-    shared
-        .sublist
-        .remove(&sub.subject, sub.queue.as_deref(), &SubRef(sub.clone()));
-    let mut subs = sub.client.subs.lock();
-    if subs.get(&sub.sid).is_some_and(|s| Arc::ptr_eq(s, sub)) {
-        subs.remove(&sub.sid);
-    }
-}
-
-/// Cuts off a connection whose outbound buffer is full: counted, logged, closed at once.
-fn slow_consumer(shared: &Shared, client: &Client) {
-    if client.set_close_reason(CloseReason::SlowConsumerPendingBytes) {
-        shared
-            .counters
-            .slow_consumers
-            .fetch_add(1, Ordering::Relaxed);
-        tracing::warn!(
-            "{} - cid:{} - Slow Consumer Detected: MaxPending of {} Exceeded",
-            client.addr,
-            client.cid,
-            shared.opts.max_pending
-        );
-    }
-    client.outbound.close();
-    client.kill.cancel();
-}
-
-/// Size fields of a PUB/HPUB exactly as the client wrote them. nats-server copies these
-/// bytes into MSG/HMSG, so `PUB foo 002` is delivered as `MSG foo 1 002`; only kept when
-/// they differ from the canonical decimal form (i.e. have leading zeros).
-#[derive(Debug)]
-struct RawSizes {
-    header: Option<Box<[u8]>>,
-    total: Box<[u8]>,
-}
-
-impl RawSizes {
-    /// Looks at the control line at the start of `op` (a whole PUB or HPUB operation whose
-    /// sizes the parser already checked). `None` in the usual case of canonical sizes, found
-    /// without scanning the line.
-    fn find(op: &[u8], header_size: Option<usize>, total_size: usize) -> Option<RawSizes> {
-        // The control line ends where the header block and payload (and their CR LF) begin.
-        let line = trim_end(&op[..op.len().checked_sub(total_size + 2)?]);
-        let canonical = match strip_canonical(line, total_size) {
-            Some(rest) => header_size.is_none_or(|h| strip_canonical(trim_end(rest), h).is_some()),
-            None => false,
-        };
-        if canonical {
-            return None;
-        }
-        let mut fields = line
-            .split(|&b| matches!(b, b' ' | b'\t'))
-            .filter(|f| !f.is_empty())
-            .rev();
-        let total = fields.next()?;
-        let header = match header_size {
-            Some(_) => Some(fields.next()?),
-            None => None,
-        };
-        Some(RawSizes {
-            header: header.map(Into::into),
-            total: total.into(),
-        })
-    }
-
-    fn encode_msg(
-        &self,
-        b: &mut BytesMut,
-        subject: &[u8],
-        sid: &[u8],
-        reply: Option<&[u8]>,
-        payload: &[u8],
-    ) {
-        b.extend_from_slice(b"MSG ");
-        put_routing(b, subject, sid, reply);
-        b.extend_from_slice(&self.total);
-        b.extend_from_slice(b"\r\n");
-        b.extend_from_slice(payload);
-        b.extend_from_slice(b"\r\n");
-    }
-
-    fn encode_hmsg(
-        &self,
-        b: &mut BytesMut,
-        subject: &[u8],
-        sid: &[u8],
-        reply: Option<&[u8]>,
-        headers: &[u8],
-        payload: &[u8],
-    ) {
-        b.extend_from_slice(b"HMSG ");
-        put_routing(b, subject, sid, reply);
-        match &self.header {
-            Some(h) => b.extend_from_slice(h),
-            None => b.extend_from_slice(headers.len().to_string().as_bytes()),
-        }
-        b.extend_from_slice(b" ");
-        b.extend_from_slice(&self.total);
-        b.extend_from_slice(b"\r\n");
-        b.extend_from_slice(headers);
-        b.extend_from_slice(payload);
-        b.extend_from_slice(b"\r\n");
-    }
-}
-
-/// `line` without its trailing line terminator and blanks.
-fn trim_end(line: &[u8]) -> &[u8] {
-    let keep = line
-        .iter()
-        .rposition(|b| !matches!(b, b' ' | b'\t' | b'\r' | b'\n'))
-        .map_or(0, |i| i + 1);
-    &line[..keep]
-}
-
-/// If `line` ends with a blank and then `size` in plain decimal, the part before the size.
-fn strip_canonical(line: &[u8], size: usize) -> Option<&[u8]> {
-    let digits = size.checked_ilog10().map_or(1, |d| d as usize + 1);
-    let cut = line.len().checked_sub(digits)?;
-    matches!(line.get(cut.checked_sub(1)?), Some(b' ' | b'\t')).then(|| &line[..cut])
-}
-
-fn put_routing(b: &mut BytesMut, subject: &[u8], sid: &[u8], reply: Option<&[u8]>) {
-    b.extend_from_slice(subject);
-    b.extend_from_slice(b" ");
-    b.extend_from_slice(sid);
-    b.extend_from_slice(b" ");
-    if let Some(reply) = reply {
-        b.extend_from_slice(reply);
-        b.extend_from_slice(b" ");
+        // Stores flush and acknowledgements go out before any writer is woken.
+        self.out.complete_internal(&self.shared, &mut self.cache);
+        self.out.publish_counts_and_wake(&self.shared);
     }
 }

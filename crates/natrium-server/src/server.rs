@@ -69,6 +69,63 @@ pub(crate) struct Shared {
     /// Cancelled when the server shuts down; every connection's token is a child of it.
     pub shutdown: CancellationToken,
     pub tasks: TaskTracker,
+    /// The server's own client: it owns internal subscriptions and publishes the server's
+    /// replies (as nats-server's internal clients).
+    pub internal_client: Arc<Client>,
+    /// Numbers internal subscriptions' sids.
+    pub next_internal_sid: AtomicU64,
+}
+
+/// The server as internal subscribers' owners see it (see [`crate::internal::Port`]).
+pub(crate) struct ServerPort(pub std::sync::Weak<Shared>);
+
+impl crate::internal::Port for ServerPort {
+    fn subscribe(
+        &self,
+        subject: &[u8],
+        queue: Option<&[u8]>,
+        sink: Arc<dyn crate::internal::Sink>,
+    ) -> Option<crate::internal::InternalSub> {
+        let shared = self.0.upgrade()?;
+        let n = shared.next_internal_sid.fetch_add(1, Ordering::Relaxed);
+        let sid = n.to_string();
+        let client = shared.internal_client.clone();
+        let sub = Arc::new(crate::subscription::Subscription::internal(
+            client,
+            subject,
+            queue,
+            sid.as_bytes(),
+            sink,
+        ));
+        shared
+            .sublist
+            .insert(subject, queue, SubRef(sub.clone()))
+            .ok()?;
+        shared
+            .internal_client
+            .subs
+            .lock()
+            .insert(sid.as_bytes().into(), sub.clone());
+        Some(crate::internal::InternalSub(sub))
+    }
+
+    fn unsubscribe(&self, sub: &crate::internal::InternalSub) {
+        if let Some(shared) = self.0.upgrade() {
+            crate::deliver::remove_subscription(&shared, &sub.0);
+        }
+    }
+
+    fn publish(
+        &self,
+        subject: &[u8],
+        reply: Option<&[u8]>,
+        headers: Option<&[u8]>,
+        payload: &[u8],
+    ) {
+        if let Some(shared) = self.0.upgrade() {
+            crate::deliver::publish_internal(&shared, subject, reply, headers, payload);
+        }
+    }
 }
 
 /// A running server. Dropping it stops it (without waiting); prefer [`Server::shutdown`].
@@ -145,6 +202,8 @@ impl Server {
             lame_duck: CancellationToken::new(),
             live: parking_lot::RwLock::new(Arc::new(crate::signal::Reloadable::new(&opts, tls))),
             tasks: TaskTracker::new(),
+            internal_client: Arc::new(Client::internal(opts.max_pending)),
+            next_internal_sid: AtomicU64::new(1),
             opts,
         });
 

@@ -4,17 +4,30 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::client::Client;
+use crate::internal::Sink;
 
 /// A subscription: who gets the message and under which `sid`.
-#[derive(Debug)]
 pub(crate) struct Subscription {
     pub client: Arc<Client>,
     pub subject: Box<[u8]>,
     pub queue: Option<Box<[u8]>>,
     pub sid: Box<[u8]>,
+    /// Set for a server-internal subscriber: messages go to it, not to `client`'s buffer.
+    pub sink: Option<Arc<dyn Sink>>,
     /// Auto-unsubscribe after this many deliveries (`UNSUB sid max`); 0 = never.
     max: AtomicU64,
     delivered: AtomicU64,
+}
+
+impl std::fmt::Debug for Subscription {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Subscription")
+            .field("cid", &self.client.cid)
+            .field("subject", &String::from_utf8_lossy(&self.subject))
+            .field("sid", &String::from_utf8_lossy(&self.sid))
+            .field("internal", &self.sink.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 /// What a delivery attempt on a subscription with a limit may do.
@@ -40,8 +53,23 @@ impl Subscription {
             subject: subject.into(),
             queue: queue.map(Into::into),
             sid: sid.into(),
+            sink: None,
             max: AtomicU64::new(0),
             delivered: AtomicU64::new(0),
+        }
+    }
+
+    /// A server-internal subscription, owned by the server's internal client.
+    pub(crate) fn internal(
+        client: Arc<Client>,
+        subject: &[u8],
+        queue: Option<&[u8]>,
+        sid: &[u8],
+        sink: Arc<dyn Sink>,
+    ) -> Self {
+        Subscription {
+            sink: Some(sink),
+            ..Subscription::new(client, subject, queue, sid)
         }
     }
 

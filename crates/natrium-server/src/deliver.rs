@@ -1,0 +1,443 @@
+//! Delivery: routing one message to the subscriptions it matches, appending it to each
+//! subscriber's outbound buffer (or handing it to an internal subscriber), and what a batch
+//! of deliveries leaves to do at its end.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use bytes::BytesMut;
+use natrium_sublist::{Matches, Sublist};
+use natrium_wire::{encode_hmsg, encode_msg};
+
+use crate::client::{Client, CloseReason};
+use crate::internal::{AfterBatch, InMsg};
+use crate::outbound::Appended;
+use crate::server::Shared;
+use crate::subscription::{Slot, SubRef, Subscription};
+
+/// Counts gathered during one read batch, added to the shared atomics once per batch.
+#[derive(Default)]
+pub(crate) struct Batch {
+    pub in_msgs: u64,
+    pub in_bytes: u64,
+    pub out_msgs: u64,
+    pub out_bytes: u64,
+}
+
+/// Writers to wake and counts to publish at the end of a batch.
+#[derive(Default)]
+pub(crate) struct Fanout {
+    pub touched: Vec<Arc<Client>>,
+    /// Subscribers whose buffers are nearly full: the publisher waits for them before
+    /// reading more.
+    pub stalled: Vec<Arc<Client>>,
+    pub batch: Batch,
+    /// What internal subscribers (JetStream) left for the end of the batch.
+    pub after: AfterBatch,
+}
+
+/// One message being routed.
+pub(crate) struct Msg<'a> {
+    pub subject: &'a [u8],
+    pub reply: Option<&'a [u8]>,
+    pub headers: Option<&'a [u8]>,
+    pub payload: &'a [u8],
+    pub raw_sizes: Option<&'a RawSizes>,
+}
+
+/// The publishing side of a delivery.
+pub(crate) struct Publisher<'a> {
+    pub shared: &'a Shared,
+    pub client: &'a Client,
+    pub echo: bool,
+}
+
+impl Publisher<'_> {
+    /// Appends `msg` to `sub`'s connection. Returns whether it was queued.
+    pub(crate) fn deliver(&self, out: &mut Fanout, sub: &Arc<Subscription>, msg: &Msg<'_>) -> bool {
+        if let Some(sink) = &sub.sink {
+            let Msg {
+                subject,
+                reply,
+                headers,
+                payload,
+                ..
+            } = *msg;
+            let msg = InMsg {
+                subject,
+                reply,
+                headers,
+                payload,
+            };
+            sink.receive(&msg, &mut out.after);
+            return true;
+        }
+        let target = &sub.client;
+        if !self.echo && target.cid == self.client.cid {
+            return false;
+        }
+        if let Some(filter) = target.deny_delivery.get()
+            && filter.denies(msg.subject)
+        {
+            return false;
+        }
+        let slot = sub.claim();
+        if slot == Slot::Exhausted {
+            return false;
+        }
+        let Msg {
+            subject,
+            reply,
+            headers,
+            payload,
+            raw_sizes,
+        } = *msg;
+        let (appended, bytes) = match headers {
+            Some(h) if target.wants_headers() => {
+                let size = h.len() + payload.len();
+                let res = target.outbound.append(Some(size), |b| match raw_sizes {
+                    Some(raw) => raw.encode_hmsg(b, subject, &sub.sid, reply, h, payload),
+                    None => encode_hmsg(b, subject, &sub.sid, reply, h, payload),
+                });
+                (res, size)
+            }
+            // Headers are stripped for subscribers that did not ask for them.
+            _ => {
+                let res = target
+                    .outbound
+                    .append(Some(payload.len()), |b| match raw_sizes {
+                        Some(raw) if headers.is_none() => {
+                            raw.encode_msg(b, subject, &sub.sid, reply, payload)
+                        }
+                        _ => encode_msg(b, subject, &sub.sid, reply, payload),
+                    });
+                (res, payload.len())
+            }
+        };
+        if slot == Slot::DeliverLast {
+            remove_subscription(self.shared, sub);
+        }
+        match appended {
+            Appended::QueuedWakeNeeded => out.touched.push(target.clone()),
+            Appended::Queued => {}
+            Appended::Closed => return false,
+            Appended::SlowConsumer => {
+                slow_consumer(self.shared, target);
+                return false;
+            }
+        }
+        // A subscriber with `allow_responses` may now answer on the reply subject.
+        if let Some(reply) = reply
+            && let Some(responses) = target.responses.get()
+        {
+            responses.record(reply);
+        }
+        if target.outbound.stalling() && !out.stalled.iter().any(|c| c.cid == target.cid) {
+            out.stalled.push(target.clone());
+        }
+        out.batch.out_msgs += 1;
+        out.batch.out_bytes += bytes as u64;
+        true
+    }
+}
+
+/// Lookups a connection made recently, valid while the index's generation is unchanged
+/// (as nats-server's per-client result cache). Hits cost no shared lock or counter.
+#[derive(Default)]
+pub(crate) struct MatchCache {
+    generation: u64,
+    /// The most recent subject (its buffer is reused) and result: the common case of a
+    /// publisher repeating one subject is a byte comparison.
+    last_subject: Vec<u8>,
+    last: Option<Arc<Matches<SubRef>>>,
+    map: HashMap<Box<[u8]>, Arc<Matches<SubRef>>>,
+}
+
+/// Entries kept before the cache starts over.
+const MATCH_CACHE_SIZE: usize = 128;
+
+impl MatchCache {
+    pub(crate) fn get(
+        &mut self,
+        sublist: &Sublist<SubRef>,
+        subject: &[u8],
+    ) -> &Arc<Matches<SubRef>> {
+        // Read the generation first: a change racing with the lookup below makes the next
+        // call start over, so a stale result is never used twice.
+        let generation = sublist.generation();
+        if generation != self.generation {
+            self.generation = generation;
+            self.last = None;
+            self.map.clear();
+        }
+        if self.last.is_none() || self.last_subject != subject {
+            let found = match self.map.get(subject) {
+                Some(m) => Arc::clone(m),
+                None => {
+                    if self.map.len() >= MATCH_CACHE_SIZE {
+                        self.map.clear();
+                    }
+                    let m = sublist.matches(subject);
+                    self.map.insert(subject.into(), Arc::clone(&m));
+                    m
+                }
+            };
+            self.last_subject.clear();
+            self.last_subject.extend_from_slice(subject);
+            self.last = Some(found);
+        }
+        self.last.as_ref().expect("set above")
+    }
+}
+
+impl Publisher<'_> {
+    /// Routes `msg` to every plain subscription it matches and to one member of each queue
+    /// group. Returns whether anyone took it.
+    pub(crate) fn route(&self, cache: &mut MatchCache, out: &mut Fanout, msg: &Msg<'_>) -> bool {
+        let matches = cache.get(&self.shared.sublist, msg.subject);
+        let mut delivered = false;
+        for sub in &matches.plain {
+            delivered |= self.deliver(out, &sub.0, msg);
+        }
+        for group in &matches.queues {
+            let n = group.members.len();
+            if n == 0 {
+                continue;
+            }
+            // A random member; if it can't take the message (echo off, limit reached,
+            // closing), the next one.
+            let start = fastrand::usize(..n);
+            for i in 0..n {
+                if self.deliver(out, &group.members[(start + i) % n].0, msg) {
+                    delivered = true;
+                    break;
+                }
+            }
+        }
+        delivered
+    }
+}
+
+/// Rounds of internal work one batch may chain (an acknowledgement that itself lands in a
+/// stream leaves work for another round); a bound, so a loop of streams cannot spin.
+const MAX_INTERNAL_ROUNDS: usize = 8;
+
+impl Fanout {
+    /// Does what internal subscribers left for the end of the batch: flushes, then their
+    /// acknowledgements and replies, published by the server's internal client.
+    pub(crate) fn complete_internal(&mut self, shared: &Shared, cache: &mut MatchCache) {
+        let from = Publisher {
+            shared,
+            client: &shared.internal_client,
+            echo: true,
+        };
+        for _ in 0..MAX_INTERNAL_ROUNDS {
+            if self.after.is_empty() {
+                return;
+            }
+            let work = std::mem::take(&mut self.after);
+            work.complete(|subject, headers, payload| {
+                let msg = Msg {
+                    subject,
+                    reply: None,
+                    headers,
+                    payload,
+                    raw_sizes: None,
+                };
+                from.route(cache, self, &msg);
+            });
+        }
+        if !self.after.is_empty() {
+            tracing::warn!("internal messages kept feeding streams; the rest is dropped");
+            self.after = AfterBatch::default();
+        }
+    }
+
+    /// Adds the batch's delivery counts to the server's counters, then wakes every writer the
+    /// batch touched (in this order, so a client that sees a delivery also sees it counted).
+    pub(crate) fn publish_counts_and_wake(&mut self, shared: &Shared) {
+        let b = std::mem::take(&mut self.batch);
+        if b.out_msgs > 0 {
+            shared
+                .counters
+                .out_msgs
+                .fetch_add(b.out_msgs, Ordering::Relaxed);
+            shared
+                .counters
+                .out_bytes
+                .fetch_add(b.out_bytes, Ordering::Relaxed);
+        }
+        for client in self.touched.drain(..) {
+            client.outbound.wake();
+        }
+    }
+}
+
+/// Publishes one message as the server itself (JetStream's replies, acknowledgements and
+/// deliveries), outside any client's batch.
+pub(crate) fn publish_internal(
+    shared: &Shared,
+    subject: &[u8],
+    reply: Option<&[u8]>,
+    headers: Option<&[u8]>,
+    payload: &[u8],
+) {
+    let mut out = Fanout::default();
+    let mut cache = MatchCache::default();
+    let from = Publisher {
+        shared,
+        client: &shared.internal_client,
+        echo: true,
+    };
+    let msg = Msg {
+        subject,
+        reply,
+        headers,
+        payload,
+        raw_sizes: None,
+    };
+    from.route(&mut cache, &mut out, &msg);
+    out.complete_internal(shared, &mut cache);
+    // The server does not wait for slow subscribers: max_pending still bounds them.
+    out.stalled.clear();
+    out.publish_counts_and_wake(shared);
+}
+
+/// Removes `sub` from the subject index and from its connection's table.
+pub(crate) fn remove_subscription(shared: &Shared, sub: &Arc<Subscription>) {
+    shared
+        .sublist
+        .remove(&sub.subject, sub.queue.as_deref(), &SubRef(sub.clone()));
+    let mut subs = sub.client.subs.lock();
+    if subs.get(&sub.sid).is_some_and(|s| Arc::ptr_eq(s, sub)) {
+        subs.remove(&sub.sid);
+    }
+}
+
+/// Cuts off a connection whose outbound buffer is full: counted, logged, closed at once.
+pub(crate) fn slow_consumer(shared: &Shared, client: &Client) {
+    if client.set_close_reason(CloseReason::SlowConsumerPendingBytes) {
+        shared
+            .counters
+            .slow_consumers
+            .fetch_add(1, Ordering::Relaxed);
+        tracing::warn!(
+            "{} - cid:{} - Slow Consumer Detected: MaxPending of {} Exceeded",
+            client.addr,
+            client.cid,
+            shared.opts.max_pending
+        );
+    }
+    client.outbound.close();
+    client.kill.cancel();
+}
+
+/// Size fields of a PUB/HPUB exactly as the client wrote them. nats-server copies these
+/// bytes into MSG/HMSG, so `PUB foo 002` is delivered as `MSG foo 1 002`; only kept when
+/// they differ from the canonical decimal form (i.e. have leading zeros).
+#[derive(Debug)]
+pub(crate) struct RawSizes {
+    header: Option<Box<[u8]>>,
+    total: Box<[u8]>,
+}
+
+impl RawSizes {
+    /// Looks at the control line at the start of `op` (a whole PUB or HPUB operation whose
+    /// sizes the parser already checked). `None` in the usual case of canonical sizes, found
+    /// without scanning the line.
+    pub(crate) fn find(
+        op: &[u8],
+        header_size: Option<usize>,
+        total_size: usize,
+    ) -> Option<RawSizes> {
+        // The control line ends where the header block and payload (and their CR LF) begin.
+        let line = trim_end(&op[..op.len().checked_sub(total_size + 2)?]);
+        let canonical = match strip_canonical(line, total_size) {
+            Some(rest) => header_size.is_none_or(|h| strip_canonical(trim_end(rest), h).is_some()),
+            None => false,
+        };
+        if canonical {
+            return None;
+        }
+        let mut fields = line
+            .split(|&b| matches!(b, b' ' | b'\t'))
+            .filter(|f| !f.is_empty())
+            .rev();
+        let total = fields.next()?;
+        let header = match header_size {
+            Some(_) => Some(fields.next()?),
+            None => None,
+        };
+        Some(RawSizes {
+            header: header.map(Into::into),
+            total: total.into(),
+        })
+    }
+
+    fn encode_msg(
+        &self,
+        b: &mut BytesMut,
+        subject: &[u8],
+        sid: &[u8],
+        reply: Option<&[u8]>,
+        payload: &[u8],
+    ) {
+        b.extend_from_slice(b"MSG ");
+        put_routing(b, subject, sid, reply);
+        b.extend_from_slice(&self.total);
+        b.extend_from_slice(b"\r\n");
+        b.extend_from_slice(payload);
+        b.extend_from_slice(b"\r\n");
+    }
+
+    fn encode_hmsg(
+        &self,
+        b: &mut BytesMut,
+        subject: &[u8],
+        sid: &[u8],
+        reply: Option<&[u8]>,
+        headers: &[u8],
+        payload: &[u8],
+    ) {
+        b.extend_from_slice(b"HMSG ");
+        put_routing(b, subject, sid, reply);
+        match &self.header {
+            Some(h) => b.extend_from_slice(h),
+            None => b.extend_from_slice(headers.len().to_string().as_bytes()),
+        }
+        b.extend_from_slice(b" ");
+        b.extend_from_slice(&self.total);
+        b.extend_from_slice(b"\r\n");
+        b.extend_from_slice(headers);
+        b.extend_from_slice(payload);
+        b.extend_from_slice(b"\r\n");
+    }
+}
+
+/// `line` without its trailing line terminator and blanks.
+fn trim_end(line: &[u8]) -> &[u8] {
+    let keep = line
+        .iter()
+        .rposition(|b| !matches!(b, b' ' | b'\t' | b'\r' | b'\n'))
+        .map_or(0, |i| i + 1);
+    &line[..keep]
+}
+
+/// If `line` ends with a blank and then `size` in plain decimal, the part before the size.
+fn strip_canonical(line: &[u8], size: usize) -> Option<&[u8]> {
+    let digits = size.checked_ilog10().map_or(1, |d| d as usize + 1);
+    let cut = line.len().checked_sub(digits)?;
+    matches!(line.get(cut.checked_sub(1)?), Some(b' ' | b'\t')).then(|| &line[..cut])
+}
+
+fn put_routing(b: &mut BytesMut, subject: &[u8], sid: &[u8], reply: Option<&[u8]>) {
+    b.extend_from_slice(subject);
+    b.extend_from_slice(b" ");
+    b.extend_from_slice(sid);
+    b.extend_from_slice(b" ");
+    if let Some(reply) = reply {
+        b.extend_from_slice(reply);
+        b.extend_from_slice(b" ");
+    }
+}
