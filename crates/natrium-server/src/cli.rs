@@ -132,7 +132,10 @@ pub struct ServerArgs {
     /// Client certificate CA for verification (PEM).
     #[arg(long = "tlscacert", value_name = "FILE")]
     pub tlscacert: Option<PathBuf>,
-    /// JetStream storage directory (accepted and ignored: core NATS keeps no messages).
+    /// Enable JetStream (`-js`).
+    #[arg(long = "jetstream")]
+    pub jetstream: bool,
+    /// JetStream storage directory (`-sd`); the data goes under `DIR/jetstream`.
     #[arg(long = "store_dir", value_name = "DIR")]
     pub store_dir: Option<PathBuf>,
 }
@@ -191,6 +194,7 @@ where
         "http_port",
         "https_port",
         "store_dir",
+        "jetstream",
         "signal",
         "help",
         "tls",
@@ -217,6 +221,7 @@ where
                 continue;
             }
             "sd" => Some("store_dir"),
+            "js" => Some("jetstream"),
             "T" => Some("logtime"),
             "sl" => Some("signal"),
             "ms" => Some("https_port"),
@@ -319,6 +324,17 @@ impl ServerArgs {
         }
         if let Some(dir) = &self.ports_file_dir {
             opts.ports_file_dir = Some(dir.clone());
+        }
+        if self.jetstream && opts.jetstream.is_none() {
+            opts.jetstream = Some(crate::JetStreamOptions {
+                // As nats-server: without a store directory, one under the system's
+                // temporary directory, kept across restarts.
+                store_dir: Some(std::env::temp_dir().join("nats")),
+                ..crate::JetStreamOptions::default()
+            });
+        }
+        if let (Some(dir), Some(js)) = (&self.store_dir, &mut opts.jetstream) {
+            js.store_dir = Some(dir.clone());
         }
         if let Some(mut tls) = self.tls_override()? {
             // The flags replace the files, not the file's handshake timeout.

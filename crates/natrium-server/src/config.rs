@@ -28,6 +28,8 @@ pub struct FileConfig {
     pub log_file: Option<PathBuf>,
     /// `allow_non_tls` (applied to the TLS settings, from the file or the flags).
     pub allow_non_tls: bool,
+    /// A top-level `store_dir` (JetStream's, unless its block names one).
+    pub store_dir: Option<PathBuf>,
     /// Whether `authorization { timeout }` was given. When it was not, nats-server's default
     /// auth timeout is 2 s without TLS and the TLS timeout + 1 s with TLS.
     pub auth_timeout_set: bool,
@@ -65,7 +67,6 @@ const NOT_SUPPORTED: &[&str] = &[
     "gateway",
     "leafnodes",
     "leaf",
-    "jetstream",
     "websocket",
     "mqtt",
     "accounts",
@@ -80,7 +81,7 @@ const NOT_SUPPORTED: &[&str] = &[
 
 /// Keys accepted and deliberately ignored (they only affect features core NATS does not
 /// need, or log formatting).
-const IGNORED: &[&str] = &["logtime_utc", "syslog", "remote_syslog", "store_dir"];
+const IGNORED: &[&str] = &["logtime_utc", "syslog", "remote_syslog"];
 
 /// Reads `path`.
 pub fn load(path: &Path) -> Result<FileConfig, ConfigError> {
@@ -162,6 +163,8 @@ fn apply(map: &Map, cfg: &mut FileConfig, path: &Path) -> Result<(), ConfigError
                 cfg.auth_timeout_set |= apply_authorization(map, o, path)?;
             }
             "tls" => o.tls = Some(parse_tls(entry, path)?),
+            "jetstream" => o.jetstream = parse_jetstream(entry, path)?,
+            "store_dir" => cfg.store_dir = Some(v.as_str().map_err(conf_err)?.into()),
             "allow_non_tls" => cfg.allow_non_tls = v.as_bool().map_err(conf_err)?,
             "no_auth_user" => o.no_auth_user = Some(v.as_str().map_err(conf_err)?.to_owned()),
             "lame_duck_duration" => o.lame_duck_duration = v.as_duration().map_err(conf_err)?,
@@ -195,6 +198,12 @@ fn apply(map: &Map, cfg: &mut FileConfig, path: &Path) -> Result<(), ConfigError
     if let Some(tls) = &mut cfg.options.tls {
         tls.allow_non_tls = cfg.allow_non_tls;
     }
+    // A top-level `store_dir` is JetStream's unless its block names one.
+    if let (Some(dir), Some(js)) = (&cfg.store_dir, &mut cfg.options.jetstream)
+        && js.store_dir.is_none()
+    {
+        js.store_dir = Some(dir.clone());
+    }
     if !cfg.auth_timeout_set {
         cfg.options.auth_timeout = default_auth_timeout(cfg.options.tls.as_ref());
     }
@@ -220,6 +229,111 @@ const TLS_NOT_SUPPORTED: &[&str] = &[
     "pinned_certs",
     "connection_rate_limit",
 ];
+
+/// `jetstream` keys nats-server knows that natrium-server does not implement yet.
+const JETSTREAM_NOT_SUPPORTED: &[&str] = &[
+    "domain",
+    "key",
+    "prev_key",
+    "cipher",
+    "extension_hint",
+    "limits",
+    "unique_tag",
+    "max_outstanding_catchup",
+    "max_buffered_msgs",
+    "max_buffered_size",
+    "request_queue_limit",
+    "max_catchup",
+    "tpm",
+];
+
+/// `jetstream: enabled` (a bool or `enabled`/`disabled`), or the block `jetstream {
+/// store_dir, max_memory_store, max_file_store, strict, sync_interval }`, as nats-server
+/// reads them. `None` when JetStream is turned off.
+fn parse_jetstream(
+    entry: &Entry,
+    path: &Path,
+) -> Result<Option<crate::JetStreamOptions>, ConfigError> {
+    let conf_err = |source| ConfigError::Conf {
+        path: path.to_owned(),
+        source,
+    };
+    let v = entry.value();
+    if let Ok(on) = v.as_bool() {
+        return Ok(on.then(crate::JetStreamOptions::default));
+    }
+    if let Ok(s) = v.as_str() {
+        return match s.to_ascii_lowercase().as_str() {
+            "enabled" | "enable" | "true" | "yes" | "on" => {
+                Ok(Some(crate::JetStreamOptions::default()))
+            }
+            "disabled" | "disable" | "false" | "no" | "off" => Ok(None),
+            _ => Err(invalid(
+                path,
+                entry,
+                format!("Expected 'enabled' or 'disabled' for string value, got '{s}'"),
+            )),
+        };
+    }
+    let map = v.as_map().map_err(conf_err)?;
+    let mut js = crate::JetStreamOptions::default();
+    let mut enabled = true;
+    for e in map.iter() {
+        let v = e.value();
+        let bytes = |what: &str| -> Result<i64, ConfigError> {
+            let n = match v.as_i64() {
+                Ok(n) => n,
+                Err(_) => i64::try_from(v.as_size().map_err(conf_err)?).unwrap_or(i64::MAX),
+            };
+            if n < -1 {
+                return Err(invalid(path, e, format!("{what} must be -1 or positive")));
+            }
+            Ok(n)
+        };
+        match e.key().to_ascii_lowercase().as_str() {
+            "store_dir" | "store" | "storedir" => {
+                js.store_dir = Some(PathBuf::from(v.as_str().map_err(conf_err)?))
+            }
+            "max_memory_store" | "max_mem_store" | "max_mem" => {
+                js.max_memory = Some(bytes("max_memory_store")?).filter(|&n| n >= 0)
+            }
+            "max_file_store" | "max_file" => {
+                js.max_store = Some(bytes("max_file_store")?).filter(|&n| n >= 0)
+            }
+            "strict" => js.strict = v.as_bool().map_err(conf_err)?,
+            "enabled" | "enable" => enabled = v.as_bool().map_err(conf_err)?,
+            "sync_interval" | "sync" => {
+                js.sync = match v.as_str() {
+                    Ok(s) if s.eq_ignore_ascii_case("always") => crate::SyncPolicy::Always,
+                    Ok(_) => crate::SyncPolicy::Interval(v.as_duration().map_err(|err| {
+                        invalid(path, e, format!("error parsing sync_interval: {err}"))
+                    })?),
+                    Err(_) => {
+                        return Err(invalid(
+                            path,
+                            e,
+                            "invalid use of field \"sync_interval\": sync_interval should be \
+                             converted to a duration",
+                        ));
+                    }
+                }
+            }
+            k if JETSTREAM_NOT_SUPPORTED.contains(&k) => {
+                return Err(invalid(
+                    path,
+                    e,
+                    format!(
+                        "`jetstream.{}` is not supported yet by natrium-server",
+                        e.key()
+                    ),
+                ));
+            }
+            _ if e.is_used_as_variable() => {}
+            _ => return Err(invalid(path, e, format!("unknown field \"{}\"", e.key()))),
+        }
+    }
+    Ok(enabled.then_some(js))
+}
 
 /// The `tls { cert_file, key_file, ca_file, verify, timeout }` block. The files are read when
 /// the server starts (a bad one stops it with a [`crate::TlsError`]).
@@ -607,7 +721,7 @@ mod tests {
 
     #[test]
     fn unsupported_and_unknown_keys_are_clear_errors() {
-        let err = load_text("port: 4222\njetstream: {}\n")
+        let err = load_text("port: 4222\ncluster: {}\n")
             .unwrap_err()
             .to_string();
         assert!(
@@ -618,5 +732,62 @@ mod tests {
         assert!(err.contains("unknown field `prot`"), "{err}");
         let err = load_text("port: \"x\"\n").unwrap_err().to_string();
         assert!(err.contains("expected an integer"), "{err}");
+    }
+
+    #[test]
+    fn jetstream_block_takes_nats_server_keys_and_defaults() {
+        let cfg = load_text(
+            "jetstream {\n store_dir: \"/data\"\n max_mem: 1G\n max_file_store: 1024\n \
+             strict: false\n sync_interval: always\n}\n",
+        )
+        .unwrap();
+        let js = cfg.options.jetstream.unwrap();
+        assert_eq!(js.store_dir, Some(PathBuf::from("/data")));
+        assert_eq!(js.max_memory, Some(1_000_000_000));
+        assert_eq!(js.max_store, Some(1024));
+        assert!(!js.strict);
+        assert_eq!(js.sync, crate::SyncPolicy::Always);
+
+        let js = load_text("jetstream: enabled\n").unwrap().options.jetstream;
+        assert_eq!(js, Some(crate::JetStreamOptions::default()));
+        assert!(
+            load_text("jetstream: disabled\n")
+                .unwrap()
+                .options
+                .jetstream
+                .is_none()
+        );
+        let js = load_text("store_dir: \"/x\"\njetstream: true\n").unwrap();
+        assert_eq!(
+            js.options.jetstream.unwrap().store_dir,
+            Some(PathBuf::from("/x"))
+        );
+        let js = load_text("jetstream { sync_interval: \"10s\" }\n").unwrap();
+        assert_eq!(
+            js.options.jetstream.unwrap().sync,
+            crate::SyncPolicy::Interval(Duration::from_secs(10))
+        );
+    }
+
+    #[test]
+    fn jetstream_block_refuses_what_nats_server_refuses() {
+        for (text, expected) in [
+            ("jetstream { bogus: 1 }\n", "unknown field \"bogus\""),
+            (
+                "jetstream { sync_interval: \"abc\" }\n",
+                "error parsing sync_interval",
+            ),
+            (
+                "jetstream { sync_interval: 0 }\n",
+                "sync_interval should be converted to a duration",
+            ),
+            ("jetstream { max_mem: -5 }\n", "must be -1 or positive"),
+            ("jetstream { domain: hub }\n", "not supported yet"),
+            ("jetstream: maybe\n", "Expected 'enabled' or 'disabled'"),
+        ] {
+            let err = load_text(text).unwrap_err().to_string();
+            assert!(err.contains(expected), "{text:?}: {err}");
+            assert!(err.contains("1:"), "position in {err}");
+        }
     }
 }

@@ -57,7 +57,7 @@ mod tls;
 pub use client::{ClientSnapshot, CloseReason};
 pub use error::ServerError;
 pub use info::VERSION;
-pub use options::{Auth, DEFAULT_PORT, ServerOptions, User};
+pub use options::{Auth, DEFAULT_PORT, JetStreamOptions, ServerOptions, SyncPolicy, User};
 pub use permissions::{
     DEFAULT_ALLOW_RESPONSE_EXPIRATION, DEFAULT_ALLOW_RESPONSE_MAX_MSGS, Permissions,
     ResponsePermission, SubjectPermission,

@@ -136,6 +136,69 @@ pub struct ServerOptions {
     /// them ([`crate::logging::init`]); [`crate::Server::reload`] applies changes to that
     /// logger at run time. An embedding process with its own subscriber is left alone.
     pub logging: crate::logging::LogLevel,
+    /// JetStream (`-js`, `--store_dir`, `jetstream {}`); `None` turns it off.
+    pub jetstream: Option<JetStreamOptions>,
+}
+
+/// How often file-backed streams are synced to disk (`jetstream { sync_interval }`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SyncPolicy {
+    /// fsync after every write (`sync_interval: always`): a message is acknowledged only
+    /// once it is on disk.
+    Always,
+    /// fsync on this interval (nats-server's default: 2 minutes). A message is acknowledged
+    /// once it is written to the OS, so it survives the process being killed, not the
+    /// machine losing power within the interval.
+    Interval(Duration),
+}
+
+impl Default for SyncPolicy {
+    fn default() -> Self {
+        SyncPolicy::Interval(Duration::from_secs(120))
+    }
+}
+
+/// JetStream settings, as nats-server's `jetstream {}` block.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct JetStreamOptions {
+    /// Where streams live (`store_dir`; the data goes under `<store_dir>/jetstream`).
+    /// `None` uses a new temporary directory that is removed when the server shuts down.
+    pub store_dir: Option<PathBuf>,
+    /// Most bytes memory-backed streams may hold; `None` = 75% of the machine's memory.
+    pub max_memory: Option<i64>,
+    /// Most bytes file-backed streams may hold; `None` = 1 TB or what the disk has free.
+    pub max_store: Option<i64>,
+    /// Reject API requests with unknown fields (nats-server 2.11+: on by default).
+    pub strict: bool,
+    /// When file-backed streams are synced to disk.
+    pub sync: SyncPolicy,
+}
+
+impl Default for JetStreamOptions {
+    fn default() -> Self {
+        JetStreamOptions {
+            store_dir: None,
+            max_memory: None,
+            max_store: None,
+            strict: true,
+            sync: SyncPolicy::default(),
+        }
+    }
+}
+
+impl JetStreamOptions {
+    /// JetStream in a temporary directory removed at shutdown: for tests and examples.
+    pub fn temporary() -> Self {
+        JetStreamOptions::default()
+    }
+
+    /// JetStream storing under `dir` (kept across restarts).
+    pub fn in_dir(dir: impl Into<PathBuf>) -> Self {
+        JetStreamOptions {
+            store_dir: Some(dir.into()),
+            ..JetStreamOptions::default()
+        }
+    }
 }
 
 impl Default for ServerOptions {
@@ -163,6 +226,7 @@ impl Default for ServerOptions {
             ports_file_dir: None,
             tls: None,
             logging: crate::logging::LogLevel::default(),
+            jetstream: None,
         }
     }
 }
@@ -174,6 +238,15 @@ impl ServerOptions {
             host: "127.0.0.1".to_owned(),
             port: 0,
             ..ServerOptions::default()
+        }
+    }
+
+    /// [`ServerOptions::ephemeral`] with JetStream in a temporary directory removed at
+    /// shutdown: what a test of a durable service needs, in one call.
+    pub fn ephemeral_jetstream() -> Self {
+        ServerOptions {
+            jetstream: Some(JetStreamOptions::temporary()),
+            ..ServerOptions::ephemeral()
         }
     }
 }
