@@ -4,7 +4,8 @@
 //!   slices; a protocol violation is a [`ParseError`] that knows nats-server's exact answer.
 //! - [`encode_msg`], [`encode_hmsg`], [`encode_err`] and the constants write what a server
 //!   sends.
-//! - [`is_valid_subject`] and friends are nats-server 2.9's subject rules.
+//! - [`is_valid_subject`] and friends are nats-server 2.9's subject rules;
+//!   [`subject_matches`], [`subjects_overlap`] and [`is_subset_match`] compare wildcard filters.
 //!
 //! ```
 //! use natrium_wire::{parse, ClientOp, Limits};
@@ -31,5 +32,6 @@ pub use error::{
 };
 pub use parser::{ClientOp, Limits, parse, parse_without_headers};
 pub use subject::{
-    is_valid_literal_subject, is_valid_queue, is_valid_subject, is_valid_subscribe_subject, tokens,
+    is_subset_match, is_valid_literal_subject, is_valid_queue, is_valid_subject,
+    is_valid_subscribe_subject, subject_matches, subjects_overlap, tokens,
 };

@@ -57,3 +57,65 @@ pub fn is_valid_literal_subject(subject: &[u8]) -> bool {
 pub fn is_valid_queue(queue: &[u8]) -> bool {
     !queue.is_empty() && !queue.iter().copied().any(is_subject_space)
 }
+
+/// Whether `subject` is matched by `filter`: `*` in the filter matches exactly one token, `>`
+/// one or more trailing tokens, anything else only itself. A literal filter matches only the
+/// same subject. `subject` is taken literally (its `*` and `>` are plain tokens here; use
+/// [`is_subset_match`] for a wildcard subject).
+pub fn subject_matches(filter: &[u8], subject: &[u8]) -> bool {
+    let mut subject_tokens = tokens(subject);
+    for f in tokens(filter) {
+        let Some(s) = subject_tokens.next() else {
+            return false;
+        };
+        match f {
+            b">" => return true,
+            b"*" => {}
+            literal if literal == s => {}
+            _ => return false,
+        }
+    }
+    subject_tokens.next().is_none()
+}
+
+/// Whether some literal subject is matched by both filters (nats-server's `SubjectsCollide`):
+/// a JetStream stream's subjects must not overlap another stream's.
+pub fn subjects_overlap(a: &[u8], b: &[u8]) -> bool {
+    let mut a_tokens = tokens(a);
+    let mut b_tokens = tokens(b);
+    loop {
+        match (a_tokens.next(), b_tokens.next()) {
+            (None, None) => return true,
+            // A token on one side only: `>` still needs at least one token from the other.
+            (None, Some(_)) | (Some(_), None) => return false,
+            (Some(x), Some(y)) => {
+                if x == b">" || y == b">" {
+                    return true;
+                }
+                if x != b"*" && y != b"*" && x != y {
+                    return false;
+                }
+            }
+        }
+    }
+}
+
+/// Whether every subject matched by `subject` (which may hold wildcards) is also matched by
+/// `filter` (nats-server's `subjectIsSubsetMatch`): `foo.bar` and `foo.*` are subsets of
+/// `foo.>`; `foo.>` is not a subset of `foo.*`.
+pub fn is_subset_match(subject: &[u8], filter: &[u8]) -> bool {
+    let mut subject_tokens = tokens(subject);
+    for f in tokens(filter) {
+        let Some(s) = subject_tokens.next() else {
+            return false;
+        };
+        match f {
+            b">" => return true,
+            // `*` covers one token of any kind except a `>` that could stand for several.
+            b"*" if s != b">" => {}
+            literal if literal == s && s != b"*" && s != b">" => {}
+            _ => return false,
+        }
+    }
+    subject_tokens.next().is_none()
+}

@@ -1,7 +1,8 @@
 //! Subject rules, checked against nats-server 2.9 behaviour and an independent model.
 
 use natrium_wire::{
-    is_valid_literal_subject, is_valid_queue, is_valid_subject, is_valid_subscribe_subject, tokens,
+    is_subset_match, is_valid_literal_subject, is_valid_queue, is_valid_subject,
+    is_valid_subscribe_subject, subject_matches, subjects_overlap, tokens,
 };
 use proptest::prelude::*;
 
@@ -119,5 +120,179 @@ proptest! {
     fn tokens_join_back(s in "[ab.*>]{0,12}") {
         let joined = tokens(s.as_bytes()).collect::<Vec<_>>().join(&b'.');
         prop_assert_eq!(joined, s.as_bytes());
+    }
+}
+
+#[test]
+fn filters_match_subjects() {
+    for (filter, subject) in [
+        ("foo", "foo"),
+        ("foo.bar", "foo.bar"),
+        ("*", "foo"),
+        ("foo.*", "foo.bar"),
+        ("*.bar", "foo.bar"),
+        (">", "foo"),
+        (">", "foo.bar.baz"),
+        ("foo.>", "foo.bar"),
+        ("foo.>", "foo.bar.baz"),
+        ("foo.*.>", "foo.a.b"),
+        ("a*b", "a*b"),
+    ] {
+        assert!(
+            subject_matches(filter.as_bytes(), subject.as_bytes()),
+            "{filter} {subject}"
+        );
+    }
+    for (filter, subject) in [
+        ("foo", "bar"),
+        ("foo", "foo.bar"),
+        ("foo.bar", "foo"),
+        ("*", "foo.bar"),
+        ("foo.*", "foo"),
+        ("foo.>", "foo"),
+        ("foo.*.>", "foo.a"),
+        ("a*b", "axb"),
+        ("foo.*", "bar.x"),
+    ] {
+        assert!(
+            !subject_matches(filter.as_bytes(), subject.as_bytes()),
+            "{filter} {subject}"
+        );
+    }
+}
+
+#[test]
+fn overlapping_filters_as_nats_server_collides_them() {
+    for (a, b) in [
+        ("foo", "foo"),
+        ("foo.*", "foo.bar"),
+        ("foo.*", "*.bar"),
+        ("foo.>", "foo.bar.baz"),
+        (">", "anything.at.all"),
+        ("*.>", "a.b"),
+        ("foo.*.baz", "foo.>"),
+        ("*", "*"),
+    ] {
+        assert!(subjects_overlap(a.as_bytes(), b.as_bytes()), "{a} {b}");
+        assert!(subjects_overlap(b.as_bytes(), a.as_bytes()), "{b} {a}");
+    }
+    for (a, b) in [
+        ("foo", "bar"),
+        ("foo.>", "foo"),
+        ("foo.*", "foo"),
+        ("foo.*", "bar.*"),
+        ("*.a", "*.b"),
+        ("*", "a.b"),
+        ("foo.*.>", "foo.bar"),
+    ] {
+        assert!(!subjects_overlap(a.as_bytes(), b.as_bytes()), "{a} {b}");
+        assert!(!subjects_overlap(b.as_bytes(), a.as_bytes()), "{b} {a}");
+    }
+}
+
+#[test]
+fn subset_matches() {
+    for (subject, filter) in [
+        ("foo.bar", "foo.bar"),
+        ("foo.bar", "foo.*"),
+        ("foo.bar", "foo.>"),
+        ("foo.*", "foo.>"),
+        ("foo.*", "foo.*"),
+        ("foo.>", "foo.>"),
+        ("foo.*.>", "foo.>"),
+        ("foo.>", ">"),
+        ("*.*", "*.>"),
+    ] {
+        assert!(
+            is_subset_match(subject.as_bytes(), filter.as_bytes()),
+            "{subject} {filter}"
+        );
+    }
+    for (subject, filter) in [
+        ("foo.>", "foo.*"),
+        ("foo.*", "foo.bar"),
+        ("foo", "foo.>"),
+        ("foo.bar", "foo"),
+        (">", "foo.>"),
+        ("*", "foo"),
+        ("foo.*.>", "foo.*.*"),
+    ] {
+        assert!(
+            !is_subset_match(subject.as_bytes(), filter.as_bytes()),
+            "{subject} {filter}"
+        );
+    }
+}
+
+/// The naive statement of wildcard matching, by recursion over token lists.
+fn model_matches(filter: &[&str], subject: &[&str]) -> bool {
+    match (filter.split_first(), subject.split_first()) {
+        (None, None) => true,
+        (Some((&">", _)), Some(_)) => true,
+        (Some((f, f_rest)), Some((s, s_rest))) => {
+            (*f == "*" || f == s) && model_matches(f_rest, s_rest)
+        }
+        _ => false,
+    }
+}
+
+/// Every literal subject of 1..=`max_len` tokens over `a`, `b` and `c` (filters below use only
+/// `a` and `b`, so `c` stands for "any other token").
+fn literals(max_len: usize) -> Vec<Vec<&'static str>> {
+    let mut all: Vec<Vec<&'static str>> = Vec::new();
+    let mut layer: Vec<Vec<&'static str>> = vec![Vec::new()];
+    for _ in 0..max_len {
+        layer = layer
+            .iter()
+            .flat_map(|prefix| {
+                ["a", "b", "c"].into_iter().map(move |t| {
+                    let mut next = prefix.clone();
+                    next.push(t);
+                    next
+                })
+            })
+            .collect();
+        all.extend(layer.iter().cloned());
+    }
+    all
+}
+
+/// A valid filter of one to four tokens from `a`, `b`, `*`, with `>` possible as the last.
+fn filter_strategy() -> impl Strategy<Value = String> {
+    (
+        prop::collection::vec(prop::sample::select(vec!["a", "b", "*"]), 1..4),
+        any::<bool>(),
+    )
+        .prop_map(|(mut parts, full)| {
+            if full {
+                parts.push(">");
+            }
+            parts.join(".")
+        })
+}
+
+proptest! {
+    #[test]
+    fn wildcard_helpers_agree_with_a_naive_model(a in filter_strategy(), b in filter_strategy()) {
+        let a_parts: Vec<&str> = a.split('.').collect();
+        let b_parts: Vec<&str> = b.split('.').collect();
+        // A shortest witness is never longer than the longer filter plus one token.
+        let universe = literals(a_parts.len().max(b_parts.len()) + 1);
+        for subject in &universe {
+            let joined = subject.join(".");
+            prop_assert_eq!(
+                subject_matches(a.as_bytes(), joined.as_bytes()),
+                model_matches(&a_parts, subject),
+                "{} {}", a, joined
+            );
+        }
+        let overlap = universe
+            .iter()
+            .any(|s| model_matches(&a_parts, s) && model_matches(&b_parts, s));
+        prop_assert_eq!(subjects_overlap(a.as_bytes(), b.as_bytes()), overlap, "{} {}", a, b);
+        let subset = universe
+            .iter()
+            .all(|s| !model_matches(&a_parts, s) || model_matches(&b_parts, s));
+        prop_assert_eq!(is_subset_match(a.as_bytes(), b.as_bytes()), subset, "{} {}", a, b);
     }
 }
