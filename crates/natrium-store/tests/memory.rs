@@ -1,0 +1,84 @@
+//! The memory store against the behaviours recorded from nats-server.
+
+mod common;
+
+use common::{fill, limits, reference_behaviours};
+use natrium_store::{MemoryStore, MessageStore, StoreLimits};
+
+#[test]
+fn memory_store_behaves_as_nats_server() {
+    reference_behaviours(&mut |l| Box::new(MemoryStore::new(l)) as Box<dyn MessageStore>);
+}
+
+#[test]
+fn sizes_follow_nats_servers_memory_rule() {
+    // Observed: subject "memory.a" + "hello" = 29 bytes; with an 18-byte header 47.
+    let mut s = MemoryStore::new(limits());
+    s.store(b"memory.a", None, b"hello", 1, None).unwrap();
+    assert_eq!(s.state().bytes, 29);
+    s.store(
+        b"memory.b",
+        Some(b"NATS/1.0\r\nX: y\r\n\r\n"),
+        b"hello",
+        2,
+        None,
+    )
+    .unwrap();
+    assert_eq!(s.state().bytes, 76);
+}
+
+#[test]
+fn loads_by_sequence_filter_and_last() {
+    let mut s = MemoryStore::new(limits());
+    fill(&mut s, "f", 10);
+    let m = s.load(3).unwrap().unwrap();
+    assert_eq!(
+        (&m.subject[..], &m.payload[..], m.time),
+        (&b"f.a"[..], &b"x"[..], 3)
+    );
+    assert_eq!(s.load(11).unwrap(), None);
+    assert_eq!(s.load(0).unwrap(), None);
+    assert_eq!(s.load_next(4, b"f.a").unwrap().unwrap().seq, 5);
+    assert_eq!(s.load_next(4, b"*.b").unwrap().unwrap().seq, 4);
+    assert_eq!(s.load_next(11, b">").unwrap(), None);
+    assert_eq!(s.load_next(1, b"g.>").unwrap(), None);
+    assert_eq!(s.load_last(b"f.a").unwrap().unwrap().seq, 9);
+    assert_eq!(s.load_last(b"f.*").unwrap().unwrap().seq, 10);
+    s.remove(10, false).unwrap();
+    assert_eq!(s.load_last(b">").unwrap().unwrap().seq, 9);
+    assert_eq!(s.num_pending(1, b">", false), 9);
+    assert_eq!(s.num_pending(4, b"f.a", false), 3);
+    assert_eq!(s.num_pending(4, b"f.b", false), 3);
+    assert_eq!(s.num_pending(4, b"f.*", true), 2);
+    assert_eq!(s.num_pending(10, b"f.*", true), 0);
+}
+
+#[test]
+fn per_subject_limit_keeps_the_newest_of_each_subject() {
+    let mut s = MemoryStore::new(StoreLimits {
+        max_msgs_per_subject: 2,
+        ..limits()
+    });
+    fill(&mut s, "k", 10);
+    let subjects = s.subjects(b"k.*");
+    assert_eq!(
+        (
+            subjects["k.a"].first_seq,
+            subjects["k.a"].last_seq,
+            subjects["k.a"].msgs
+        ),
+        (7, 9, 2)
+    );
+    assert_eq!(
+        (subjects["k.b"].first_seq, subjects["k.b"].last_seq),
+        (8, 10)
+    );
+    assert_eq!(s.state().msgs, 4);
+    s.set_limits(StoreLimits {
+        max_msgs_per_subject: 1,
+        ..limits()
+    })
+    .unwrap();
+    assert_eq!(s.state().msgs, 2);
+    assert_eq!(s.state().first_seq, 9);
+}
