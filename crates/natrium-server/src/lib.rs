@@ -41,6 +41,7 @@ pub mod config;
 mod connection;
 mod error;
 mod info;
+mod jetstream;
 mod lame_duck;
 pub mod logging;
 mod monitor;
