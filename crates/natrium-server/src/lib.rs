@@ -43,6 +43,7 @@ mod deliver;
 mod error;
 mod info;
 mod internal;
+mod jetstream;
 mod lame_duck;
 pub mod logging;
 mod monitor;
