@@ -70,8 +70,7 @@ impl Publisher<'_> {
                 headers,
                 payload,
             };
-            sink.receive(&msg, &mut out.after);
-            return true;
+            return sink.receive(&msg, &mut out.after);
         }
         let target = &sub.client;
         if !self.echo && target.cid == self.client.cid {

@@ -36,6 +36,9 @@ pub enum ServerError {
     /// The TLS certificate, key or CA file can't be used.
     #[error(transparent)]
     Tls(#[from] crate::tls::TlsError),
+    /// JetStream could not start: its store directory can't be created, locked or read.
+    #[error("Can't start JetStream: {0}")]
+    JetStream(#[from] crate::jetstream::StartError),
     /// The options are inconsistent.
     #[error("invalid server options: {0}")]
     InvalidOptions(String),

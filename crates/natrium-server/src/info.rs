@@ -19,6 +19,8 @@ pub(crate) struct ServerInfo {
     pub server_name: String,
     pub host: String,
     pub port: u16,
+    /// JetStream is enabled (`"jetstream":true`).
+    pub jetstream: bool,
 }
 
 /// The part of INFO a reload can change, taken from the settings in force when the INFO is
@@ -56,6 +58,8 @@ struct InfoJson<'a> {
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     tls_available: bool,
     max_payload: u32,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    jetstream: bool,
     client_id: u64,
     client_ip: &'a str,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
@@ -94,6 +98,7 @@ impl ServerInfo {
             tls_verify: adv.tls_verify,
             tls_available: adv.tls_available,
             max_payload: adv.max_payload,
+            jetstream: self.jetstream,
             client_id,
             client_ip,
             ldm,
@@ -129,6 +134,7 @@ mod tests {
             server_name: "n1".into(),
             host: "127.0.0.1".into(),
             port: 4222,
+            jetstream: false,
         };
         let adv = Advertised {
             max_payload: 1048576,
@@ -150,6 +156,7 @@ mod tests {
             server_name: "N".into(),
             host: "0.0.0.0".into(),
             port: 1,
+            jetstream: false,
         };
         let adv = Advertised {
             auth_required: true,
@@ -170,6 +177,7 @@ mod tests {
             server_name: "N".into(),
             host: "0.0.0.0".into(),
             port: 1,
+            jetstream: false,
         };
         let adv = Advertised {
             auth_required: true,

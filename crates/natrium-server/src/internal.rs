@@ -22,8 +22,9 @@ pub(crate) struct InMsg<'a> {
 /// A server-internal subscriber.
 pub(crate) trait Sink: Send + Sync {
     /// Takes one message, in the publisher's task. Must not block on I/O: writes are
-    /// buffered and left to [`Durable::flush`] at the end of the batch.
-    fn receive(&self, msg: &InMsg<'_>, after: &mut AfterBatch);
+    /// buffered and left to [`Durable::flush`] at the end of the batch. Returns whether it
+    /// took the message (a request nobody took gets the no-responders status).
+    fn receive(&self, msg: &InMsg<'_>, after: &mut AfterBatch) -> bool;
 }
 
 /// Something that buffers writes and makes them durable in one go (a stream's store).

@@ -74,6 +74,8 @@ pub(crate) struct Shared {
     pub internal_client: Arc<Client>,
     /// Numbers internal subscriptions' sids.
     pub next_internal_sid: AtomicU64,
+    /// JetStream, when enabled (set once, right after start).
+    pub jetstream: std::sync::OnceLock<Arc<crate::jetstream::JetStream>>,
 }
 
 /// The server as internal subscribers' owners see it (see [`crate::internal::Port`]).
@@ -189,6 +191,7 @@ impl Server {
             server_id,
             host: opts.host.clone(),
             port: addr.port(),
+            jetstream: opts.jetstream.is_some(),
         };
         let shared = Arc::new(Shared {
             info,
@@ -204,8 +207,21 @@ impl Server {
             tasks: TaskTracker::new(),
             internal_client: Arc::new(Client::internal(opts.max_pending)),
             next_internal_sid: AtomicU64::new(1),
+            jetstream: std::sync::OnceLock::new(),
             opts,
         });
+
+        if let Some(js_opts) = &shared.opts.jetstream {
+            let port: Arc<dyn crate::internal::Port> = Arc::new(ServerPort(Arc::downgrade(&shared)));
+            let js = crate::jetstream::JetStream::start(
+                js_opts,
+                port,
+                &shared.info.server_name,
+                &shared.tasks,
+                shared.shutdown.clone(),
+            )?;
+            let _ = shared.jetstream.set(js);
+        }
 
         let monitor_addr = match shared.opts.http_port {
             Some(port) => {

@@ -1,0 +1,489 @@
+//! A stream: its configuration, its store, deduplication, and the publish path.
+//!
+//! A message published on one of the stream's subjects reaches [`Stream::receive`] in the
+//! publisher's own task (the stream is an internal subscriber). It is checked against the
+//! stream's rules and the publisher's expectations (`Nats-Expected-*`), appended to the
+//! store's write buffer, and its acknowledgement waits for the end of the publisher's read
+//! batch, when the store hands the whole batch to the OS in one write
+//! ([`crate::internal::Durable`]). So an acknowledged message survives the process being
+//! killed, and a burst of publishes costs one write, not one per message.
+
+use std::collections::{HashMap, VecDeque};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use natrium_store::{Discard, MessageStore, PurgeRequest, StoreError, StoreLimits};
+use parking_lot::Mutex;
+
+use super::errors::ApiError;
+use super::headers;
+use super::types::{
+    DiscardPolicy, PubAck, RetentionPolicy, StorageType, StreamConfig, StreamState, Timestamp,
+};
+use crate::internal::{AfterBatch, Durable, InMsg, InternalSub, Port, Reply, Sink};
+
+/// One stream.
+pub(crate) struct Stream {
+    me: Weak<Stream>,
+    name: String,
+    created: Timestamp,
+    /// The stream's directory, for file-backed streams.
+    dir: Option<PathBuf>,
+    inner: Mutex<Inner>,
+}
+
+/// What the publish path and the API change, under one lock.
+struct Inner {
+    config: StreamConfig,
+    store: Box<dyn MessageStore>,
+    dedupe: Dedupe,
+    /// `Nats-Msg-Id` of the last message stored, for `Nats-Expected-Last-Msg-Id`.
+    last_msg_id: String,
+    /// The subscriptions on the stream's subjects.
+    subs: Vec<InternalSub>,
+    /// Consumers on this stream (interest retention drops messages nobody is interested in).
+    consumers: usize,
+}
+
+/// Message ids seen within the duplicate window, oldest first.
+#[derive(Default)]
+struct Dedupe {
+    ids: HashMap<String, u64>,
+    order: VecDeque<(i64, String)>,
+}
+
+impl Dedupe {
+    /// Forgets ids older than `window` at time `now`.
+    fn prune(&mut self, now: i64, window: Option<Duration>) {
+        let Some(window) = window else {
+            self.ids.clear();
+            self.order.clear();
+            return;
+        };
+        let oldest = now.saturating_sub(i64::try_from(window.as_nanos()).unwrap_or(i64::MAX));
+        while let Some((t, _)) = self.order.front()
+            && *t < oldest
+        {
+            if let Some((_, id)) = self.order.pop_front() {
+                self.ids.remove(&id);
+            }
+        }
+    }
+
+    fn insert(&mut self, id: &str, seq: u64, time: i64) {
+        if self.ids.insert(id.to_owned(), seq).is_none() {
+            self.order.push_back((time, id.to_owned()));
+        }
+    }
+}
+
+/// Unix nanoseconds now.
+pub(crate) fn now_nanos() -> i64 {
+    i64::try_from(crate::client::now_nanos()).unwrap_or(i64::MAX)
+}
+
+/// The store limits a stream configuration asks for.
+pub(crate) fn store_limits(config: &StreamConfig) -> StoreLimits {
+    StoreLimits {
+        max_msgs: config.max_msgs,
+        max_bytes: config.max_bytes,
+        max_age: config.max_age().unwrap_or(Duration::ZERO),
+        max_msgs_per_subject: config.max_msgs_per_subject,
+        discard: match config.discard {
+            DiscardPolicy::Old => Discard::Old,
+            DiscardPolicy::New => Discard::New,
+        },
+        discard_new_per_subject: config.discard_new_per_subject,
+    }
+}
+
+/// Why a publish was refused, as the publisher's error ack says it: nats-server sends the
+/// store's own words ("maximum messages exceeded") as a store failure.
+fn store_error(err: StoreError) -> ApiError {
+    ApiError::stream_store_failed(err)
+}
+
+impl Stream {
+    /// A stream over `store`, subscribed to its subjects through `port`.
+    pub(crate) fn new(
+        config: StreamConfig,
+        created: Timestamp,
+        dir: Option<PathBuf>,
+        store: Box<dyn MessageStore>,
+        port: &dyn Port,
+        direct: &Arc<dyn Sink>,
+    ) -> Result<Arc<Stream>, ApiError> {
+        let name = config.name.clone();
+        let stream = Arc::new_cyclic(|me| Stream {
+            me: me.clone(),
+            name,
+            created,
+            dir,
+            inner: Mutex::new(Inner {
+                config,
+                store,
+                dedupe: Dedupe::default(),
+                last_msg_id: String::new(),
+                subs: Vec::new(),
+                consumers: 0,
+            }),
+        });
+        stream.rebuild_dedupe();
+        stream.subscribe(port, direct)?;
+        Ok(stream)
+    }
+
+    pub(crate) fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub(crate) fn created(&self) -> Timestamp {
+        self.created
+    }
+
+    pub(crate) fn dir(&self) -> Option<&Path> {
+        self.dir.as_deref()
+    }
+
+    pub(crate) fn config(&self) -> StreamConfig {
+        self.inner.lock().config.clone()
+    }
+
+    pub(crate) fn storage(&self) -> StorageType {
+        self.inner.lock().config.storage
+    }
+
+    /// Subscribes to the configured subjects, and with `allow_direct` to its `DIRECT.GET`
+    /// subjects for `direct` (replacing earlier subscriptions).
+    fn subscribe(&self, port: &dyn Port, direct: &Arc<dyn Sink>) -> Result<(), ApiError> {
+        let Some(me) = self.me.upgrade() else {
+            return Ok(());
+        };
+        let sink: Arc<dyn Sink> = me;
+        let mut inner = self.inner.lock();
+        for sub in inner.subs.drain(..) {
+            port.unsubscribe(&sub);
+        }
+        let subjects = inner.config.subjects.clone();
+        for subject in subjects {
+            match port.subscribe(subject.as_bytes(), None, sink.clone()) {
+                Some(sub) => inner.subs.push(sub),
+                None => {
+                    return Err(ApiError::stream_invalid_config(format!(
+                        "invalid subject {subject:?}"
+                    )));
+                }
+            }
+        }
+        if inner.config.allow_direct {
+            let get = format!("$JS.API.DIRECT.GET.{}", self.name);
+            for subject in [get.clone(), format!("{get}.>")] {
+                if let Some(sub) = port.subscribe(subject.as_bytes(), None, direct.clone()) {
+                    inner.subs.push(sub);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Stops taking messages (the stream is being deleted or the server stops).
+    pub(crate) fn unsubscribe(&self, port: &dyn Port) {
+        for sub in self.inner.lock().subs.drain(..) {
+            port.unsubscribe(&sub);
+        }
+    }
+
+    /// Applies a new (already validated) configuration.
+    pub(crate) fn update(
+        &self,
+        config: StreamConfig,
+        port: &dyn Port,
+        direct: &Arc<dyn Sink>,
+    ) -> Result<(), ApiError> {
+        let resubscribe = {
+            let mut inner = self.inner.lock();
+            inner
+                .store
+                .set_limits(store_limits(&config))
+                .map_err(ApiError::stream_update)?;
+            let changed = inner.config.subjects != config.subjects
+                || inner.config.allow_direct != config.allow_direct;
+            inner.config = config;
+            changed
+        };
+        if resubscribe {
+            self.subscribe(port, direct)?;
+        }
+        Ok(())
+    }
+
+    /// Re-reads the message ids within the duplicate window from the store, so a publisher
+    /// retrying across a restart is still deduplicated.
+    fn rebuild_dedupe(&self) {
+        let mut inner = self.inner.lock();
+        let Some(window) = inner.config.duplicate_window() else {
+            return;
+        };
+        let state = inner.store.state();
+        let oldest = now_nanos().saturating_sub(i64::try_from(window.as_nanos()).unwrap_or(0));
+        let mut found = Vec::new();
+        let mut seq = state.last_seq;
+        while seq >= state.first_seq.max(1) {
+            match inner.store.load(seq) {
+                Ok(Some(m)) if m.time < oldest => break,
+                Ok(Some(m)) => {
+                    if let Some(id) = m.headers.as_deref().and_then(|h| headers::get(h, headers::MSG_ID)) {
+                        found.push((id.to_owned(), m.seq, m.time));
+                    }
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::warn!("stream {}: rebuilding deduplication: {e}", self.name);
+                    break;
+                }
+            }
+            seq -= 1;
+        }
+        if let Some((id, _, _)) = found.first() {
+            inner.last_msg_id = id.clone();
+        }
+        for (id, seq, time) in found.into_iter().rev() {
+            inner.dedupe.insert(&id, seq, time);
+        }
+    }
+
+    /// The stream's state as stream info reports it.
+    pub(crate) fn state(&self) -> StreamState {
+        let inner = self.inner.lock();
+        let s = inner.store.state();
+        StreamState {
+            messages: s.msgs,
+            bytes: s.bytes,
+            first_seq: s.first_seq,
+            first_ts: ts(s.first_time),
+            last_seq: s.last_seq,
+            last_ts: ts(s.last_time),
+            num_subjects: s.num_subjects,
+            num_deleted: s.num_deleted,
+            consumer_count: inner.consumers as u64,
+            ..StreamState::default()
+        }
+    }
+
+    /// Runs `f` on the store, under the stream's lock.
+    pub(crate) fn with_store<R>(&self, f: impl FnOnce(&mut dyn MessageStore) -> R) -> R {
+        f(self.inner.lock().store.as_mut())
+    }
+
+    /// Purges as `STREAM.PURGE` asks.
+    pub(crate) fn purge(&self, req: &PurgeRequest) -> Result<u64, StoreError> {
+        let mut inner = self.inner.lock();
+        let n = inner.store.purge(req)?;
+        inner.store.flush()?;
+        Ok(n)
+    }
+
+    /// Removes expired messages; fsyncs when `sync` (the sync interval came round).
+    pub(crate) fn housekeeping(&self, sync: bool) {
+        let mut inner = self.inner.lock();
+        if let Err(e) = inner.store.expire(now_nanos()) {
+            tracing::error!("stream {}: expiring messages: {e}", self.name);
+        }
+        let window = inner.config.duplicate_window();
+        inner.dedupe.prune(now_nanos(), window);
+        if sync && let Err(e) = inner.store.sync() {
+            tracing::error!("stream {}: sync: {e}", self.name);
+        }
+    }
+
+    /// Flushes and syncs the store (at shutdown).
+    pub(crate) fn close(&self) {
+        let mut inner = self.inner.lock();
+        let result = inner.store.flush().and_then(|()| inner.store.sync());
+        if let Err(e) = result {
+            tracing::error!("stream {}: closing the store: {e}", self.name);
+        }
+    }
+
+    /// Takes the store out for deletion, leaving an empty memory store behind.
+    pub(crate) fn take_store(&self) -> Box<dyn MessageStore> {
+        let mut inner = self.inner.lock();
+        std::mem::replace(
+            &mut inner.store,
+            Box::new(natrium_store::MemoryStore::new(StoreLimits::default())),
+        )
+    }
+
+    /// Checks `msg` against the stream's rules and the publisher's expectations, and
+    /// appends it. Returns the acknowledgement.
+    fn accept(&self, inner: &mut Inner, msg: &InMsg<'_>) -> Result<PubAck, ApiError> {
+        let config = &inner.config;
+        if config.sealed {
+            return Err(ApiError::stream_sealed());
+        }
+        let size = msg.headers.map_or(0, <[u8]>::len) + msg.payload.len();
+        if config.max_msg_size > 0 && size > config.max_msg_size as usize {
+            return Err(ApiError::stream_message_exceeds_maximum());
+        }
+        let now = now_nanos();
+        let mut msg_id = None;
+        let mut rollup = None;
+        let mut ttl = None;
+        if let Some(block) = msg.headers
+            && headers::may_have_jetstream_headers(block)
+        {
+            if let Some(id) = headers::get(block, headers::MSG_ID).filter(|id| !id.is_empty()) {
+                let window = config.duplicate_window();
+                inner.dedupe.prune(now, window);
+                if let Some(&seq) = inner.dedupe.ids.get(id) {
+                    return Ok(PubAck {
+                        stream: self.name.clone(),
+                        seq,
+                        duplicate: true,
+                        ..PubAck::default()
+                    });
+                }
+                msg_id = Some(id);
+            }
+            if let Some(expected) = headers::get(block, headers::EXPECTED_STREAM)
+                && expected != self.name
+            {
+                return Err(ApiError::stream_not_match());
+            }
+            let state = inner.store.state();
+            if let Some(expected) = headers::get(block, headers::EXPECTED_LAST_SEQ) {
+                let expected: u64 = expected
+                    .parse()
+                    .map_err(|_| ApiError::stream_wrong_last_sequence(state.last_seq))?;
+                if expected != state.last_seq {
+                    return Err(ApiError::stream_wrong_last_sequence(state.last_seq));
+                }
+            }
+            if let Some(expected) = headers::get(block, headers::EXPECTED_LAST_SUBJECT_SEQ) {
+                let filter = headers::get(block, headers::EXPECTED_LAST_SUBJECT_SEQ_SUBJECT)
+                    .filter(|s| !s.is_empty())
+                    .map_or(msg.subject, str::as_bytes);
+                let last = inner
+                    .store
+                    .subjects(filter)
+                    .values()
+                    .map(|s| s.last_seq)
+                    .max()
+                    .unwrap_or(0);
+                let expected: u64 = expected
+                    .parse()
+                    .map_err(|_| ApiError::stream_wrong_last_sequence(last))?;
+                if expected != last {
+                    return Err(ApiError::stream_wrong_last_sequence(last));
+                }
+            }
+            if let Some(expected) = headers::get(block, headers::EXPECTED_LAST_MSG_ID)
+                && expected != inner.last_msg_id
+            {
+                return Err(ApiError::stream_wrong_last_msg_id(&inner.last_msg_id));
+            }
+            if let Some(kind) = headers::get(block, headers::ROLLUP) {
+                if !config.allow_rollup_hdrs {
+                    return Err(ApiError::stream_rollup_failed("rollup not permitted"));
+                }
+                rollup = match kind.to_ascii_lowercase().as_str() {
+                    "sub" => Some(false),
+                    "all" => Some(true),
+                    _ => {
+                        return Err(ApiError::stream_rollup_failed(format!(
+                            "rollup value invalid: {kind:?}"
+                        )));
+                    }
+                };
+            }
+            if let Some(value) = headers::get(block, headers::TTL) {
+                if !config.allow_msg_ttl {
+                    return Err(ApiError::message_ttl_disabled());
+                }
+                ttl = headers::parse_ttl(value).map_err(|()| ApiError::message_ttl_invalid())?;
+            }
+        }
+        let seq = inner
+            .store
+            .store(msg.subject, msg.headers, msg.payload, now, ttl)
+            .map_err(store_error)?;
+        if let Some(id) = msg_id {
+            inner.dedupe.insert(id, seq, now);
+            inner.last_msg_id.clear();
+            inner.last_msg_id.push_str(id);
+        } else if !inner.last_msg_id.is_empty() {
+            inner.last_msg_id.clear();
+        }
+        if let Some(all) = rollup {
+            let filter = (!all).then(|| String::from_utf8_lossy(msg.subject).into_owned());
+            let req = PurgeRequest {
+                filter,
+                seq: None,
+                keep: Some(1),
+            };
+            inner
+                .store
+                .purge(&req)
+                .map_err(ApiError::stream_rollup_failed)?;
+        }
+        // With interest retention, a message nobody is interested in is not kept.
+        if inner.config.retention == RetentionPolicy::Interest && inner.consumers == 0 {
+            inner.store.remove(seq, false).map_err(store_error)?;
+        }
+        Ok(PubAck {
+            stream: self.name.clone(),
+            seq,
+            ..PubAck::default()
+        })
+    }
+
+    fn durable(&self) -> Option<Arc<dyn Durable>> {
+        self.me.upgrade().map(|s| s as Arc<dyn Durable>)
+    }
+}
+
+fn ts(nanos: i64) -> Timestamp {
+    match u64::try_from(nanos) {
+        Ok(n) if n > 0 => Timestamp::from_unix_nanos(n),
+        _ => Timestamp::default(),
+    }
+}
+
+impl Sink for Stream {
+    fn receive(&self, msg: &InMsg<'_>, after: &mut AfterBatch) -> bool {
+        let (result, no_ack) = {
+            let mut inner = self.inner.lock();
+            let result = self.accept(&mut inner, msg);
+            (result, inner.config.no_ack)
+        };
+        let Some(durable) = self.durable() else {
+            return false;
+        };
+        match (msg.reply.filter(|_| !no_ack), result) {
+            (Some(reply), Ok(ack)) => {
+                after.ack_after_flush(&durable, reply, ack.to_json().into_bytes());
+            }
+            (Some(reply), Err(error)) => after.reply(Reply {
+                subject: reply.to_vec(),
+                headers: None,
+                payload: PubAck::error_json(&self.name, &error).into_bytes(),
+            }),
+            (None, Ok(_)) => after.flush(&durable),
+            (None, Err(error)) => {
+                tracing::debug!("stream {}: message refused: {error:?}", self.name);
+            }
+        }
+        true
+    }
+}
+
+impl Durable for Stream {
+    fn flush(&self) -> Result<(), Vec<u8>> {
+        let result = self.inner.lock().store.flush();
+        result.map_err(|e| {
+            tracing::error!("JetStream failed to store a msg on stream '{}': {e}", self.name);
+            PubAck::error_json(&self.name, &ApiError::stream_store_failed(e)).into_bytes()
+        })
+    }
+}
