@@ -939,7 +939,7 @@ impl PubAck {
 
     /// The bytes nats-server sends when a publish to `stream` fails.
     pub fn error_json(stream: &str, error: &ApiError) -> String {
-        let error = serde_json::to_string(error).unwrap_or_default();
+        let error = to_go_json(error);
         format!(
             "{{\"error\":{error},\"stream\":{},\"seq\":0}}",
             json_string(stream)
@@ -948,7 +948,7 @@ impl PubAck {
 }
 
 fn json_string(text: &str) -> String {
-    serde_json::to_string(text).unwrap_or_default()
+    to_go_json(text)
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1321,6 +1321,46 @@ fn go_type_error(go_struct: &str, path: &str, message: &str) -> String {
     }
 }
 
+/// Serialises `value` as Go's `encoding/json` does, which nats-server uses for every reply:
+/// compact, and `<`, `>`, `&`, U+2028 and U+2029 escaped (`"d.\u003e"` for `d.>`).
+pub fn to_go_json<T: Serialize + ?Sized>(value: &T) -> String {
+    let mut out = Vec::with_capacity(256);
+    let mut serializer = serde_json::Serializer::with_formatter(&mut out, GoFormatter);
+    if let Err(err) = value.serialize(&mut serializer) {
+        // Only a failing custom Serialize can get here; none of ours fails.
+        tracing::warn!(%err, "JetStream reply could not be serialised");
+        return String::new();
+    }
+    // The formatter writes only UTF-8 (serde_json output plus ASCII escapes).
+    String::from_utf8(out).unwrap_or_default()
+}
+
+struct GoFormatter;
+
+impl serde_json::ser::Formatter for GoFormatter {
+    fn write_string_fragment<W: ?Sized + std::io::Write>(
+        &mut self,
+        writer: &mut W,
+        fragment: &str,
+    ) -> std::io::Result<()> {
+        let mut start = 0;
+        for (i, ch) in fragment.char_indices() {
+            let escape = match ch {
+                '<' => "\\u003c",
+                '>' => "\\u003e",
+                '&' => "\\u0026",
+                '\u{2028}' => "\\u2028",
+                '\u{2029}' => "\\u2029",
+                _ => continue,
+            };
+            writer.write_all(&fragment.as_bytes()[start..i])?;
+            writer.write_all(escape.as_bytes())?;
+            start = i + ch.len_utf8();
+        }
+        writer.write_all(&fragment.as_bytes()[start..])
+    }
+}
+
 mod base64_bytes {
     use base64::Engine;
     use base64::engine::general_purpose::STANDARD;
@@ -1574,5 +1614,21 @@ mod tests {
     fn later_json_values_are_decoded_into_the_same_request() {
         let err = decode_config(r#"{"name":"E"}{"x":1}"#, true).unwrap_err();
         assert_eq!(err.description, "invalid JSON: json: unknown field \"x\"");
+    }
+
+    #[test]
+    fn go_json_escapes_html_characters_like_nats_server() {
+        let config = StreamConfig {
+            name: "D".into(),
+            subjects: vec!["d.>".into(), "a&b<c".into()],
+            ..StreamConfig::default()
+        };
+        let json = to_go_json(&config);
+        assert!(
+            json.contains(r#""subjects":["d.\u003e","a\u0026b\u003cc"]"#),
+            "{json}"
+        );
+        let back: StreamConfig = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, config);
     }
 }
