@@ -20,7 +20,7 @@ use std::collections::BTreeMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
 use parking_lot::{Mutex, RwLock};
@@ -113,10 +113,10 @@ pub(crate) struct JetStream {
     opts: JetStreamOptions,
     /// `<store_dir>/jetstream`.
     root: PathBuf,
-    /// The temporary store directory, removed when JetStream is dropped.
-    _temp: Option<tempfile::TempDir>,
-    /// Held (with an exclusive lock on it) while the server runs.
-    _lock: File,
+    /// The temporary store directory, removed at shutdown.
+    temp: Mutex<Option<tempfile::TempDir>>,
+    /// Held (with an exclusive lock on it) until shutdown.
+    lock: Mutex<Option<File>>,
     port: Arc<dyn Port>,
     /// The subscriber a stream with `allow_direct` puts on its `DIRECT.GET` subjects.
     direct: Arc<dyn Sink>,
@@ -184,8 +184,8 @@ impl JetStream {
         let js = Arc::new(JetStream {
             opts: opts.clone(),
             root,
-            _temp: temp,
-            _lock: lock,
+            temp: Mutex::new(temp),
+            lock: Mutex::new(Some(lock)),
             port: port.clone(),
             direct: Arc::new(ApiSink {
                 requests: tx.clone(),
@@ -322,6 +322,13 @@ impl JetStream {
             s.unsubscribe(self.port.as_ref());
             s.close();
         }
+        // Another server may use the directory from now on.
+        self.lock.lock().take();
+        if let Some(temp) = self.temp.lock().take()
+            && let Err(e) = temp.close()
+        {
+            tracing::warn!("Could not remove the temporary store directory: {e}");
+        }
         tracing::info!("JetStream Shutdown");
     }
 }
@@ -404,5 +411,60 @@ fn human_bytes(n: i64) -> String {
         format!("{n} B")
     } else {
         format!("{value:.2} {}", UNITS[unit])
+    }
+}
+
+/// What monitoring (`/jsz`, `/varz`, `/metrics`) shows of JetStream.
+pub(crate) struct Snapshot {
+    pub memory: u64,
+    pub storage: u64,
+    pub api_total: u64,
+    pub api_errors: u64,
+    pub max_memory: i64,
+    pub max_store: i64,
+    pub store_dir: PathBuf,
+    pub sync: SyncPolicy,
+    pub strict: bool,
+    pub streams: Vec<StreamSnapshot>,
+}
+
+/// One stream, for monitoring.
+pub(crate) struct StreamSnapshot {
+    pub name: String,
+    pub created: Timestamp,
+    pub state: types::StreamState,
+}
+
+impl JetStream {
+    /// A consistent-enough picture for monitoring: each stream's state is read once.
+    pub(crate) fn snapshot(&self) -> Snapshot {
+        let streams: Vec<StreamSnapshot> = self
+            .streams
+            .read()
+            .values()
+            .map(|s| StreamSnapshot {
+                name: s.name().to_owned(),
+                created: s.created(),
+                state: s.state(),
+            })
+            .collect();
+        let (memory, storage) = self.usage();
+        Snapshot {
+            memory,
+            storage,
+            api_total: self.api_total.load(std::sync::atomic::Ordering::Relaxed),
+            api_errors: self.api_errors.load(std::sync::atomic::Ordering::Relaxed),
+            max_memory: self.max_memory,
+            max_store: self.max_store,
+            store_dir: self.root.clone(),
+            sync: self.opts.sync,
+            strict: self.opts.strict,
+            streams,
+        }
+    }
+
+    /// The server name streams report as their leader.
+    pub(crate) fn server_name(&self) -> &str {
+        &self.server_name
     }
 }

@@ -1154,12 +1154,27 @@ pub fn decode_request<T: RequestBody>(payload: &[u8], strict: bool) -> Result<T,
 /// Decodes `value` into `T`; unknown fields are found one at a time: a field Go would
 /// have matched case-insensitively is renamed, in strict mode an unknown one is refused,
 /// otherwise it is dropped and decoding tried again.
+/// Removes `null` members of objects, at any depth: Go's decoder leaves a field alone when
+/// the JSON says `null` (clients send `"consumer_limits":null`), which is what leaving it
+/// out does here.
+fn strip_nulls(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::Object(map) => {
+            map.retain(|_, v| !v.is_null());
+            map.values_mut().for_each(strip_nulls);
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(strip_nulls),
+        _ => {}
+    }
+}
+
 fn from_value_like_go<T: DeserializeOwned>(
     mut value: serde_json::Value,
     strict: bool,
     go_type: &str,
     prefix: &str,
 ) -> Result<T, ApiError> {
+    strip_nulls(&mut value);
     for _ in 0..1024 {
         let err = match serde_path_to_error::deserialize::<_, T>(&value) {
             Ok(decoded) => return Ok(decoded),

@@ -32,7 +32,7 @@ use std::time::UNIX_EPOCH;
 
 use prometheus_client::metrics::counter::{ConstCounter, Counter};
 use prometheus_client::metrics::family::Family;
-use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::metrics::gauge::{ConstGauge, Gauge};
 use prometheus_client::metrics::info::Info;
 use prometheus_client::registry::Registry;
 
@@ -193,7 +193,71 @@ pub(crate) fn render(
         requests,
     );
 
+    if let Some(js) = shared.jetstream.get() {
+        register_jetstream(&mut r, &js.snapshot());
+    }
+
     let mut text = String::new();
     prometheus_client::encoding::text::encode(&mut text, &r)?;
     Ok(text)
+}
+
+/// JetStream's gauges: usage, limits, API counters, and per stream messages and bytes.
+fn register_jetstream(r: &mut Registry, s: &crate::jetstream::Snapshot) {
+    r.register(
+        "natrium_jetstream_memory_bytes",
+        "Bytes held by memory-backed streams",
+        int(s.memory),
+    );
+    r.register(
+        "natrium_jetstream_storage_bytes",
+        "Bytes held by file-backed streams",
+        int(s.storage),
+    );
+    r.register(
+        "natrium_jetstream_max_memory_bytes",
+        "Most bytes memory-backed streams may hold",
+        int(s.max_memory),
+    );
+    r.register(
+        "natrium_jetstream_max_storage_bytes",
+        "Most bytes file-backed streams may hold",
+        int(s.max_store),
+    );
+    r.register(
+        "natrium_jetstream_streams",
+        "Streams",
+        int(s.streams.len()),
+    );
+    r.register(
+        "natrium_jetstream_api_requests",
+        "JetStream API requests served",
+        ConstCounter::new(s.api_total),
+    );
+    r.register(
+        "natrium_jetstream_api_errors",
+        "JetStream API requests answered with an error",
+        ConstCounter::new(s.api_errors),
+    );
+    let messages = Family::<Vec<(String, String)>, Gauge>::default();
+    let bytes = Family::<Vec<(String, String)>, Gauge>::default();
+    for st in &s.streams {
+        let labels = vec![("stream".to_owned(), st.name.clone())];
+        messages
+            .get_or_create(&labels)
+            .set(i64::try_from(st.state.messages).unwrap_or(i64::MAX));
+        bytes
+            .get_or_create(&labels)
+            .set(i64::try_from(st.state.bytes).unwrap_or(i64::MAX));
+    }
+    r.register(
+        "natrium_jetstream_stream_messages",
+        "Messages stored, by stream",
+        messages,
+    );
+    r.register(
+        "natrium_jetstream_stream_bytes",
+        "Bytes stored, by stream",
+        bytes,
+    );
 }

@@ -9,6 +9,7 @@
 
 mod connz;
 mod format;
+mod jsz;
 mod metrics;
 mod process;
 mod query;
@@ -116,6 +117,7 @@ fn router(monitor: Arc<Monitor>) -> Router {
         .route("/subscriptionsz", get(subsz))
         .route("/routez", get(routez))
         .route("/healthz", get(healthz))
+        .route("/jsz", get(jsz))
         .route("/metrics", get(metrics))
         .fallback(not_found)
         .with_state(monitor)
@@ -202,6 +204,13 @@ struct Health {
 async fn healthz(State(m): State<Arc<Monitor>>, Query(params): Params) -> Response {
     m.count("/healthz");
     json(&Health { status: "ok" }, &params, false)
+}
+
+/// `/jsz`: JetStream's usage, configuration and (with `?accounts=1`, `?streams=1`) streams.
+async fn jsz(State(m): State<Arc<Monitor>>, Query(params): Params) -> Response {
+    m.count("/jsz");
+    let js = m.shared.jetstream.get().map(|js| js.as_ref());
+    json(&jsz::jsz(js, &m.shared.info.server_id, &params), &params, true)
 }
 
 async fn metrics(State(m): State<Arc<Monitor>>) -> Response {

@@ -57,7 +57,7 @@ pub(crate) struct Varz {
     leaf: Unconfigured,
     mqtt: Unconfigured,
     websocket: Unconfigured,
-    jetstream: Unconfigured,
+    jetstream: super::jsz::VarzJetStream,
     #[serde(serialize_with = "format::serialize_go_float")]
     tls_timeout: f64,
     write_deadline: u64,
@@ -142,7 +142,7 @@ pub(crate) fn varz(
         leaf: Unconfigured {},
         mqtt: Unconfigured {},
         websocket: Unconfigured {},
-        jetstream: Unconfigured {},
+        jetstream: super::jsz::varz_section(shared.jetstream.get().map(|js| js.as_ref())),
         // Reported without TLS too, as nats-server does.
         tls_timeout: live
             .tls
