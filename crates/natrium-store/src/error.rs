@@ -47,3 +47,13 @@ pub enum StoreError {
     #[error("the store is closed after an earlier write error")]
     Closed,
 }
+
+impl StoreError {
+    /// Wraps an I/O error with the path it concerns.
+    pub(crate) fn io(path: impl Into<PathBuf>, source: io::Error) -> Self {
+        StoreError::Io {
+            path: path.into(),
+            source,
+        }
+    }
+}

@@ -314,9 +314,49 @@ impl<M: Default> Index<M> {
         }
     }
 
+    /// Records that `seq` was assigned and is already gone (an erased record met on
+    /// recovery): it moves `last_seq` like a message, but nothing is stored.
+    pub fn append_removed(&mut self, seq: u64, time: i64) {
+        debug_assert!(seq > self.last);
+        if self.slots.is_empty() {
+            self.base = seq + 1;
+            self.first = seq + 1;
+        } else {
+            while self.base + (self.slots.len() as u64) <= seq {
+                self.slots.push_back(Slot {
+                    subject: DELETED,
+                    size: 0,
+                    time: 0,
+                    next: 0,
+                    meta: M::default(),
+                });
+            }
+        }
+        self.last = seq;
+        self.last_time = time;
+    }
+
+    pub fn first_seq(&self) -> u64 {
+        self.first
+    }
+
+    pub fn last_time(&self) -> i64 {
+        self.last_time
+    }
+
+    pub fn msgs(&self) -> u64 {
+        self.msgs
+    }
+
     /// Removes every message below `below` without recording each; past the last sequence
-    /// the stream continues at `below` (nats-server's compact). Returns how many went.
+    /// the stream continues at `below` (nats-server's compact). When nothing is below and
+    /// `below` is not past the end, nothing changes (a new stream stays at 0/0, as in
+    /// nats-server). Returns how many went.
     pub fn compact(&mut self, below: u64) -> u64 {
+        let beyond = below > self.last + 1;
+        if !beyond && (self.msgs == 0 || below <= self.first) {
+            return 0;
+        }
         let before = self.msgs;
         let end = below.min(self.last + 1);
         let mut seq = self.base.max(1);
@@ -324,16 +364,31 @@ impl<M: Default> Index<M> {
             self.unlink(seq);
             seq += 1;
         }
-        if below > self.last + 1 {
+        if beyond {
             self.last = below - 1;
         }
         self.trim_front();
+        before - self.msgs
+    }
+
+    /// Removes every message; the stream continues after the last sequence (a new stream
+    /// then reports first 1, last 0, as nats-server does).
+    pub fn purge_all(&mut self) -> u64 {
+        let purged = self.compact(self.last + 1);
+        self.slots.clear();
+        self.base = self.last + 1;
+        self.first = self.last + 1;
+        purged
+    }
+
+    /// Replays a purge marker: the stream's first sequence was `first` (file store recovery).
+    pub fn apply_marker(&mut self, first: u64, last_time: i64) {
+        self.compact(first);
         if self.msgs == 0 {
-            self.slots.clear();
             self.base = self.last + 1;
             self.first = self.last + 1;
         }
-        before - self.msgs
+        self.last_time = last_time;
     }
 
     pub fn purge(&mut self, req: &PurgeRequest) -> Result<u64, StoreError> {
@@ -358,7 +413,10 @@ impl<M: Default> Index<M> {
                     }
                     self.compact(seq + 1)
                 }
-                None => self.compact(below.unwrap_or(self.last + 1)),
+                None => match below {
+                    Some(below) => self.compact(below),
+                    None => self.purge_all(),
+                },
             });
         }
         let ids = self.subjects.matching(filter);

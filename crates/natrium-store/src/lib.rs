@@ -1,7 +1,7 @@
 //! The JetStream message store: one trait, [`MessageStore`], and two stores behind it.
 //!
 //! - [`MemoryStore`] keeps messages in memory (`storage: memory`).
-//! - `FileStore` keeps them in checksummed, segmented files (`storage: file`).
+//! - [`FileStore`] keeps them in checksummed, segmented files (`storage: file`).
 //!
 //! Both share one index (sequence slots, per-subject state, limits), so they answer every
 //! question the same way. The store is synchronous and does no I/O on its own: the server
@@ -19,6 +19,7 @@
 //! ```
 
 mod error;
+mod file;
 mod index;
 mod memory;
 mod store;
@@ -26,6 +27,7 @@ mod subjects;
 mod types;
 
 pub use error::StoreError;
+pub use file::{FileStore, FileStoreConfig, SyncPolicy};
 pub use memory::MemoryStore;
 pub use store::MessageStore;
 pub use types::{Discard, PurgeRequest, StoreLimits, StoreState, StoredMessage, SubjectState};

@@ -1,0 +1,903 @@
+//! The file store: an append-only log of checksummed records in block files, replayed into
+//! the shared index on open.
+//!
+//! # On-disk format (version 1)
+//!
+//! A store owns one directory. Its blocks are `<id>.blk` (id: 8 decimal digits, ascending;
+//! the highest is the active block that takes new records). Other files are left alone.
+//!
+//! A block starts with the 8 bytes `NATRBLK1`, followed by records. Every record, all
+//! integers little-endian:
+//!
+//! ```text
+//! offset  size  field
+//!      0     4  len         the whole record, this field and the checksum included
+//!      4     1  kind        1 message, 2 tombstone, 3 erased message, 4 purge marker
+//!      5     1  flags       bit 0: has headers, bit 1: has a TTL deadline
+//!      6     2  subject_len
+//!      8     8  seq         message/erased: its sequence; tombstone: the removed one;
+//!                           marker: the stream's new first sequence
+//!     16     8  time        message/erased: store time; marker: the stream's last time
+//!     24     8  deadline    TTL expiry (unix ns) when flags bit 1 is set
+//!     32     4  headers_len
+//!     36     …  subject, headers, payload (payload_len = len - 40 - subject - headers)
+//!  len-4     4  crc32c      of bytes 0..len-4
+//! ```
+//!
+//! Opening replays every record in order: messages are appended to the index, tombstones
+//! remove, markers compact (a purge, or messages removed from the front by limits), erased
+//! records (a removal that overwrote the message bytes with zeros) only advance the
+//! sequence. nats-server keeps the same facts in its per-block index files; a log replay
+//! needs no second file to keep in step.
+//!
+//! # Writes
+//!
+//! [`MessageStore::store`] encodes into an in-memory buffer (no syscall per message);
+//! [`MessageStore::flush`] hands the buffer to the OS in one `write` (and fsyncs under
+//! [`SyncPolicy::Always`]). Removals are buffered the same way. A marker is written once
+//! per flush when the first sequence moved. Blocks are fsynced when they are closed; the
+//! server calls [`MessageStore::sync`] on its sync interval.
+//!
+//! # Recovery: what happens to bad bytes
+//!
+//! - In the active (last) block, the first record that is cut short or fails its checksum,
+//!   and everything after it, is a torn write: it is truncated away with a warning.
+//! - In any other block, bad bytes cannot come from a crash (blocks are fsynced before the
+//!   next is started), so [`StoreError::Corrupt`] names the file and offset and the store
+//!   does not open: silently dropping a tombstone there would bring a removed message back.
+//! - A load re-checks the checksum and the sequence, so bytes that rot after opening give
+//!   [`StoreError::Corrupt`], never a wrong message.
+//!
+//! # Memory
+//!
+//! Per message the index keeps 32 bytes (subject id, size, time, subject chain link, block
+//! and offset); payloads are read back with `pread` through a small bounded chunk cache.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::fs::{self, File, OpenOptions};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use bytes::Bytes;
+
+use crate::index::Index;
+use crate::memory::deadline;
+use crate::{
+    MessageStore, PurgeRequest, StoreError, StoreLimits, StoreState, StoredMessage, SubjectState,
+};
+
+const MAGIC: &[u8; 8] = b"NATRBLK1";
+const HEADER: usize = 36;
+const OVERHEAD: usize = HEADER + 4;
+
+const KIND_MESSAGE: u8 = 1;
+const KIND_TOMBSTONE: u8 = 2;
+const KIND_ERASED: u8 = 3;
+const KIND_MARKER: u8 = 4;
+
+const FLAG_HEADERS: u8 = 1;
+const FLAG_DEADLINE: u8 = 2;
+
+/// Bytes read at once on a cache miss.
+const CHUNK: usize = 64 * 1024;
+
+/// nats-server's `fileStoreMsgSize`.
+fn file_size(subject: usize, headers: Option<usize>, payload: usize) -> u64 {
+    let headers = headers.map_or(0, |h| h + 4);
+    (22 + subject + headers + payload + 8) as u64
+}
+
+/// When written records reach the disk itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SyncPolicy {
+    /// fsync on every [`MessageStore::flush`].
+    Always,
+    /// The server calls [`MessageStore::sync`] at this interval (nats-server's `sync_interval`,
+    /// default 2 minutes); the store itself only fsyncs a block when it closes it.
+    Interval(Duration),
+}
+
+/// How a [`FileStore`] lays out and writes its files.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileStoreConfig {
+    /// A block is closed and a new one started once it holds this many bytes.
+    pub block_size: u64,
+    /// When writes are fsynced.
+    pub sync: SyncPolicy,
+    /// Upper bound of the read cache, in bytes (at least one 64 KiB chunk is kept).
+    pub cache_bytes: usize,
+}
+
+impl Default for FileStoreConfig {
+    /// 8 MiB blocks (nats-server's default for limits streams), sync every 2 minutes, 1 MiB
+    /// read cache.
+    fn default() -> Self {
+        FileStoreConfig {
+            block_size: 8 * 1024 * 1024,
+            sync: SyncPolicy::Interval(Duration::from_secs(120)),
+            cache_bytes: 1024 * 1024,
+        }
+    }
+}
+
+/// Where a message's record is: block id and offset in that block.
+#[derive(Debug, Default, Clone, Copy)]
+struct Loc {
+    block: u32,
+    offset: u32,
+}
+
+/// One block file.
+#[derive(Debug)]
+struct Block {
+    id: u32,
+    path: PathBuf,
+    file: File,
+    /// Bytes in the file (records in `pending` come after).
+    len: u64,
+    /// The highest sequence any record in it refers to; the block is dropped once the
+    /// stream's first sequence passes it.
+    max_ref: u64,
+    /// Whether it holds a message or erased record (an empty active block needs no new one).
+    has_messages: bool,
+}
+
+/// A decoded record, borrowing its bytes.
+struct Record<'a> {
+    kind: u8,
+    seq: u64,
+    time: i64,
+    deadline: Option<i64>,
+    subject: &'a [u8],
+    headers: Option<&'a [u8]>,
+    payload: &'a [u8],
+}
+
+/// Why bytes are not a record.
+enum Bad {
+    /// Fewer bytes than the record says it has.
+    Short,
+    /// Wrong length, checksum or kind.
+    Invalid(&'static str),
+}
+
+/// Decodes the record at the start of `buf`; returns it and its length.
+fn decode(buf: &[u8]) -> Result<(Record<'_>, usize), Bad> {
+    if buf.len() < 4 {
+        return Err(Bad::Short);
+    }
+    let len = u32::from_le_bytes(buf[0..4].try_into().expect("4 bytes")) as usize;
+    if len < OVERHEAD {
+        return Err(Bad::Invalid("record length too small"));
+    }
+    if buf.len() < len {
+        return Err(Bad::Short);
+    }
+    let body = &buf[..len - 4];
+    let crc = u32::from_le_bytes(buf[len - 4..len].try_into().expect("4 bytes"));
+    if crc32c::crc32c(body) != crc {
+        return Err(Bad::Invalid("checksum mismatch"));
+    }
+    let kind = body[4];
+    let flags = body[5];
+    let subject_len = u16::from_le_bytes([body[6], body[7]]) as usize;
+    let seq = u64::from_le_bytes(body[8..16].try_into().expect("8 bytes"));
+    let time = i64::from_le_bytes(body[16..24].try_into().expect("8 bytes"));
+    let deadline = i64::from_le_bytes(body[24..32].try_into().expect("8 bytes"));
+    let headers_len = u32::from_le_bytes(body[32..36].try_into().expect("4 bytes")) as usize;
+    if !(KIND_MESSAGE..=KIND_MARKER).contains(&kind) {
+        return Err(Bad::Invalid("unknown record kind"));
+    }
+    let rest = &body[HEADER..];
+    if subject_len + headers_len > rest.len() {
+        return Err(Bad::Invalid("field lengths exceed the record"));
+    }
+    let (subject, rest) = rest.split_at(subject_len);
+    let (headers, payload) = rest.split_at(headers_len);
+    let record = Record {
+        kind,
+        seq,
+        time,
+        deadline: (flags & FLAG_DEADLINE != 0).then_some(deadline),
+        subject,
+        headers: (flags & FLAG_HEADERS != 0).then_some(headers),
+        payload,
+    };
+    Ok((record, len))
+}
+
+/// Appends one record to `out`.
+fn encode(out: &mut Vec<u8>, kind: u8, seq: u64, time: i64, message: Option<MessageParts<'_>>) {
+    let start = out.len();
+    let (subject, headers, payload, deadline) = message
+        .map_or((&[][..], None, &[][..], None), |m| {
+            (m.subject, m.headers, m.payload, m.deadline)
+        });
+    let headers_len = headers.map_or(0, <[u8]>::len);
+    let len = OVERHEAD + subject.len() + headers_len + payload.len();
+    let mut flags = 0;
+    if headers.is_some() {
+        flags |= FLAG_HEADERS;
+    }
+    if deadline.is_some() {
+        flags |= FLAG_DEADLINE;
+    }
+    out.extend_from_slice(&(len as u32).to_le_bytes());
+    out.push(kind);
+    out.push(flags);
+    out.extend_from_slice(&(subject.len() as u16).to_le_bytes());
+    out.extend_from_slice(&seq.to_le_bytes());
+    out.extend_from_slice(&time.to_le_bytes());
+    out.extend_from_slice(&deadline.unwrap_or(0).to_le_bytes());
+    out.extend_from_slice(&(headers_len as u32).to_le_bytes());
+    out.extend_from_slice(subject);
+    out.extend_from_slice(headers.unwrap_or(&[]));
+    out.extend_from_slice(payload);
+    let crc = crc32c::crc32c(&out[start..]);
+    out.extend_from_slice(&crc.to_le_bytes());
+}
+
+struct MessageParts<'a> {
+    subject: &'a [u8],
+    headers: Option<&'a [u8]>,
+    payload: &'a [u8],
+    deadline: Option<i64>,
+}
+
+/// Recently read chunks of block files, oldest first.
+#[derive(Debug)]
+struct ReadCache {
+    chunks: VecDeque<(u32, u64, Vec<u8>)>,
+    max_chunks: usize,
+}
+
+impl ReadCache {
+    fn find(&self, block: u32, offset: u64, len: usize) -> Option<&[u8]> {
+        self.chunks.iter().find_map(|(b, start, data)| {
+            let end = start + data.len() as u64;
+            (*b == block && *start <= offset && offset + len as u64 <= end).then(|| {
+                let from = (offset - start) as usize;
+                &data[from..from + len]
+            })
+        })
+    }
+
+    fn forget_block(&mut self, block: u32) {
+        self.chunks.retain(|(b, _, _)| *b != block);
+    }
+}
+
+/// A stream kept in block files (`storage: file`). See the module documentation for the
+/// format and the recovery rules.
+#[derive(Debug)]
+pub struct FileStore {
+    dir: PathBuf,
+    cfg: FileStoreConfig,
+    index: Index<Loc>,
+    /// Ascending ids; the last is active. Never empty.
+    blocks: Vec<Block>,
+    /// Encoded records not yet written to the active block.
+    pending: Vec<u8>,
+    /// The first sequence the records on disk (plus `pending`) already imply.
+    marked_first: u64,
+    cache: ReadCache,
+    /// Set after a failed write: memory and disk may disagree until the store is reopened.
+    closed: bool,
+}
+
+fn block_path(dir: &Path, id: u32) -> PathBuf {
+    dir.join(format!("{id:08}.blk"))
+}
+
+impl FileStore {
+    /// Opens (or creates) the store in `dir`, replays its blocks and applies `limits`.
+    pub fn open(
+        dir: &Path,
+        cfg: FileStoreConfig,
+        limits: StoreLimits,
+    ) -> Result<FileStore, StoreError> {
+        fs::create_dir_all(dir).map_err(|e| StoreError::io(dir, e))?;
+        let mut ids = Vec::new();
+        for entry in fs::read_dir(dir).map_err(|e| StoreError::io(dir, e))? {
+            let entry = entry.map_err(|e| StoreError::io(dir, e))?;
+            let name = entry.file_name();
+            let Some(stem) = name.to_str().and_then(|n| n.strip_suffix(".blk")) else {
+                continue;
+            };
+            match stem.parse::<u32>() {
+                Ok(id) if stem.len() == 8 => ids.push(id),
+                _ => tracing::warn!(file = ?entry.path(), "ignoring a file that is not a block"),
+            }
+        }
+        ids.sort_unstable();
+        let mut store = FileStore {
+            dir: dir.to_path_buf(),
+            cache: ReadCache {
+                chunks: VecDeque::new(),
+                max_chunks: (cfg.cache_bytes / CHUNK).max(1),
+            },
+            cfg,
+            index: Index::new(limits, file_size),
+            blocks: Vec::new(),
+            pending: Vec::new(),
+            marked_first: 0,
+            closed: false,
+        };
+        let count = ids.len();
+        for (i, id) in ids.into_iter().enumerate() {
+            store.replay_block(id, i + 1 == count)?;
+        }
+        if store.blocks.is_empty() {
+            store.new_block(1)?;
+        }
+        store.index.removed.clear();
+        store.marked_first = store.index.first_seq();
+        // The limits may be stricter than when the records were written.
+        store.index.enforce_all();
+        store.after_removals();
+        store.flush()?;
+        tracing::debug!(dir = ?store.dir, state = ?store.index.state(), "file store opened");
+        Ok(store)
+    }
+
+    /// Reads one block and replays its records; a bad tail of the last block is truncated.
+    fn replay_block(&mut self, id: u32, last: bool) -> Result<(), StoreError> {
+        let path = block_path(&self.dir, id);
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&path)
+            .map_err(|e| StoreError::io(&path, e))?;
+        let data = fs::read(&path).map_err(|e| StoreError::io(&path, e))?;
+        let mut block = Block {
+            id,
+            path,
+            file,
+            len: data.len() as u64,
+            max_ref: 0,
+            has_messages: false,
+        };
+        let mut failure = None;
+        if data.len() < MAGIC.len() || &data[..MAGIC.len()] != MAGIC {
+            failure = Some((0, "not a natrium block (bad magic)"));
+        } else {
+            let mut good = MAGIC.len();
+            while good < data.len() {
+                let (record, len) = match decode(&data[good..]) {
+                    Ok(ok) => ok,
+                    Err(Bad::Short) => {
+                        failure = Some((good, "record cut short"));
+                        break;
+                    }
+                    Err(Bad::Invalid(reason)) => {
+                        failure = Some((good, reason));
+                        break;
+                    }
+                };
+                let Ok(offset) = u32::try_from(good) else {
+                    failure = Some((good, "record past 4 GiB in a block"));
+                    break;
+                };
+                if let Err(reason) = self.apply(&record, id, offset, &mut block) {
+                    failure = Some((good, reason));
+                    break;
+                }
+                good += len;
+            }
+        }
+        if let Some((offset, reason)) = failure {
+            if !last {
+                return Err(StoreError::Corrupt {
+                    path: block.path,
+                    offset: offset as u64,
+                    reason: reason.to_owned(),
+                });
+            }
+            tracing::warn!(
+                block = ?block.path, offset, dropped = data.len() - offset, reason,
+                "truncating a torn or corrupt tail of the active block"
+            );
+            let keep = offset;
+            block
+                .file
+                .set_len(keep as u64)
+                .map_err(|e| StoreError::io(&block.path, e))?;
+            if keep == 0 {
+                block
+                    .file
+                    .write_all_at(MAGIC, 0)
+                    .map_err(|e| StoreError::io(&block.path, e))?;
+                block.len = MAGIC.len() as u64;
+            } else {
+                block.len = keep as u64;
+            }
+            block
+                .file
+                .sync_all()
+                .map_err(|e| StoreError::io(&block.path, e))?;
+        }
+        self.blocks.push(block);
+        Ok(())
+    }
+
+    /// Applies one replayed record to the index.
+    fn apply(
+        &mut self,
+        record: &Record<'_>,
+        block_id: u32,
+        offset: u32,
+        block: &mut Block,
+    ) -> Result<(), &'static str> {
+        match record.kind {
+            KIND_MESSAGE | KIND_ERASED => {
+                if record.seq <= self.index.last_seq() {
+                    return Err("message sequence out of order");
+                }
+                if record.kind == KIND_MESSAGE {
+                    let size = file_size(
+                        record.subject.len(),
+                        record.headers.map(<[u8]>::len),
+                        record.payload.len(),
+                    );
+                    let loc = Loc {
+                        block: block_id,
+                        offset,
+                    };
+                    self.index.append(
+                        record.seq,
+                        record.subject,
+                        size,
+                        record.time,
+                        record.deadline,
+                        loc,
+                    );
+                } else {
+                    self.index.append_removed(record.seq, record.time);
+                }
+                block.has_messages = true;
+                block.max_ref = block.max_ref.max(record.seq);
+            }
+            KIND_TOMBSTONE => {
+                self.index.remove(record.seq);
+                block.max_ref = block.max_ref.max(record.seq);
+            }
+            _ => {
+                self.index.apply_marker(record.seq, record.time);
+            }
+        }
+        Ok(())
+    }
+
+    /// Creates block `id` with its magic and makes it active.
+    fn new_block(&mut self, id: u32) -> Result<(), StoreError> {
+        let path = block_path(&self.dir, id);
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .map_err(|e| StoreError::io(&path, e))?;
+        file.write_all_at(MAGIC, 0)
+            .map_err(|e| StoreError::io(&path, e))?;
+        self.blocks.push(Block {
+            id,
+            path,
+            file,
+            len: MAGIC.len() as u64,
+            max_ref: 0,
+            has_messages: false,
+        });
+        // The new file's name must survive a crash too.
+        File::open(&self.dir)
+            .and_then(|d| d.sync_all())
+            .map_err(|e| StoreError::io(&self.dir, e))?;
+        Ok(())
+    }
+
+    fn active(&self) -> &Block {
+        self.blocks
+            .last()
+            .expect("a file store always has an active block")
+    }
+
+    fn active_mut(&mut self) -> &mut Block {
+        self.blocks
+            .last_mut()
+            .expect("a file store always has an active block")
+    }
+
+    fn check_open(&self) -> Result<(), StoreError> {
+        if self.closed {
+            Err(StoreError::Closed)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Writes tombstones for removed messages still inside the stream and notes whether the
+    /// first sequence moved (a marker goes out with the next flush).
+    fn after_removals(&mut self) {
+        let first = self.index.first_seq();
+        let removed = std::mem::take(&mut self.index.removed);
+        for &seq in &removed {
+            if seq >= first {
+                encode(&mut self.pending, KIND_TOMBSTONE, seq, 0, None);
+                let block = self.active_mut();
+                block.max_ref = block.max_ref.max(seq);
+            }
+        }
+        let mut removed = removed;
+        removed.clear();
+        self.index.removed = removed;
+    }
+
+    /// Closes the active block (fsynced) and starts the next one.
+    fn rotate(&mut self) -> Result<(), StoreError> {
+        self.write_pending()?;
+        let block = self.active();
+        block
+            .file
+            .sync_data()
+            .map_err(|e| StoreError::io(&block.path, e))?;
+        let next = block.id.checked_add(1).ok_or_else(|| StoreError::Corrupt {
+            path: block.path.clone(),
+            offset: 0,
+            reason: "block ids exhausted".to_owned(),
+        })?;
+        self.new_block(next)
+    }
+
+    /// One write of everything buffered.
+    fn write_pending(&mut self) -> Result<(), StoreError> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let pending = std::mem::take(&mut self.pending);
+        let block = self
+            .blocks
+            .last_mut()
+            .expect("a file store always has an active block");
+        let result = block.file.write_all_at(&pending, block.len);
+        match result {
+            Ok(()) => {
+                block.len += pending.len() as u64;
+                let mut pending = pending;
+                pending.clear();
+                self.pending = pending;
+                Ok(())
+            }
+            Err(e) => {
+                self.closed = true;
+                tracing::error!(block = ?block.path, error = %e, "write failed; the store is closed until reopened");
+                Err(StoreError::io(&block.path, e))
+            }
+        }
+    }
+
+    /// Drops blocks wholly below the first sequence; when the stream is empty, starts a
+    /// fresh block first so no purged bytes stay on disk.
+    fn drop_old_blocks(&mut self) -> Result<(), StoreError> {
+        let first = self.index.first_seq();
+        if self.index.msgs() == 0 && self.active().has_messages {
+            self.rotate()?;
+            // The new block must carry the sequence state before the old ones go.
+            encode(
+                &mut self.pending,
+                KIND_MARKER,
+                first,
+                self.index.last_time(),
+                None,
+            );
+            self.write_pending()?;
+            let block = self.active();
+            block
+                .file
+                .sync_data()
+                .map_err(|e| StoreError::io(&block.path, e))?;
+        }
+        while self.blocks.len() > 1 && self.blocks[0].max_ref < first {
+            let block = self.blocks.remove(0);
+            self.cache.forget_block(block.id);
+            fs::remove_file(&block.path).map_err(|e| StoreError::io(&block.path, e))?;
+            tracing::debug!(block = ?block.path, "removed a block below the first sequence");
+        }
+        Ok(())
+    }
+
+    /// The record bytes of the message at `loc`, checked.
+    fn read_message(&mut self, seq: u64, loc: Loc) -> Result<StoredMessage, StoreError> {
+        let pos = self
+            .blocks
+            .binary_search_by_key(&loc.block, |b| b.id)
+            .map_err(|_| StoreError::Corrupt {
+                path: block_path(&self.dir, loc.block),
+                offset: u64::from(loc.offset),
+                reason: "block missing".to_owned(),
+            })?;
+        let block = &self.blocks[pos];
+        let offset = u64::from(loc.offset);
+        let corrupt = |reason: &str| StoreError::Corrupt {
+            path: block.path.clone(),
+            offset,
+            reason: reason.to_owned(),
+        };
+        let in_pending = pos + 1 == self.blocks.len() && offset >= block.len;
+        let owned;
+        let bytes: &[u8] = if in_pending {
+            &self.pending[(offset - block.len) as usize..]
+        } else {
+            let available = block.len.saturating_sub(offset) as usize;
+            let mut head = [0u8; 4];
+            let len = match self.cache.find(loc.block, offset, 4) {
+                Some(b) => u32::from_le_bytes(b.try_into().expect("4 bytes")) as usize,
+                None => {
+                    block
+                        .file
+                        .read_exact_at(&mut head, offset)
+                        .map_err(|e| StoreError::io(&block.path, e))?;
+                    u32::from_le_bytes(head) as usize
+                }
+            };
+            if len > available || len < OVERHEAD {
+                return Err(corrupt("record length out of range"));
+            }
+            if self.cache.find(loc.block, offset, len).is_none() {
+                let mut data = vec![0u8; len.max(CHUNK.min(available))];
+                block
+                    .file
+                    .read_exact_at(&mut data, offset)
+                    .map_err(|e| StoreError::io(&block.path, e))?;
+                if self.cache.chunks.len() >= self.cache.max_chunks {
+                    self.cache.chunks.pop_front();
+                }
+                self.cache.chunks.push_back((loc.block, offset, data));
+            }
+            owned = self
+                .cache
+                .find(loc.block, offset, len)
+                .expect("just cached");
+            owned
+        };
+        let (record, _) = match decode(bytes) {
+            Ok(ok) => ok,
+            Err(Bad::Short) => return Err(corrupt("record cut short")),
+            Err(Bad::Invalid(reason)) => return Err(corrupt(reason)),
+        };
+        if record.kind != KIND_MESSAGE || record.seq != seq {
+            return Err(corrupt("record is not the indexed message"));
+        }
+        Ok(StoredMessage {
+            seq,
+            subject: Bytes::copy_from_slice(record.subject),
+            headers: record.headers.map(Bytes::copy_from_slice),
+            payload: Bytes::copy_from_slice(record.payload),
+            time: record.time,
+        })
+    }
+
+    fn load_seq(&mut self, seq: Option<u64>) -> Result<Option<StoredMessage>, StoreError> {
+        let Some(seq) = seq else { return Ok(None) };
+        let Some(loc) = self.index.get(seq).map(|slot| slot.meta) else {
+            return Ok(None);
+        };
+        self.read_message(seq, loc).map(Some)
+    }
+
+    /// Overwrites a removed message's record with an erased one of the same length.
+    fn erase(&mut self, seq: u64, loc: Loc) -> Result<(), StoreError> {
+        self.write_pending()?;
+        let pos = self
+            .blocks
+            .binary_search_by_key(&loc.block, |b| b.id)
+            .map_err(|_| StoreError::Corrupt {
+                path: block_path(&self.dir, loc.block),
+                offset: u64::from(loc.offset),
+                reason: "block missing".to_owned(),
+            })?;
+        let block = &self.blocks[pos];
+        let offset = u64::from(loc.offset);
+        let mut head = [0u8; HEADER];
+        block
+            .file
+            .read_exact_at(&mut head, offset)
+            .map_err(|e| StoreError::io(&block.path, e))?;
+        let len = u32::from_le_bytes(head[0..4].try_into().expect("4 bytes")) as usize;
+        let time = i64::from_le_bytes(head[16..24].try_into().expect("8 bytes"));
+        // Same length, zeroed contents: an empty subject/headers and a zero payload.
+        let mut record = Vec::with_capacity(len);
+        let zeros = vec![0u8; len - OVERHEAD];
+        encode(
+            &mut record,
+            KIND_ERASED,
+            seq,
+            time,
+            Some(MessageParts {
+                subject: &[],
+                headers: None,
+                payload: &zeros,
+                deadline: None,
+            }),
+        );
+        block
+            .file
+            .write_all_at(&record, offset)
+            .map_err(|e| StoreError::io(&block.path, e))?;
+        self.cache.forget_block(loc.block);
+        Ok(())
+    }
+
+    /// Removes the store's directory.
+    fn remove_files(&self) -> Result<(), StoreError> {
+        fs::remove_dir_all(&self.dir).map_err(|e| StoreError::io(&self.dir, e))
+    }
+}
+
+impl MessageStore for FileStore {
+    fn store(
+        &mut self,
+        subject: &[u8],
+        headers: Option<&[u8]>,
+        payload: &[u8],
+        time: i64,
+        ttl: Option<Duration>,
+    ) -> Result<u64, StoreError> {
+        self.check_open()?;
+        if subject.len() > usize::from(u16::MAX) {
+            return Err(StoreError::TooLarge(subject.len()));
+        }
+        let record_len = OVERHEAD + subject.len() + headers.map_or(0, <[u8]>::len) + payload.len();
+        if record_len > (u32::MAX as usize) - MAGIC.len() {
+            return Err(StoreError::TooLarge(record_len));
+        }
+        let size = file_size(subject.len(), headers.map(<[u8]>::len), payload.len());
+        self.index.check_new(subject, size)?;
+        let block = self.active();
+        let end = block.len + self.pending.len() as u64;
+        if block.has_messages
+            && (end + record_len as u64 > self.cfg.block_size
+                || end + record_len as u64 > u64::from(u32::MAX))
+        {
+            self.rotate()?;
+        }
+        let seq = self.index.last_seq() + 1;
+        let deadline = ttl.map(|ttl| deadline(time, ttl));
+        let block = self
+            .blocks
+            .last_mut()
+            .expect("a file store always has an active block");
+        let offset = block.len + self.pending.len() as u64;
+        block.has_messages = true;
+        block.max_ref = seq;
+        let loc = Loc {
+            block: block.id,
+            offset: offset as u32,
+        };
+        encode(
+            &mut self.pending,
+            KIND_MESSAGE,
+            seq,
+            time,
+            Some(MessageParts {
+                subject,
+                headers,
+                payload,
+                deadline,
+            }),
+        );
+        self.index.append(seq, subject, size, time, deadline, loc);
+        self.index.enforce_after_store(subject);
+        if !self.index.removed.is_empty() {
+            self.after_removals();
+        }
+        Ok(seq)
+    }
+
+    fn flush(&mut self) -> Result<(), StoreError> {
+        self.check_open()?;
+        let first = self.index.first_seq();
+        if first != self.marked_first {
+            encode(
+                &mut self.pending,
+                KIND_MARKER,
+                first,
+                self.index.last_time(),
+                None,
+            );
+            self.marked_first = first;
+        }
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        self.write_pending()?;
+        if self.cfg.sync == SyncPolicy::Always {
+            let block = self.active();
+            block
+                .file
+                .sync_data()
+                .map_err(|e| StoreError::io(&block.path, e))?;
+        }
+        self.drop_old_blocks()
+    }
+
+    fn sync(&mut self) -> Result<(), StoreError> {
+        self.flush()?;
+        let block = self.active();
+        block
+            .file
+            .sync_data()
+            .map_err(|e| StoreError::io(&block.path, e))
+    }
+
+    fn load(&mut self, seq: u64) -> Result<Option<StoredMessage>, StoreError> {
+        self.load_seq(Some(seq))
+    }
+
+    fn load_next(
+        &mut self,
+        start: u64,
+        filter: &[u8],
+    ) -> Result<Option<StoredMessage>, StoreError> {
+        let seq = self.index.next_match(start, filter);
+        self.load_seq(seq)
+    }
+
+    fn load_last(&mut self, filter: &[u8]) -> Result<Option<StoredMessage>, StoreError> {
+        let seq = self.index.last_match(filter);
+        self.load_seq(seq)
+    }
+
+    fn remove(&mut self, seq: u64, erase: bool) -> Result<bool, StoreError> {
+        self.check_open()?;
+        let Some(loc) = self.index.remove(seq) else {
+            return Ok(false);
+        };
+        self.after_removals();
+        if erase {
+            self.erase(seq, loc)?;
+        }
+        Ok(true)
+    }
+
+    fn purge(&mut self, req: &PurgeRequest) -> Result<u64, StoreError> {
+        self.check_open()?;
+        let purged = self.index.purge(req)?;
+        self.after_removals();
+        Ok(purged)
+    }
+
+    fn expire(&mut self, now: i64) -> Result<u64, StoreError> {
+        self.check_open()?;
+        let expired = self.index.expire(now);
+        self.after_removals();
+        Ok(expired)
+    }
+
+    fn set_limits(&mut self, limits: StoreLimits) -> Result<(), StoreError> {
+        self.check_open()?;
+        self.index.limits = limits;
+        self.index.enforce_all();
+        self.after_removals();
+        Ok(())
+    }
+
+    fn state(&self) -> StoreState {
+        self.index.state()
+    }
+
+    fn subjects(&self, filter: &[u8]) -> BTreeMap<String, SubjectState> {
+        self.index.subjects(filter)
+    }
+
+    fn num_pending(&mut self, start: u64, filter: &[u8], last_per_subject: bool) -> u64 {
+        self.index.num_pending(start, filter, last_per_subject)
+    }
+
+    fn deleted(&self) -> Vec<u64> {
+        self.index.deleted()
+    }
+
+    fn destroy(self: Box<Self>) -> Result<(), StoreError> {
+        self.remove_files()
+    }
+}

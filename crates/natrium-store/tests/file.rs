@@ -1,0 +1,334 @@
+//! The file store: nats-server behaviours, persistence across reopen, erase, block rotation,
+//! and bounded memory.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::Path;
+use std::time::Duration;
+
+use common::{fill, limits, purge, reference_behaviours};
+use natrium_store::{
+    FileStore, FileStoreConfig, MessageStore, PurgeRequest, StoreError, StoreLimits, StoreState,
+    StoredMessage, SubjectState, SyncPolicy,
+};
+use tempfile::TempDir;
+
+fn open(dir: &Path) -> FileStore {
+    FileStore::open(dir, FileStoreConfig::default(), limits()).unwrap()
+}
+
+fn small_blocks() -> FileStoreConfig {
+    FileStoreConfig {
+        block_size: 1024,
+        ..FileStoreConfig::default()
+    }
+}
+
+fn block_files(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.ends_with(".blk"))
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn file_store_behaves_as_nats_server() {
+    let mut dirs = Vec::new();
+    reference_behaviours(&mut |l| {
+        let dir = TempDir::new().unwrap();
+        let store = FileStore::open(dir.path(), FileStoreConfig::default(), l).unwrap();
+        dirs.push(dir);
+        Box::new(store) as Box<dyn MessageStore>
+    });
+}
+
+/// A file store that is flushed, dropped and reopened after every operation, so every
+/// answer comes from what the disk holds.
+struct Reopening {
+    dir: TempDir,
+    limits: StoreLimits,
+    store: FileStore,
+}
+
+impl Reopening {
+    fn new(limits: StoreLimits) -> Self {
+        let dir = TempDir::new().unwrap();
+        let store = FileStore::open(dir.path(), small_blocks(), limits.clone()).unwrap();
+        Reopening { dir, limits, store }
+    }
+
+    fn reopened<T>(&mut self, result: T) -> T {
+        self.store.flush().unwrap();
+        self.store = FileStore::open(self.dir.path(), small_blocks(), self.limits.clone()).unwrap();
+        result
+    }
+}
+
+impl MessageStore for Reopening {
+    fn store(
+        &mut self,
+        subject: &[u8],
+        headers: Option<&[u8]>,
+        payload: &[u8],
+        time: i64,
+        ttl: Option<Duration>,
+    ) -> Result<u64, StoreError> {
+        let r = self.store.store(subject, headers, payload, time, ttl);
+        self.reopened(r)
+    }
+    fn flush(&mut self) -> Result<(), StoreError> {
+        self.store.flush()
+    }
+    fn sync(&mut self) -> Result<(), StoreError> {
+        self.store.sync()
+    }
+    fn load(&mut self, seq: u64) -> Result<Option<StoredMessage>, StoreError> {
+        self.store.load(seq)
+    }
+    fn load_next(
+        &mut self,
+        start: u64,
+        filter: &[u8],
+    ) -> Result<Option<StoredMessage>, StoreError> {
+        self.store.load_next(start, filter)
+    }
+    fn load_last(&mut self, filter: &[u8]) -> Result<Option<StoredMessage>, StoreError> {
+        self.store.load_last(filter)
+    }
+    fn remove(&mut self, seq: u64, erase: bool) -> Result<bool, StoreError> {
+        let r = self.store.remove(seq, erase);
+        self.reopened(r)
+    }
+    fn purge(&mut self, req: &PurgeRequest) -> Result<u64, StoreError> {
+        let r = self.store.purge(req);
+        self.reopened(r)
+    }
+    fn expire(&mut self, now: i64) -> Result<u64, StoreError> {
+        let r = self.store.expire(now);
+        self.reopened(r)
+    }
+    fn set_limits(&mut self, limits: StoreLimits) -> Result<(), StoreError> {
+        self.limits = limits.clone();
+        let r = self.store.set_limits(limits);
+        self.reopened(r)
+    }
+    fn state(&self) -> StoreState {
+        self.store.state()
+    }
+    fn subjects(&self, filter: &[u8]) -> BTreeMap<String, SubjectState> {
+        self.store.subjects(filter)
+    }
+    fn num_pending(&mut self, start: u64, filter: &[u8], last_per_subject: bool) -> u64 {
+        self.store.num_pending(start, filter, last_per_subject)
+    }
+    fn deleted(&self) -> Vec<u64> {
+        self.store.deleted()
+    }
+    fn destroy(self: Box<Self>) -> Result<(), StoreError> {
+        Box::new(self.store).destroy()
+    }
+}
+
+#[test]
+fn file_store_behaves_as_nats_server_across_reopens() {
+    reference_behaviours(&mut |l| Box::new(Reopening::new(l)) as Box<dyn MessageStore>);
+}
+
+#[test]
+fn sizes_follow_nats_servers_file_rule() {
+    // Observed: subject "file.a" + "hello" = 41 bytes; with an 18-byte header 63.
+    let dir = TempDir::new().unwrap();
+    let mut s = open(dir.path());
+    s.store(b"file.a", None, b"hello", 1, None).unwrap();
+    assert_eq!(s.state().bytes, 41);
+    s.store(
+        b"file.b",
+        Some(b"NATS/1.0\r\nX: y\r\n\r\n"),
+        b"hello",
+        2,
+        None,
+    )
+    .unwrap();
+    assert_eq!(s.state().bytes, 104);
+}
+
+#[test]
+fn messages_state_and_subjects_survive_reopen() {
+    let dir = TempDir::new().unwrap();
+    let mut s = FileStore::open(dir.path(), small_blocks(), limits()).unwrap();
+    fill(&mut s, "r", 50);
+    s.store(b"r.h", Some(b"NATS/1.0\r\nA: b\r\n\r\n"), b"", 99, None)
+        .unwrap();
+    s.remove(7, false).unwrap();
+    s.purge(&purge(Some("r.b"), Some(20), None)).unwrap();
+    s.flush().unwrap();
+    let before: Vec<_> = (0..=52).map(|q| s.load(q).unwrap()).collect();
+    let state = s.state();
+    let subjects = s.subjects(b">");
+    let deleted = s.deleted();
+    drop(s);
+    let mut s = FileStore::open(dir.path(), small_blocks(), limits()).unwrap();
+    assert_eq!(s.state(), state);
+    assert_eq!(s.subjects(b">"), subjects);
+    assert_eq!(s.deleted(), deleted);
+    let after: Vec<_> = (0..=52).map(|q| s.load(q).unwrap()).collect();
+    assert_eq!(after, before);
+    let h = s.load(51).unwrap().unwrap();
+    assert_eq!(h.headers.as_deref(), Some(&b"NATS/1.0\r\nA: b\r\n\r\n"[..]));
+    assert_eq!(h.payload.len(), 0);
+    assert!(block_files(dir.path()).len() > 1, "small blocks rotate");
+}
+
+#[test]
+fn purge_and_compact_positions_survive_reopen() {
+    let dir = TempDir::new().unwrap();
+    let mut s = open(dir.path());
+    fill(&mut s, "p", 6);
+    s.purge(&purge(None, None, None)).unwrap();
+    s.flush().unwrap();
+    drop(s);
+    let mut s = open(dir.path());
+    assert_eq!(
+        (s.state().first_seq, s.state().last_seq, s.state().last_time),
+        (7, 6, 6)
+    );
+    s.purge(&purge(None, Some(100), None)).unwrap();
+    s.flush().unwrap();
+    drop(s);
+    let mut s = open(dir.path());
+    assert_eq!((s.state().first_seq, s.state().last_seq), (100, 99));
+    assert_eq!(s.store(b"p.a", None, b"x", 7, None).unwrap(), 100);
+}
+
+#[test]
+fn unflushed_messages_are_not_promised_but_flushed_ones_are() {
+    let dir = TempDir::new().unwrap();
+    let mut s = open(dir.path());
+    fill(&mut s, "u", 3);
+    s.flush().unwrap();
+    fill(&mut s, "u", 2);
+    // Dropped without flush: the last two may be lost, the first three may not.
+    drop(s);
+    let mut s = open(dir.path());
+    assert!(s.state().msgs >= 3);
+    assert_eq!(&s.load(3).unwrap().unwrap().payload[..], b"x");
+}
+
+#[test]
+fn blocks_below_the_first_sequence_are_deleted() {
+    let dir = TempDir::new().unwrap();
+    let mut s = FileStore::open(dir.path(), small_blocks(), limits()).unwrap();
+    fill(&mut s, "d", 200);
+    s.flush().unwrap();
+    let many = block_files(dir.path()).len();
+    assert!(many > 5, "{many} blocks");
+    s.purge(&purge(None, Some(150), None)).unwrap();
+    s.flush().unwrap();
+    let fewer = block_files(dir.path()).len();
+    assert!(fewer < many / 2, "{fewer} of {many} blocks left");
+    s.purge(&purge(None, None, None)).unwrap();
+    s.flush().unwrap();
+    assert_eq!(block_files(dir.path()).len(), 1);
+    // The one block left holds no purged message bytes.
+    let size = fs::metadata(dir.path().join(&block_files(dir.path())[0]))
+        .unwrap()
+        .len();
+    assert!(size < 100, "{size} bytes");
+    drop(s);
+    let s = FileStore::open(dir.path(), small_blocks(), limits()).unwrap();
+    assert_eq!(
+        (s.state().first_seq, s.state().last_seq, s.state().msgs),
+        (201, 200, 0)
+    );
+}
+
+#[test]
+fn remove_with_erase_leaves_no_trace_of_the_payload_on_disk() {
+    let dir = TempDir::new().unwrap();
+    let mut s = open(dir.path());
+    s.store(b"e.a", None, b"keep-me", 1, None).unwrap();
+    s.store(b"e.secret", None, b"TOP-SECRET-PAYLOAD", 2, None)
+        .unwrap();
+    s.store(b"e.a", None, b"keep-me-too", 3, None).unwrap();
+    s.flush().unwrap();
+    let contains = |needle: &[u8]| {
+        block_files(dir.path()).iter().any(|f| {
+            let data = fs::read(dir.path().join(f)).unwrap();
+            data.windows(needle.len()).any(|w| w == needle)
+        })
+    };
+    assert!(contains(b"TOP-SECRET-PAYLOAD"));
+    assert!(s.remove(2, true).unwrap());
+    s.flush().unwrap();
+    assert!(!contains(b"TOP-SECRET-PAYLOAD"));
+    assert!(!contains(b"e.secret"));
+    assert_eq!(s.load(2).unwrap(), None);
+    drop(s);
+    let mut s = open(dir.path());
+    assert_eq!(s.load(2).unwrap(), None);
+    assert_eq!(s.deleted(), vec![2]);
+    assert_eq!(&s.load(3).unwrap().unwrap().payload[..], b"keep-me-too");
+}
+
+#[test]
+fn erasing_the_last_message_keeps_the_last_sequence_across_reopen() {
+    let dir = TempDir::new().unwrap();
+    let mut s = open(dir.path());
+    fill(&mut s, "e", 3);
+    s.remove(3, true).unwrap();
+    drop(s);
+    let s = open(dir.path());
+    assert_eq!((s.state().msgs, s.state().last_seq), (2, 3));
+}
+
+#[test]
+fn stricter_limits_on_reopen_are_applied_and_persisted() {
+    let dir = TempDir::new().unwrap();
+    let mut s = open(dir.path());
+    fill(&mut s, "l", 10);
+    s.flush().unwrap();
+    drop(s);
+    let s = FileStore::open(
+        dir.path(),
+        FileStoreConfig::default(),
+        StoreLimits {
+            max_msgs: 3,
+            ..limits()
+        },
+    )
+    .unwrap();
+    assert_eq!((s.state().first_seq, s.state().msgs), (8, 3));
+    drop(s);
+    let s = open(dir.path());
+    assert_eq!((s.state().first_seq, s.state().msgs), (8, 3));
+}
+
+#[test]
+fn sync_always_and_sync_work() {
+    let dir = TempDir::new().unwrap();
+    let cfg = FileStoreConfig {
+        sync: SyncPolicy::Always,
+        ..FileStoreConfig::default()
+    };
+    let mut s = FileStore::open(dir.path(), cfg, limits()).unwrap();
+    fill(&mut s, "s", 5);
+    s.flush().unwrap();
+    s.sync().unwrap();
+    assert_eq!(s.state().msgs, 5);
+}
+
+#[test]
+fn destroy_removes_the_directory() {
+    let dir = TempDir::new().unwrap();
+    let path = dir.path().join("stream");
+    let mut s = FileStore::open(&path, FileStoreConfig::default(), limits()).unwrap();
+    fill(&mut s, "x", 3);
+    s.flush().unwrap();
+    Box::new(s).destroy().unwrap();
+    assert!(!path.exists());
+}
