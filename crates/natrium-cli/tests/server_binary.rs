@@ -327,3 +327,77 @@ async fn a_bad_spin_setting_is_reported_and_the_server_still_serves() {
             .success()
     );
 }
+
+#[tokio::test]
+async fn js_and_store_dir_flags_turn_on_jetstream_that_keeps_streams_across_restarts() {
+    let dir = temp_dir("jetstream");
+    let store = dir.to_str().unwrap();
+    for round in 0..2u64 {
+        let mut child = server(&["-a", "127.0.0.1", "-p", "-1", "-js", "-sd", store]);
+        let mut stderr = BufReader::new(child.stderr.take().unwrap());
+        let (lines, port) = wait_ready(&mut stderr).await;
+        let log = lines.concat();
+        assert!(log.contains("Starting JetStream"), "{log}");
+        assert!(
+            log.contains(&format!("{store}/jetstream")) || log.contains(store),
+            "{log}"
+        );
+        let client = async_nats::connect(format!("nats://127.0.0.1:{port}"))
+            .await
+            .unwrap();
+        assert!(client.server_info().jetstream);
+        let js = async_nats::jetstream::new(client);
+        let mut stream = js
+            .get_or_create_stream(async_nats::jetstream::stream::Config {
+                name: "KEPT".into(),
+                subjects: vec!["kept.>".into()],
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        let ack = js
+            .publish("kept.one", "x".into())
+            .await
+            .unwrap()
+            .await
+            .unwrap();
+        assert_eq!(
+            ack.sequence,
+            round + 1,
+            "the first run's message is still there"
+        );
+        assert_eq!(stream.info().await.unwrap().state.messages, round + 1);
+        sigterm(&child);
+        timeout(BOUND, child.wait()).await.unwrap().unwrap();
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn a_jetstream_config_block_is_read_and_a_bad_one_refused() {
+    let dir = temp_dir("jetstream-conf");
+    let conf = dir.join("js.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "listen: 127.0.0.1:-1\njetstream {{\n  store_dir: {:?}\n  max_mem: 1G\n  sync_interval: always\n}}\n",
+            dir.join("data").display().to_string()
+        ),
+    )
+    .unwrap();
+    let mut child = server(&["-c", conf.to_str().unwrap()]);
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let (lines, _) = wait_ready(&mut stderr).await;
+    assert!(
+        lines.concat().contains("Max Memory:      953.67 MB"),
+        "{lines:#?}"
+    );
+    sigterm(&child);
+    timeout(BOUND, child.wait()).await.unwrap().unwrap();
+
+    std::fs::write(&conf, "jetstream { sync_interval: \"soon\" }\n").unwrap();
+    let (ok, _, err) = run_to_end(&["-c", conf.to_str().unwrap()]).await;
+    assert!(!ok);
+    assert!(err.contains("error parsing sync_interval"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

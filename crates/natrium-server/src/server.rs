@@ -212,7 +212,8 @@ impl Server {
         });
 
         if let Some(js_opts) = &shared.opts.jetstream {
-            let port: Arc<dyn crate::internal::Port> = Arc::new(ServerPort(Arc::downgrade(&shared)));
+            let port: Arc<dyn crate::internal::Port> =
+                Arc::new(ServerPort(Arc::downgrade(&shared)));
             let js = crate::jetstream::JetStream::start(
                 js_opts,
                 port,

@@ -6,7 +6,7 @@ mod common;
 
 use std::time::Duration;
 
-use async_nats::jetstream::{self, context::Publish, stream};
+use async_nats::jetstream::{self, message::PublishMessage as Publish, stream};
 use common::{BOUND, connect, start};
 use natrium_server::{JetStreamOptions, Server, ServerOptions};
 use tokio::time::timeout;
@@ -28,7 +28,11 @@ fn orders() -> stream::Config {
 }
 
 /// Publishes and waits for the acknowledgement.
-async fn publish(js: &jetstream::Context, subject: &str, payload: &str) -> jetstream::publish::PublishAck {
+async fn publish(
+    js: &jetstream::Context,
+    subject: &str,
+    payload: &str,
+) -> jetstream::publish::PublishAck {
     timeout(BOUND, async {
         js.publish(subject.to_owned(), payload.to_owned().into())
             .await
@@ -99,7 +103,8 @@ async fn a_publish_to_no_stream_fails_fast_with_no_responders() {
         .expect_err("no stream");
     // async-nats reads the no-responders status of a publish this way.
     assert!(
-        err.to_string().contains("no stream found for given subject"),
+        err.to_string()
+            .contains("no stream found for given subject"),
         "{err}"
     );
     server.shutdown().await;
@@ -111,13 +116,19 @@ async fn message_ids_deduplicate_within_the_window() {
     let js = context(&server).await;
     js.create_stream(orders()).await.expect("create");
     let first = js
-        .send_publish("orders.new", Publish::build().payload("a".into()).message_id("m-1"))
+        .send_publish(
+            "orders.new",
+            Publish::build().payload("a".into()).message_id("m-1"),
+        )
         .await
         .unwrap()
         .await
         .unwrap();
     let again = js
-        .send_publish("orders.new", Publish::build().payload("a".into()).message_id("m-1"))
+        .send_publish(
+            "orders.new",
+            Publish::build().payload("a".into()).message_id("m-1"),
+        )
         .await
         .unwrap()
         .await
@@ -126,7 +137,10 @@ async fn message_ids_deduplicate_within_the_window() {
     assert!(again.duplicate);
     assert_eq!(again.sequence, 1);
     let other = js
-        .send_publish("orders.new", Publish::build().payload("b".into()).message_id("m-2"))
+        .send_publish(
+            "orders.new",
+            Publish::build().payload("b".into()).message_id("m-2"),
+        )
         .await
         .unwrap()
         .await
@@ -153,9 +167,19 @@ async fn expectations_refuse_with_nats_server_errors() {
                 .to_string()
         }
     };
-    let err = refuse(Publish::build().payload("x".into()).expected_last_sequence(1)).await;
+    let err = refuse(
+        Publish::build()
+            .payload("x".into())
+            .expected_last_sequence(1),
+    )
+    .await;
     assert!(err.contains("wrong last sequence: 2"), "{err}");
-    let err = refuse(Publish::build().payload("x".into()).expected_stream("OTHER")).await;
+    let err = refuse(
+        Publish::build()
+            .payload("x".into())
+            .expected_stream("OTHER"),
+    )
+    .await;
     assert!(err.contains("expected stream does not match"), "{err}");
     let err = refuse(
         Publish::build()
@@ -201,7 +225,10 @@ async fn limits_discard_old_messages_and_per_subject_history() {
     // orders.a keeps its last two; the stream keeps three in all.
     assert_eq!(info.state.messages, 3);
     assert_eq!(info.state.first_sequence, 2);
-    let last = stream.get_last_raw_message_by_subject("orders.a").await.unwrap();
+    let last = stream
+        .get_last_raw_message_by_subject("orders.a")
+        .await
+        .unwrap();
     assert_eq!(&last.payload[..], b"2");
     server.shutdown().await;
 }
@@ -225,7 +252,10 @@ async fn discard_new_refuses_when_full() {
         .unwrap()
         .await
         .expect_err("full");
-    assert!(err.to_string().contains("maximum messages exceeded"), "{err}");
+    assert!(
+        err.to_string().contains("maximum messages exceeded"),
+        "{err}"
+    );
     server.shutdown().await;
 }
 
@@ -264,7 +294,10 @@ async fn direct_get_serves_streams_that_allow_it() {
         .expect("create");
     publish(&js, "orders.a", "first").await;
     publish(&js, "orders.a", "second").await;
-    let msg = stream.direct_get_last_for_subject("orders.a").await.expect("direct get");
+    let msg = stream
+        .direct_get_last_for_subject("orders.a")
+        .await
+        .expect("direct get");
     assert_eq!(&msg.payload[..], b"second");
     assert_eq!(msg.sequence, 2);
     let msg = stream.direct_get(1).await.expect("direct get by seq");
@@ -298,7 +331,10 @@ async fn stream_names_and_list_and_delete() {
         })
         .await
         .expect_err("overlap");
-    assert!(overlap.to_string().contains("subjects overlap"), "{overlap}");
+    assert!(
+        overlap.to_string().contains("subjects overlap"),
+        "{overlap}"
+    );
     assert!(js.delete_stream("EVENTS").await.unwrap().success);
     let names: Vec<String> = js.stream_names().try_collect().await.unwrap();
     assert_eq!(names, ["ORDERS"]);
@@ -341,7 +377,9 @@ async fn a_file_stream_survives_a_restart_with_its_messages_and_dedupe_window() 
     let again = js
         .send_publish(
             "orders.new",
-            Publish::build().payload("order 10".into()).message_id("id-10"),
+            Publish::build()
+                .payload("order 10".into())
+                .message_id("id-10"),
         )
         .await
         .unwrap()
@@ -362,7 +400,10 @@ async fn a_store_directory_in_use_is_refused() {
     };
     let first = start(opts.clone()).await;
     let err = Server::start(opts.clone()).await.expect_err("locked");
-    assert!(err.to_string().contains("in use by another server"), "{err}");
+    assert!(
+        err.to_string().contains("in use by another server"),
+        "{err}"
+    );
     first.shutdown().await;
     // Once the first server is gone the directory is free again.
     let second = timeout(Duration::from_secs(5), Server::start(opts))
@@ -384,7 +425,10 @@ async fn an_unwritable_store_directory_is_a_clear_startup_error() {
     .await
     .expect_err("unusable");
     let text = err.to_string();
-    assert!(text.contains("could not create storage directory"), "{text}");
+    assert!(
+        text.contains("could not create storage directory"),
+        "{text}"
+    );
     assert!(text.contains("not-a-dir"), "{text}");
 }
 
@@ -417,7 +461,12 @@ async fn monitoring_shows_jetstream_in_jsz_varz_metrics_and_healthz() {
     assert_eq!(jsz["accounts"], 1);
     assert_eq!(jsz["config"]["strict"], true);
     assert_eq!(jsz["config"]["sync_interval"], 120_000_000_000u64);
-    assert!(jsz["config"]["store_dir"].as_str().unwrap().ends_with("jetstream"));
+    assert!(
+        jsz["config"]["store_dir"]
+            .as_str()
+            .unwrap()
+            .ends_with("jetstream")
+    );
     assert!(jsz["api"]["total"].as_u64().unwrap() >= 1);
     assert!(jsz.get("account_details").is_none());
 

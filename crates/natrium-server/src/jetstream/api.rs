@@ -12,12 +12,11 @@ use tokio_util::sync::CancellationToken;
 use super::errors::ApiError;
 use super::stream::Stream;
 use super::types::{
-    API_LEVEL, AccountInfo, AccountInfoResponse, AccountLimits, ApiPaged, ApiStats,
-    ClusterInfo, ErrorResponse, MsgDeleteRequest, MsgGetRequest, MsgGetResponse,
-    StreamConfigRequest, StreamCreateResponse, StreamInfo, StreamInfoRequest,
-    StreamInfoResponse, StreamListRequest, StreamListResponse, StreamNamesResponse,
-    StreamPurgeRequest, StreamPurgeResponse, StoredMsg, SuccessResponse, Timestamp,
-    decode_request, page_limit, response_type,
+    API_LEVEL, AccountInfo, AccountInfoResponse, AccountLimits, ApiPaged, ApiStats, ClusterInfo,
+    ErrorResponse, MsgDeleteRequest, MsgGetRequest, MsgGetResponse, StoredMsg, StreamConfigRequest,
+    StreamCreateResponse, StreamInfo, StreamInfoRequest, StreamInfoResponse, StreamListRequest,
+    StreamListResponse, StreamNamesResponse, StreamPurgeRequest, StreamPurgeResponse,
+    SuccessResponse, Timestamp, decode_request, page_limit, response_type,
 };
 use super::{ApiRequest, JetStream, StreamMeta, stream_config};
 
@@ -215,9 +214,7 @@ impl JetStream {
             self.port.as_ref(),
             &self.direct,
         )?;
-        self.streams
-            .write()
-            .insert(name.to_owned(), stream.clone());
+        self.streams.write().insert(name.to_owned(), stream.clone());
         Ok(stream)
     }
 
@@ -447,9 +444,7 @@ impl JetStream {
                 seq: (req.seq > 0).then_some(req.seq),
                 keep: (req.keep > 0).then_some(req.keep),
             };
-            stream
-                .purge(&purge)
-                .map_err(ApiError::stream_purge_failed)
+            stream.purge(&purge).map_err(ApiError::stream_purge_failed)
         })();
         let (purged, error) = match result {
             Ok(n) => (n, None),
@@ -532,7 +527,10 @@ impl JetStream {
                 ));
             }
             let removed = stream
-                .with_store(|s| s.remove(req.seq, !req.no_erase).and_then(|r| s.flush().map(|()| r)))
+                .with_store(|s| {
+                    s.remove(req.seq, !req.no_erase)
+                        .and_then(|r| s.flush().map(|()| r))
+                })
                 .map_err(ApiError::stream_msg_delete_failed)?;
             if removed {
                 Ok(())

@@ -176,7 +176,7 @@ impl JetStream {
         tracing::info!("  Strict:          {}", opts.strict);
         tracing::info!("  Max Memory:      {}", human_bytes(max_memory));
         tracing::info!("  Max Storage:     {}", human_bytes(max_store));
-        tracing::info!("  Store Directory: {:?}", base.display().to_string());
+        tracing::info!("  Store Directory: {:?}", root.display().to_string());
         if opts.store_dir.is_none() {
             tracing::warn!("Temporary storage directory used, data could be lost on system reboot");
         }
@@ -234,7 +234,10 @@ impl JetStream {
                     .map_err(|e| recover_err(format!("{}: {e}", meta_path.display())))?,
                 // A directory without metadata is a stream whose creation did not finish.
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                    tracing::warn!("Skipping stream directory without metadata: {}", dir.display());
+                    tracing::warn!(
+                        "Skipping stream directory without metadata: {}",
+                        dir.display()
+                    );
                     continue;
                 }
                 Err(e) => return Err(recover_err(format!("{}: {e}", meta_path.display()))),
@@ -258,7 +261,9 @@ impl JetStream {
                 stream.name(),
                 Duration::ZERO
             );
-            self.streams.write().insert(stream.name().to_owned(), stream);
+            self.streams
+                .write()
+                .insert(stream.name().to_owned(), stream);
         }
         Ok(())
     }
@@ -371,10 +376,11 @@ fn lock_dir(root: &Path) -> Result<File, StartError> {
             path: path.clone(),
             source,
         })?;
-    rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive)
-        .map_err(|_| StartError::Locked {
+    rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive).map_err(
+        |_| StartError::Locked {
             path: root.to_owned(),
-        })?;
+        },
+    )?;
     Ok(file)
 }
 

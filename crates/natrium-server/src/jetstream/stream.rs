@@ -233,7 +233,11 @@ impl Stream {
             match inner.store.load(seq) {
                 Ok(Some(m)) if m.time < oldest => break,
                 Ok(Some(m)) => {
-                    if let Some(id) = m.headers.as_deref().and_then(|h| headers::get(h, headers::MSG_ID)) {
+                    if let Some(id) = m
+                        .headers
+                        .as_deref()
+                        .and_then(|h| headers::get(h, headers::MSG_ID))
+                    {
                         found.push((id.to_owned(), m.seq, m.time));
                     }
                 }
@@ -482,7 +486,10 @@ impl Durable for Stream {
     fn flush(&self) -> Result<(), Vec<u8>> {
         let result = self.inner.lock().store.flush();
         result.map_err(|e| {
-            tracing::error!("JetStream failed to store a msg on stream '{}': {e}", self.name);
+            tracing::error!(
+                "JetStream failed to store a msg on stream '{}': {e}",
+                self.name
+            );
             PubAck::error_json(&self.name, &ApiError::stream_store_failed(e)).into_bytes()
         })
     }

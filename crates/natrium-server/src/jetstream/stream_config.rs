@@ -13,7 +13,9 @@ pub(crate) fn check_stream_name(name: &str) -> Result<(), ApiError> {
             .chars()
             .any(|c| matches!(c, '.' | '*' | '>') || c.is_whitespace())
     {
-        return Err(ApiError::stream_invalid_config("stream name is required and can not contain '.', '*', '>'"));
+        return Err(ApiError::stream_invalid_config(
+            "stream name is required and can not contain '.', '*', '>'",
+        ));
     }
     if name.contains('/') || name.contains('\\') {
         return Err(ApiError::stream_name_contains_path_separators());
@@ -138,8 +140,10 @@ pub(crate) fn same_config(a: &StreamConfig, b: &StreamConfig) -> bool {
 /// The configuration as create, update and info replies show it: with the server's
 /// version and API level in its metadata.
 pub(crate) fn with_dynamic_metadata(mut cfg: StreamConfig) -> StreamConfig {
-    cfg.metadata
-        .insert("_nats.level".to_owned(), super::types::API_LEVEL.to_string());
+    cfg.metadata.insert(
+        "_nats.level".to_owned(),
+        super::types::API_LEVEL.to_string(),
+    );
     cfg.metadata
         .insert("_nats.ver".to_owned(), crate::VERSION.to_owned());
     cfg
@@ -152,7 +156,11 @@ pub(crate) fn with_list_metadata(cfg: StreamConfig) -> StreamConfig {
 
 /// A `STREAM.MSG.GET` request names exactly one way to find a message.
 pub(crate) fn check_msg_get(req: &MsgGetRequest) -> Result<(), ApiError> {
-    let ways = [req.seq > 0 && req.next_by_subj.is_empty(), !req.last_by_subj.is_empty(), !req.next_by_subj.is_empty()];
+    let ways = [
+        req.seq > 0 && req.next_by_subj.is_empty(),
+        !req.last_by_subj.is_empty(),
+        !req.next_by_subj.is_empty(),
+    ];
     if ways.iter().filter(|w| **w).count() != 1 {
         return Err(ApiError::bad_request());
     }

@@ -168,7 +168,11 @@ pub(crate) fn varz_section(js: Option<&JetStream>) -> VarzJetStream {
 
 /// `/jsz`, with `?accounts=1` (or `true`) the account details and with `?streams=1` the
 /// streams in them.
-pub(crate) fn jsz(js: Option<&JetStream>, server_id: &str, params: &HashMap<String, String>) -> Jsz {
+pub(crate) fn jsz(
+    js: Option<&JetStream>,
+    server_id: &str,
+    params: &HashMap<String, String>,
+) -> Jsz {
     let flag = |name: &str| {
         params
             .get(name)

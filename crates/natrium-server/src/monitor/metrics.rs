@@ -224,11 +224,7 @@ fn register_jetstream(r: &mut Registry, s: &crate::jetstream::Snapshot) {
         "Most bytes file-backed streams may hold",
         int(s.max_store),
     );
-    r.register(
-        "natrium_jetstream_streams",
-        "Streams",
-        int(s.streams.len()),
-    );
+    r.register("natrium_jetstream_streams", "Streams", int(s.streams.len()));
     r.register(
         "natrium_jetstream_api_requests",
         "JetStream API requests served",

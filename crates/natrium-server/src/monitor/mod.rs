@@ -210,7 +210,11 @@ async fn healthz(State(m): State<Arc<Monitor>>, Query(params): Params) -> Respon
 async fn jsz(State(m): State<Arc<Monitor>>, Query(params): Params) -> Response {
     m.count("/jsz");
     let js = m.shared.jetstream.get().map(|js| js.as_ref());
-    json(&jsz::jsz(js, &m.shared.info.server_id, &params), &params, true)
+    json(
+        &jsz::jsz(js, &m.shared.info.server_id, &params),
+        &params,
+        true,
+    )
 }
 
 async fn metrics(State(m): State<Arc<Monitor>>) -> Response {
