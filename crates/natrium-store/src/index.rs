@@ -17,6 +17,10 @@ use crate::{PurgeRequest, StoreError, StoreLimits, StoreState, SubjectState};
 /// The subject id of a removed slot.
 const DELETED: u32 = u32::MAX;
 
+/// The highest sequence a store accepts (a purge to a higher one is refused, a record
+/// claiming one is corrupt), so `last + 1` can never overflow.
+pub(crate) const MAX_SEQ: u64 = 1 << 62;
+
 /// One sequence. 32 bytes in the file store.
 #[derive(Debug)]
 pub(crate) struct Slot<M> {
@@ -393,6 +397,9 @@ impl<M: Default> Index<M> {
 
     pub fn purge(&mut self, req: &PurgeRequest) -> Result<u64, StoreError> {
         if req.seq.is_some_and(|s| s > 0) && req.keep.is_some_and(|k| k > 0) {
+            return Err(StoreError::PurgeArguments);
+        }
+        if req.seq.is_some_and(|s| s > MAX_SEQ) {
             return Err(StoreError::PurgeArguments);
         }
         let filter = req.filter.as_deref().unwrap_or("").as_bytes();
