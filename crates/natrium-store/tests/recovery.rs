@@ -44,7 +44,9 @@ fn build(dir: &Path, seed: u64) -> BTreeMap<u64, StoredMessage> {
         let payload: Vec<u8> = (0..(x >> 40) % 120)
             .map(|j| (j as u8) ^ (i as u8))
             .collect();
-        let headers = (x % 7 == 0).then_some(&b"NATS/1.0\r\nK: v\r\n\r\n"[..]);
+        let headers = x
+            .is_multiple_of(7)
+            .then_some(&b"NATS/1.0\r\nK: v\r\n\r\n"[..]);
         let seq = store
             .store(subject.as_bytes(), headers, &payload, i as i64, None)
             .unwrap();
