@@ -327,7 +327,8 @@ impl FileStore {
             blocks: Vec::new(),
             pending: Vec::new(),
             marked_first: 0,
-            closed: false,
+            // Until replay succeeds: a store dropped half-open must write nothing.
+            closed: true,
         };
         let count = ids.len();
         for (i, id) in ids.into_iter().enumerate() {
@@ -336,6 +337,7 @@ impl FileStore {
         if store.blocks.is_empty() {
             store.new_block(1)?;
         }
+        store.closed = false;
         store.index.removed.clear();
         store.marked_first = store.index.first_seq();
         // The limits may be stricter than when the records were written.
@@ -743,9 +745,26 @@ impl FileStore {
         Ok(())
     }
 
+    /// The store's directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
     /// Removes the store's directory.
     fn remove_files(&self) -> Result<(), StoreError> {
         fs::remove_dir_all(&self.dir).map_err(|e| StoreError::io(&self.dir, e))
+    }
+}
+
+impl Drop for FileStore {
+    /// Hands buffered records to the OS (best effort; the server still calls `sync` at
+    /// shutdown to have them on disk).
+    fn drop(&mut self) {
+        if !self.closed
+            && let Err(e) = self.flush()
+        {
+            tracing::warn!(dir = ?self.dir, error = %e, "flush on drop failed");
+        }
     }
 }
 
@@ -913,7 +932,9 @@ impl MessageStore for FileStore {
         self.index.deleted()
     }
 
-    fn destroy(self: Box<Self>) -> Result<(), StoreError> {
+    fn destroy(mut self: Box<Self>) -> Result<(), StoreError> {
+        // Nothing is flushed into a directory being removed.
+        self.closed = true;
         self.remove_files()
     }
 }
