@@ -71,6 +71,17 @@ pub fn reference_behaviours(make: &mut dyn FnMut(StoreLimits) -> Box<dyn Message
     s.purge(&purge(Some(">"), Some(20), None)).unwrap();
     assert_eq!((s.state().first_seq, s.state().last_seq), (20, 19));
 
+    // Sequences stop at 2^62: a purge past it is refused, and the stream's last one can be
+    // reached but not passed.
+    let mut s = make(limits());
+    assert!(s.purge(&purge(None, Some((1 << 62) + 1), None)).is_err());
+    s.purge(&purge(None, Some(1 << 62), None)).unwrap();
+    assert_eq!(s.store(b"x", None, b"", 1, None).unwrap(), 1 << 62);
+    assert!(matches!(
+        s.store(b"x", None, b"", 2, None),
+        Err(natrium_store::StoreError::SequenceExhausted)
+    ));
+
     // Purge all keeps last_seq and last_time; the next message continues the sequence.
     let mut s = make(limits());
     fill(&mut *s, "p", 6);
