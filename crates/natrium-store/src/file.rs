@@ -133,6 +133,9 @@ struct Loc {
     offset: u32,
 }
 
+// The per-message memory the module documentation promises.
+const _: () = assert!(std::mem::size_of::<crate::index::Slot<Loc>>() == 32);
+
 /// One block file.
 #[derive(Debug)]
 struct Block {
