@@ -5,7 +5,8 @@
 use std::hint::black_box;
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
-use natrium_store::{MemoryStore, MessageStore, StoreLimits};
+use natrium_store::{FileStore, FileStoreConfig, MemoryStore, MessageStore, StoreLimits};
+use tempfile::TempDir;
 
 const BATCH: u64 = 1_000;
 
@@ -33,6 +34,17 @@ fn appends(c: &mut Criterion) {
                 BatchSize::SmallInput,
             )
         });
+        // One store for all iterations (as a stream lives): measures the steady append path.
+        let dir = TempDir::new().unwrap();
+        let mut file = FileStore::open(
+            dir.path(),
+            FileStoreConfig::default(),
+            StoreLimits::default(),
+        )
+        .unwrap();
+        group.bench_function(format!("file/{size}B"), |b| {
+            b.iter(|| append(&mut file, &payload))
+        });
     }
     group.finish();
 }
@@ -46,6 +58,22 @@ fn loads(c: &mut Criterion) {
         b.iter(|| {
             for seq in 1..=BATCH {
                 black_box(memory.load(seq).unwrap());
+            }
+        })
+    });
+    let dir = TempDir::new().unwrap();
+    let mut file = FileStore::open(
+        dir.path(),
+        FileStoreConfig::default(),
+        StoreLimits::default(),
+    )
+    .unwrap();
+    append(&mut file, &[b'x'; 128]);
+    file.flush().unwrap();
+    group.bench_function("file/128B", |b| {
+        b.iter(|| {
+            for seq in 1..=BATCH {
+                black_box(file.load(seq).unwrap());
             }
         })
     });

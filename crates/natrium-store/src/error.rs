@@ -17,9 +17,13 @@ pub enum StoreError {
     /// `max_msgs_per_subject` reached with `discard_new_per_subject`.
     #[error("maximum messages per subject exceeded")]
     MaxMsgsPerSubject,
-    /// A purge asked for both `seq` and `keep` (nats-server answers "bad request").
-    #[error("purge: sequence and keep can not both be set")]
+    /// A purge asked for both `seq` and `keep` (nats-server answers "bad request"), or for a
+    /// sequence beyond 2^62.
+    #[error("purge: sequence and keep can not both be set, and the sequence must be at most 2^62")]
     PurgeArguments,
+    /// The stream's sequence reached 2^62 (only after a purge to a huge sequence).
+    #[error("stream sequence exhausted")]
+    SequenceExhausted,
     /// A message too large for the store's record format (over 4 GiB in one field).
     #[error("message too large for the store: {0} bytes")]
     TooLarge(usize),

@@ -61,7 +61,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
-use crate::index::Index;
+use crate::index::{Index, MAX_SEQ};
 use crate::memory::deadline;
 use crate::{
     MessageStore, PurgeRequest, StoreError, StoreLimits, StoreState, StoredMessage, SubjectState,
@@ -78,6 +78,11 @@ const KIND_MARKER: u8 = 4;
 
 const FLAG_HEADERS: u8 = 1;
 const FLAG_DEADLINE: u8 = 2;
+
+/// The largest run of missing sequences recovery fills in. Only lost records make gaps
+/// (blocks are dropped from the front only), so a larger one means forged bytes; filling it
+/// would take 32 bytes per sequence.
+const MAX_GAP: u64 = 1 << 24;
 
 /// Bytes read at once on a cache miss.
 const CHUNK: usize = 64 * 1024;
@@ -127,6 +132,9 @@ struct Loc {
     block: u32,
     offset: u32,
 }
+
+// The per-message memory the module documentation promises.
+const _: () = assert!(std::mem::size_of::<crate::index::Slot<Loc>>() == 32);
 
 /// One block file.
 #[derive(Debug)]
@@ -322,7 +330,8 @@ impl FileStore {
             blocks: Vec::new(),
             pending: Vec::new(),
             marked_first: 0,
-            closed: false,
+            // Until replay succeeds: a store dropped half-open must write nothing.
+            closed: true,
         };
         let count = ids.len();
         for (i, id) in ids.into_iter().enumerate() {
@@ -331,6 +340,7 @@ impl FileStore {
         if store.blocks.is_empty() {
             store.new_block(1)?;
         }
+        store.closed = false;
         store.index.removed.clear();
         store.marked_first = store.index.first_seq();
         // The limits may be stricter than when the records were written.
@@ -429,10 +439,16 @@ impl FileStore {
         offset: u32,
         block: &mut Block,
     ) -> Result<(), &'static str> {
+        if record.seq > MAX_SEQ {
+            return Err("sequence out of range");
+        }
         match record.kind {
             KIND_MESSAGE | KIND_ERASED => {
                 if record.seq <= self.index.last_seq() {
                     return Err("message sequence out of order");
+                }
+                if self.index.msgs() > 0 && record.seq - self.index.last_seq() > MAX_GAP {
+                    return Err("sequence gap too large");
                 }
                 if record.kind == KIND_MESSAGE {
                     let size = file_size(
@@ -459,6 +475,9 @@ impl FileStore {
                 block.max_ref = block.max_ref.max(record.seq);
             }
             KIND_TOMBSTONE => {
+                if record.seq > self.index.last_seq() {
+                    return Err("tombstone for a sequence not yet stored");
+                }
                 self.index.remove(record.seq);
                 block.max_ref = block.max_ref.max(record.seq);
             }
@@ -625,7 +644,9 @@ impl FileStore {
         let in_pending = pos + 1 == self.blocks.len() && offset >= block.len;
         let owned;
         let bytes: &[u8] = if in_pending {
-            &self.pending[(offset - block.len) as usize..]
+            self.pending
+                .get((offset - block.len) as usize..)
+                .ok_or_else(|| corrupt("offset past the written records"))?
         } else {
             let available = block.len.saturating_sub(offset) as usize;
             let mut head = [0u8; 4];
@@ -727,9 +748,26 @@ impl FileStore {
         Ok(())
     }
 
+    /// The store's directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
     /// Removes the store's directory.
     fn remove_files(&self) -> Result<(), StoreError> {
         fs::remove_dir_all(&self.dir).map_err(|e| StoreError::io(&self.dir, e))
+    }
+}
+
+impl Drop for FileStore {
+    /// Hands buffered records to the OS (best effort; the server still calls `sync` at
+    /// shutdown to have them on disk).
+    fn drop(&mut self) {
+        if !self.closed
+            && let Err(e) = self.flush()
+        {
+            tracing::warn!(dir = ?self.dir, error = %e, "flush on drop failed");
+        }
     }
 }
 
@@ -897,7 +935,9 @@ impl MessageStore for FileStore {
         self.index.deleted()
     }
 
-    fn destroy(self: Box<Self>) -> Result<(), StoreError> {
+    fn destroy(mut self: Box<Self>) -> Result<(), StoreError> {
+        // Nothing is flushed into a directory being removed.
+        self.closed = true;
         self.remove_files()
     }
 }

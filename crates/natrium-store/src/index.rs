@@ -11,11 +11,18 @@
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
-use crate::subjects::{SubjectTable, is_all};
+use crate::subjects::{SubjectTable, is_all, is_literal};
 use crate::{PurgeRequest, StoreError, StoreLimits, StoreState, SubjectState};
 
 /// The subject id of a removed slot.
 const DELETED: u32 = u32::MAX;
+
+/// The highest sequence a store accepts (a purge to a higher one is refused, a record
+/// claiming one is corrupt), so `last + 1` can never overflow.
+pub(crate) const MAX_SEQ: u64 = 1 << 62;
+
+/// How many slots `next_match` scans before it turns to the subject table.
+const NEARBY: u64 = 256;
 
 /// One sequence. 32 bytes in the file store.
 #[derive(Debug)]
@@ -131,6 +138,9 @@ impl<M: Default> Index<M> {
     /// message that will replace its subject's oldest under `max_msgs_per_subject` is admitted
     /// even at `max_msgs`/`max_bytes`).
     pub fn check_new(&self, subject: &[u8], size: u64) -> Result<(), StoreError> {
+        if self.last >= MAX_SEQ {
+            return Err(StoreError::SequenceExhausted);
+        }
         let limits = &self.limits;
         let subject_msgs = self
             .subjects
@@ -395,6 +405,9 @@ impl<M: Default> Index<M> {
         if req.seq.is_some_and(|s| s > 0) && req.keep.is_some_and(|k| k > 0) {
             return Err(StoreError::PurgeArguments);
         }
+        if req.seq.is_some_and(|s| s > MAX_SEQ) {
+            return Err(StoreError::PurgeArguments);
+        }
         let filter = req.filter.as_deref().unwrap_or("").as_bytes();
         let below = req.seq.filter(|&s| s > 0);
         let keep = req.keep.filter(|&k| k > 0);
@@ -476,9 +489,31 @@ impl<M: Default> Index<M> {
             return None;
         }
         let start = start.max(self.first);
+        if start > self.last {
+            return None;
+        }
         if is_all(filter) {
             return (start..=self.last).find(|&s| self.get(s).is_some());
         }
+        // A consumer asks this once per message and the next match is usually close: look
+        // at the next few slots before visiting every subject.
+        if self.last - start < NEARBY || !is_literal(filter) {
+            let end = self.last.min(start.saturating_add(NEARBY));
+            let found = (start..=end).find(|&s| {
+                self.get(s).is_some_and(|slot| {
+                    natrium_wire::subject_matches(filter, self.subject_of(slot))
+                })
+            });
+            if found.is_some() || end == self.last {
+                return found;
+            }
+            return self.next_match_by_subject(end + 1, filter);
+        }
+        self.next_match_by_subject(start, filter)
+    }
+
+    /// [`next_match`](Self::next_match) through the subject table.
+    fn next_match_by_subject(&self, start: u64, filter: &[u8]) -> Option<u64> {
         let ids = self.subjects.matching(filter);
         let entries = ids.iter().map(|&id| self.subjects.get(id));
         if entries.clone().all(|e| e.first >= start || e.last < start) {

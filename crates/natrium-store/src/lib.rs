@@ -22,6 +22,7 @@ mod error;
 mod file;
 mod index;
 mod memory;
+mod meta;
 mod store;
 mod subjects;
 mod types;

@@ -206,17 +206,45 @@ fn purge_and_compact_positions_survive_reopen() {
 }
 
 #[test]
-fn unflushed_messages_are_not_promised_but_flushed_ones_are() {
+fn dropping_a_store_flushes_what_it_buffered() {
     let dir = TempDir::new().unwrap();
     let mut s = open(dir.path());
     fill(&mut s, "u", 3);
     s.flush().unwrap();
     fill(&mut s, "u", 2);
-    // Dropped without flush: the last two may be lost, the first three may not.
     drop(s);
     let mut s = open(dir.path());
-    assert!(s.state().msgs >= 3);
-    assert_eq!(&s.load(3).unwrap().unwrap().payload[..], b"x");
+    assert_eq!(s.state().msgs, 5);
+    assert_eq!(&s.load(5).unwrap().unwrap().payload[..], b"x");
+}
+
+#[test]
+fn stream_meta_is_saved_atomically_and_checked() {
+    let dir = TempDir::new().unwrap();
+    assert_eq!(FileStore::load_meta(dir.path()).unwrap(), None);
+    let s = open(dir.path());
+    s.save_meta(br#"{"name":"ORDERS"}"#).unwrap();
+    s.save_meta(br#"{"name":"ORDERS","max_msgs":5}"#).unwrap();
+    drop(s);
+    assert_eq!(
+        FileStore::load_meta(dir.path()).unwrap().as_deref(),
+        Some(&br#"{"name":"ORDERS","max_msgs":5}"#[..])
+    );
+    // The blocks ignore the meta file, and a damaged meta file is an error, not a config.
+    assert_eq!(open(dir.path()).state().msgs, 0);
+    let path = dir.path().join("meta.inf");
+    let mut data = fs::read(&path).unwrap();
+    data[14] ^= 1;
+    fs::write(&path, &data).unwrap();
+    assert!(matches!(
+        FileStore::load_meta(dir.path()),
+        Err(StoreError::Corrupt { .. })
+    ));
+    fs::write(&path, &data[..5]).unwrap();
+    assert!(matches!(
+        FileStore::load_meta(dir.path()),
+        Err(StoreError::Corrupt { .. })
+    ));
 }
 
 #[test]

@@ -82,3 +82,32 @@ fn per_subject_limit_keeps_the_newest_of_each_subject() {
     assert_eq!(s.state().msgs, 2);
     assert_eq!(s.state().first_seq, 9);
 }
+
+#[test]
+fn load_next_finds_matches_far_away_and_none_past_the_end() {
+    let mut s = MemoryStore::new(limits());
+    s.store(b"far.a", None, b"1", 1, None).unwrap();
+    for i in 0..1000 {
+        s.store(b"near.b", None, b"x", i, None).unwrap();
+    }
+    s.store(b"far.a", None, b"2", 2, None).unwrap();
+    s.store(b"far.c", None, b"3", 3, None).unwrap();
+    for filter in [&b"far.a"[..], b"far.*", b"*.a", b"far.>"] {
+        assert_eq!(
+            s.load_next(2, filter).unwrap().unwrap().seq,
+            1002,
+            "{filter:?}"
+        );
+        assert_eq!(
+            s.load_next(1, filter).unwrap().unwrap().seq,
+            1,
+            "{filter:?}"
+        );
+    }
+    assert_eq!(s.load_next(1003, b"far.*").unwrap().unwrap().seq, 1003);
+    assert_eq!(s.load_next(1003, b"far.a").unwrap(), None);
+    assert_eq!(s.load_next(5000, b"far.*").unwrap(), None);
+    s.remove(1002, false).unwrap();
+    assert_eq!(s.load_next(2, b"*.a").unwrap(), None);
+    assert_eq!(s.load_next(2, b"far.*").unwrap().unwrap().seq, 1003);
+}

@@ -38,6 +38,50 @@ pub fn reference_behaviours(make: &mut dyn FnMut(StoreLimits) -> Box<dyn Message
     assert_eq!(s.purge(&purge(None, None, None)).unwrap(), 0);
     assert_eq!((s.state().first_seq, s.state().last_seq), (1, 0));
 
+    // On a new stream a filtered purge, a keep, or a compact to 1 change nothing; a compact
+    // past the end moves both.
+    for req in [
+        purge(Some("p.a"), None, None),
+        purge(None, None, Some(3)),
+        purge(None, Some(1), None),
+    ] {
+        let mut s = make(limits());
+        assert_eq!(s.purge(&req).unwrap(), 0);
+        assert_eq!((s.state().first_seq, s.state().last_seq), (0, 0), "{req:?}");
+    }
+    let mut s = make(limits());
+    s.purge(&purge(None, Some(5), None)).unwrap();
+    assert_eq!((s.state().first_seq, s.state().last_seq), (5, 4));
+
+    // A filtered purge that empties the stream moves first past the end; purging an empty
+    // stream again, below first, or with a filter and seq past the end changes nothing.
+    let mut s = make(limits());
+    s.store(b"f.a", None, b"x", 1, None).unwrap();
+    s.store(b"f.a", None, b"x", 2, None).unwrap();
+    assert_eq!(s.purge(&purge(Some("f.a"), None, None)).unwrap(), 2);
+    assert_eq!((s.state().first_seq, s.state().last_seq), (3, 2));
+    for req in [
+        purge(Some("f.a"), None, None),
+        purge(Some("f.a"), Some(50), None),
+        purge(None, Some(2), None),
+    ] {
+        assert_eq!(s.purge(&req).unwrap(), 0);
+        assert_eq!((s.state().first_seq, s.state().last_seq), (3, 2), "{req:?}");
+    }
+    s.purge(&purge(Some(">"), Some(20), None)).unwrap();
+    assert_eq!((s.state().first_seq, s.state().last_seq), (20, 19));
+
+    // Sequences stop at 2^62: a purge past it is refused, and the stream's last one can be
+    // reached but not passed.
+    let mut s = make(limits());
+    assert!(s.purge(&purge(None, Some((1 << 62) + 1), None)).is_err());
+    s.purge(&purge(None, Some(1 << 62), None)).unwrap();
+    assert_eq!(s.store(b"x", None, b"", 1, None).unwrap(), 1 << 62);
+    assert!(matches!(
+        s.store(b"x", None, b"", 2, None),
+        Err(natrium_store::StoreError::SequenceExhausted)
+    ));
+
     // Purge all keeps last_seq and last_time; the next message continues the sequence.
     let mut s = make(limits());
     fill(&mut *s, "p", 6);

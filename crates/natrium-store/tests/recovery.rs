@@ -1,0 +1,288 @@
+//! Recovery: torn tails, flipped bytes and garbage in block files give an error or a
+//! truncated, consistent store; never a panic and never a wrong message.
+
+use std::collections::BTreeMap;
+use std::fs::{self, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use natrium_store::{
+    FileStore, FileStoreConfig, MessageStore, PurgeRequest, StoreError, StoreLimits, StoredMessage,
+};
+use proptest::prelude::*;
+use tempfile::TempDir;
+
+fn config() -> FileStoreConfig {
+    FileStoreConfig {
+        block_size: 4096,
+        cache_bytes: 0,
+        ..FileStoreConfig::default()
+    }
+}
+
+fn blocks(dir: &Path) -> Vec<PathBuf> {
+    let mut paths: Vec<PathBuf> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "blk"))
+        .collect();
+    paths.sort();
+    paths
+}
+
+/// Writes a store with removals, an erase and a filtered purge over several blocks; returns
+/// every message ever stored by sequence.
+fn build(dir: &Path, seed: u64) -> BTreeMap<u64, StoredMessage> {
+    let mut store = FileStore::open(dir, config(), StoreLimits::default()).unwrap();
+    let mut all = BTreeMap::new();
+    let mut x = seed;
+    for i in 0..120u64 {
+        x = x
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        let subject = format!("r.{}", x % 5);
+        let payload: Vec<u8> = (0..(x >> 40) % 120)
+            .map(|j| (j as u8) ^ (i as u8))
+            .collect();
+        let headers = x
+            .is_multiple_of(7)
+            .then_some(&b"NATS/1.0\r\nK: v\r\n\r\n"[..]);
+        let seq = store
+            .store(subject.as_bytes(), headers, &payload, i as i64, None)
+            .unwrap();
+        all.insert(seq, store.load(seq).unwrap().unwrap());
+        if i % 17 == 5 {
+            store.remove(seq - 3, i % 2 == 0).unwrap();
+        }
+        if i % 10 == 9 {
+            store.flush().unwrap();
+        }
+    }
+    store
+        .purge(&PurgeRequest {
+            filter: Some("r.1".into()),
+            seq: Some(40),
+            keep: None,
+        })
+        .unwrap();
+    store.flush().unwrap();
+    all
+}
+
+/// Opens the damaged store; checks it is consistent and every message is the one stored.
+fn verify(dir: &Path, all: &BTreeMap<u64, StoredMessage>) -> Result<(), TestCaseError> {
+    let mut store = match FileStore::open(dir, config(), StoreLimits::default()) {
+        Ok(store) => store,
+        Err(StoreError::Corrupt { path, .. }) => {
+            prop_assert!(path.starts_with(dir));
+            return Ok(());
+        }
+        Err(e) => return Err(TestCaseError::fail(format!("unexpected error {e}"))),
+    };
+    let st = store.state();
+    let mut loaded = Vec::new();
+    for seq in st.first_seq.saturating_sub(1)..=st.last_seq + 1 {
+        if let Some(m) = store.load(seq).unwrap() {
+            prop_assert_eq!(Some(&m), all.get(&seq), "seq {}", seq);
+            loaded.push(m);
+        }
+    }
+    prop_assert_eq!(st.msgs, loaded.len() as u64);
+    if let Some(first) = loaded.first() {
+        prop_assert_eq!((st.first_seq, st.first_time), (first.seq, first.time));
+        prop_assert_eq!(st.num_deleted, st.last_seq - st.first_seq + 1 - st.msgs);
+    }
+    let mut subjects: BTreeMap<String, (u64, u64, u64)> = BTreeMap::new();
+    for m in &loaded {
+        let e = subjects
+            .entry(String::from_utf8(m.subject.to_vec()).unwrap())
+            .or_insert((0, m.seq, 0));
+        e.0 += 1;
+        e.2 = m.seq;
+    }
+    let got: BTreeMap<String, (u64, u64, u64)> = store
+        .subjects(b">")
+        .into_iter()
+        .map(|(k, v)| (k, (v.msgs, v.first_seq, v.last_seq)))
+        .collect();
+    prop_assert_eq!(got, subjects);
+    // The store takes new messages after recovery, and keeps them across another reopen.
+    let seq = store.store(b"r.new", None, b"after", 1_000, None).unwrap();
+    prop_assert!(seq > st.last_seq);
+    store.flush().unwrap();
+    drop(store);
+    let mut store = FileStore::open(dir, config(), StoreLimits::default()).unwrap();
+    prop_assert_eq!(&store.load(seq).unwrap().unwrap().payload[..], b"after");
+    prop_assert_eq!(store.state().msgs, st.msgs + 1);
+    Ok(())
+}
+
+#[derive(Debug, Clone)]
+enum Damage {
+    Truncate {
+        block: usize,
+        at: f64,
+    },
+    Flip {
+        block: usize,
+        at: f64,
+        mask: u8,
+    },
+    AppendGarbage {
+        bytes: Vec<u8>,
+    },
+    Overwrite {
+        block: usize,
+        at: f64,
+        bytes: Vec<u8>,
+    },
+}
+
+fn damage() -> impl Strategy<Value = Damage> {
+    prop_oneof![
+        (any::<usize>(), 0.0..1.0).prop_map(|(block, at)| Damage::Truncate { block, at }),
+        (any::<usize>(), 0.0..1.0, 1..=255u8).prop_map(|(block, at, mask)| Damage::Flip {
+            block,
+            at,
+            mask
+        }),
+        prop::collection::vec(any::<u8>(), 1..200)
+            .prop_map(|bytes| Damage::AppendGarbage { bytes }),
+        (
+            any::<usize>(),
+            0.0..1.0,
+            prop::collection::vec(any::<u8>(), 1..64)
+        )
+            .prop_map(|(block, at, bytes)| Damage::Overwrite { block, at, bytes }),
+    ]
+}
+
+fn apply(dir: &Path, damage: &Damage) {
+    let paths = blocks(dir);
+    let pick = |i: usize| &paths[i % paths.len()];
+    let offset = |path: &Path, at: f64| (fs::metadata(path).unwrap().len() as f64 * at) as u64;
+    match damage {
+        Damage::Truncate { block, at } => {
+            let path = pick(*block);
+            OpenOptions::new()
+                .write(true)
+                .open(path)
+                .unwrap()
+                .set_len(offset(path, *at))
+                .unwrap();
+        }
+        Damage::Flip { block, at, mask } => {
+            let path = pick(*block);
+            let mut data = fs::read(path).unwrap();
+            let i = (offset(path, *at) as usize).min(data.len() - 1);
+            data[i] ^= mask;
+            fs::write(path, data).unwrap();
+        }
+        Damage::AppendGarbage { bytes } => {
+            let path = paths.last().unwrap();
+            OpenOptions::new()
+                .append(true)
+                .open(path)
+                .unwrap()
+                .write_all(bytes)
+                .unwrap();
+        }
+        Damage::Overwrite { block, at, bytes } => {
+            let path = pick(*block);
+            let mut data = fs::read(path).unwrap();
+            let start = offset(path, *at) as usize;
+            for (i, b) in bytes.iter().enumerate() {
+                if let Some(slot) = data.get_mut(start + i) {
+                    *slot = *b;
+                }
+            }
+            fs::write(path, data).unwrap();
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+
+    #[test]
+    fn damaged_blocks_give_an_error_or_a_consistent_store(seed in any::<u64>(), damages in prop::collection::vec(damage(), 1..4)) {
+        let dir = TempDir::new().unwrap();
+        let all = build(dir.path(), seed);
+        for d in &damages {
+            apply(dir.path(), d);
+        }
+        verify(dir.path(), &all)?;
+    }
+}
+
+#[test]
+fn a_torn_tail_at_every_byte_of_the_last_record_is_truncated() {
+    let dir = TempDir::new().unwrap();
+    let mut store = FileStore::open(dir.path(), config(), StoreLimits::default()).unwrap();
+    store.store(b"t.a", None, b"first", 1, None).unwrap();
+    store.flush().unwrap();
+    let good = fs::metadata(&blocks(dir.path())[0]).unwrap().len();
+    store
+        .store(b"t.a", Some(b"NATS/1.0\r\n\r\n"), b"second", 2, None)
+        .unwrap();
+    store.flush().unwrap();
+    drop(store);
+    let path = blocks(dir.path())[0].clone();
+    let full = fs::read(&path).unwrap();
+    for cut in good..full.len() as u64 {
+        fs::write(&path, &full[..cut as usize]).unwrap();
+        let mut store = FileStore::open(dir.path(), config(), StoreLimits::default()).unwrap();
+        assert_eq!(store.state().msgs, 1, "cut at {cut}");
+        assert_eq!(&store.load(1).unwrap().unwrap().payload[..], b"first");
+        assert_eq!(store.load(2).unwrap(), None);
+        assert_eq!(
+            fs::metadata(&path).unwrap().len(),
+            good,
+            "the torn bytes are gone"
+        );
+    }
+}
+
+#[test]
+fn a_bad_record_in_an_older_block_is_reported_with_path_and_offset() {
+    let dir = TempDir::new().unwrap();
+    build(dir.path(), 7);
+    let paths = blocks(dir.path());
+    assert!(paths.len() > 2);
+    let mut data = fs::read(&paths[1]).unwrap();
+    data[20] ^= 0xff;
+    fs::write(&paths[1], data).unwrap();
+    match FileStore::open(dir.path(), config(), StoreLimits::default()) {
+        Err(StoreError::Corrupt { path, offset, .. }) => {
+            assert_eq!(path, paths[1]);
+            assert_eq!(offset, 8, "the first record after the magic");
+        }
+        other => panic!("expected Corrupt, got {other:?}"),
+    }
+}
+
+#[test]
+fn bytes_rotting_after_open_give_an_error_not_a_wrong_message() {
+    let dir = TempDir::new().unwrap();
+    let mut store = FileStore::open(dir.path(), config(), StoreLimits::default()).unwrap();
+    store.store(b"rot.a", None, b"precious", 1, None).unwrap();
+    store.flush().unwrap();
+    let path = blocks(dir.path())[0].clone();
+    let mut data = fs::read(&path).unwrap();
+    let at = data.windows(8).position(|w| w == b"precious").unwrap();
+    data[at] = b'P';
+    fs::write(&path, data).unwrap();
+    assert!(matches!(store.load(1), Err(StoreError::Corrupt { .. })));
+}
+
+#[test]
+fn a_block_that_is_not_ours_is_refused_unless_it_is_the_torn_last_one() {
+    let dir = TempDir::new().unwrap();
+    build(dir.path(), 3);
+    let paths = blocks(dir.path());
+    fs::write(&paths[0], b"hello, I am not a block").unwrap();
+    assert!(matches!(
+        FileStore::open(dir.path(), config(), StoreLimits::default()),
+        Err(StoreError::Corrupt { offset: 0, .. })
+    ));
+}
