@@ -11,12 +11,32 @@ use anyhow::{Context as _, bail};
 use serde::Serialize;
 
 use super::clients::ClientKind;
+use super::jetstream::{self, AckMode, JsSettings, Storage};
 use super::raw::RawConnection;
 use super::report::{Report, group_thousands};
 use super::workloads::{self, Settings};
 
 /// The heading of the section this command owns in BENCHMARKS.md.
 pub const SECTION_HEADING: &str = "## natrium-server vs nats-server";
+/// The heading of the section a run of only JetStream rows writes.
+pub const JS_SECTION_HEADING: &str = "## JetStream: natrium-server vs nats-server";
+
+/// The section a run writes: the JetStream one when it ran only JetStream rows.
+fn section_heading(cases: &[Case]) -> &'static str {
+    if cases.iter().all(|c| c.kind.is_jetstream()) {
+        JS_SECTION_HEADING
+    } else {
+        SECTION_HEADING
+    }
+}
+
+/// A binary's file name: committed documents carry no paths of the measuring machine.
+fn file_name(path: &Path) -> String {
+    path.file_name().map_or_else(
+        || path.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    )
+}
 
 /// How long a freshly started server may take to accept a client.
 const START_TIMEOUT: Duration = Duration::from_secs(10);
@@ -31,6 +51,10 @@ pub struct CompareArgs {
     /// /usr/sbin/nats-server].
     #[arg(long)]
     nats_server: Option<PathBuf>,
+    /// nats-server for the JetStream rows [default: $NATS_SERVER_LATEST_BIN, else
+    /// `nats-server-latest` on PATH].
+    #[arg(long)]
+    nats_server_latest: Option<PathBuf>,
     /// Rounds; each runs every workload once against each server.
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=100))]
     rounds: u32,
@@ -89,6 +113,44 @@ enum CaseKind {
     Idle {
         clients: usize,
     },
+    /// JetStream publish with acknowledgements into a fresh stream (`-js -sd <tmp>`).
+    JsPublish {
+        msgs: u64,
+        size: usize,
+        storage: Storage,
+        /// Wait for each acknowledgement; otherwise [`JS_WINDOW`] are outstanding.
+        sync: bool,
+    },
+}
+
+impl CaseKind {
+    fn is_jetstream(self) -> bool {
+        matches!(self, CaseKind::JsPublish { .. })
+    }
+}
+
+/// Acknowledgements outstanding in the async JetStream rows (as `nats bench js pub`).
+const JS_WINDOW: usize = 256;
+
+/// A JetStream publish row.
+const fn js_case(
+    name: &'static str,
+    title: &'static str,
+    storage: Storage,
+    sync: bool,
+    size: usize,
+) -> Case {
+    Case {
+        name,
+        title,
+        kind: CaseKind::JsPublish {
+            msgs: if sync { 10_000 } else { 200_000 },
+            size,
+            storage,
+            sync,
+        },
+        client: Some(ClientKind::Nats),
+    }
 }
 
 /// The comparison table: sized for seconds per workload on a small machine.
@@ -190,6 +252,62 @@ const CASES: &[Case] = &[
         },
         client: Some(ClientKind::Nats),
     },
+    js_case(
+        "js-file-async-128",
+        "JetStream publish, file, async (256 acks in flight), 128 B",
+        Storage::File,
+        false,
+        128,
+    ),
+    js_case(
+        "js-file-async-16",
+        "JetStream publish, file, async (256 acks in flight), 16 B",
+        Storage::File,
+        false,
+        16,
+    ),
+    js_case(
+        "js-mem-async-128",
+        "JetStream publish, memory, async (256 acks in flight), 128 B",
+        Storage::Memory,
+        false,
+        128,
+    ),
+    js_case(
+        "js-mem-async-16",
+        "JetStream publish, memory, async (256 acks in flight), 16 B",
+        Storage::Memory,
+        false,
+        16,
+    ),
+    js_case(
+        "js-file-sync-128",
+        "JetStream publish, file, sync (one ack at a time), 128 B",
+        Storage::File,
+        true,
+        128,
+    ),
+    js_case(
+        "js-file-sync-16",
+        "JetStream publish, file, sync (one ack at a time), 16 B",
+        Storage::File,
+        true,
+        16,
+    ),
+    js_case(
+        "js-mem-sync-128",
+        "JetStream publish, memory, sync (one ack at a time), 128 B",
+        Storage::Memory,
+        true,
+        128,
+    ),
+    js_case(
+        "js-mem-sync-16",
+        "JetStream publish, memory, sync (one ack at a time), 16 B",
+        Storage::Memory,
+        true,
+        16,
+    ),
     Case {
         name: "idle1k",
         title: "1,000 idle clients",
@@ -280,8 +398,13 @@ fn metrics(kind: CaseKind) -> Vec<Metric> {
         read,
     };
     match kind {
-        CaseKind::Publish { .. } => vec![
+        CaseKind::Publish { .. } | CaseKind::JsPublish { sync: false, .. } => vec![
             higher("msgs/s", pub_rate),
+            lower(CPU_PER_MESSAGE, cpu_per_published),
+        ],
+        CaseKind::JsPublish { sync: true, .. } => vec![
+            higher("msgs/s", pub_rate),
+            lower("ack p50 µs", p50),
             lower(CPU_PER_MESSAGE, cpu_per_published),
         ],
         CaseKind::FanOut { size, .. } if size >= 1024 => vec![
@@ -324,13 +447,23 @@ struct ServerProcess {
     child: tokio::process::Child,
     url: String,
     pid: u32,
+    /// The JetStream store directory, removed after the run.
+    _store: Option<tempfile::TempDir>,
 }
 
 impl ServerProcess {
-    /// Starts `binary -a 127.0.0.1 -p PORT` and returns once it completes a client handshake.
-    async fn start(binary: &Path) -> anyhow::Result<ServerProcess> {
+    /// Starts `binary -a 127.0.0.1 -p PORT` (with `jetstream`, also `-js -sd <fresh temp
+    /// dir>`) and returns once it completes a client handshake.
+    async fn start(binary: &Path, jetstream: bool) -> anyhow::Result<ServerProcess> {
         let port = free_port()?;
-        let mut child = tokio::process::Command::new(binary)
+        let store = jetstream
+            .then(|| tempfile::tempdir().context("cannot create a store directory"))
+            .transpose()?;
+        let mut command = tokio::process::Command::new(binary);
+        if let Some(dir) = &store {
+            command.arg("-js").arg("-sd").arg(dir.path());
+        }
+        let mut child = command
             .args(["-a", "127.0.0.1", "-p", &port.to_string()])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -357,7 +490,12 @@ impl ServerProcess {
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        Ok(ServerProcess { child, url, pid })
+        Ok(ServerProcess {
+            child,
+            url,
+            pid,
+            _store: store,
+        })
     }
 
     async fn stop(mut self) {
@@ -431,6 +569,27 @@ async fn run_case(
         CaseKind::Idle { clients } => {
             workloads::idle(&server.url, clients, Some(server.pid), false).await
         }
+        CaseKind::JsPublish {
+            msgs,
+            size,
+            storage,
+            sync,
+        } => {
+            jetstream::publish(&JsSettings {
+                url: server.url.clone(),
+                msgs: scaled(msgs, scale),
+                size,
+                subject: "natrium.bench.js".to_owned(),
+                storage,
+                mode: if sync {
+                    AckMode::Sync
+                } else {
+                    AckMode::Async(JS_WINDOW)
+                },
+                progress: false,
+            })
+            .await
+        }
     }
 }
 
@@ -469,6 +628,18 @@ pub async fn run(args: CompareArgs) -> anyhow::Result<ExitCode> {
         }
         chosen
     };
+    let latest = if cases.iter().any(|c| c.kind.is_jetstream()) {
+        let path = match &args.nats_server_latest {
+            Some(path) => path.clone(),
+            None => find_nats_server_latest()?,
+        };
+        if !path.is_file() {
+            bail!("server binary {} not found", path.display());
+        }
+        Some(path)
+    } else {
+        None
+    };
 
     let binaries = [natrium.as_path(), nats.as_path()];
     let load_before = load_average();
@@ -477,13 +648,20 @@ pub async fn run(args: CompareArgs) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
     for round in 1..=args.rounds {
         for case in &cases {
-            for (server_name, binary) in SERVERS.iter().zip(binaries) {
+            for (server_name, mut binary) in SERVERS.iter().zip(binaries) {
+                // JetStream rows compare with the newest nats-server.
+                if case.kind.is_jetstream()
+                    && *server_name == "nats-server"
+                    && let Some(latest) = &latest
+                {
+                    binary = latest.as_path();
+                }
                 eprintln!(
                     "round {round}/{}: {} on {server_name}",
                     args.rounds, case.title
                 );
                 let result = async {
-                    let server = ServerProcess::start(binary).await?;
+                    let server = ServerProcess::start(binary, case.kind.is_jetstream()).await?;
                     let cpu_before = process_cpu(server.pid);
                     let report = run_case(*case, &server, args.client, args.scale).await;
                     let server_cpu = match (cpu_before, process_cpu(server.pid)) {
@@ -541,6 +719,7 @@ pub async fn run(args: CompareArgs) -> anyhow::Result<ExitCode> {
     } else {
         let run = RunInfo {
             binaries,
+            latest: latest.as_deref(),
             elapsed,
             load,
             loopback_mib_per_sec: loopback_mib_per_sec().await.ok(),
@@ -548,7 +727,7 @@ pub async fn run(args: CompareArgs) -> anyhow::Result<ExitCode> {
         let section = markdown(&cases, &samples, &problems, &args, &run).await;
         print!("{section}");
         if let Some(path) = &args.write {
-            write_section(path, &section)?;
+            write_section(path, section_heading(&cases), &section)?;
             eprintln!("wrote the comparison into {}", path.display());
         }
     }
@@ -557,6 +736,23 @@ pub async fn run(args: CompareArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// `$NATS_SERVER_LATEST_BIN`, else `nats-server-latest` on `PATH`.
+fn find_nats_server_latest() -> anyhow::Result<PathBuf> {
+    if let Some(path) = std::env::var_os("NATS_SERVER_LATEST_BIN") {
+        return Ok(PathBuf::from(path));
+    }
+    std::env::var_os("PATH")
+        .and_then(|paths| {
+            std::env::split_paths(&paths)
+                .map(|dir| dir.join("nats-server-latest"))
+                .find(|candidate| candidate.is_file())
+        })
+        .context(
+            "the JetStream rows need the newest nats-server: set NATS_SERVER_LATEST_BIN, pass \
+             --nats-server-latest, or put nats-server-latest on PATH",
+        )
 }
 
 /// `$NATS_SERVER_BIN`, else `nats-server` on `PATH`, else `/usr/sbin/nats-server`.
@@ -612,7 +808,7 @@ async fn markdown(
 ) -> String {
     let binaries = &run.binaries;
     let mut out = String::new();
-    let _ = writeln!(out, "{SECTION_HEADING}\n");
+    let _ = writeln!(out, "{}\n", section_heading(cases));
     let _ = writeln!(
         out,
         "Measured {} on {}.",
@@ -623,11 +819,31 @@ async fn markdown(
         out,
         "Servers: {} (`{}`) and {} (`{}`).",
         version_of(binaries[0]).await,
-        binaries[0].display(),
+        file_name(binaries[0]),
         version_of(binaries[1]).await,
-        binaries[1].display()
+        file_name(binaries[1])
     );
-    let command: Vec<String> = std::env::args().collect();
+    if let Some(latest) = run.latest {
+        let _ = writeln!(
+            out,
+            "JetStream rows: natrium-server against {} (`{}`), both started with \
+             `-js -sd <fresh temp dir>` (default sync policy: written to the OS before the \
+             ack, fsync every 2 minutes), publishing through async-nats' JetStream context \
+             into a fresh stream.",
+            version_of(latest).await,
+            file_name(latest)
+        );
+    }
+    let command: Vec<String> = std::env::args()
+        .enumerate()
+        .map(|(i, arg)| {
+            if i == 0 {
+                file_name(Path::new(&arg))
+            } else {
+                arg
+            }
+        })
+        .collect();
     let _ = writeln!(
         out,
         "\nCommand ({} build): `{}` — {} rounds in {:.0} s. Load average (1, 5, 15 min): {}.",
@@ -808,6 +1024,8 @@ async fn loopback_mib_per_sec() -> anyhow::Result<f64> {
 /// Facts about the whole comparison run, for the markdown header.
 struct RunInfo<'a> {
     binaries: [&'a Path; 2],
+    /// The nats-server of the JetStream rows, when there are any.
+    latest: Option<&'a Path>,
     elapsed: Duration,
     load: String,
     loopback_mib_per_sec: Option<f64>,
@@ -878,24 +1096,24 @@ async fn version_of(binary: &Path) -> String {
 
 /// Replaces this command's section in `path` (from its heading to the next `## ` heading),
 /// or appends it; creates the file if needed.
-fn write_section(path: &Path, section: &str) -> anyhow::Result<()> {
+fn write_section(path: &Path, heading: &str, section: &str) -> anyhow::Result<()> {
     let existing = match std::fs::read_to_string(path) {
         Ok(text) => text,
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => "# Benchmarks\n".to_owned(),
         Err(err) => return Err(err).with_context(|| format!("cannot read {}", path.display())),
     };
-    let updated = replace_section(&existing, section);
+    let updated = replace_section(&existing, heading, section);
     std::fs::write(path, updated).with_context(|| format!("cannot write {}", path.display()))
 }
 
-fn replace_section(existing: &str, section: &str) -> String {
-    let Some(start) = find_heading(existing, SECTION_HEADING) else {
+fn replace_section(existing: &str, heading: &str, section: &str) -> String {
+    let Some(start) = find_heading(existing, heading) else {
         let mut out = existing.trim_end().to_owned();
         out.push_str("\n\n");
         out.push_str(section);
         return out;
     };
-    let after = start + SECTION_HEADING.len();
+    let after = start + heading.len();
     let end = existing[after..]
         .find("\n## ")
         .map_or(existing.len(), |i| after + i + 1);
@@ -934,7 +1152,11 @@ mod tests {
     #[test]
     fn section_is_replaced_in_place() {
         let doc = "# Benchmarks\n\nintro\n\n## natrium-server vs nats-server\n\nold\n\n## Parser\n\nkept\n";
-        let out = replace_section(doc, "## natrium-server vs nats-server\n\nnew\n");
+        let out = replace_section(
+            doc,
+            SECTION_HEADING,
+            "## natrium-server vs nats-server\n\nnew\n",
+        );
         assert_eq!(
             out,
             "# Benchmarks\n\nintro\n\n## natrium-server vs nats-server\n\nnew\n\n## Parser\n\nkept\n"
@@ -945,11 +1167,35 @@ mod tests {
     fn section_is_appended_when_absent() {
         let out = replace_section(
             "# Benchmarks\n\nintro\n",
+            SECTION_HEADING,
             "## natrium-server vs nats-server\n\nnew\n",
         );
         assert_eq!(
             out,
             "# Benchmarks\n\nintro\n\n## natrium-server vs nats-server\n\nnew\n"
+        );
+    }
+
+    #[test]
+    fn jetstream_rows_get_their_own_section() {
+        let js: Vec<Case> = CASES
+            .iter()
+            .copied()
+            .filter(|c| c.kind.is_jetstream())
+            .collect();
+        assert_eq!(js.len(), 8, "sync/async × file/memory × 16/128 B");
+        assert_eq!(section_heading(&js), JS_SECTION_HEADING);
+        assert_eq!(section_heading(CASES), SECTION_HEADING);
+        let doc = "# Benchmarks\n\n## natrium-server vs nats-server\n\ncore\n";
+        let out = replace_section(
+            doc,
+            JS_SECTION_HEADING,
+            "## JetStream: natrium-server vs nats-server\n\njs\n",
+        );
+        assert!(out.contains("core") && out.contains("js\n"), "{out}");
+        assert_eq!(
+            file_name(Path::new("/x/y/nats-server-latest")),
+            "nats-server-latest"
         );
     }
 

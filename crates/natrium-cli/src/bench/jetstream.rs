@@ -62,26 +62,43 @@ impl JsSettings {
     }
 }
 
-/// Deletes any earlier benchmark stream and creates it afresh on `subject`.
+/// Makes the benchmark stream empty: purges an earlier one with the same storage and subject,
+/// otherwise deletes it and creates it afresh. Returns the sequence the next message gets.
+///
+/// Purging rather than deleting a matching stream matters for nats-server, which refuses to
+/// create a file stream right after deleting one of the same name ("error creating store for
+/// stream", 10049) while it still removes the old directory.
 pub async fn recreate_stream(
     js: &jetstream::Context,
     subject: &str,
     storage: Storage,
-) -> anyhow::Result<()> {
-    // A missing stream is the usual case; any other failure shows up in the create below.
-    let _ = js.delete_stream(STREAM).await;
+) -> anyhow::Result<u64> {
+    let storage = match storage {
+        Storage::File => stream::StorageType::File,
+        Storage::Memory => stream::StorageType::Memory,
+    };
+    if let Ok(mut old) = js.get_stream(STREAM).await {
+        let config = &old.cached_info().config;
+        if config.storage == storage && config.subjects == [subject] {
+            old.purge()
+                .await
+                .context("cannot purge the benchmark stream")?;
+            let state = old.info().await.context("stream info")?.state.clone();
+            return Ok(state.last_sequence + 1);
+        }
+        js.delete_stream(STREAM)
+            .await
+            .context("cannot delete the old benchmark stream")?;
+    }
     js.create_stream(stream::Config {
         name: STREAM.to_owned(),
         subjects: vec![subject.to_owned()],
-        storage: match storage {
-            Storage::File => stream::StorageType::File,
-            Storage::Memory => stream::StorageType::Memory,
-        },
+        storage,
         ..Default::default()
     })
     .await
     .context("cannot create the benchmark stream")?;
-    Ok(())
+    Ok(1)
 }
 
 /// Publishes `msgs` messages into a fresh stream and reports the acknowledged rate (and the
@@ -90,7 +107,7 @@ pub async fn recreate_stream(
 pub async fn publish(settings: &JsSettings) -> anyhow::Result<Report> {
     let client = crate::connect::connect(&settings.url, "natrium bench js").await?;
     let js = jetstream::new(client.clone());
-    recreate_stream(&js, &settings.subject, settings.storage).await?;
+    let first_seq = recreate_stream(&js, &settings.subject, settings.storage).await?;
     let payload = Bytes::from(vec![b'n'; settings.size]);
     let progress = if settings.progress {
         ProgressBar::new(settings.msgs)
@@ -99,7 +116,7 @@ pub async fn publish(settings: &JsSettings) -> anyhow::Result<Report> {
     };
     let mut histogram = Histogram::<u64>::new_with_bounds(1, 3_600_000_000_000, 3)
         .context("cannot create the latency histogram")?;
-    let mut expected_seq = 1u64;
+    let mut expected_seq = first_seq;
     let mut check = |ack: jetstream::publish::PublishAck| {
         anyhow::ensure!(
             ack.sequence == expected_seq && ack.stream == STREAM,
@@ -150,7 +167,7 @@ pub async fn publish(settings: &JsSettings) -> anyhow::Result<Report> {
     }
     let end = Instant::now();
     progress.finish_and_clear();
-    let acked = expected_seq - 1;
+    let acked = expected_seq - first_seq;
     let mut report = Report::new(
         settings.workload(),
         &settings.url,
