@@ -815,21 +815,26 @@ async fn markdown(
         humantime::format_rfc3339_seconds(std::time::SystemTime::now()),
         machine_description()
     );
-    let _ = writeln!(
-        out,
-        "Servers: {} (`{}`) and {} (`{}`).",
-        version_of(binaries[0]).await,
-        file_name(binaries[0]),
-        version_of(binaries[1]).await,
-        file_name(binaries[1])
-    );
+    let js_only = cases.iter().all(|c| c.kind.is_jetstream());
+    if !js_only {
+        let _ = writeln!(
+            out,
+            "Servers: {} (`{}`) and {} (`{}`).",
+            version_of(binaries[0]).await,
+            file_name(binaries[0]),
+            version_of(binaries[1]).await,
+            file_name(binaries[1])
+        );
+    }
     if let Some(latest) = run.latest {
         let _ = writeln!(
             out,
-            "JetStream rows: natrium-server against {} (`{}`), both started with \
+            "JetStream rows: {} (`{}`) against {} (`{}`), both started with \
              `-js -sd <fresh temp dir>` (default sync policy: written to the OS before the \
              ack, fsync every 2 minutes), publishing through async-nats' JetStream context \
              into a fresh stream.",
+            version_of(binaries[0]).await,
+            file_name(binaries[0]),
             version_of(latest).await,
             file_name(latest)
         );
@@ -857,20 +862,30 @@ async fn markdown(
         run.elapsed.as_secs_f64(),
         run.load
     );
+    let clients = if js_only {
+        "The JetStream publisher is async-nats' JetStream context (one connection); in the \
+         async rows it, not the server, is the bottleneck on this machine, so compare the \
+         servers' CPU per message there."
+            .to_owned()
+    } else {
+        format!(
+            "Publishers and subscribers use the `{}` client{} except in the rows marked \
+             \"async-nats client\" and the JetStream rows; request/reply uses async-nats.",
+            args.client.name(),
+            if args.client == ClientKind::Raw {
+                " (pre-encoded frames over TCP, so the client is not the bottleneck)"
+            } else {
+                ""
+            }
+        )
+    };
     let _ = writeln!(
         out,
         "\nEach round runs every workload against natrium-server, then nats-server (A B A B …), \
          each time on a fresh server process on 127.0.0.1; the benchmark clients run on the \
-         same machine. Publishers and subscribers use the `{}` client{} except in the rows \
-         marked \"async-nats client\"; request/reply uses async-nats. Cells are medians over the rounds, every round in brackets. The ratio is \
-         natrium-server ÷ nats-server: above 1 is better for rates, below 1 is better for \
-         latency and memory.\n",
-        args.client.name(),
-        if args.client == ClientKind::Raw {
-            " (pre-encoded frames over TCP, so the client is not the bottleneck)"
-        } else {
-            ""
-        }
+         same machine. {clients} Cells are medians over the rounds, every round in brackets. \
+         The ratio is natrium-server ÷ nats-server: above 1 is better for rates, below 1 is \
+         better for latency and memory.\n"
     );
     let _ = writeln!(
         out,
