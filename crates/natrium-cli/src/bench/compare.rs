@@ -11,7 +11,7 @@ use anyhow::{Context as _, bail};
 use serde::Serialize;
 
 use super::clients::ClientKind;
-use super::jetstream::{self, AckMode, JsSettings, Storage};
+use super::jetstream::{self, AckMode, JsClient, JsSettings, Storage};
 use super::raw::RawConnection;
 use super::report::{Report, group_thousands};
 use super::workloads::{self, Settings};
@@ -120,6 +120,8 @@ enum CaseKind {
         storage: Storage,
         /// Wait for each acknowledgement; otherwise [`JS_WINDOW`] are outstanding.
         sync: bool,
+        /// Publish with the raw client instead of async-nats.
+        raw: bool,
     },
 }
 
@@ -148,8 +150,25 @@ const fn js_case(
             size,
             storage,
             sync,
+            raw: false,
         },
         client: Some(ClientKind::Nats),
+    }
+}
+
+/// An async JetStream publish row with the raw client.
+const fn js_raw_case(name: &'static str, title: &'static str, storage: Storage) -> Case {
+    Case {
+        name,
+        title,
+        kind: CaseKind::JsPublish {
+            msgs: 400_000,
+            size: 128,
+            storage,
+            sync: false,
+            raw: true,
+        },
+        client: Some(ClientKind::Raw),
     }
 }
 
@@ -279,6 +298,16 @@ const CASES: &[Case] = &[
         Storage::Memory,
         false,
         16,
+    ),
+    js_raw_case(
+        "js-file-async-128-raw",
+        "JetStream publish, file, async (256 acks in flight), 128 B, raw client",
+        Storage::File,
+    ),
+    js_raw_case(
+        "js-mem-async-128-raw",
+        "JetStream publish, memory, async (256 acks in flight), 128 B, raw client",
+        Storage::Memory,
     ),
     js_case(
         "js-file-sync-128",
@@ -574,6 +603,7 @@ async fn run_case(
             size,
             storage,
             sync,
+            raw,
         } => {
             jetstream::publish(&JsSettings {
                 url: server.url.clone(),
@@ -587,6 +617,7 @@ async fn run_case(
                     AckMode::Async(JS_WINDOW)
                 },
                 progress: false,
+                client: if raw { JsClient::Raw } else { JsClient::Nats },
             })
             .await
         }
@@ -863,8 +894,10 @@ async fn markdown(
         run.load
     );
     let clients = if js_only {
-        "The JetStream publisher is async-nats' JetStream context (one connection); in the \
-         async rows it, not the server, is the bottleneck on this machine, so compare the \
+        "The JetStream publisher is async-nats' JetStream context (one connection), except in \
+         the rows marked \"raw client\" (pre-encoded `PUB` frames with one reply inbox, at \
+         most 256 unacknowledged, each ack's sequence checked). In the async rows async-nats, \
+         not the server, is the bottleneck on this machine: compare the raw rows and the \
          servers' CPU per message there."
             .to_owned()
     } else {
@@ -1198,7 +1231,11 @@ mod tests {
             .copied()
             .filter(|c| c.kind.is_jetstream())
             .collect();
-        assert_eq!(js.len(), 8, "sync/async × file/memory × 16/128 B");
+        assert_eq!(
+            js.len(),
+            10,
+            "sync/async × file/memory × 16/128 B, and 2 raw"
+        );
         assert_eq!(section_heading(&js), JS_SECTION_HEADING);
         assert_eq!(section_heading(CASES), SECTION_HEADING);
         let doc = "# Benchmarks\n\n## natrium-server vs nats-server\n\ncore\n";

@@ -33,6 +33,16 @@ pub enum AckMode {
     Async(usize),
 }
 
+/// Which client publishes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum JsClient {
+    /// async-nats' JetStream context, as applications publish.
+    Nats,
+    /// Pre-encoded `PUB` frames over TCP with one reply inbox, acks parsed in place (async
+    /// mode only): a client that is not the bottleneck.
+    Raw,
+}
+
 /// What to publish and how.
 #[derive(Debug, Clone)]
 pub struct JsSettings {
@@ -50,6 +60,8 @@ pub struct JsSettings {
     pub mode: AckMode,
     /// Whether to draw a progress bar.
     pub progress: bool,
+    /// The publishing client.
+    pub client: JsClient,
 }
 
 impl JsSettings {
@@ -128,8 +140,24 @@ pub async fn publish(settings: &JsSettings) -> anyhow::Result<Report> {
         Ok(())
     };
     let start = Instant::now();
-    match settings.mode {
-        AckMode::Sync => {
+    match (settings.mode, settings.client) {
+        (AckMode::Sync, JsClient::Raw) => {
+            anyhow::bail!("the raw JetStream publisher is async only (use --window 1)")
+        }
+        (AckMode::Async(window), JsClient::Raw) => {
+            let mut raw = super::raw::RawConnection::connect(&settings.url).await?;
+            raw.publish_acked(
+                &settings.subject,
+                settings.msgs,
+                &payload,
+                window as u64,
+                first_seq,
+                |n| progress.inc(n),
+            )
+            .await?;
+            expected_seq = first_seq + settings.msgs;
+        }
+        (AckMode::Sync, JsClient::Nats) => {
             for _ in 0..settings.msgs {
                 let sent = Instant::now();
                 let ack = js
@@ -144,7 +172,7 @@ pub async fn publish(settings: &JsSettings) -> anyhow::Result<Report> {
                 progress.inc(1);
             }
         }
-        AckMode::Async(window) => {
+        (AckMode::Async(window), JsClient::Nats) => {
             let mut pending = VecDeque::with_capacity(window);
             for _ in 0..settings.msgs {
                 if pending.len() >= window.max(1) {
@@ -168,10 +196,14 @@ pub async fn publish(settings: &JsSettings) -> anyhow::Result<Report> {
     let end = Instant::now();
     progress.finish_and_clear();
     let acked = expected_seq - first_seq;
+    let client_name = match settings.client {
+        JsClient::Nats => "async-nats",
+        JsClient::Raw => "raw",
+    };
     let mut report = Report::new(
         settings.workload(),
         &settings.url,
-        "async-nats",
+        client_name,
         settings.size,
     );
     report.set_publishers(&[ClientRun {

@@ -143,6 +143,9 @@ enum JsWorkload {
         /// Acknowledgements outstanding at once in async mode.
         #[arg(long, default_value_t = 256, value_parser = at_least_one)]
         window: usize,
+        /// Publishing client: async-nats' JetStream context, or raw frames (async only).
+        #[arg(long, value_enum, default_value_t = jetstream::JsClient::Nats)]
+        client: jetstream::JsClient,
         /// Print the result as JSON (and no progress bar).
         #[arg(long)]
         json: bool,
@@ -293,6 +296,7 @@ pub async fn run(url: &str, args: BenchArgs) -> anyhow::Result<ExitCode> {
                     storage,
                     sync,
                     window,
+                    client,
                     json,
                 },
         } => {
@@ -308,6 +312,7 @@ pub async fn run(url: &str, args: BenchArgs) -> anyhow::Result<ExitCode> {
                     jetstream::AckMode::Async(window)
                 },
                 progress: !json,
+                client,
             };
             (jetstream::publish(&settings).await?, json)
         }
