@@ -67,6 +67,10 @@ pub struct CompareArgs {
     /// Run only these workloads (comma-separated names, see the table).
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
+    /// Run the JetStream rows (against the newest nats-server) instead of the core rows;
+    /// they are written to their own section.
+    #[arg(long, conflicts_with = "only")]
+    jetstream: bool,
     /// Write the markdown section into this file, replacing an earlier one.
     #[arg(long)]
     write: Option<PathBuf>,
@@ -644,7 +648,11 @@ pub async fn run(args: CompareArgs) -> anyhow::Result<ExitCode> {
     }
     anyhow::ensure!(args.scale > 0.0, "--scale must be positive");
     let cases: Vec<Case> = if args.only.is_empty() {
-        CASES.to_vec()
+        CASES
+            .iter()
+            .copied()
+            .filter(|c| c.kind.is_jetstream() == args.jetstream)
+            .collect()
     } else {
         let mut chosen = Vec::new();
         for name in &args.only {
