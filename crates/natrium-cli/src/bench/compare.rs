@@ -11,12 +11,32 @@ use anyhow::{Context as _, bail};
 use serde::Serialize;
 
 use super::clients::ClientKind;
+use super::jetstream::{self, AckMode, JsClient, JsSettings, Storage};
 use super::raw::RawConnection;
 use super::report::{Report, group_thousands};
 use super::workloads::{self, Settings};
 
 /// The heading of the section this command owns in BENCHMARKS.md.
 pub const SECTION_HEADING: &str = "## natrium-server vs nats-server";
+/// The heading of the section a run of only JetStream rows writes.
+pub const JS_SECTION_HEADING: &str = "## JetStream: natrium-server vs nats-server";
+
+/// The section a run writes: the JetStream one when it ran only JetStream rows.
+fn section_heading(cases: &[Case]) -> &'static str {
+    if cases.iter().all(|c| c.kind.is_jetstream()) {
+        JS_SECTION_HEADING
+    } else {
+        SECTION_HEADING
+    }
+}
+
+/// A binary's file name: committed documents carry no paths of the measuring machine.
+fn file_name(path: &Path) -> String {
+    path.file_name().map_or_else(
+        || path.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    )
+}
 
 /// How long a freshly started server may take to accept a client.
 const START_TIMEOUT: Duration = Duration::from_secs(10);
@@ -31,6 +51,10 @@ pub struct CompareArgs {
     /// /usr/sbin/nats-server].
     #[arg(long)]
     nats_server: Option<PathBuf>,
+    /// nats-server for the JetStream rows [default: $NATS_SERVER_LATEST_BIN, else
+    /// `nats-server-latest` on PATH].
+    #[arg(long)]
+    nats_server_latest: Option<PathBuf>,
     /// Rounds; each runs every workload once against each server.
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=100))]
     rounds: u32,
@@ -43,6 +67,10 @@ pub struct CompareArgs {
     /// Run only these workloads (comma-separated names, see the table).
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
+    /// Run the JetStream rows (against the newest nats-server) instead of the core rows;
+    /// they are written to their own section.
+    #[arg(long, conflicts_with = "only")]
+    jetstream: bool,
     /// Write the markdown section into this file, replacing an earlier one.
     #[arg(long)]
     write: Option<PathBuf>,
@@ -89,6 +117,63 @@ enum CaseKind {
     Idle {
         clients: usize,
     },
+    /// JetStream publish with acknowledgements into a fresh stream (`-js -sd <tmp>`).
+    JsPublish {
+        msgs: u64,
+        size: usize,
+        storage: Storage,
+        /// Wait for each acknowledgement; otherwise [`JS_WINDOW`] are outstanding.
+        sync: bool,
+        /// Publish with the raw client instead of async-nats.
+        raw: bool,
+    },
+}
+
+impl CaseKind {
+    fn is_jetstream(self) -> bool {
+        matches!(self, CaseKind::JsPublish { .. })
+    }
+}
+
+/// Acknowledgements outstanding in the async JetStream rows (as `nats bench js pub`).
+const JS_WINDOW: usize = 256;
+
+/// A JetStream publish row.
+const fn js_case(
+    name: &'static str,
+    title: &'static str,
+    storage: Storage,
+    sync: bool,
+    size: usize,
+) -> Case {
+    Case {
+        name,
+        title,
+        kind: CaseKind::JsPublish {
+            msgs: if sync { 10_000 } else { 200_000 },
+            size,
+            storage,
+            sync,
+            raw: false,
+        },
+        client: Some(ClientKind::Nats),
+    }
+}
+
+/// An async JetStream publish row with the raw client.
+const fn js_raw_case(name: &'static str, title: &'static str, storage: Storage) -> Case {
+    Case {
+        name,
+        title,
+        kind: CaseKind::JsPublish {
+            msgs: 400_000,
+            size: 128,
+            storage,
+            sync: false,
+            raw: true,
+        },
+        client: Some(ClientKind::Raw),
+    }
 }
 
 /// The comparison table: sized for seconds per workload on a small machine.
@@ -190,6 +275,72 @@ const CASES: &[Case] = &[
         },
         client: Some(ClientKind::Nats),
     },
+    js_case(
+        "js-file-async-128",
+        "JetStream publish, file, async (256 acks in flight), 128 B",
+        Storage::File,
+        false,
+        128,
+    ),
+    js_case(
+        "js-file-async-16",
+        "JetStream publish, file, async (256 acks in flight), 16 B",
+        Storage::File,
+        false,
+        16,
+    ),
+    js_case(
+        "js-mem-async-128",
+        "JetStream publish, memory, async (256 acks in flight), 128 B",
+        Storage::Memory,
+        false,
+        128,
+    ),
+    js_case(
+        "js-mem-async-16",
+        "JetStream publish, memory, async (256 acks in flight), 16 B",
+        Storage::Memory,
+        false,
+        16,
+    ),
+    js_raw_case(
+        "js-file-async-128-raw",
+        "JetStream publish, file, async (256 acks in flight), 128 B, raw client",
+        Storage::File,
+    ),
+    js_raw_case(
+        "js-mem-async-128-raw",
+        "JetStream publish, memory, async (256 acks in flight), 128 B, raw client",
+        Storage::Memory,
+    ),
+    js_case(
+        "js-file-sync-128",
+        "JetStream publish, file, sync (one ack at a time), 128 B",
+        Storage::File,
+        true,
+        128,
+    ),
+    js_case(
+        "js-file-sync-16",
+        "JetStream publish, file, sync (one ack at a time), 16 B",
+        Storage::File,
+        true,
+        16,
+    ),
+    js_case(
+        "js-mem-sync-128",
+        "JetStream publish, memory, sync (one ack at a time), 128 B",
+        Storage::Memory,
+        true,
+        128,
+    ),
+    js_case(
+        "js-mem-sync-16",
+        "JetStream publish, memory, sync (one ack at a time), 16 B",
+        Storage::Memory,
+        true,
+        16,
+    ),
     Case {
         name: "idle1k",
         title: "1,000 idle clients",
@@ -280,8 +431,13 @@ fn metrics(kind: CaseKind) -> Vec<Metric> {
         read,
     };
     match kind {
-        CaseKind::Publish { .. } => vec![
+        CaseKind::Publish { .. } | CaseKind::JsPublish { sync: false, .. } => vec![
             higher("msgs/s", pub_rate),
+            lower(CPU_PER_MESSAGE, cpu_per_published),
+        ],
+        CaseKind::JsPublish { sync: true, .. } => vec![
+            higher("msgs/s", pub_rate),
+            lower("ack p50 µs", p50),
             lower(CPU_PER_MESSAGE, cpu_per_published),
         ],
         CaseKind::FanOut { size, .. } if size >= 1024 => vec![
@@ -324,13 +480,23 @@ struct ServerProcess {
     child: tokio::process::Child,
     url: String,
     pid: u32,
+    /// The JetStream store directory, removed after the run.
+    _store: Option<tempfile::TempDir>,
 }
 
 impl ServerProcess {
-    /// Starts `binary -a 127.0.0.1 -p PORT` and returns once it completes a client handshake.
-    async fn start(binary: &Path) -> anyhow::Result<ServerProcess> {
+    /// Starts `binary -a 127.0.0.1 -p PORT` (with `jetstream`, also `-js -sd <fresh temp
+    /// dir>`) and returns once it completes a client handshake.
+    async fn start(binary: &Path, jetstream: bool) -> anyhow::Result<ServerProcess> {
         let port = free_port()?;
-        let mut child = tokio::process::Command::new(binary)
+        let store = jetstream
+            .then(|| tempfile::tempdir().context("cannot create a store directory"))
+            .transpose()?;
+        let mut command = tokio::process::Command::new(binary);
+        if let Some(dir) = &store {
+            command.arg("-js").arg("-sd").arg(dir.path());
+        }
+        let mut child = command
             .args(["-a", "127.0.0.1", "-p", &port.to_string()])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -357,7 +523,12 @@ impl ServerProcess {
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        Ok(ServerProcess { child, url, pid })
+        Ok(ServerProcess {
+            child,
+            url,
+            pid,
+            _store: store,
+        })
     }
 
     async fn stop(mut self) {
@@ -431,6 +602,29 @@ async fn run_case(
         CaseKind::Idle { clients } => {
             workloads::idle(&server.url, clients, Some(server.pid), false).await
         }
+        CaseKind::JsPublish {
+            msgs,
+            size,
+            storage,
+            sync,
+            raw,
+        } => {
+            jetstream::publish(&JsSettings {
+                url: server.url.clone(),
+                msgs: scaled(msgs, scale),
+                size,
+                subject: "natrium.bench.js".to_owned(),
+                storage,
+                mode: if sync {
+                    AckMode::Sync
+                } else {
+                    AckMode::Async(JS_WINDOW)
+                },
+                progress: false,
+                client: if raw { JsClient::Raw } else { JsClient::Nats },
+            })
+            .await
+        }
     }
 }
 
@@ -454,7 +648,11 @@ pub async fn run(args: CompareArgs) -> anyhow::Result<ExitCode> {
     }
     anyhow::ensure!(args.scale > 0.0, "--scale must be positive");
     let cases: Vec<Case> = if args.only.is_empty() {
-        CASES.to_vec()
+        CASES
+            .iter()
+            .copied()
+            .filter(|c| c.kind.is_jetstream() == args.jetstream)
+            .collect()
     } else {
         let mut chosen = Vec::new();
         for name in &args.only {
@@ -469,6 +667,18 @@ pub async fn run(args: CompareArgs) -> anyhow::Result<ExitCode> {
         }
         chosen
     };
+    let latest = if cases.iter().any(|c| c.kind.is_jetstream()) {
+        let path = match &args.nats_server_latest {
+            Some(path) => path.clone(),
+            None => find_nats_server_latest()?,
+        };
+        if !path.is_file() {
+            bail!("server binary {} not found", path.display());
+        }
+        Some(path)
+    } else {
+        None
+    };
 
     let binaries = [natrium.as_path(), nats.as_path()];
     let load_before = load_average();
@@ -477,13 +687,20 @@ pub async fn run(args: CompareArgs) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
     for round in 1..=args.rounds {
         for case in &cases {
-            for (server_name, binary) in SERVERS.iter().zip(binaries) {
+            for (server_name, mut binary) in SERVERS.iter().zip(binaries) {
+                // JetStream rows compare with the newest nats-server.
+                if case.kind.is_jetstream()
+                    && *server_name == "nats-server"
+                    && let Some(latest) = &latest
+                {
+                    binary = latest.as_path();
+                }
                 eprintln!(
                     "round {round}/{}: {} on {server_name}",
                     args.rounds, case.title
                 );
                 let result = async {
-                    let server = ServerProcess::start(binary).await?;
+                    let server = ServerProcess::start(binary, case.kind.is_jetstream()).await?;
                     let cpu_before = process_cpu(server.pid);
                     let report = run_case(*case, &server, args.client, args.scale).await;
                     let server_cpu = match (cpu_before, process_cpu(server.pid)) {
@@ -541,6 +758,7 @@ pub async fn run(args: CompareArgs) -> anyhow::Result<ExitCode> {
     } else {
         let run = RunInfo {
             binaries,
+            latest: latest.as_deref(),
             elapsed,
             load,
             loopback_mib_per_sec: loopback_mib_per_sec().await.ok(),
@@ -548,7 +766,7 @@ pub async fn run(args: CompareArgs) -> anyhow::Result<ExitCode> {
         let section = markdown(&cases, &samples, &problems, &args, &run).await;
         print!("{section}");
         if let Some(path) = &args.write {
-            write_section(path, &section)?;
+            write_section(path, section_heading(&cases), &section)?;
             eprintln!("wrote the comparison into {}", path.display());
         }
     }
@@ -557,6 +775,23 @@ pub async fn run(args: CompareArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// `$NATS_SERVER_LATEST_BIN`, else `nats-server-latest` on `PATH`.
+fn find_nats_server_latest() -> anyhow::Result<PathBuf> {
+    if let Some(path) = std::env::var_os("NATS_SERVER_LATEST_BIN") {
+        return Ok(PathBuf::from(path));
+    }
+    std::env::var_os("PATH")
+        .and_then(|paths| {
+            std::env::split_paths(&paths)
+                .map(|dir| dir.join("nats-server-latest"))
+                .find(|candidate| candidate.is_file())
+        })
+        .context(
+            "the JetStream rows need the newest nats-server: set NATS_SERVER_LATEST_BIN, pass \
+             --nats-server-latest, or put nats-server-latest on PATH",
+        )
 }
 
 /// `$NATS_SERVER_BIN`, else `nats-server` on `PATH`, else `/usr/sbin/nats-server`.
@@ -612,22 +847,47 @@ async fn markdown(
 ) -> String {
     let binaries = &run.binaries;
     let mut out = String::new();
-    let _ = writeln!(out, "{SECTION_HEADING}\n");
+    let _ = writeln!(out, "{}\n", section_heading(cases));
     let _ = writeln!(
         out,
         "Measured {} on {}.",
         humantime::format_rfc3339_seconds(std::time::SystemTime::now()),
         machine_description()
     );
-    let _ = writeln!(
-        out,
-        "Servers: {} (`{}`) and {} (`{}`).",
-        version_of(binaries[0]).await,
-        binaries[0].display(),
-        version_of(binaries[1]).await,
-        binaries[1].display()
-    );
-    let command: Vec<String> = std::env::args().collect();
+    let js_only = cases.iter().all(|c| c.kind.is_jetstream());
+    if !js_only {
+        let _ = writeln!(
+            out,
+            "Servers: {} (`{}`) and {} (`{}`).",
+            version_of(binaries[0]).await,
+            file_name(binaries[0]),
+            version_of(binaries[1]).await,
+            file_name(binaries[1])
+        );
+    }
+    if let Some(latest) = run.latest {
+        let _ = writeln!(
+            out,
+            "JetStream rows: {} (`{}`) against {} (`{}`), both started with \
+             `-js -sd <fresh temp dir>` (default sync policy: written to the OS before the \
+             ack, fsync every 2 minutes), publishing through async-nats' JetStream context \
+             into a fresh stream.",
+            version_of(binaries[0]).await,
+            file_name(binaries[0]),
+            version_of(latest).await,
+            file_name(latest)
+        );
+    }
+    let command: Vec<String> = std::env::args()
+        .enumerate()
+        .map(|(i, arg)| {
+            if i == 0 {
+                file_name(Path::new(&arg))
+            } else {
+                arg
+            }
+        })
+        .collect();
     let _ = writeln!(
         out,
         "\nCommand ({} build): `{}` — {} rounds in {:.0} s. Load average (1, 5, 15 min): {}.",
@@ -641,20 +901,32 @@ async fn markdown(
         run.elapsed.as_secs_f64(),
         run.load
     );
+    let clients = if js_only {
+        "The JetStream publisher is async-nats' JetStream context (one connection), except in \
+         the rows marked \"raw client\" (pre-encoded `PUB` frames with one reply inbox, at \
+         most 256 unacknowledged, each ack's sequence checked). In the async rows async-nats, \
+         not the server, is the bottleneck on this machine: compare the raw rows and the \
+         servers' CPU per message there."
+            .to_owned()
+    } else {
+        format!(
+            "Publishers and subscribers use the `{}` client{} except in the rows marked \
+             \"async-nats client\" and the JetStream rows; request/reply uses async-nats.",
+            args.client.name(),
+            if args.client == ClientKind::Raw {
+                " (pre-encoded frames over TCP, so the client is not the bottleneck)"
+            } else {
+                ""
+            }
+        )
+    };
     let _ = writeln!(
         out,
         "\nEach round runs every workload against natrium-server, then nats-server (A B A B …), \
          each time on a fresh server process on 127.0.0.1; the benchmark clients run on the \
-         same machine. Publishers and subscribers use the `{}` client{} except in the rows \
-         marked \"async-nats client\"; request/reply uses async-nats. Cells are medians over the rounds, every round in brackets. The ratio is \
-         natrium-server ÷ nats-server: above 1 is better for rates, below 1 is better for \
-         latency and memory.\n",
-        args.client.name(),
-        if args.client == ClientKind::Raw {
-            " (pre-encoded frames over TCP, so the client is not the bottleneck)"
-        } else {
-            ""
-        }
+         same machine. {clients} Cells are medians over the rounds, every round in brackets. \
+         The ratio is natrium-server ÷ nats-server: above 1 is better for rates, below 1 is \
+         better for latency and memory.\n"
     );
     let _ = writeln!(
         out,
@@ -808,6 +1080,8 @@ async fn loopback_mib_per_sec() -> anyhow::Result<f64> {
 /// Facts about the whole comparison run, for the markdown header.
 struct RunInfo<'a> {
     binaries: [&'a Path; 2],
+    /// The nats-server of the JetStream rows, when there are any.
+    latest: Option<&'a Path>,
     elapsed: Duration,
     load: String,
     loopback_mib_per_sec: Option<f64>,
@@ -878,24 +1152,24 @@ async fn version_of(binary: &Path) -> String {
 
 /// Replaces this command's section in `path` (from its heading to the next `## ` heading),
 /// or appends it; creates the file if needed.
-fn write_section(path: &Path, section: &str) -> anyhow::Result<()> {
+fn write_section(path: &Path, heading: &str, section: &str) -> anyhow::Result<()> {
     let existing = match std::fs::read_to_string(path) {
         Ok(text) => text,
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => "# Benchmarks\n".to_owned(),
         Err(err) => return Err(err).with_context(|| format!("cannot read {}", path.display())),
     };
-    let updated = replace_section(&existing, section);
+    let updated = replace_section(&existing, heading, section);
     std::fs::write(path, updated).with_context(|| format!("cannot write {}", path.display()))
 }
 
-fn replace_section(existing: &str, section: &str) -> String {
-    let Some(start) = find_heading(existing, SECTION_HEADING) else {
+fn replace_section(existing: &str, heading: &str, section: &str) -> String {
+    let Some(start) = find_heading(existing, heading) else {
         let mut out = existing.trim_end().to_owned();
         out.push_str("\n\n");
         out.push_str(section);
         return out;
     };
-    let after = start + SECTION_HEADING.len();
+    let after = start + heading.len();
     let end = existing[after..]
         .find("\n## ")
         .map_or(existing.len(), |i| after + i + 1);
@@ -934,7 +1208,11 @@ mod tests {
     #[test]
     fn section_is_replaced_in_place() {
         let doc = "# Benchmarks\n\nintro\n\n## natrium-server vs nats-server\n\nold\n\n## Parser\n\nkept\n";
-        let out = replace_section(doc, "## natrium-server vs nats-server\n\nnew\n");
+        let out = replace_section(
+            doc,
+            SECTION_HEADING,
+            "## natrium-server vs nats-server\n\nnew\n",
+        );
         assert_eq!(
             out,
             "# Benchmarks\n\nintro\n\n## natrium-server vs nats-server\n\nnew\n\n## Parser\n\nkept\n"
@@ -945,11 +1223,39 @@ mod tests {
     fn section_is_appended_when_absent() {
         let out = replace_section(
             "# Benchmarks\n\nintro\n",
+            SECTION_HEADING,
             "## natrium-server vs nats-server\n\nnew\n",
         );
         assert_eq!(
             out,
             "# Benchmarks\n\nintro\n\n## natrium-server vs nats-server\n\nnew\n"
+        );
+    }
+
+    #[test]
+    fn jetstream_rows_get_their_own_section() {
+        let js: Vec<Case> = CASES
+            .iter()
+            .copied()
+            .filter(|c| c.kind.is_jetstream())
+            .collect();
+        assert_eq!(
+            js.len(),
+            10,
+            "sync/async × file/memory × 16/128 B, and 2 raw"
+        );
+        assert_eq!(section_heading(&js), JS_SECTION_HEADING);
+        assert_eq!(section_heading(CASES), SECTION_HEADING);
+        let doc = "# Benchmarks\n\n## natrium-server vs nats-server\n\ncore\n";
+        let out = replace_section(
+            doc,
+            JS_SECTION_HEADING,
+            "## JetStream: natrium-server vs nats-server\n\njs\n",
+        );
+        assert!(out.contains("core") && out.contains("js\n"), "{out}");
+        assert_eq!(
+            file_name(Path::new("/x/y/nats-server-latest")),
+            "nats-server-latest"
         );
     }
 

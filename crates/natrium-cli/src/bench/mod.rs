@@ -3,6 +3,8 @@
 
 mod clients;
 mod compare;
+mod crash;
+mod jetstream;
 mod raw;
 mod report;
 mod workloads;
@@ -111,6 +113,46 @@ enum Workload {
     },
     /// Run the comparison table against natrium-server and nats-server, alternately.
     Compare(compare::CompareArgs),
+    /// JetStream workloads.
+    Js {
+        #[command(subcommand)]
+        workload: JsWorkload,
+    },
+}
+
+/// The JetStream workloads.
+#[derive(Debug, Subcommand)]
+enum JsWorkload {
+    /// Publish into a fresh stream with acknowledgements (sync or a window of async ones).
+    Pub {
+        /// Messages to publish.
+        #[arg(long, default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(1..))]
+        msgs: u64,
+        /// Payload size: bytes, or with a unit (`16B`, `16KiB`, `1MiB`).
+        #[arg(long, default_value = "16", value_parser = parse_size)]
+        size: usize,
+        /// Subject the stream captures.
+        #[arg(long, default_value = "natrium.bench.js")]
+        subject: String,
+        /// Storage of the stream.
+        #[arg(long, value_enum, default_value_t = jetstream::Storage::File)]
+        storage: jetstream::Storage,
+        /// Wait for each acknowledgement before the next publish.
+        #[arg(long, conflicts_with = "window")]
+        sync: bool,
+        /// Acknowledgements outstanding at once in async mode.
+        #[arg(long, default_value_t = 256, value_parser = at_least_one)]
+        window: usize,
+        /// Publishing client: async-nats' JetStream context, or raw frames (async only).
+        #[arg(long, value_enum, default_value_t = jetstream::JsClient::Nats)]
+        client: jetstream::JsClient,
+        /// Print the result as JSON (and no progress bar).
+        #[arg(long)]
+        json: bool,
+    },
+    /// kill -9 the natrium-server binary in a loop while publishing; verify every
+    /// acknowledged message after each restart.
+    Crash(crash::CrashArgs),
 }
 
 /// Flags shared by the message workloads.
@@ -239,6 +281,41 @@ pub async fn run(url: &str, args: BenchArgs) -> anyhow::Result<ExitCode> {
             json,
         ),
         Workload::Compare(args) => return compare::run(args).await,
+        Workload::Js {
+            workload: JsWorkload::Crash(args),
+        } => {
+            crash::run(&args).await?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        Workload::Js {
+            workload:
+                JsWorkload::Pub {
+                    msgs,
+                    size,
+                    subject,
+                    storage,
+                    sync,
+                    window,
+                    client,
+                    json,
+                },
+        } => {
+            let settings = jetstream::JsSettings {
+                url: url.to_owned(),
+                msgs,
+                size,
+                subject,
+                storage,
+                mode: if sync {
+                    jetstream::AckMode::Sync
+                } else {
+                    jetstream::AckMode::Async(window)
+                },
+                progress: !json,
+                client,
+            };
+            (jetstream::publish(&settings).await?, json)
+        }
     };
     print_report(&report, json)?;
     if report.lost > 0 {

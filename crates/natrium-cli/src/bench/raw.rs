@@ -132,6 +132,104 @@ impl RawConnection {
             .context("the server did not confirm the published messages in time")?
     }
 
+    /// JetStream publish with acknowledgements: `count` publishes of `payload` on `subject`,
+    /// all with one reply inbox (acks come back in order, so one inbox serves all),
+    /// never more than `window` unacknowledged. Every ack must carry the next sequence from
+    /// `first_seq`; an error ack fails the run. `progress` is told every batch of acks.
+    pub async fn publish_acked(
+        &mut self,
+        subject: &str,
+        count: u64,
+        payload: &[u8],
+        window: u64,
+        first_seq: u64,
+        mut progress: impl FnMut(u64),
+    ) -> anyhow::Result<()> {
+        let inbox = format!("_INBOX.{}", nuid::next());
+        self.subscribe(&[(inbox.clone(), None)]).await?;
+        let mut frame = format!("PUB {subject} {inbox} {}\r\n", payload.len()).into_bytes();
+        frame.extend_from_slice(payload);
+        frame.extend_from_slice(b"\r\n");
+        let window = window.max(1);
+        let batch = frame.repeat(window as usize);
+        let (mut sent, mut acked) = (0u64, 0u64);
+        let mut next_seq = first_seq;
+        while acked < count {
+            let room = (window - (sent - acked)).min(count - sent);
+            if room > 0 {
+                self.stream
+                    .write_all(&batch[..frame.len() * room as usize])
+                    .await?;
+                sent += room;
+            }
+            let read = tokio::time::timeout(HANDSHAKE_TIMEOUT, self.read_more())
+                .await
+                .context("no acknowledgement in time")??;
+            if read == 0 {
+                bail!("the server closed the connection");
+            }
+            let got = self.parse_acks(&mut next_seq).await?;
+            acked += got;
+            progress(got);
+        }
+        Ok(())
+    }
+
+    /// Consumes the complete ack `MSG` frames in the buffer, checking each carries
+    /// `next_seq` (then advanced); answers PINGs. Returns the number of acks.
+    async fn parse_acks(&mut self, next_seq: &mut u64) -> anyhow::Result<u64> {
+        let mut acks = 0u64;
+        let mut pings = 0usize;
+        while let Some(line_end) = memchr::memmem::find(&self.buffer, b"\r\n") {
+            let line = &self.buffer[..line_end];
+            if line.starts_with(b"MSG ") {
+                let size = line
+                    .rsplit(|b| *b == b' ')
+                    .next()
+                    .and_then(|s| std::str::from_utf8(s).ok())
+                    .and_then(|s| s.parse::<usize>().ok())
+                    .with_context(|| {
+                        format!("malformed MSG line {:?}", String::from_utf8_lossy(line))
+                    })?;
+                let frame = line_end + 2 + size + 2;
+                if self.buffer.len() < frame {
+                    break;
+                }
+                let ack = &self.buffer[line_end + 2..line_end + 2 + size];
+                let seq = memchr::memmem::find(ack, b"\"seq\":")
+                    .map(|at| &ack[at + 6..])
+                    .map(|rest| {
+                        let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+                        &rest[..digits]
+                    })
+                    .and_then(|d| std::str::from_utf8(d).ok())
+                    .and_then(|d| d.parse::<u64>().ok());
+                if seq != Some(*next_seq) {
+                    bail!(
+                        "expected an acknowledgement of sequence {next_seq}, got {:?}",
+                        String::from_utf8_lossy(ack)
+                    );
+                }
+                *next_seq += 1;
+                self.buffer.advance(frame);
+                acks += 1;
+            } else {
+                let text = String::from_utf8_lossy(line).into_owned();
+                self.buffer.advance(line_end + 2);
+                if text.starts_with("-ERR") {
+                    bail!("server error: {text}");
+                }
+                if text == "PING" {
+                    pings += 1;
+                }
+            }
+        }
+        for _ in 0..pings {
+            self.stream.write_all(b"PONG\r\n").await?;
+        }
+        Ok(acks)
+    }
+
     /// Reads `MSG` frames, calling `on_batch(messages, payload_bytes)` after each read, until
     /// `on_batch` returns `false`, `done` fires, the connection closes, or nothing arrives for `first_wait`
     /// (before the first message) or `idle` (after it). Returns `Ok(())` in all those cases;

@@ -1,0 +1,80 @@
+//! `natrium bench compare --jetstream`: natrium-server against the newest nats-server, both
+//! with `-js -sd <tmp>`, written into the JetStream section without touching the core one.
+
+mod support;
+
+use std::path::PathBuf;
+
+use support::NATRIUM;
+
+/// The newest nats-server: `$NATS_SERVER_LATEST_BIN`, else `nats-server-latest` on PATH.
+/// Required in CI; elsewhere its absence is a warning.
+fn latest_binary() -> Option<PathBuf> {
+    let found = std::env::var_os("NATS_SERVER_LATEST_BIN")
+        .map(PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("PATH").and_then(|paths| {
+                std::env::split_paths(&paths)
+                    .map(|dir| dir.join("nats-server-latest"))
+                    .find(|candidate| candidate.is_file())
+            })
+        });
+    if found.is_none() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "the newest nats-server is required in CI (NATS_SERVER_LATEST_BIN)"
+        );
+        eprintln!(
+            "WARNING: nats-server-latest not found (NATS_SERVER_LATEST_BIN, PATH); \
+             skipping this test"
+        );
+    }
+    found
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn jetstream_rows_run_against_both_servers_in_their_own_section() {
+    let Some(latest) = latest_binary() else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("BENCHMARKS.md");
+    let core = "# Benchmarks\n\n## natrium-server vs nats-server\n\ncore table\n";
+    std::fs::write(&file, core).expect("seed file");
+    let output = tokio::time::timeout(
+        support::BOUND * 4,
+        tokio::process::Command::new(NATRIUM)
+            .args(["bench", "compare", "--jetstream", "--rounds", "1"])
+            .args(["--scale", "0.002"])
+            .arg("--natrium-server")
+            .arg(env!("CARGO_BIN_EXE_natrium-server"))
+            .arg("--nats-server-latest")
+            .arg(&latest)
+            .arg("--write")
+            .arg(&file)
+            .kill_on_drop(true)
+            .output(),
+    )
+    .await
+    .expect("compare finished in time")
+    .expect("compare ran");
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{err}");
+    let text = std::fs::read_to_string(&file).expect("read result");
+    assert!(text.starts_with(core), "core section kept: {text}");
+    assert!(
+        text.contains("## JetStream: natrium-server vs nats-server"),
+        "{text}"
+    );
+    assert!(text.contains("(`nats-server-latest`)"), "{text}");
+    for row in [
+        "| JetStream publish, file, async (256 acks in flight), 128 B | msgs/s |",
+        "| JetStream publish, memory, sync (one ack at a time), 16 B | msgs/s |",
+        "| JetStream publish, file, async (256 acks in flight), 128 B, raw client | msgs/s |",
+    ] {
+        assert!(text.contains(row), "missing {row}: {text}");
+    }
+    assert!(text.contains("no loss"), "{text}");
+    assert!(!text.contains("| failed"), "{text}");
+    assert!(!text.contains("publish only, 16 B"), "no core rows: {text}");
+}

@@ -1,0 +1,39 @@
+//! The durability contract: natrium-server is SIGKILLed while a publisher waits for acks,
+//! restarted on the same store, and every acknowledged message must be there, in order,
+//! with no duplicate sequence and no corrupt record (`natrium bench js crash`).
+
+mod support;
+
+use support::{BOUND, NATRIUM, stderr};
+
+/// The server binary built with this package.
+const NATRIUM_SERVER: &str = env!("CARGO_BIN_EXE_natrium-server");
+
+async fn crash(extra: &[&str]) -> String {
+    let mut command = tokio::process::Command::new(NATRIUM);
+    command
+        .args(["bench", "js", "crash", "--natrium-server", NATRIUM_SERVER])
+        .args(extra)
+        .kill_on_drop(true);
+    let output = tokio::time::timeout(BOUND, command.output())
+        .await
+        .expect("the crash loop finished in time")
+        .expect("natrium runs");
+    let log = stderr(&output);
+    assert!(output.status.success(), "crash loop failed:\n{log}");
+    log
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn acked_messages_survive_kill_9() {
+    let log = crash(&["--cycles", "4", "--max-acks", "400"]).await;
+    assert!(log.contains("4 kill -9 cycles"), "{log}");
+    assert!(log.contains("all present, in order, no duplicate"), "{log}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn acked_messages_survive_kill_9_with_sync_always() {
+    let log = crash(&["--cycles", "3", "--max-acks", "200", "--sync-always"]).await;
+    assert!(log.contains("(sync_interval: always)"), "{log}");
+    assert!(log.contains("all present, in order, no duplicate"), "{log}");
+}
