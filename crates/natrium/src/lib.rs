@@ -144,6 +144,7 @@ pub mod codec;
 pub mod error;
 pub mod headers;
 pub mod http;
+pub mod jetstream;
 pub mod message;
 pub mod middleware;
 pub mod transport;

@@ -195,6 +195,7 @@ impl Middleware for Metrics {
                 OutboundKind::Publish => "publish",
                 OutboundKind::Request { .. } => "request",
                 OutboundKind::RequestMany(_) => "request_many",
+                OutboundKind::DurablePublish { .. } => "publish_durable",
             }
             .to_owned(),
         };

@@ -114,6 +114,11 @@ pub enum OutboundKind {
     },
     /// A one-to-many request: the result holds every reply gathered.
     RequestMany(Gather),
+    /// A durable (JetStream) publish: the result holds the stream's PubAck reply.
+    DurablePublish {
+        /// How long the publish waits for its PubAck.
+        timeout: Duration,
+    },
 }
 
 /// A message on its way out, as seen by [`Middleware::outbound`].
@@ -196,6 +201,25 @@ pub(crate) async fn request_through(
     let outbound = Outbound {
         message,
         kind: OutboundKind::Request { timeout },
+    };
+    send_outbound(layers, transmit, outbound)
+        .await?
+        .into_iter()
+        .next()
+        .ok_or(crate::error::Error::Timeout { subject, timeout })
+}
+
+/// Sends a durable publish through the outbound chain and returns the stream's answer.
+pub(crate) async fn durable_publish_through(
+    layers: &[Arc<dyn Middleware>],
+    transmit: &dyn Transmit,
+    message: Message,
+    timeout: Duration,
+) -> Result<Message> {
+    let subject = message.subject.clone();
+    let outbound = Outbound {
+        message,
+        kind: OutboundKind::DurablePublish { timeout },
     };
     send_outbound(layers, transmit, outbound)
         .await?
