@@ -10,4 +10,10 @@ pub use publish::{
     EXPECTED_LAST_SUBJECT_SEQUENCE_HEADER, EXPECTED_STREAM_HEADER, Expectation, MSG_ID_HEADER,
     PubAck, PublishBatch, PublishOptions,
 };
+mod declare;
 pub mod testing;
+pub use declare::{OnMismatch, ensure_consumer, ensure_stream};
+mod delivery;
+pub(crate) mod runner;
+pub use delivery::{Delivery, DeliveryEvent};
+pub(crate) use runner::{DurableRunner, DurableSpec};
