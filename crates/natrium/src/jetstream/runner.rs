@@ -21,7 +21,6 @@ use tokio_util::sync::CancellationToken;
 use crate::app::AppContext;
 use crate::broker::Broker;
 use crate::codec::Codec;
-use crate::error::Error;
 use crate::message::Message;
 use crate::middleware::{Endpoint, Middleware, Next};
 use crate::transport::request::StateMap;
@@ -75,6 +74,8 @@ pub(crate) struct DurableRunner {
     pub(crate) max_deliver: i64,
     /// How many handlers run at once: the route's concurrency, at most `max_ack_pending`.
     pub(crate) limit: usize,
+    /// A stream captures the dead-letter subject (looked up at start): publish durably.
+    pub(crate) dead_letter_stored: bool,
 }
 
 impl DurableRunner {
@@ -137,10 +138,10 @@ impl DurableRunner {
         // Stop pulling. What was pulled but not started goes back at once.
         let mut returned = 0usize;
         while let Some(Some(next)) = messages.next().now_or_never() {
-            if let Ok(message) = next {
-                if message.ack_with(AckKind::Nak(None)).await.is_ok() {
-                    returned += 1;
-                }
+            if let Ok(message) = next
+                && message.ack_with(AckKind::Nak(None)).await.is_ok()
+            {
+                returned += 1;
             }
         }
         drop(messages);
@@ -367,25 +368,21 @@ impl DurableRunner {
         }
     }
 
-    /// Publishes a dead letter durably when a stream captures its subject (with a message id,
-    /// so a retry after a lost PubAck is not stored twice), otherwise on core NATS.
+    /// Publishes a dead letter: durably when a stream captures its subject (with a message
+    /// id, so a retry after a lost PubAck is not stored twice), otherwise on core NATS.
     async fn send_dead_letter(&self, letter: Message, delivery: &Delivery) -> crate::Result<()> {
+        if !self.dead_letter_stored {
+            self.broker.publish_message(letter).await?;
+            return self.broker.flush().await;
+        }
         let id = format!(
             "dead:{}:{}:{}",
             delivery.stream, delivery.consumer, delivery.stream_sequence
         );
-        match self
-            .broker
-            .publish_durable_message(letter.clone(), PublishOptions::new().msg_id(id))
+        self.broker
+            .publish_durable_message(letter, PublishOptions::new().msg_id(id))
             .await
-        {
-            Ok(_) => Ok(()),
-            Err(Error::NoStream { .. }) => {
-                self.broker.publish_message(letter).await?;
-                self.broker.flush().await
-            }
-            Err(err) => Err(err),
-        }
+            .map(drop)
     }
 
     /// Counts and logs a failed delivery.

@@ -165,6 +165,15 @@ impl NatsServerBuilder {
                         durable.stream
                     )));
                 }
+                if let Some(dl) = &route.dead_letter
+                    && subject::matches(&info.subject, dl)
+                {
+                    return Err(Error::Config(format!(
+                        "dead-letter subject {dl} matches the consumer's filter {}: \
+                         dead letters would be delivered to the same handler again",
+                        info.subject
+                    )));
+                }
                 if durable.stream.is_empty() {
                     return Err(Error::Config(format!(
                         "the durable route {} needs a stream name",
@@ -309,7 +318,8 @@ impl NatsServer {
 /// Where a route's messages come from.
 enum Source {
     Core(crate::broker::Subscriber),
-    Durable(Box<PullConsumer>),
+    /// The consumer, and whether a stream stores the route's dead letters.
+    Durable(Box<PullConsumer>, bool),
 }
 
 impl NatsServer {
@@ -335,6 +345,7 @@ impl NatsServer {
         rt: &Arc<RouteRuntime>,
         broker: &Arc<dyn Broker>,
         consumer: &PullConsumer,
+        dead_letter_stored: bool,
         ctx: &AppContext,
         handler_ctx: Ctx,
     ) -> Arc<DurableRunner> {
@@ -359,6 +370,7 @@ impl NatsServer {
             ack_wait: config.ack_wait,
             max_deliver: config.max_deliver,
             limit: rt.route.concurrency.min(max_ack_pending),
+            dead_letter_stored,
         })
     }
 }
@@ -398,9 +410,13 @@ impl Server for NatsServer {
             let info = &rt.info;
             let source = match (&rt.route.durable, &js) {
                 (Some(spec), Some(js)) => {
+                    let stored = match &rt.route.dead_letter {
+                        Some(dl) => js.stream_by_subject(dl.clone()).await.is_ok(),
+                        None => false,
+                    };
                     ensure_consumer(js, &spec.stream, &spec.consumer, self.inner.on_mismatch)
                         .await
-                        .map(|consumer| Source::Durable(Box::new(consumer)))
+                        .map(|consumer| Source::Durable(Box::new(consumer), stored))
                 }
                 _ => broker
                     .subscribe(&info.subject, info.queue.as_deref())
@@ -451,8 +467,15 @@ impl Server for NatsServer {
                     Ctx::new(ctx.stopping_token().clone(), ctx.cancel_token().clone());
                 let sub = match source {
                     Source::Core(sub) => sub,
-                    Source::Durable(consumer) => {
-                        let runner = self.durable_runner(rt, &broker, &consumer, ctx, handler_ctx);
+                    Source::Durable(consumer, dead_letter_stored) => {
+                        let runner = self.durable_runner(
+                            rt,
+                            &broker,
+                            &consumer,
+                            dead_letter_stored,
+                            ctx,
+                            handler_ctx,
+                        );
                         return tokio::spawn(runner.run(*consumer, drain.token().clone()));
                     }
                 };
