@@ -752,3 +752,59 @@ async fn delivery_on_a_core_route_is_an_error_not_a_panic() {
     nats.stop(&ctx).await.unwrap();
     assert_eq!(nats.stats_for("x").unwrap().panics, 0);
 }
+
+#[tokio::test]
+async fn metrics_count_pub_acks_deliveries_and_every_ack_kind() {
+    let Some(server) = JsTestServer::start().await else {
+        return;
+    };
+    let mut registry = prometheus_client::registry::Registry::default();
+    let metrics = natrium::middleware::Metrics::new(&mut registry);
+    let broker = NatsBroker::connect(server.config().layer(metrics.clone()))
+        .await
+        .unwrap();
+    async fn judge(n: u32, d: Delivery) -> Result<(), HandlerError> {
+        match (n, d.delivered) {
+            (0, _) => Ok(()),
+            (1, 1) => Err(HandlerError::new("retry me")),
+            (1, _) => Ok(()),
+            _ => Err(HandlerError::new("poison").terminal()),
+        }
+    }
+    let fast =
+        RetryPolicy::attempts(1).backoff(Duration::from_millis(10), Duration::from_millis(10));
+    let nats = NatsServer::builder(broker.clone())
+        .stream(orders_stream())
+        .layer(metrics)
+        .route(
+            Route::durable("ORDERS", consumer("saver"), judge)
+                .retry(fast)
+                .dead_letter("failed.orders"),
+        )
+        .build()
+        .unwrap();
+    let ctx = start(&nats).await;
+    for (n, id) in [(0u32, "a"), (0, "a"), (1, "b"), (2, "c")] {
+        broker
+            .publish_durable("orders.new", &n, PublishOptions::new().msg_id(id))
+            .await
+            .unwrap();
+    }
+    consumer_settled(&broker, "saver").await;
+    nats.stop(&ctx).await.unwrap();
+    let text = natrium::middleware::metrics::encode(&registry).unwrap();
+    for line in [
+        r#"natrium_jetstream_pub_acks_total{subject="orders.new",duplicate="false"} 3"#,
+        r#"natrium_jetstream_pub_acks_total{subject="orders.new",duplicate="true"} 1"#,
+        r#"natrium_jetstream_deliveries_total{route="orders.>",queue="saver"} 4"#,
+        r#"natrium_jetstream_redeliveries_total{route="orders.>",queue="saver"} 1"#,
+        r#"natrium_jetstream_acks_total{route="orders.>",queue="saver",kind="ack"} 2"#,
+        r#"natrium_jetstream_acks_total{route="orders.>",queue="saver",kind="nak"} 1"#,
+        r#"natrium_jetstream_acks_total{route="orders.>",queue="saver",kind="term"} 1"#,
+        r#"natrium_jetstream_dead_letters_total{route="orders.>",queue="saver"} 1"#,
+        r#"natrium_messages_published_total{subject="orders.new",operation="publish_durable"} 4"#,
+    ] {
+        assert!(text.contains(line), "missing {line} in\n{text}");
+    }
+    server.stop().await;
+}

@@ -17,6 +17,7 @@ use async_nats::jetstream::message::Acker;
 use futures::{FutureExt, StreamExt};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use crate::app::AppContext;
 use crate::broker::Broker;
@@ -193,7 +194,6 @@ impl DurableRunner {
 
     /// Handles one delivery, start to ack.
     async fn handle(&self, message: async_nats::jetstream::Message) {
-        let stats = &*self.rt.stats;
         let started = Instant::now();
         let Some(delivery) = Delivery::of(&message) else {
             tracing::error!(route = %self.name(), subject = %message.subject, "message without JetStream metadata; terminated");
@@ -208,7 +208,18 @@ impl DurableRunner {
             stream_seq = delivery.stream_sequence,
             delivered = delivery.delivered,
         );
-        let _entered = span.enter();
+        self.handle_delivery(message, delivery, started)
+            .instrument(span)
+            .await;
+    }
+
+    async fn handle_delivery(
+        &self,
+        message: async_nats::jetstream::Message,
+        delivery: Delivery,
+        started: Instant,
+    ) {
+        let stats = &*self.rt.stats;
         SubscriptionStats::add(stats.received(), 1, false);
         if delivery.is_redelivery() {
             SubscriptionStats::add(stats.redeliveries(), 1, false);
@@ -232,9 +243,7 @@ impl DurableRunner {
             states: self.states.clone(),
         };
         request.extensions.insert(delivery.clone());
-        drop(_entered);
         let result = self.call_with_progress(request, &acker).await;
-        let _entered = span.enter();
         match self.verdict(&result, &delivery) {
             Verdict::Ack => {
                 SubscriptionStats::add(stats.handled(), 1, false);
