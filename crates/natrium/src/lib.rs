@@ -18,6 +18,11 @@
 //! - **Middleware** — [`Middleware`] wraps handlers and outbound messages; built-ins in
 //!   [`middleware`]: [`Logging`](middleware::Logging), [`Timeout`](middleware::Timeout),
 //!   [`Recover`](middleware::Recover).
+//! - **At-least-once** — [`jetstream`]: durable publishing (PubAck, message ids,
+//!   expectations), streams and consumers declared in code, and durable routes
+//!   ([`Route::durable`]) whose handler outcome decides ack / NAK with backoff / TERM, with
+//!   `+WPI` for slow handlers, dead letters and a graceful stop that loses nothing;
+//!   [`jetstream::testing`] starts a JetStream server for tests in one call.
 //! - **Lifecycle** — an [`App`] runs servers ([`NatsServer`], [`HttpServer`], or any
 //!   [`Server`]) and stops them gracefully on SIGINT/SIGTERM, [`AppHandle::stop`], or a
 //!   server failure.
