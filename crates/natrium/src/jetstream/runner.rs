@@ -111,12 +111,26 @@ impl DurableRunner {
                     _ = tasks.join_next() => {}
                 }
             }
-            let next = tokio::select! {
-                biased;
-                () = stop.cancelled() => break,
-                next = messages.next() => next,
+            if stop.is_cancelled() {
+                break;
+            }
+            // Under load a message is already buffered: take it without registering for the
+            // stop (a cancellation wait takes a lock).
+            let next = match messages.next().now_or_never() {
+                Some(next) => next,
+                None => tokio::select! {
+                    biased;
+                    () = stop.cancelled() => break,
+                    next = messages.next() => next,
+                },
             };
             match next {
+                // One at a time: in this task, without a task per message.
+                Some(Ok(message)) if self.limit == 1 => {
+                    if !self.handle_inline(message).await {
+                        break;
+                    }
+                }
                 Some(Ok(message)) => {
                     let this = self.clone();
                     tasks.spawn(async move { this.handle(message).await });
@@ -184,6 +198,24 @@ impl DurableRunner {
         tasks.abort_all();
         while tasks.join_next().await.is_some() {}
         tracing::warn!(route = %self.name(), aborted = left, "durable handlers ignored cancellation; aborted, their messages will be redelivered");
+    }
+
+    /// Handles one message in the pulling task; past the stop timeout the handler gets
+    /// [`CANCEL_GRACE`], then is dropped (`false`: stop pulling).
+    async fn handle_inline(&self, message: async_nats::jetstream::Message) -> bool {
+        let cancel = self.ctx.cancel_token().clone();
+        let work = self.handle(message);
+        tokio::pin!(work);
+        tokio::select! {
+            biased;
+            () = &mut work => true,
+            () = cancel.cancelled() => {
+                if tokio::time::timeout(CANCEL_GRACE, &mut work).await.is_err() {
+                    tracing::warn!(route = %self.name(), "durable handler ignored cancellation; aborted, its message will be redelivered");
+                }
+                false
+            }
+        }
     }
 
     fn event(&self, event: DeliveryEvent) {
@@ -281,16 +313,23 @@ impl DurableRunner {
         let endpoint: &Endpoint = &*self.rt.route.endpoint;
         let work = AssertUnwindSafe(Next::new(&self.layers, endpoint).run(request)).catch_unwind();
         tokio::pin!(work);
+        let done = |outcome: Result<HandlerResult, Box<dyn std::any::Any + Send>>| {
+            outcome.unwrap_or_else(|panic| {
+                Err(HandlerError::panic(
+                    crate::transport::runner::panic_message(&*panic),
+                ))
+            })
+        };
+        // Most handlers finish at once: no progress timer for them.
+        if let Some(outcome) = work.as_mut().now_or_never() {
+            return done(outcome);
+        }
         let every = (self.ack_wait / 2).max(Duration::from_millis(10));
         let mut progress = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
         loop {
             tokio::select! {
                 biased;
-                outcome = &mut work => {
-                    return outcome.unwrap_or_else(|panic| {
-                        Err(HandlerError::panic(crate::transport::runner::panic_message(&*panic)))
-                    });
-                }
+                outcome = &mut work => return done(outcome),
                 _ = progress.tick() => {
                     match acker.ack_with(AckKind::Progress).await {
                         Ok(()) => {
