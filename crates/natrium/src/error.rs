@@ -190,6 +190,68 @@ pub enum Error {
     #[error("I/O error: {0}")]
     Io(#[from] std::io::Error),
 
+    /// JetStream: no stream captures the subject of a durable publish (the server answered
+    /// "no responders"), or a named stream does not exist.
+    #[error("no JetStream stream for {subject}")]
+    NoStream {
+        /// The subject published to, or the stream name looked up.
+        subject: String,
+    },
+
+    /// JetStream refused a durable publish because an expectation header did not hold
+    /// (`Nats-Expected-Last-Sequence`, `-Last-Subject-Sequence`, `-Last-Msg-Id`, `-Stream`).
+    #[error(
+        "JetStream refused the publish to {subject}: {expectation} did not hold ({description})"
+    )]
+    WrongExpectation {
+        /// The subject published to.
+        subject: String,
+        /// Which expectation failed.
+        expectation: crate::jetstream::Expectation,
+        /// The server's text.
+        description: String,
+    },
+
+    /// The JetStream API answered with an error not covered by a more specific variant.
+    #[error("JetStream error on {subject}: {description} (code {code}, error code {err_code})")]
+    JetStream {
+        /// The subject of the request (a stream subject or a `$JS.API` subject).
+        subject: String,
+        /// The HTTP-like status code.
+        code: u16,
+        /// nats-server's JetStream error code (e.g. 10059 "stream not found").
+        err_code: u16,
+        /// The server's text.
+        description: String,
+    },
+
+    /// A declared stream or consumer exists on the server with a different setting.
+    #[error(
+        "{kind} {name} exists with {field} = {actual}, but the code declares {declared} \
+         (allow updates to change it, or change the declaration)"
+    )]
+    ConfigMismatch {
+        /// `stream` or `consumer`.
+        kind: &'static str,
+        /// Its name.
+        name: String,
+        /// The JSON field name as nats-server spells it (`max_age`, `ack_wait`, ...).
+        field: String,
+        /// The declared value, as JSON.
+        declared: String,
+        /// The server's value, as JSON.
+        actual: String,
+    },
+
+    /// The broker cannot do this (e.g. JetStream on a [`MemoryBroker`](crate::MemoryBroker)).
+    #[error("{what} is not supported by {broker}")]
+    Unsupported {
+        /// The operation.
+        what: &'static str,
+        /// The broker type.
+        broker: &'static str,
+    },
+
     /// Any other error, e.g. from a user hook.
     #[error(transparent)]
     Other(BoxError),

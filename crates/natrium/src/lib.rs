@@ -18,6 +18,11 @@
 //! - **Middleware** — [`Middleware`] wraps handlers and outbound messages; built-ins in
 //!   [`middleware`]: [`Logging`](middleware::Logging), [`Timeout`](middleware::Timeout),
 //!   [`Recover`](middleware::Recover).
+//! - **At-least-once** — [`jetstream`]: durable publishing (PubAck, message ids,
+//!   expectations), streams and consumers declared in code, and durable routes
+//!   ([`Route::durable`]) whose handler outcome decides ack / NAK with backoff / TERM, with
+//!   `+WPI` for slow handlers, dead letters and a graceful stop that loses nothing;
+//!   [`jetstream::testing`] starts a JetStream server for tests in one call.
 //! - **Lifecycle** — an [`App`] runs servers ([`NatsServer`], [`HttpServer`], or any
 //!   [`Server`]) and stops them gracefully on SIGINT/SIGTERM, [`AppHandle::stop`], or a
 //!   server failure.
@@ -144,6 +149,7 @@ pub mod codec;
 pub mod error;
 pub mod headers;
 pub mod http;
+pub mod jetstream;
 pub mod message;
 pub mod middleware;
 pub mod transport;

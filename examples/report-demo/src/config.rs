@@ -135,8 +135,50 @@ pub struct NatsSection {
     pub event_subject: String,
     /// Subject of `AcceptStatusReportData` reports.
     pub user_subject: String,
-    /// Queue group the savers join, so each report is saved once.
+    /// Queue group the savers join, so each report is saved once (core mode).
     pub queue: String,
+    /// `jetstream` (at least once, the default) or `core` (at most once, for comparison).
+    pub mode: NatsMode,
+    /// JetStream mode: the stream that stores the reports.
+    pub stream: String,
+    /// JetStream mode: the savers' durable consumers are named `{durable}-event` and
+    /// `{durable}-user`; every saver with the same name shares them.
+    pub durable: String,
+    /// JetStream mode: where reports the saver can never store go (stored in the stream
+    /// `{stream}_DEAD`).
+    pub dead_letter_subject: String,
+    /// JetStream mode: deliveries per report before it is dead-lettered.
+    pub max_deliver: i64,
+    /// JetStream mode: how long a delivered report may stay unacknowledged before it is
+    /// redelivered (the saver sends +WPI while a save takes longer than half of it).
+    #[serde(deserialize_with = "duration_text")]
+    pub ack_wait: std::time::Duration,
+}
+
+/// How reports travel from the report service to the savers.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum NatsMode {
+    /// A JetStream stream and durable consumers: a report answered 200 is stored by NATS
+    /// and saved at least once (exactly once in the database, keyed on its message id).
+    #[default]
+    Jetstream,
+    /// Core NATS publish/subscribe: at most once; reports published while no saver runs
+    /// are lost.
+    Core,
+}
+
+impl std::str::FromStr for NatsMode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "jetstream" => Ok(Self::Jetstream),
+            "core" => Ok(Self::Core),
+            other => Err(format!(
+                "unknown NATS mode {other:?}, expected jetstream or core"
+            )),
+        }
+    }
 }
 
 impl Default for NatsSection {
@@ -147,6 +189,12 @@ impl Default for NatsSection {
             event_subject: "report.event".to_owned(),
             user_subject: "report.user".to_owned(),
             queue: "savers".to_owned(),
+            mode: NatsMode::Jetstream,
+            stream: "REPORTS".to_owned(),
+            durable: "savers".to_owned(),
+            dead_letter_subject: "report.dead".to_owned(),
+            max_deliver: 5,
+            ack_wait: std::time::Duration::from_secs(30),
         }
     }
 }
@@ -238,7 +286,8 @@ impl Config {
     }
 
     /// Applies `REPORT_SERVER_HTTP_ADDR`, `REPORT_SERVER_STATS_ADDR`, `REPORT_DATA_NATS_ADDRS`
-    /// (comma-separated), `REPORT_DATA_NATS_CODEC` and `REPORT_DATA_DATABASE_URL`.
+    /// (comma-separated), `REPORT_DATA_NATS_MODE`, `REPORT_DATA_NATS_CODEC` and
+    /// `REPORT_DATA_DATABASE_URL`.
     /// `lookup` is the environment (a parameter so tests need not mutate the process's).
     pub fn apply_env(
         &mut self,
@@ -267,6 +316,9 @@ impl Config {
                 .filter(|s| !s.is_empty())
                 .map(str::to_owned)
                 .collect();
+        }
+        if let Some(v) = lookup("REPORT_DATA_NATS_MODE") {
+            self.data.nats.mode = parsed("REPORT_DATA_NATS_MODE", v)?;
         }
         if let Some(v) = lookup("REPORT_DATA_NATS_CODEC") {
             self.data.nats.codec = parsed("REPORT_DATA_NATS_CODEC", v)?;
@@ -310,6 +362,7 @@ mod tests {
             "REPORT_SERVER_HTTP_ADDR" => Some("127.0.0.1:9999".to_owned()),
             "REPORT_DATA_NATS_ADDRS" => Some("nats://a:1, nats://b:2".to_owned()),
             "REPORT_DATA_NATS_CODEC" => Some("protobuf".to_owned()),
+            "REPORT_DATA_NATS_MODE" => Some("core".to_owned()),
             "REPORT_DATA_DATABASE_URL" => Some("postgres://u@h/db".to_owned()),
             _ => None,
         };
@@ -317,6 +370,7 @@ mod tests {
         assert_eq!(config.server.http.addr.port(), 9999);
         assert_eq!(config.data.nats.addrs, ["nats://a:1", "nats://b:2"]);
         assert_eq!(config.data.nats.codec, CodecName::Protobuf);
+        assert_eq!(config.data.nats.mode, NatsMode::Core);
         assert_eq!(config.data.database.url, "postgres://u@h/db");
     }
 

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use report_demo::config::Config;
+use report_demo::config::{Config, NatsMode};
 use report_demo::run::{self, RunError, Running};
 
 #[derive(Debug, Parser)]
@@ -95,6 +95,12 @@ async fn run(cli: Cli) -> Result<(), RunError> {
     }
 }
 
+/// The NATS mode of `report-demo all`. Core until natrium-server has JetStream consumers;
+/// then this one line becomes `NatsMode::Jetstream` (and the embedded server gets
+/// `./data/nats` as its store). `report` and `saver` against an external server default
+/// to JetStream (`data.nats.mode`).
+const EMBEDDED_MODE: NatsMode = NatsMode::Core;
+
 /// Starts an embedded natrium-server, a saver and the report API; stops them in the order
 /// that loses nothing: the report API first (its accepted reports are already on NATS), then
 /// the saver (it drains what NATS delivered), then the NATS server.
@@ -105,6 +111,7 @@ async fn run_all(mut config: Config, nats_port: u16) -> Result<(), RunError> {
     })
     .await?;
     config.data.nats.addrs = vec![server.client_url()];
+    config.data.nats.mode = EMBEDDED_MODE;
 
     let saver = run::saver_app(&config).await?;
     let saver_app = saver.app.handle_signals(false);
@@ -116,7 +123,11 @@ async fn run_all(mut config: Config, nats_port: u16) -> Result<(), RunError> {
     let url = format!("http://{}", report.http_addr);
     println!();
     println!("report-demo is running (Ctrl-C to stop)");
-    println!("  NATS (embedded natrium-server): {}", server.client_url());
+    println!(
+        "  NATS (embedded natrium-server, {:?} mode): {}",
+        EMBEDDED_MODE,
+        server.client_url()
+    );
     println!("  report API:  {url}/v1/report  and  {url}/v1/report/user");
     println!("  saver stats: http://{}/v1/stats", saver.http_addr);
     println!("  database:    {}", config.data.database.url);

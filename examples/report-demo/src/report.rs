@@ -6,12 +6,13 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
+use natrium::jetstream::PublishOptions;
 use natrium::{BrokerExt, Headers, SharedBroker};
 
 use crate::proto::{AcceptStatusReportData, RealTimeWarehousingData, now_millis};
@@ -55,8 +56,13 @@ pub struct ReportService {
     event_subject: Arc<str>,
     user_subject: Arc<str>,
     publish_timeout: Duration,
+    durable: bool,
     stats: Arc<ReportStats>,
 }
+
+/// The request header whose value becomes the report's JetStream message id, so a client
+/// retrying a POST with the same key is stored once.
+pub const IDEMPOTENCY_KEY_HEADER: &str = "Idempotency-Key";
 
 impl ReportService {
     /// A service publishing events to `event_subject` and user reports to `user_subject`;
@@ -72,8 +78,16 @@ impl ReportService {
             event_subject: event_subject.into(),
             user_subject: user_subject.into(),
             publish_timeout,
+            durable: false,
             stats: Arc::default(),
         }
+    }
+
+    /// Publishes to the JetStream stream capturing the subjects and answers 200 only after
+    /// its PubAck (instead of after a core-NATS flush).
+    pub fn durable(mut self) -> Self {
+        self.durable = true;
+        self
     }
 
     /// The service's counters.
@@ -90,22 +104,41 @@ impl ReportService {
             .with_state(self)
     }
 
-    /// Publishes `message` and waits until the NATS server has it (flush), at most
-    /// `publish_timeout`: a report is only "success" once it left this process.
-    async fn publish<T>(&self, subject: &str, message: T) -> Response
+    /// Publishes `message` and waits until NATS has it, at most `publish_timeout`: in
+    /// JetStream mode until the stream stored it (PubAck), with message id `msg_id`; in core
+    /// mode until the server has it (flush). A report is only "success" once it left this
+    /// process.
+    async fn publish<T>(&self, subject: &str, message: T, msg_id: Option<String>) -> Response
     where
         T: prost::Message + Serialize + Send + Sync,
     {
         let codec = self.broker.codec();
         let headers = Headers::new().with("Content-Type", codec.content_type());
         let sent = async {
-            self.broker
-                .publish_with_headers(subject, headers, &Wire(message))
-                .await?;
-            self.broker.flush().await
+            if self.durable {
+                // Without an Idempotency-Key every POST is a new report.
+                let id = msg_id.unwrap_or_else(|| nuid::next().to_string());
+                let options = PublishOptions::new()
+                    .msg_id(id)
+                    .headers(headers)
+                    .timeout(self.publish_timeout);
+                let ack = self
+                    .broker
+                    .publish_durable(subject, &Wire(message), options)
+                    .await?;
+                if ack.duplicate {
+                    bump(&self.stats.duplicates);
+                }
+                Ok(())
+            } else {
+                self.broker
+                    .publish_with_headers(subject, headers, &Wire(message))
+                    .await?;
+                self.broker.flush().await
+            }
         };
         let outcome = match tokio::time::timeout(self.publish_timeout, sent).await {
-            Ok(outcome) => outcome.map_err(|e| e.to_string()),
+            Ok(outcome) => outcome.map_err(|e: natrium::Error| e.to_string()),
             Err(_) => Err(format!(
                 "NATS did not take the report within {:?}",
                 self.publish_timeout
@@ -152,7 +185,21 @@ fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, String> {
     serde_json::from_slice(body).map_err(|e| format!("invalid request body: {e}"))
 }
 
-async fn post_report(State(service): State<ReportService>, body: Bytes) -> Response {
+/// The `Idempotency-Key` of a request, if it has a usable one.
+fn idempotency_key(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get(IDEMPOTENCY_KEY_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|k| !k.is_empty())
+        .map(str::to_owned)
+}
+
+async fn post_report(
+    State(service): State<ReportService>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let report: PostReport = match parse(&body) {
         Ok(r) => r,
         Err(why) => return service.reject(&why),
@@ -166,10 +213,16 @@ async fn post_report(State(service): State<ReportService>, body: Bytes) -> Respo
         create_time: now_millis(),
     };
     let subject = service.event_subject.clone();
-    service.publish(&subject, event).await
+    service
+        .publish(&subject, event, idempotency_key(&headers))
+        .await
 }
 
-async fn post_user_report(State(service): State<ReportService>, body: Bytes) -> Response {
+async fn post_user_report(
+    State(service): State<ReportService>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let report: PostUserReport = match parse(&body) {
         Ok(r) => r,
         Err(why) => return service.reject(&why),
@@ -184,7 +237,9 @@ async fn post_user_report(State(service): State<ReportService>, body: Bytes) -> 
         create_time: now_millis(),
     };
     let subject = service.user_subject.clone();
-    service.publish(&subject, data).await
+    service
+        .publish(&subject, data, idempotency_key(&headers))
+        .await
 }
 
 async fn report_stats(State(service): State<ReportService>) -> Response {

@@ -7,10 +7,11 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use natrium::{App, AppContext, AppHandle, BrokerConfig, HttpServer, NatsBroker, NatsServer};
 
-use crate::config::Config;
+use crate::config::{Config, NatsMode};
 use crate::report::ReportService;
 use crate::saver::SaverService;
 use crate::store::{Store, StoreError};
+use natrium::jetstream::OnMismatch;
 
 /// Why a service could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -56,19 +57,43 @@ pub async fn report_app(config: &Config) -> Result<ReportApp, RunError> {
             .name("report-demo report"),
     )
     .await?;
-    let service = ReportService::new(
+    let mut service = ReportService::new(
         Arc::new(broker.clone()),
         &nats.event_subject,
         &nats.user_subject,
         config.server.http.publish_timeout,
     );
+    let durable = nats.mode == NatsMode::Jetstream;
+    if durable {
+        service = service.durable();
+    }
     let http = Arc::new(HttpServer::new(
         config.server.http.addr,
         service.clone().router(),
     ));
+    let streams = if durable {
+        vec![
+            crate::durable::reports_stream(nats),
+            crate::durable::dead_letter_stream(nats),
+        ]
+    } else {
+        Vec::new()
+    };
+    let declaring = broker.clone();
     let app = App::new("report")
         .version(env!("CARGO_PKG_VERSION"))
         .metadata("codec", nats.codec.codec().name())
+        // JetStream mode: the stream exists (created or checked) before the first POST.
+        .before_start(move |_| async move {
+            use natrium::Broker;
+            let Some(js) = declaring.jetstream() else {
+                return Ok(());
+            };
+            for stream in &streams {
+                natrium::jetstream::ensure_stream(&js, stream, OnMismatch::Fail).await?;
+            }
+            Ok(())
+        })
         .server(Shared(http.clone()))
         // The HTTP server has finished its requests: now flush and close the connection.
         .after_stop(move |_| async move {
@@ -106,6 +131,7 @@ pub async fn saver_app(config: &Config) -> Result<SaverApp, RunError> {
     let app = App::new("saver")
         .version(env!("CARGO_PKG_VERSION"))
         .metadata("codec", config.data.nats.codec.codec().name())
+        .metadata("mode", format!("{:?}", config.data.nats.mode))
         .server(nats.clone())
         .server(Shared(http.clone()));
     Ok(SaverApp {

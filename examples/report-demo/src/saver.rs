@@ -8,9 +8,13 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde::Serialize;
 
-use natrium::{BrokerConfig, Msg, NatsServer, Route, State, Subject};
+use std::time::Duration;
 
-use crate::config::NatsSection;
+use natrium::jetstream::{Delivery, MSG_ID_HEADER};
+use natrium::{BrokerConfig, Headers, Msg, NatsServer, RetryPolicy, Route, State, Subject};
+
+use crate::config::{NatsMode, NatsSection};
+use crate::durable;
 use crate::proto::{AcceptStatusReportData, RealTimeWarehousingData};
 use crate::stats::{SaverSnapshot, SaverStats, bump};
 use crate::store::{Record, RowCounts, Store};
@@ -76,9 +80,26 @@ impl SaverService {
         self.save(Record::User(report)).await
     }
 
+    /// Saves `record` once per message id: a redelivery of an already saved report is a
+    /// no-op (JetStream mode).
+    pub async fn save_once(
+        &self,
+        record: Record,
+        msg_id: &str,
+    ) -> Result<(), crate::store::StoreError> {
+        self.count(self.store.save_once(record, msg_id)).await
+    }
+
     async fn save(&self, record: Record) -> Result<(), crate::store::StoreError> {
+        self.count(self.store.save(record)).await
+    }
+
+    async fn count(
+        &self,
+        saving: impl std::future::Future<Output = Result<(), crate::store::StoreError>>,
+    ) -> Result<(), crate::store::StoreError> {
         bump(&self.stats.received);
-        match self.store.save(record).await {
+        match saving.await {
             Ok(()) => {
                 bump(&self.stats.saved);
                 Ok(())
@@ -94,10 +115,39 @@ impl SaverService {
     /// The NATS transport server: both subjects in queue group `nats.queue`, decoded with
     /// `nats.codec`. Undecodable messages are logged and counted by natrium and never reach
     /// the handlers; handler failures are logged and counted too, and never stop the saver.
+    ///
+    /// In JetStream mode the routes are durable consumers on the reports stream (declared
+    /// here, created at start if missing): a report is acked only after its row is
+    /// committed, a save error is retried with backoff, and a report that cannot be decoded
+    /// (or fails `max_deliver` times) goes to the dead-letter stream.
     pub fn nats_server(&self, nats: &NatsSection) -> Result<NatsServer, natrium::Error> {
         let broker = BrokerConfig::new(nats.addrs.clone())
             .codec(nats.codec.codec())
             .name("report-demo saver");
+        if nats.mode == NatsMode::Jetstream {
+            let retry = RetryPolicy::attempts(1)
+                .backoff(Duration::from_millis(100), Duration::from_secs(5));
+            let event_consumer = durable::saver_consumer(nats, &nats.event_subject, "event");
+            let user_consumer = durable::saver_consumer(nats, &nats.user_subject, "user");
+            return NatsServer::builder(broker)
+                .name("saver")
+                .stream(durable::reports_stream(nats))
+                .stream(durable::dead_letter_stream(nats))
+                .state(self.clone())
+                .route(
+                    Route::durable(nats.stream.clone(), event_consumer, save_event_once)
+                        .concurrency(SAVE_CONCURRENCY)
+                        .retry(retry)
+                        .dead_letter(nats.dead_letter_subject.clone()),
+                )
+                .route(
+                    Route::durable(nats.stream.clone(), user_consumer, save_user_once)
+                        .concurrency(SAVE_CONCURRENCY)
+                        .retry(retry)
+                        .dead_letter(nats.dead_letter_subject.clone()),
+                )
+                .build();
+        }
         NatsServer::builder(broker)
             .name("saver")
             .state(self.clone())
@@ -141,6 +191,38 @@ async fn save_user(
 ) -> Result<(), crate::store::StoreError> {
     tracing::debug!(%subject, user = %report.user_id, "saving user report");
     saver.save_user(report).await
+}
+
+/// The message id a report is saved under: the `Nats-Msg-Id` the report service set (from
+/// the client's `Idempotency-Key`, or a fresh id), else its place in the stream.
+fn message_id(headers: &Headers, delivery: &Delivery) -> String {
+    match headers.get(MSG_ID_HEADER) {
+        Some(id) => id.to_owned(),
+        None => format!("{}:{}", delivery.stream, delivery.stream_sequence),
+    }
+}
+
+/// JetStream handler for event reports: acked (by natrium) once the row is committed.
+async fn save_event_once(
+    State(saver): State<SaverService>,
+    headers: Headers,
+    delivery: Delivery,
+    Msg(Wire(event)): Msg<Wire<RealTimeWarehousingData>>,
+) -> Result<(), crate::store::StoreError> {
+    let id = message_id(&headers, &delivery);
+    tracing::debug!(%id, delivered = delivery.delivered, "saving event report");
+    saver.save_once(Record::Event(event), &id).await
+}
+
+/// JetStream handler for user reports.
+async fn save_user_once(
+    State(saver): State<SaverService>,
+    headers: Headers,
+    delivery: Delivery,
+    Msg(Wire(report)): Msg<Wire<AcceptStatusReportData>>,
+) -> Result<(), crate::store::StoreError> {
+    let id = message_id(&headers, &delivery);
+    saver.save_once(Record::User(report), &id).await
 }
 
 async fn saver_stats(

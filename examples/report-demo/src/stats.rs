@@ -12,6 +12,9 @@ pub struct ReportStats {
     pub rejected: AtomicU64,
     /// Requests answered 503 because NATS was unreachable.
     pub unavailable: AtomicU64,
+    /// JetStream mode: reports whose message id the stream had already stored (a client
+    /// retry with the same `Idempotency-Key`); answered 200, stored once.
+    pub duplicates: AtomicU64,
 }
 
 /// The saver's counters.
@@ -34,6 +37,8 @@ pub struct ReportSnapshot {
     pub rejected: u64,
     /// See [`ReportStats::unavailable`].
     pub unavailable: u64,
+    /// See [`ReportStats::duplicates`].
+    pub duplicates: u64,
 }
 
 /// A point-in-time copy of [`SaverStats`].
@@ -54,6 +59,7 @@ impl ReportStats {
             published: self.published.load(Ordering::Relaxed),
             rejected: self.rejected.load(Ordering::Relaxed),
             unavailable: self.unavailable.load(Ordering::Relaxed),
+            duplicates: self.duplicates.load(Ordering::Relaxed),
         }
     }
 }

@@ -95,9 +95,19 @@ impl Store {
 
     /// Writes one record; returns once it is committed.
     pub async fn save(&self, record: Record) -> Result<(), StoreError> {
+        self.save_with_id(record, None).await
+    }
+
+    /// Writes one record unless a row with message id `msg_id` exists (then does nothing):
+    /// a redelivered or retried message never becomes a second row. Returns once committed.
+    pub async fn save_once(&self, record: Record, msg_id: &str) -> Result<(), StoreError> {
+        self.save_with_id(record, Some(msg_id.to_owned())).await
+    }
+
+    async fn save_with_id(&self, record: Record, msg_id: Option<String>) -> Result<(), StoreError> {
         match self {
-            Self::Sqlite(s) => s.request(Job::Insert(record)).await.map(drop),
-            Self::Postgres(p) => p.save(record).await,
+            Self::Sqlite(s) => s.request(Job::Insert(record, msg_id)).await.map(drop),
+            Self::Postgres(p) => p.save(record, msg_id).await,
         }
     }
 
@@ -132,7 +142,7 @@ pub struct SqliteStore {
 }
 
 enum Job {
-    Insert(Record),
+    Insert(Record, Option<String>),
     Count,
     Events(String),
 }
@@ -163,6 +173,26 @@ const SQLITE_SCHEMA: &str = "
     CREATE INDEX IF NOT EXISTS event_reports_by_name ON event_reports (event_name);
 ";
 
+/// Message ids make inserts idempotent; added to databases created before they existed.
+/// `NULL` ids (core mode) never conflict.
+const SQLITE_MSG_ID: &str = "
+    CREATE UNIQUE INDEX IF NOT EXISTS event_reports_msg_id ON event_reports (msg_id);
+    CREATE UNIQUE INDEX IF NOT EXISTS user_reports_msg_id ON user_reports (msg_id);
+";
+
+/// Adds the `msg_id` column to `table` if it lacks it.
+fn sqlite_add_msg_id(conn: &rusqlite::Connection, table: &str) -> rusqlite::Result<()> {
+    let has: bool = conn.query_row(
+        &format!("SELECT COUNT(*) > 0 FROM pragma_table_info('{table}') WHERE name = 'msg_id'"),
+        [],
+        |r| r.get(0),
+    )?;
+    if !has {
+        conn.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN msg_id TEXT"))?;
+    }
+    Ok(())
+}
+
 impl SqliteStore {
     fn open(path: PathBuf) -> Result<Self, StoreError> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -178,6 +208,9 @@ impl SqliteStore {
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.execute_batch(SQLITE_SCHEMA)?;
+        sqlite_add_msg_id(&conn, "event_reports")?;
+        sqlite_add_msg_id(&conn, "user_reports")?;
+        conn.execute_batch(SQLITE_MSG_ID)?;
         let (jobs, queue) = mpsc::channel(4 * SQLITE_BATCH);
         std::thread::Builder::new()
             .name("sqlite-writer".to_owned())
@@ -216,8 +249,8 @@ fn sqlite_writer(mut conn: rusqlite::Connection, mut queue: mpsc::Receiver<Pendi
         let outcome = insert_batch(&mut conn, &batch);
         for (job, reply) in batch.drain(..) {
             let answer = match (&outcome, job) {
-                (Err(e), Job::Insert(_)) => Err(StoreError::Sqlite(clone_sqlite_error(e))),
-                (Ok(()), Job::Insert(_)) => Ok(Reply::Done),
+                (Err(e), Job::Insert(..)) => Err(StoreError::Sqlite(clone_sqlite_error(e))),
+                (Ok(()), Job::Insert(..)) => Ok(Reply::Done),
                 (_, Job::Count) => count_rows(&conn).map(Reply::Counts),
                 (_, Job::Events(name)) => event_rows(&conn, &name).map(Reply::Rows),
             };
@@ -233,24 +266,25 @@ fn clone_sqlite_error(e: &rusqlite::Error) -> rusqlite::Error {
 }
 
 fn insert_batch(conn: &mut rusqlite::Connection, batch: &[Pending]) -> rusqlite::Result<()> {
-    if !batch.iter().any(|(job, _)| matches!(job, Job::Insert(_))) {
+    if !batch.iter().any(|(job, _)| matches!(job, Job::Insert(..))) {
         return Ok(());
     }
     let tx = conn.transaction()?;
     {
+        // OR IGNORE: a message id already stored (a redelivery) adds nothing.
         let mut event = tx.prepare_cached(
-            "INSERT INTO event_reports (event_name, report_data, create_time) VALUES (?1, ?2, ?3)",
+            "INSERT OR IGNORE INTO event_reports (event_name, report_data, create_time, msg_id) VALUES (?1, ?2, ?3, ?4)",
         )?;
         let mut user = tx.prepare_cached(
-            "INSERT INTO user_reports (user_id, status, content, create_time) VALUES (?1, ?2, ?3, ?4)",
+            "INSERT OR IGNORE INTO user_reports (user_id, status, content, create_time, msg_id) VALUES (?1, ?2, ?3, ?4, ?5)",
         )?;
         for (job, _) in batch {
             match job {
-                Job::Insert(Record::Event(e)) => {
-                    event.execute((&e.event_name, &e.report_data, e.create_time))?;
+                Job::Insert(Record::Event(e), id) => {
+                    event.execute((&e.event_name, &e.report_data, e.create_time, id))?;
                 }
-                Job::Insert(Record::User(u)) => {
-                    user.execute((&u.user_id, &u.status, &u.content, u.create_time))?;
+                Job::Insert(Record::User(u), id) => {
+                    user.execute((&u.user_id, &u.status, &u.content, u.create_time, id))?;
                 }
                 Job::Count | Job::Events(_) => {}
             }
@@ -298,6 +332,10 @@ const PG_SCHEMA: &str = "
         create_time BIGINT    NOT NULL
     );
     CREATE INDEX IF NOT EXISTS event_reports_by_name ON event_reports (event_name);
+    ALTER TABLE event_reports ADD COLUMN IF NOT EXISTS msg_id TEXT;
+    ALTER TABLE user_reports ADD COLUMN IF NOT EXISTS msg_id TEXT;
+    CREATE UNIQUE INDEX IF NOT EXISTS event_reports_msg_id ON event_reports (msg_id);
+    CREATE UNIQUE INDEX IF NOT EXISTS user_reports_msg_id ON user_reports (msg_id);
 ";
 
 impl PgStore {
@@ -314,21 +352,22 @@ impl PgStore {
         })
     }
 
-    async fn save(&self, record: Record) -> Result<(), StoreError> {
+    async fn save(&self, record: Record, msg_id: Option<String>) -> Result<(), StoreError> {
+        // ON CONFLICT DO NOTHING: a message id already stored (a redelivery) adds nothing.
         match record {
             Record::Event(e) => {
                 self.client
                     .execute(
-                        "INSERT INTO event_reports (event_name, report_data, create_time) VALUES ($1, $2, $3)",
-                        &[&e.event_name, &e.report_data, &e.create_time],
+                        "INSERT INTO event_reports (event_name, report_data, create_time, msg_id) VALUES ($1, $2, $3, $4) ON CONFLICT (msg_id) DO NOTHING",
+                        &[&e.event_name, &e.report_data, &e.create_time, &msg_id],
                     )
                     .await?;
             }
             Record::User(u) => {
                 self.client
                     .execute(
-                        "INSERT INTO user_reports (user_id, status, content, create_time) VALUES ($1, $2, $3, $4)",
-                        &[&u.user_id, &u.status, &u.content, &u.create_time],
+                        "INSERT INTO user_reports (user_id, status, content, create_time, msg_id) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (msg_id) DO NOTHING",
+                        &[&u.user_id, &u.status, &u.content, &u.create_time, &msg_id],
                     )
                     .await?;
             }

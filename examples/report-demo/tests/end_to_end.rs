@@ -144,7 +144,7 @@ async fn user_reports_reach_their_table_and_stats_show_them() {
         .expect("json");
     assert_eq!(
         report_stats,
-        serde_json::json!({"published": 10, "rejected": 0, "unavailable": 0})
+        serde_json::json!({"published": 10, "rejected": 0, "unavailable": 0, "duplicates": 0})
     );
 
     report.stop().await.expect("report stops");
@@ -216,7 +216,7 @@ async fn bad_input_is_a_400_with_a_message_and_publishes_nothing() {
         .expect("json");
     assert_eq!(
         stats,
-        serde_json::json!({"published": 0, "rejected": 6, "unavailable": 0})
+        serde_json::json!({"published": 0, "rejected": 6, "unavailable": 0, "duplicates": 0})
     );
 
     report.stop().await.expect("report stops");

@@ -43,6 +43,7 @@ async fn sigterm_mid_load_saves_everything_the_saver_received() {
         .arg(&config_file)
         .arg("saver")
         .env("REPORT_DATA_DATABASE_URL", &config.data.database.url)
+        .env("REPORT_DATA_NATS_MODE", "core")
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
         .spawn()

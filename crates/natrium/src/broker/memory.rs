@@ -221,6 +221,10 @@ impl Transmit for Inner {
                 }
                 Ok(replies)
             }
+            OutboundKind::DurablePublish { .. } => Err(Error::Unsupported {
+                what: "JetStream",
+                broker: "MemoryBroker",
+            }),
         }
     }
 }

@@ -28,6 +28,7 @@ pub use nats::NatsBroker;
 use crate::codec::{Codec, Decode, Encode};
 use crate::error::{Error, Result};
 use crate::headers::Headers;
+use crate::jetstream::{PubAck, PublishOptions};
 use crate::message::Message;
 
 /// Header carrying a responder's error text (the NATS micro-services convention).
@@ -94,6 +95,27 @@ pub trait Broker: Send + Sync + 'static {
     /// Waits until everything published so far has reached the server.
     async fn flush(&self) -> Result<()>;
 
+    /// Publishes `message` to a JetStream stream and waits for its [`PubAck`]
+    /// (see [`crate::jetstream`]). Brokers without JetStream answer
+    /// [`Error::Unsupported`] (the default).
+    async fn publish_durable_message(
+        &self,
+        message: Message,
+        options: PublishOptions,
+    ) -> Result<PubAck> {
+        let _ = (message, options);
+        Err(Error::Unsupported {
+            what: "JetStream",
+            broker: std::any::type_name::<Self>(),
+        })
+    }
+
+    /// The async-nats JetStream context of this broker's connection, for durable routes and
+    /// stream declarations; `None` when the broker has no JetStream (the default).
+    fn jetstream(&self) -> Option<async_nats::jetstream::Context> {
+        None
+    }
+
     /// Drains every subscription, flushes, closes, and waits until that is done.
     async fn close(&self) -> Result<()>;
 }
@@ -116,6 +138,20 @@ pub trait BrokerExt: Broker {
     ) -> Result<()> {
         let payload = self.codec().encode(value, subject)?;
         self.publish_message(Message::new(subject, payload).with_headers(headers))
+            .await
+    }
+
+    /// Publishes `value` to a JetStream stream and waits for the stream's [`PubAck`].
+    /// Fails with [`Error::NoStream`], [`Error::WrongExpectation`], [`Error::Timeout`] or
+    /// [`Error::JetStream`]; see [`crate::jetstream`].
+    async fn publish_durable<T: Encode + Sync + ?Sized>(
+        &self,
+        subject: &str,
+        value: &T,
+        options: PublishOptions,
+    ) -> Result<PubAck> {
+        let payload = self.codec().encode(value, subject)?;
+        self.publish_durable_message(Message::new(subject, payload), options)
             .await
     }
 

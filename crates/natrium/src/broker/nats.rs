@@ -15,8 +15,8 @@ use crate::codec::Codec;
 use crate::error::{Error, Result};
 use crate::message::Message;
 use crate::middleware::{
-    Middleware, Outbound, OutboundKind, Transmit, publish_through, request_many_through,
-    request_through,
+    Middleware, Outbound, OutboundKind, Transmit, durable_publish_through, publish_through,
+    request_many_through, request_through,
 };
 
 /// A [`Broker`] on a NATS connection. Cheap to clone; clones share the connection.
@@ -27,6 +27,8 @@ pub struct NatsBroker {
 
 struct Inner {
     client: async_nats::Client,
+    /// JetStream on the same connection (streams, consumers, acks).
+    jetstream: async_nats::jetstream::Context,
     servers: String,
     codec: Codec,
     request_timeout: Duration,
@@ -83,6 +85,7 @@ impl NatsBroker {
         tracing::debug!(servers = %servers, codec = %config.codec, "connected to NATS");
         Ok(NatsBroker {
             inner: Arc::new(Inner {
+                jetstream: async_nats::jetstream::new(client.clone()),
                 client,
                 servers,
                 codec: config.codec,
@@ -229,6 +232,34 @@ impl Transmit for Inner {
                 }
             }
             OutboundKind::RequestMany(gather) => self.gather(subj, map, payload, gather).await,
+            OutboundKind::DurablePublish { timeout } => {
+                // A JetStream publish is a request answered by the stream that stores it.
+                let request = async_nats::Request::new()
+                    .payload(payload)
+                    .headers(map.clone())
+                    .timeout(Some(timeout));
+                match self.client.send_request(subj.clone(), request).await {
+                    Ok(reply) => {
+                        let reply = Message::from(reply);
+                        let sent = crate::headers::Headers::from(&map);
+                        crate::jetstream::parse_pub_ack(&subj, &sent, &reply)?;
+                        Ok(vec![reply])
+                    }
+                    Err(e) => Err(match e.kind() {
+                        async_nats::RequestErrorKind::TimedOut => Error::Timeout {
+                            subject: subj,
+                            timeout,
+                        },
+                        async_nats::RequestErrorKind::NoResponders => {
+                            Error::NoStream { subject: subj }
+                        }
+                        _ => Error::Publish {
+                            subject: subj,
+                            source: boxed(e),
+                        },
+                    }),
+                }
+            }
         }
     }
 }
@@ -323,6 +354,25 @@ impl Broker for NatsBroker {
         // The SUB is only known to be live once the server answered a round trip after it.
         self.inner.round_trip().await.map_err(sub_error)?;
         Ok(Subscriber::new(subj, NatsSubscription(sub)))
+    }
+
+    async fn publish_durable_message(
+        &self,
+        mut message: Message,
+        options: crate::jetstream::PublishOptions,
+    ) -> Result<crate::jetstream::PubAck> {
+        self.check_open()?;
+        options.apply(&mut message.headers);
+        let subject = message.subject.clone();
+        let sent = message.headers.clone();
+        let timeout = options.timeout_or_default();
+        let reply =
+            durable_publish_through(&self.inner.layers, &*self.inner, message, timeout).await?;
+        crate::jetstream::parse_pub_ack(&subject, &sent, &reply)
+    }
+
+    fn jetstream(&self) -> Option<async_nats::jetstream::Context> {
+        Some(self.inner.jetstream.clone())
     }
 
     async fn flush(&self) -> Result<()> {

@@ -39,6 +39,7 @@ impl Middleware for Logging {
             OutboundKind::Publish => "publish",
             OutboundKind::Request { .. } => "request",
             OutboundKind::RequestMany(_) => "request_many",
+            OutboundKind::DurablePublish { .. } => "publish_durable",
         };
         let started = Instant::now();
         let result = next.run(outbound).await;

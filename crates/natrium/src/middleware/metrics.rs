@@ -15,8 +15,9 @@ use prometheus_client::registry::Registry;
 
 use super::{Middleware, Next, Outbound, OutboundKind, OutboundNext};
 use crate::error::Result;
+use crate::jetstream::DeliveryEvent;
 use crate::message::Message;
-use crate::transport::{HandlerRequest, HandlerResult};
+use crate::transport::{HandlerRequest, HandlerResult, RouteInfo};
 
 /// The content type of the text exposition served by [`metrics_router`].
 pub const OPENMETRICS_CONTENT_TYPE: &str =
@@ -41,6 +42,21 @@ struct ErrorLabels {
     kind: String,
 }
 
+/// Labels of durable-route ack signals.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct AckLabels {
+    route: String,
+    queue: String,
+    kind: String,
+}
+
+/// Labels of PubAcks.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PubAckLabels {
+    subject: String,
+    duplicate: String,
+}
+
 /// Labels of outbound metrics.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct OutboundLabels {
@@ -60,6 +76,11 @@ struct Families {
     handling: Family<RouteLabels, Histogram, fn() -> Histogram>,
     published: Family<OutboundLabels, Counter>,
     publish_errors: Family<OutboundLabels, Counter>,
+    js_deliveries: Family<RouteLabels, Counter>,
+    js_redeliveries: Family<RouteLabels, Counter>,
+    js_acks: Family<AckLabels, Counter>,
+    js_dead_letters: Family<RouteLabels, Counter>,
+    js_pub_acks: Family<PubAckLabels, Counter>,
 }
 
 /// Middleware that counts messages into a Prometheus [`Registry`].
@@ -74,6 +95,14 @@ struct Families {
 /// | `natrium_message_handling_seconds` | `route`, `queue` | time per attempt (histogram) |
 /// | `natrium_messages_published_total` | `subject`, `operation` | publishes and requests sent (`publish`, `request`, `request_many`) |
 /// | `natrium_publish_errors_total` | `subject`, `operation` | publishes and requests that failed |
+/// | `natrium_jetstream_deliveries_total` | `route`, `queue` | messages a durable route received (`queue`: the consumer) |
+/// | `natrium_jetstream_redeliveries_total` | `route`, `queue` | of those, redeliveries |
+/// | `natrium_jetstream_acks_total` | `route`, `queue`, `kind` | ack signals sent: `ack`, `nak`, `term`, `progress` (`+WPI`) |
+/// | `natrium_jetstream_dead_letters_total` | `route`, `queue` | messages a durable route dead-lettered |
+/// | `natrium_jetstream_pub_acks_total` | `subject`, `duplicate` | PubAcks of durable publishes (`duplicate`: `true`/`false`) |
+///
+/// Durable publishes are also counted in `natrium_messages_published_total` with operation
+/// `publish_durable`.
 ///
 /// `route` is the subscribed subject (wildcards kept), so label values stay bounded;
 /// reply inboxes are all counted as `_INBOX.>`.
@@ -107,6 +136,11 @@ impl Metrics {
             handling: Family::new_with_constructor(handling_histogram),
             published: Family::default(),
             publish_errors: Family::default(),
+            js_deliveries: Family::default(),
+            js_redeliveries: Family::default(),
+            js_acks: Family::default(),
+            js_dead_letters: Family::default(),
+            js_pub_acks: Family::default(),
         };
         let r = registry.sub_registry_with_prefix("natrium");
         r.register(
@@ -138,6 +172,31 @@ impl Metrics {
             "publish_errors",
             "Publishes and requests that failed",
             families.publish_errors.clone(),
+        );
+        r.register(
+            "jetstream_deliveries",
+            "Messages durable routes received",
+            families.js_deliveries.clone(),
+        );
+        r.register(
+            "jetstream_redeliveries",
+            "Messages durable routes received again",
+            families.js_redeliveries.clone(),
+        );
+        r.register(
+            "jetstream_acks",
+            "Ack signals durable routes sent, by kind (ack, nak, term, progress)",
+            families.js_acks.clone(),
+        );
+        r.register(
+            "jetstream_dead_letters",
+            "Messages durable routes dead-lettered",
+            families.js_dead_letters.clone(),
+        );
+        r.register(
+            "jetstream_pub_acks",
+            "PubAcks received for durable publishes",
+            families.js_pub_acks.clone(),
         );
         Metrics {
             families: Arc::new(families),
@@ -195,16 +254,65 @@ impl Middleware for Metrics {
                 OutboundKind::Publish => "publish",
                 OutboundKind::Request { .. } => "request",
                 OutboundKind::RequestMany(_) => "request_many",
+                OutboundKind::DurablePublish { .. } => "publish_durable",
             }
             .to_owned(),
         };
+        let durable = matches!(outbound.kind, OutboundKind::DurablePublish { .. });
         let result = next.run(outbound).await;
         let f = &self.families;
         f.published.get_or_create(&labels).inc();
-        if result.is_err() {
-            f.publish_errors.get_or_create(&labels).inc();
+        match &result {
+            Err(_) => {
+                f.publish_errors.get_or_create(&labels).inc();
+            }
+            Ok(replies) if durable => {
+                #[derive(serde::Deserialize)]
+                struct Ack {
+                    #[serde(default)]
+                    duplicate: bool,
+                }
+                if let Some(ack) = replies
+                    .first()
+                    .and_then(|r| serde_json::from_slice::<Ack>(&r.payload).ok())
+                {
+                    let labels = PubAckLabels {
+                        subject: labels.subject,
+                        duplicate: ack.duplicate.to_string(),
+                    };
+                    f.js_pub_acks.get_or_create(&labels).inc();
+                }
+            }
+            Ok(_) => {}
         }
         result
+    }
+
+    fn on_delivery(&self, route: &RouteInfo, event: &DeliveryEvent) {
+        let labels = RouteLabels {
+            route: route.subject.clone(),
+            queue: route.queue.clone().unwrap_or_default(),
+        };
+        let f = &self.families;
+        match event {
+            DeliveryEvent::Delivered { redelivery } => {
+                f.js_deliveries.get_or_create(&labels).inc();
+                if *redelivery {
+                    f.js_redeliveries.get_or_create(&labels).inc();
+                }
+            }
+            DeliveryEvent::DeadLettered => {
+                f.js_dead_letters.get_or_create(&labels).inc();
+            }
+            signal => {
+                let labels = AckLabels {
+                    route: labels.route,
+                    queue: labels.queue,
+                    kind: signal.name().to_owned(),
+                };
+                f.js_acks.get_or_create(&labels).inc();
+            }
+        }
     }
 }
 

@@ -36,8 +36,9 @@ pub use timeout::Timeout;
 
 use crate::broker::Gather;
 use crate::error::Result;
+use crate::jetstream::DeliveryEvent;
 use crate::message::Message;
-use crate::transport::{HandlerRequest, HandlerResult};
+use crate::transport::{HandlerRequest, HandlerResult, RouteInfo};
 
 /// Code around handlers and outbound messages. See the [module docs](self).
 #[async_trait]
@@ -51,6 +52,12 @@ pub trait Middleware: Send + Sync + 'static {
     async fn outbound(&self, outbound: Outbound, next: OutboundNext<'_>) -> Result<Vec<Message>> {
         next.run(outbound).await
     }
+
+    /// Observes what a durable route did with a delivery (ack, NAK, TERM, `+WPI`, dead
+    /// letter). Called after the handler chain; the default ignores it.
+    fn on_delivery(&self, route: &RouteInfo, event: &DeliveryEvent) {
+        let _ = (route, event);
+    }
 }
 
 /// A shared middleware is a middleware (handy to keep a handle on its state).
@@ -62,6 +69,10 @@ impl<M: Middleware + ?Sized> Middleware for Arc<M> {
 
     async fn outbound(&self, outbound: Outbound, next: OutboundNext<'_>) -> Result<Vec<Message>> {
         (**self).outbound(outbound, next).await
+    }
+
+    fn on_delivery(&self, route: &RouteInfo, event: &DeliveryEvent) {
+        (**self).on_delivery(route, event);
     }
 }
 
@@ -114,6 +125,11 @@ pub enum OutboundKind {
     },
     /// A one-to-many request: the result holds every reply gathered.
     RequestMany(Gather),
+    /// A durable (JetStream) publish: the result holds the stream's PubAck reply.
+    DurablePublish {
+        /// How long the publish waits for its PubAck.
+        timeout: Duration,
+    },
 }
 
 /// A message on its way out, as seen by [`Middleware::outbound`].
@@ -196,6 +212,25 @@ pub(crate) async fn request_through(
     let outbound = Outbound {
         message,
         kind: OutboundKind::Request { timeout },
+    };
+    send_outbound(layers, transmit, outbound)
+        .await?
+        .into_iter()
+        .next()
+        .ok_or(crate::error::Error::Timeout { subject, timeout })
+}
+
+/// Sends a durable publish through the outbound chain and returns the stream's answer.
+pub(crate) async fn durable_publish_through(
+    layers: &[Arc<dyn Middleware>],
+    transmit: &dyn Transmit,
+    message: Message,
+    timeout: Duration,
+) -> Result<Message> {
+    let subject = message.subject.clone();
+    let outbound = Outbound {
+        message,
+        kind: OutboundKind::DurablePublish { timeout },
     };
     send_outbound(layers, transmit, outbound)
         .await?

@@ -188,6 +188,7 @@ impl Middleware for Tracing {
     ) -> Result<Vec<Message>> {
         let (operation, kind) = match outbound.kind {
             OutboundKind::Publish => ("publish", SpanKind::Producer),
+            OutboundKind::DurablePublish { .. } => ("publish_durable", SpanKind::Producer),
             OutboundKind::Request { .. } | OutboundKind::RequestMany(_) => {
                 ("request", SpanKind::Client)
             }

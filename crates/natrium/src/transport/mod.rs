@@ -8,9 +8,9 @@
 
 mod extract;
 mod handler;
-mod request;
+pub(crate) mod request;
 mod route;
-mod runner;
+pub(crate) mod runner;
 mod server;
 pub mod service_api;
 mod stats;

@@ -19,6 +19,8 @@ pub enum RouteKind {
     Subscribe,
     /// A responder: the handler's return value is the reply.
     Reply,
+    /// A durable consumer: the handler's outcome decides the JetStream ack.
+    Durable,
 }
 
 /// The registration a message arrived through.
@@ -177,6 +179,7 @@ impl std::fmt::Display for HandlerErrorKind {
 #[derive(Debug, Clone)]
 pub struct HandlerError {
     kind: HandlerErrorKind,
+    terminal: bool,
     code: u16,
     message: String,
     source: Option<Arc<dyn std::error::Error + Send + Sync>>,
@@ -187,6 +190,7 @@ impl HandlerError {
     pub fn new(message: impl Into<String>) -> Self {
         HandlerError {
             kind: HandlerErrorKind::Handler,
+            terminal: false,
             code: 500,
             message: message.into(),
             source: None,
@@ -223,6 +227,19 @@ impl HandlerError {
             code: 504,
             ..HandlerError::new(format!("handler did not finish within {after:?}"))
         }
+    }
+
+    /// Marks the failure as terminal: retrying cannot help, so a durable route terminates
+    /// the message (`+TERM` with this error's text) and dead-letters it instead of
+    /// redelivering it. Decode errors are always terminal.
+    pub fn terminal(mut self) -> Self {
+        self.terminal = true;
+        self
+    }
+
+    /// Whether retrying cannot help: marked [`HandlerError::terminal`], or a decode error.
+    pub fn is_terminal(&self) -> bool {
+        self.terminal || self.kind == HandlerErrorKind::Decode
     }
 
     /// What kind of failure this is.

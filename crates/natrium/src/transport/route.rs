@@ -9,6 +9,7 @@ use super::extract::StateRequirement;
 use super::handler::Handler;
 use super::request::{HandlerRequest, RouteInfo, RouteKind};
 use super::runner::DirectDriver;
+use crate::jetstream::DurableSpec;
 
 /// How often a failed message is retried, and how long to wait in between.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -78,6 +79,8 @@ pub struct Route {
     pub(crate) concurrency: usize,
     pub(crate) retry: RetryPolicy,
     pub(crate) dead_letter: Option<String>,
+    /// Set for routes bound to a JetStream durable consumer.
+    pub(crate) durable: Option<DurableSpec>,
 }
 
 impl std::fmt::Debug for Route {
@@ -87,6 +90,7 @@ impl std::fmt::Debug for Route {
             .field("concurrency", &self.concurrency)
             .field("retry", &self.retry)
             .field("dead_letter", &self.dead_letter)
+            .field("durable", &self.durable)
             .finish_non_exhaustive()
     }
 }
@@ -115,6 +119,7 @@ impl Route {
             concurrency: 1,
             retry: RetryPolicy::default(),
             dead_letter: None,
+            durable: None,
         }
     }
 
@@ -127,6 +132,81 @@ impl Route {
     /// (`Nats-Service-Error`, `Nats-Service-Error-Code`).
     pub fn reply<H: Handler<Args>, Args>(subject: impl Into<String>, handler: H) -> Self {
         Route::new(RouteKind::Reply, subject, handler)
+    }
+
+    /// A durable route: `handler` runs for each message the JetStream pull consumer
+    /// `consumer` (declared in code, created or checked at start; its `durable_name` is
+    /// required) delivers from `stream`, and its outcome decides the ack:
+    ///
+    /// - `Ok` → `+ACK` (confirmed by the server with [`Route::double_ack`]);
+    /// - an error → `-NAK` with the route's [`RetryPolicy`] backoff for this delivery count;
+    /// - a terminal error ([`HandlerError::terminal`](crate::HandlerError::terminal), or a
+    ///   decode error) → dead letter (if set), then `+TERM` with the reason;
+    /// - a panic → `-NAK`;
+    /// - the last allowed delivery (`max_deliver`) failing → dead letter, then `+TERM`.
+    ///
+    /// While the handler runs, `+WPI` is sent every half `ack_wait`, so a slow handler is
+    /// never redelivered mid-work. Concurrency is [`Route::concurrency`], at most
+    /// `max_ack_pending`. See [`crate::jetstream`].
+    ///
+    /// ```
+    /// use natrium::Route;
+    /// use natrium::async_nats::jetstream::consumer::pull;
+    /// async fn save(order: serde_json::Value) -> natrium::Result<()> { Ok(()) }
+    /// let route = Route::durable(
+    ///     "ORDERS",
+    ///     pull::Config {
+    ///         durable_name: Some("saver".into()),
+    ///         filter_subject: "orders.>".into(),
+    ///         max_deliver: 5,
+    ///         ..Default::default()
+    ///     },
+    ///     save,
+    /// )
+    /// .concurrency(16)
+    /// .dead_letter("orders.dead");
+    /// ```
+    pub fn durable<H: Handler<Args>, Args>(
+        stream: impl Into<String>,
+        consumer: async_nats::jetstream::consumer::pull::Config,
+        handler: H,
+    ) -> Self {
+        let subject = if consumer.filter_subject.is_empty() {
+            consumer
+                .filter_subjects
+                .first()
+                .cloned()
+                .unwrap_or_else(|| ">".to_owned())
+        } else {
+            consumer.filter_subject.clone()
+        };
+        let mut route = Route::new(RouteKind::Durable, subject, handler);
+        route.info.queue = consumer.durable_name.clone();
+        route.durable = Some(DurableSpec {
+            stream: stream.into(),
+            consumer,
+            double_ack: false,
+            prefetch: None,
+        });
+        route
+    }
+
+    /// Durable routes: confirm each ack with the server (a request instead of a publish),
+    /// so an `Ok` is known to be stored before the next message is taken.
+    pub fn double_ack(mut self, confirmed: bool) -> Self {
+        if let Some(spec) = &mut self.durable {
+            spec.double_ack = confirmed;
+        }
+        self
+    }
+
+    /// Durable routes: how many messages to pull ahead of the handlers (default: the
+    /// concurrency, at least 64). Pulled messages a stop leaves unstarted are NAKed at once.
+    pub fn prefetch(mut self, messages: usize) -> Self {
+        if let Some(spec) = &mut self.durable {
+            spec.prefetch = Some(messages.max(1));
+        }
+        self
     }
 
     /// Joins a queue group: each message goes to one member of the group.

@@ -11,7 +11,9 @@ use parking_lot::Mutex;
 use crate::app::{AppContext, Server};
 use crate::broker::{Broker, BrokerConfig, MemoryBroker, NatsBroker, subject};
 use crate::error::{Error, Result};
+use crate::jetstream::{DurableRunner, OnMismatch, ensure_consumer, ensure_stream};
 use crate::middleware::Middleware;
+use async_nats::jetstream::consumer::PullConsumer;
 
 use super::handler::Handler;
 use super::request::{Ctx, RouteInfo, StateMap};
@@ -69,6 +71,8 @@ impl From<MemoryBroker> for BrokerSource {
 pub struct NatsServerBuilder {
     name: String,
     source: BrokerSource,
+    streams: Vec<async_nats::jetstream::stream::Config>,
+    on_mismatch: OnMismatch,
     routes: Vec<Route>,
     layers: Vec<Arc<dyn Middleware>>,
     states: StateMap,
@@ -99,6 +103,20 @@ impl NatsServerBuilder {
     /// Registers a responder: the handler's return value is the reply.
     pub fn reply<H: Handler<Args>, Args>(self, subject: impl Into<String>, handler: H) -> Self {
         self.route(Route::reply(subject, handler))
+    }
+
+    /// Declares a JetStream stream: created at start when missing, checked against the
+    /// server's when present (see [`jetstream::ensure_stream`](crate::jetstream::ensure_stream)).
+    pub fn stream(mut self, config: async_nats::jetstream::stream::Config) -> Self {
+        self.streams.push(config);
+        self
+    }
+
+    /// What start does when a declared stream or durable consumer exists with other
+    /// settings (default [`OnMismatch::Fail`]: a [`Error::ConfigMismatch`] naming the field).
+    pub fn on_mismatch(mut self, policy: OnMismatch) -> Self {
+        self.on_mismatch = policy;
+        self
     }
 
     /// Registers a route with options (queue, concurrency, retry, dead letter).
@@ -140,6 +158,29 @@ impl NatsServerBuilder {
                     info.subject
                 )));
             }
+            if let Some(durable) = &route.durable {
+                if durable.consumer.durable_name.is_none() {
+                    return Err(Error::Config(format!(
+                        "the durable route on stream {} needs a consumer durable_name",
+                        durable.stream
+                    )));
+                }
+                if let Some(dl) = &route.dead_letter
+                    && subject::matches(&info.subject, dl)
+                {
+                    return Err(Error::Config(format!(
+                        "dead-letter subject {dl} matches the consumer's filter {}: \
+                         dead letters would be delivered to the same handler again",
+                        info.subject
+                    )));
+                }
+                if durable.stream.is_empty() {
+                    return Err(Error::Config(format!(
+                        "the durable route {} needs a stream name",
+                        info.subject
+                    )));
+                }
+            }
             if !seen.insert((info.subject.clone(), info.queue.clone())) {
                 return Err(Error::DuplicateRoute {
                     subject: info.subject.clone(),
@@ -174,6 +215,8 @@ impl NatsServerBuilder {
             inner: Arc::new(Inner {
                 name: self.name,
                 source: self.source,
+                streams: self.streams,
+                on_mismatch: self.on_mismatch,
                 routes,
                 layers: Arc::from(self.layers),
                 states: Arc::new(self.states),
@@ -205,6 +248,8 @@ pub struct NatsServer {
 struct Inner {
     name: String,
     source: BrokerSource,
+    streams: Vec<async_nats::jetstream::stream::Config>,
+    on_mismatch: OnMismatch,
     routes: Vec<Arc<RouteRuntime>>,
     layers: Arc<[Arc<dyn Middleware>]>,
     states: Arc<StateMap>,
@@ -235,6 +280,8 @@ impl NatsServer {
         NatsServerBuilder {
             name: "nats".into(),
             source: source.into(),
+            streams: Vec::new(),
+            on_mismatch: OnMismatch::Fail,
             routes: Vec::new(),
             layers: Vec::new(),
             states: StateMap::default(),
@@ -268,6 +315,66 @@ impl NatsServer {
     }
 }
 
+/// Where a route's messages come from.
+enum Source {
+    Core(crate::broker::Subscriber),
+    /// The consumer, and whether a stream stores the route's dead letters.
+    Durable(Box<PullConsumer>, bool),
+}
+
+impl NatsServer {
+    /// Creates or checks the declared streams; returns the JetStream context when any
+    /// stream or durable route needs it.
+    async fn declare(&self, broker: &dyn Broker) -> Result<Option<async_nats::jetstream::Context>> {
+        let durable = self.inner.routes.iter().any(|r| r.route.durable.is_some());
+        if self.inner.streams.is_empty() && !durable {
+            return Ok(None);
+        }
+        let js = broker.jetstream().ok_or(Error::Unsupported {
+            what: "JetStream (streams and durable routes)",
+            broker: "this server's broker",
+        })?;
+        for stream in &self.inner.streams {
+            ensure_stream(&js, stream, self.inner.on_mismatch).await?;
+        }
+        Ok(Some(js))
+    }
+
+    fn durable_runner(
+        &self,
+        rt: &Arc<RouteRuntime>,
+        broker: &Arc<dyn Broker>,
+        consumer: &PullConsumer,
+        dead_letter_stored: bool,
+        ctx: &AppContext,
+        handler_ctx: Ctx,
+    ) -> Arc<DurableRunner> {
+        let config = &consumer.cached_info().config;
+        let max_ack_pending = usize::try_from(config.max_ack_pending)
+            .ok()
+            .filter(|m| *m > 0)
+            .unwrap_or(usize::MAX);
+        let spec = rt.route.durable.clone().expect("durable route");
+        let client = broker.jetstream().expect("checked in declare").client();
+        Arc::new(DurableRunner {
+            rt: rt.clone(),
+            spec,
+            broker: broker.clone(),
+            client,
+            layers: self.inner.layers.clone(),
+            states: self.inner.states.clone(),
+            codec: broker.codec(),
+            ctx: ctx.clone(),
+            handler_ctx,
+            server: self.inner.name.clone(),
+            ack_wait: config.ack_wait,
+            max_deliver: config.max_deliver,
+            limit: rt.route.concurrency.min(max_ack_pending),
+            dead_letter_stored,
+        })
+    }
+}
+
 #[async_trait]
 impl Server for NatsServer {
     fn name(&self) -> String {
@@ -290,14 +397,40 @@ impl Server for NatsServer {
             BrokerSource::Shared(broker) => (broker.clone(), false),
         };
         let mut subscribers = Vec::with_capacity(self.inner.routes.len());
+        let js = match self.declare(&*broker).await {
+            Ok(js) => js,
+            Err(err) => {
+                if owned {
+                    let _ = broker.close().await;
+                }
+                return Err(err);
+            }
+        };
         for rt in &self.inner.routes {
             let info = &rt.info;
-            match broker.subscribe(&info.subject, info.queue.as_deref()).await {
-                Ok(sub) => subscribers.push(sub),
+            let source = match (&rt.route.durable, &js) {
+                (Some(spec), Some(js)) => {
+                    let stored = match &rt.route.dead_letter {
+                        Some(dl) => js.stream_by_subject(dl.clone()).await.is_ok(),
+                        None => false,
+                    };
+                    ensure_consumer(js, &spec.stream, &spec.consumer, self.inner.on_mismatch)
+                        .await
+                        .map(|consumer| Source::Durable(Box::new(consumer), stored))
+                }
+                _ => broker
+                    .subscribe(&info.subject, info.queue.as_deref())
+                    .await
+                    .map(Source::Core),
+            };
+            match source {
+                Ok(source) => subscribers.push(source),
                 Err(err) => {
                     // Leave nothing half-started behind.
-                    for mut sub in subscribers {
-                        let _ = sub.unsubscribe().await;
+                    for source in subscribers {
+                        if let Source::Core(mut sub) = source {
+                            let _ = sub.unsubscribe().await;
+                        }
                     }
                     if owned {
                         let _ = broker.close().await;
@@ -329,14 +462,30 @@ impl Server for NatsServer {
             .routes
             .iter()
             .zip(subscribers)
-            .map(|(rt, sub)| {
+            .map(|(rt, source)| {
+                let handler_ctx =
+                    Ctx::new(ctx.stopping_token().clone(), ctx.cancel_token().clone());
+                let sub = match source {
+                    Source::Core(sub) => sub,
+                    Source::Durable(consumer, dead_letter_stored) => {
+                        let runner = self.durable_runner(
+                            rt,
+                            &broker,
+                            &consumer,
+                            dead_letter_stored,
+                            ctx,
+                            handler_ctx,
+                        );
+                        return tokio::spawn(runner.run(*consumer, drain.token().clone()));
+                    }
+                };
                 let runner = Runner {
                     rt: rt.clone(),
                     broker: broker.clone(),
                     layers: self.inner.layers.clone(),
                     states: self.inner.states.clone(),
                     codec: broker.codec(),
-                    handler_ctx: Ctx::new(ctx.stopping_token().clone(), ctx.cancel_token().clone()),
+                    handler_ctx,
                     ctx: ctx.clone(),
                     server: self.inner.name.clone(),
                 };

