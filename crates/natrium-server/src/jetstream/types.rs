@@ -1127,11 +1127,27 @@ pub fn decode_request<T: RequestBody>(payload: &[u8], strict: bool) -> Result<T,
         None => return Ok(T::default()),
     };
     // Go's decoder reads further values into the same struct.
+    let first_end = stream.byte_offset();
+    let mut several = false;
     for next in stream {
         match next {
-            Ok(next) => merge(&mut value, next),
+            Ok(next) => {
+                several = true;
+                merge(&mut value, next);
+            }
             Err(err) => return Err(ApiError::invalid_json(go_syntax_error(&err, payload))),
         }
+    }
+    // Without strict mode nats-server retries a failed decode with `json.Unmarshal`, which
+    // refuses a second value outright.
+    if several && !strict && T::from_value(value.clone(), true).is_err() {
+        let next = payload[first_end..]
+            .iter()
+            .find(|b| !b.is_ascii_whitespace())
+            .map_or(' ', |b| *b as char);
+        return Err(ApiError::invalid_json(format!(
+            "invalid character {next:?} after top-level value"
+        )));
     }
     // serde would read a struct from an array; Go refuses anything but an object (or null).
     let kind = match &value {
@@ -1630,5 +1646,16 @@ mod tests {
         );
         let back: StreamConfig = serde_json::from_str(&json).unwrap();
         assert_eq!(back, config);
+    }
+
+    #[test]
+    fn lenient_mode_refuses_a_second_value_that_does_not_fit() {
+        let err = decode_config(r#"{"name":"F"}{"x":1}"#, false).unwrap_err();
+        assert_eq!(
+            err.description,
+            "invalid JSON: invalid character '{' after top-level value"
+        );
+        let req = decode_config(r#"{"name":"F"} {"max_msgs":1}"#, false).unwrap();
+        assert_eq!((req.config.name.as_str(), req.config.max_msgs), ("F", 1));
     }
 }
