@@ -159,7 +159,7 @@ fn unknown_word<E: serde::de::Error>(word: &str) -> E {
 
 macro_rules! word_enum {
     ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident = $word:literal),+ $(,)? }
-     default $default:ident, case_insensitive = $ci:literal) => {
+     case_insensitive = $ci:literal) => {
         $(#[$meta])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
         pub enum $name {
@@ -191,14 +191,11 @@ macro_rules! word_enum {
                 }
             }
         }
-
-        const _: () = { let _ = $name::$default; };
     };
 }
 
 word_enum! {
     /// When messages leave a stream besides the limits (`retention`).
-    #[doc = ""]
     RetentionPolicy {
         /// `"limits"`: only the limits remove messages (the default).
         #[default]
@@ -207,7 +204,7 @@ word_enum! {
         Interest = "interest",
         /// `"workqueue"`: a message goes once any consumer has acknowledged it.
         WorkQueue = "workqueue",
-    } default Limits, case_insensitive = false
+    } case_insensitive = false
 }
 
 word_enum! {
@@ -219,7 +216,7 @@ word_enum! {
         Old = "old",
         /// `"new"`: refuse the new message.
         New = "new",
-    } default Old, case_insensitive = true
+    } case_insensitive = true
 }
 
 word_enum! {
@@ -230,7 +227,7 @@ word_enum! {
         File = "file",
         /// `"memory"`.
         Memory = "memory",
-    } default File, case_insensitive = false
+    } case_insensitive = false
 }
 
 word_enum! {
@@ -241,7 +238,7 @@ word_enum! {
         Default = "default",
         /// `"async"`: flushed in the background.
         Async = "async",
-    } default Default, case_insensitive = false
+    } case_insensitive = false
 }
 
 impl PersistMode {
