@@ -13,7 +13,7 @@ use super::errors::ApiError;
 use super::stream::Stream;
 use super::types::{
     API_LEVEL, AccountInfo, AccountInfoResponse, AccountLimits, ApiPaged, ApiStats, ClusterInfo,
-    ErrorResponse, MsgDeleteRequest, MsgGetRequest, MsgGetResponse, StoredMsg, StreamConfigRequest,
+    MsgDeleteRequest, MsgGetRequest, MsgGetResponse, StoredMsg, StreamConfigRequest,
     StreamCreateResponse, StreamInfo, StreamInfoRequest, StreamInfoResponse, StreamListRequest,
     StreamListResponse, StreamNamesResponse, StreamPurgeRequest, StreamPurgeResponse,
     SuccessResponse, Timestamp, decode_request, page_limit, response_type,
@@ -42,8 +42,11 @@ pub(super) async fn serve(
         let Some(api) = subject.strip_prefix("$JS.API.") else {
             continue;
         };
+        // nats-server does not answer (nor count) requests it does not know.
+        let Some(answer) = js.handle(api, &req.payload) else {
+            continue;
+        };
         js.api_total.fetch_add(1, Ordering::Relaxed);
-        let answer = js.handle(api, &req.payload);
         if answer.error {
             js.api_errors.fetch_add(1, Ordering::Relaxed);
         }
@@ -72,9 +75,9 @@ impl Answer {
 
 impl JetStream {
     /// Routes one request by the part of its subject after `$JS.API.`.
-    fn handle(&self, api: &str, payload: &[u8]) -> Answer {
+    fn handle(&self, api: &str, payload: &[u8]) -> Option<Answer> {
         let tokens: Vec<&str> = api.split('.').collect();
-        match tokens.as_slice() {
+        Some(match tokens.as_slice() {
             ["INFO"] => self.account_info(),
             ["STREAM", "CREATE", name] => self.stream_create(name, payload),
             ["STREAM", "UPDATE", name] => self.stream_update(name, payload),
@@ -89,14 +92,8 @@ impl JetStream {
             ["DIRECT", "GET", name, subject @ ..] if !subject.is_empty() => {
                 self.direct_get(name, payload, Some(subject.join(".")))
             }
-            _ => Answer::json(
-                &ErrorResponse {
-                    kind: response_type::SYSTEM,
-                    error: ApiError::bad_request(),
-                },
-                true,
-            ),
-        }
+            _ => return None,
+        })
     }
 
     fn account_info(&self) -> Answer {
@@ -131,7 +128,7 @@ impl JetStream {
     /// The info of `stream` as create, update and list replies give it.
     fn info_of(&self, stream: &Stream) -> StreamInfo {
         StreamInfo {
-            config: stream_config::with_dynamic_metadata(stream.config()),
+            config: stream_config::with_dynamic_metadata(stream.config(), crate::VERSION),
             created: stream.created(),
             state: stream.state(),
             domain: String::new(),
@@ -169,26 +166,24 @@ impl JetStream {
     /// Creates a stream (or finds the identical one that exists).
     fn create(&self, name: &str, payload: &[u8]) -> Result<Arc<Stream>, ApiError> {
         let req: StreamConfigRequest = decode_request(payload, self.opts.strict)?;
-        let mut config = req.config;
-        if config.name.is_empty() {
-            config.name = name.to_owned();
-        } else if config.name != name {
-            return Err(ApiError::stream_mismatch());
-        }
-        let others: Vec<_> = self
-            .streams
-            .read()
-            .values()
-            .filter(|s| s.name() != name)
-            .map(|s| s.config())
-            .collect();
-        let config = stream_config::check_create(config, req.pedantic, &others)?;
-        if let Some(existing) = self.stream(name) {
-            return if stream_config::same_config(&existing.config(), &config) {
-                Ok(existing)
-            } else {
-                Err(ApiError::stream_name_exist())
-            };
+        let config = req.config;
+        let existing: Vec<_> = self.streams.read().values().map(|s| s.config()).collect();
+        let refs: Vec<&super::types::StreamConfig> = existing.iter().collect();
+        let limits = AccountLimits::default();
+        let ctx = stream_config::ConfigContext {
+            limits: &limits,
+            server_max_memory: self.max_memory,
+            server_max_storage: self.max_store,
+            existing: &refs,
+        };
+        let config = match stream_config::check_create(name, config, req.pedantic, &ctx)? {
+            stream_config::Create::Existing => {
+                return self.stream(name).ok_or_else(ApiError::stream_not_found);
+            }
+            stream_config::Create::New(config) => *config,
+        };
+        if self.stream(name).is_some() {
+            return Err(ApiError::stream_name_exist());
         }
         let created = Timestamp::now();
         let dir = match config.storage {
@@ -200,12 +195,23 @@ impl JetStream {
             }
             super::types::StorageType::Memory => None,
         };
-        let store = self.open_store(&config, dir.as_deref()).map_err(|e| {
+        let mut store = self.open_store(&config, dir.as_deref()).map_err(|e| {
             if let Some(dir) = &dir {
                 let _ = std::fs::remove_dir_all(dir);
             }
             ApiError::stream_create(e)
         })?;
+        if config.first_seq > 1 {
+            // A new stream starting later: as after a compaction to that sequence.
+            let start = PurgeRequest {
+                seq: Some(config.first_seq),
+                ..PurgeRequest::default()
+            };
+            store
+                .purge(&start)
+                .and_then(|_| store.flush())
+                .map_err(ApiError::stream_create)?;
+        }
         let stream = Stream::new(
             config,
             created,
@@ -221,22 +227,19 @@ impl JetStream {
     fn stream_update(&self, name: &str, payload: &[u8]) -> Answer {
         let result = (|| {
             let req: StreamConfigRequest = decode_request(payload, self.opts.strict)?;
-            let mut config = req.config;
-            if config.name.is_empty() {
-                config.name = name.to_owned();
-            } else if config.name != name {
-                return Err(ApiError::stream_mismatch());
-            }
+            let config = req.config;
             let stream = self.stream(name).ok_or_else(ApiError::stream_not_found)?;
-            let others: Vec<_> = self
-                .streams
-                .read()
-                .values()
-                .filter(|s| s.name() != name)
-                .map(|s| s.config())
-                .collect();
-            let config =
-                stream_config::check_update(&stream.config(), config, req.pedantic, &others)?;
+            let existing: Vec<_> = self.streams.read().values().map(|s| s.config()).collect();
+            let refs: Vec<&super::types::StreamConfig> = existing.iter().collect();
+            let limits = AccountLimits::default();
+            let ctx = stream_config::ConfigContext {
+                limits: &limits,
+                server_max_memory: self.max_memory,
+                server_max_storage: self.max_store,
+                existing: &refs,
+            };
+            let old = stream.config();
+            let config = stream_config::check_update(name, Some(&old), config, req.pedantic, &ctx)?;
             if let Some(dir) = stream.dir() {
                 write_meta(dir, &config, stream.created())
                     .map_err(|e| ApiError::stream_update(format!("{e}")))?;
@@ -351,6 +354,7 @@ impl JetStream {
         match decode_request::<StreamListRequest>(payload, self.opts.strict) {
             Ok(req) => {
                 let all = self.matching_streams(&req.subject);
+                let offset = req.offset.min(all.len());
                 let names: Vec<String> = all
                     .iter()
                     .skip(req.offset)
@@ -363,10 +367,11 @@ impl JetStream {
                         error: None,
                         paged: ApiPaged {
                             total: all.len(),
-                            offset: req.offset,
+                            offset,
                             limit: page_limit::NAMES,
                         },
-                        streams: Some(names),
+                        // nats-server sends null, not [], when there is nothing to list.
+                        streams: (!names.is_empty()).then_some(names),
                     },
                     false,
                 )
@@ -387,13 +392,14 @@ impl JetStream {
         match decode_request::<StreamListRequest>(payload, self.opts.strict) {
             Ok(req) => {
                 let all = self.matching_streams(&req.subject);
+                let offset = req.offset.min(all.len());
                 let infos: Vec<StreamInfo> = all
                     .iter()
                     .skip(req.offset)
                     .take(page_limit::LIST)
                     .map(|s| {
                         let mut info = self.info_of(s);
-                        info.config = stream_config::with_list_metadata(s.config());
+                        info.config = s.config();
                         info
                     })
                     .collect();
@@ -403,7 +409,7 @@ impl JetStream {
                         error: None,
                         paged: ApiPaged {
                             total: all.len(),
-                            offset: req.offset,
+                            offset,
                             limit: page_limit::LIST,
                         },
                         streams: Some(infos),
@@ -488,7 +494,7 @@ impl JetStream {
         let result = (|| {
             let req: MsgGetRequest = decode_request(payload, self.opts.strict)?;
             let stream = self.stream(name).ok_or_else(ApiError::stream_not_found)?;
-            stream_config::check_msg_get(&req)?;
+            check_msg_get(&req)?;
             let m = self.find_message(&stream, &req)?;
             Ok(StoredMsg {
                 subject: String::from_utf8_lossy(&m.subject).into_owned(),
@@ -526,6 +532,12 @@ impl JetStream {
                     "message delete not permitted",
                 ));
             }
+            if req.seq == 0 {
+                return Err(ApiError::bad_request());
+            }
+            if req.seq > stream.state().last_seq {
+                return Err(ApiError::stream_msg_delete_failed("stream store EOF"));
+            }
             let removed = stream
                 .with_store(|s| {
                     s.remove(req.seq, !req.no_erase)
@@ -535,7 +547,7 @@ impl JetStream {
             if removed {
                 Ok(())
             } else {
-                Err(ApiError::sequence_not_found(req.seq))
+                Err(ApiError::stream_msg_delete_failed("no message found"))
             }
         })();
         success(response_type::STREAM_MSG_DELETE, result.err())
@@ -566,10 +578,18 @@ impl JetStream {
             None if payload.iter().all(u8::is_ascii_whitespace) => {
                 return status(408, "Empty Request");
             }
-            None => match decode_request::<MsgGetRequest>(payload, self.opts.strict) {
-                Ok(req) if stream_config::check_msg_get(&req).is_ok() => req,
-                _ => return status(408, "Bad Request"),
-            },
+            None => {
+                if serde_json::from_slice::<serde_json::Value>(payload).is_err() {
+                    return status(408, "Malformed Request");
+                }
+                // Direct get ignores what it does not know, as nats-server does.
+                let req = decode_request::<MsgGetRequest>(payload, false).unwrap_or_default();
+                match ways_to_get(&req) {
+                    0 => return status(408, "Empty Request"),
+                    1 => req,
+                    _ => return status(408, "Bad Request"),
+                }
+            }
         };
         match self.find_message(&stream, &req) {
             Ok(m) => {
@@ -633,4 +653,24 @@ fn write_meta(
     }
     std::fs::rename(&tmp, dir.join("meta.json"))?;
     std::fs::File::open(dir)?.sync_all()
+}
+
+/// How many ways to find a message a get request names (one is right).
+fn ways_to_get(req: &MsgGetRequest) -> usize {
+    [
+        req.seq > 0 && req.next_by_subj.is_empty(),
+        !req.last_by_subj.is_empty(),
+        !req.next_by_subj.is_empty(),
+    ]
+    .iter()
+    .filter(|w| **w)
+    .count()
+}
+
+/// A `STREAM.MSG.GET` request names exactly one way to find a message.
+fn check_msg_get(req: &MsgGetRequest) -> Result<(), ApiError> {
+    if ways_to_get(req) != 1 {
+        return Err(ApiError::bad_request());
+    }
+    Ok(())
 }

@@ -159,7 +159,7 @@ fn unknown_word<E: serde::de::Error>(word: &str) -> E {
 
 macro_rules! word_enum {
     ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident = $word:literal),+ $(,)? }
-     default $default:ident, case_insensitive = $ci:literal) => {
+     case_insensitive = $ci:literal) => {
         $(#[$meta])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
         pub enum $name {
@@ -191,14 +191,11 @@ macro_rules! word_enum {
                 }
             }
         }
-
-        const _: () = { let _ = $name::$default; };
     };
 }
 
 word_enum! {
     /// When messages leave a stream besides the limits (`retention`).
-    #[doc = ""]
     RetentionPolicy {
         /// `"limits"`: only the limits remove messages (the default).
         #[default]
@@ -207,7 +204,7 @@ word_enum! {
         Interest = "interest",
         /// `"workqueue"`: a message goes once any consumer has acknowledged it.
         WorkQueue = "workqueue",
-    } default Limits, case_insensitive = false
+    } case_insensitive = false
 }
 
 word_enum! {
@@ -219,7 +216,7 @@ word_enum! {
         Old = "old",
         /// `"new"`: refuse the new message.
         New = "new",
-    } default Old, case_insensitive = true
+    } case_insensitive = true
 }
 
 word_enum! {
@@ -230,7 +227,7 @@ word_enum! {
         File = "file",
         /// `"memory"`.
         Memory = "memory",
-    } default File, case_insensitive = false
+    } case_insensitive = false
 }
 
 word_enum! {
@@ -241,7 +238,7 @@ word_enum! {
         Default = "default",
         /// `"async"`: flushed in the background.
         Async = "async",
-    } default Default, case_insensitive = false
+    } case_insensitive = false
 }
 
 impl PersistMode {
@@ -1127,11 +1124,27 @@ pub fn decode_request<T: RequestBody>(payload: &[u8], strict: bool) -> Result<T,
         None => return Ok(T::default()),
     };
     // Go's decoder reads further values into the same struct.
+    let first_end = stream.byte_offset();
+    let mut several = false;
     for next in stream {
         match next {
-            Ok(next) => merge(&mut value, next),
+            Ok(next) => {
+                several = true;
+                merge(&mut value, next);
+            }
             Err(err) => return Err(ApiError::invalid_json(go_syntax_error(&err, payload))),
         }
+    }
+    // Without strict mode nats-server retries a failed decode with `json.Unmarshal`, which
+    // refuses a second value outright.
+    if several && !strict && T::from_value(value.clone(), true).is_err() {
+        let next = payload[first_end..]
+            .iter()
+            .find(|b| !b.is_ascii_whitespace())
+            .map_or(' ', |b| *b as char);
+        return Err(ApiError::invalid_json(format!(
+            "invalid character {next:?} after top-level value"
+        )));
     }
     // serde would read a struct from an array; Go refuses anything but an object (or null).
     let kind = match &value {
@@ -1645,5 +1658,16 @@ mod tests {
         );
         let back: StreamConfig = serde_json::from_str(&json).unwrap();
         assert_eq!(back, config);
+    }
+
+    #[test]
+    fn lenient_mode_refuses_a_second_value_that_does_not_fit() {
+        let err = decode_config(r#"{"name":"F"}{"x":1}"#, false).unwrap_err();
+        assert_eq!(
+            err.description,
+            "invalid JSON: invalid character '{' after top-level value"
+        );
+        let req = decode_config(r#"{"name":"F"} {"max_msgs":1}"#, false).unwrap();
+        assert_eq!((req.config.name.as_str(), req.config.max_msgs), ("F", 1));
     }
 }
