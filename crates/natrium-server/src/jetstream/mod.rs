@@ -229,6 +229,7 @@ impl JetStream {
                 path: dir.clone(),
                 reason,
             };
+            let started = std::time::Instant::now();
             let meta_path = dir.join("meta.json");
             let meta: StreamMeta = match std::fs::read(&meta_path) {
                 Ok(bytes) => serde_json::from_slice(&bytes)
@@ -260,7 +261,7 @@ impl JetStream {
                 "  Restored {} messages for stream '{GLOBAL_ACCOUNT} > {}' in {:?}",
                 state.messages,
                 stream.name(),
-                Duration::ZERO
+                started.elapsed()
             );
             self.streams
                 .write()
