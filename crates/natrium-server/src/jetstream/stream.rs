@@ -98,12 +98,6 @@ pub(crate) fn store_limits(config: &StreamConfig) -> StoreLimits {
     }
 }
 
-/// Why a publish was refused, as the publisher's error ack says it: nats-server sends the
-/// store's own words ("maximum messages exceeded") as a store failure.
-fn store_error(err: StoreError) -> ApiError {
-    ApiError::stream_store_failed(err)
-}
-
 impl Stream {
     /// A stream over `store`, subscribed to its subjects through `port`.
     pub(crate) fn new(
@@ -408,10 +402,12 @@ impl Stream {
                 ttl = headers::parse_ttl(value).map_err(|()| ApiError::message_ttl_invalid())?;
             }
         }
+        // nats-server sends the store's own words ("maximum messages exceeded") as a
+        // store failure.
         let seq = inner
             .store
             .store(msg.subject, msg.headers, msg.payload, now, ttl)
-            .map_err(store_error)?;
+            .map_err(ApiError::stream_store_failed)?;
         if let Some(id) = msg_id {
             inner.dedupe.insert(id, seq, now);
             inner.last_msg_id.clear();
@@ -433,7 +429,10 @@ impl Stream {
         }
         // With interest retention, a message nobody is interested in is not kept.
         if inner.config.retention == RetentionPolicy::Interest && inner.consumers == 0 {
-            inner.store.remove(seq, false).map_err(store_error)?;
+            inner
+                .store
+                .remove(seq, false)
+                .map_err(ApiError::stream_store_failed)?;
         }
         Ok(PubAck {
             stream: self.name.clone(),
