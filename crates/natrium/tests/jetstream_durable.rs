@@ -558,7 +558,17 @@ async fn stop_finishes_in_flight_work_and_hands_unstarted_messages_back() {
     let ctx = start(&first).await;
     publish_n(&broker, 10).await;
     assert_eq!(bounded("first message", started.recv()).await, Some(1));
-    // Stop while message 1 is in flight and 2..10 were pulled but not started.
+    // Stop while message 1 is in flight and 2..10 were pulled but not started: wait until
+    // the server has handed all ten to this instance.
+    let js = broker.jetstream().unwrap();
+    let stream = js.get_stream("ORDERS").await.unwrap();
+    bounded("all ten pulled", async {
+        while stream.consumer_info("saver").await.unwrap().num_ack_pending < 10 {
+            // Deliveries are counted by the server; there is no event to await.
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await;
     let stopping = tokio::spawn({
         let first = first.clone();
         async move { first.stop(&ctx).await }
