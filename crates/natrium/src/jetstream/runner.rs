@@ -150,17 +150,26 @@ impl DurableRunner {
             }
             while tasks.try_join_next().is_some() {}
         }
-        // Stop pulling. What was pulled but not started goes back at once.
-        let mut returned = 0usize;
+        // Stop pulling. What was pulled but not started goes back at once, but only once the
+        // server has our unsubscribe: it hands a NAKed message to any waiting pull request
+        // that still has interest, and ours would be dropped with the subscription.
+        let mut unstarted = Vec::new();
         while let Some(Some(next)) = messages.next().now_or_never() {
-            if let Ok(message) = next
-                && message.ack_with(AckKind::Nak(None)).await.is_ok()
-            {
-                returned += 1;
+            if let Ok(message) = next {
+                unstarted.push(message);
             }
         }
         drop(messages);
-        if returned > 0 {
+        if !unstarted.is_empty() {
+            if let Err(err) = self.client.flush().await {
+                tracing::warn!(route = %self.name(), error = %err, "unsubscribe not confirmed");
+            }
+            let mut returned = 0usize;
+            for message in unstarted {
+                if message.ack_with(AckKind::Nak(None)).await.is_ok() {
+                    returned += 1;
+                }
+            }
             tracing::info!(route = %self.name(), returned, "stopped; pulled messages not started were NAKed for redelivery");
         }
         self.finish_in_flight(tasks).await;
