@@ -22,6 +22,8 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::ack::{self, AckKind};
+use super::consumer_types::{ConsumerConfig, ConsumerInfo, SequenceInfo};
+use super::types::Timestamp;
 use super::stream::{Stream, now_nanos};
 use crate::internal::{AfterBatch, Durable, InMsg, InternalSub, Outgoing, Port, Reply, Sink};
 
@@ -81,6 +83,49 @@ pub(crate) struct Policy {
 }
 
 impl Policy {
+    /// The behaviour a (validated, defaults filled) configuration asks for.
+    pub(crate) fn of(config: &ConsumerConfig) -> Policy {
+        use super::consumer_types::{AckPolicy as Ack, DeliverPolicy as Deliver};
+        Policy {
+            ack: match config.ack_policy {
+                Ack::None => AckPolicy::None,
+                Ack::All => AckPolicy::All,
+                Ack::Explicit | Ack::FlowControl => AckPolicy::Explicit,
+            },
+            ack_wait: config.ack_wait(),
+            backoff: config.backoff(),
+            max_deliver: config.max_deliver(),
+            filters: config.filters().into_iter().map(String::into_bytes).collect(),
+            max_ack_pending: config
+                .max_ack_pending()
+                .map(|n| usize::try_from(n).unwrap_or(usize::MAX)),
+            max_waiting: config.max_waiting(),
+            deliver_subject: (!config.is_pull()).then(|| config.deliver_subject.clone().into_bytes()),
+            headers_only: config.headers_only,
+            idle_heartbeat: config.idle_heartbeat(),
+            flow_control: config.flow_control,
+            max_batch: config.max_batch(),
+            max_request_bytes: config.max_request_bytes(),
+            max_expires: config.max_expires(),
+            inactive_threshold: config.inactive_threshold(),
+            start: match config.deliver_policy {
+                Deliver::All => Start::All,
+                Deliver::Last => Start::Last,
+                Deliver::New => Start::New,
+                Deliver::ByStartSequence => Start::Sequence(config.opt_start_seq),
+                Deliver::ByStartTime => Start::Time(
+                    config
+                        .opt_start_time
+                        .and_then(|t| t.unix_nanos())
+                        .map_or(0, |n| i64::try_from(n).unwrap_or(i64::MAX)),
+                ),
+                Deliver::LastPerSubject => Start::LastPerSubject,
+            },
+            rate_limit_bps: config.rate_limit_bps,
+            durable_state: !config.mem_storage,
+        }
+    }
+
     fn matches(&self, subject: &[u8]) -> bool {
         self.filters.is_empty()
             || self
@@ -211,10 +256,15 @@ pub(crate) struct Consumer {
     stream: Weak<Stream>,
     stream_name: String,
     name: String,
-    created: super::types::Timestamp,
+    created: Timestamp,
     /// `<stream dir>/obs/<name>` when the state is kept on disk.
     dir: Option<PathBuf>,
     port: Arc<dyn Port>,
+    /// The configuration, as consumer info shows it.
+    config: parking_lot::RwLock<ConsumerConfig>,
+    /// The policy's filters, apart from the state: the stream reads them under its own lock
+    /// (see [`Consumer::wants`]).
+    filters: parking_lot::RwLock<Vec<Vec<u8>>>,
     wake: Notify,
     stop: CancellationToken,
     state: Mutex<State>,
@@ -230,19 +280,22 @@ impl std::fmt::Debug for Consumer {
 }
 
 impl Consumer {
-    /// A consumer of `stream`, starting where `policy.start` says (or where its saved state
-    /// on disk left off), subscribed to its acknowledgement subjects.
-    #[allow(clippy::too_many_arguments)]
+    /// A consumer of `stream`, starting where its configuration says (or where its saved
+    /// state on disk left off), subscribed to its acknowledgement and pull subjects. `dir`
+    /// is where its state is kept (file streams, unless `mem_storage`).
     pub(crate) fn start(
         stream: &Arc<Stream>,
-        name: &str,
-        created: super::types::Timestamp,
-        policy: Policy,
+        config: ConsumerConfig,
+        created: Timestamp,
         dir: Option<PathBuf>,
         port: Arc<dyn Port>,
         tasks: &tokio_util::task::TaskTracker,
         shutdown: &CancellationToken,
     ) -> Arc<Consumer> {
+        let policy = Policy::of(&config);
+        let dir = dir.filter(|_| policy.durable_state);
+        let name = config.name().to_owned();
+        let name = name.as_str();
         let saved = dir
             .as_ref()
             .and_then(|d| std::fs::read(d.join("state.json")).ok())
@@ -265,6 +318,8 @@ impl Consumer {
             created,
             dir,
             port,
+            config: parking_lot::RwLock::new(config),
+            filters: parking_lot::RwLock::new(policy.filters.clone()),
             wake: Notify::new(),
             stop: shutdown.child_token(),
             state: Mutex::new(State {
@@ -289,6 +344,13 @@ impl Consumer {
         if let Some(sub) = consumer.port.subscribe(ack_subject.as_bytes(), None, sink) {
             consumer.state.lock().subs.push(sub);
         }
+        if consumer.state.lock().policy.deliver_subject.is_none() {
+            let next_subject = format!("{NEXT_PREFIX}{}.{name}", consumer.stream_name);
+            let sink: Arc<dyn Sink> = Arc::new(NextSink(Arc::downgrade(&consumer)));
+            if let Some(sub) = consumer.port.subscribe(next_subject.as_bytes(), None, sink) {
+                consumer.state.lock().subs.push(sub);
+            }
+        }
         tasks.spawn(deliveries(consumer.clone()));
         consumer
     }
@@ -297,7 +359,7 @@ impl Consumer {
         &self.name
     }
 
-    pub(crate) fn created(&self) -> super::types::Timestamp {
+    pub(crate) fn created(&self) -> Timestamp {
         self.created
     }
 
@@ -310,8 +372,15 @@ impl Consumer {
         self.wake.notify_one();
     }
 
-    /// Replaces the policy (a consumer update).
-    pub(crate) fn set_policy(&self, policy: Policy) {
+    pub(crate) fn config(&self) -> ConsumerConfig {
+        self.config.read().clone()
+    }
+
+    /// Applies a new (validated) configuration: a consumer update.
+    pub(crate) fn update(&self, config: ConsumerConfig) {
+        let policy = Policy::of(&config);
+        *self.config.write() = config;
+        *self.filters.write() = policy.filters.clone();
         self.state.lock().policy = policy;
         self.notify();
     }
@@ -375,6 +444,45 @@ impl Consumer {
             p.num_pending = stream.num_pending(start, &filters) + st_pending + redeliver_extra;
         }
         p
+    }
+
+    /// Consumer info, as `CONSUMER.INFO` and `CONSUMER.LIST` show it.
+    pub(crate) fn info(&self) -> ConsumerInfo {
+        let p = self.progress();
+        let active = |t: Option<SystemTime>| t.map(Timestamp::from);
+        ConsumerInfo {
+            stream_name: self.stream_name.clone(),
+            name: self.name.clone(),
+            created: self.created,
+            config: Some(self.config()),
+            delivered: SequenceInfo {
+                consumer_seq: p.delivered_consumer_seq,
+                stream_seq: p.delivered_stream_seq,
+                last_active: active(p.delivered_active),
+            },
+            ack_floor: SequenceInfo {
+                consumer_seq: p.ack_floor_consumer_seq,
+                stream_seq: p.ack_floor_stream_seq,
+                last_active: active(p.ack_floor_active),
+            },
+            num_ack_pending: p.num_ack_pending,
+            num_redelivered: p.num_redelivered,
+            num_waiting: p.num_waiting,
+            num_pending: p.num_pending,
+            push_bound: p.push_bound,
+            ts: Timestamp::now(),
+            ..ConsumerInfo::default()
+        }
+    }
+
+    /// Whether a new message on `subject` is for this consumer (interest retention). Takes
+    /// only a leaf lock: the stream asks under its own.
+    pub(crate) fn wants(&self, subject: &[u8]) -> bool {
+        let filters = self.filters.read();
+        filters.is_empty()
+            || filters
+                .iter()
+                .any(|f| natrium_wire::subject_matches(f, subject))
     }
 
     /// Whether this consumer still needs stream message `sseq` (interest retention).
@@ -1022,6 +1130,30 @@ async fn deliveries(consumer: Arc<Consumer>) {
             _ = consumer.wake.notified() => {}
             _ = sleep => {}
         }
+    }
+}
+
+/// The prefix of pull requests, `$JS.API.CONSUMER.MSG.NEXT.<stream>.<consumer>`.
+pub(crate) const NEXT_PREFIX: &str = "$JS.API.CONSUMER.MSG.NEXT.";
+
+/// The subscriber on a pull consumer's `CONSUMER.MSG.NEXT` subject: requests are queued in
+/// the requester's task, without a trip through the API task.
+struct NextSink(Weak<Consumer>);
+
+impl Sink for NextSink {
+    fn receive(&self, msg: &InMsg<'_>, _after: &mut AfterBatch) -> bool {
+        let (Some(consumer), Some(reply)) = (self.0.upgrade(), msg.reply) else {
+            return false;
+        };
+        match parse_pull(msg.payload) {
+            Ok(req) => consumer.pull(reply, req),
+            Err(_) => {
+                consumer
+                    .port
+                    .send(&[status_to(reply, status::line(400, "Bad Request"))]);
+            }
+        }
+        true
     }
 }
 

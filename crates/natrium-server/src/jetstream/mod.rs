@@ -9,7 +9,9 @@
 //! (the configuration and creation time) and `msgs/` (the file store). Memory streams are
 //! not kept across restarts.
 
+mod ack;
 mod api;
+mod consumer;
 pub(crate) mod consumer_errors;
 pub(crate) mod errors;
 mod headers;
@@ -97,6 +99,10 @@ const DIRECT_GET: &[u8] = b"$JS.API.DIRECT.GET.";
 impl Sink for ApiSink {
     fn receive(&self, msg: &InMsg<'_>, _after: &mut AfterBatch) -> bool {
         if !self.direct && msg.subject.starts_with(DIRECT_GET) {
+            return false;
+        }
+        // Pull requests go to their consumer's own subscriber.
+        if msg.subject.starts_with(consumer::NEXT_PREFIX.as_bytes()) {
             return false;
         }
         self.requests
