@@ -11,6 +11,7 @@
 
 mod api;
 pub(crate) mod consumer_errors;
+pub(crate) mod consumer_types;
 pub(crate) mod errors;
 mod headers;
 mod stream;
