@@ -13,6 +13,7 @@ mod ack;
 mod api;
 mod consumer;
 pub(crate) mod consumer_errors;
+pub(crate) mod consumer_types;
 pub(crate) mod errors;
 mod headers;
 mod stream;

@@ -1181,7 +1181,7 @@ fn strip_nulls(value: &mut serde_json::Value) {
     }
 }
 
-fn from_value_like_go<T: DeserializeOwned>(
+pub(crate) fn from_value_like_go<T: DeserializeOwned>(
     mut value: serde_json::Value,
     strict: bool,
     go_type: &str,
