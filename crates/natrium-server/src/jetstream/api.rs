@@ -9,6 +9,7 @@ use serde::Serialize;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use super::consumer_api::CreateSubject;
 use super::errors::ApiError;
 use super::stream::Stream;
 use super::types::{
@@ -56,7 +57,7 @@ pub(super) async fn serve(
 }
 
 /// A reply to an API request.
-struct Answer {
+pub(super) struct Answer {
     headers: Option<Vec<u8>>,
     payload: Vec<u8>,
     /// Counted in the account's `api.errors`.
@@ -64,7 +65,7 @@ struct Answer {
 }
 
 impl Answer {
-    fn json(body: &impl Serialize, error: bool) -> Answer {
+    pub(super) fn json(body: &impl Serialize, error: bool) -> Answer {
         Answer {
             headers: None,
             payload: super::types::to_go_json(body).into_bytes(),
@@ -88,6 +89,30 @@ impl JetStream {
             ["STREAM", "PURGE", name] => self.stream_purge(name, payload),
             ["STREAM", "MSG", "GET", name] => self.msg_get(name, payload),
             ["STREAM", "MSG", "DELETE", name] => self.msg_delete(name, payload),
+            ["CONSUMER", "CREATE", stream] => {
+                self.consumer_create(stream, CreateSubject::Ephemeral, payload)
+            }
+            ["CONSUMER", "CREATE", stream, name] => {
+                self.consumer_create(stream, CreateSubject::Named { name, filter: None }, payload)
+            }
+            ["CONSUMER", "CREATE", stream, name, filter @ ..] => {
+                let filter = filter.join(".");
+                self.consumer_create(
+                    stream,
+                    CreateSubject::Named {
+                        name,
+                        filter: Some(&filter),
+                    },
+                    payload,
+                )
+            }
+            ["CONSUMER", "DURABLE", "CREATE", stream, durable] => {
+                self.consumer_create(stream, CreateSubject::Durable(durable), payload)
+            }
+            ["CONSUMER", "INFO", stream, name] => self.consumer_info(stream, name),
+            ["CONSUMER", "DELETE", stream, name] => self.consumer_delete(stream, name),
+            ["CONSUMER", "NAMES", stream] => self.consumer_names(stream, payload),
+            ["CONSUMER", "LIST", stream] => self.consumer_list(stream, payload),
             ["DIRECT", "GET", name] => self.direct_get(name, payload, None),
             ["DIRECT", "GET", name, subject @ ..] if !subject.is_empty() => {
                 self.direct_get(name, payload, Some(subject.join(".")))
@@ -318,6 +343,7 @@ impl JetStream {
             None => Some(ApiError::stream_not_found()),
             Some(stream) => {
                 stream.unsubscribe(self.port.as_ref());
+                stream.stop_consumers();
                 let store = stream.take_store();
                 let mut error = None;
                 if let Err(e) = store.destroy() {

@@ -385,6 +385,22 @@ impl Consumer {
         self.notify();
     }
 
+    /// Saves its state and stops (server shutdown, stream deletion).
+    pub(crate) fn stop(&self) {
+        if let Err(e) = self.save() {
+            tracing::error!(
+                "consumer '{} > {}': saving state: {e}",
+                self.stream_name,
+                self.name
+            );
+        }
+        let subs = std::mem::take(&mut self.state.lock().subs);
+        for sub in &subs {
+            self.port.unsubscribe(sub);
+        }
+        self.stop.cancel();
+    }
+
     /// Stops delivering, unsubscribes, tells waiting pull requests the consumer is gone, and
     /// removes its state from disk when `remove_files`.
     pub(crate) fn delete(&self, remove_files: bool) {

@@ -12,6 +12,7 @@
 mod ack;
 mod api;
 mod consumer;
+mod consumer_api;
 pub(crate) mod consumer_errors;
 pub(crate) mod consumer_types;
 pub(crate) mod errors;
@@ -135,6 +136,9 @@ pub(crate) struct JetStream {
     api_errors: AtomicU64,
     max_memory: i64,
     max_store: i64,
+    /// Consumers' delivery tasks run here, and stop with it.
+    tasks: TaskTracker,
+    shutdown: CancellationToken,
 }
 
 impl std::fmt::Debug for JetStream {
@@ -206,6 +210,8 @@ impl JetStream {
             api_errors: AtomicU64::new(0),
             max_memory,
             max_store,
+            tasks: tasks.clone(),
+            shutdown: shutdown.clone(),
         });
         js.recover(&streams_dir)?;
         let api = port.subscribe(
@@ -263,6 +269,7 @@ impl JetStream {
                 &self.direct,
             )
             .map_err(|e| recover_err(e.description.clone()))?;
+            let consumers = self.recover_consumers(&stream).map_err(recover_err)?;
             let state = stream.state();
             tracing::info!(
                 "  Restored {} messages for stream '{GLOBAL_ACCOUNT} > {}' in {:?}",
@@ -270,6 +277,12 @@ impl JetStream {
                 stream.name(),
                 started.elapsed()
             );
+            if consumers > 0 {
+                tracing::info!(
+                    "  Restored {consumers} consumers for stream '{GLOBAL_ACCOUNT} > {}'",
+                    stream.name()
+                );
+            }
             self.streams
                 .write()
                 .insert(stream.name().to_owned(), stream);
@@ -334,6 +347,7 @@ impl JetStream {
         }
         for s in self.streams.read().values() {
             s.unsubscribe(self.port.as_ref());
+            s.stop_consumers();
             s.close();
         }
         // Another server may use the directory from now on.

@@ -462,7 +462,7 @@ impl Stream {
             .consumers
             .insert(consumer.name().to_owned(), consumer);
         if let Some(old) = old {
-            old.delete(false);
+            old.stop();
         }
     }
 
@@ -489,11 +489,11 @@ impl Stream {
         }
     }
 
-    /// Stops every consumer (stream delete or server shutdown), keeping their files.
+    /// Stops every consumer (stream delete or server shutdown), saving their state.
     pub(crate) fn stop_consumers(&self) {
         let consumers = std::mem::take(&mut self.inner.lock().consumers);
         for c in consumers.values() {
-            c.delete(false);
+            c.stop();
         }
     }
 
