@@ -155,8 +155,9 @@ async fn an_unacknowledged_message_comes_back_after_ack_wait_until_max_deliver()
     client.flush().await.expect("flush");
     let first = fetch(&consumer, 1).await;
     assert_eq!(first[0].info().expect("metadata").delivered, 1);
+    // `batch` waits for messages (`fetch` is `no_wait`).
     let second = consumer
-        .fetch()
+        .batch()
         .max_messages(1)
         .expires(Duration::from_secs(2))
         .messages()
@@ -167,6 +168,18 @@ async fn an_unacknowledged_message_comes_back_after_ack_wait_until_max_deliver()
         .expect("redelivered")
         .expect("message");
     assert_eq!(second.info().expect("metadata").delivered, 2);
+    // Out of deliveries: a third pull waits in vain, and the server says why.
+    let mut third = consumer
+        .batch()
+        .max_messages(1)
+        .expires(Duration::from_millis(600))
+        .messages()
+        .await
+        .expect("batch");
+    assert!(
+        timeout(BOUND, third.next()).await.expect("ends").is_none(),
+        "never delivered a third time"
+    );
     let advisory = timeout(BOUND, advisories.next())
         .await
         .expect("advisory within bound")

@@ -759,7 +759,9 @@ impl Consumer {
             let pending_count = stream
                 .num_pending(st.saved.next_sseq, &st.policy.filters)
                 .saturating_add(st.saved.start_list.len() as u64);
-            let reply = (st.policy.ack != AckPolicy::None).then(|| {
+            // Even without acknowledgements the reply carries the delivery's metadata,
+            // which clients read (ordered consumers check the sequences).
+            let reply = Some(
                 ack::subject(
                     &self.stream_name,
                     &self.name,
@@ -769,8 +771,8 @@ impl Consumer {
                     msg.time,
                     pending_count,
                 )
-                .into_bytes()
-            });
+                .into_bytes(),
+            );
             match st.policy.ack {
                 AckPolicy::None => {
                     st.saved.ack_floor = (dseq, sseq);
