@@ -666,9 +666,13 @@ impl Consumer {
             }
             st.redeliver.insert(sseq);
         }
-        // Pull requests that expired, and heartbeats due.
+        // Pull requests that expired or whose requester went away (as nats-server, which
+        // drops a request nobody listens to any more), and heartbeats due.
         let mut kept = VecDeque::with_capacity(st.waiting.len());
         for mut pull in st.waiting.drain(..) {
+            if !self.port.has_interest(&pull.reply) {
+                continue;
+            }
             if pull.expires.is_some_and(|e| e <= now) {
                 out.push(status_to(
                     &pull.reply,
