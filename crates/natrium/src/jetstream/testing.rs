@@ -4,7 +4,7 @@
 //! `nats-server-latest` on `PATH`) as a child process, or natrium-server in process, with
 //! JetStream on a free loopback port and a store in a temporary directory. The same tests
 //! run on both: `NATRIUM_JS_TEST_SERVER=embedded|nats-server-latest` picks one (default:
-//! nats-server-latest, the reference).
+//! embedded when the `embedded-server` feature is on; CI runs the suites on both).
 //!
 //! When the binary is missing, [`JsTestServer::start`] fails the test under `CI` and
 //! otherwise prints a loud warning and returns `None`, so a test reads:
@@ -45,11 +45,14 @@ pub enum Backend {
 }
 
 impl Backend {
-    /// The backend named by `NATRIUM_JS_TEST_SERVER` (default: nats-server-latest).
+    /// The backend named by `NATRIUM_JS_TEST_SERVER`; by default the embedded server when
+    /// the `embedded-server` feature is on, else the newest nats-server.
     pub fn from_env() -> Backend {
         match std::env::var(BACKEND_ENV).as_deref() {
-            Ok("nats-server-latest") | Err(_) => Backend::NatsServerLatest,
+            Ok("nats-server-latest") => Backend::NatsServerLatest,
             Ok("embedded") => Backend::Embedded,
+            Err(_) if cfg!(feature = "embedded-server") => Backend::Embedded,
+            Err(_) => Backend::NatsServerLatest,
             Ok(other) => {
                 panic!("{BACKEND_ENV}={other:?}: expected `embedded` or `nats-server-latest`")
             }
