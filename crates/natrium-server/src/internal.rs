@@ -129,7 +129,13 @@ pub(crate) trait Port: Send + Sync {
     /// Removes an internal subscription.
     fn unsubscribe(&self, sub: &InternalSub);
     /// Publishes a message as the server (to clients and internal subscribers alike).
-    fn publish(&self, subject: &[u8], reply: Option<&[u8]>, headers: Option<&[u8]>, payload: &[u8]) {
+    fn publish(
+        &self,
+        subject: &[u8],
+        reply: Option<&[u8]>,
+        headers: Option<&[u8]>,
+        payload: &[u8],
+    ) {
         self.send(&[Outgoing {
             to: subject.to_vec(),
             subject: None,

@@ -51,10 +51,7 @@ async fn publish_n(js: &jetstream::Context, n: usize) {
 }
 
 /// Fetches up to `n` messages (waiting at most a second for them).
-async fn fetch(
-    consumer: &consumer::PullConsumer,
-    n: usize,
-) -> Vec<jetstream::Message> {
+async fn fetch(consumer: &consumer::PullConsumer, n: usize) -> Vec<jetstream::Message> {
     let mut batch = consumer
         .fetch()
         .max_messages(n)
@@ -90,7 +87,12 @@ async fn a_durable_pull_consumer_hands_out_each_message_once_and_counts_acks() {
     assert_eq!(payloads(&got), ["1", "2", "3", "4"]);
     let info = got[3].info().expect("metadata");
     assert_eq!(
-        (info.stream_sequence, info.consumer_sequence, info.delivered, info.pending),
+        (
+            info.stream_sequence,
+            info.consumer_sequence,
+            info.delivered,
+            info.pending
+        ),
         (4, 4, 1, 6)
     );
     for m in &got {

@@ -23,8 +23,8 @@ use tokio_util::sync::CancellationToken;
 
 use super::ack::{self, AckKind};
 use super::consumer_types::{ConsumerConfig, ConsumerInfo, SequenceInfo};
-use super::types::Timestamp;
 use super::stream::{Stream, now_nanos};
+use super::types::Timestamp;
 use crate::internal::{AfterBatch, Durable, InMsg, InternalSub, Outgoing, Port, Reply, Sink};
 
 /// How a consumer acknowledges.
@@ -76,8 +76,6 @@ pub(crate) struct Policy {
     /// Deleted after this long without interest (ephemerals, or when configured).
     pub inactive_threshold: Option<Duration>,
     pub start: Start,
-    /// Bytes per second for push delivery; 0 for no limit.
-    pub rate_limit_bps: u64,
     /// Whether the consumer's state is kept on disk.
     pub durable_state: bool,
 }
@@ -95,12 +93,17 @@ impl Policy {
             ack_wait: config.ack_wait(),
             backoff: config.backoff(),
             max_deliver: config.max_deliver(),
-            filters: config.filters().into_iter().map(String::into_bytes).collect(),
+            filters: config
+                .filters()
+                .into_iter()
+                .map(String::into_bytes)
+                .collect(),
             max_ack_pending: config
                 .max_ack_pending()
                 .map(|n| usize::try_from(n).unwrap_or(usize::MAX)),
             max_waiting: config.max_waiting(),
-            deliver_subject: (!config.is_pull()).then(|| config.deliver_subject.clone().into_bytes()),
+            deliver_subject: (!config.is_pull())
+                .then(|| config.deliver_subject.clone().into_bytes()),
             headers_only: config.headers_only,
             idle_heartbeat: config.idle_heartbeat(),
             flow_control: config.flow_control,
@@ -121,7 +124,6 @@ impl Policy {
                 ),
                 Deliver::LastPerSubject => Start::LastPerSubject,
             },
-            rate_limit_bps: config.rate_limit_bps,
             durable_state: !config.mem_storage,
         }
     }
@@ -252,7 +254,6 @@ const STEP_LIMIT: usize = 1024;
 
 /// One consumer of a stream.
 pub(crate) struct Consumer {
-    me: Weak<Consumer>,
     stream: Weak<Stream>,
     stream_name: String,
     name: String,
@@ -310,8 +311,7 @@ impl Consumer {
             }
             None => initial(stream, &policy),
         };
-        let consumer = Arc::new_cyclic(|me| Consumer {
-            me: me.clone(),
+        let consumer = Arc::new(Consumer {
             stream: Arc::downgrade(stream),
             stream_name: stream.name().to_owned(),
             name: name.to_owned(),
@@ -520,7 +520,10 @@ impl Consumer {
             } else if let Some(max) = st.policy.max_batch
                 && req.batch > max
             {
-                Some(status::line(409, &format!("Exceeded MaxRequestBatch of {max}")))
+                Some(status::line(
+                    409,
+                    &format!("Exceeded MaxRequestBatch of {max}"),
+                ))
             } else if let (Some(max), Some(exp)) = (st.policy.max_expires, req.expires)
                 && exp > max
             {
@@ -798,7 +801,12 @@ impl Consumer {
             st.last_delivery = Some(SystemTime::now());
             let (headers, payload) = if st.policy.headers_only {
                 let mut h = match &msg.headers {
-                    Some(h) => String::from_utf8_lossy(h).trim_end_matches("\r\n").to_owned() + "\r\n",
+                    Some(h) => {
+                        String::from_utf8_lossy(h)
+                            .trim_end_matches("\r\n")
+                            .to_owned()
+                            + "\r\n"
+                    }
                     None => "NATS/1.0\r\n".to_owned(),
                 };
                 h.push_str(&format!("Nats-Msg-Size: {}\r\n\r\n", msg.payload.len()));
@@ -916,11 +924,7 @@ impl Consumer {
     fn inactive(&self) -> bool {
         let st = self.state.lock();
         match st.policy.inactive_threshold {
-            Some(t) => {
-                st.waiting.is_empty()
-                    && !st.push_active
-                    && st.last_active.elapsed() >= t
-            }
+            Some(t) => st.waiting.is_empty() && !st.push_active && st.last_active.elapsed() >= t,
             None => false,
         }
     }

@@ -7,16 +7,16 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+use super::JetStream;
 use super::api::Answer;
 use super::consumer::Consumer;
 use super::consumer_types::{
-    ConsumerConfig, ConsumerInfo, ConsumerInfoResponse, ConsumerListRequest,
-    ConsumerListResponse, ConsumerNamesResponse, ConsumerDeleteResponse, response_type,
+    ConsumerConfig, ConsumerDeleteResponse, ConsumerInfo, ConsumerInfoResponse,
+    ConsumerListRequest, ConsumerListResponse, ConsumerNamesResponse, response_type,
 };
 use super::errors::ApiError;
 use super::stream::Stream;
 use super::types::{ApiPaged, Timestamp, decode_request, page_limit};
-use super::JetStream;
 
 /// What `obs/<name>/meta.json` holds for a consumer kept on disk.
 #[derive(Serialize, Deserialize)]
@@ -52,7 +52,9 @@ impl JetStream {
         payload: &[u8],
     ) -> Result<ConsumerInfo, ApiError> {
         let req = super::consumer_types::decode_create(payload, self.opts.strict)?;
-        let stream = self.stream(stream_name).ok_or_else(ApiError::stream_not_found)?;
+        let stream = self
+            .stream(stream_name)
+            .ok_or_else(ApiError::stream_not_found)?;
         let existing = provisional::name_of(&req, subject).and_then(|n| stream.consumer(&n));
         let existing_config = existing.as_ref().map(|c| c.config());
         let others: Vec<ConsumerConfig> = stream
@@ -72,7 +74,7 @@ impl JetStream {
             &others,
         )?;
         match checked {
-            Create::Existing(_) => Ok(existing.expect("an existing consumer").info()),
+            Create::Existing => Ok(existing.expect("an existing consumer").info()),
             Create::Update(config) => {
                 let consumer = existing.expect("an existing consumer");
                 if let Some(dir) = consumer.dir() {
@@ -103,7 +105,8 @@ impl JetStream {
             .filter(|_| !config.mem_storage)
             .map(|d| d.join("obs").join(config.name()));
         if fresh && let Some(dir) = &dir {
-            write_meta(dir, &config, created).map_err(|e| ApiError::consumer_create(e.to_string()))?;
+            write_meta(dir, &config, created)
+                .map_err(|e| ApiError::consumer_create(e.to_string()))?;
         }
         let consumer = Consumer::start(
             stream,
@@ -120,7 +123,10 @@ impl JetStream {
 
     /// Publishes the consumer created/deleted advisory.
     fn advise_consumer(&self, stream: &Stream, consumer: &str, created: bool) {
-        use super::consumer_types::{ConsumerActionAdvisory, ConsumerActionKind, EventHeader, advisory_subject as advisory, advisory_type};
+        use super::consumer_types::{
+            ConsumerActionAdvisory, ConsumerActionKind, EventHeader, advisory_subject as advisory,
+            advisory_type,
+        };
         let (prefix, action) = if created {
             (advisory::CREATED, ConsumerActionKind::Create)
         } else {
@@ -189,7 +195,11 @@ impl JetStream {
         let result = self.consumer_page(stream_name, payload, page_limit::NAMES);
         let error = result.is_err();
         let (paged, consumers, error_value) = match result {
-            Ok((paged, page)) => (paged, page.iter().map(|c| c.name().to_owned()).collect(), None),
+            Ok((paged, page)) => (
+                paged,
+                page.iter().map(|c| c.name().to_owned()).collect(),
+                None,
+            ),
             Err(e) => (ApiPaged::default(), Vec::new(), Some(e)),
         };
         Answer::json(
@@ -232,7 +242,9 @@ impl JetStream {
         limit: usize,
     ) -> Result<(ApiPaged, Vec<Arc<Consumer>>), ApiError> {
         let req: ConsumerListRequest = decode_request(payload, self.opts.strict)?;
-        let stream = self.stream(stream_name).ok_or_else(ApiError::stream_not_found)?;
+        let stream = self
+            .stream(stream_name)
+            .ok_or_else(ApiError::stream_not_found)?;
         let all = stream.consumers();
         let offset = req.offset(all.len());
         let page = all.iter().skip(offset).take(limit).cloned().collect();
@@ -275,7 +287,11 @@ impl JetStream {
 }
 
 /// Writes a consumer's `meta.json` (atomically: a new file renamed over the old).
-fn write_meta(dir: &std::path::Path, config: &ConsumerConfig, created: Timestamp) -> std::io::Result<()> {
+fn write_meta(
+    dir: &std::path::Path,
+    config: &ConsumerConfig,
+    created: Timestamp,
+) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
     let meta = ConsumerMeta {
         config: config.clone(),
@@ -305,7 +321,7 @@ pub(super) enum CreateSubject<'a> {
 pub(super) enum Create {
     New(ConsumerConfig),
     Update(ConsumerConfig),
-    Existing(ConsumerConfig),
+    Existing,
 }
 
 /// Defaults only, until the full rules land.
@@ -313,9 +329,14 @@ mod provisional {
     use super::*;
     use crate::jetstream::consumer_types::{AckPolicy, ConsumerAction, CreateConsumerRequest};
 
-    pub(super) fn name_of(req: &CreateConsumerRequest, subject: CreateSubject<'_>) -> Option<String> {
+    pub(super) fn name_of(
+        req: &CreateConsumerRequest,
+        subject: CreateSubject<'_>,
+    ) -> Option<String> {
         match subject {
-            CreateSubject::Named { name, .. } | CreateSubject::Durable(name) => Some(name.to_owned()),
+            CreateSubject::Named { name, .. } | CreateSubject::Durable(name) => {
+                Some(name.to_owned())
+            }
             CreateSubject::Ephemeral => {
                 let n = req.config.name();
                 (!n.is_empty()).then(|| n.to_owned())
@@ -366,7 +387,7 @@ mod provisional {
             c.inactive_threshold = 5_000_000_000;
         }
         match (existing, req.action) {
-            (Some(e), _) if *e == c => Ok(Create::Existing(c)),
+            (Some(e), _) if *e == c => Ok(Create::Existing),
             (Some(_), ConsumerAction::Create) => Err(ApiError::consumer_already_exists()),
             (Some(_), _) => Ok(Create::Update(c)),
             (None, ConsumerAction::Update) => Err(ApiError::consumer_does_not_exist()),

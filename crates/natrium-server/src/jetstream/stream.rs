@@ -14,9 +14,7 @@ use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use bytes::Bytes;
-use natrium_store::{
-    Discard, MessageStore, PurgeRequest, StoreError, StoreLimits, StoredMessage,
-};
+use natrium_store::{Discard, MessageStore, PurgeRequest, StoreError, StoreLimits, StoredMessage};
 use parking_lot::Mutex;
 
 use super::consumer::Consumer;
@@ -656,10 +654,7 @@ impl Stream {
 fn filters_or_all(filters: &[Vec<u8>]) -> impl Iterator<Item = &[u8]> {
     let all: &[u8] = b">";
     let none = filters.is_empty();
-    filters
-        .iter()
-        .map(Vec::as_slice)
-        .chain(none.then_some(all))
+    filters.iter().map(Vec::as_slice).chain(none.then_some(all))
 }
 
 fn ts(nanos: i64) -> Timestamp {

@@ -113,9 +113,9 @@ impl JsTestServer {
             #[cfg(feature = "embedded-server")]
             Backend::Embedded => Some(Self::embedded().await),
             #[cfg(not(feature = "embedded-server"))]
-            Backend::Embedded => panic!(
-                "{BACKEND_ENV}=embedded needs natrium's `embedded-server` feature"
-            ),
+            Backend::Embedded => {
+                panic!("{BACKEND_ENV}=embedded needs natrium's `embedded-server` feature")
+            }
         }
     }
 
