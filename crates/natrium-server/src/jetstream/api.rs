@@ -123,14 +123,18 @@ impl JetStream {
 
     fn account_info(&self) -> Answer {
         let (memory, storage) = self.usage();
-        let streams = self.streams.read().len() as u64;
+        let (streams, consumers) = {
+            let streams = self.streams.read();
+            let consumers = streams.values().map(|s| s.state().consumer_count).sum();
+            (streams.len() as u64, consumers)
+        };
         let info = AccountInfo {
             memory,
             storage,
             reserved_memory: 0,
             reserved_storage: 0,
             streams,
-            consumers: 0,
+            consumers,
             limits: AccountLimits::default(),
             domain: String::new(),
             api: ApiStats {
