@@ -10,6 +10,7 @@
 //! not kept across restarts.
 
 mod api;
+pub(crate) mod consumer_config;
 pub(crate) mod consumer_errors;
 pub(crate) mod consumer_types;
 pub(crate) mod errors;
