@@ -9,7 +9,7 @@ use serde::Serialize;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::consumer_api::CreateSubject;
+use super::consumer_config::CreateSubject;
 use super::errors::ApiError;
 use super::stream::Stream;
 use super::types::{
@@ -89,25 +89,10 @@ impl JetStream {
             ["STREAM", "PURGE", name] => self.stream_purge(name, payload),
             ["STREAM", "MSG", "GET", name] => self.msg_get(name, payload),
             ["STREAM", "MSG", "DELETE", name] => self.msg_delete(name, payload),
-            ["CONSUMER", "CREATE", stream] => {
-                self.consumer_create(stream, CreateSubject::Ephemeral, payload)
-            }
-            ["CONSUMER", "CREATE", stream, name] => {
-                self.consumer_create(stream, CreateSubject::Named { name, filter: None }, payload)
-            }
-            ["CONSUMER", "CREATE", stream, name, filter @ ..] => {
-                let filter = filter.join(".");
-                self.consumer_create(
-                    stream,
-                    CreateSubject::Named {
-                        name,
-                        filter: Some(&filter),
-                    },
-                    payload,
-                )
-            }
-            ["CONSUMER", "DURABLE", "CREATE", stream, durable] => {
-                self.consumer_create(stream, CreateSubject::Durable(durable), payload)
+            ["CONSUMER", "CREATE", ..] | ["CONSUMER", "DURABLE", "CREATE", ..] => {
+                let subject = format!("$JS.API.{api}");
+                let create = CreateSubject::parse(&subject)?;
+                self.consumer_create(create, payload)
             }
             ["CONSUMER", "INFO", stream, name] => self.consumer_info(stream, name),
             ["CONSUMER", "DELETE", stream, name] => self.consumer_delete(stream, name),

@@ -286,6 +286,7 @@ impl Consumer {
     /// is where its state is kept (file streams, unless `mem_storage`).
     pub(crate) fn start(
         stream: &Arc<Stream>,
+        name: &str,
         config: ConsumerConfig,
         created: Timestamp,
         dir: Option<PathBuf>,
@@ -295,8 +296,6 @@ impl Consumer {
     ) -> Arc<Consumer> {
         let policy = Policy::of(&config);
         let dir = dir.filter(|_| policy.durable_state);
-        let name = config.name().to_owned();
-        let name = name.as_str();
         let saved = dir
             .as_ref()
             .and_then(|d| std::fs::read(d.join("state.json")).ok())

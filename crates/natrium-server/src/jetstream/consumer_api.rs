@@ -10,13 +10,16 @@ use serde::{Deserialize, Serialize};
 use super::JetStream;
 use super::api::Answer;
 use super::consumer::Consumer;
+use super::consumer_config::{
+    self, Create, CreateContext, CreateSubject, ExistingConsumer, ServerConsumerLimits,
+};
 use super::consumer_types::{
     ConsumerConfig, ConsumerDeleteResponse, ConsumerInfo, ConsumerInfoResponse,
     ConsumerListRequest, ConsumerListResponse, ConsumerNamesResponse, response_type,
 };
 use super::errors::ApiError;
 use super::stream::Stream;
-use super::types::{ApiPaged, Timestamp, decode_request, page_limit};
+use super::types::{AccountLimits, ApiPaged, Timestamp, decode_request, page_limit};
 
 /// What `obs/<name>/meta.json` holds for a consumer kept on disk.
 #[derive(Serialize, Deserialize)]
@@ -27,13 +30,8 @@ pub(super) struct ConsumerMeta {
 
 impl JetStream {
     /// `CONSUMER.CREATE.<stream>[.<name>[.<filter>]]` and `CONSUMER.DURABLE.CREATE.<stream>.<durable>`.
-    pub(super) fn consumer_create(
-        &self,
-        stream_name: &str,
-        subject: CreateSubject<'_>,
-        payload: &[u8],
-    ) -> Answer {
-        let result = self.create_consumer(stream_name, subject, payload);
+    pub(super) fn consumer_create(&self, subject: CreateSubject<'_>, payload: &[u8]) -> Answer {
+        let result = self.create_consumer(subject, payload);
         let error = result.as_ref().err().is_some();
         Answer::json(
             &ConsumerInfoResponse {
@@ -47,47 +45,56 @@ impl JetStream {
 
     fn create_consumer(
         &self,
-        stream_name: &str,
         subject: CreateSubject<'_>,
         payload: &[u8],
     ) -> Result<ConsumerInfo, ApiError> {
         let req = super::consumer_types::decode_create(payload, self.opts.strict)?;
-        let stream = self
-            .stream(stream_name)
-            .ok_or_else(ApiError::stream_not_found)?;
-        let existing = provisional::name_of(&req, subject).and_then(|n| stream.consumer(&n));
-        let existing_config = existing.as_ref().map(|c| c.config());
-        let others: Vec<ConsumerConfig> = stream
-            .consumers()
+        let stream = self.stream(subject.stream());
+        let stream_config = stream.as_ref().map(|s| s.config());
+        let consumers = stream.as_ref().map(|s| s.consumers()).unwrap_or_default();
+        let configs: Vec<(ConsumerConfig, bool)> = consumers
             .iter()
-            .filter(|c| existing.as_ref().is_none_or(|e| !Arc::ptr_eq(c, e)))
-            .map(|c| c.config())
+            .map(|c| (c.config(), c.info().push_bound))
             .collect();
-        let others: Vec<&ConsumerConfig> = others.iter().collect();
-        let stream_config = stream.config();
-        let checked = provisional::check_create(
-            req,
-            stream_name,
-            subject,
-            &stream_config,
-            existing_config.as_ref(),
-            &others,
-        )?;
+        let existing: Vec<ExistingConsumer<'_>> = consumers
+            .iter()
+            .zip(&configs)
+            .map(|(c, (config, push_bound))| ExistingConsumer {
+                name: c.name(),
+                config,
+                push_bound: *push_bound,
+            })
+            .collect();
+        let account = AccountLimits::default();
+        let ctx = CreateContext {
+            stream: stream_config.as_ref(),
+            consumers: &existing,
+            account: &account,
+            server: ServerConsumerLimits::default(),
+        };
+        let checked = consumer_config::check_create(req, subject, &ctx)?;
+        let stream = stream.ok_or_else(ApiError::stream_not_found)?;
+        let found = |name: &str| {
+            stream
+                .consumer(name)
+                .ok_or_else(ApiError::consumer_not_found)
+        };
         match checked {
-            Create::Existing => Ok(existing.expect("an existing consumer").info()),
-            Create::Update(config) => {
-                let consumer = existing.expect("an existing consumer");
+            Create::Existing { name } => Ok(reply_info(&*found(&name)?)),
+            Create::Update { name, config } => {
+                let consumer = found(&name)?;
                 if let Some(dir) = consumer.dir() {
                     write_meta(dir, &config, consumer.created())
                         .map_err(|e| ApiError::consumer_create(e.to_string()))?;
                 }
                 consumer.update(config);
-                Ok(consumer.info())
+                Ok(reply_info(&consumer))
             }
-            Create::New(config) => {
-                let consumer = self.start_consumer(&stream, config, Timestamp::now(), true)?;
+            Create::New { name, config } => {
+                let consumer =
+                    self.start_consumer(&stream, &name, config, Timestamp::now(), true)?;
                 self.advise_consumer(&stream, consumer.name(), true);
-                Ok(consumer.info())
+                Ok(reply_info(&consumer))
             }
         }
     }
@@ -96,6 +103,7 @@ impl JetStream {
     pub(super) fn start_consumer(
         &self,
         stream: &Arc<Stream>,
+        name: &str,
         config: ConsumerConfig,
         created: Timestamp,
         fresh: bool,
@@ -103,13 +111,14 @@ impl JetStream {
         let dir: Option<PathBuf> = stream
             .dir()
             .filter(|_| !config.mem_storage)
-            .map(|d| d.join("obs").join(config.name()));
+            .map(|d| d.join("obs").join(name));
         if fresh && let Some(dir) = &dir {
             write_meta(dir, &config, created)
                 .map_err(|e| ApiError::consumer_create(e.to_string()))?;
         }
         let consumer = Consumer::start(
             stream,
+            name,
             config,
             created,
             dir,
@@ -154,7 +163,7 @@ impl JetStream {
             .stream(stream_name)
             .ok_or_else(ApiError::stream_not_found)
             .and_then(|s| s.consumer(name).ok_or_else(ApiError::consumer_not_found))
-            .map(|c| c.info());
+            .map(|c| reply_info(&c));
         let error = result.is_err();
         Answer::json(
             &ConsumerInfoResponse {
@@ -278,12 +287,23 @@ impl JetStream {
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
                 Err(e) => return Err(format!("{}: {e}", path.display())),
             };
-            self.start_consumer(stream, meta.config, meta.created, false)
+            let name = entry.file_name().to_string_lossy().into_owned();
+            self.start_consumer(stream, &name, meta.config, meta.created, false)
                 .map_err(|e| e.description.clone())?;
             n += 1;
         }
         Ok(n)
     }
+}
+
+/// Consumer info as create and info replies show it: with the server's version and API
+/// level in the metadata (`CONSUMER.LIST` shows the stored config).
+fn reply_info(consumer: &Consumer) -> ConsumerInfo {
+    let mut info = consumer.info();
+    info.config = info
+        .config
+        .map(|c| consumer_config::with_dynamic_metadata(c, crate::VERSION));
+    info
 }
 
 /// Writes a consumer's `meta.json` (atomically: a new file renamed over the old).
@@ -301,97 +321,4 @@ fn write_meta(
     let tmp = dir.join("meta.json.new");
     std::fs::write(&tmp, bytes)?;
     std::fs::rename(tmp, dir.join("meta.json"))
-}
-
-/// Which API subject a create request came on.
-#[derive(Debug, Clone, Copy)]
-pub(super) enum CreateSubject<'a> {
-    /// `CONSUMER.CREATE.<stream>`: the legacy ephemeral form.
-    Ephemeral,
-    /// `CONSUMER.CREATE.<stream>.<name>[.<filter>]`.
-    Named {
-        name: &'a str,
-        filter: Option<&'a str>,
-    },
-    /// `CONSUMER.DURABLE.CREATE.<stream>.<durable>`.
-    Durable(&'a str),
-}
-
-/// What a create request does.
-pub(super) enum Create {
-    New(ConsumerConfig),
-    Update(ConsumerConfig),
-    Existing,
-}
-
-/// Defaults only, until the full rules land.
-mod provisional {
-    use super::*;
-    use crate::jetstream::consumer_types::{AckPolicy, ConsumerAction, CreateConsumerRequest};
-
-    pub(super) fn name_of(
-        req: &CreateConsumerRequest,
-        subject: CreateSubject<'_>,
-    ) -> Option<String> {
-        match subject {
-            CreateSubject::Named { name, .. } | CreateSubject::Durable(name) => {
-                Some(name.to_owned())
-            }
-            CreateSubject::Ephemeral => {
-                let n = req.config.name();
-                (!n.is_empty()).then(|| n.to_owned())
-            }
-        }
-    }
-
-    pub(super) fn check_create(
-        req: CreateConsumerRequest,
-        _stream_name: &str,
-        subject: CreateSubject<'_>,
-        _stream: &crate::jetstream::types::StreamConfig,
-        existing: Option<&ConsumerConfig>,
-        _others: &[&ConsumerConfig],
-    ) -> Result<Create, ApiError> {
-        let mut c = req.config;
-        match subject {
-            CreateSubject::Named { name, filter } => {
-                if c.durable_name.is_empty() && c.name.is_empty() {
-                    c.name = name.to_owned();
-                }
-                if let Some(f) = filter
-                    && c.filter_subject.is_empty()
-                {
-                    c.filter_subject = f.to_owned();
-                }
-            }
-            CreateSubject::Durable(d) => c.durable_name = d.to_owned(),
-            CreateSubject::Ephemeral => {
-                if c.name.is_empty() && c.durable_name.is_empty() {
-                    c.name = nuid::next().to_string()[..8].to_owned();
-                }
-            }
-        }
-        if c.ack_policy != AckPolicy::None && c.ack_wait == 0 {
-            c.ack_wait = 30_000_000_000;
-        }
-        if c.max_deliver == 0 {
-            c.max_deliver = -1;
-        }
-        if c.is_pull() && c.max_waiting == 0 {
-            c.max_waiting = 512;
-        }
-        if c.ack_policy != AckPolicy::None && c.max_ack_pending == 0 {
-            c.max_ack_pending = 1000;
-        }
-        if !c.is_durable() && c.inactive_threshold == 0 {
-            c.inactive_threshold = 5_000_000_000;
-        }
-        match (existing, req.action) {
-            (Some(e), _) if *e == c => Ok(Create::Existing),
-            (Some(_), ConsumerAction::Create) => Err(ApiError::consumer_already_exists()),
-            (Some(_), _) => Ok(Create::Update(c)),
-            (None, ConsumerAction::Update) => Err(ApiError::consumer_does_not_exist()),
-            (None, _) => Ok(Create::New(c)),
-        }
-    }
 }

@@ -13,6 +13,7 @@ mod ack;
 mod api;
 mod consumer;
 mod consumer_api;
+pub(crate) mod consumer_config;
 pub(crate) mod consumer_errors;
 pub(crate) mod consumer_types;
 pub(crate) mod errors;
