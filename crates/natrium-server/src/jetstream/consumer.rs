@@ -705,6 +705,9 @@ impl Consumer {
         }
 
         let mut delivered = 0;
+        // Messages left after each delivery: counted once per step (a count can cost a
+        // walk of the index), then one less per first delivery.
+        let mut remaining: Option<u64> = None;
         while delivered < STEP_LIMIT {
             if let Some(max) = st.policy.max_ack_pending
                 && st.policy.ack != AckPolicy::None
@@ -762,9 +765,14 @@ impl Consumer {
             st.saved.dseq += 1;
             let dseq = st.saved.dseq;
             st.saved.delivered_sseq = st.saved.delivered_sseq.max(sseq);
-            let pending_count = stream
-                .num_pending(st.saved.next_sseq, &st.policy.filters)
-                .saturating_add(st.saved.start_list.len() as u64);
+            let pending_count = match remaining {
+                Some(n) if deliveries == 1 => n.saturating_sub(1),
+                Some(n) => n,
+                None => stream
+                    .num_pending(st.saved.next_sseq, &st.policy.filters)
+                    .saturating_add(st.saved.start_list.len() as u64),
+            };
+            remaining = Some(pending_count);
             // Even without acknowledgements the reply carries the delivery's metadata,
             // which clients read (ordered consumers check the sequences).
             let reply = Some(
