@@ -22,7 +22,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::ack::{self, AckKind};
-use super::consumer_types::{ConsumerConfig, ConsumerInfo, SequenceInfo};
+use super::consumer_types::{ConsumerConfig, ConsumerInfo, NextRequest, SequenceInfo, decode_next};
 use super::stream::{Stream, now_nanos};
 use super::types::Timestamp;
 use crate::internal::{AfterBatch, Durable, InMsg, InternalSub, Outgoing, Port, Reply, Sink};
@@ -956,6 +956,19 @@ impl Consumer {
     }
 }
 
+impl From<&NextRequest> for PullRequest {
+    fn from(req: &NextRequest) -> Self {
+        let positive = |n: i64| u64::try_from(n).ok().filter(|n| *n > 0);
+        PullRequest {
+            batch: positive(req.batch).unwrap_or(1),
+            max_bytes: positive(req.max_bytes),
+            expires: req.expires(),
+            no_wait: req.no_wait,
+            heartbeat: req.idle_heartbeat(),
+        }
+    }
+}
+
 /// A pull request as the consumer takes it.
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct PullRequest {
@@ -1178,12 +1191,12 @@ impl Sink for NextSink {
         let (Some(consumer), Some(reply)) = (self.0.upgrade(), msg.reply) else {
             return false;
         };
-        match parse_pull(msg.payload) {
-            Ok(req) => consumer.pull(reply, req),
-            Err(_) => {
+        match decode_next(msg.payload) {
+            Ok(req) => consumer.pull(reply, PullRequest::from(&req)),
+            Err(e) => {
                 consumer
                     .port
-                    .send(&[status_to(reply, status::line(400, "Bad Request"))]);
+                    .send(&[status_to(reply, e.status_line().into_bytes())]);
             }
         }
         true
@@ -1219,7 +1232,14 @@ impl Sink for AckSink {
             });
         }
         if let Some((reply, body)) = acked.next {
-            consumer.pull(&reply, parse_pull(&body).unwrap_or_default());
+            match decode_next(&body) {
+                Ok(req) => consumer.pull(&reply, PullRequest::from(&req)),
+                Err(e) => {
+                    consumer
+                        .port
+                        .send(&[status_to(&reply, e.status_line().into_bytes())]);
+                }
+            }
         } else {
             consumer.notify();
         }
@@ -1246,39 +1266,4 @@ impl Durable for Consumer {
             b"-ERR".to_vec()
         })
     }
-}
-
-/// Reads a `CONSUMER.MSG.NEXT` body: empty (one message), a number (the batch), or JSON.
-pub(crate) fn parse_pull(body: &[u8]) -> Result<PullRequest, String> {
-    let text = std::str::from_utf8(body).map_err(|e| e.to_string())?.trim();
-    if text.is_empty() {
-        return Ok(PullRequest {
-            batch: 1,
-            ..PullRequest::default()
-        });
-    }
-    if let Ok(batch) = text.parse::<u64>() {
-        return Ok(PullRequest {
-            batch,
-            ..PullRequest::default()
-        });
-    }
-    #[derive(Deserialize, Default)]
-    #[serde(default)]
-    struct Body {
-        batch: i64,
-        expires: i64,
-        no_wait: bool,
-        max_bytes: i64,
-        idle_heartbeat: i64,
-    }
-    let b: Body = serde_json::from_str(text).map_err(|e| e.to_string())?;
-    let positive = |n: i64| u64::try_from(n).ok().filter(|n| *n > 0);
-    Ok(PullRequest {
-        batch: positive(b.batch).unwrap_or(1),
-        max_bytes: positive(b.max_bytes),
-        expires: positive(b.expires).map(Duration::from_nanos),
-        no_wait: b.no_wait,
-        heartbeat: positive(b.idle_heartbeat).map(Duration::from_nanos),
-    })
 }
