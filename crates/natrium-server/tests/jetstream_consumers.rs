@@ -367,3 +367,46 @@ async fn consumers_and_their_acks_survive_a_restart() {
     assert_eq!(payloads(&fetch(&consumer, 10).await), ["4", "5"]);
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_paused_consumer_delivers_nothing_until_unpaused() {
+    let server = js_server().await;
+    let client = connect(&server).await;
+    let js = jetstream::new(client.clone());
+    let stream = js.create_stream(orders()).await.expect("stream");
+    let consumer = stream
+        .create_consumer(durable("saver"))
+        .await
+        .expect("consumer");
+    let until = "2999-01-01T00:00:00Z";
+    let reply = client
+        .request(
+            "$JS.API.CONSUMER.PAUSE.ORDERS.saver",
+            format!(r#"{{"pause_until":"{until}"}}"#).into(),
+        )
+        .await
+        .expect("pause reply");
+    let body: serde_json::Value = serde_json::from_slice(&reply.payload).expect("json");
+    assert_eq!(body["type"], "io.nats.jetstream.api.v1.consumer_pause_response");
+    assert_eq!(body["paused"], true);
+    assert_eq!(body["pause_until"], until);
+    publish_n(&js, 2).await;
+    assert!(fetch(&consumer, 2).await.is_empty(), "paused: nothing");
+    let mut consumer = consumer;
+    let info = consumer.info().await.expect("info").clone();
+    assert!(info.paused);
+    let reply = client
+        .request("$JS.API.CONSUMER.PAUSE.ORDERS.saver", "".into())
+        .await
+        .expect("unpause reply");
+    let body: serde_json::Value = serde_json::from_slice(&reply.payload).expect("json");
+    assert_eq!(body["paused"], false);
+    assert_eq!(payloads(&fetch(&consumer, 2).await), ["1", "2"]);
+    let reply = client
+        .request("$JS.API.CONSUMER.PAUSE.ORDERS.nobody", "".into())
+        .await
+        .expect("reply");
+    let body: serde_json::Value = serde_json::from_slice(&reply.payload).expect("json");
+    assert_eq!(body["error"]["err_code"], 10014, "consumer not found");
+    server.shutdown().await;
+}

@@ -75,6 +75,8 @@ pub(crate) struct Policy {
     pub max_expires: Option<Duration>,
     /// Deleted after this long without interest (ephemerals, or when configured).
     pub inactive_threshold: Option<Duration>,
+    /// Delivers nothing until then (`CONSUMER.PAUSE`, or `pause_until` at creation).
+    pub paused_until: Option<SystemTime>,
     pub start: Start,
     /// Whether the consumer's state is kept on disk.
     pub durable_state: bool,
@@ -111,6 +113,10 @@ impl Policy {
             max_request_bytes: config.max_request_bytes(),
             max_expires: config.max_expires(),
             inactive_threshold: config.inactive_threshold(),
+            paused_until: config
+                .pause_until
+                .and_then(|t| t.system_time())
+                .filter(|t| *t > SystemTime::now()),
             start: match config.deliver_policy {
                 Deliver::All => Start::All,
                 Deliver::Last => Start::Last,
@@ -224,6 +230,8 @@ pub(crate) struct Progress {
     pub num_waiting: u64,
     pub num_pending: u64,
     pub push_bound: bool,
+    /// Paused: how long still.
+    pub pause_remaining: Option<Duration>,
 }
 
 /// Status headers of pull replies and push heartbeats, as nats-server sends them.
@@ -375,6 +383,15 @@ impl Consumer {
         self.config.read().clone()
     }
 
+    /// Pauses until `until` (unpauses when `None` or past); returns the new state.
+    pub(crate) fn pause(&self, until: Option<Timestamp>) -> Option<Duration> {
+        let until = until.filter(|t| !t.is_zero());
+        let mut config = self.config();
+        config.pause_until = until;
+        self.update(config);
+        self.progress().pause_remaining
+    }
+
     /// Applies a new (validated) configuration: a consumer update.
     pub(crate) fn update(&self, config: ConsumerConfig) {
         let policy = Policy::of(&config);
@@ -446,6 +463,10 @@ impl Consumer {
                 num_waiting: st.waiting.len() as u64,
                 num_pending: 0,
                 push_bound: st.policy.deliver_subject.is_some() && st.push_active,
+                pause_remaining: st
+                    .policy
+                    .paused_until
+                    .and_then(|t| t.duration_since(SystemTime::now()).ok()),
             };
             (
                 s.next_sseq,
@@ -485,6 +506,10 @@ impl Consumer {
             num_waiting: p.num_waiting,
             num_pending: p.num_pending,
             push_bound: p.push_bound,
+            paused: p.pause_remaining.is_some(),
+            pause_remaining: p
+                .pause_remaining
+                .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX)),
             ts: Timestamp::now(),
             ..ConsumerInfo::default()
         }
@@ -704,11 +729,16 @@ impl Consumer {
             }
         }
 
+        // Paused: nothing is delivered until the pause ends.
+        let paused_for = st
+            .policy
+            .paused_until
+            .and_then(|t| t.duration_since(SystemTime::now()).ok());
         let mut delivered = 0;
         // Messages left after each delivery: counted once per step (a count can cost a
         // walk of the index), then one less per first delivery.
         let mut remaining: Option<u64> = None;
-        while delivered < STEP_LIMIT {
+        while delivered < STEP_LIMIT && paused_for.is_none() {
             if let Some(max) = st.policy.max_ack_pending
                 && st.policy.ack != AckPolicy::None
                 && st.saved.pending.len() >= max
@@ -920,6 +950,9 @@ impl Consumer {
         }
         if delivered >= STEP_LIMIT {
             consider(Some(now));
+        }
+        if let Some(left) = paused_for {
+            consider(Some(now + left));
         }
         if let Some(threshold) = st.policy.inactive_threshold {
             consider(Some(st.last_active + threshold));

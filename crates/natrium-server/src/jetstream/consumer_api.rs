@@ -15,7 +15,7 @@ use super::consumer_config::{
 };
 use super::consumer_types::{
     ConsumerConfig, ConsumerDeleteResponse, ConsumerInfo, ConsumerInfoResponse,
-    ConsumerListRequest, ConsumerListResponse, ConsumerNamesResponse, response_type,
+    ConsumerListRequest, ConsumerListResponse, ConsumerNamesResponse, ConsumerPauseRequest, ConsumerPauseResponse, response_type,
 };
 use super::errors::ApiError;
 use super::stream::Stream;
@@ -197,6 +197,63 @@ impl JetStream {
             },
             error,
         )
+    }
+
+    /// `CONSUMER.PAUSE.<stream>.<consumer>`: pauses until `pause_until`, or unpauses.
+    pub(super) fn consumer_pause(&self, stream_name: &str, name: &str, payload: &[u8]) -> Answer {
+        let result = (|| {
+            let req: ConsumerPauseRequest = decode_request(payload, self.opts.strict)?;
+            let stream = self.stream(stream_name).ok_or_else(ApiError::stream_not_found)?;
+            let consumer = stream.consumer(name).ok_or_else(ApiError::consumer_not_found)?;
+            let remaining = consumer.pause(req.pause_until);
+            if let Some(dir) = consumer.dir() {
+                write_meta(dir, &consumer.config(), consumer.created())
+                    .map_err(|e| ApiError::consumer_create(e.to_string()))?;
+            }
+            let until = consumer.config().pause_until.unwrap_or(Timestamp::ZERO);
+            self.advise_pause(&stream, name, remaining.is_some(), until);
+            Ok((remaining, until))
+        })();
+        let error = result.is_err();
+        let (paused, pause_until, pause_remaining, error_value) = match result {
+            Ok((remaining, until)) => (
+                remaining.is_some(),
+                until,
+                remaining.map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX)),
+                None,
+            ),
+            Err(e) => (false, Timestamp::ZERO, 0, Some(e)),
+        };
+        Answer::json(
+            &ConsumerPauseResponse {
+                kind: response_type::CONSUMER_PAUSE,
+                error: error_value,
+                paused,
+                pause_until,
+                pause_remaining,
+            },
+            error,
+        )
+    }
+
+    /// Publishes the consumer pause advisory.
+    fn advise_pause(&self, stream: &Stream, consumer: &str, paused: bool, until: Timestamp) {
+        use super::consumer_types::{EventHeader, PauseAdvisory, advisory_subject, advisory_type};
+        let body = PauseAdvisory {
+            event: EventHeader::new(advisory_type::CONSUMER_PAUSE),
+            stream: stream.name().to_owned(),
+            consumer: consumer.to_owned(),
+            paused,
+            pause_until: until,
+            domain: String::new(),
+        };
+        let subject = advisory_subject::for_consumer(advisory_subject::PAUSE, stream.name(), consumer);
+        self.port.publish(
+            subject.as_bytes(),
+            None,
+            None,
+            super::types::to_go_json(&body).as_bytes(),
+        );
     }
 
     /// `CONSUMER.NAMES.<stream>`.
