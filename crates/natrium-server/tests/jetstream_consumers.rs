@@ -410,3 +410,112 @@ async fn a_paused_consumer_delivers_nothing_until_unpaused() {
     assert_eq!(body["error"]["err_code"], 10014, "consumer not found");
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn push_flow_control_holds_delivery_until_the_client_answers() {
+    let server = js_server().await;
+    let client = connect(&server).await;
+    let js = jetstream::new(client.clone());
+    let stream = js.create_stream(orders()).await.expect("stream");
+    let mut raw = client.subscribe("deliver.fc").await.expect("subscribe");
+    client.flush().await.expect("flush");
+    stream
+        .create_consumer(consumer::push::Config {
+            durable_name: Some("fc".into()),
+            deliver_subject: "deliver.fc".into(),
+            ack_policy: consumer::AckPolicy::None,
+            flow_control: true,
+            idle_heartbeat: Duration::from_millis(200),
+            ..Default::default()
+        })
+        .await
+        .expect("consumer");
+    let total = 3000;
+    let acks: Vec<_> = futures::future::join_all((1..=total).map(|i| {
+        let js = js.clone();
+        async move { js.publish(format!("orders.{i}"), "x".into()).await }
+    }))
+    .await
+    .into_iter()
+    .map(|r| r.expect("sent"))
+    .collect();
+    for ack in acks {
+        ack.await.expect("stored");
+    }
+    // Read until delivery stops: a flow-control request goes out unanswered, and then the
+    // consumer idles (its heartbeat says so).
+    let mut messages = 0;
+    let mut requests = Vec::new();
+    loop {
+        let m = timeout(BOUND, raw.next()).await.expect("within bound").expect("msg");
+        if m.status == Some(async_nats::StatusCode::from_u16(100).unwrap()) {
+            match m.reply {
+                Some(reply) => requests.push(reply),
+                None if !requests.is_empty() => break,
+                None => {}
+            }
+        } else {
+            messages += 1;
+        }
+    }
+    assert!(messages < total, "held back: {messages} of {total} before an answer");
+    for reply in requests {
+        client.publish(reply, "".into()).await.expect("answer");
+    }
+    while messages < total {
+        let m = timeout(BOUND, raw.next()).await.expect("the rest follows").expect("msg");
+        if m.status == Some(async_nats::StatusCode::from_u16(100).unwrap()) {
+            if let Some(reply) = m.reply {
+                client.publish(reply, "".into()).await.expect("answer");
+            }
+        } else {
+            messages += 1;
+        }
+    }
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_push_consumer_with_a_deliver_group_hands_each_message_to_one_member() {
+    let server = js_server().await;
+    let client = connect(&server).await;
+    let js = jetstream::new(client.clone());
+    let stream = js.create_stream(orders()).await.expect("stream");
+    let mut a = client
+        .queue_subscribe("deliver.q", "workers".into())
+        .await
+        .expect("a");
+    let mut b = client
+        .queue_subscribe("deliver.q", "workers".into())
+        .await
+        .expect("b");
+    client.flush().await.expect("flush");
+    stream
+        .create_consumer(consumer::push::Config {
+            durable_name: Some("q".into()),
+            deliver_subject: "deliver.q".into(),
+            deliver_group: Some("workers".into()),
+            ack_policy: consumer::AckPolicy::None,
+            ..Default::default()
+        })
+        .await
+        .expect("consumer");
+    publish_n(&js, 40).await;
+    let mut seen = Vec::new();
+    while seen.len() < 40 {
+        let m = timeout(BOUND, async {
+            tokio::select! {
+                m = a.next() => m,
+                m = b.next() => m,
+            }
+        })
+        .await
+        .expect("within bound")
+        .expect("message");
+        seen.push(String::from_utf8_lossy(&m.payload).into_owned());
+    }
+    seen.sort_by_key(|s| s.parse::<u32>().unwrap());
+    let want: Vec<String> = (1..=40).map(|i| i.to_string()).collect();
+    assert_eq!(seen, want, "each message once, across the group");
+    server.shutdown().await;
+}

@@ -211,6 +211,8 @@ struct State {
     /// Messages since the last flow-control request (push).
     since_flow_control: u64,
     flow_control_seq: u64,
+    /// The last flow-control request the client has answered.
+    flow_control_answered: u64,
     dirty: bool,
     subs: Vec<InternalSub>,
     deleted: bool,
@@ -341,6 +343,7 @@ impl Consumer {
                 next_push_heartbeat: None,
                 since_flow_control: 0,
                 flow_control_seq: 0,
+                flow_control_answered: 0,
                 dirty: true,
                 subs: Vec::new(),
                 deleted: false,
@@ -349,6 +352,11 @@ impl Consumer {
         let ack_subject = format!("{}{}.{}.>", ack::PREFIX, consumer.stream_name, name);
         let sink: Arc<dyn Sink> = Arc::new(AckSink(Arc::downgrade(&consumer)));
         if let Some(sub) = consumer.port.subscribe(ack_subject.as_bytes(), None, sink) {
+            consumer.state.lock().subs.push(sub);
+        }
+        let fc_subject = format!("$JS.FC.{}.{name}.>", consumer.stream_name);
+        let sink: Arc<dyn Sink> = Arc::new(FlowControlSink(Arc::downgrade(&consumer)));
+        if let Some(sub) = consumer.port.subscribe(fc_subject.as_bytes(), None, sink) {
             consumer.state.lock().subs.push(sub);
         }
         if consumer.state.lock().policy.deliver_subject.is_none() {
@@ -753,6 +761,14 @@ impl Consumer {
             if !to_pull && !st.push_active {
                 break;
             }
+            // Flow control: one request may be outstanding; a second waits for its answer.
+            if !to_pull
+                && st.policy.flow_control
+                && st.flow_control_seq > st.flow_control_answered
+                && st.since_flow_control >= flow_control_every(&st.policy)
+            {
+                break;
+            }
             let Some(msg) = next_message(stream, st) else {
                 break;
             };
@@ -877,7 +893,9 @@ impl Consumer {
             delivered += 1;
             if st.policy.flow_control && st.policy.deliver_subject.is_some() {
                 st.since_flow_control += 1;
-                if st.since_flow_control >= flow_control_every(&st.policy) {
+                if st.since_flow_control >= flow_control_every(&st.policy)
+                    && st.flow_control_seq == st.flow_control_answered
+                {
                     st.since_flow_control = 0;
                     st.flow_control_seq += 1;
                     let fc = format!(
@@ -1231,6 +1249,31 @@ impl Sink for NextSink {
                     .port
                     .send(&[status_to(reply, e.status_line().into_bytes())]);
             }
+        }
+        true
+    }
+}
+
+/// The subscriber on `$JS.FC.<stream>.<consumer>.<n>`: a push client answering flow
+/// control lets delivery go on.
+struct FlowControlSink(Weak<Consumer>);
+
+impl Sink for FlowControlSink {
+    fn receive(&self, msg: &InMsg<'_>, _after: &mut AfterBatch) -> bool {
+        let Some(consumer) = self.0.upgrade() else {
+            return false;
+        };
+        let n = msg
+            .subject
+            .rsplit(|b| *b == b'.')
+            .next()
+            .and_then(|t| std::str::from_utf8(t).ok())
+            .and_then(|t| t.parse::<u64>().ok());
+        if let Some(n) = n {
+            let mut st = consumer.state.lock();
+            st.flow_control_answered = st.flow_control_answered.max(n.min(st.flow_control_seq));
+            drop(st);
+            consumer.notify();
         }
         true
     }
