@@ -387,7 +387,10 @@ async fn a_paused_consumer_delivers_nothing_until_unpaused() {
         .await
         .expect("pause reply");
     let body: serde_json::Value = serde_json::from_slice(&reply.payload).expect("json");
-    assert_eq!(body["type"], "io.nats.jetstream.api.v1.consumer_pause_response");
+    assert_eq!(
+        body["type"],
+        "io.nats.jetstream.api.v1.consumer_pause_response"
+    );
     assert_eq!(body["paused"], true);
     assert_eq!(body["pause_until"], until);
     publish_n(&js, 2).await;
@@ -447,7 +450,10 @@ async fn push_flow_control_holds_delivery_until_the_client_answers() {
     let mut messages = 0;
     let mut requests = Vec::new();
     loop {
-        let m = timeout(BOUND, raw.next()).await.expect("within bound").expect("msg");
+        let m = timeout(BOUND, raw.next())
+            .await
+            .expect("within bound")
+            .expect("msg");
         if m.status == Some(async_nats::StatusCode::from_u16(100).unwrap()) {
             match m.reply {
                 Some(reply) => requests.push(reply),
@@ -458,12 +464,18 @@ async fn push_flow_control_holds_delivery_until_the_client_answers() {
             messages += 1;
         }
     }
-    assert!(messages < total, "held back: {messages} of {total} before an answer");
+    assert!(
+        messages < total,
+        "held back: {messages} of {total} before an answer"
+    );
     for reply in requests {
         client.publish(reply, "".into()).await.expect("answer");
     }
     while messages < total {
-        let m = timeout(BOUND, raw.next()).await.expect("the rest follows").expect("msg");
+        let m = timeout(BOUND, raw.next())
+            .await
+            .expect("the rest follows")
+            .expect("msg");
         if m.status == Some(async_nats::StatusCode::from_u16(100).unwrap()) {
             if let Some(reply) = m.reply {
                 client.publish(reply, "".into()).await.expect("answer");
@@ -517,5 +529,47 @@ async fn a_push_consumer_with_a_deliver_group_hands_each_message_to_one_member()
     seen.sort_by_key(|s| s.parse::<u32>().unwrap());
     let want: Vec<String> = (1..=40).map(|i| i.to_string()).collect();
     assert_eq!(seen, want, "each message once, across the group");
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn rate_limit_bps_spaces_push_deliveries() {
+    let server = js_server().await;
+    let client = connect(&server).await;
+    let js = jetstream::new(client.clone());
+    let stream = js.create_stream(orders()).await.expect("stream");
+    for i in 1..=5 {
+        js.publish(format!("orders.{i}"), vec![b'x'; 240].into())
+            .await
+            .expect("sent")
+            .await
+            .expect("stored");
+    }
+    let mut raw = client.subscribe("deliver.slow").await.expect("subscribe");
+    client.flush().await.expect("flush");
+    let started = std::time::Instant::now();
+    stream
+        .create_consumer(consumer::push::Config {
+            durable_name: Some("slow".into()),
+            deliver_subject: "deliver.slow".into(),
+            ack_policy: consumer::AckPolicy::None,
+            // 250 bytes a message at 8,000 bits (1,000 bytes) a second: four a second.
+            rate_limit: 8_000,
+            ..Default::default()
+        })
+        .await
+        .expect("consumer");
+    for _ in 0..5 {
+        timeout(BOUND, raw.next())
+            .await
+            .expect("within bound")
+            .expect("message");
+    }
+    // The first goes at once; the other four wait about a quarter second each.
+    assert!(
+        started.elapsed() >= Duration::from_millis(900),
+        "five messages in {:?}",
+        started.elapsed()
+    );
     server.shutdown().await;
 }

@@ -77,6 +77,8 @@ pub(crate) struct Policy {
     pub inactive_threshold: Option<Duration>,
     /// Delivers nothing until then (`CONSUMER.PAUSE`, or `pause_until` at creation).
     pub paused_until: Option<SystemTime>,
+    /// Push: bits per second at most (`rate_limit_bps`).
+    pub rate_limit_bps: Option<u64>,
     pub start: Start,
     /// Whether the consumer's state is kept on disk.
     pub durable_state: bool,
@@ -113,6 +115,7 @@ impl Policy {
             max_request_bytes: config.max_request_bytes(),
             max_expires: config.max_expires(),
             inactive_threshold: config.inactive_threshold(),
+            rate_limit_bps: (config.rate_limit_bps > 0).then_some(config.rate_limit_bps),
             paused_until: config
                 .pause_until
                 .and_then(|t| t.system_time())
@@ -213,6 +216,8 @@ struct State {
     flow_control_seq: u64,
     /// The last flow-control request the client has answered.
     flow_control_answered: u64,
+    /// Rate limit: nothing more goes out before then.
+    rate_next: Option<Instant>,
     dirty: bool,
     subs: Vec<InternalSub>,
     deleted: bool,
@@ -344,6 +349,7 @@ impl Consumer {
                 since_flow_control: 0,
                 flow_control_seq: 0,
                 flow_control_answered: 0,
+                rate_next: None,
                 dirty: true,
                 subs: Vec::new(),
                 deleted: false,
@@ -761,6 +767,12 @@ impl Consumer {
             if !to_pull && !st.push_active {
                 break;
             }
+            if !to_pull
+                && st.policy.rate_limit_bps.is_some()
+                && st.rate_next.is_some_and(|t| t > now)
+            {
+                break;
+            }
             // Flow control: one request may be outstanding; a second waits for its answer.
             if !to_pull
                 && st.policy.flow_control
@@ -891,6 +903,12 @@ impl Consumer {
                 payload,
             });
             delivered += 1;
+            if let Some(bps) = st.policy.rate_limit_bps
+                && st.policy.deliver_subject.is_some()
+            {
+                let took = Duration::from_secs_f64(size as f64 * 8.0 / bps as f64);
+                st.rate_next = Some(st.rate_next.unwrap_or(now).max(now) + took);
+            }
             if st.policy.flow_control && st.policy.deliver_subject.is_some() {
                 st.since_flow_control += 1;
                 if st.since_flow_control >= flow_control_every(&st.policy)
@@ -971,6 +989,9 @@ impl Consumer {
         }
         if let Some(left) = paused_for {
             consider(Some(now + left));
+        }
+        if st.push_active {
+            consider(st.rate_next.filter(|t| *t > now));
         }
         if let Some(threshold) = st.policy.inactive_threshold {
             consider(Some(st.last_active + threshold));

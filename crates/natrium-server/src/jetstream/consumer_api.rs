@@ -15,7 +15,8 @@ use super::consumer_config::{
 };
 use super::consumer_types::{
     ConsumerConfig, ConsumerDeleteResponse, ConsumerInfo, ConsumerInfoResponse,
-    ConsumerListRequest, ConsumerListResponse, ConsumerNamesResponse, ConsumerPauseRequest, ConsumerPauseResponse, response_type,
+    ConsumerListRequest, ConsumerListResponse, ConsumerNamesResponse, ConsumerPauseRequest,
+    ConsumerPauseResponse, response_type,
 };
 use super::errors::ApiError;
 use super::stream::Stream;
@@ -203,8 +204,12 @@ impl JetStream {
     pub(super) fn consumer_pause(&self, stream_name: &str, name: &str, payload: &[u8]) -> Answer {
         let result = (|| {
             let req: ConsumerPauseRequest = decode_request(payload, self.opts.strict)?;
-            let stream = self.stream(stream_name).ok_or_else(ApiError::stream_not_found)?;
-            let consumer = stream.consumer(name).ok_or_else(ApiError::consumer_not_found)?;
+            let stream = self
+                .stream(stream_name)
+                .ok_or_else(ApiError::stream_not_found)?;
+            let consumer = stream
+                .consumer(name)
+                .ok_or_else(ApiError::consumer_not_found)?;
             let remaining = consumer.pause(req.pause_until);
             if let Some(dir) = consumer.dir() {
                 write_meta(dir, &consumer.config(), consumer.created())
@@ -247,7 +252,8 @@ impl JetStream {
             pause_until: until,
             domain: String::new(),
         };
-        let subject = advisory_subject::for_consumer(advisory_subject::PAUSE, stream.name(), consumer);
+        let subject =
+            advisory_subject::for_consumer(advisory_subject::PAUSE, stream.name(), consumer);
         self.port.publish(
             subject.as_bytes(),
             None,
