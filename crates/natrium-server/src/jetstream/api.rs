@@ -94,8 +94,8 @@ impl JetStream {
                 let create = CreateSubject::parse(&subject)?;
                 self.consumer_create(create, payload)
             }
-            ["CONSUMER", "INFO", stream, name] => self.consumer_info(stream, name),
-            ["CONSUMER", "DELETE", stream, name] => self.consumer_delete(stream, name),
+            ["CONSUMER", "INFO", stream, name] => self.consumer_info(stream, name, payload),
+            ["CONSUMER", "DELETE", stream, name] => self.consumer_delete(stream, name, payload),
             ["CONSUMER", "PAUSE", stream, name] => self.consumer_pause(stream, name, payload),
             ["CONSUMER", "NAMES", stream] => self.consumer_names(stream, payload),
             ["CONSUMER", "LIST", stream] => self.consumer_list(stream, payload),

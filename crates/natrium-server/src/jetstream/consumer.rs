@@ -22,7 +22,9 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::ack::{self, AckKind};
-use super::consumer_types::{ConsumerConfig, ConsumerInfo, NextRequest, SequenceInfo, decode_next};
+use super::consumer_types::{
+    ConsumerConfig, ConsumerInfo, NextRequest, PriorityGroupState, SequenceInfo, decode_next,
+};
 use super::stream::{Stream, now_nanos};
 use super::types::Timestamp;
 use crate::internal::{AfterBatch, Durable, InMsg, InternalSub, Outgoing, Port, Reply, Sink};
@@ -195,6 +197,9 @@ struct Saved {
     /// Start positions left over from `last_per_subject`.
     #[serde(default)]
     start_list: VecDeque<u64>,
+    /// Messages past `max_deliver`, above the ack floor.
+    #[serde(default)]
+    exhausted: BTreeSet<u64>,
 }
 
 /// The consumer's mutable state.
@@ -248,8 +253,13 @@ mod status {
     }
 
     pub(super) fn timeout(messages: u64, bytes: u64) -> Vec<u8> {
+        with_pending(408, "Request Timeout", messages, bytes)
+    }
+
+    /// A status that ends a pull request, with what it still wanted.
+    pub(super) fn with_pending(code: u16, text: &str, messages: u64, bytes: u64) -> Vec<u8> {
         format!(
-            "NATS/1.0 408 Request Timeout\r\nNats-Pending-Messages: {messages}\r\nNats-Pending-Bytes: {bytes}\r\n\r\n"
+            "NATS/1.0 {code} {text}\r\nNats-Pending-Messages: {messages}\r\nNats-Pending-Bytes: {bytes}\r\n\r\n"
         )
         .into_bytes()
     }
@@ -365,12 +375,11 @@ impl Consumer {
         if let Some(sub) = consumer.port.subscribe(fc_subject.as_bytes(), None, sink) {
             consumer.state.lock().subs.push(sub);
         }
-        if consumer.state.lock().policy.deliver_subject.is_none() {
-            let next_subject = format!("{NEXT_PREFIX}{}.{name}", consumer.stream_name);
-            let sink: Arc<dyn Sink> = Arc::new(NextSink(Arc::downgrade(&consumer)));
-            if let Some(sub) = consumer.port.subscribe(next_subject.as_bytes(), None, sink) {
-                consumer.state.lock().subs.push(sub);
-            }
+        // Push consumers take pull requests too, to say they are push based.
+        let next_subject = format!("{NEXT_PREFIX}{}.{name}", consumer.stream_name);
+        let sink: Arc<dyn Sink> = Arc::new(NextSink(Arc::downgrade(&consumer)));
+        if let Some(sub) = consumer.port.subscribe(next_subject.as_bytes(), None, sink) {
+            consumer.state.lock().subs.push(sub);
         }
         tasks.spawn(deliveries(consumer.clone()));
         consumer
@@ -402,7 +411,7 @@ impl Consumer {
         let until = until.filter(|t| !t.is_zero());
         let mut config = self.config();
         config.pause_until = until;
-        self.update(config);
+        self.update(super::consumer_config::with_static_metadata(config));
         self.progress().pause_remaining
     }
 
@@ -473,10 +482,15 @@ impl Consumer {
                 ack_floor_stream_seq: s.ack_floor.1,
                 ack_floor_active: st.last_ack,
                 num_ack_pending: ack_pending,
-                num_redelivered: s.pending.values().filter(|p| p.deliveries > 1).count() as u64,
+                num_redelivered: (s.pending.values().filter(|p| p.deliveries > 1).count()
+                    + s.exhausted.len()) as u64,
                 num_waiting: st.waiting.len() as u64,
                 num_pending: 0,
-                push_bound: st.policy.deliver_subject.is_some() && st.push_active,
+                push_bound: st
+                    .policy
+                    .deliver_subject
+                    .as_ref()
+                    .is_some_and(|subject| self.port.has_interest(subject)),
                 pause_remaining: st
                     .policy
                     .paused_until
@@ -521,6 +535,16 @@ impl Consumer {
             num_pending: p.num_pending,
             push_bound: p.push_bound,
             paused: p.pause_remaining.is_some(),
+            priority_groups: self
+                .config
+                .read()
+                .priority_groups
+                .iter()
+                .map(|group| PriorityGroupState {
+                    group: group.clone(),
+                    ..PriorityGroupState::default()
+                })
+                .collect(),
             pause_remaining: p
                 .pause_remaining
                 .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX)),
@@ -645,6 +669,7 @@ impl Consumer {
             AckKind::Nak(delay) => {
                 let wait = *delay;
                 if let Some(p) = st.saved.pending.get_mut(&d.stream_seq) {
+                    out.advisory = Some(nak_advisory(&self.stream_name, &self.name, d));
                     match wait {
                         Some(delay) if !delay.is_zero() => {
                             p.deadline = Some(Instant::now() + delay);
@@ -663,6 +688,7 @@ impl Consumer {
                 }
             }
             AckKind::Term(reason) => {
+                st.last_ack = Some(now);
                 if st.saved.pending.remove(&d.stream_seq).is_some() {
                     out.acked.push(d.stream_seq);
                     st.redeliver.remove(&d.stream_seq);
@@ -724,7 +750,10 @@ impl Consumer {
             if let (Some(hb), Some(next)) = (pull.heartbeat, pull.next_heartbeat)
                 && next <= now
             {
-                out.push(status_to(&pull.reply, status::line(100, "Idle Heartbeat")));
+                out.push(status_to(
+                    &pull.reply,
+                    status::push_heartbeat(st.saved.dseq, st.saved.delivered_sseq),
+                ));
                 pull.next_heartbeat = Some(now + hb);
             }
             kept.push_back(pull);
@@ -796,7 +825,7 @@ impl Consumer {
             {
                 let pull = st.waiting.pop_front().expect("front exists");
                 let text = if pull.delivered == 0 {
-                    status::line(409, "Message Size Exceeds MaxBytes")
+                    status::with_pending(409, "Message Size Exceeds MaxBytes", pull.batch, left)
                 } else {
                     status::timeout(pull.batch, left)
                 };
@@ -808,9 +837,10 @@ impl Consumer {
             if let Some(max) = st.policy.max_deliver
                 && deliveries > max
             {
-                // Out of deliveries: never again, and say so once.
+                // Out of deliveries: never again, and say so once. It is not acknowledged
+                // (the ack floor stays), and still counts as redelivered, as nats-server.
                 st.saved.pending.remove(&sseq);
-                update_ack_floor(&mut st.saved);
+                st.saved.exhausted.insert(sseq);
                 st.dirty = true;
                 advisories.push(max_deliveries_advisory(
                     &self.stream_name,
@@ -934,16 +964,11 @@ impl Consumer {
         if delivered > 0 {
             st.next_push_heartbeat = st.policy.idle_heartbeat.map(|h| now + h);
         }
-        // no_wait requests end now: with nothing, "No Messages"; with some, a timeout.
+        // no_wait requests end now, with "No Messages" (also after a partial batch).
         let mut kept = VecDeque::with_capacity(st.waiting.len());
         for pull in st.waiting.drain(..) {
             if pull.no_wait {
-                let text = if pull.delivered == 0 {
-                    status::line(404, "No Messages")
-                } else {
-                    status::timeout(pull.batch, pull.max_bytes.unwrap_or(0))
-                };
-                out.push(status_to(&pull.reply, text));
+                out.push(status_to(&pull.reply, status::line(404, "No Messages")));
             } else {
                 kept.push_back(pull);
             }
@@ -1079,7 +1104,10 @@ fn initial(stream: &Stream, policy: &Policy) -> Saved {
         _ => VecDeque::new(),
     };
     // Everything before the start counts as acknowledged, as nats-server reports.
-    let floor_sseq = next_sseq.saturating_sub(1);
+    let floor_sseq = start_list
+        .front()
+        .map_or(next_sseq, |first| (*first).min(next_sseq))
+        .saturating_sub(1);
     Saved {
         next_sseq,
         dseq: 0,
@@ -1087,6 +1115,7 @@ fn initial(stream: &Stream, policy: &Policy) -> Saved {
         ack_floor: (0, floor_sseq),
         pending: BTreeMap::new(),
         start_list,
+        exhausted: BTreeSet::new(),
     }
 }
 
@@ -1138,6 +1167,8 @@ fn update_ack_floor(s: &mut Saved) {
             }
         }
     }
+    let floor = s.ack_floor.1;
+    s.exhausted.retain(|&seq| seq > floor);
 }
 
 /// Messages between flow-control requests on a push consumer.
@@ -1173,6 +1204,26 @@ fn max_deliveries_advisory(stream: &str, consumer: &str, sseq: u64, deliveries: 
     });
     Outgoing {
         to: format!("$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.{stream}.{consumer}").into_bytes(),
+        subject: None,
+        reply: None,
+        headers: None,
+        payload: Bytes::from(super::types::to_go_json(&body)),
+    }
+}
+
+fn nak_advisory(stream: &str, consumer: &str, d: ack::Delivered) -> Outgoing {
+    let body = serde_json::json!({
+        "type": "io.nats.jetstream.advisory.v1.nak",
+        "id": advisory_id(),
+        "timestamp": Timestamp::now(),
+        "stream": stream,
+        "consumer": consumer,
+        "consumer_seq": d.consumer_seq,
+        "stream_seq": d.stream_seq,
+        "deliveries": d.deliveries,
+    });
+    Outgoing {
+        to: format!("$JS.EVENT.ADVISORY.CONSUMER.MSG_NAKED.{stream}.{consumer}").into_bytes(),
         subject: None,
         reply: None,
         headers: None,

@@ -81,7 +81,11 @@ impl JetStream {
                 .ok_or_else(ApiError::consumer_not_found)
         };
         match checked {
-            Create::Existing { name } => Ok(reply_info(&*found(&name)?)),
+            Create::Existing { name } => {
+                let consumer = found(&name)?;
+                self.advise_if_paused(&stream, &consumer);
+                Ok(reply_info(&consumer))
+            }
             Create::Update { name, config } => {
                 let consumer = found(&name)?;
                 if let Some(dir) = consumer.dir() {
@@ -89,6 +93,7 @@ impl JetStream {
                         .map_err(|e| ApiError::consumer_create(e.to_string()))?;
                 }
                 consumer.update(config);
+                self.advise_if_paused(&stream, &consumer);
                 Ok(reply_info(&consumer))
             }
             Create::New { name, config } => {
@@ -159,10 +164,12 @@ impl JetStream {
     }
 
     /// `CONSUMER.INFO.<stream>.<consumer>`.
-    pub(super) fn consumer_info(&self, stream_name: &str, name: &str) -> Answer {
-        let result = self
-            .stream(stream_name)
-            .ok_or_else(ApiError::stream_not_found)
+    pub(super) fn consumer_info(&self, stream_name: &str, name: &str, payload: &[u8]) -> Answer {
+        let result = expect_empty(payload)
+            .and_then(|()| {
+                self.stream(stream_name)
+                    .ok_or_else(ApiError::stream_not_found)
+            })
             .and_then(|s| s.consumer(name).ok_or_else(ApiError::consumer_not_found))
             .map(|c| reply_info(&c));
         let error = result.is_err();
@@ -177,10 +184,12 @@ impl JetStream {
     }
 
     /// `CONSUMER.DELETE.<stream>.<consumer>`.
-    pub(super) fn consumer_delete(&self, stream_name: &str, name: &str) -> Answer {
-        let result = self
-            .stream(stream_name)
-            .ok_or_else(ApiError::stream_not_found)
+    pub(super) fn consumer_delete(&self, stream_name: &str, name: &str, payload: &[u8]) -> Answer {
+        let result = expect_empty(payload)
+            .and_then(|()| {
+                self.stream(stream_name)
+                    .ok_or_else(ApiError::stream_not_found)
+            })
             .and_then(|s| {
                 if s.remove_consumer(name) {
                     self.advise_consumer(&s, name, false);
@@ -239,6 +248,15 @@ impl JetStream {
             },
             error,
         )
+    }
+
+    /// A create that finds a paused consumer keeps the pause, and says so (as nats-server).
+    fn advise_if_paused(&self, stream: &Stream, consumer: &Consumer) {
+        if let Some(until) = consumer.config().pause_until
+            && consumer.info().paused
+        {
+            self.advise_pause(stream, consumer.name(), true, until);
+        }
     }
 
     /// Publishes the consumer pause advisory.
@@ -313,6 +331,12 @@ impl JetStream {
         payload: &[u8],
         limit: usize,
     ) -> Result<(ApiPaged, Vec<Arc<Consumer>>), ApiError> {
+        // nats-server reads a body that is not JSON at all as no request.
+        let payload: &[u8] = if payload.trim_ascii_start().first() == Some(&b'{') {
+            payload
+        } else {
+            b""
+        };
         let req: ConsumerListRequest = decode_request(payload, self.opts.strict)?;
         let stream = self
             .stream(stream_name)
@@ -356,6 +380,19 @@ impl JetStream {
             n += 1;
         }
         Ok(n)
+    }
+}
+
+/// Requests without parameters take an empty body or an empty JSON object, as nats-server.
+fn expect_empty(payload: &[u8]) -> Result<(), ApiError> {
+    let payload = payload.trim_ascii();
+    let empty = payload.is_empty()
+        || serde_json::from_slice::<serde_json::Value>(payload)
+            .is_ok_and(|v| v.as_object().is_some_and(|o| o.is_empty()));
+    if empty {
+        Ok(())
+    } else {
+        Err(ApiError::not_empty_request())
     }
 }
 

@@ -17,6 +17,7 @@ pub(crate) mod consumer_config;
 pub(crate) mod consumer_errors;
 pub(crate) mod consumer_types;
 pub(crate) mod errors;
+mod go_time;
 mod headers;
 mod stream;
 pub(crate) mod stream_config;
