@@ -573,3 +573,44 @@ async fn rate_limit_bps_spaces_push_deliveries() {
     );
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_damaged_consumer_state_redelivers_rather_than_skips() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let opts = || ServerOptions {
+        jetstream: Some(JetStreamOptions::in_dir(dir.path())),
+        ..ServerOptions::ephemeral()
+    };
+    let server = start(opts()).await;
+    let js = context(&server).await;
+    let stream = js.create_stream(orders()).await.expect("stream");
+    let consumer = stream
+        .create_consumer(consumer::pull::Config {
+            deliver_policy: consumer::DeliverPolicy::New,
+            ..durable("saver")
+        })
+        .await
+        .expect("consumer");
+    publish_n(&js, 3).await;
+    let got = fetch(&consumer, 1).await;
+    got[0].double_ack().await.expect("ack stored");
+    server.shutdown().await;
+
+    let state = dir
+        .path()
+        .join("jetstream/$G/streams/ORDERS/obs/saver/state.json");
+    assert!(state.exists(), "the consumer keeps its state in {}", state.display());
+    std::fs::write(&state, b"{ not json").expect("damage");
+    let server = start(opts()).await;
+    let js = context(&server).await;
+    let consumer: consumer::PullConsumer = js
+        .get_consumer_from_stream("saver", "ORDERS")
+        .await
+        .expect("consumer recovered");
+    assert_eq!(
+        payloads(&fetch(&consumer, 10).await),
+        ["1", "2", "3"],
+        "from the first message, not from 'new'"
+    );
+    server.shutdown().await;
+}

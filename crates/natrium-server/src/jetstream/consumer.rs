@@ -305,6 +305,37 @@ impl std::fmt::Debug for Consumer {
     }
 }
 
+/// Where consumers run: the server they send through and the tasks they run in.
+#[derive(Clone)]
+pub(crate) struct Runtime {
+    pub port: Arc<dyn Port>,
+    pub tasks: tokio_util::task::TaskTracker,
+    pub shutdown: CancellationToken,
+}
+
+/// A consumer's saved state; a damaged file is reported (and the consumer starts over from
+/// the stream's first message: it redelivers, it loses nothing).
+fn load_state(path: &std::path::Path) -> Option<Saved> {
+    let bytes = match std::fs::read(path) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
+        Err(e) => {
+            tracing::error!("consumer state {}: {e}; starting over", path.display());
+            return None;
+        }
+    };
+    match serde_json::from_slice(&bytes) {
+        Ok(saved) => Some(saved),
+        Err(e) => {
+            tracing::error!(
+                "consumer state {} is damaged: {e}; starting over",
+                path.display()
+            );
+            None
+        }
+    }
+}
+
 impl Consumer {
     /// A consumer of `stream`, starting where its configuration says (or where its saved
     /// state on disk left off), subscribed to its acknowledgement and pull subjects. `dir`
@@ -315,16 +346,20 @@ impl Consumer {
         config: ConsumerConfig,
         created: Timestamp,
         dir: Option<PathBuf>,
-        port: Arc<dyn Port>,
-        tasks: &tokio_util::task::TaskTracker,
-        shutdown: &CancellationToken,
+        runtime: &Runtime,
     ) -> Arc<Consumer> {
+        let Runtime {
+            port,
+            tasks,
+            shutdown,
+        } = runtime.clone();
         let policy = Policy::of(&config);
         let dir = dir.filter(|_| policy.durable_state);
-        let saved = dir
-            .as_ref()
-            .and_then(|d| std::fs::read(d.join("state.json")).ok())
-            .and_then(|bytes| serde_json::from_slice::<Saved>(&bytes).ok());
+        let state_path = dir.as_ref().map(|d| d.join("state.json"));
+        let saved = state_path.as_deref().and_then(load_state);
+        // A state file that exists but can't be read: start from the stream's first message
+        // whatever the deliver policy says, so nothing unacknowledged is skipped.
+        let damaged = saved.is_none() && state_path.as_deref().is_some_and(std::path::Path::exists);
         let saved = match saved {
             Some(mut s) => {
                 // Unacknowledged deliveries restart their ack timers from now.
@@ -333,6 +368,13 @@ impl Consumer {
                 }
                 s
             }
+            None if damaged => initial(
+                stream,
+                &Policy {
+                    start: Start::All,
+                    ..policy.clone()
+                },
+            ),
             None => initial(stream, &policy),
         };
         let consumer = Arc::new(Consumer {

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::JetStream;
 use super::api::Answer;
-use super::consumer::Consumer;
+use super::consumer::{Consumer, Runtime};
 use super::consumer_config::{
     self, Create, CreateContext, CreateSubject, ExistingConsumer, ServerConsumerLimits,
 };
@@ -128,9 +128,11 @@ impl JetStream {
             config,
             created,
             dir,
-            self.port.clone(),
-            &self.tasks,
-            &self.shutdown,
+            &Runtime {
+                port: self.port.clone(),
+                tasks: self.tasks.clone(),
+                shutdown: self.shutdown.clone(),
+            },
         );
         stream.add_consumer(consumer.clone());
         Ok(consumer)
