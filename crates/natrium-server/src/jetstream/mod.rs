@@ -1,13 +1,17 @@
-//! JetStream: streams that keep messages, for one server and its global account.
+//! JetStream: streams that keep messages and consumers that hand them out at least once,
+//! for one server and its global account.
 //!
-//! Rooms: `api` answers `$JS.API.>` requests, `stream` is one stream and its publish path,
-//! `headers` reads the JetStream headers of a published message, `types`/`errors` are the
-//! API's JSON shapes and error catalogue, `stream_config` the rules a stream configuration
-//! must follow. The message store itself is the `natrium-store` crate.
+//! Rooms: `api` routes `$JS.API.>` requests (streams there, consumers in `consumer_api`),
+//! `stream` is one stream and its publish path, `consumer` one consumer's delivery, acks and
+//! redelivery (`ack` reads the `$JS.ACK` protocol), `headers` the JetStream headers of a
+//! published message; `types`/`consumer_types`/`errors` are the API's JSON shapes and error
+//! catalogue, `stream_config`/`consumer_config` the rules configurations must follow,
+//! `go_time` Go's time text. The message store itself is the `natrium-store` crate.
 //!
 //! On disk, as nats-server: `<store_dir>/jetstream/$G/streams/<name>/` holds `meta.json`
-//! (the configuration and creation time) and `msgs/` (the file store). Memory streams are
-//! not kept across restarts.
+//! (the configuration and creation time), `msgs/` (the file store) and `obs/<consumer>/`
+//! (each consumer's `meta.json` and `state.json`). Memory streams are not kept across
+//! restarts.
 
 mod ack;
 mod api;
