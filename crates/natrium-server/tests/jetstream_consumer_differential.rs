@@ -20,6 +20,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::time::Duration;
 
+use async_nats::client::RequestErrorKind;
 use async_nats::{HeaderMap, Message, Subscriber};
 use futures::StreamExt as _;
 use serde_json::{Value, json};
@@ -82,7 +83,9 @@ impl Side {
     }
 
     fn record(&mut self, observation: Value) {
-        if !self.reference && observation.get("timeout").is_some() {
+        let missed = observation["reply"].get("timeout").is_some()
+            || observation.get("complete") == Some(&json!(false));
+        if !self.reference && missed {
             self.behind = true;
         }
         self.log.push(observation);
@@ -127,6 +130,9 @@ impl Side {
         );
         let reply = match tokio::time::timeout(wait, request).await {
             Ok(Ok(message)) => message_json(&message),
+            Ok(Err(error)) if error.kind() == RequestErrorKind::NoResponders => {
+                json!({"no_responders": true})
+            }
             Ok(Err(error)) => json!({"request_error": error.kind().to_string()}),
             Err(_) => json!({"timeout": true}),
         };
@@ -524,7 +530,8 @@ impl Pair {
 
 async fn connect(url: &str) -> async_nats::Client {
     async_nats::ConnectOptions::new()
-        .request_timeout(Some(WAIT))
+        // Each step bounds its own wait (see `Side::wait`).
+        .request_timeout(None)
         .connect(url)
         .await
         .unwrap_or_else(|e| panic!("connect to {url}: {e}"))
