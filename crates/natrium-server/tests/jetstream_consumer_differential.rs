@@ -1017,6 +1017,27 @@ differential!(
     }
 );
 
+differential!(
+    /// Pull requests to priority-group consumers: the group and its fields are checked.
+    pull_with_priority_groups,
+    |s| {
+        s.stream("S", r#"["s.>"]"#, "").await;
+        s.publish("s.a", "m0").await;
+        s.consumer("S", "O", r#"{"durable_name":"O","priority_policy":"overflow","priority_groups":["g"]}"#).await;
+        s.consumer("S", "P", r#"{"durable_name":"P","priority_policy":"pinned_client","priority_groups":["g"]}"#).await;
+        s.consumer("S", "R", r#"{"durable_name":"R","priority_policy":"prioritized","priority_groups":["g"]}"#).await;
+        s.pull("S", "O", r#"{"no_wait":true}"#, 1).await.expect("\"status\":400");
+        s.pull("S", "O", r#"{"group":"h","no_wait":true}"#, 1).await.expect("\"status\":400");
+        s.pull("S", "O", r#"{"group":"g","min_pending":5,"no_wait":true}"#, 1).await.expect("\"status\":404");
+        // `priority` is not checked on an overflow consumer.
+        s.pull("S", "O", r#"{"group":"g","min_pending":1,"priority":1,"no_wait":true}"#, 1).await.expect("\"body\":\"m0\"");
+        s.pull("S", "P", r#"{"group":"g","min_pending":1,"no_wait":true}"#, 1).await.expect("\"status\":400");
+        s.pull("S", "P", r#"{"group":"g","id":"nobody","no_wait":true}"#, 1).await.expect("Nats-Wrong-Pin-Id");
+        s.pull("S", "R", r#"{"group":"g","priority":10,"no_wait":true}"#, 1).await.expect("\"status\":400");
+        s.pull("S", "R", r#"{"group":"g","priority":0,"no_wait":true}"#, 1).await.expect("\"body\":\"m0\"");
+    }
+);
+
 // ---------------------------------------------------------------------------------------
 // Acknowledgements
 
