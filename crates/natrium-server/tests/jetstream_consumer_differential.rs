@@ -631,6 +631,8 @@ differential!(
             (r#"{"stream_name":"S","config":{"bogus":1}}"#, "unknown field"),
             (r#"{"stream_name":"S","config":{},"pedantic":"x"}"#, "of type bool"),
             (r#"{"stream_name":"S","config":{"opt_start_time":"a"}}"#, "parsing time"),
+            (r#"{"stream_name":"S","config":{"opt_start_time":"2026-01-01T00:00:00"}}"#, "Z07:00"),
+            (r#"{"stream_name":"S","config":{"opt_start_time":"2026-13-01T00:00:00Z"}}"#, "month out of range"),
             ("[]", "Go value of type"),
             (r#"{"stream_name":"S""#, "unexpected EOF"),
         ];

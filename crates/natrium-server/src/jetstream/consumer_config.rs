@@ -720,7 +720,7 @@ fn check_update(existing: &ExistingConsumer<'_>, new: &ConsumerConfig) -> Result
     if old.opt_start_seq != new.opt_start_seq {
         return refuse("start sequence can not be updated");
     }
-    if old.opt_start_time != new.opt_start_time {
+    if old.opt_start_time.map(|t| t.instant()) != new.opt_start_time.map(|t| t.instant()) {
         return refuse("start time can not be updated");
     }
     if old.ack_policy != new.ack_policy {

@@ -14,6 +14,7 @@
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
+use std::fmt;
 use std::time::Duration;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -180,6 +181,123 @@ policy_enum! {
 }
 
 // ---------------------------------------------------------------------------------------
+// Times with the client's UTC offset
+
+/// A time as a Go `time.Time` decoded from JSON keeps it: the instant and the UTC offset
+/// the client wrote. nats-server echoes `opt_start_time` and `pause_until` of a config
+/// with that offset (`2026-12-05T10:00:00.5+01:00`); `Z` and `+00:00` are both written `Z`.
+///
+/// Equality compares instant and offset (as Go's `reflect.DeepEqual` does when nats-server
+/// compares configs); [`ZonedTime::instant`] compares instants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct ZonedTime {
+    instant: Timestamp,
+    /// Seconds east of UTC.
+    offset: i32,
+}
+
+const GO_RFC3339: &str = "2006-01-02T15:04:05Z07:00";
+
+impl ZonedTime {
+    /// `instant` in UTC.
+    pub fn utc(instant: Timestamp) -> Self {
+        Self { instant, offset: 0 }
+    }
+
+    /// The instant.
+    pub fn instant(&self) -> Timestamp {
+        self.instant
+    }
+
+    /// True for Go's zero time.
+    pub fn is_zero(&self) -> bool {
+        self.instant.is_zero()
+    }
+
+    /// Parses RFC 3339 like Go's `time.Time` JSON decoding, with Go's error texts for the
+    /// common mistakes.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let bad = |detail: String| format!("parsing time {text:?} as {GO_RFC3339:?}: {detail}");
+        let (local, offset) = if let Some(local) = text.strip_suffix('Z') {
+            (local, 0)
+        } else if let Some((local, sign, hours, minutes)) = split_offset(text) {
+            (local, sign * (hours * 3600 + minutes * 60))
+        } else if text.len() >= 19 && text.as_bytes().get(10) == Some(&b'T') {
+            return Err(bad(format!("cannot parse {:?} as \"Z07:00\"", &text[19..])));
+        } else {
+            return Err(bad(format!("cannot parse {text:?} as \"2006\"")));
+        };
+        if text == Timestamp::ZERO.to_string() {
+            return Ok(ZonedTime::default());
+        }
+        let month = local.get(5..7).and_then(|m| m.parse::<u32>().ok());
+        if month.is_some_and(|m| !(1..=12).contains(&m)) {
+            return Err(format!("parsing time {text:?}: month out of range"));
+        }
+        let wall = humantime::parse_rfc3339_weak(local)
+            .map_err(|_| bad(format!("cannot parse {text:?} as \"2006\"")))?;
+        let shift = Duration::from_secs(u64::from(offset.unsigned_abs()));
+        let instant = if offset >= 0 {
+            wall.checked_sub(shift)
+        } else {
+            wall.checked_add(shift)
+        };
+        let instant = instant.ok_or_else(|| bad("out of range".into()))?;
+        Ok(Self {
+            instant: instant.into(),
+            offset,
+        })
+    }
+}
+
+/// `2026-01-01T00:00:00+01:00` → (`2026-01-01T00:00:00`, 1, 1, 0).
+fn split_offset(text: &str) -> Option<(&str, i32, i32, i32)> {
+    let at = text.len().checked_sub(6)?;
+    let (local, zone) = (text.get(..at)?, text.get(at..)?);
+    let sign = match zone.as_bytes()[0] {
+        b'+' => 1,
+        b'-' => -1,
+        _ => return None,
+    };
+    let (hours, minutes) = zone[1..].split_once(':')?;
+    Some((local, sign, hours.parse().ok()?, minutes.parse().ok()?))
+}
+
+impl fmt::Display for ZonedTime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (Some(nanos), true) = (self.instant.unix_nanos(), self.offset != 0) else {
+            return self.instant.fmt(f);
+        };
+        // The wall clock at the offset, written like UTC, then the offset instead of `Z`.
+        let shifted = i128::from(nanos) + i128::from(self.offset) * 1_000_000_000;
+        let wall = u64::try_from(shifted).map_or(self.instant, Timestamp::from_unix_nanos);
+        let wall = wall.to_string();
+        let sign = if self.offset < 0 { '-' } else { '+' };
+        let minutes = self.offset.unsigned_abs() / 60;
+        write!(
+            f,
+            "{}{sign}{:02}:{:02}",
+            wall.trim_end_matches('Z'),
+            minutes / 60,
+            minutes % 60
+        )
+    }
+}
+
+impl Serialize for ZonedTime {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for ZonedTime {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        ZonedTime::parse(&text).map_err(serde::de::Error::custom)
+    }
+}
+
+// ---------------------------------------------------------------------------------------
 // Consumer configuration
 
 fn is_false(value: &bool) -> bool {
@@ -217,9 +335,9 @@ pub struct ConsumerConfig {
     /// Start sequence for `by_start_sequence`.
     #[serde(default, skip_serializing_if = "is_zero_u64")]
     pub opt_start_seq: u64,
-    /// Start time for `by_start_time`.
+    /// Start time for `by_start_time`, with the client's offset.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub opt_start_time: Option<Timestamp>,
+    pub opt_start_time: Option<ZonedTime>,
     /// Acknowledgement policy.
     #[serde(default)]
     pub ack_policy: AckPolicy,
@@ -295,9 +413,10 @@ pub struct ConsumerConfig {
     /// User metadata; nats-server adds `_nats.*` keys.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub metadata: BTreeMap<String, String>,
-    /// Paused until this time.
+    /// Paused until this time (with the client's offset when set on create; nats-server
+    /// stores UTC when it comes from `CONSUMER.PAUSE`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pause_until: Option<Timestamp>,
+    pub pause_until: Option<ZonedTime>,
     /// Priority group names.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub priority_groups: Vec<String>,
@@ -522,13 +641,14 @@ impl ConsumerListRequest {
     }
 }
 
-/// `CONSUMER.PAUSE` request; an empty body or a past/zero time unpauses.
+/// `CONSUMER.PAUSE` request; an empty body or a past/zero time unpauses. nats-server
+/// answers and stores the time in UTC (`ZonedTime::instant`).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConsumerPauseRequest {
     /// Paused until this time.
     #[serde(default)]
-    pub pause_until: Option<Timestamp>,
+    pub pause_until: Option<ZonedTime>,
 }
 
 /// `CONSUMER.UNPIN` request.
@@ -1324,6 +1444,55 @@ mod tests {
         assert_eq!(
             NextError("x".into()).status_line(),
             "NATS/1.0 400 Bad Request - x\r\n\r\n"
+        );
+    }
+
+    #[test]
+    fn zoned_times_keep_the_client_offset_like_nats_server() {
+        // What nats-server 2.15.1 echoed for each `opt_start_time`/`pause_until`.
+        for (sent, echoed) in [
+            ("2026-12-05T10:00:00.5+01:00", "2026-12-05T10:00:00.5+01:00"),
+            (
+                "2030-01-01T01:00:00.120+01:00",
+                "2030-01-01T01:00:00.12+01:00",
+            ),
+            (
+                "2026-01-01T00:00:00.000000001-05:30",
+                "2026-01-01T00:00:00.000000001-05:30",
+            ),
+            ("2026-01-01T00:00:00+00:00", "2026-01-01T00:00:00Z"),
+            (
+                "2026-01-01T05:30:00.000000001Z",
+                "2026-01-01T05:30:00.000000001Z",
+            ),
+        ] {
+            let time = ZonedTime::parse(sent).unwrap();
+            assert_eq!(time.to_string(), echoed, "{sent}");
+        }
+        let a = ZonedTime::parse("2026-01-01T00:00:00-05:30").unwrap();
+        let b = ZonedTime::parse("2026-01-01T05:30:00Z").unwrap();
+        assert_eq!(a.instant(), b.instant());
+        assert_ne!(a, b, "configs compare the offset too");
+    }
+
+    #[test]
+    fn bad_times_give_go_texts() {
+        let err = decode_create(
+            br#"{"stream_name":"S","config":{"opt_start_time":"2026-01-01T00:00:00"}}"#,
+            true,
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.description,
+            r#"invalid JSON: parsing time "2026-01-01T00:00:00" as "2006-01-02T15:04:05Z07:00": cannot parse "" as "Z07:00""#
+        );
+        assert_eq!(
+            ZonedTime::parse("2026-13-01T00:00:00Z").unwrap_err(),
+            r#"parsing time "2026-13-01T00:00:00Z": month out of range"#
+        );
+        assert_eq!(
+            ZonedTime::parse("a").unwrap_err(),
+            r#"parsing time "a" as "2006-01-02T15:04:05Z07:00": cannot parse "a" as "2006""#
         );
     }
 
