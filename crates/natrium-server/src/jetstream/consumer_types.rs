@@ -775,6 +775,27 @@ impl RequestBody for ConsumerResetRequest {
     }
 }
 
+/// nats-server's `isEmptyRequest` (CONSUMER.INFO and CONSUMER.DELETE refuse anything else
+/// with `not_empty_request`): empty, or a JSON object without members (`{}`, `{ }`).
+/// White space alone is not empty.
+pub fn is_empty_request(payload: &[u8]) -> bool {
+    payload.is_empty()
+        || serde_json::from_slice::<serde_json::Value>(payload)
+            .is_ok_and(|v| v.as_object().is_some_and(serde_json::Map::is_empty))
+}
+
+/// Decodes a `CONSUMER.NAMES`/`CONSUMER.LIST` body: nats-server reads it only when it
+/// starts (after JSON white space) with `{` or `[`, and ignores anything else.
+pub fn decode_list(payload: &[u8], strict: bool) -> Result<ConsumerListRequest, ApiError> {
+    match payload
+        .iter()
+        .find(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
+    {
+        Some(b'{' | b'[') => decode_request(payload, strict),
+        _ => Ok(ConsumerListRequest::default()),
+    }
+}
+
 /// Decodes a create request body (see `types::decode_request`).
 pub fn decode_create(payload: &[u8], strict: bool) -> Result<CreateConsumerRequest, ApiError> {
     decode_request(payload, strict)
@@ -1493,6 +1514,32 @@ mod tests {
         assert_eq!(
             ZonedTime::parse("a").unwrap_err(),
             r#"parsing time "a" as "2006-01-02T15:04:05Z07:00": cannot parse "a" as "2006""#
+        );
+    }
+
+    #[test]
+    fn empty_requests_and_list_bodies_follow_nats_server() {
+        for empty in [&b""[..], b"{}", b"{ }", b" {}"] {
+            assert!(is_empty_request(empty), "{empty:?}");
+        }
+        for not_empty in [&b"x"[..], b"[]", b" ", b"{\"a\":1}", b"null"] {
+            assert!(!is_empty_request(not_empty), "{not_empty:?}");
+        }
+        assert_eq!(decode_list(b"garbage", true).unwrap().offset, 0);
+        assert_eq!(decode_list(b" {\"offset\":2}", true).unwrap().offset(5), 2);
+        assert_eq!(decode_list(br#"{"offset":-2}"#, true).unwrap().offset(5), 0);
+        assert_eq!(decode_list(br#"{"offset":99}"#, true).unwrap().offset(3), 3);
+        assert_eq!(
+            decode_list(br#"{"subject":"s.a"}"#, true)
+                .unwrap_err()
+                .description,
+            r#"invalid JSON: json: unknown field "subject""#
+        );
+        assert_eq!(
+            decode_list(br#"{"offset":"x"}"#, true)
+                .unwrap_err()
+                .description,
+            "invalid JSON: json: cannot unmarshal string into Go struct field JSApiConsumersRequest.offset of type int"
         );
     }
 
