@@ -71,6 +71,8 @@ struct Side {
     watches: Vec<Subscriber>,
     /// Reply inboxes of pull requests left waiting, kept so the requests keep interest.
     held: Vec<Subscriber>,
+    /// What the reference observed (on the compared side; empty on the reference).
+    reference_log: Vec<Value>,
     /// The compared side missed something the reference answered: wait less from now on.
     behind: bool,
     /// Generated ephemeral names and their placeholders.
@@ -78,14 +80,20 @@ struct Side {
 }
 
 impl Side {
+    /// How long the next observation may take: [`WAIT`], or [`SILENCE`] when the reference
+    /// saw nothing (more) at this step or this side already missed an answer.
     fn wait(&self) -> Duration {
-        if self.behind { SILENCE } else { WAIT }
+        let reference_missed = self.reference_log.get(self.log.len()).is_some_and(missed);
+        if !self.reference && (self.behind || reference_missed) {
+            SILENCE
+        } else {
+            WAIT
+        }
     }
 
     fn record(&mut self, observation: Value) {
-        let missed = observation["reply"].get("timeout").is_some()
-            || observation.get("complete") == Some(&json!(false));
-        if !self.reference && missed {
+        let reference_missed = self.reference_log.get(self.log.len()).is_some_and(missed);
+        if !self.reference && missed(&observation) && !reference_missed {
             self.behind = true;
         }
         self.log.push(observation);
@@ -298,6 +306,12 @@ impl Side {
     }
 }
 
+/// The observation is a request without reply or an incomplete collection.
+fn missed(observation: &Value) -> bool {
+    observation["reply"].get("timeout").is_some()
+        || observation.get("complete") == Some(&json!(false))
+}
+
 /// A message as JSON: subject, reply, status, description, headers (sorted), payload
 /// (parsed JSON, or text).
 fn message_json(message: &Message) -> Value {
@@ -477,6 +491,7 @@ impl Pair {
             pulled: Vec::new(),
             watches: Vec::new(),
             held: Vec::new(),
+            reference_log: Vec::new(),
             behind: false,
             aliases: BTreeMap::new(),
         };
@@ -541,7 +556,8 @@ fn err(code: u32) -> String {
     format!("\"err_code\":{code}")
 }
 
-/// One test: `$body` runs once per side with `$s: &mut Side`, then the records are compared.
+/// One test: `$body` runs with `$s: &mut Side` on the reference, then on the compared
+/// server, and the records are compared.
 macro_rules! differential {
     ($(#[$meta:meta])* $name:ident, |$s:ident| $body:block) => {
         $(#[$meta])*
@@ -550,11 +566,17 @@ macro_rules! differential {
             let Some(pair) = Pair::start().await else {
                 return;
             };
-            let mut sides = pair.sides().await;
-            for $s in sides.iter_mut() {
+            let [mut reference, mut other] = pair.sides().await;
+            {
+                let $s = &mut reference;
                 $body
             }
-            pair.finish(stringify!($name), sides).await;
+            other.reference_log = reference.log.clone();
+            {
+                let $s = &mut other;
+                $body
+            }
+            pair.finish(stringify!($name), [reference, other]).await;
         }
     };
 }
@@ -1216,6 +1238,72 @@ differential!(
         s.pull("S", "LPS", r#"{"batch":5,"no_wait":true}"#, 5).await.expect("\"body\":\"a2\"");
         s.consumer("S", "FIL", r#"{"filter_subjects":["s.b"]}"#).await;
         s.pull("S", "FIL", r#"{"batch":5,"no_wait":true}"#, 5).await.expect("\"body\":\"b1\"");
+    }
+);
+
+differential!(
+    /// An idle push consumer with heartbeats sends `100 Idle Heartbeat` to its subject.
+    push_idle_heartbeat,
+    |s| {
+        s.stream("S", r#"["s.>"]"#, "").await;
+        s.watch("hb.here").await;
+        s.consumer("S", "P", r#"{"durable_name":"P","deliver_subject":"hb.here","idle_heartbeat":100000000,"flow_control":true}"#).await;
+        s.collect_watch(0, 1).await.expect("Idle Heartbeat");
+    }
+);
+
+differential!(
+    /// `headers_only` delivers the headers and `Nats-Msg-Size` instead of the payload.
+    headers_only_delivery,
+    |s| {
+        s.stream("S", r#"["s.>"]"#, "").await;
+        s.publish("s.a", "twelve bytes").await;
+        s.consumer("S", "H", r#"{"durable_name":"H","headers_only":true}"#).await;
+        s.pull("S", "H", "1", 1).await.expect("Nats-Msg-Size");
+    }
+);
+
+differential!(
+    /// `max_ack_pending` caps what a pull request gets while acks are outstanding.
+    pull_limited_by_max_ack_pending,
+    |s| {
+        s.stream("S", r#"["s.>"]"#, "").await;
+        for i in 0..3 {
+            s.publish("s.a", &format!("m{i}")).await;
+        }
+        s.consumer("S", "C", r#"{"durable_name":"C","ack_policy":"explicit","max_ack_pending":1}"#).await;
+        s.pull("S", "C", r#"{"batch":3,"no_wait":true}"#, 3).await.expect("\"body\":\"m0\"");
+        s.pull("S", "C", r#"{"batch":3,"expires":200000000}"#, 1).await;
+        s.info("S", "C").await.expect("\"num_ack_pending\":1");
+    }
+);
+
+differential!(
+    /// `-NAK {"delay":...}` holds the redelivery back.
+    nak_with_delay,
+    |s| {
+        s.stream("S", r#"["s.>"]"#, "").await;
+        s.publish("s.a", "m0").await;
+        s.consumer("S", "C", r#"{"durable_name":"C","ack_policy":"explicit"}"#).await;
+        s.pull("S", "C", "1", 1).await;
+        s.ack_sync(0, r#"-NAK {"delay":10000000000}"#).await;
+        s.pull("S", "C", r#"{"no_wait":true}"#, 1).await.expect("\"status\":404");
+        s.info("S", "C").await.expect("\"num_ack_pending\":1");
+    }
+);
+
+differential!(
+    /// Deleting the stream takes its consumers with it.
+    stream_delete_removes_consumers,
+    |s| {
+        s.stream("S", r#"["s.>"]"#, "").await;
+        s.consumer("S", "C", r#"{"durable_name":"C"}"#).await;
+        s.req("$JS.API.STREAM.INFO.S", "").await.expect("\"consumer_count\":1");
+        s.req("$JS.API.INFO", "").await.expect("\"consumers\":1");
+        s.req("$JS.API.STREAM.DELETE.S", "").await.expect("\"success\":true");
+        s.stream("S", r#"["s.>"]"#, "").await;
+        s.info("S", "C").await.expect(&err(10014));
+        s.req("$JS.API.INFO", "").await.expect("\"consumers\":0");
     }
 );
 
