@@ -891,12 +891,14 @@ differential!(
         s.req("$JS.API.CONSUMER.PAUSE.S.D1", r#"{"pause_until":"2030-01-01T00:00:00Z"}"#).await.expect("\"paused\":true");
         s.info("S", "D1").await.expect("\"paused\":true");
         s.consumer("S", "D1", r#"{"durable_name":"D1"}"#).await.expect("\"pause_until\":\"2030-01-01T00:00:00Z\"");
+        // One advisory from the pause, another from the create of a paused consumer; later
+        // ones would race with the create's (sent after its reply).
+        s.collect_watch(0, 2).await.expect("consumer_pause");
         s.req("$JS.API.CONSUMER.PAUSE.S.D1", "").await.expect("\"paused\":false");
         s.req("$JS.API.CONSUMER.PAUSE.S.D1", r#"{"pause_until":"2020-01-01T00:00:00Z"}"#).await.expect("\"pause_until\":\"2020-01-01T00:00:00Z\"");
         s.req("$JS.API.CONSUMER.PAUSE.S.NOPE", "").await.expect(&err(10014));
         s.req("$JS.API.CONSUMER.PAUSE.NOPE.X", "").await.expect(&err(10059));
         s.req("$JS.API.CONSUMER.PAUSE.S.D1", r#"{"bogus":1}"#).await.expect(&err(10025));
-        s.collect_watch(0, 2).await.expect("consumer_pause");
     }
 );
 
@@ -920,10 +922,13 @@ differential!(
     pull_no_wait,
     |s| {
         s.stream("S", r#"["s.>"]"#, "").await;
-        s.consumer("S", "C", r#"{"durable_name":"C"}"#).await;
-        s.pull("S", "C", r#"{"no_wait":true}"#, 1).await.expect("\"status\":404");
+        s.consumer("S", "E", r#"{"durable_name":"E"}"#).await;
+        s.pull("S", "E", r#"{"no_wait":true}"#, 1).await.expect("\"status\":404");
         s.publish("s.a", "one").await;
         s.publish("s.b", "two").await;
+        // Created after the publishes: nats-server counts a consumer's pending messages
+        // asynchronously, so the count in the ack subject would race with them.
+        s.consumer("S", "C", r#"{"durable_name":"C"}"#).await;
         s.pull("S", "C", r#"{"batch":5,"no_wait":true}"#, 3).await.expect("\"status\":404");
         s.info("S", "C").await.expect("\"num_pending\":0");
     }
@@ -1195,9 +1200,9 @@ differential!(
     work_queue_retention_removes_acked_messages,
     |s| {
         s.stream("W", r#"["w.>"]"#, r#""retention":"workqueue""#).await;
-        s.consumer("W", "C", r#"{"durable_name":"C","ack_policy":"explicit"}"#).await;
         s.publish("w.x", "m0").await;
         s.publish("w.x", "m1").await;
+        s.consumer("W", "C", r#"{"durable_name":"C","ack_policy":"explicit"}"#).await;
         s.pull("W", "C", "2", 2).await;
         s.ack_sync(1, "+ACK").await;
         s.req("$JS.API.STREAM.INFO.W", "").await.expect("\"messages\":1");
