@@ -327,8 +327,12 @@ fn message_json(message: &Message) -> Value {
         out.insert("description".into(), json!(description));
     }
     if let Some(headers) = &message.headers {
+        // nats-server 2.11+ names the subject in every no-responders status; natrium-server
+        // answers core NATS as 2.9 does (the core reference), without it.
+        let no_responders = message.status.is_some_and(|s| s.as_u16() == 503);
         let mut sorted: Vec<(String, Vec<String>)> = headers
             .iter()
+            .filter(|(name, _)| !(no_responders && name.to_string() == "Nats-Subject"))
             .map(|(name, values)| {
                 let values = values.iter().map(|v| v.as_str().to_string()).collect();
                 (name.to_string(), values)
@@ -983,7 +987,9 @@ differential!(
         s.consumer("S", "C", r#"{"durable_name":"C"}"#).await;
         s.publish("s.a", "a message of some size").await;
         s.pull("S", "C", r#"{"batch":1,"max_bytes":5}"#, 1).await.expect("Message Size Exceeds MaxBytes");
-        s.info("S", "C").await.expect("\"num_pending\":1");
+        // Not lost: the next request that fits gets it. (nats-server's num_pending right
+        // after the refusal is 0 or 1 depending on timing, so it is not compared.)
+        s.pull("S", "C", r#"{"batch":1,"no_wait":true}"#, 1).await.expect("a message of some size");
     }
 );
 

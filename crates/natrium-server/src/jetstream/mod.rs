@@ -9,11 +9,15 @@
 //! (the configuration and creation time) and `msgs/` (the file store). Memory streams are
 //! not kept across restarts.
 
+mod ack;
 mod api;
+mod consumer;
+mod consumer_api;
 pub(crate) mod consumer_config;
 pub(crate) mod consumer_errors;
 pub(crate) mod consumer_types;
 pub(crate) mod errors;
+mod go_time;
 mod headers;
 mod stream;
 pub(crate) mod stream_config;
@@ -101,6 +105,10 @@ impl Sink for ApiSink {
         if !self.direct && msg.subject.starts_with(DIRECT_GET) {
             return false;
         }
+        // Pull requests go to their consumer's own subscriber.
+        if msg.subject.starts_with(consumer::NEXT_PREFIX.as_bytes()) {
+            return false;
+        }
         self.requests
             .send(ApiRequest {
                 subject: msg.subject.to_vec(),
@@ -130,6 +138,9 @@ pub(crate) struct JetStream {
     api_errors: AtomicU64,
     max_memory: i64,
     max_store: i64,
+    /// Consumers' delivery tasks run here, and stop with it.
+    tasks: TaskTracker,
+    shutdown: CancellationToken,
 }
 
 impl std::fmt::Debug for JetStream {
@@ -201,6 +212,8 @@ impl JetStream {
             api_errors: AtomicU64::new(0),
             max_memory,
             max_store,
+            tasks: tasks.clone(),
+            shutdown: shutdown.clone(),
         });
         js.recover(&streams_dir)?;
         let api = port.subscribe(
@@ -258,6 +271,7 @@ impl JetStream {
                 &self.direct,
             )
             .map_err(|e| recover_err(e.description.clone()))?;
+            let consumers = self.recover_consumers(&stream).map_err(recover_err)?;
             let state = stream.state();
             tracing::info!(
                 "  Restored {} messages for stream '{GLOBAL_ACCOUNT} > {}' in {:?}",
@@ -265,6 +279,12 @@ impl JetStream {
                 stream.name(),
                 started.elapsed()
             );
+            if consumers > 0 {
+                tracing::info!(
+                    "  Restored {consumers} consumers for stream '{GLOBAL_ACCOUNT} > {}'",
+                    stream.name()
+                );
+            }
             self.streams
                 .write()
                 .insert(stream.name().to_owned(), stream);
@@ -329,6 +349,7 @@ impl JetStream {
         }
         for s in self.streams.read().values() {
             s.unsubscribe(self.port.as_ref());
+            s.stop_consumers();
             s.close();
         }
         // Another server may use the directory from now on.
