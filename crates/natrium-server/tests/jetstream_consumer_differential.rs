@@ -878,6 +878,8 @@ differential!(
         s.req("$JS.API.CONSUMER.NAMES.S", r#"{"subject":"s.a"}"#).await.expect(&err(10025));
         s.req("$JS.API.CONSUMER.NAMES.S", r#"{"offset":"x"}"#).await.expect("of type int");
         s.req("$JS.API.CONSUMER.NAMES.S", "garbage").await.expect("\"total\":3");
+        // A body starting with `[` is decoded (and refused), anything else not `{` ignored.
+        s.req("$JS.API.CONSUMER.NAMES.S", "[1]").await;
         s.req("$JS.API.CONSUMER.NAMES.NOPE", "").await.expect(&err(10059));
         s.req("$JS.API.CONSUMER.LIST.S", "").await.expect("\"_nats.req.level\":\"0\"}");
         s.req("$JS.API.CONSUMER.LIST.S", r#"{"offset":2}"#).await.expect("\"total\":3");
@@ -1002,6 +1004,9 @@ differential!(
         s.pull("S", "C", r#"{"batch":3}"#, 1).await.expect("Exceeded MaxRequestBatch of 2");
         s.pull("S", "C", r#"{"batch":1,"expires":2000000000}"#, 1).await.expect("Exceeded MaxRequestExpires of 1s");
         s.pull("S", "C", r#"{"batch":1,"max_bytes":100}"#, 1).await.expect("Exceeded MaxRequestMaxBytes of 10");
+        // Go prints the limit as a duration: `1m30s`.
+        s.consumer("S", "L", r#"{"durable_name":"L","max_expires":90000000000}"#).await;
+        s.pull("S", "L", r#"{"batch":1,"expires":100000000000}"#, 1).await.expect("Exceeded MaxRequestExpires of 1m30s");
     }
 );
 

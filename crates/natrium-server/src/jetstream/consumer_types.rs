@@ -14,7 +14,6 @@
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::time::Duration;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -23,6 +22,7 @@ use super::errors::ApiError;
 use super::types::{
     ApiPaged, ClusterInfo, RequestBody, Timestamp, decode_request, from_value_like_go,
 };
+use crate::monitor::format::go_duration;
 
 /// The `type` strings of consumer API replies.
 pub mod response_type {
@@ -181,123 +181,6 @@ policy_enum! {
 }
 
 // ---------------------------------------------------------------------------------------
-// Times with the client's UTC offset
-
-/// A time as a Go `time.Time` decoded from JSON keeps it: the instant and the UTC offset
-/// the client wrote. nats-server echoes `opt_start_time` and `pause_until` of a config
-/// with that offset (`2026-12-05T10:00:00.5+01:00`); `Z` and `+00:00` are both written `Z`.
-///
-/// Equality compares instant and offset (as Go's `reflect.DeepEqual` does when nats-server
-/// compares configs); [`ZonedTime::instant`] compares instants.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub struct ZonedTime {
-    instant: Timestamp,
-    /// Seconds east of UTC.
-    offset: i32,
-}
-
-const GO_RFC3339: &str = "2006-01-02T15:04:05Z07:00";
-
-impl ZonedTime {
-    /// `instant` in UTC.
-    pub fn utc(instant: Timestamp) -> Self {
-        Self { instant, offset: 0 }
-    }
-
-    /// The instant.
-    pub fn instant(&self) -> Timestamp {
-        self.instant
-    }
-
-    /// True for Go's zero time.
-    pub fn is_zero(&self) -> bool {
-        self.instant.is_zero()
-    }
-
-    /// Parses RFC 3339 like Go's `time.Time` JSON decoding, with Go's error texts for the
-    /// common mistakes.
-    pub fn parse(text: &str) -> Result<Self, String> {
-        let bad = |detail: String| format!("parsing time {text:?} as {GO_RFC3339:?}: {detail}");
-        let (local, offset) = if let Some(local) = text.strip_suffix('Z') {
-            (local, 0)
-        } else if let Some((local, sign, hours, minutes)) = split_offset(text) {
-            (local, sign * (hours * 3600 + minutes * 60))
-        } else if text.len() >= 19 && text.as_bytes().get(10) == Some(&b'T') {
-            return Err(bad(format!("cannot parse {:?} as \"Z07:00\"", &text[19..])));
-        } else {
-            return Err(bad(format!("cannot parse {text:?} as \"2006\"")));
-        };
-        if text == Timestamp::ZERO.to_string() {
-            return Ok(ZonedTime::default());
-        }
-        let month = local.get(5..7).and_then(|m| m.parse::<u32>().ok());
-        if month.is_some_and(|m| !(1..=12).contains(&m)) {
-            return Err(format!("parsing time {text:?}: month out of range"));
-        }
-        let wall = humantime::parse_rfc3339_weak(local)
-            .map_err(|_| bad(format!("cannot parse {text:?} as \"2006\"")))?;
-        let shift = Duration::from_secs(u64::from(offset.unsigned_abs()));
-        let instant = if offset >= 0 {
-            wall.checked_sub(shift)
-        } else {
-            wall.checked_add(shift)
-        };
-        let instant = instant.ok_or_else(|| bad("out of range".into()))?;
-        Ok(Self {
-            instant: instant.into(),
-            offset,
-        })
-    }
-}
-
-/// `2026-01-01T00:00:00+01:00` → (`2026-01-01T00:00:00`, 1, 1, 0).
-fn split_offset(text: &str) -> Option<(&str, i32, i32, i32)> {
-    let at = text.len().checked_sub(6)?;
-    let (local, zone) = (text.get(..at)?, text.get(at..)?);
-    let sign = match zone.as_bytes()[0] {
-        b'+' => 1,
-        b'-' => -1,
-        _ => return None,
-    };
-    let (hours, minutes) = zone[1..].split_once(':')?;
-    Some((local, sign, hours.parse().ok()?, minutes.parse().ok()?))
-}
-
-impl fmt::Display for ZonedTime {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let (Some(nanos), true) = (self.instant.unix_nanos(), self.offset != 0) else {
-            return self.instant.fmt(f);
-        };
-        // The wall clock at the offset, written like UTC, then the offset instead of `Z`.
-        let shifted = i128::from(nanos) + i128::from(self.offset) * 1_000_000_000;
-        let wall = u64::try_from(shifted).map_or(self.instant, Timestamp::from_unix_nanos);
-        let wall = wall.to_string();
-        let sign = if self.offset < 0 { '-' } else { '+' };
-        let minutes = self.offset.unsigned_abs() / 60;
-        write!(
-            f,
-            "{}{sign}{:02}:{:02}",
-            wall.trim_end_matches('Z'),
-            minutes / 60,
-            minutes % 60
-        )
-    }
-}
-
-impl Serialize for ZonedTime {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(self)
-    }
-}
-
-impl<'de> Deserialize<'de> for ZonedTime {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(deserializer)?;
-        ZonedTime::parse(&text).map_err(serde::de::Error::custom)
-    }
-}
-
-// ---------------------------------------------------------------------------------------
 // Consumer configuration
 
 fn is_false(value: &bool) -> bool {
@@ -335,9 +218,9 @@ pub struct ConsumerConfig {
     /// Start sequence for `by_start_sequence`.
     #[serde(default, skip_serializing_if = "is_zero_u64")]
     pub opt_start_seq: u64,
-    /// Start time for `by_start_time`, with the client's offset.
+    /// Start time for `by_start_time` (written back in the client's UTC offset).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub opt_start_time: Option<ZonedTime>,
+    pub opt_start_time: Option<Timestamp>,
     /// Acknowledgement policy.
     #[serde(default)]
     pub ack_policy: AckPolicy,
@@ -416,7 +299,7 @@ pub struct ConsumerConfig {
     /// Paused until this time (with the client's offset when set on create; nats-server
     /// stores UTC when it comes from `CONSUMER.PAUSE`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pause_until: Option<ZonedTime>,
+    pub pause_until: Option<Timestamp>,
     /// Priority group names.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub priority_groups: Vec<String>,
@@ -642,13 +525,13 @@ impl ConsumerListRequest {
 }
 
 /// `CONSUMER.PAUSE` request; an empty body or a past/zero time unpauses. nats-server
-/// answers and stores the time in UTC (`ZonedTime::instant`).
+/// answers and stores the time in UTC.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConsumerPauseRequest {
     /// Paused until this time.
     #[serde(default)]
-    pub pause_until: Option<ZonedTime>,
+    pub pause_until: Option<Timestamp>,
 }
 
 /// `CONSUMER.UNPIN` request.
@@ -775,27 +658,6 @@ impl RequestBody for ConsumerResetRequest {
     }
 }
 
-/// nats-server's `isEmptyRequest` (CONSUMER.INFO and CONSUMER.DELETE refuse anything else
-/// with `not_empty_request`): empty, or a JSON object without members (`{}`, `{ }`).
-/// White space alone is not empty.
-pub fn is_empty_request(payload: &[u8]) -> bool {
-    payload.is_empty()
-        || serde_json::from_slice::<serde_json::Value>(payload)
-            .is_ok_and(|v| v.as_object().is_some_and(serde_json::Map::is_empty))
-}
-
-/// Decodes a `CONSUMER.NAMES`/`CONSUMER.LIST` body: nats-server reads it only when it
-/// starts (after JSON white space) with `{` or `[`, and ignores anything else.
-pub fn decode_list(payload: &[u8], strict: bool) -> Result<ConsumerListRequest, ApiError> {
-    match payload
-        .iter()
-        .find(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
-    {
-        Some(b'{' | b'[') => decode_request(payload, strict),
-        _ => Ok(ConsumerListRequest::default()),
-    }
-}
-
 /// Decodes a create request body (see `types::decode_request`).
 pub fn decode_create(payload: &[u8], strict: bool) -> Result<CreateConsumerRequest, ApiError> {
     decode_request(payload, strict)
@@ -840,6 +702,9 @@ pub struct NextRequest {
     /// Prioritized: 0 (first) to 9.
     #[serde(default)]
     pub priority: i64,
+    /// The payload was JSON: only then does nats-server look at the priority fields.
+    #[serde(skip)]
+    pub from_json: bool,
 }
 
 impl Default for NextRequest {
@@ -856,6 +721,7 @@ impl Default for NextRequest {
             min_ack_pending: 0,
             id: String::new(),
             priority: 0,
+            from_json: false,
         }
     }
 }
@@ -869,6 +735,78 @@ impl NextRequest {
     /// `idle_heartbeat` as a duration; `None` when off.
     pub fn idle_heartbeat(&self) -> Option<Duration> {
         positive_nanos(self.idle_heartbeat)
+    }
+}
+
+/// A pull request the consumer refuses: nats-server answers `NATS/1.0 <status> <description>`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{status} {description}")]
+pub struct NextRefusal {
+    /// 400 or 409.
+    pub status: u16,
+    /// `Exceeded MaxRequestBatch of 2`, `Bad Request - Priority Group missing`, ...
+    pub description: String,
+}
+
+impl NextRefusal {
+    fn new(status: u16, description: impl Into<String>) -> Self {
+        Self {
+            status,
+            description: description.into(),
+        }
+    }
+
+    /// The status header block nats-server replies with.
+    pub fn status_line(&self) -> String {
+        format!("NATS/1.0 {self}\r\n\r\n")
+    }
+}
+
+impl NextRequest {
+    /// nats-server's checks of a decoded pull request against the consumer's config, in
+    /// its order: the request limits (409), then the priority fields of a JSON request
+    /// (400). A pinned client's id (423) depends on the runtime's current pin and is not
+    /// checked here.
+    pub fn check(&self, config: &ConsumerConfig) -> Result<(), NextRefusal> {
+        if config.max_batch > 0 && self.batch > config.max_batch {
+            let text = format!("Exceeded MaxRequestBatch of {}", config.max_batch);
+            return Err(NextRefusal::new(409, text));
+        }
+        if let (Some(expires), Some(max)) = (self.expires(), config.max_expires())
+            && expires > max
+        {
+            let text = format!("Exceeded MaxRequestExpires of {}", go_duration(max));
+            return Err(NextRefusal::new(409, text));
+        }
+        if self.max_bytes > 0 && config.max_bytes > 0 && self.max_bytes > config.max_bytes {
+            let text = format!("Exceeded MaxRequestMaxBytes of {}", config.max_bytes);
+            return Err(NextRefusal::new(409, text));
+        }
+        if !self.from_json {
+            return Ok(());
+        }
+        let bad = |text: &str| Err(NextRefusal::new(400, format!("Bad Request - {text}")));
+        let policy = config.priority_policy;
+        if (self.min_pending != 0 || self.min_ack_pending != 0)
+            && policy != PriorityPolicy::Overflow
+        {
+            return bad("Not a Overflow Priority consumer");
+        }
+        if !self.id.is_empty() && policy != PriorityPolicy::PinnedClient {
+            return bad("Not a Pinned Client Priority consumer");
+        }
+        if !(0..=9).contains(&self.priority) {
+            return bad("Priority must be between 0 and 9");
+        }
+        if policy != PriorityPolicy::None {
+            if self.group.is_empty() {
+                return bad("Priority Group missing");
+            }
+            if !config.priority_groups.contains(&self.group) {
+                return bad("Invalid Priority Group");
+            }
+        }
+        Ok(())
     }
 }
 
@@ -905,7 +843,7 @@ pub fn decode_next(payload: &[u8]) -> Result<NextRequest, NextError> {
     }
     let value: serde_json::Value = serde_json::from_slice(trimmed)
         .map_err(|err| NextError(go_unmarshal_syntax_error(&err, trimmed)))?;
-    let request: NextRequest = from_value_like_go(value, false, "", "")
+    let mut request: NextRequest = from_value_like_go(value, false, "", "")
         .map_err(with_go_field_types)
         .map_err(|err| {
             let text = err.description;
@@ -915,6 +853,7 @@ pub fn decode_next(payload: &[u8]) -> Result<NextRequest, NextError> {
                     .to_string(),
             )
         })?;
+    request.from_json = true;
     if request.idle_heartbeat > 0 && request.idle_heartbeat.saturating_mul(2) > request.expires {
         return Err(NextError("heartbeat value too large".into()));
     }
@@ -1469,35 +1408,27 @@ mod tests {
     }
 
     #[test]
-    fn zoned_times_keep_the_client_offset_like_nats_server() {
-        // What nats-server 2.15.1 echoed for each `opt_start_time`/`pause_until`.
+    fn start_times_keep_the_client_offset_like_nats_server() {
+        // What nats-server 2.15.1 echoed for each `opt_start_time`.
         for (sent, echoed) in [
             ("2026-12-05T10:00:00.5+01:00", "2026-12-05T10:00:00.5+01:00"),
             (
-                "2030-01-01T01:00:00.120+01:00",
-                "2030-01-01T01:00:00.12+01:00",
-            ),
-            (
                 "2026-01-01T00:00:00.000000001-05:30",
                 "2026-01-01T00:00:00.000000001-05:30",
             ),
-            ("2026-01-01T00:00:00+00:00", "2026-01-01T00:00:00Z"),
             (
                 "2026-01-01T05:30:00.000000001Z",
                 "2026-01-01T05:30:00.000000001Z",
             ),
         ] {
-            let time = ZonedTime::parse(sent).unwrap();
-            assert_eq!(time.to_string(), echoed, "{sent}");
+            let body = format!(r#"{{"stream_name":"S","config":{{"opt_start_time":"{sent}"}}}}"#);
+            let req = decode_create(body.as_bytes(), true).unwrap();
+            let config = serde_json::to_string(&req.config).unwrap();
+            assert!(
+                config.contains(&format!(r#""opt_start_time":"{echoed}""#)),
+                "{config}"
+            );
         }
-        let a = ZonedTime::parse("2026-01-01T00:00:00-05:30").unwrap();
-        let b = ZonedTime::parse("2026-01-01T05:30:00Z").unwrap();
-        assert_eq!(a.instant(), b.instant());
-        assert_ne!(a, b, "configs compare the offset too");
-    }
-
-    #[test]
-    fn bad_times_give_go_texts() {
         let err = decode_create(
             br#"{"stream_name":"S","config":{"opt_start_time":"2026-01-01T00:00:00"}}"#,
             true,
@@ -1507,39 +1438,65 @@ mod tests {
             err.description,
             r#"invalid JSON: parsing time "2026-01-01T00:00:00" as "2006-01-02T15:04:05Z07:00": cannot parse "" as "Z07:00""#
         );
-        assert_eq!(
-            ZonedTime::parse("2026-13-01T00:00:00Z").unwrap_err(),
-            r#"parsing time "2026-13-01T00:00:00Z": month out of range"#
-        );
-        assert_eq!(
-            ZonedTime::parse("a").unwrap_err(),
-            r#"parsing time "a" as "2006-01-02T15:04:05Z07:00": cannot parse "a" as "2006""#
-        );
     }
 
     #[test]
-    fn empty_requests_and_list_bodies_follow_nats_server() {
-        for empty in [&b""[..], b"{}", b"{ }", b" {}"] {
-            assert!(is_empty_request(empty), "{empty:?}");
-        }
-        for not_empty in [&b"x"[..], b"[]", b" ", b"{\"a\":1}", b"null"] {
-            assert!(!is_empty_request(not_empty), "{not_empty:?}");
-        }
-        assert_eq!(decode_list(b"garbage", true).unwrap().offset, 0);
-        assert_eq!(decode_list(b" {\"offset\":2}", true).unwrap().offset(5), 2);
-        assert_eq!(decode_list(br#"{"offset":-2}"#, true).unwrap().offset(5), 0);
-        assert_eq!(decode_list(br#"{"offset":99}"#, true).unwrap().offset(3), 3);
-        assert_eq!(
-            decode_list(br#"{"subject":"s.a"}"#, true)
+    fn pull_requests_are_checked_against_the_consumer_like_nats_server() {
+        let config: ConsumerConfig = serde_json::from_str(
+            r#"{"max_batch":2,"max_expires":90000000000,"max_bytes":10,"priority_policy":"overflow","priority_groups":["g"]}"#,
+        )
+        .unwrap();
+        let refusal = |payload: &str| {
+            decode_next(payload.as_bytes())
+                .unwrap()
+                .check(&config)
                 .unwrap_err()
-                .description,
-            r#"invalid JSON: json: unknown field "subject""#
+                .to_string()
+        };
+        // The texts nats-server 2.15.1 sent (`of 1m30s`: a Go duration).
+        assert_eq!(
+            refusal(r#"{"batch":3}"#),
+            "409 Exceeded MaxRequestBatch of 2"
         );
         assert_eq!(
-            decode_list(br#"{"offset":"x"}"#, true)
-                .unwrap_err()
-                .description,
-            "invalid JSON: json: cannot unmarshal string into Go struct field JSApiConsumersRequest.offset of type int"
+            refusal(r#"{"batch":1,"expires":100000000000}"#),
+            "409 Exceeded MaxRequestExpires of 1m30s"
+        );
+        assert_eq!(
+            refusal(r#"{"batch":1,"max_bytes":100}"#),
+            "409 Exceeded MaxRequestMaxBytes of 10"
+        );
+        assert_eq!(
+            refusal(r#"{"no_wait":true}"#),
+            "400 Bad Request - Priority Group missing"
+        );
+        assert_eq!(
+            refusal(r#"{"group":"h"}"#),
+            "400 Bad Request - Invalid Priority Group"
+        );
+        assert_eq!(
+            refusal(r#"{"group":"g","id":"x"}"#),
+            "400 Bad Request - Not a Pinned Client Priority consumer"
+        );
+        assert_eq!(
+            refusal(r#"{"group":"g","priority":10}"#),
+            "400 Bad Request - Priority must be between 0 and 9"
+        );
+        let ok = |payload: &str| decode_next(payload.as_bytes()).unwrap().check(&config);
+        assert_eq!(ok(r#"{"group":"g","min_pending":1,"priority":1}"#), Ok(()));
+        // A plain number carries no priority fields.
+        assert_eq!(ok("1"), Ok(()));
+        let plain = ConsumerConfig::default();
+        let refused = decode_next(br#"{"min_pending":1}"#).unwrap().check(&plain);
+        assert_eq!(
+            refused.unwrap_err().status_line(),
+            "NATS/1.0 400 Bad Request - Not a Overflow Priority consumer\r\n\r\n"
+        );
+        assert_eq!(
+            decode_next(br#"{"group":"g","priority":3}"#)
+                .unwrap()
+                .check(&plain),
+            Ok(())
         );
     }
 
