@@ -20,6 +20,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::time::Duration;
 
+use async_nats::client::RequestErrorKind;
 use async_nats::{HeaderMap, Message, Subscriber};
 use futures::StreamExt as _;
 use serde_json::{Value, json};
@@ -70,6 +71,8 @@ struct Side {
     watches: Vec<Subscriber>,
     /// Reply inboxes of pull requests left waiting, kept so the requests keep interest.
     held: Vec<Subscriber>,
+    /// What the reference observed (on the compared side; empty on the reference).
+    reference_log: Vec<Value>,
     /// The compared side missed something the reference answered: wait less from now on.
     behind: bool,
     /// Generated ephemeral names and their placeholders.
@@ -77,12 +80,20 @@ struct Side {
 }
 
 impl Side {
+    /// How long the next observation may take: [`WAIT`], or [`SILENCE`] when the reference
+    /// saw nothing (more) at this step or this side already missed an answer.
     fn wait(&self) -> Duration {
-        if self.behind { SILENCE } else { WAIT }
+        let reference_missed = self.reference_log.get(self.log.len()).is_some_and(missed);
+        if !self.reference && (self.behind || reference_missed) {
+            SILENCE
+        } else {
+            WAIT
+        }
     }
 
     fn record(&mut self, observation: Value) {
-        if !self.reference && observation.get("timeout").is_some() {
+        let reference_missed = self.reference_log.get(self.log.len()).is_some_and(missed);
+        if !self.reference && missed(&observation) && !reference_missed {
             self.behind = true;
         }
         self.log.push(observation);
@@ -127,6 +138,9 @@ impl Side {
         );
         let reply = match tokio::time::timeout(wait, request).await {
             Ok(Ok(message)) => message_json(&message),
+            Ok(Err(error)) if error.kind() == RequestErrorKind::NoResponders => {
+                json!({"no_responders": true})
+            }
             Ok(Err(error)) => json!({"request_error": error.kind().to_string()}),
             Err(_) => json!({"timeout": true}),
         };
@@ -290,6 +304,12 @@ impl Side {
             })
             .collect()
     }
+}
+
+/// The observation is a request without reply or an incomplete collection.
+fn missed(observation: &Value) -> bool {
+    observation["reply"].get("timeout").is_some()
+        || observation.get("complete") == Some(&json!(false))
 }
 
 /// A message as JSON: subject, reply, status, description, headers (sorted), payload
@@ -475,6 +495,7 @@ impl Pair {
             pulled: Vec::new(),
             watches: Vec::new(),
             held: Vec::new(),
+            reference_log: Vec::new(),
             behind: false,
             aliases: BTreeMap::new(),
         };
@@ -528,7 +549,8 @@ impl Pair {
 
 async fn connect(url: &str) -> async_nats::Client {
     async_nats::ConnectOptions::new()
-        .request_timeout(Some(WAIT))
+        // Each step bounds its own wait (see `Side::wait`).
+        .request_timeout(None)
         .connect(url)
         .await
         .unwrap_or_else(|e| panic!("connect to {url}: {e}"))
@@ -538,7 +560,8 @@ fn err(code: u32) -> String {
     format!("\"err_code\":{code}")
 }
 
-/// One test: `$body` runs once per side with `$s: &mut Side`, then the records are compared.
+/// One test: `$body` runs with `$s: &mut Side` on the reference, then on the compared
+/// server, and the records are compared.
 macro_rules! differential {
     ($(#[$meta:meta])* $name:ident, |$s:ident| $body:block) => {
         $(#[$meta])*
@@ -547,11 +570,17 @@ macro_rules! differential {
             let Some(pair) = Pair::start().await else {
                 return;
             };
-            let mut sides = pair.sides().await;
-            for $s in sides.iter_mut() {
+            let [mut reference, mut other] = pair.sides().await;
+            {
+                let $s = &mut reference;
                 $body
             }
-            pair.finish(stringify!($name), sides).await;
+            other.reference_log = reference.log.clone();
+            {
+                let $s = &mut other;
+                $body
+            }
+            pair.finish(stringify!($name), [reference, other]).await;
         }
     };
 }
@@ -628,6 +657,8 @@ differential!(
             (r#"{"stream_name":"S","config":{"bogus":1}}"#, "unknown field"),
             (r#"{"stream_name":"S","config":{},"pedantic":"x"}"#, "of type bool"),
             (r#"{"stream_name":"S","config":{"opt_start_time":"a"}}"#, "parsing time"),
+            (r#"{"stream_name":"S","config":{"opt_start_time":"2026-01-01T00:00:00"}}"#, "Z07:00"),
+            (r#"{"stream_name":"S","config":{"opt_start_time":"2026-13-01T00:00:00Z"}}"#, "month out of range"),
             ("[]", "Go value of type"),
             (r#"{"stream_name":"S""#, "unexpected EOF"),
         ];
@@ -847,6 +878,8 @@ differential!(
         s.req("$JS.API.CONSUMER.NAMES.S", r#"{"subject":"s.a"}"#).await.expect(&err(10025));
         s.req("$JS.API.CONSUMER.NAMES.S", r#"{"offset":"x"}"#).await.expect("of type int");
         s.req("$JS.API.CONSUMER.NAMES.S", "garbage").await.expect("\"total\":3");
+        // A body starting with `[` is decoded (and refused), anything else not `{` ignored.
+        s.req("$JS.API.CONSUMER.NAMES.S", "[1]").await;
         s.req("$JS.API.CONSUMER.NAMES.NOPE", "").await.expect(&err(10059));
         s.req("$JS.API.CONSUMER.LIST.S", "").await.expect("\"_nats.req.level\":\"0\"}");
         s.req("$JS.API.CONSUMER.LIST.S", r#"{"offset":2}"#).await.expect("\"total\":3");
@@ -864,12 +897,14 @@ differential!(
         s.req("$JS.API.CONSUMER.PAUSE.S.D1", r#"{"pause_until":"2030-01-01T00:00:00Z"}"#).await.expect("\"paused\":true");
         s.info("S", "D1").await.expect("\"paused\":true");
         s.consumer("S", "D1", r#"{"durable_name":"D1"}"#).await.expect("\"pause_until\":\"2030-01-01T00:00:00Z\"");
+        // One advisory from the pause, another from the create of a paused consumer; later
+        // ones would race with the create's (sent after its reply).
+        s.collect_watch(0, 2).await.expect("consumer_pause");
         s.req("$JS.API.CONSUMER.PAUSE.S.D1", "").await.expect("\"paused\":false");
         s.req("$JS.API.CONSUMER.PAUSE.S.D1", r#"{"pause_until":"2020-01-01T00:00:00Z"}"#).await.expect("\"pause_until\":\"2020-01-01T00:00:00Z\"");
         s.req("$JS.API.CONSUMER.PAUSE.S.NOPE", "").await.expect(&err(10014));
         s.req("$JS.API.CONSUMER.PAUSE.NOPE.X", "").await.expect(&err(10059));
         s.req("$JS.API.CONSUMER.PAUSE.S.D1", r#"{"bogus":1}"#).await.expect(&err(10025));
-        s.collect_watch(0, 2).await.expect("consumer_pause");
     }
 );
 
@@ -893,10 +928,13 @@ differential!(
     pull_no_wait,
     |s| {
         s.stream("S", r#"["s.>"]"#, "").await;
-        s.consumer("S", "C", r#"{"durable_name":"C"}"#).await;
-        s.pull("S", "C", r#"{"no_wait":true}"#, 1).await.expect("\"status\":404");
+        s.consumer("S", "E", r#"{"durable_name":"E"}"#).await;
+        s.pull("S", "E", r#"{"no_wait":true}"#, 1).await.expect("\"status\":404");
         s.publish("s.a", "one").await;
         s.publish("s.b", "two").await;
+        // Created after the publishes: nats-server counts a consumer's pending messages
+        // asynchronously, so the count in the ack subject would race with them.
+        s.consumer("S", "C", r#"{"durable_name":"C"}"#).await;
         s.pull("S", "C", r#"{"batch":5,"no_wait":true}"#, 3).await.expect("\"status\":404");
         s.info("S", "C").await.expect("\"num_pending\":0");
     }
@@ -966,6 +1004,9 @@ differential!(
         s.pull("S", "C", r#"{"batch":3}"#, 1).await.expect("Exceeded MaxRequestBatch of 2");
         s.pull("S", "C", r#"{"batch":1,"expires":2000000000}"#, 1).await.expect("Exceeded MaxRequestExpires of 1s");
         s.pull("S", "C", r#"{"batch":1,"max_bytes":100}"#, 1).await.expect("Exceeded MaxRequestMaxBytes of 10");
+        // Go prints the limit as a duration: `1m30s`.
+        s.consumer("S", "L", r#"{"durable_name":"L","max_expires":90000000000}"#).await;
+        s.pull("S", "L", r#"{"batch":1,"expires":100000000000}"#, 1).await.expect("Exceeded MaxRequestExpires of 1m30s");
     }
 );
 
@@ -1013,6 +1054,27 @@ differential!(
         s.pull("S", "P", "", 1).await.expect("Consumer is push based");
         s.pull("S", "NOPE", r#"{"no_wait":true}"#, 1).await;
         s.pull("NOPE", "X", r#"{"no_wait":true}"#, 1).await;
+    }
+);
+
+differential!(
+    /// Pull requests to priority-group consumers: the group and its fields are checked.
+    pull_with_priority_groups,
+    |s| {
+        s.stream("S", r#"["s.>"]"#, "").await;
+        s.publish("s.a", "m0").await;
+        s.consumer("S", "O", r#"{"durable_name":"O","priority_policy":"overflow","priority_groups":["g"]}"#).await;
+        s.consumer("S", "P", r#"{"durable_name":"P","priority_policy":"pinned_client","priority_groups":["g"]}"#).await;
+        s.consumer("S", "R", r#"{"durable_name":"R","priority_policy":"prioritized","priority_groups":["g"]}"#).await;
+        s.pull("S", "O", r#"{"no_wait":true}"#, 1).await.expect("\"status\":400");
+        s.pull("S", "O", r#"{"group":"h","no_wait":true}"#, 1).await.expect("\"status\":400");
+        s.pull("S", "O", r#"{"group":"g","min_pending":5,"no_wait":true}"#, 1).await.expect("\"status\":404");
+        // `priority` is not checked on an overflow consumer.
+        s.pull("S", "O", r#"{"group":"g","min_pending":1,"priority":1,"no_wait":true}"#, 1).await.expect("\"body\":\"m0\"");
+        s.pull("S", "P", r#"{"group":"g","min_pending":1,"no_wait":true}"#, 1).await.expect("\"status\":400");
+        s.pull("S", "P", r#"{"group":"g","id":"nobody","no_wait":true}"#, 1).await.expect("Nats-Wrong-Pin-Id");
+        s.pull("S", "R", r#"{"group":"g","priority":10,"no_wait":true}"#, 1).await.expect("\"status\":400");
+        s.pull("S", "R", r#"{"group":"g","priority":0,"no_wait":true}"#, 1).await.expect("\"body\":\"m0\"");
     }
 );
 
@@ -1149,9 +1211,9 @@ differential!(
     work_queue_retention_removes_acked_messages,
     |s| {
         s.stream("W", r#"["w.>"]"#, r#""retention":"workqueue""#).await;
-        s.consumer("W", "C", r#"{"durable_name":"C","ack_policy":"explicit"}"#).await;
         s.publish("w.x", "m0").await;
         s.publish("w.x", "m1").await;
+        s.consumer("W", "C", r#"{"durable_name":"C","ack_policy":"explicit"}"#).await;
         s.pull("W", "C", "2", 2).await;
         s.ack_sync(1, "+ACK").await;
         s.req("$JS.API.STREAM.INFO.W", "").await.expect("\"messages\":1");
@@ -1192,6 +1254,72 @@ differential!(
         s.pull("S", "LPS", r#"{"batch":5,"no_wait":true}"#, 5).await.expect("\"body\":\"a2\"");
         s.consumer("S", "FIL", r#"{"filter_subjects":["s.b"]}"#).await;
         s.pull("S", "FIL", r#"{"batch":5,"no_wait":true}"#, 5).await.expect("\"body\":\"b1\"");
+    }
+);
+
+differential!(
+    /// An idle push consumer with heartbeats sends `100 Idle Heartbeat` to its subject.
+    push_idle_heartbeat,
+    |s| {
+        s.stream("S", r#"["s.>"]"#, "").await;
+        s.watch("hb.here").await;
+        s.consumer("S", "P", r#"{"durable_name":"P","deliver_subject":"hb.here","idle_heartbeat":100000000,"flow_control":true}"#).await;
+        s.collect_watch(0, 1).await.expect("Idle Heartbeat");
+    }
+);
+
+differential!(
+    /// `headers_only` delivers the headers and `Nats-Msg-Size` instead of the payload.
+    headers_only_delivery,
+    |s| {
+        s.stream("S", r#"["s.>"]"#, "").await;
+        s.publish("s.a", "twelve bytes").await;
+        s.consumer("S", "H", r#"{"durable_name":"H","headers_only":true}"#).await;
+        s.pull("S", "H", "1", 1).await.expect("Nats-Msg-Size");
+    }
+);
+
+differential!(
+    /// `max_ack_pending` caps what a pull request gets while acks are outstanding.
+    pull_limited_by_max_ack_pending,
+    |s| {
+        s.stream("S", r#"["s.>"]"#, "").await;
+        for i in 0..3 {
+            s.publish("s.a", &format!("m{i}")).await;
+        }
+        s.consumer("S", "C", r#"{"durable_name":"C","ack_policy":"explicit","max_ack_pending":1}"#).await;
+        s.pull("S", "C", r#"{"batch":3,"no_wait":true}"#, 3).await.expect("\"body\":\"m0\"");
+        s.pull("S", "C", r#"{"batch":3,"expires":200000000}"#, 1).await;
+        s.info("S", "C").await.expect("\"num_ack_pending\":1");
+    }
+);
+
+differential!(
+    /// `-NAK {"delay":...}` holds the redelivery back.
+    nak_with_delay,
+    |s| {
+        s.stream("S", r#"["s.>"]"#, "").await;
+        s.publish("s.a", "m0").await;
+        s.consumer("S", "C", r#"{"durable_name":"C","ack_policy":"explicit"}"#).await;
+        s.pull("S", "C", "1", 1).await;
+        s.ack_sync(0, r#"-NAK {"delay":10000000000}"#).await;
+        s.pull("S", "C", r#"{"no_wait":true}"#, 1).await.expect("\"status\":404");
+        s.info("S", "C").await.expect("\"num_ack_pending\":1");
+    }
+);
+
+differential!(
+    /// Deleting the stream takes its consumers with it.
+    stream_delete_removes_consumers,
+    |s| {
+        s.stream("S", r#"["s.>"]"#, "").await;
+        s.consumer("S", "C", r#"{"durable_name":"C"}"#).await;
+        s.req("$JS.API.STREAM.INFO.S", "").await.expect("\"consumer_count\":1");
+        s.req("$JS.API.INFO", "").await.expect("\"consumers\":1");
+        s.req("$JS.API.STREAM.DELETE.S", "").await.expect("\"success\":true");
+        s.stream("S", r#"["s.>"]"#, "").await;
+        s.info("S", "C").await.expect(&err(10014));
+        s.req("$JS.API.INFO", "").await.expect("\"consumers\":0");
     }
 );
 

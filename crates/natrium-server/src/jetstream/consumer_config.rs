@@ -720,7 +720,8 @@ fn check_update(existing: &ExistingConsumer<'_>, new: &ConsumerConfig) -> Result
     if old.opt_start_seq != new.opt_start_seq {
         return refuse("start sequence can not be updated");
     }
-    if old.opt_start_time != new.opt_start_time {
+    // The same instant in another offset is no change (Go's `time.Equal`).
+    if old.opt_start_time.map(|t| t.system_time()) != new.opt_start_time.map(|t| t.system_time()) {
         return refuse("start time can not be updated");
     }
     if old.ack_policy != new.ack_policy {

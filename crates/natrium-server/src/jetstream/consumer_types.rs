@@ -22,6 +22,7 @@ use super::errors::ApiError;
 use super::types::{
     ApiPaged, ClusterInfo, RequestBody, Timestamp, decode_request, from_value_like_go,
 };
+use crate::monitor::format::go_duration;
 
 /// The `type` strings of consumer API replies.
 pub mod response_type {
@@ -217,7 +218,7 @@ pub struct ConsumerConfig {
     /// Start sequence for `by_start_sequence`.
     #[serde(default, skip_serializing_if = "is_zero_u64")]
     pub opt_start_seq: u64,
-    /// Start time for `by_start_time`.
+    /// Start time for `by_start_time` (written back in the client's UTC offset).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub opt_start_time: Option<Timestamp>,
     /// Acknowledgement policy.
@@ -295,7 +296,8 @@ pub struct ConsumerConfig {
     /// User metadata; nats-server adds `_nats.*` keys.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub metadata: BTreeMap<String, String>,
-    /// Paused until this time.
+    /// Paused until this time (with the client's offset when set on create; nats-server
+    /// stores UTC when it comes from `CONSUMER.PAUSE`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pause_until: Option<Timestamp>,
     /// Priority group names.
@@ -522,7 +524,8 @@ impl ConsumerListRequest {
     }
 }
 
-/// `CONSUMER.PAUSE` request; an empty body or a past/zero time unpauses.
+/// `CONSUMER.PAUSE` request; an empty body or a past/zero time unpauses. nats-server
+/// answers and stores the time in UTC.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConsumerPauseRequest {
@@ -699,6 +702,9 @@ pub struct NextRequest {
     /// Prioritized: 0 (first) to 9.
     #[serde(default)]
     pub priority: i64,
+    /// The payload was JSON: only then does nats-server look at the priority fields.
+    #[serde(skip)]
+    pub from_json: bool,
 }
 
 impl Default for NextRequest {
@@ -715,6 +721,7 @@ impl Default for NextRequest {
             min_ack_pending: 0,
             id: String::new(),
             priority: 0,
+            from_json: false,
         }
     }
 }
@@ -728,6 +735,78 @@ impl NextRequest {
     /// `idle_heartbeat` as a duration; `None` when off.
     pub fn idle_heartbeat(&self) -> Option<Duration> {
         positive_nanos(self.idle_heartbeat)
+    }
+}
+
+/// A pull request the consumer refuses: nats-server answers `NATS/1.0 <status> <description>`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{status} {description}")]
+pub struct NextRefusal {
+    /// 400 or 409.
+    pub status: u16,
+    /// `Exceeded MaxRequestBatch of 2`, `Bad Request - Priority Group missing`, ...
+    pub description: String,
+}
+
+impl NextRefusal {
+    fn new(status: u16, description: impl Into<String>) -> Self {
+        Self {
+            status,
+            description: description.into(),
+        }
+    }
+
+    /// The status header block nats-server replies with.
+    pub fn status_line(&self) -> String {
+        format!("NATS/1.0 {self}\r\n\r\n")
+    }
+}
+
+impl NextRequest {
+    /// nats-server's checks of a decoded pull request against the consumer's config, in
+    /// its order: the request limits (409), then the priority fields of a JSON request
+    /// (400). A pinned client's id (423) depends on the runtime's current pin and is not
+    /// checked here.
+    pub fn check(&self, config: &ConsumerConfig) -> Result<(), NextRefusal> {
+        if config.max_batch > 0 && self.batch > config.max_batch {
+            let text = format!("Exceeded MaxRequestBatch of {}", config.max_batch);
+            return Err(NextRefusal::new(409, text));
+        }
+        if let (Some(expires), Some(max)) = (self.expires(), config.max_expires())
+            && expires > max
+        {
+            let text = format!("Exceeded MaxRequestExpires of {}", go_duration(max));
+            return Err(NextRefusal::new(409, text));
+        }
+        if self.max_bytes > 0 && config.max_bytes > 0 && self.max_bytes > config.max_bytes {
+            let text = format!("Exceeded MaxRequestMaxBytes of {}", config.max_bytes);
+            return Err(NextRefusal::new(409, text));
+        }
+        if !self.from_json {
+            return Ok(());
+        }
+        let bad = |text: &str| Err(NextRefusal::new(400, format!("Bad Request - {text}")));
+        let policy = config.priority_policy;
+        if (self.min_pending != 0 || self.min_ack_pending != 0)
+            && policy != PriorityPolicy::Overflow
+        {
+            return bad("Not a Overflow Priority consumer");
+        }
+        if !self.id.is_empty() && policy != PriorityPolicy::PinnedClient {
+            return bad("Not a Pinned Client Priority consumer");
+        }
+        if !(0..=9).contains(&self.priority) {
+            return bad("Priority must be between 0 and 9");
+        }
+        if policy != PriorityPolicy::None {
+            if self.group.is_empty() {
+                return bad("Priority Group missing");
+            }
+            if !config.priority_groups.contains(&self.group) {
+                return bad("Invalid Priority Group");
+            }
+        }
+        Ok(())
     }
 }
 
@@ -764,7 +843,7 @@ pub fn decode_next(payload: &[u8]) -> Result<NextRequest, NextError> {
     }
     let value: serde_json::Value = serde_json::from_slice(trimmed)
         .map_err(|err| NextError(go_unmarshal_syntax_error(&err, trimmed)))?;
-    let request: NextRequest = from_value_like_go(value, false, "", "")
+    let mut request: NextRequest = from_value_like_go(value, false, "", "")
         .map_err(with_go_field_types)
         .map_err(|err| {
             let text = err.description;
@@ -774,6 +853,7 @@ pub fn decode_next(payload: &[u8]) -> Result<NextRequest, NextError> {
                     .to_string(),
             )
         })?;
+    request.from_json = true;
     if request.idle_heartbeat > 0 && request.idle_heartbeat.saturating_mul(2) > request.expires {
         return Err(NextError("heartbeat value too large".into()));
     }
@@ -1324,6 +1404,99 @@ mod tests {
         assert_eq!(
             NextError("x".into()).status_line(),
             "NATS/1.0 400 Bad Request - x\r\n\r\n"
+        );
+    }
+
+    #[test]
+    fn start_times_keep_the_client_offset_like_nats_server() {
+        // What nats-server 2.15.1 echoed for each `opt_start_time`.
+        for (sent, echoed) in [
+            ("2026-12-05T10:00:00.5+01:00", "2026-12-05T10:00:00.5+01:00"),
+            (
+                "2026-01-01T00:00:00.000000001-05:30",
+                "2026-01-01T00:00:00.000000001-05:30",
+            ),
+            (
+                "2026-01-01T05:30:00.000000001Z",
+                "2026-01-01T05:30:00.000000001Z",
+            ),
+        ] {
+            let body = format!(r#"{{"stream_name":"S","config":{{"opt_start_time":"{sent}"}}}}"#);
+            let req = decode_create(body.as_bytes(), true).unwrap();
+            let config = serde_json::to_string(&req.config).unwrap();
+            assert!(
+                config.contains(&format!(r#""opt_start_time":"{echoed}""#)),
+                "{config}"
+            );
+        }
+        let err = decode_create(
+            br#"{"stream_name":"S","config":{"opt_start_time":"2026-01-01T00:00:00"}}"#,
+            true,
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.description,
+            r#"invalid JSON: parsing time "2026-01-01T00:00:00" as "2006-01-02T15:04:05Z07:00": cannot parse "" as "Z07:00""#
+        );
+    }
+
+    #[test]
+    fn pull_requests_are_checked_against_the_consumer_like_nats_server() {
+        let config: ConsumerConfig = serde_json::from_str(
+            r#"{"max_batch":2,"max_expires":90000000000,"max_bytes":10,"priority_policy":"overflow","priority_groups":["g"]}"#,
+        )
+        .unwrap();
+        let refusal = |payload: &str| {
+            decode_next(payload.as_bytes())
+                .unwrap()
+                .check(&config)
+                .unwrap_err()
+                .to_string()
+        };
+        // The texts nats-server 2.15.1 sent (`of 1m30s`: a Go duration).
+        assert_eq!(
+            refusal(r#"{"batch":3}"#),
+            "409 Exceeded MaxRequestBatch of 2"
+        );
+        assert_eq!(
+            refusal(r#"{"batch":1,"expires":100000000000}"#),
+            "409 Exceeded MaxRequestExpires of 1m30s"
+        );
+        assert_eq!(
+            refusal(r#"{"batch":1,"max_bytes":100}"#),
+            "409 Exceeded MaxRequestMaxBytes of 10"
+        );
+        assert_eq!(
+            refusal(r#"{"no_wait":true}"#),
+            "400 Bad Request - Priority Group missing"
+        );
+        assert_eq!(
+            refusal(r#"{"group":"h"}"#),
+            "400 Bad Request - Invalid Priority Group"
+        );
+        assert_eq!(
+            refusal(r#"{"group":"g","id":"x"}"#),
+            "400 Bad Request - Not a Pinned Client Priority consumer"
+        );
+        assert_eq!(
+            refusal(r#"{"group":"g","priority":10}"#),
+            "400 Bad Request - Priority must be between 0 and 9"
+        );
+        let ok = |payload: &str| decode_next(payload.as_bytes()).unwrap().check(&config);
+        assert_eq!(ok(r#"{"group":"g","min_pending":1,"priority":1}"#), Ok(()));
+        // A plain number carries no priority fields.
+        assert_eq!(ok("1"), Ok(()));
+        let plain = ConsumerConfig::default();
+        let refused = decode_next(br#"{"min_pending":1}"#).unwrap().check(&plain);
+        assert_eq!(
+            refused.unwrap_err().status_line(),
+            "NATS/1.0 400 Bad Request - Not a Overflow Priority consumer\r\n\r\n"
+        );
+        assert_eq!(
+            decode_next(br#"{"group":"g","priority":3}"#)
+                .unwrap()
+                .check(&plain),
+            Ok(())
         );
     }
 
