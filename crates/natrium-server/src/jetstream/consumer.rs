@@ -23,7 +23,8 @@ use tokio_util::sync::CancellationToken;
 
 use super::ack::{self, AckKind};
 use super::consumer_types::{
-    ConsumerConfig, ConsumerInfo, NextRequest, PriorityGroupState, SequenceInfo, decode_next,
+    ConsumerConfig, ConsumerInfo, NextRequest, PriorityGroupState, PriorityPolicy, SequenceInfo,
+    decode_next,
 };
 use super::stream::{Stream, now_nanos};
 use super::types::Timestamp;
@@ -71,10 +72,6 @@ pub(crate) struct Policy {
     /// Push: an idle heartbeat after this long without a delivery.
     pub idle_heartbeat: Option<Duration>,
     pub flow_control: bool,
-    /// Pull: limits on one request.
-    pub max_batch: Option<u64>,
-    pub max_request_bytes: Option<u64>,
-    pub max_expires: Option<Duration>,
     /// Deleted after this long without interest (ephemerals, or when configured).
     pub inactive_threshold: Option<Duration>,
     /// Delivers nothing until then (`CONSUMER.PAUSE`, or `pause_until` at creation).
@@ -113,9 +110,6 @@ impl Policy {
             headers_only: config.headers_only,
             idle_heartbeat: config.idle_heartbeat(),
             flow_control: config.flow_control,
-            max_batch: config.max_batch(),
-            max_request_bytes: config.max_request_bytes(),
-            max_expires: config.max_expires(),
             inactive_threshold: config.inactive_threshold(),
             rate_limit_bps: (config.rate_limit_bps > 0).then_some(config.rate_limit_bps),
             paused_until: config
@@ -293,6 +287,8 @@ pub(crate) struct Consumer {
     filters: parking_lot::RwLock<Vec<Vec<u8>>>,
     wake: Notify,
     stop: CancellationToken,
+    /// Held while the state is written (see [`Consumer::save`]).
+    save_lock: Mutex<()>,
     state: Mutex<State>,
 }
 
@@ -387,6 +383,7 @@ impl Consumer {
             config: parking_lot::RwLock::new(config),
             filters: parking_lot::RwLock::new(policy.filters.clone()),
             wake: Notify::new(),
+            save_lock: Mutex::new(()),
             stop: shutdown.child_token(),
             state: Mutex::new(State {
                 policy,
@@ -615,33 +612,44 @@ impl Consumer {
     }
 
     /// Queues a pull request (`CONSUMER.MSG.NEXT`); answers at once when it can't wait.
-    pub(crate) fn pull(&self, reply: &[u8], req: PullRequest) {
+    pub(crate) fn pull(&self, reply: &[u8], next: &NextRequest) {
+        let req = PullRequest::from(next);
+        let refused = {
+            let config = self.config.read();
+            match next.check(&config) {
+                Err(refusal) => Some(refusal.status_line().into_bytes()),
+                // No client is ever pinned yet (pin assignment is not implemented), so any
+                // pin id is the wrong one.
+                Ok(())
+                    if config.priority_policy == PriorityPolicy::PinnedClient
+                        && !next.id.is_empty() =>
+                {
+                    Some(status::with_pending(423, "Nats-Wrong-Pin-Id", 0, 0))
+                }
+                // Overflow: a request with thresholds is served only past them (checked when
+                // it arrives; a waiting one is not re-checked yet).
+                Ok(())
+                    if config.priority_policy == PriorityPolicy::Overflow
+                        && (next.min_pending > 0 || next.min_ack_pending > 0)
+                        && next.no_wait =>
+                {
+                    let p = self.progress();
+                    let pending = i64::try_from(p.num_pending).unwrap_or(i64::MAX);
+                    let ack_pending = i64::try_from(p.num_ack_pending).unwrap_or(i64::MAX);
+                    let past = (next.min_pending > 0 && pending >= next.min_pending)
+                        || (next.min_ack_pending > 0 && ack_pending >= next.min_ack_pending);
+                    (!past).then(|| status::line(404, "No Messages"))
+                }
+                Ok(()) => None,
+            }
+        };
         let answer = {
             let mut st = self.state.lock();
             st.last_active = Instant::now();
             if st.policy.deliver_subject.is_some() {
                 Some(status::line(409, "Consumer is push based"))
-            } else if let Some(max) = st.policy.max_batch
-                && req.batch > max
-            {
-                Some(status::line(
-                    409,
-                    &format!("Exceeded MaxRequestBatch of {max}"),
-                ))
-            } else if let (Some(max), Some(exp)) = (st.policy.max_expires, req.expires)
-                && exp > max
-            {
-                Some(status::line(
-                    409,
-                    &format!("Exceeded MaxRequestExpires of {max:?}"),
-                ))
-            } else if let (Some(max), Some(bytes)) = (st.policy.max_request_bytes, req.max_bytes)
-                && bytes > max
-            {
-                Some(status::line(
-                    409,
-                    &format!("Exceeded MaxRequestMaxBytes of {max}"),
-                ))
+            } else if refused.is_some() {
+                refused
             } else if st.waiting.len() >= st.policy.max_waiting {
                 Some(status::line(409, "Exceeded MaxWaiting"))
             } else {
@@ -823,12 +831,14 @@ impl Consumer {
         // Messages left after each delivery: counted once per step (a count can cost a
         // walk of the index), then one less per first delivery.
         let mut remaining: Option<u64> = None;
+        let mut ack_pending_full = false;
         while delivered < STEP_LIMIT && paused_for.is_none() {
             if let Some(max) = st.policy.max_ack_pending
                 && st.policy.ack != AckPolicy::None
                 && st.saved.pending.len() >= max
                 && st.redeliver.is_empty()
             {
+                ack_pending_full = true;
                 break;
             }
             let to_pull = st.policy.deliver_subject.is_none();
@@ -1006,11 +1016,14 @@ impl Consumer {
         if delivered > 0 {
             st.next_push_heartbeat = st.policy.idle_heartbeat.map(|h| now + h);
         }
-        // no_wait requests end now, with "No Messages" (also after a partial batch).
+        // no_wait requests end now, with "No Messages" (also after a partial batch); one
+        // that got messages until max_ack_pending stopped it just ends, as in nats-server.
         let mut kept = VecDeque::with_capacity(st.waiting.len());
         for pull in st.waiting.drain(..) {
             if pull.no_wait {
-                out.push(status_to(&pull.reply, status::line(404, "No Messages")));
+                if !(ack_pending_full && pull.delivered > 0) {
+                    out.push(status_to(&pull.reply, status::line(404, "No Messages")));
+                }
             } else {
                 kept.push_back(pull);
             }
@@ -1080,6 +1093,10 @@ impl Consumer {
         let Some(dir) = &self.dir else {
             return Ok(());
         };
+        // One writer at a time, from taking the state to the rename: a second save waits and
+        // so never confirms before the state it needs is on disk, nor renames an older state
+        // over a newer one.
+        let _writer = self.save_lock.lock();
         let bytes = {
             let mut st = self.state.lock();
             if !st.dirty || st.deleted {
@@ -1088,10 +1105,17 @@ impl Consumer {
             st.dirty = false;
             serde_json::to_vec(&st.saved).map_err(std::io::Error::other)?
         };
-        std::fs::create_dir_all(dir)?;
-        let tmp = dir.join("state.json.new");
-        std::fs::write(&tmp, &bytes)?;
-        std::fs::rename(&tmp, dir.join("state.json"))
+        let written = (|| {
+            std::fs::create_dir_all(dir)?;
+            let tmp = dir.join("state.json.new");
+            std::fs::write(&tmp, &bytes)?;
+            std::fs::rename(&tmp, dir.join("state.json"))
+        })();
+        if written.is_err() {
+            // Not saved: the next save must try again.
+            self.state.lock().dirty = true;
+        }
+        written
     }
 }
 
@@ -1357,7 +1381,7 @@ impl Sink for NextSink {
             return false;
         };
         match decode_next(msg.payload) {
-            Ok(req) => consumer.pull(reply, PullRequest::from(&req)),
+            Ok(req) => consumer.pull(reply, &req),
             Err(e) => {
                 consumer
                     .port
@@ -1423,7 +1447,7 @@ impl Sink for AckSink {
         }
         if let Some((reply, body)) = acked.next {
             match decode_next(&body) {
-                Ok(req) => consumer.pull(&reply, PullRequest::from(&req)),
+                Ok(req) => consumer.pull(&reply, &req),
                 Err(e) => {
                     consumer
                         .port

@@ -333,8 +333,8 @@ impl JetStream {
         payload: &[u8],
         limit: usize,
     ) -> Result<(ApiPaged, Vec<Arc<Consumer>>), ApiError> {
-        // nats-server reads a body that is not JSON at all as no request.
-        let payload: &[u8] = if payload.trim_ascii_start().first() == Some(&b'{') {
+        // nats-server reads a body that is neither a JSON object nor an array as no request.
+        let payload: &[u8] = if matches!(payload.trim_ascii_start().first(), Some(b'{' | b'[')) {
             payload
         } else {
             b""
