@@ -26,18 +26,16 @@ pub struct Delivery {
 }
 
 impl Delivery {
-    /// Reads the metadata of a JetStream message; `None` if its reply subject is not a
-    /// `$JS.ACK` subject.
-    pub(crate) fn of(message: &async_nats::jetstream::Message) -> Option<Delivery> {
-        let info = message.info().ok()?;
-        Some(Delivery {
+    /// Reads the metadata of a `$JS.ACK` reply subject; `None` if it is not one.
+    pub(crate) fn parse(reply: &str) -> Option<Delivery> {
+        AckInfo::parse(reply).map(|info| Delivery {
             stream: info.stream.to_owned(),
             consumer: info.consumer.to_owned(),
             stream_sequence: info.stream_sequence,
             consumer_sequence: info.consumer_sequence,
-            delivered: u64::try_from(info.delivered).unwrap_or(1),
+            delivered: info.delivered,
             pending: info.pending,
-            published_unix_nanos: info.published.unix_timestamp_nanos(),
+            published_unix_nanos: info.published_unix_nanos,
         })
     }
 
@@ -49,14 +47,104 @@ impl Delivery {
 
 impl FromMessage for Delivery {
     fn from_message(request: &HandlerRequest) -> Result<Self, HandlerError> {
+        // Built on demand: most handlers never ask, and the strings cost allocations.
         request
-            .extensions
-            .get::<Delivery>()
-            .cloned()
+            .delivery
+            .as_deref()
+            .and_then(Delivery::parse)
             .ok_or_else(|| {
                 HandlerError::new("Delivery is only available to handlers of durable routes")
             })
     }
+}
+
+/// A `$JS.ACK` reply subject's metadata, borrowed from it. The runner reads it for every
+/// message, so it is parsed here without allocating, with the rules of async-nats'
+/// `Message::info` (ADR-15: 7 tokens after the prefix, or at least 9 with the domain and
+/// account hash first; tokens past the tenth are ignored).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct AckInfo<'a> {
+    pub(crate) stream: &'a str,
+    pub(crate) consumer: &'a str,
+    pub(crate) stream_sequence: u64,
+    pub(crate) consumer_sequence: u64,
+    /// The delivery count; 1 if the server sent a negative one.
+    pub(crate) delivered: u64,
+    pub(crate) pending: u64,
+    pub(crate) published_unix_nanos: i128,
+}
+
+impl<'a> AckInfo<'a> {
+    pub(crate) fn parse(reply: &'a str) -> Option<AckInfo<'a>> {
+        let rest = reply.strip_prefix("$JS.ACK.")?;
+        let mut tokens = [""; 10];
+        let mut count = 0;
+        let mut start = 0;
+        for (i, byte) in rest.bytes().enumerate() {
+            if byte == b'.' {
+                if count < tokens.len() {
+                    tokens[count] = &rest[start..i];
+                }
+                count += 1;
+                start = i + 1;
+            }
+        }
+        if count < tokens.len() {
+            tokens[count] = &rest[start..];
+        }
+        count += 1;
+        let fields = match count {
+            7 => &tokens[..7],
+            // The domain and account hash come first.
+            9.. => &tokens[2..9],
+            _ => return None,
+        };
+        Some(AckInfo {
+            stream: fields[0],
+            consumer: fields[1],
+            delivered: delivered(fields[2])?,
+            stream_sequence: number(fields[3])?,
+            consumer_sequence: number(fields[4])?,
+            published_unix_nanos: timestamp(fields[5])?,
+            pending: number(fields[6])?,
+        })
+    }
+}
+
+/// A token of 1 to 19 ASCII digits (always below `u64::MAX`), the form the server
+/// sends; anything else goes to the standard parsers, which decide as async-nats does.
+fn digits(token: &str) -> Option<u64> {
+    if token.is_empty() || token.len() > 19 {
+        return None;
+    }
+    token.bytes().try_fold(0u64, |n, byte| {
+        byte.is_ascii_digit()
+            .then(|| n * 10 + u64::from(byte - b'0'))
+    })
+}
+
+fn number(token: &str) -> Option<u64> {
+    digits(token).or_else(|| token.parse().ok())
+}
+
+/// The delivery count; async-nats reads an `i64`, and a negative one counts as 1.
+fn delivered(token: &str) -> Option<u64> {
+    let count = match digits(token) {
+        Some(n) => i64::try_from(n).ok()?,
+        None => token.parse::<i64>().ok()?,
+    };
+    Some(u64::try_from(count).unwrap_or(1))
+}
+
+/// A publication time in nanoseconds, valid when async-nats' date type can hold it.
+fn timestamp(token: &str) -> Option<i128> {
+    // Up to 19 digits is below 10^19 ns (year 2286), always in range.
+    if let Some(nanos) = digits(token) {
+        return Some(i128::from(nanos));
+    }
+    let nanos: i128 = token.parse().ok()?;
+    async_nats::datetime::from_nanos(nanos).ok()?;
+    Some(nanos)
 }
 
 /// What a durable route did with a delivery; reported to every middleware's
@@ -100,5 +188,91 @@ impl DeliveryEvent {
             DeliveryEvent::InProgress => "progress",
             DeliveryEvent::DeadLettered => "dead_letter",
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The metadata async-nats reads from a message with this reply subject.
+    fn by_async_nats(context: &async_nats::jetstream::Context, reply: &str) -> Option<Delivery> {
+        let message = async_nats::jetstream::Message {
+            message: async_nats::Message {
+                subject: "orders.1".into(),
+                reply: Some(reply.into()),
+                payload: bytes::Bytes::new(),
+                headers: None,
+                status: None,
+                description: None,
+                length: 0,
+            },
+            context: context.clone(),
+        };
+        let info = message.info().ok()?;
+        Some(Delivery {
+            stream: info.stream.to_owned(),
+            consumer: info.consumer.to_owned(),
+            stream_sequence: info.stream_sequence,
+            consumer_sequence: info.consumer_sequence,
+            delivered: u64::try_from(info.delivered).unwrap_or(1),
+            pending: info.pending,
+            published_unix_nanos: info.published.unix_timestamp_nanos(),
+        })
+    }
+
+    #[tokio::test]
+    async fn parses_ack_subjects_as_async_nats_does() {
+        // A client is needed to build a JetStream message; it never reaches a server.
+        let client = async_nats::ConnectOptions::new()
+            .retry_on_initial_connect()
+            .connect("127.0.0.1:1")
+            .await
+            .expect("client");
+        let context = async_nats::jetstream::new(client);
+        let ts = "1790230470084404000";
+        let cases = [
+            format!("$JS.ACK.events.durable.3.100.7.{ts}.42"),
+            format!("$JS.ACK._.szMpdrwD.events.4z6UI6IG.1.1.1.{ts}.1"),
+            format!("$JS.ACK.hub.szMpdrwD.events.durable.2.50.9.{ts}.0"),
+            format!("$JS.ACK.hub.szMpdrwD.events.durable.2.50.9.{ts}.0.rand"),
+            format!("$JS.ACK.hub.h.events.durable.2.50.9.{ts}.0.rand.future.more"),
+            format!("$JS.ACK.events.durable.3.100.7.{ts}"),
+            format!("$JS.ACK.hub.szMpdrwD.events.durable.2.50.9.{ts}"),
+            format!("$JS.ACK.events.durable.-3.100.7.{ts}.42"),
+            format!("$JS.ACK.events.durable.+3.+100.7.{ts}.+42"),
+            format!("$JS.ACK.events.durable.3.-100.7.{ts}.42"),
+            format!("$JS.ACK.events.durable.3.100.7.{ts}.x"),
+            format!("$JS.ACK.events.durable..100.7.{ts}.42"),
+            "$JS.ACK.events.durable.3.100.7.-1.42".to_owned(),
+            "$JS.ACK.events.durable.3.100.7.99999999999999999999.42".to_owned(),
+            "$JS.ACK.events.durable.3.100.7.999999999999999999999999.42".to_owned(),
+            "$JS.ACK.events.durable.3.100.7.-999999999999999999999999.42".to_owned(),
+            "$JS.ACK.events.durable.3.18446744073709551616.7.1.42".to_owned(),
+            "$JS.ACK.events.durable.9223372036854775808.1.7.1.42".to_owned(),
+            "$JS.ACK.events.durable.9223372036854775807.1.7.1.42".to_owned(),
+            "$JS.ACK.events.durable.3.9999999999999999999.7.9999999999999999999.42".to_owned(),
+            "$JS.ACK.events.durable.3.18446744073709551615.7.1.0042".to_owned(),
+            "$JS.ACK.events.durable.3.1.7.00000000000000000000001.1".to_owned(),
+            "$JS.ACK.events.durable.3.1a.7.1.1".to_owned(),
+            "$JS.ACK.events.durable.3.1.7.1 .1".to_owned(),
+            "$JS.ACK.e.d.1.1.1.1.1".to_owned(),
+            "$JS.ACK.e..d.1.1.1.1.1".to_owned(),
+            "$JS.ACK.".to_owned(),
+            "$JS.ACK".to_owned(),
+            format!("$JS.NAK.events.durable.3.100.7.{ts}.42"),
+            "_INBOX.abc".to_owned(),
+            String::new(),
+        ];
+        for reply in &cases {
+            assert_eq!(
+                Delivery::parse(reply),
+                by_async_nats(&context, reply),
+                "{reply}"
+            );
+        }
+        let delivery = Delivery::parse(&cases[0]).expect("valid");
+        assert_eq!(delivery.published_unix_nanos, 1_790_230_470_084_404_000);
+        assert!(delivery.is_redelivery());
     }
 }

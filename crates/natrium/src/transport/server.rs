@@ -476,7 +476,13 @@ impl Server for NatsServer {
                             ctx,
                             handler_ctx,
                         );
-                        return tokio::spawn(runner.run(*consumer, drain.token().clone()));
+                        let stop = drain.listener();
+                        return tokio::spawn(match &rt.route.durable {
+                            Some(spec) if self.inner.layers.is_empty() => {
+                                (spec.direct)(runner, *consumer, stop)
+                            }
+                            _ => runner.run_chained(*consumer, stop),
+                        });
                     }
                 };
                 let runner = Runner {
