@@ -77,20 +77,20 @@ pub(crate) struct AckInfo<'a> {
 impl<'a> AckInfo<'a> {
     pub(crate) fn parse(reply: &'a str) -> Option<AckInfo<'a>> {
         let rest = reply.strip_prefix("$JS.ACK.")?;
-        let mut tokens = [""; 10];
+        let bytes = rest.as_bytes();
+        // Where each of the first ten tokens starts and ends.
+        let mut tokens = [(0, 0); 10];
         let mut count = 0;
         let mut start = 0;
-        for (i, byte) in rest.bytes().enumerate() {
-            if byte == b'.' {
-                if count < tokens.len() {
-                    tokens[count] = &rest[start..i];
-                }
-                count += 1;
-                start = i + 1;
+        for_each_dot(bytes, |at| {
+            if count < tokens.len() {
+                tokens[count] = (start, at);
             }
-        }
+            count += 1;
+            start = at + 1;
+        });
         if count < tokens.len() {
-            tokens[count] = &rest[start..];
+            tokens[count] = (start, bytes.len());
         }
         count += 1;
         let fields = match count {
@@ -99,50 +99,91 @@ impl<'a> AckInfo<'a> {
             9.. => &tokens[2..9],
             _ => return None,
         };
+        // The numbers are read as bytes: slicing a `str` checks char boundaries.
+        let number = |i: usize| &bytes[fields[i].0..fields[i].1];
         Some(AckInfo {
-            stream: fields[0],
-            consumer: fields[1],
-            delivered: delivered(fields[2])?,
-            stream_sequence: number(fields[3])?,
-            consumer_sequence: number(fields[4])?,
-            published_unix_nanos: timestamp(fields[5])?,
-            pending: number(fields[6])?,
+            stream: rest.get(fields[0].0..fields[0].1)?,
+            consumer: rest.get(fields[1].0..fields[1].1)?,
+            delivered: delivered(number(2))?,
+            stream_sequence: unsigned(number(3))?,
+            consumer_sequence: unsigned(number(4))?,
+            published_unix_nanos: timestamp(number(5))?,
+            pending: unsigned(number(6))?,
         })
+    }
+}
+
+/// Calls `found` with the index of every `.` in `bytes`, in order. Eight bytes at a
+/// time: the runner scans a reply subject for every message, and a loop over bytes costs
+/// several times more.
+fn for_each_dot(bytes: &[u8], mut found: impl FnMut(usize)) {
+    const DOTS: u64 = u64::from_le_bytes([b'.'; 8]);
+    const LOW7: u64 = u64::from_le_bytes([0x7f; 8]);
+    let mut chunks = bytes.chunks_exact(8);
+    let mut base = 0;
+    for chunk in &mut chunks {
+        let mut word = [0; 8];
+        word.copy_from_slice(chunk);
+        // Zero bytes where the dots are; then the top bit of each byte that is zero
+        // (exactly: no carry crosses a byte).
+        let x = u64::from_le_bytes(word) ^ DOTS;
+        let mut zeros = !(((x & LOW7) + LOW7) | x | LOW7);
+        while zeros != 0 {
+            found(base + zeros.trailing_zeros() as usize / 8);
+            zeros &= zeros - 1;
+        }
+        base += 8;
+    }
+    for (i, byte) in chunks.remainder().iter().enumerate() {
+        if *byte == b'.' {
+            found(base + i);
+        }
     }
 }
 
 /// A token of 1 to 19 ASCII digits (always below `u64::MAX`), the form the server
 /// sends; anything else goes to the standard parsers, which decide as async-nats does.
-fn digits(token: &str) -> Option<u64> {
+fn digits(token: &[u8]) -> Option<u64> {
     if token.is_empty() || token.len() > 19 {
         return None;
     }
-    token.bytes().try_fold(0u64, |n, byte| {
-        byte.is_ascii_digit()
-            .then(|| n * 10 + u64::from(byte - b'0'))
-    })
+    let mut n = 0;
+    for byte in token {
+        let digit = byte.wrapping_sub(b'0');
+        if digit > 9 {
+            return None;
+        }
+        n = n * 10 + u64::from(digit);
+    }
+    Some(n)
 }
 
-fn number(token: &str) -> Option<u64> {
-    digits(token).or_else(|| token.parse().ok())
+/// A token as the standard parser reads it (tokens lie between ASCII dots of a `str`, so
+/// they are UTF-8).
+fn parsed<T: std::str::FromStr>(token: &[u8]) -> Option<T> {
+    std::str::from_utf8(token).ok()?.parse().ok()
+}
+
+fn unsigned(token: &[u8]) -> Option<u64> {
+    digits(token).or_else(|| parsed(token))
 }
 
 /// The delivery count; async-nats reads an `i64`, and a negative one counts as 1.
-fn delivered(token: &str) -> Option<u64> {
+fn delivered(token: &[u8]) -> Option<u64> {
     let count = match digits(token) {
         Some(n) => i64::try_from(n).ok()?,
-        None => token.parse::<i64>().ok()?,
+        None => parsed::<i64>(token)?,
     };
     Some(u64::try_from(count).unwrap_or(1))
 }
 
 /// A publication time in nanoseconds, valid when async-nats' date type can hold it.
-fn timestamp(token: &str) -> Option<i128> {
+fn timestamp(token: &[u8]) -> Option<i128> {
     // Up to 19 digits is below 10^19 ns (year 2286), always in range.
     if let Some(nanos) = digits(token) {
         return Some(i128::from(nanos));
     }
-    let nanos: i128 = token.parse().ok()?;
+    let nanos: i128 = parsed(token)?;
     async_nats::datetime::from_nanos(nanos).ok()?;
     Some(nanos)
 }
@@ -194,6 +235,29 @@ impl DeliveryEvent {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn finds_every_dot() {
+        let long = "a.".repeat(40);
+        let texts = [
+            "",
+            ".",
+            "........",
+            ".........",
+            "abcdefgh",
+            "abcdefg.",
+            ".bcdefgh.j",
+            "é.®.ü.日本.\u{2e2e}.x",
+            "\u{00ae}\u{00ae}\u{00ae}\u{00ae}.",
+            long.as_str(),
+        ];
+        for text in texts {
+            let mut found = Vec::new();
+            for_each_dot(text.as_bytes(), |at| found.push(at));
+            let expected: Vec<usize> = text.match_indices('.').map(|(at, _)| at).collect();
+            assert_eq!(found, expected, "{text:?}");
+        }
+    }
 
     /// The metadata async-nats reads from a message with this reply subject.
     fn by_async_nats(context: &async_nats::jetstream::Context, reply: &str) -> Option<Delivery> {
@@ -257,6 +321,8 @@ mod tests {
             "$JS.ACK.events.durable.3.1a.7.1.1".to_owned(),
             "$JS.ACK.events.durable.3.1.7.1 .1".to_owned(),
             "$JS.ACK.e.d.1.1.1.1.1".to_owned(),
+            format!("$JS.ACK.{}.{}.1.2.3.{ts}.4", "s".repeat(70), "c".repeat(33)),
+            format!("$JS.ACK.ü.日本.1.2.3.{ts}.4"),
             "$JS.ACK.e..d.1.1.1.1.1".to_owned(),
             "$JS.ACK.".to_owned(),
             "$JS.ACK".to_owned(),
