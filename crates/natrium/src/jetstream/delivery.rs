@@ -26,16 +26,26 @@ pub struct Delivery {
 }
 
 impl Delivery {
-    /// Reads the metadata of a `$JS.ACK` reply subject; `None` if it is not one.
+    /// Reads the metadata of a `$JS.ACK` reply subject; `None` if it is not one (by the
+    /// rules of async-nats' `Message::info`).
     pub(crate) fn parse(reply: &str) -> Option<Delivery> {
-        AckInfo::parse(reply).map(|info| Delivery {
-            stream: info.stream.to_owned(),
-            consumer: info.consumer.to_owned(),
-            stream_sequence: info.stream_sequence,
-            consumer_sequence: info.consumer_sequence,
-            delivered: info.delivered,
-            pending: info.pending,
-            published_unix_nanos: info.published_unix_nanos,
+        let [
+            stream,
+            consumer,
+            delivered,
+            stream_seq,
+            consumer_seq,
+            published,
+            pending,
+        ] = fields(reply)?;
+        Some(Delivery {
+            stream: text(stream)?.to_owned(),
+            consumer: text(consumer)?.to_owned(),
+            stream_sequence: unsigned(stream_seq)?,
+            consumer_sequence: unsigned(consumer_seq)?,
+            delivered: delivered_token(delivered)?,
+            pending: unsigned(pending)?,
+            published_unix_nanos: timestamp(published)?,
         })
     }
 
@@ -58,59 +68,62 @@ impl FromMessage for Delivery {
     }
 }
 
-/// A `$JS.ACK` reply subject's metadata, borrowed from it. The runner reads it for every
-/// message, so it is parsed here without allocating, with the rules of async-nats'
-/// `Message::info` (ADR-15: 7 tokens after the prefix, or at least 9 with the domain and
-/// account hash first; tokens past the tenth are ignored).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct AckInfo<'a> {
-    pub(crate) stream: &'a str,
-    pub(crate) consumer: &'a str,
-    pub(crate) stream_sequence: u64,
-    pub(crate) consumer_sequence: u64,
-    /// The delivery count; 1 if the server sent a negative one.
-    pub(crate) delivered: u64,
-    pub(crate) pending: u64,
-    pub(crate) published_unix_nanos: i128,
+/// The delivery count of a message with this `$JS.ACK` reply subject, when
+/// [`Delivery::parse`] accepts the subject. The runner asks for every message, so the
+/// other numbers are only checked, not computed, and nothing is allocated.
+pub(crate) fn delivery_count(reply: &str) -> Option<u64> {
+    let [
+        _,
+        _,
+        delivered,
+        stream_seq,
+        consumer_seq,
+        published,
+        pending,
+    ] = fields(reply)?;
+    // What the server sends: 1 to 19 digits, which every parser below accepts.
+    let plain = |token: &[u8]| {
+        !token.is_empty() && token.len() <= 19 && token.iter().all(u8::is_ascii_digit)
+    };
+    if [stream_seq, consumer_seq, published, pending]
+        .iter()
+        .all(|t| plain(t))
+    {
+        delivered_token(delivered)
+    } else {
+        Delivery::parse(reply).map(|delivery| delivery.delivered)
+    }
 }
 
-impl<'a> AckInfo<'a> {
-    pub(crate) fn parse(reply: &'a str) -> Option<AckInfo<'a>> {
-        let rest = reply.strip_prefix("$JS.ACK.")?;
-        let bytes = rest.as_bytes();
-        // Where each of the first ten tokens starts and ends.
-        let mut tokens = [(0, 0); 10];
-        let mut count = 0;
-        let mut start = 0;
-        for_each_dot(bytes, |at| {
-            if count < tokens.len() {
-                tokens[count] = (start, at);
-            }
-            count += 1;
-            start = at + 1;
-        });
+/// The seven fields of a `$JS.ACK` subject: stream, consumer, delivery count, stream and
+/// consumer sequences, timestamp, pending. As async-nats' `Message::info` reads them
+/// (ADR-15): 7 tokens after the prefix, or at least 9 with the domain and account hash
+/// first; tokens past the tenth are ignored.
+fn fields(reply: &str) -> Option<[&[u8]; 7]> {
+    let rest = reply.strip_prefix("$JS.ACK.")?.as_bytes();
+    let mut tokens: [&[u8]; 10] = [&[]; 10];
+    let mut count = 0;
+    let mut start = 0;
+    for_each_dot(rest, |at| {
         if count < tokens.len() {
-            tokens[count] = (start, bytes.len());
+            tokens[count] = &rest[start..at];
         }
         count += 1;
-        let fields = match count {
-            7 => &tokens[..7],
-            // The domain and account hash come first.
-            9.. => &tokens[2..9],
-            _ => return None,
-        };
-        // The numbers are read as bytes: slicing a `str` checks char boundaries.
-        let number = |i: usize| &bytes[fields[i].0..fields[i].1];
-        Some(AckInfo {
-            stream: rest.get(fields[0].0..fields[0].1)?,
-            consumer: rest.get(fields[1].0..fields[1].1)?,
-            delivered: delivered(number(2))?,
-            stream_sequence: unsigned(number(3))?,
-            consumer_sequence: unsigned(number(4))?,
-            published_unix_nanos: timestamp(number(5))?,
-            pending: unsigned(number(6))?,
-        })
+        start = at + 1;
+    });
+    if count < tokens.len() {
+        tokens[count] = &rest[start..];
     }
+    count += 1;
+    let first = match count {
+        7 => 0,
+        // The domain and account hash come first.
+        9.. => 2,
+        _ => return None,
+    };
+    let mut fields: [&[u8]; 7] = [&[]; 7];
+    fields.copy_from_slice(&tokens[first..first + 7]);
+    Some(fields)
 }
 
 /// Calls `found` with the index of every `.` in `bytes`, in order. Eight bytes at a
@@ -158,10 +171,14 @@ fn digits(token: &[u8]) -> Option<u64> {
     Some(n)
 }
 
-/// A token as the standard parser reads it (tokens lie between ASCII dots of a `str`, so
-/// they are UTF-8).
+/// A token as text (tokens lie between ASCII dots of a `str`, so they are UTF-8).
+fn text(token: &[u8]) -> Option<&str> {
+    std::str::from_utf8(token).ok()
+}
+
+/// A token as the standard parser reads it.
 fn parsed<T: std::str::FromStr>(token: &[u8]) -> Option<T> {
-    std::str::from_utf8(token).ok()?.parse().ok()
+    text(token)?.parse().ok()
 }
 
 fn unsigned(token: &[u8]) -> Option<u64> {
@@ -169,7 +186,7 @@ fn unsigned(token: &[u8]) -> Option<u64> {
 }
 
 /// The delivery count; async-nats reads an `i64`, and a negative one counts as 1.
-fn delivered(token: &[u8]) -> Option<u64> {
+fn delivered_token(token: &[u8]) -> Option<u64> {
     let count = match digits(token) {
         Some(n) => i64::try_from(n).ok()?,
         None => parsed::<i64>(token)?,

@@ -34,7 +34,7 @@ use crate::transport::{
     HandlerRequest, HandlerResult, SubscriptionStats,
 };
 
-use super::delivery::{AckInfo, DeliveryEvent};
+use super::delivery::{Delivery, DeliveryEvent, delivery_count};
 use super::publish::PublishOptions;
 
 /// Pulled ahead of the handlers unless [`Route::prefetch`](crate::Route::prefetch) says
@@ -80,8 +80,8 @@ enum Verdict {
 /// A delivery taken into the request (see [`DurableRunner::take`]).
 struct Taken {
     delivered: u64,
-    /// Disabled unless a subscriber wants debug spans.
-    span: tracing::Span,
+    /// Only when a subscriber wants debug spans.
+    span: Option<tracing::Span>,
 }
 
 /// The processing time of a route handling one message at a time, measured per run of
@@ -236,7 +236,7 @@ impl DurableRunner {
             }
             // Under load a message is already buffered: take it without registering for the
             // stop.
-            let next = match messages.next().now_or_never() {
+            let mut next = match messages.next().now_or_never() {
                 Some(next) => next,
                 None => {
                     clock.idle(&self.rt.stats);
@@ -254,26 +254,33 @@ impl DurableRunner {
             };
             match next {
                 // One at a time: in this task, without a task per message.
-                Some(Ok(message)) if self.limit == 1 => {
+                // (The message is large: taken by reference, not moved again.)
+                Some(Ok(ref mut message)) if self.limit == 1 => {
                     clock.message_starts();
                     match self.take(message, &mut request) {
-                        Ok(taken) => {
-                            if !self.handle_inline(&taken, &mut request, &*call).await {
+                        Some(taken) => {
+                            if !self.handle_inline(taken, &mut request, &*call).await {
                                 break;
                             }
                         }
-                        Err(message) => Box::pin(self.reject(message)).await,
+                        None => Box::pin(self.reject(message)).await,
                     }
                     clock.message_ended(&self.rt.stats);
                 }
-                Some(Ok(message)) => {
+                Some(Ok(mut message)) => {
                     let (this, call) = (self.clone(), call.clone());
                     tasks.spawn(async move {
                         let started = Instant::now();
                         let mut request = this.request();
-                        match this.take(message, &mut request) {
-                            Ok(taken) => this.handle(&taken, &mut request, &*call).await,
-                            Err(message) => this.reject(message).await,
+                        match this.take(&mut message, &mut request) {
+                            Some(taken) => {
+                                let work = this.handle(taken.delivered, &mut request, &*call);
+                                match taken.span {
+                                    None => work.await,
+                                    Some(span) => work.instrument(span).await,
+                                }
+                            }
+                            None => this.reject(&message).await,
                         }
                         this.rt.stats.add_time(started.elapsed(), false);
                     });
@@ -371,7 +378,7 @@ impl DurableRunner {
     /// [`CANCEL_GRACE`], then is dropped (`false`: stop pulling).
     async fn handle_inline<C, Fut>(
         &self,
-        taken: &Taken,
+        taken: Taken,
         request: &mut HandlerRequest,
         call: &C,
     ) -> bool
@@ -379,8 +386,25 @@ impl DurableRunner {
         C: Fn(&mut HandlerRequest) -> Fut,
         Fut: Future<Output = HandlerResult>,
     {
-        let work = self.handle(taken, request, call);
-        tokio::pin!(work);
+        // Pinned where it is made: a handling future is large, and moving it costs.
+        let delivered = taken.delivered;
+        match taken.span {
+            None => {
+                let work = std::pin::pin!(self.handle(delivered, request, call));
+                self.finish_inline(work).await
+            }
+            Some(span) => {
+                Box::pin(async move {
+                    let work = self.handle(delivered, request, call).instrument(span);
+                    self.finish_inline(std::pin::pin!(work)).await
+                })
+                .await
+            }
+        }
+    }
+
+    /// Drives `work`, a handler in the pulling task (see [`DurableRunner::handle_inline`]).
+    async fn finish_inline<W: Future<Output = ()>>(&self, mut work: std::pin::Pin<&mut W>) -> bool {
         // Most handlers finish at once; only a pending one needs to watch the stop.
         if work.as_mut().now_or_never().is_some() {
             return true;
@@ -405,33 +429,17 @@ impl DurableRunner {
 
     /// Counts a delivery and moves it into `request` (its message and delivery are
     /// replaced; a request reused for the next message keeps its allocations).
-    /// `Err`: not a JetStream message.
-    ///
-    /// Done before the handling future is made, so that the message is not moved into
-    /// it: futures are moved whole, and a JetStream message is large.
-    #[allow(clippy::result_large_err)]
+    /// `None`: not a JetStream message.
     fn take(
         &self,
-        message: async_nats::jetstream::Message,
+        message: &mut async_nats::jetstream::Message,
         request: &mut HandlerRequest,
-    ) -> Result<Taken, async_nats::jetstream::Message> {
-        let Some(info) = message.reply.as_deref().and_then(AckInfo::parse) else {
-            return Err(message);
-        };
+    ) -> Option<Taken> {
+        let reply = message.reply.as_deref()?;
+        let delivered = delivery_count(reply)?;
         // Without a subscriber that wants it, not even a disabled span is made.
-        let span = if tracing::level_enabled!(tracing::Level::DEBUG) {
-            tracing::debug_span!(
-                "durable",
-                route = %self.rt.info.subject,
-                stream = %info.stream,
-                consumer = %info.consumer,
-                stream_seq = info.stream_sequence,
-                delivered = info.delivered,
-            )
-        } else {
-            tracing::Span::none()
-        };
-        let delivered = info.delivered;
+        let span =
+            tracing::level_enabled!(tracing::Level::DEBUG).then(|| self.span(reply, delivered));
         let stats = &*self.rt.stats;
         // The only task counting for this route: plain stores instead of atomic adds.
         let exclusive = self.limit == 1;
@@ -444,45 +452,41 @@ impl DurableRunner {
         stats.start(exclusive);
         // The request keeps the `$JS.ACK` subject; acks go out on the runner's client (the
         // consumer's), so this message's JetStream context is not needed.
-        let mut message = message.message;
-        request.delivery = message.reply.take();
-        request.message.fill_from(message);
+        request.delivery = message.message.reply.take();
+        request.message.fill_from(&mut message.message);
         request.attempt = u32::try_from(delivered).unwrap_or(u32::MAX);
-        Ok(Taken { delivered, span })
+        Some(Taken { delivered, span })
     }
 
-    /// Handles a delivery [`DurableRunner::take`] put in `request`, to the ack.
-    ///
-    /// Rare paths (a pending handler, a failure, a confirmed ack) run in boxed futures:
-    /// inline, their state would make this future several times larger, and it is moved
-    /// for every message.
-    async fn handle<C, Fut>(&self, taken: &Taken, request: &mut HandlerRequest, call: &C)
-    where
-        C: Fn(&mut HandlerRequest) -> Fut,
-        Fut: Future<Output = HandlerResult>,
-    {
-        let work = self.settle(request, call, taken.delivered);
-        if taken.span.is_none() {
-            work.await;
-        } else {
-            work.instrument(taken.span.clone()).await;
-        }
-        let stats = &self.rt.stats;
-        let exclusive = self.limit == 1;
-        stats.finish(exclusive);
-        // An idle route should hold nothing: the payload may pin the client's read buffer.
-        request.message.payload = bytes::Bytes::new();
-        request.delivery = None;
+    /// The debug span of one delivery.
+    #[cold]
+    fn span(&self, reply: &str, delivered: u64) -> tracing::Span {
+        let Some(delivery) = Delivery::parse(reply) else {
+            return tracing::Span::none();
+        };
+        tracing::debug_span!(
+            "durable",
+            route = %self.rt.info.subject,
+            stream = %delivery.stream,
+            consumer = %delivery.consumer,
+            stream_seq = delivery.stream_sequence,
+            delivered,
+        )
     }
 
     #[cold]
-    async fn reject(&self, message: async_nats::jetstream::Message) {
+    async fn reject(&self, message: &async_nats::jetstream::Message) {
         tracing::error!(route = %self.name(), subject = %message.subject, "message without JetStream metadata; terminated");
         let _ = message.ack_with(AckKind::Term).await;
     }
 
-    /// Calls the handler on `request` and acks, NAKs or gives up.
-    async fn settle<C, Fut>(&self, request: &mut HandlerRequest, call: &C, delivered: u64)
+    /// Handles a delivery [`DurableRunner::take`] put in `request`: calls the handler,
+    /// then acks, NAKs or gives up.
+    ///
+    /// Rare paths (a pending handler, a failure, a confirmed ack) run in boxed futures:
+    /// inline, their state would make this future several times larger, and it is moved
+    /// for every message.
+    async fn handle<C, Fut>(&self, delivered: u64, request: &mut HandlerRequest, call: &C)
     where
         C: Fn(&mut HandlerRequest) -> Fut,
         Fut: Future<Output = HandlerResult>,
@@ -497,6 +501,10 @@ impl DurableRunner {
             }
             verdict => Box::pin(self.failed_delivery(verdict, result, request)).await,
         }
+        self.rt.stats.finish(self.limit == 1);
+        // An idle route should hold nothing: the payload may pin the client's read buffer.
+        request.message.payload = bytes::Bytes::new();
+        request.delivery = None;
     }
 
     /// NAKs, or dead-letters and terminates, a delivery whose handler failed.
@@ -507,10 +515,10 @@ impl DurableRunner {
         request: &HandlerRequest,
     ) {
         // `take` parsed it: a failure here would be a bug, not bad input.
-        let Some((reply, info)) = request
+        let Some((reply, delivery)) = request
             .delivery
             .as_ref()
-            .and_then(|reply| Some((reply, AckInfo::parse(reply)?)))
+            .and_then(|reply| Some((reply, Delivery::parse(reply)?)))
         else {
             tracing::error!(route = %self.name(), "delivery metadata lost; redelivered after ack_wait");
             return;
@@ -519,7 +527,7 @@ impl DurableRunner {
             Err(err) => err,
             Ok(_) => HandlerError::new("gave up"),
         };
-        self.failed(&err, &info);
+        self.failed(&err, &delivery);
         let acker = self.acker(reply);
         match verdict {
             Verdict::Ack => {}
@@ -533,7 +541,7 @@ impl DurableRunner {
                 }
             },
             Verdict::GiveUp => {
-                self.give_up(&request.message, reply, &acker, &err, &info)
+                self.give_up(&request.message, reply, &acker, &err, &delivery)
                     .await
             }
         }
@@ -554,8 +562,7 @@ impl DurableRunner {
         let outcome = match std::panic::catch_unwind(AssertUnwindSafe(|| call(request))) {
             Err(panic) => Err(panic),
             Ok(work) => {
-                let work = AssertUnwindSafe(work).catch_unwind();
-                tokio::pin!(work);
+                let mut work = std::pin::pin!(AssertUnwindSafe(work).catch_unwind());
                 // Most handlers finish at once: no progress timer for them.
                 match work.as_mut().now_or_never() {
                     Some(outcome) => outcome,
@@ -651,7 +658,7 @@ impl DurableRunner {
         reply: &async_nats::Subject,
         acker: &Acker,
         err: &HandlerError,
-        delivery: &AckInfo<'_>,
+        delivery: &Delivery,
     ) {
         let reason = one_line(err.message());
         if let Some(dead) = &self.rt.route.dead_letter {
@@ -684,7 +691,7 @@ impl DurableRunner {
 
     /// Publishes a dead letter: durably when a stream captures its subject (with a message
     /// id, so a retry after a lost PubAck is not stored twice), otherwise on core NATS.
-    async fn send_dead_letter(&self, letter: Message, delivery: &AckInfo<'_>) -> crate::Result<()> {
+    async fn send_dead_letter(&self, letter: Message, delivery: &Delivery) -> crate::Result<()> {
         if !self.dead_letter_stored {
             self.broker.publish_message(letter).await?;
             return self.broker.flush().await;
@@ -700,7 +707,7 @@ impl DurableRunner {
     }
 
     /// Counts and logs a failed delivery.
-    fn failed(&self, err: &HandlerError, delivery: &AckInfo<'_>) {
+    fn failed(&self, err: &HandlerError, delivery: &Delivery) {
         let stats = &self.rt.stats;
         self.rt.last_error.set(err);
         let counter = match err.kind() {
