@@ -12,20 +12,32 @@
 //! Both modes (`raw`: an async-nats subscriber decoding JSON; `typed`: a natrium
 //! `NatsServer` with a `Json<Event>` handler) acknowledge the same way, so the difference
 //! between their instruction counts is what natrium adds per message.
+//!
+//! The JetStream modes compare the `durable_vs_raw` sides on a JetStream server
+//! (`nats-server -js`): `publish` fills a fresh memory stream with `COUNT` messages and
+//! returns; `consume` then reads them all through a new durable pull consumer (prefetch
+//! 64), acking each: `pull` with a raw async-nats pull consumer decoding JSON, `durable`
+//! with a natrium durable route (`State` + `Json<Event>`).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use async_nats::jetstream::consumer::pull;
+use async_nats::jetstream::stream;
 use bytes::Bytes;
 use futures::StreamExt;
-use natrium::{AppContext, BrokerConfig, Json, NatsServer, Server, State};
+use natrium::{AppContext, BrokerConfig, Json, NatsServer, Route, Server, State};
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
 /// Messages per window; below async-nats's default subscription capacity (65 536).
 const WINDOW: u64 = 10_000;
 const ACK_SUBJECT: &str = "profile.ack";
+const STREAM: &str = "PROFILE";
+const STREAM_SUBJECT: &str = "profile.js";
+/// Pulled ahead, in both JetStream modes.
+const PREFETCH: usize = 64;
 
 #[derive(Debug, Serialize, Deserialize)]
 struct Event {
@@ -64,23 +76,65 @@ fn subject(mode: &str) -> Result<&'static str, BoxError> {
     match mode {
         "raw" => Ok("profile.raw"),
         "typed" => Ok("profile.typ"),
-        other => Err(format!("unknown mode {other:?} (expected raw or typed)").into()),
+        other => {
+            Err(format!("unknown mode {other:?} (expected raw, typed, pull or durable)").into())
+        }
     }
 }
 
-/// Sends `total` messages window by window, each after the consumer acknowledged the last.
-async fn publish(url: &str, mode: &str, total: u64) -> Result<(), BoxError> {
-    let subject = subject(mode)?;
-    let client = async_nats::connect(url).await?;
-    let mut acks = client.subscribe(ACK_SUBJECT).await?;
-    client.flush().await?;
-    let payload = Bytes::from(serde_json::to_vec(&Event {
+fn payload() -> Result<Bytes, BoxError> {
+    Ok(Bytes::from(serde_json::to_vec(&Event {
         id: 42,
         user: "user-1234".into(),
         kind: "report.created".into(),
         amount: 1234.5,
         tags: vec!["alpha".into(), "beta".into()],
-    })?);
+    })?))
+}
+
+fn is_jetstream(mode: &str) -> bool {
+    matches!(mode, "pull" | "durable")
+}
+
+/// Replaces the stream with one holding `total` messages (at most 512 unacknowledged).
+async fn fill_stream(url: &str, total: u64) -> Result<(), BoxError> {
+    let client = async_nats::connect(url).await?;
+    let js = async_nats::jetstream::new(client.clone());
+    let _ = js.delete_stream(STREAM).await;
+    js.create_stream(stream::Config {
+        name: STREAM.into(),
+        subjects: vec![STREAM_SUBJECT.into()],
+        storage: stream::StorageType::Memory,
+        ..Default::default()
+    })
+    .await?;
+    let payload = payload()?;
+    let mut pending = std::collections::VecDeque::new();
+    for _ in 0..total {
+        if pending.len() >= 512 {
+            let ack: async_nats::jetstream::context::PublishAckFuture =
+                pending.pop_front().ok_or("empty")?;
+            ack.await?;
+        }
+        pending.push_back(js.publish(STREAM_SUBJECT, payload.clone()).await?);
+    }
+    for ack in pending {
+        ack.await?;
+    }
+    client.flush().await?;
+    Ok(())
+}
+
+/// Sends `total` messages window by window, each after the consumer acknowledged the last.
+async fn publish(url: &str, mode: &str, total: u64) -> Result<(), BoxError> {
+    if is_jetstream(mode) {
+        return fill_stream(url, total).await;
+    }
+    let subject = subject(mode)?;
+    let client = async_nats::connect(url).await?;
+    let mut acks = client.subscribe(ACK_SUBJECT).await?;
+    client.flush().await?;
+    let payload = payload()?;
     let mut sent = 0;
     // The consumer's first acknowledgement (0) says it is subscribed.
     loop {
@@ -102,8 +156,75 @@ async fn publish(url: &str, mode: &str, total: u64) -> Result<(), BoxError> {
     }
 }
 
+fn consumer(name: &str) -> pull::Config {
+    pull::Config {
+        durable_name: Some(name.into()),
+        ..Default::default()
+    }
+}
+
+/// Reads the whole stream through a raw async-nats pull consumer, acking each message.
+async fn consume_pull(url: &str, total: u64) -> Result<(), BoxError> {
+    let client = async_nats::connect(url).await?;
+    let js = async_nats::jetstream::new(client.clone());
+    let stream = js.get_stream(STREAM).await?;
+    let _ = stream.delete_consumer("pull").await;
+    let consumer = stream.create_consumer(consumer("pull")).await?;
+    let mut messages = consumer
+        .stream()
+        .max_messages_per_batch(PREFETCH)
+        .messages()
+        .await?;
+    let mut count = 0;
+    while count < total {
+        let message = messages.next().await.ok_or("pull ended")??;
+        match serde_json::from_slice::<Event>(&message.payload) {
+            Ok(event) => {
+                std::hint::black_box(&event);
+            }
+            Err(err) => eprintln!("bad JSON: {err}"),
+        }
+        message.ack().await?;
+        count += 1;
+    }
+    drop(messages);
+    client.flush().await?;
+    Ok(())
+}
+
+/// Reads the whole stream through a natrium durable route.
+async fn consume_durable(url: &str, total: u64) -> Result<(), BoxError> {
+    let client = async_nats::connect(url).await?;
+    let js = async_nats::jetstream::new(client);
+    let _ = js
+        .get_stream(STREAM)
+        .await?
+        .delete_consumer("durable")
+        .await;
+    let (done, mut windows) = watch::channel(0);
+    let progress = Progress {
+        count: Arc::new(AtomicU64::new(0)),
+        done,
+    };
+    let route = Route::durable(STREAM, consumer("durable"), typed_handler).prefetch(PREFETCH);
+    let server = NatsServer::builder(BrokerConfig::new([url]))
+        .route(route)
+        .state(progress.clone())
+        .build()?;
+    let ctx = AppContext::standalone("profile");
+    server.start(&ctx).await?;
+    windows.wait_for(|n| *n >= total).await?;
+    server.stop(&ctx).await?;
+    Ok(())
+}
+
 /// Consumes `total` messages in `mode`, acknowledging each window on `profile.ack`.
 async fn consume(url: &str, mode: &str, total: u64) -> Result<(), BoxError> {
+    match mode {
+        "pull" => return consume_pull(url, total).await,
+        "durable" => return consume_durable(url, total).await,
+        _ => {}
+    }
     let subject = subject(mode)?;
     let acker = async_nats::connect(url).await?;
     let (done, mut windows) = watch::channel(0);
@@ -170,7 +291,9 @@ async fn consume(url: &str, mode: &str, total: u64) -> Result<(), BoxError> {
 fn main() -> Result<(), BoxError> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let [role, url, mode, total] = args.as_slice() else {
-        return Err("usage: profile_consumer publish|consume URL raw|typed COUNT".into());
+        return Err(
+            "usage: profile_consumer publish|consume URL raw|typed|pull|durable COUNT".into(),
+        );
     };
     let total: u64 = total.parse()?;
     let runtime = tokio::runtime::Runtime::new()?;

@@ -42,10 +42,10 @@ impl Message {
 }
 
 impl Message {
-    /// Overwrites `self` with `m`, reusing the subject's and reply's allocations: a
-    /// subscription's messages mostly share their subject, so a runner that keeps one
-    /// `Message` allocates nothing for it per message.
-    pub(crate) fn fill_from(&mut self, m: async_nats::Message) {
+    /// Overwrites `self` with `m` (whose payload it takes), reusing the subject's and
+    /// reply's allocations: a subscription's messages mostly share their subject, so a
+    /// runner that keeps one `Message` allocates nothing for it per message.
+    pub(crate) fn fill_from(&mut self, m: &mut async_nats::Message) {
         self.subject.clear();
         self.subject.push_str(m.subject.as_str());
         match &m.reply {
@@ -60,7 +60,7 @@ impl Message {
             Some(map) => self.headers = Headers::from(map),
             None => self.headers.clear(),
         }
-        self.payload = m.payload;
+        self.payload = std::mem::take(&mut m.payload);
     }
 }
 

@@ -419,8 +419,8 @@ impl RawSubscription for NatsSubscription {
         slot: &mut Message,
     ) -> std::task::Poll<bool> {
         self.0.poll_next_unpin(cx).map(|next| match next {
-            Some(message) => {
-                slot.fill_from(message);
+            Some(mut message) => {
+                slot.fill_from(&mut message);
                 true
             }
             None => false,

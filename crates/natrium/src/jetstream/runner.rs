@@ -6,17 +6,19 @@
 //! confirm the acks with a round trip before the connection closes. Whatever was not acked
 //! is redelivered after `ack_wait`, never lost.
 
+use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use async_nats::jetstream::AckKind;
 use async_nats::jetstream::consumer::PullConsumer;
 use async_nats::jetstream::consumer::pull;
 use async_nats::jetstream::message::Acker;
+use futures::future::BoxFuture;
 use futures::{FutureExt, StreamExt};
 use tokio::task::JoinSet;
-use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use crate::app::AppContext;
@@ -25,27 +27,45 @@ use crate::codec::Codec;
 use crate::message::Message;
 use crate::middleware::{Endpoint, Middleware, Next};
 use crate::transport::request::StateMap;
-use crate::transport::runner::RouteRuntime;
+use crate::transport::runner::{RouteRuntime, StopListener};
 use crate::transport::{
     CANCEL_GRACE, Ctx, DEAD_LETTER_ATTEMPTS_HEADER, DEAD_LETTER_KIND_HEADER,
     DEAD_LETTER_REASON_HEADER, DEAD_LETTER_SUBJECT_HEADER, HandlerError, HandlerErrorKind,
     HandlerRequest, HandlerResult, SubscriptionStats,
 };
 
-use super::delivery::{Delivery, DeliveryEvent};
+use super::delivery::{Delivery, DeliveryEvent, delivery_count};
 use super::publish::PublishOptions;
 
 /// Pulled ahead of the handlers unless [`Route::prefetch`](crate::Route::prefetch) says
 /// otherwise (at least the route's concurrency).
 pub(crate) const DEFAULT_PREFETCH: usize = 64;
 
+/// Runs a durable route with its handler called directly; built by
+/// [`Route::durable`](crate::Route::durable) for the handler's concrete type.
+pub(crate) type DurableDriver =
+    dyn Fn(Arc<DurableRunner>, PullConsumer, StopListener) -> BoxFuture<'static, ()> + Send + Sync;
+
 /// The durable part of a [`Route`](crate::Route).
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub(crate) struct DurableSpec {
     pub(crate) stream: String,
     pub(crate) consumer: pull::Config,
     pub(crate) double_ack: bool,
     pub(crate) prefetch: Option<usize>,
+    /// Used when no middleware is installed (see [`DurableRunner::run_chained`]).
+    pub(crate) direct: Arc<DurableDriver>,
+}
+
+impl std::fmt::Debug for DurableSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DurableSpec")
+            .field("stream", &self.stream)
+            .field("consumer", &self.consumer)
+            .field("double_ack", &self.double_ack)
+            .field("prefetch", &self.prefetch)
+            .finish_non_exhaustive()
+    }
 }
 
 /// What the handler's outcome means for the message.
@@ -57,12 +77,59 @@ enum Verdict {
     GiveUp,
 }
 
+/// A delivery taken into the request (see [`DurableRunner::take`]).
+struct Taken {
+    delivered: u64,
+    /// Only when a subscriber wants debug spans.
+    span: Option<tracing::Span>,
+}
+
+/// The processing time of a route handling one message at a time, measured per run of
+/// back-to-back messages: a message taken from the buffer starts when the previous one
+/// ended, so the run's span is the sum of its messages' times, for two clock reads per
+/// run instead of two per message.
+#[derive(Default)]
+struct RunClock {
+    started: Option<Instant>,
+    messages: u32,
+}
+
+impl RunClock {
+    /// Processing time is added at least this often during a run.
+    const ADD_EVERY: u32 = 128;
+
+    fn message_starts(&mut self) {
+        self.started.get_or_insert_with(Instant::now);
+    }
+
+    fn message_ended(&mut self, stats: &SubscriptionStats) {
+        self.messages += 1;
+        if self.messages == Self::ADD_EVERY {
+            let now = Instant::now();
+            if let Some(started) = self.started.replace(now) {
+                stats.add_time(now - started, true);
+            }
+            self.messages = 0;
+        }
+    }
+
+    /// The run ended: nothing is buffered, or the route stops.
+    fn idle(&mut self, stats: &SubscriptionStats) {
+        if let Some(started) = self.started.take() {
+            stats.add_time(started.elapsed(), true);
+        }
+        self.messages = 0;
+    }
+}
+
 /// Runs one durable route.
 pub(crate) struct DurableRunner {
     pub(crate) rt: Arc<RouteRuntime>,
     pub(crate) spec: DurableSpec,
     pub(crate) broker: Arc<dyn Broker>,
     pub(crate) client: async_nats::Client,
+    /// The context the consumer was made with (`client` is its client).
+    pub(crate) js: async_nats::jetstream::Context,
     pub(crate) layers: Arc<[Arc<dyn Middleware>]>,
     pub(crate) states: Arc<StateMap>,
     pub(crate) codec: Codec,
@@ -80,8 +147,50 @@ pub(crate) struct DurableRunner {
 }
 
 impl DurableRunner {
-    /// Pulls and handles until `stop` fires, then winds down (see the module docs).
-    pub(crate) async fn run(self: Arc<Self>, consumer: PullConsumer, stop: CancellationToken) {
+    /// Runs the route through the middleware chain (used when layers are installed;
+    /// without them, the route's direct driver calls [`DurableRunner::run`]).
+    pub(crate) fn run_chained(
+        self: Arc<Self>,
+        consumer: PullConsumer,
+        stop: StopListener,
+    ) -> BoxFuture<'static, ()> {
+        let endpoint: Arc<Endpoint> = self.rt.route.endpoint.clone();
+        let layers = self.layers.clone();
+        // The dead letter needs the message after the handler.
+        let keep = self.rt.route.dead_letter.is_some();
+        let call = move |request: &mut HandlerRequest| -> BoxFuture<'static, HandlerResult> {
+            let message = if keep {
+                request.message.clone()
+            } else {
+                std::mem::take(&mut request.message)
+            };
+            let owned = HandlerRequest {
+                message,
+                route: request.route.clone(),
+                ctx: request.ctx.clone(),
+                extensions: http::Extensions::new(),
+                attempt: request.attempt,
+                codec: request.codec,
+                states: request.states.clone(),
+                delivery: request.delivery.clone(),
+            };
+            let (layers, endpoint) = (layers.clone(), endpoint.clone());
+            Box::pin(async move { Next::new(&layers, &*endpoint).run(owned).await })
+        };
+        self.run(consumer, stop, call).boxed()
+    }
+
+    /// Pulls and handles until `stop` fires, then winds down (see the module docs); calls
+    /// the handler with `call`.
+    pub(crate) async fn run<C, Fut>(
+        self: Arc<Self>,
+        consumer: PullConsumer,
+        mut stop: StopListener,
+        call: C,
+    ) where
+        C: Fn(&mut HandlerRequest) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = HandlerResult> + Send + 'static,
+    {
         let prefetch = self
             .spec
             .prefetch
@@ -102,38 +211,79 @@ impl DurableRunner {
                 return;
             }
         };
+        let call = Arc::new(call);
+        // One at a time, all messages share one request (see `DurableRunner::handle`).
+        let mut request = self.request();
+        let mut clock = RunClock::default();
         let mut tasks = JoinSet::new();
         'pull: loop {
             while tasks.len() >= self.limit {
+                let stopped = std::future::poll_fn(|cx| {
+                    if stop.poll_stopped(cx) {
+                        Poll::Ready(())
+                    } else {
+                        Poll::Pending
+                    }
+                });
                 tokio::select! {
                     biased;
-                    () = stop.cancelled() => break 'pull,
+                    () = stopped => break 'pull,
                     _ = tasks.join_next() => {}
                 }
             }
-            if stop.is_cancelled() {
+            if stop.stopped() {
                 break;
             }
             // Under load a message is already buffered: take it without registering for the
-            // stop (a cancellation wait takes a lock).
-            let next = match messages.next().now_or_never() {
+            // stop.
+            let mut next = match messages.next().now_or_never() {
                 Some(next) => next,
-                None => tokio::select! {
-                    biased;
-                    () = stop.cancelled() => break,
-                    next = messages.next() => next,
-                },
+                None => {
+                    clock.idle(&self.rt.stats);
+                    let next = std::future::poll_fn(|cx| {
+                        if stop.poll_stopped(cx) {
+                            return Poll::Ready(None);
+                        }
+                        messages.poll_next_unpin(cx).map(Some)
+                    });
+                    match next.await {
+                        Some(next) => next,
+                        None => break,
+                    }
+                }
             };
             match next {
                 // One at a time: in this task, without a task per message.
-                Some(Ok(message)) if self.limit == 1 => {
-                    if !self.handle_inline(message).await {
-                        break;
+                // (The message is large: taken by reference, not moved again.)
+                Some(Ok(ref mut message)) if self.limit == 1 => {
+                    clock.message_starts();
+                    match self.take(message, &mut request) {
+                        Some(taken) => {
+                            if !self.handle_inline(taken, &mut request, &*call).await {
+                                break;
+                            }
+                        }
+                        None => Box::pin(self.reject(message)).await,
                     }
+                    clock.message_ended(&self.rt.stats);
                 }
-                Some(Ok(message)) => {
-                    let this = self.clone();
-                    tasks.spawn(async move { this.handle(message).await });
+                Some(Ok(mut message)) => {
+                    let (this, call) = (self.clone(), call.clone());
+                    tasks.spawn(async move {
+                        let started = Instant::now();
+                        let mut request = this.request();
+                        match this.take(&mut message, &mut request) {
+                            Some(taken) => {
+                                let work = this.handle(taken.delivered, &mut request, &*call);
+                                match taken.span {
+                                    None => work.await,
+                                    Some(span) => work.instrument(span).await,
+                                }
+                            }
+                            None => this.reject(&message).await,
+                        }
+                        this.rt.stats.add_time(started.elapsed(), false);
+                    });
                 }
                 // async-nats reports missed heartbeats and pull errors and keeps pulling
                 // (it also rides through reconnects); only the end of the stream is fatal.
@@ -150,6 +300,7 @@ impl DurableRunner {
             }
             while tasks.try_join_next().is_some() {}
         }
+        clock.idle(&self.rt.stats);
         // Stop pulling. What was pulled but not started goes back at once, but only once the
         // server has our unsubscribe: it hands a NAKed message to any waiting pull request
         // that still has interest, and ours would be dropped with the subscription.
@@ -176,6 +327,20 @@ impl DurableRunner {
         // Acks are plain publishes: a round trip proves the server has them all.
         if let Err(err) = self.broker.flush().await {
             tracing::warn!(route = %self.name(), error = %err, "acks of in-flight messages not confirmed");
+        }
+    }
+
+    /// A request for this route's messages; [`DurableRunner::handle`] fills it.
+    fn request(&self) -> HandlerRequest {
+        HandlerRequest {
+            message: Message::default(),
+            route: self.rt.info.clone(),
+            ctx: self.handler_ctx.clone(),
+            extensions: http::Extensions::new(),
+            attempt: 1,
+            codec: self.codec,
+            states: self.states.clone(),
+            delivery: None,
         }
     }
 
@@ -211,14 +376,43 @@ impl DurableRunner {
 
     /// Handles one message in the pulling task; past the stop timeout the handler gets
     /// [`CANCEL_GRACE`], then is dropped (`false`: stop pulling).
-    async fn handle_inline(&self, message: async_nats::jetstream::Message) -> bool {
-        let cancel = self.ctx.cancel_token().clone();
-        let work = self.handle(message);
-        tokio::pin!(work);
+    async fn handle_inline<C, Fut>(
+        &self,
+        taken: Taken,
+        request: &mut HandlerRequest,
+        call: &C,
+    ) -> bool
+    where
+        C: Fn(&mut HandlerRequest) -> Fut,
+        Fut: Future<Output = HandlerResult>,
+    {
+        // Pinned where it is made: a handling future is large, and moving it costs.
+        let delivered = taken.delivered;
+        match taken.span {
+            None => {
+                let work = std::pin::pin!(self.handle(delivered, request, call));
+                self.finish_inline(work).await
+            }
+            Some(span) => {
+                Box::pin(async move {
+                    let work = self.handle(delivered, request, call).instrument(span);
+                    self.finish_inline(std::pin::pin!(work)).await
+                })
+                .await
+            }
+        }
+    }
+
+    /// Drives `work`, a handler in the pulling task (see [`DurableRunner::handle_inline`]).
+    async fn finish_inline<W: Future<Output = ()>>(&self, mut work: std::pin::Pin<&mut W>) -> bool {
+        // Most handlers finish at once; only a pending one needs to watch the stop.
+        if work.as_mut().now_or_never().is_some() {
+            return true;
+        }
         tokio::select! {
             biased;
             () = &mut work => true,
-            () = cancel.cancelled() => {
+            () = self.ctx.cancel_token().cancelled() => {
                 if tokio::time::timeout(CANCEL_GRACE, &mut work).await.is_err() {
                     tracing::warn!(route = %self.name(), "durable handler ignored cancellation; aborted, its message will be redelivered");
                 }
@@ -233,112 +427,174 @@ impl DurableRunner {
         }
     }
 
-    /// Handles one delivery, start to ack.
-    async fn handle(&self, message: async_nats::jetstream::Message) {
-        let started = Instant::now();
-        let Some(delivery) = Delivery::of(&message) else {
-            tracing::error!(route = %self.name(), subject = %message.subject, "message without JetStream metadata; terminated");
-            let _ = message.ack_with(AckKind::Term).await;
-            return;
+    /// Counts a delivery and moves it into `request` (its message and delivery are
+    /// replaced; a request reused for the next message keeps its allocations).
+    /// `None`: not a JetStream message.
+    fn take(
+        &self,
+        message: &mut async_nats::jetstream::Message,
+        request: &mut HandlerRequest,
+    ) -> Option<Taken> {
+        let reply = message.reply.as_deref()?;
+        let delivered = delivery_count(reply)?;
+        // Without a subscriber that wants it, not even a disabled span is made.
+        let span =
+            tracing::level_enabled!(tracing::Level::DEBUG).then(|| self.span(reply, delivered));
+        let stats = &*self.rt.stats;
+        // The only task counting for this route: plain stores instead of atomic adds.
+        let exclusive = self.limit == 1;
+        let redelivery = delivered > 1;
+        SubscriptionStats::add(stats.received(), 1, exclusive);
+        if redelivery {
+            SubscriptionStats::add(stats.redeliveries(), 1, exclusive);
+        }
+        self.event(DeliveryEvent::Delivered { redelivery });
+        stats.start(exclusive);
+        // The request keeps the `$JS.ACK` subject; acks go out on the runner's client (the
+        // consumer's), so this message's JetStream context is not needed.
+        request.delivery = message.message.reply.take();
+        request.message.fill_from(&mut message.message);
+        request.attempt = u32::try_from(delivered).unwrap_or(u32::MAX);
+        Some(Taken { delivered, span })
+    }
+
+    /// The debug span of one delivery.
+    #[cold]
+    fn span(&self, reply: &str, delivered: u64) -> tracing::Span {
+        let Some(delivery) = Delivery::parse(reply) else {
+            return tracing::Span::none();
         };
-        let span = tracing::debug_span!(
+        tracing::debug_span!(
             "durable",
             route = %self.rt.info.subject,
             stream = %delivery.stream,
             consumer = %delivery.consumer,
             stream_seq = delivery.stream_sequence,
-            delivered = delivery.delivered,
-        );
-        self.handle_delivery(message, delivery, started)
-            .instrument(span)
-            .await;
+            delivered,
+        )
     }
 
-    async fn handle_delivery(
-        &self,
-        message: async_nats::jetstream::Message,
-        delivery: Delivery,
-        started: Instant,
-    ) {
-        let stats = &*self.rt.stats;
-        SubscriptionStats::add(stats.received(), 1, false);
-        if delivery.is_redelivery() {
-            SubscriptionStats::add(stats.redeliveries(), 1, false);
-        }
-        self.event(DeliveryEvent::Delivered {
-            redelivery: delivery.is_redelivery(),
-        });
-        stats.start(false);
-        let reply = message.reply.clone();
-        let (message, acker) = message.split();
-        let message = Message::from(message);
-        // Kept for the dead letter (payload and headers are reference-counted).
-        let original = self.rt.route.dead_letter.as_ref().map(|_| message.clone());
-        let mut request = HandlerRequest {
-            message,
-            route: self.rt.info.clone(),
-            ctx: self.handler_ctx.clone(),
-            extensions: http::Extensions::new(),
-            attempt: u32::try_from(delivery.delivered).unwrap_or(u32::MAX),
-            codec: self.codec,
-            states: self.states.clone(),
-        };
-        request.extensions.insert(delivery.clone());
-        let result = self.call_with_progress(request, &acker).await;
-        match self.verdict(&result, &delivery) {
+    #[cold]
+    async fn reject(&self, message: &async_nats::jetstream::Message) {
+        tracing::error!(route = %self.name(), subject = %message.subject, "message without JetStream metadata; terminated");
+        let _ = message.ack_with(AckKind::Term).await;
+    }
+
+    /// Handles a delivery [`DurableRunner::take`] put in `request`: calls the handler,
+    /// then acks, NAKs or gives up.
+    ///
+    /// Rare paths (a pending handler, a failure, a confirmed ack) run in boxed futures:
+    /// inline, their state would make this future several times larger, and it is moved
+    /// for every message.
+    async fn handle<C, Fut>(&self, delivered: u64, request: &mut HandlerRequest, call: &C)
+    where
+        C: Fn(&mut HandlerRequest) -> Fut,
+        Fut: Future<Output = HandlerResult>,
+    {
+        let result = self.call_with_progress(request, call).await;
+        match self.verdict(&result, delivered) {
             Verdict::Ack => {
-                SubscriptionStats::add(stats.handled(), 1, false);
-                self.ack(&acker).await;
-            }
-            Verdict::Nak(delay) => {
-                if let Err(err) = &result {
-                    self.failed(err, &delivery);
-                }
-                match acker.ack_with(AckKind::Nak(Some(delay))).await {
-                    Ok(()) => {
-                        SubscriptionStats::add(stats.naks(), 1, false);
-                        self.event(DeliveryEvent::Nacked { delay });
-                    }
-                    Err(err) => {
-                        tracing::warn!(error = %err, "NAK not sent; redelivered after ack_wait")
-                    }
+                SubscriptionStats::add(self.rt.stats.handled(), 1, self.limit == 1);
+                if let Some(reply) = &request.delivery {
+                    self.ack(reply).await;
                 }
             }
+            verdict => Box::pin(self.failed_delivery(verdict, result, request)).await,
+        }
+        self.rt.stats.finish(self.limit == 1);
+        // An idle route should hold nothing: the payload may pin the client's read buffer.
+        request.message.payload = bytes::Bytes::new();
+        request.delivery = None;
+    }
+
+    /// NAKs, or dead-letters and terminates, a delivery whose handler failed.
+    async fn failed_delivery(
+        &self,
+        verdict: Verdict,
+        result: HandlerResult,
+        request: &HandlerRequest,
+    ) {
+        // `take` parsed it: a failure here would be a bug, not bad input.
+        let Some((reply, delivery)) = request
+            .delivery
+            .as_ref()
+            .and_then(|reply| Some((reply, Delivery::parse(reply)?)))
+        else {
+            tracing::error!(route = %self.name(), "delivery metadata lost; redelivered after ack_wait");
+            return;
+        };
+        let err = match result {
+            Err(err) => err,
+            Ok(_) => HandlerError::new("gave up"),
+        };
+        self.failed(&err, &delivery);
+        let acker = self.acker(reply);
+        match verdict {
+            Verdict::Ack => {}
+            Verdict::Nak(delay) => match acker.ack_with(AckKind::Nak(Some(delay))).await {
+                Ok(()) => {
+                    SubscriptionStats::add(self.rt.stats.naks(), 1, false);
+                    self.event(DeliveryEvent::Nacked { delay });
+                }
+                Err(err) => {
+                    tracing::warn!(error = %err, "NAK not sent; redelivered after ack_wait")
+                }
+            },
             Verdict::GiveUp => {
-                let err = match &result {
-                    Err(err) => err.clone(),
-                    Ok(_) => HandlerError::new("gave up"),
-                };
-                self.failed(&err, &delivery);
-                self.give_up(original, reply, &acker, &err, &delivery).await;
+                self.give_up(&request.message, reply, &acker, &err, &delivery)
+                    .await
             }
         }
-        stats.finish(false);
-        stats.add_time(started.elapsed(), false);
     }
 
     /// Runs the handler chain, sending `+WPI` every half ack wait while it runs.
-    async fn call_with_progress(&self, request: HandlerRequest, acker: &Acker) -> HandlerResult {
-        let endpoint: &Endpoint = &*self.rt.route.endpoint;
-        let work = AssertUnwindSafe(Next::new(&self.layers, endpoint).run(request)).catch_unwind();
-        tokio::pin!(work);
-        let done = |outcome: Result<HandlerResult, Box<dyn std::any::Any + Send>>| {
-            outcome.unwrap_or_else(|panic| {
-                Err(HandlerError::panic(
-                    crate::transport::runner::panic_message(&*panic),
-                ))
-            })
+    async fn call_with_progress<C, Fut>(
+        &self,
+        request: &mut HandlerRequest,
+        call: &C,
+    ) -> HandlerResult
+    where
+        C: Fn(&mut HandlerRequest) -> Fut,
+        Fut: Future<Output = HandlerResult>,
+    {
+        // A panic in the extraction (in `call`) or in the handler is an error. The future
+        // does not borrow the request, which stays readable while it runs.
+        let outcome = match std::panic::catch_unwind(AssertUnwindSafe(|| call(request))) {
+            Err(panic) => Err(panic),
+            Ok(work) => {
+                let mut work = std::pin::pin!(AssertUnwindSafe(work).catch_unwind());
+                // Most handlers finish at once: no progress timer for them.
+                match work.as_mut().now_or_never() {
+                    Some(outcome) => outcome,
+                    None => {
+                        let reply = request.delivery.as_ref();
+                        Box::pin(self.progress_until_done(work, reply)).await
+                    }
+                }
+            }
         };
-        // Most handlers finish at once: no progress timer for them.
-        if let Some(outcome) = work.as_mut().now_or_never() {
-            return done(outcome);
-        }
+        outcome.unwrap_or_else(|panic| {
+            Err(HandlerError::panic(
+                crate::transport::runner::panic_message(&*panic),
+            ))
+        })
+    }
+
+    /// Waits for a pending handler, sending `+WPI` to `reply` every half ack wait.
+    async fn progress_until_done<W: Future>(
+        &self,
+        mut work: std::pin::Pin<&mut W>,
+        reply: Option<&async_nats::Subject>,
+    ) -> W::Output {
+        let Some(acker) = reply.map(|reply| self.acker(reply)) else {
+            return work.await;
+        };
         let every = (self.ack_wait / 2).max(Duration::from_millis(10));
         let mut progress = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
         loop {
             tokio::select! {
                 biased;
-                outcome = &mut work => return done(outcome),
+                outcome = &mut work => return outcome,
                 _ = progress.tick() => {
                     match acker.ack_with(AckKind::Progress).await {
                         Ok(()) => {
@@ -353,30 +609,39 @@ impl DurableRunner {
         }
     }
 
-    fn verdict(&self, result: &HandlerResult, delivery: &Delivery) -> Verdict {
+    fn verdict(&self, result: &HandlerResult, delivered: u64) -> Verdict {
         let Err(err) = result else {
             return Verdict::Ack;
         };
         let last_delivery = self.max_deliver > 0
-            && i64::try_from(delivery.delivered).unwrap_or(i64::MAX) >= self.max_deliver;
+            && i64::try_from(delivered).unwrap_or(i64::MAX) >= self.max_deliver;
         if err.is_terminal() || last_delivery {
             return Verdict::GiveUp;
         }
         // Panics and handler errors are retried after the route's backoff.
-        let attempt = u32::try_from(delivery.delivered).unwrap_or(u32::MAX);
+        let attempt = u32::try_from(delivered).unwrap_or(u32::MAX);
         Verdict::Nak(self.rt.route.retry.delay(attempt))
     }
 
-    async fn ack(&self, acker: &Acker) {
+    /// For the rare acks: NAK, `+TERM`, `+WPI`, double ack.
+    fn acker(&self, reply: &async_nats::Subject) -> Acker {
+        Acker::new(self.js.clone(), Some(reply.clone()))
+    }
+
+    async fn ack(&self, reply: &async_nats::Subject) {
         let confirmed = self.spec.double_ack;
-        let sent = if confirmed {
-            acker.double_ack().await
+        let sent: Result<(), async_nats::Error> = if confirmed {
+            Box::pin(async { self.acker(reply).double_ack().await }).await
         } else {
-            acker.ack().await
+            // What `Acker::ack` sends, without an `Acker` per message.
+            self.client
+                .publish(reply.clone(), bytes::Bytes::new())
+                .await
+                .map_err(Into::into)
         };
         match sent {
             Ok(()) => {
-                SubscriptionStats::add(self.rt.stats.acks(), 1, false);
+                SubscriptionStats::add(self.rt.stats.acks(), 1, self.limit == 1);
                 self.event(DeliveryEvent::Acked { confirmed });
             }
             Err(err) => {
@@ -389,20 +654,20 @@ impl DurableRunner {
     /// be published, the message is NAKed instead, so it is not lost.
     async fn give_up(
         &self,
-        original: Option<Message>,
-        reply: Option<async_nats::Subject>,
+        msg: &Message,
+        reply: &async_nats::Subject,
         acker: &Acker,
         err: &HandlerError,
         delivery: &Delivery,
     ) {
         let reason = one_line(err.message());
-        if let (Some(dead), Some(msg)) = (&self.rt.route.dead_letter, original) {
+        if let Some(dead) = &self.rt.route.dead_letter {
             let mut headers = msg.headers.clone();
             headers.insert(DEAD_LETTER_SUBJECT_HEADER, msg.subject.clone());
             headers.insert(DEAD_LETTER_REASON_HEADER, reason.clone());
             headers.insert(DEAD_LETTER_KIND_HEADER, err.kind().to_string());
             headers.insert(DEAD_LETTER_ATTEMPTS_HEADER, delivery.delivered.to_string());
-            let letter = Message::new(dead.clone(), msg.payload).with_headers(headers);
+            let letter = Message::new(dead.clone(), msg.payload.clone()).with_headers(headers);
             if let Err(why) = self.send_dead_letter(letter, delivery).await {
                 tracing::error!(route = %self.name(), to = %dead, error = %why, "dead letter not published; NAKed to try again");
                 let delay = self.rt.route.retry.max_backoff;
@@ -414,9 +679,8 @@ impl DurableRunner {
             self.event(DeliveryEvent::DeadLettered);
         }
         // `+TERM <reason>`: nats-server puts the reason in its termination advisory.
-        let Some(reply) = reply else { return };
         let body = format!("+TERM {reason}");
-        match self.client.publish(reply, body.into()).await {
+        match self.client.publish(reply.clone(), body.into()).await {
             Ok(()) => {
                 SubscriptionStats::add(self.rt.stats.terms(), 1, false);
                 self.event(DeliveryEvent::Terminated { reason });

@@ -128,6 +128,9 @@ pub struct HandlerRequest {
     pub attempt: u32,
     pub(crate) codec: Codec,
     pub(crate) states: Arc<StateMap>,
+    /// A durable route's `$JS.ACK` reply subject: the
+    /// [`Delivery`](crate::jetstream::Delivery) extractor reads it on demand.
+    pub(crate) delivery: Option<async_nats::Subject>,
 }
 
 impl HandlerRequest {

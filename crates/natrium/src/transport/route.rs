@@ -9,7 +9,7 @@ use super::extract::StateRequirement;
 use super::handler::Handler;
 use super::request::{HandlerRequest, RouteInfo, RouteKind};
 use super::runner::DirectDriver;
-use crate::jetstream::DurableSpec;
+use crate::jetstream::{DurableDriver, DurableSpec};
 
 /// How often a failed message is retried, and how long to wait in between.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -180,6 +180,14 @@ impl Route {
         } else {
             consumer.filter_subject.clone()
         };
+        let direct: Arc<DurableDriver> = {
+            let handler = handler.clone();
+            Arc::new(move |runner, consumer, stop| {
+                let handler = handler.clone();
+                let call = move |request: &mut HandlerRequest| handler.call(request);
+                Box::pin(runner.run(consumer, stop, call))
+            })
+        };
         let mut route = Route::new(RouteKind::Durable, subject, handler);
         route.info.queue = consumer.durable_name.clone();
         route.durable = Some(DurableSpec {
@@ -187,6 +195,7 @@ impl Route {
             consumer,
             double_ack: false,
             prefetch: None,
+            direct,
         });
         route
     }

@@ -112,12 +112,12 @@ pub(crate) struct StopListener {
 }
 
 impl StopListener {
-    fn stopped(&self) -> bool {
+    pub(crate) fn stopped(&self) -> bool {
         self.drain.flag.load(Ordering::Acquire)
     }
 
     /// Whether the drain started; otherwise arranges for `cx` to be woken when it does.
-    fn poll_stopped(&mut self, cx: &mut Context<'_>) -> bool {
+    pub(crate) fn poll_stopped(&mut self, cx: &mut Context<'_>) -> bool {
         // `Drain::start` wakes the registered waker once and only then; a runner's task
         // keeps its waker, so registering again is needed only if it changed.
         if !self
@@ -182,6 +182,7 @@ impl Runner {
                 attempt: request.attempt,
                 codec: request.codec,
                 states: request.states.clone(),
+                delivery: request.delivery.clone(),
             };
             let (layers, endpoint) = (layers.clone(), endpoint.clone());
             Box::pin(async move { Next::new(&layers, &*endpoint).run(owned).await })
@@ -212,6 +213,7 @@ impl Runner {
             attempt: 1,
             codec: self.codec,
             states: self.states.clone(),
+            delivery: None,
         }
     }
 

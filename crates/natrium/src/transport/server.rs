@@ -355,12 +355,13 @@ impl NatsServer {
             .filter(|m| *m > 0)
             .unwrap_or(usize::MAX);
         let spec = rt.route.durable.clone().expect("durable route");
-        let client = broker.jetstream().expect("checked in declare").client();
+        let js = broker.jetstream().expect("checked in declare");
         Arc::new(DurableRunner {
             rt: rt.clone(),
             spec,
             broker: broker.clone(),
-            client,
+            client: js.client(),
+            js,
             layers: self.inner.layers.clone(),
             states: self.inner.states.clone(),
             codec: broker.codec(),
@@ -476,7 +477,13 @@ impl Server for NatsServer {
                             ctx,
                             handler_ctx,
                         );
-                        return tokio::spawn(runner.run(*consumer, drain.token().clone()));
+                        let stop = drain.listener();
+                        return tokio::spawn(match &rt.route.durable {
+                            Some(spec) if self.inner.layers.is_empty() => {
+                                (spec.direct)(runner, *consumer, stop)
+                            }
+                            _ => runner.run_chained(*consumer, stop),
+                        });
                     }
                 };
                 let runner = Runner {
