@@ -290,8 +290,46 @@ pub struct FileStore {
     /// The first sequence the records on disk (plus `pending`) already imply.
     marked_first: u64,
     cache: ReadCache,
-    /// Set after a failed write: memory and disk may disagree until the store is reopened.
+    /// Set while the store must not write: until recovery finished, after `destroy`, and
+    /// when going back to the state on disk after a failed write failed too.
     closed: bool,
+    /// The last write failure, until a write succeeds again (the server's health check
+    /// reports it).
+    write_error: Option<String>,
+    /// A write failure not yet reported by [`MessageStore::flush`]: records buffered before
+    /// it were dropped, so the acknowledgements waiting for the next flush must fail.
+    unreported: Option<Failure>,
+}
+
+/// A failed write, kept to be reported again (an `io::Error` can't be cloned).
+#[derive(Debug, Clone)]
+struct Failure {
+    path: PathBuf,
+    os_code: Option<i32>,
+    kind: std::io::ErrorKind,
+    text: String,
+}
+
+impl Failure {
+    fn of(error: &StoreError) -> Option<Failure> {
+        match error {
+            StoreError::Io { path, source } => Some(Failure {
+                path: path.clone(),
+                os_code: source.raw_os_error(),
+                kind: source.kind(),
+                text: source.to_string(),
+            }),
+            _ => None,
+        }
+    }
+
+    fn to_error(&self) -> StoreError {
+        let source = match self.os_code {
+            Some(code) => std::io::Error::from_raw_os_error(code),
+            None => std::io::Error::new(self.kind, self.text.clone()),
+        };
+        StoreError::io(&self.path, source)
+    }
 }
 
 fn block_path(dir: &Path, id: u32) -> PathBuf {
@@ -332,6 +370,8 @@ impl FileStore {
             marked_first: 0,
             // Until replay succeeds: a store dropped half-open must write nothing.
             closed: true,
+            write_error: None,
+            unreported: None,
         };
         let count = ids.len();
         for (i, id) in ids.into_iter().enumerate() {
@@ -346,7 +386,7 @@ impl FileStore {
         // The limits may be stricter than when the records were written.
         store.index.enforce_all();
         store.after_removals();
-        store.flush()?;
+        store.flush_pending()?;
         tracing::debug!(dir = ?store.dir, state = ?store.index.state(), "file store opened");
         Ok(store)
     }
@@ -497,8 +537,11 @@ impl FileStore {
             .create_new(true)
             .open(&path)
             .map_err(|e| StoreError::io(&path, e))?;
-        file.write_all_at(MAGIC, 0)
-            .map_err(|e| StoreError::io(&path, e))?;
+        if let Err(e) = file.write_all_at(MAGIC, 0) {
+            // A block without its magic would read as corrupt on the next open.
+            let _ = fs::remove_file(&path);
+            return Err(StoreError::io(&path, e));
+        }
         self.blocks.push(Block {
             id,
             path,
@@ -531,6 +574,48 @@ impl FileStore {
             Err(StoreError::Closed)
         } else {
             Ok(())
+        }
+    }
+
+    /// After an I/O error: the store goes back to what its files hold (dropping buffered and
+    /// half-written records), so that memory never claims more than the disk has, and keeps
+    /// working; a full disk that gets space again takes writes again. Other errors pass.
+    /// With `report_later`, the next [`MessageStore::flush`] fails too, for the
+    /// acknowledgements waiting on records that were dropped.
+    fn failed(&mut self, error: StoreError, report_later: bool) -> StoreError {
+        let Some(failure) = Failure::of(&error) else {
+            return error;
+        };
+        tracing::error!(dir = ?self.dir, %error, "JetStream store write failed; returning to the state on disk");
+        self.write_error = Some(error.to_string());
+        if report_later {
+            self.unreported = Some(failure);
+        }
+        self.reload();
+        error
+    }
+
+    /// Re-reads the store from its files; on failure the store stays closed.
+    fn reload(&mut self) {
+        let active = self.active();
+        // Bytes of a write that stopped half-way must not be replayed.
+        let truncated = active
+            .file
+            .set_len(active.len)
+            .map_err(|e| StoreError::io(&active.path, e));
+        self.closed = true;
+        let limits = self.index.limits.clone();
+        let fresh = truncated.and_then(|()| FileStore::open(&self.dir, self.cfg.clone(), limits));
+        match fresh {
+            Ok(mut fresh) => {
+                fresh.write_error = self.write_error.take();
+                fresh.unreported = self.unreported.take();
+                // The old store is closed: dropping it writes nothing.
+                *self = fresh;
+            }
+            Err(e) => {
+                tracing::error!(dir = ?self.dir, error = %e, "could not re-read the store; it is closed until reopened");
+            }
         }
     }
 
@@ -584,13 +669,10 @@ impl FileStore {
                 let mut pending = pending;
                 pending.clear();
                 self.pending = pending;
+                self.write_error = None;
                 Ok(())
             }
-            Err(e) => {
-                self.closed = true;
-                tracing::error!(block = ?block.path, error = %e, "write failed; the store is closed until reopened");
-                Err(StoreError::io(&block.path, e))
-            }
+            Err(e) => Err(StoreError::io(&block.path, e)),
         }
     }
 
@@ -764,15 +846,15 @@ impl Drop for FileStore {
     /// shutdown to have them on disk).
     fn drop(&mut self) {
         if !self.closed
-            && let Err(e) = self.flush()
+            && let Err(e) = self.flush_pending()
         {
             tracing::warn!(dir = ?self.dir, error = %e, "flush on drop failed");
         }
     }
 }
 
-impl MessageStore for FileStore {
-    fn store(
+impl FileStore {
+    fn store_message(
         &mut self,
         subject: &[u8],
         headers: Option<&[u8]>,
@@ -780,7 +862,6 @@ impl MessageStore for FileStore {
         time: i64,
         ttl: Option<Duration>,
     ) -> Result<u64, StoreError> {
-        self.check_open()?;
         if subject.len() > usize::from(u16::MAX) {
             return Err(StoreError::TooLarge(subject.len()));
         }
@@ -831,8 +912,7 @@ impl MessageStore for FileStore {
         Ok(seq)
     }
 
-    fn flush(&mut self) -> Result<(), StoreError> {
-        self.check_open()?;
+    fn flush_pending(&mut self) -> Result<(), StoreError> {
         let first = self.index.first_seq();
         if first != self.marked_first {
             encode(
@@ -858,13 +938,47 @@ impl MessageStore for FileStore {
         self.drop_old_blocks()
     }
 
-    fn sync(&mut self) -> Result<(), StoreError> {
-        self.flush()?;
+    fn sync_all(&mut self) -> Result<(), StoreError> {
+        self.flush_pending()?;
         let block = self.active();
         block
             .file
             .sync_data()
             .map_err(|e| StoreError::io(&block.path, e))
+    }
+}
+
+impl MessageStore for FileStore {
+    fn store(
+        &mut self,
+        subject: &[u8],
+        headers: Option<&[u8]>,
+        payload: &[u8],
+        time: i64,
+        ttl: Option<Duration>,
+    ) -> Result<u64, StoreError> {
+        self.check_open()?;
+        self.store_message(subject, headers, payload, time, ttl)
+            .map_err(|e| self.failed(e, true))
+    }
+
+    fn flush(&mut self) -> Result<(), StoreError> {
+        self.check_open()?;
+        if let Some(failure) = self.unreported.take() {
+            // Records buffered since the failure wait for acknowledgements that now fail.
+            self.reload();
+            return Err(failure.to_error());
+        }
+        self.flush_pending().map_err(|e| self.failed(e, false))
+    }
+
+    fn sync(&mut self) -> Result<(), StoreError> {
+        self.check_open()?;
+        self.sync_all().map_err(|e| self.failed(e, true))
+    }
+
+    fn write_error(&self) -> Option<String> {
+        self.write_error.clone()
     }
 
     fn load(&mut self, seq: u64) -> Result<Option<StoredMessage>, StoreError> {
@@ -892,7 +1006,7 @@ impl MessageStore for FileStore {
         };
         self.after_removals();
         if erase {
-            self.erase(seq, loc)?;
+            self.erase(seq, loc).map_err(|e| self.failed(e, true))?;
         }
         Ok(true)
     }

@@ -216,6 +216,12 @@ impl Stream {
     /// retrying across a restart is still deduplicated.
     fn rebuild_dedupe(&self) {
         let mut inner = self.inner.lock();
+        self.rebuild_dedupe_locked(&mut inner);
+    }
+
+    fn rebuild_dedupe_locked(&self, inner: &mut Inner) {
+        inner.dedupe = Dedupe::default();
+        inner.last_msg_id.clear();
         let Some(window) = inner.config.duplicate_window() else {
             return;
         };
@@ -267,6 +273,17 @@ impl Stream {
             consumer_count: inner.consumers as u64,
             ..StreamState::default()
         }
+    }
+
+    /// The store's write error, while it has one (`/healthz` reports it).
+    pub(crate) fn write_error(&self) -> Option<String> {
+        self.inner.lock().store.write_error()
+    }
+
+    /// Whether the stream has a consumer of this name (`/healthz?consumer=`).
+    // Consumers are not kept by name here yet: none is ever found.
+    pub(crate) fn has_consumer(&self, _name: &str) -> bool {
+        false
     }
 
     /// Runs `f` on the store, under the stream's lock.
@@ -404,10 +421,13 @@ impl Stream {
         }
         // nats-server sends the store's own words ("maximum messages exceeded") as a
         // store failure.
-        let seq = inner
+        let seq = match inner
             .store
             .store(msg.subject, msg.headers, msg.payload, now, ttl)
-            .map_err(ApiError::stream_store_failed)?;
+        {
+            Ok(seq) => seq,
+            Err(e) => return Err(self.store_failed(inner, e)),
+        };
         if let Some(id) = msg_id {
             inner.dedupe.insert(id, seq, now);
             inner.last_msg_id.clear();
@@ -481,15 +501,46 @@ impl Sink for Stream {
     }
 }
 
-impl Durable for Stream {
-    fn flush(&self) -> Result<(), Vec<u8>> {
-        let result = self.inner.lock().store.flush();
-        result.map_err(|e| {
+impl Stream {
+    /// The error a publisher gets when the store refused or failed to write its message.
+    ///
+    /// nats-server answers a message the store refuses (limits) with its store-failed error,
+    /// and a stream out of storage with "insufficient resources" (503/10023), which is what
+    /// a publisher sees there when the disk fills up under the default `max_file_store`. On
+    /// an I/O error itself nats-server sends no reply and keeps the stream failed until a
+    /// restart; here the store goes back to what its files hold, so the publisher gets an
+    /// error ack at once and publishing works again once space is freed.
+    fn store_failed(&self, inner: &mut Inner, e: StoreError) -> ApiError {
+        if let StoreError::Io { source, .. } = &e {
             tracing::error!(
                 "JetStream failed to store a msg on stream '{}': {e}",
                 self.name
             );
-            PubAck::error_json(&self.name, &ApiError::stream_store_failed(e)).into_bytes()
+            // Messages after the last one on disk are gone: so are their ids.
+            self.rebuild_dedupe_locked(inner);
+            if is_out_of_space(source) {
+                return ApiError::insufficient_resources();
+            }
+        }
+        ApiError::stream_store_failed(e)
+    }
+}
+
+/// Whether the disk (or the user's quota) is full.
+fn is_out_of_space(e: &std::io::Error) -> bool {
+    matches!(
+        e.kind(),
+        std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded
+    )
+}
+
+impl Durable for Stream {
+    fn flush(&self) -> Result<(), Vec<u8>> {
+        let mut inner = self.inner.lock();
+        let result = inner.store.flush();
+        result.map_err(|e| {
+            let error = self.store_failed(&mut inner, e);
+            PubAck::error_json(&self.name, &error).into_bytes()
         })
     }
 }
