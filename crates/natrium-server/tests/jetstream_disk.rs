@@ -73,6 +73,23 @@ async fn publish_raw(client: &async_nats::Client, subject: &str, payload: Vec<u8
     serde_json::from_slice(&reply.payload).expect("JSON ack")
 }
 
+/// [`publish_raw`] with a `Nats-Msg-Id`.
+async fn publish_with_id(
+    client: &async_nats::Client,
+    subject: &str,
+    id: &str,
+    payload: Vec<u8>,
+) -> Value {
+    let mut headers = async_nats::HeaderMap::new();
+    headers.insert("Nats-Msg-Id", id);
+    let request = client.request_with_headers(subject.to_owned(), headers, payload.into());
+    let reply = timeout(BOUND, request)
+        .await
+        .expect("a reply within bound")
+        .expect("a reply");
+    serde_json::from_slice(&reply.payload).expect("JSON ack")
+}
+
 async fn health(server: &Server) -> (u16, Value) {
     let url = format!("http://{}/healthz", server.monitor_addr().unwrap());
     let response = timeout(BOUND, reqwest::get(url)).await.unwrap().unwrap();
@@ -142,8 +159,8 @@ async fn a_full_disk_refuses_publishes_with_an_error_ack_and_recovers_when_space
         "{error}"
     );
     assert!(error.contains("No space left on device"), "{error}");
-    // Still full: refused again, and nothing of it is kept.
-    let again = publish_raw(&client, "s.x", payload(acked + 1)).await;
+    // Still full: refused again, and nothing of it is kept, not even its message id.
+    let again = publish_with_id(&client, "s.x", "retry-1", payload(acked + 1)).await;
     assert_eq!(again["error"]["err_code"], 10023, "{again}");
     let info = js.get_stream("S").await.unwrap().get_info().await.unwrap();
     assert_eq!(info.state.messages, acked);
@@ -151,8 +168,9 @@ async fn a_full_disk_refuses_publishes_with_an_error_ack_and_recovers_when_space
 
     // Space freed: the next publish is stored, without a restart.
     std::fs::remove_file(&filler).unwrap();
-    let ack = publish_raw(&client, "s.x", payload(acked + 1)).await;
+    let ack = publish_with_id(&client, "s.x", "retry-1", payload(acked + 1)).await;
     assert_eq!(ack["seq"], acked + 1, "{ack}");
+    assert!(ack.get("duplicate").is_none(), "the retry is stored: {ack}");
     acked += 1;
     let (status, body) = health(&server).await;
     assert_eq!(

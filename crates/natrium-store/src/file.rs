@@ -344,6 +344,10 @@ struct MessageParts<'a> {
 struct ReadCache {
     chunks: VecDeque<(u32, u64, Vec<u8>)>,
     max_chunks: usize,
+    /// Block and offset of the last miss: a miss below it means a reader walking backwards
+    /// (the server rebuilding its deduplication window), which gets the chunk that ends at
+    /// the record instead of the one starting there.
+    last_miss: Option<(u32, u64)>,
 }
 
 impl ReadCache {
@@ -521,6 +525,7 @@ impl FileStore {
             cache: ReadCache {
                 chunks: VecDeque::new(),
                 max_chunks: (cfg.cache_bytes / CHUNK).max(1),
+                last_miss: None,
             },
             cfg,
             index: Index::new(limits, file_size),
@@ -964,15 +969,27 @@ impl FileStore {
                 return Err(corrupt("record length out of range"));
             }
             if self.cache.find(loc.block, offset, len).is_none() {
-                let mut data = vec![0u8; len.max(CHUNK.min(available))];
+                let backwards = self
+                    .cache
+                    .last_miss
+                    .is_some_and(|(b, o)| b == loc.block && o > offset);
+                self.cache.last_miss = Some((loc.block, offset));
+                let (start, size) = if backwards {
+                    let end = offset + len as u64;
+                    let start = end.saturating_sub(CHUNK.max(len) as u64);
+                    (start, (end - start) as usize)
+                } else {
+                    (offset, len.max(CHUNK.min(available)))
+                };
+                let mut data = vec![0u8; size];
                 block
                     .file
-                    .read_exact_at(&mut data, offset)
+                    .read_exact_at(&mut data, start)
                     .map_err(|e| StoreError::io(&block.path, e))?;
                 if self.cache.chunks.len() >= self.cache.max_chunks {
                     self.cache.chunks.pop_front();
                 }
-                self.cache.chunks.push_back((loc.block, offset, data));
+                self.cache.chunks.push_back((loc.block, start, data));
             }
             owned = self
                 .cache

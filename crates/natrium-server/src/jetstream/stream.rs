@@ -216,12 +216,6 @@ impl Stream {
     /// retrying across a restart is still deduplicated.
     fn rebuild_dedupe(&self) {
         let mut inner = self.inner.lock();
-        self.rebuild_dedupe_locked(&mut inner);
-    }
-
-    fn rebuild_dedupe_locked(&self, inner: &mut Inner) {
-        inner.dedupe = Dedupe::default();
-        inner.last_msg_id.clear();
         let Some(window) = inner.config.duplicate_window() else {
             return;
         };
@@ -516,14 +510,32 @@ impl Stream {
                 "JetStream failed to store a msg on stream '{}': {e}",
                 self.name
             );
-            // Messages after the last one on disk are gone: so are their ids.
-            self.rebuild_dedupe_locked(inner);
+            forget_lost_ids(inner);
             if is_out_of_space(source) {
                 return ApiError::insufficient_resources();
             }
         }
         ApiError::stream_store_failed(e)
     }
+}
+
+/// After the store went back to what its files hold: forgets the ids of messages that are
+/// no longer there, so a publisher's retry is stored instead of called a duplicate.
+fn forget_lost_ids(inner: &mut Inner) {
+    let last = inner.store.state().last_seq;
+    let dedupe = &mut inner.dedupe;
+    dedupe.ids.retain(|_, seq| *seq <= last);
+    let ids = &dedupe.ids;
+    dedupe.order.retain(|(_, id)| ids.contains_key(id));
+    let last_id = match inner.store.load(last) {
+        Ok(Some(m)) => m
+            .headers
+            .as_deref()
+            .and_then(|h| headers::get(h, headers::MSG_ID))
+            .map(str::to_owned),
+        _ => None,
+    };
+    inner.last_msg_id = last_id.unwrap_or_default();
 }
 
 /// Whether the disk (or the user's quota) is full.
