@@ -552,6 +552,7 @@ impl Connection {
             headers,
             payload,
             raw_sizes: self.raw_sizes.as_ref(),
+            shown_as: None,
         };
         let from = Publisher {
             shared: &self.shared,

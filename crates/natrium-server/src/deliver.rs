@@ -11,7 +11,7 @@ use natrium_sublist::{Matches, Sublist};
 use natrium_wire::{encode_hmsg, encode_msg};
 
 use crate::client::{Client, CloseReason};
-use crate::internal::{AfterBatch, InMsg};
+use crate::internal::{AfterBatch, InMsg, Outgoing};
 use crate::outbound::Appended;
 use crate::server::Shared;
 use crate::subscription::{Slot, SubRef, Subscription};
@@ -44,6 +44,9 @@ pub(crate) struct Msg<'a> {
     pub headers: Option<&'a [u8]>,
     pub payload: &'a [u8],
     pub raw_sizes: Option<&'a RawSizes>,
+    /// The subject written in MSG lines when it is not the one routed on: JetStream
+    /// delivers a stored message to a consumer's subject under the message's own subject.
+    pub shown_as: Option<&'a [u8]>,
 }
 
 /// The publishing side of a delivery.
@@ -62,10 +65,11 @@ impl Publisher<'_> {
                 reply,
                 headers,
                 payload,
+                shown_as,
                 ..
             } = *msg;
             let msg = InMsg {
-                subject,
+                subject: shown_as.unwrap_or(subject),
                 reply,
                 headers,
                 payload,
@@ -91,7 +95,9 @@ impl Publisher<'_> {
             headers,
             payload,
             raw_sizes,
+            shown_as,
         } = *msg;
+        let subject = shown_as.unwrap_or(subject);
         let (appended, bytes) = match headers {
             Some(h) if target.wants_headers() => {
                 let size = h.len() + payload.len();
@@ -243,6 +249,7 @@ impl Fanout {
                     headers,
                     payload,
                     raw_sizes: None,
+                    shown_as: None,
                 };
                 from.route(cache, self, &msg);
             });
@@ -273,15 +280,10 @@ impl Fanout {
     }
 }
 
-/// Publishes one message as the server itself (JetStream's replies, acknowledgements and
-/// deliveries), outside any client's batch.
-pub(crate) fn publish_internal(
-    shared: &Shared,
-    subject: &[u8],
-    reply: Option<&[u8]>,
-    headers: Option<&[u8]>,
-    payload: &[u8],
-) {
+/// Sends messages as the server itself (JetStream's replies, acknowledgements and
+/// deliveries), outside any client's batch: every writer they touch is woken once. Returns
+/// how many reached at least one subscriber.
+pub(crate) fn publish_internal(shared: &Shared, msgs: &[Outgoing]) -> usize {
     let mut out = Fanout::default();
     let mut cache = MatchCache::default();
     let from = Publisher {
@@ -289,18 +291,25 @@ pub(crate) fn publish_internal(
         client: &shared.internal_client,
         echo: true,
     };
-    let msg = Msg {
-        subject,
-        reply,
-        headers,
-        payload,
-        raw_sizes: None,
-    };
-    from.route(&mut cache, &mut out, &msg);
+    let mut reached = 0;
+    for m in msgs {
+        let msg = Msg {
+            subject: &m.to,
+            reply: m.reply.as_deref(),
+            headers: m.headers.as_deref(),
+            payload: &m.payload,
+            raw_sizes: None,
+            shown_as: m.subject.as_deref(),
+        };
+        if from.route(&mut cache, &mut out, &msg) {
+            reached += 1;
+        }
+    }
     out.complete_internal(shared, &mut cache);
     // The server does not wait for slow subscribers: max_pending still bounds them.
     out.stalled.clear();
     out.publish_counts_and_wake(shared);
+    reached
 }
 
 /// Removes `sub` from the subject index and from its connection's table.

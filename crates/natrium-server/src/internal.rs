@@ -129,7 +129,39 @@ pub(crate) trait Port: Send + Sync {
     /// Removes an internal subscription.
     fn unsubscribe(&self, sub: &InternalSub);
     /// Publishes a message as the server (to clients and internal subscribers alike).
-    fn publish(&self, subject: &[u8], reply: Option<&[u8]>, headers: Option<&[u8]>, payload: &[u8]);
+    fn publish(
+        &self,
+        subject: &[u8],
+        reply: Option<&[u8]>,
+        headers: Option<&[u8]>,
+        payload: &[u8],
+    ) {
+        self.send(&[Outgoing {
+            to: subject.to_vec(),
+            subject: None,
+            reply: reply.map(<[u8]>::to_vec),
+            headers: headers.map(bytes::Bytes::copy_from_slice),
+            payload: bytes::Bytes::copy_from_slice(payload),
+        }]);
+    }
+    /// Sends messages as the server, waking each receiving writer once. Returns how many
+    /// reached at least one subscriber.
+    fn send(&self, msgs: &[Outgoing]) -> usize;
+    /// Whether anyone is subscribed to `subject`.
+    fn has_interest(&self, subject: &[u8]) -> bool;
+}
+
+/// A message the server sends on its own.
+#[derive(Debug, Clone)]
+pub(crate) struct Outgoing {
+    /// The subject it is routed on.
+    pub to: Vec<u8>,
+    /// The subject shown to receivers, when not `to` (a stored message delivered to a
+    /// consumer keeps its own subject).
+    pub subject: Option<bytes::Bytes>,
+    pub reply: Option<Vec<u8>>,
+    pub headers: Option<bytes::Bytes>,
+    pub payload: bytes::Bytes,
 }
 
 /// A handle on an internal subscription, for [`Port::unsubscribe`].

@@ -117,16 +117,18 @@ impl crate::internal::Port for ServerPort {
         }
     }
 
-    fn publish(
-        &self,
-        subject: &[u8],
-        reply: Option<&[u8]>,
-        headers: Option<&[u8]>,
-        payload: &[u8],
-    ) {
-        if let Some(shared) = self.0.upgrade() {
-            crate::deliver::publish_internal(&shared, subject, reply, headers, payload);
+    fn send(&self, msgs: &[crate::internal::Outgoing]) -> usize {
+        match self.0.upgrade() {
+            Some(shared) => crate::deliver::publish_internal(&shared, msgs),
+            None => 0,
         }
+    }
+
+    fn has_interest(&self, subject: &[u8]) -> bool {
+        self.0.upgrade().is_some_and(|shared| {
+            let m = shared.sublist.matches(subject);
+            !m.plain.is_empty() || m.queues.iter().any(|g| !g.members.is_empty())
+        })
     }
 }
 

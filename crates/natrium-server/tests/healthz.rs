@@ -43,6 +43,8 @@ const WITH_STREAMS: &[&str] = &[
     "?account=$G&stream=X&details=true",
     "?account=$G&stream=S&consumer=c",
     "?account=$G&stream=S&consumer=c&details=true",
+    "?account=$G&stream=S&consumer=C",
+    "?account=$G&stream=S&consumer=C&details=true",
     "?js-enabled-only=true&account=$G&stream=X",
     "?js-server-only=true&account=$G&stream=X",
 ];
@@ -85,6 +87,15 @@ async fn create_streams(client: async_nats::Client) {
         .await
         .expect("stream created");
     }
+    js.create_consumer_on_stream(
+        async_nats::jetstream::consumer::pull::Config {
+            durable_name: Some("C".into()),
+            ..Default::default()
+        },
+        "S",
+    )
+    .await
+    .expect("consumer created");
 }
 
 #[tokio::test]
@@ -148,6 +159,7 @@ async fn healthz_answers_as_nats_server_with_jetstream_before_and_after_streams(
     // The file stream is the one found; the memory stream has no directory to be found by.
     assert_eq!(ask(&ours, "?account=$G&stream=S").await.0, 200);
     assert_eq!(ask(&ours, "?account=$G&stream=M").await.0, 404);
+    assert_eq!(ask(&ours, "?account=$G&stream=S&consumer=C").await.0, 200);
     natrium.shutdown().await;
     reference.shutdown().await;
 }

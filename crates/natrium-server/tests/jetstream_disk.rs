@@ -3,6 +3,10 @@
 //!
 //! Mounting a tmpfs needs root. CI runs as root, so under env `CI` a failed mount fails the
 //! test; locally it warns and the test returns.
+//!
+//! The tests run one at a time: a `mount` child forked by one test holds a copy of every open
+//! file until it execs, including another test's store lock (an `flock`), so a restart on
+//! the same directory in that moment would be refused as "in use" on a busy machine.
 
 mod common;
 
@@ -14,6 +18,9 @@ use common::{BOUND, connect, start};
 use natrium_server::{JetStreamOptions, Server, ServerOptions};
 use serde_json::Value;
 use tokio::time::timeout;
+
+/// Held by each test for its whole run.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// A tmpfs of `size` mounted on a fresh temporary directory, unmounted when dropped.
 struct TinyDisk {
@@ -113,6 +120,7 @@ fn payload(i: u64) -> Vec<u8> {
 
 #[tokio::test]
 async fn a_full_disk_refuses_publishes_with_an_error_ack_and_recovers_when_space_is_freed() {
+    let _serial = ONE_AT_A_TIME.lock().await;
     let Some(disk) = tiny_disk_or_skip("1m") else {
         return;
     };
@@ -208,6 +216,7 @@ async fn startup_error(store: PathBuf) -> String {
 
 #[tokio::test]
 async fn a_read_only_store_directory_is_a_startup_error_naming_it() {
+    let _serial = ONE_AT_A_TIME.lock().await;
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("ro");
     std::fs::create_dir(&store).unwrap();
@@ -299,6 +308,7 @@ async fn stream_on_disk(store: &Path, n: u64) -> PathBuf {
 
 #[tokio::test]
 async fn a_corrupt_stream_config_is_a_startup_error_naming_the_file() {
+    let _serial = ONE_AT_A_TIME.lock().await;
     let dir = tempfile::tempdir().unwrap();
     let stream_dir = stream_on_disk(dir.path(), 3).await;
     let meta = stream_dir.join("meta.json");
@@ -310,6 +320,7 @@ async fn a_corrupt_stream_config_is_a_startup_error_naming_the_file() {
 
 #[tokio::test]
 async fn a_torn_last_record_is_truncated_and_the_stream_starts_with_the_rest() {
+    let _serial = ONE_AT_A_TIME.lock().await;
     let dir = tempfile::tempdir().unwrap();
     let stream_dir = stream_on_disk(dir.path(), 5).await;
     let block = stream_dir.join("msgs").join("00000001.blk");
@@ -333,6 +344,7 @@ async fn a_torn_last_record_is_truncated_and_the_stream_starts_with_the_rest() {
 
 #[tokio::test]
 async fn a_message_directory_that_is_a_file_is_a_startup_error_naming_it() {
+    let _serial = ONE_AT_A_TIME.lock().await;
     let dir = tempfile::tempdir().unwrap();
     let stream_dir = stream_on_disk(dir.path(), 1).await;
     let msgs = stream_dir.join("msgs");

@@ -1,7 +1,7 @@
 //! `report-demo`: the seed's report → NATS → saver → database system.
 //!
-//! With no arguments it runs everything in one process (an embedded natrium-server, the
-//! report API and a saver on SQLite under `./data`). `report` and `saver` run one service
+//! With no arguments it runs everything in one process (an embedded natrium-server with
+//! JetStream, the report API and a saver on SQLite, all kept under `./data`). `report` and `saver` run one service
 //! against any NATS server, configured by `--config FILE` and `REPORT_*` variables.
 
 use std::path::PathBuf;
@@ -95,11 +95,13 @@ async fn run(cli: Cli) -> Result<(), RunError> {
     }
 }
 
-/// The NATS mode of `report-demo all`. Core until natrium-server has JetStream consumers;
-/// then this one line becomes `NatsMode::Jetstream` (and the embedded server gets
-/// `./data/nats` as its store). `report` and `saver` against an external server default
-/// to JetStream (`data.nats.mode`).
-const EMBEDDED_MODE: NatsMode = NatsMode::Core;
+/// The NATS mode of `report-demo all`: JetStream, so a report accepted while the saver is
+/// down or restarting is saved once it is back. `report` and `saver` against an external
+/// server default to JetStream too (`data.nats.mode`).
+const EMBEDDED_MODE: NatsMode = NatsMode::Jetstream;
+
+/// Where the embedded server keeps its streams, next to the SQLite database.
+const EMBEDDED_STORE_DIR: &str = "data/nats";
 
 /// Starts an embedded natrium-server, a saver and the report API; stops them in the order
 /// that loses nothing: the report API first (its accepted reports are already on NATS), then
@@ -107,6 +109,7 @@ const EMBEDDED_MODE: NatsMode = NatsMode::Core;
 async fn run_all(mut config: Config, nats_port: u16) -> Result<(), RunError> {
     let server = natrium_server::Server::start(natrium_server::ServerOptions {
         port: nats_port,
+        jetstream: Some(natrium_server::JetStreamOptions::in_dir(EMBEDDED_STORE_DIR)),
         ..natrium_server::ServerOptions::ephemeral()
     })
     .await?;

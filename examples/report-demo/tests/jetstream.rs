@@ -1,7 +1,7 @@
-//! The demo in JetStream mode against the newest nats-server: reports answered 200 are
-//! saved exactly once, row by row, whatever happens to savers or to the server.
-//! (The same tests will run on the embedded natrium-server once it has JetStream consumers:
-//! `JsTestServer` picks the backend.)
+//! The demo in JetStream mode: reports answered 200 are saved exactly once, row by row,
+//! whatever happens to savers or to the server. `JsTestServer` picks the server: the
+//! embedded natrium-server by default, the newest nats-server with
+//! `NATRIUM_JS_TEST_SERVER=nats-server-latest` (CI runs both).
 
 mod support;
 
@@ -163,8 +163,11 @@ async fn two_savers_one_stopped_gracefully_mid_run_save_each_report_once() {
     server.stop().await;
 }
 
+/// The server goes away mid-load: nats-server is SIGKILLed; the embedded server is stopped
+/// (in-process code cannot be killed apart from the test; natrium-server under SIGKILL is
+/// `natrium-cli`'s `js_crash` suite).
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn every_report_answered_200_survives_a_server_sigkill_and_restart() {
+async fn every_report_answered_200_survives_the_server_going_away_and_coming_back() {
     let Some(mut server) = JsTestServer::start().await else {
         return;
     };

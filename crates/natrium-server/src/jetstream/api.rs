@@ -9,6 +9,7 @@ use serde::Serialize;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use super::consumer_config::CreateSubject;
 use super::errors::ApiError;
 use super::stream::Stream;
 use super::types::{
@@ -56,7 +57,7 @@ pub(super) async fn serve(
 }
 
 /// A reply to an API request.
-struct Answer {
+pub(super) struct Answer {
     headers: Option<Vec<u8>>,
     payload: Vec<u8>,
     /// Counted in the account's `api.errors`.
@@ -64,7 +65,7 @@ struct Answer {
 }
 
 impl Answer {
-    fn json(body: &impl Serialize, error: bool) -> Answer {
+    pub(super) fn json(body: &impl Serialize, error: bool) -> Answer {
         Answer {
             headers: None,
             payload: super::types::to_go_json(body).into_bytes(),
@@ -88,6 +89,16 @@ impl JetStream {
             ["STREAM", "PURGE", name] => self.stream_purge(name, payload),
             ["STREAM", "MSG", "GET", name] => self.msg_get(name, payload),
             ["STREAM", "MSG", "DELETE", name] => self.msg_delete(name, payload),
+            ["CONSUMER", "CREATE", ..] | ["CONSUMER", "DURABLE", "CREATE", ..] => {
+                let subject = format!("$JS.API.{api}");
+                let create = CreateSubject::parse(&subject)?;
+                self.consumer_create(create, payload)
+            }
+            ["CONSUMER", "INFO", stream, name] => self.consumer_info(stream, name, payload),
+            ["CONSUMER", "DELETE", stream, name] => self.consumer_delete(stream, name, payload),
+            ["CONSUMER", "PAUSE", stream, name] => self.consumer_pause(stream, name, payload),
+            ["CONSUMER", "NAMES", stream] => self.consumer_names(stream, payload),
+            ["CONSUMER", "LIST", stream] => self.consumer_list(stream, payload),
             ["DIRECT", "GET", name] => self.direct_get(name, payload, None),
             ["DIRECT", "GET", name, subject @ ..] if !subject.is_empty() => {
                 self.direct_get(name, payload, Some(subject.join(".")))
@@ -98,14 +109,18 @@ impl JetStream {
 
     fn account_info(&self) -> Answer {
         let (memory, storage) = self.usage();
-        let streams = self.streams.read().len() as u64;
+        let (streams, consumers) = {
+            let streams = self.streams.read();
+            let consumers = streams.values().map(|s| s.state().consumer_count).sum();
+            (streams.len() as u64, consumers)
+        };
         let info = AccountInfo {
             memory,
             storage,
             reserved_memory: 0,
             reserved_storage: 0,
             streams,
-            consumers: 0,
+            consumers,
             limits: AccountLimits::default(),
             domain: String::new(),
             api: ApiStats {
@@ -318,6 +333,7 @@ impl JetStream {
             None => Some(ApiError::stream_not_found()),
             Some(stream) => {
                 stream.unsubscribe(self.port.as_ref());
+                stream.stop_consumers();
                 let store = stream.take_store();
                 let mut error = None;
                 if let Err(e) = store.destroy() {

@@ -1,17 +1,27 @@
-//! JetStream: streams that keep messages, for one server and its global account.
+//! JetStream: streams that keep messages and consumers that hand them out at least once,
+//! for one server and its global account.
 //!
-//! Rooms: `api` answers `$JS.API.>` requests, `stream` is one stream and its publish path,
-//! `headers` reads the JetStream headers of a published message, `types`/`errors` are the
-//! API's JSON shapes and error catalogue, `stream_config` the rules a stream configuration
-//! must follow. The message store itself is the `natrium-store` crate.
+//! Rooms: `api` routes `$JS.API.>` requests (streams there, consumers in `consumer_api`),
+//! `stream` is one stream and its publish path, `consumer` one consumer's delivery, acks and
+//! redelivery (`ack` reads the `$JS.ACK` protocol), `headers` the JetStream headers of a
+//! published message; `types`/`consumer_types`/`errors` are the API's JSON shapes and error
+//! catalogue, `stream_config`/`consumer_config` the rules configurations must follow,
+//! `go_time` Go's time text. The message store itself is the `natrium-store` crate.
 //!
 //! On disk, as nats-server: `<store_dir>/jetstream/$G/streams/<name>/` holds `meta.json`
-//! (the configuration and creation time) and `msgs/` (the file store). Memory streams are
-//! not kept across restarts.
+//! (the configuration and creation time), `msgs/` (the file store) and `obs/<consumer>/`
+//! (each consumer's `meta.json` and `state.json`). Memory streams are not kept across
+//! restarts.
 
+mod ack;
 mod api;
+mod consumer;
+mod consumer_api;
+pub(crate) mod consumer_config;
 pub(crate) mod consumer_errors;
+pub(crate) mod consumer_types;
 pub(crate) mod errors;
+mod go_time;
 mod headers;
 mod stream;
 pub(crate) mod stream_config;
@@ -99,6 +109,10 @@ impl Sink for ApiSink {
         if !self.direct && msg.subject.starts_with(DIRECT_GET) {
             return false;
         }
+        // Pull requests go to their consumer's own subscriber.
+        if msg.subject.starts_with(consumer::NEXT_PREFIX.as_bytes()) {
+            return false;
+        }
         self.requests
             .send(ApiRequest {
                 subject: msg.subject.to_vec(),
@@ -128,6 +142,9 @@ pub(crate) struct JetStream {
     api_errors: AtomicU64,
     max_memory: i64,
     max_store: i64,
+    /// Consumers' delivery tasks run here, and stop with it.
+    tasks: TaskTracker,
+    shutdown: CancellationToken,
 }
 
 impl std::fmt::Debug for JetStream {
@@ -200,6 +217,8 @@ impl JetStream {
             api_errors: AtomicU64::new(0),
             max_memory,
             max_store,
+            tasks: tasks.clone(),
+            shutdown: shutdown.clone(),
         });
         js.recover(&streams_dir)?;
         let api = port.subscribe(
@@ -263,6 +282,7 @@ impl JetStream {
                 &self.direct,
             )
             .map_err(|e| recover_err(e.description.clone()))?;
+            let consumers = self.recover_consumers(&stream).map_err(recover_err)?;
             let state = stream.state();
             tracing::info!(
                 "  Restored {} messages for stream '{GLOBAL_ACCOUNT} > {}' in {:?}",
@@ -270,6 +290,12 @@ impl JetStream {
                 stream.name(),
                 started.elapsed()
             );
+            if consumers > 0 {
+                tracing::info!(
+                    "  Restored {consumers} consumers for stream '{GLOBAL_ACCOUNT} > {}'",
+                    stream.name()
+                );
+            }
             self.streams
                 .write()
                 .insert(stream.name().to_owned(), stream);
@@ -350,6 +376,7 @@ impl JetStream {
         }
         for s in self.streams.read().values() {
             s.unsubscribe(self.port.as_ref());
+            s.stop_consumers();
             s.close();
         }
         // Another server may use the directory from now on.

@@ -8,14 +8,16 @@
 //! ([`crate::internal::Durable`]). So an acknowledged message survives the process being
 //! killed, and a burst of publishes costs one write, not one per message.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
-use natrium_store::{Discard, MessageStore, PurgeRequest, StoreError, StoreLimits};
+use bytes::Bytes;
+use natrium_store::{Discard, MessageStore, PurgeRequest, StoreError, StoreLimits, StoredMessage};
 use parking_lot::Mutex;
 
+use super::consumer::Consumer;
 use super::errors::ApiError;
 use super::headers;
 use super::types::{
@@ -42,8 +44,11 @@ struct Inner {
     last_msg_id: String,
     /// The subscriptions on the stream's subjects.
     subs: Vec<InternalSub>,
-    /// Consumers on this stream (interest retention drops messages nobody is interested in).
-    consumers: usize,
+    /// Its consumers, by name.
+    consumers: BTreeMap<String, Arc<Consumer>>,
+    /// The last sequence handed to the OS. Consumers read no further: a failed write takes
+    /// the store back to what its files hold, and later messages reuse those sequences.
+    written: u64,
 }
 
 /// Message ids seen within the duplicate window, oldest first.
@@ -120,9 +125,14 @@ impl Stream {
                 dedupe: Dedupe::default(),
                 last_msg_id: String::new(),
                 subs: Vec::new(),
-                consumers: 0,
+                consumers: BTreeMap::new(),
+                written: 0,
             }),
         });
+        {
+            let mut inner = stream.inner.lock();
+            inner.written = inner.store.state().last_seq;
+        }
         stream.rebuild_dedupe();
         stream.subscribe(port, direct)?;
         Ok(stream)
@@ -264,7 +274,7 @@ impl Stream {
             last_ts: ts(s.last_time),
             num_subjects: s.num_subjects,
             num_deleted: s.num_deleted,
-            consumer_count: inner.consumers as u64,
+            consumer_count: inner.consumers.len() as u64,
             ..StreamState::default()
         }
     }
@@ -275,9 +285,8 @@ impl Stream {
     }
 
     /// Whether the stream has a consumer of this name (`/healthz?consumer=`).
-    // Consumers are not kept by name here yet: none is ever found.
-    pub(crate) fn has_consumer(&self, _name: &str) -> bool {
-        false
+    pub(crate) fn has_consumer(&self, name: &str) -> bool {
+        self.inner.lock().consumers.contains_key(name)
     }
 
     /// Runs `f` on the store, under the stream's lock.
@@ -442,7 +451,9 @@ impl Stream {
                 .map_err(ApiError::stream_rollup_failed)?;
         }
         // With interest retention, a message nobody is interested in is not kept.
-        if inner.config.retention == RetentionPolicy::Interest && inner.consumers == 0 {
+        if inner.config.retention == RetentionPolicy::Interest
+            && !inner.consumers.values().any(|c| c.wants(msg.subject))
+        {
             inner
                 .store
                 .remove(seq, false)
@@ -458,6 +469,221 @@ impl Stream {
     fn durable(&self) -> Option<Arc<dyn Durable>> {
         self.me.upgrade().map(|s| s as Arc<dyn Durable>)
     }
+}
+
+/// What consumers read and change.
+impl Stream {
+    /// Adds (or replaces) a consumer.
+    pub(crate) fn add_consumer(&self, consumer: Arc<Consumer>) {
+        let old = self
+            .inner
+            .lock()
+            .consumers
+            .insert(consumer.name().to_owned(), consumer);
+        if let Some(old) = old {
+            old.stop();
+        }
+    }
+
+    pub(crate) fn consumer(&self, name: &str) -> Option<Arc<Consumer>> {
+        self.inner.lock().consumers.get(name).cloned()
+    }
+
+    /// Every consumer, by name.
+    pub(crate) fn consumers(&self) -> Vec<Arc<Consumer>> {
+        self.inner.lock().consumers.values().cloned().collect()
+    }
+
+    /// Deletes a consumer and its state on disk; `false` if there was none.
+    pub(crate) fn remove_consumer(&self, name: &str) -> bool {
+        let removed = self.inner.lock().consumers.remove(name);
+        match removed {
+            Some(c) => {
+                c.delete(true);
+                // With interest retention, what only it needed goes too.
+                self.drop_unneeded();
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Stops every consumer (stream delete or server shutdown), saving their state.
+    pub(crate) fn stop_consumers(&self) {
+        let consumers = std::mem::take(&mut self.inner.lock().consumers);
+        for c in consumers.values() {
+            c.stop();
+        }
+    }
+
+    /// The message with sequence `seq`.
+    pub(crate) fn load(&self, seq: u64) -> Option<StoredMessage> {
+        let mut inner = self.inner.lock();
+        if seq > inner.written {
+            return None;
+        }
+        match inner.store.load(seq) {
+            Ok(m) => m,
+            Err(e) => {
+                tracing::error!("stream {}: loading message {seq}: {e}", self.name);
+                None
+            }
+        }
+    }
+
+    /// The first message at or after `start` matching one of `filters` (all when empty).
+    pub(crate) fn load_next(&self, start: u64, filters: &[Vec<u8>]) -> Option<StoredMessage> {
+        let mut inner = self.inner.lock();
+        let mut best: Option<StoredMessage> = None;
+        for filter in filters_or_all(filters) {
+            match inner.store.load_next(start, filter) {
+                Ok(Some(m))
+                    if m.seq <= inner.written && best.as_ref().is_none_or(|b| m.seq < b.seq) =>
+                {
+                    best = Some(m)
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::error!("stream {}: loading from {start}: {e}", self.name);
+                    return None;
+                }
+            }
+        }
+        best
+    }
+
+    /// How many messages at or after `start` match `filters` (which never overlap).
+    pub(crate) fn num_pending(&self, start: u64, filters: &[Vec<u8>]) -> u64 {
+        let mut inner = self.inner.lock();
+        filters_or_all(filters)
+            .map(|f| inner.store.num_pending(start, f, false))
+            .sum()
+    }
+
+    /// The sequence of the last message matching `filters`.
+    pub(crate) fn last_matching(&self, filters: &[Vec<u8>]) -> Option<u64> {
+        let mut inner = self.inner.lock();
+        filters_or_all(filters)
+            .filter_map(|f| inner.store.load_last(f).ok().flatten().map(|m| m.seq))
+            .max()
+    }
+
+    /// The first message stored at or after `time` (unix ns): stored times only grow, so a
+    /// binary search over sequences finds it.
+    pub(crate) fn first_at_or_after(&self, time: i64) -> Option<u64> {
+        let mut inner = self.inner.lock();
+        let state = inner.store.state();
+        let (mut lo, mut hi) = (state.first_seq.max(1), state.last_seq + 1);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            match inner.store.load_next(mid, b">") {
+                Ok(Some(m)) if m.time < time => lo = m.seq + 1,
+                Ok(Some(_)) => hi = mid,
+                _ => hi = mid,
+            }
+        }
+        inner
+            .store
+            .load_next(lo, b">")
+            .ok()
+            .flatten()
+            .filter(|m| m.time >= time)
+            .map(|m| m.seq)
+    }
+
+    /// The last sequence of every subject matching `filters`, ascending.
+    pub(crate) fn last_per_subject(&self, filters: &[Vec<u8>]) -> Vec<u64> {
+        let inner = self.inner.lock();
+        let mut seqs: Vec<u64> = filters_or_all(filters)
+            .flat_map(|f| inner.store.subjects(f).into_values().map(|s| s.last_seq))
+            .collect();
+        seqs.sort_unstable();
+        seqs.dedup();
+        seqs
+    }
+
+    /// Consumer `name` is done with `seqs`: a workqueue stream removes them; an interest
+    /// stream removes those no other consumer still needs.
+    ///
+    /// Lock order: a consumer may read the stream under its own lock, so the stream never
+    /// asks a consumer anything under the stream's lock.
+    pub(crate) fn acknowledged(&self, name: &str, seqs: &[u64]) {
+        let (retention, others) = {
+            let inner = self.inner.lock();
+            let others: Vec<Arc<Consumer>> = inner
+                .consumers
+                .iter()
+                .filter(|(other, _)| *other != name)
+                .map(|(_, c)| c.clone())
+                .collect();
+            (inner.config.retention, others)
+        };
+        let done: Vec<u64> = match retention {
+            RetentionPolicy::Limits => return,
+            RetentionPolicy::WorkQueue => seqs.to_vec(),
+            RetentionPolicy::Interest => {
+                let subjects: Vec<(u64, Bytes)> = {
+                    let mut inner = self.inner.lock();
+                    seqs.iter()
+                        .filter_map(|&seq| inner.store.load(seq).ok().flatten())
+                        .map(|m| (m.seq, m.subject))
+                        .collect()
+                };
+                subjects
+                    .into_iter()
+                    .filter(|(seq, subject)| !others.iter().any(|c| c.needs(*seq, subject)))
+                    .map(|(seq, _)| seq)
+                    .collect()
+            }
+        };
+        self.remove_all(&done);
+    }
+
+    /// Interest retention: removes every message no consumer needs any more.
+    fn drop_unneeded(&self) {
+        let (messages, consumers) = {
+            let mut inner = self.inner.lock();
+            if inner.config.retention != RetentionPolicy::Interest {
+                return;
+            }
+            let mut messages = Vec::new();
+            let mut seq = inner.store.state().first_seq;
+            while let Ok(Some(m)) = inner.store.load_next(seq, b">") {
+                seq = m.seq + 1;
+                messages.push((m.seq, m.subject));
+            }
+            let consumers: Vec<Arc<Consumer>> = inner.consumers.values().cloned().collect();
+            (messages, consumers)
+        };
+        let unneeded: Vec<u64> = messages
+            .into_iter()
+            .filter(|(seq, subject)| !consumers.iter().any(|c| c.needs(*seq, subject)))
+            .map(|(seq, _)| seq)
+            .collect();
+        self.remove_all(&unneeded);
+    }
+
+    fn remove_all(&self, seqs: &[u64]) {
+        if seqs.is_empty() {
+            return;
+        }
+        let mut inner = self.inner.lock();
+        for &seq in seqs {
+            if let Err(e) = inner.store.remove(seq, false) {
+                tracing::error!("stream {}: removing message {seq}: {e}", self.name);
+            }
+        }
+        if let Err(e) = inner.store.flush() {
+            tracing::error!("stream {}: removing messages: {e}", self.name);
+        }
+    }
+}
+
+/// The filters to read with: the consumer's, or every subject.
+fn filters_or_all(filters: &[Vec<u8>]) -> impl Iterator<Item = &[u8]> {
+    let all: &[u8] = b">";
+    let none = filters.is_empty();
+    filters.iter().map(Vec::as_slice).chain(none.then_some(all))
 }
 
 fn ts(nanos: i64) -> Timestamp {
@@ -548,11 +774,19 @@ fn is_out_of_space(e: &std::io::Error) -> bool {
 
 impl Durable for Stream {
     fn flush(&self) -> Result<(), Vec<u8>> {
-        let mut inner = self.inner.lock();
-        let result = inner.store.flush();
-        result.map_err(|e| {
-            let error = self.store_failed(&mut inner, e);
-            PubAck::error_json(&self.name, &error).into_bytes()
-        })
+        let consumers: Vec<Arc<Consumer>> = {
+            let mut inner = self.inner.lock();
+            if let Err(e) = inner.store.flush() {
+                let error = self.store_failed(&mut inner, e);
+                return Err(PubAck::error_json(&self.name, &error).into_bytes());
+            }
+            inner.written = inner.store.state().last_seq;
+            inner.consumers.values().cloned().collect()
+        };
+        // Consumers hand out only what is written.
+        for c in &consumers {
+            c.notify();
+        }
+        Ok(())
     }
 }

@@ -65,63 +65,63 @@ pub mod page_limit {
 /// A wall-clock instant as nats-server writes it, or Go's zero time (`0001-01-01T00:00:00Z`),
 /// which nats-server sends for "never" (`first_ts` of an empty stream).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
-pub struct Timestamp(Option<SystemTime>);
+pub struct Timestamp {
+    time: Option<SystemTime>,
+    /// The UTC offset (seconds east) a client wrote it in, kept to be written back the
+    /// same way (nats-server echoes `opt_start_time` as given); `None` for UTC.
+    offset: Option<i32>,
+}
 
 const GO_ZERO_TIME: &str = "0001-01-01T00:00:00Z";
 
 impl Timestamp {
     /// Go's zero time.
-    pub const ZERO: Timestamp = Timestamp(None);
+    pub const ZERO: Timestamp = Timestamp {
+        time: None,
+        offset: None,
+    };
 
     /// The current time.
     pub fn now() -> Self {
-        Timestamp(Some(SystemTime::now()))
+        SystemTime::now().into()
     }
 
     /// An instant given as nanoseconds since the Unix epoch (the store's unit).
     pub fn from_unix_nanos(nanos: u64) -> Self {
-        Timestamp(Some(UNIX_EPOCH + Duration::from_nanos(nanos)))
+        (UNIX_EPOCH + Duration::from_nanos(nanos)).into()
     }
 
     /// Nanoseconds since the Unix epoch; `None` for the zero time (and before 1970).
     pub fn unix_nanos(&self) -> Option<u64> {
-        let since = self.0?.duration_since(UNIX_EPOCH).ok()?;
+        let since = self.time?.duration_since(UNIX_EPOCH).ok()?;
         u64::try_from(since.as_nanos()).ok()
     }
 
     /// The instant, `None` for the zero time.
     pub fn system_time(&self) -> Option<SystemTime> {
-        self.0
+        self.time
     }
 
     /// True for Go's zero time.
     pub fn is_zero(&self) -> bool {
-        self.0.is_none()
+        self.time.is_none()
     }
 }
 
 impl From<SystemTime> for Timestamp {
     fn from(time: SystemTime) -> Self {
-        Timestamp(Some(time))
+        Timestamp {
+            time: Some(time),
+            offset: None,
+        }
     }
 }
 
 impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let Some(time) = self.0 else {
-            return f.write_str(GO_ZERO_TIME);
-        };
-        // humantime always writes nine digits; Go's RFC3339Nano drops trailing zeros and
-        // the dot when the fraction is zero.
-        let full = humantime::format_rfc3339_nanos(time).to_string();
-        let Some((head, frac)) = full.strip_suffix('Z').and_then(|s| s.split_once('.')) else {
-            return f.write_str(&full);
-        };
-        let frac = frac.trim_end_matches('0');
-        if frac.is_empty() {
-            write!(f, "{head}Z")
-        } else {
-            write!(f, "{head}.{frac}Z")
+        match self.time {
+            None => f.write_str(GO_ZERO_TIME),
+            Some(time) => f.write_str(&super::go_time::format(time, self.offset)),
         }
     }
 }
@@ -138,13 +138,11 @@ impl<'de> Deserialize<'de> for Timestamp {
         if text == GO_ZERO_TIME {
             return Ok(Timestamp::ZERO);
         }
-        humantime::parse_rfc3339_weak(text.trim_end_matches('Z'))
-            .map(|t| Timestamp(Some(t)))
-            .map_err(|_| {
-                serde::de::Error::custom(format!(
-                    "parsing time {text:?} as \"2006-01-02T15:04:05Z07:00\": cannot parse"
-                ))
-            })
+        let (time, offset) = super::go_time::parse(&text).map_err(serde::de::Error::custom)?;
+        Ok(Timestamp {
+            time: Some(time),
+            offset,
+        })
     }
 }
 
@@ -1181,7 +1179,7 @@ fn strip_nulls(value: &mut serde_json::Value) {
     }
 }
 
-fn from_value_like_go<T: DeserializeOwned>(
+pub(crate) fn from_value_like_go<T: DeserializeOwned>(
     mut value: serde_json::Value,
     strict: bool,
     go_type: &str,

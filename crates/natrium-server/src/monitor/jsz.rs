@@ -262,7 +262,7 @@ pub(crate) fn jsz(
             default_max_consumers: DEFAULT_MAX_CONSUMERS,
         }),
         streams: s.streams.len() as u64,
-        consumers: 0,
+        consumers: s.streams.iter().map(|st| st.state.consumer_count).sum(),
         messages,
         bytes,
         account_details,

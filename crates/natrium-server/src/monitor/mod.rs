@@ -8,7 +8,7 @@
 //! The listener runs on the server's task tracker and stops with the server.
 
 mod connz;
-mod format;
+pub(crate) mod format;
 mod healthz;
 mod jsz;
 mod metrics;

@@ -1,10 +1,10 @@
 //! A JetStream server for tests, in one call: [`JsTestServer::start`].
 //!
-//! Today it runs the newest nats-server (`NATS_SERVER_LATEST_BIN`, else
-//! `nats-server-latest` on `PATH`) with JetStream on a free loopback port and a store in a
-//! temporary directory. When natrium-server has JetStream consumers, an `Embedded` variant
-//! joins [`JsTestServer`] (the one place to add it, see [`Backend`]) and the same tests run
-//! on both: `NATRIUM_JS_TEST_SERVER=embedded|nats-server-latest` picks one.
+//! It runs either the newest nats-server (`NATS_SERVER_LATEST_BIN`, else
+//! `nats-server-latest` on `PATH`) as a child process, or natrium-server in process, with
+//! JetStream on a free loopback port and a store in a temporary directory. The same tests
+//! run on both: `NATRIUM_JS_TEST_SERVER=embedded|nats-server-latest` picks one (default:
+//! embedded when the `embedded-server` feature is on; CI runs the suites on both).
 //!
 //! When the binary is missing, [`JsTestServer::start`] fails the test under `CI` and
 //! otherwise prints a loud warning and returns `None`, so a test reads:
@@ -40,19 +40,22 @@ const READY_WITHIN: Duration = Duration::from_secs(20);
 pub enum Backend {
     /// The newest nats-server, as a child process.
     NatsServerLatest,
-    // Embedded: natrium-server in process — add here once it has JetStream consumers,
-    // with a `JsTestServer::Embedded` variant.
+    /// natrium-server, in this process.
+    Embedded,
 }
 
 impl Backend {
-    /// The backend named by `NATRIUM_JS_TEST_SERVER` (default: nats-server-latest).
+    /// The backend named by `NATRIUM_JS_TEST_SERVER`; by default the embedded server when
+    /// the `embedded-server` feature is on, else the newest nats-server.
     pub fn from_env() -> Backend {
         match std::env::var(BACKEND_ENV).as_deref() {
-            Ok("nats-server-latest") | Err(_) => Backend::NatsServerLatest,
-            Ok(other) => panic!(
-                "{BACKEND_ENV}={other:?} is not available yet (natrium-server has no JetStream \
-                 consumers); use nats-server-latest"
-            ),
+            Ok("nats-server-latest") => Backend::NatsServerLatest,
+            Ok("embedded") => Backend::Embedded,
+            Err(_) if cfg!(feature = "embedded-server") => Backend::Embedded,
+            Err(_) => Backend::NatsServerLatest,
+            Ok(other) => {
+                panic!("{BACKEND_ENV}={other:?}: expected `embedded` or `nats-server-latest`")
+            }
         }
     }
 }
@@ -62,6 +65,34 @@ impl Backend {
 pub enum JsTestServer {
     /// The newest nats-server as a child process.
     NatsServerLatest(LatestProcess),
+    /// natrium-server in this process.
+    #[cfg(feature = "embedded-server")]
+    Embedded(EmbeddedServer),
+}
+
+/// natrium-server with JetStream, its port and store.
+#[cfg(feature = "embedded-server")]
+#[derive(Debug)]
+pub struct EmbeddedServer {
+    port: u16,
+    store: tempfile::TempDir,
+    server: Option<natrium_server::Server>,
+}
+
+#[cfg(feature = "embedded-server")]
+impl EmbeddedServer {
+    async fn spawn(&mut self) {
+        let opts = natrium_server::ServerOptions {
+            port: self.port,
+            jetstream: Some(natrium_server::JetStreamOptions::in_dir(self.store.path())),
+            ..natrium_server::ServerOptions::ephemeral()
+        };
+        let server = natrium_server::Server::start(opts)
+            .await
+            .unwrap_or_else(|e| panic!("cannot start natrium-server: {e}"));
+        self.port = server.addr().port();
+        self.server = Some(server);
+    }
 }
 
 /// A running nats-server child with its port and store.
@@ -79,7 +110,25 @@ impl JsTestServer {
     pub async fn start() -> Option<JsTestServer> {
         match Backend::from_env() {
             Backend::NatsServerLatest => Self::nats_server_latest().await,
+            #[cfg(feature = "embedded-server")]
+            Backend::Embedded => Some(Self::embedded().await),
+            #[cfg(not(feature = "embedded-server"))]
+            Backend::Embedded => {
+                panic!("{BACKEND_ENV}=embedded needs natrium's `embedded-server` feature")
+            }
         }
+    }
+
+    /// Starts natrium-server with JetStream on a free loopback port, in this process.
+    #[cfg(feature = "embedded-server")]
+    pub async fn embedded() -> JsTestServer {
+        let mut server = EmbeddedServer {
+            port: 0,
+            store: tempfile::tempdir().expect("temporary store directory"),
+            server: None,
+        };
+        server.spawn().await;
+        JsTestServer::Embedded(server)
     }
 
     /// Starts the newest nats-server with JetStream on a free loopback port.
@@ -101,6 +150,8 @@ impl JsTestServer {
     pub fn url(&self) -> String {
         match self {
             JsTestServer::NatsServerLatest(p) => format!("nats://127.0.0.1:{}", p.port),
+            #[cfg(feature = "embedded-server")]
+            JsTestServer::Embedded(e) => format!("nats://127.0.0.1:{}", e.port),
         }
     }
 
@@ -117,15 +168,24 @@ impl JsTestServer {
     pub fn store_dir(&self) -> &Path {
         match self {
             JsTestServer::NatsServerLatest(p) => p.store.path(),
+            #[cfg(feature = "embedded-server")]
+            JsTestServer::Embedded(e) => e.store.path(),
         }
     }
 
-    /// Kills the server at once (SIGKILL); its store stays for [`JsTestServer::restart`].
+    /// Kills the server at once (SIGKILL; the embedded one stops, as in-process code can't
+    /// be killed apart from the test); its store stays for [`JsTestServer::restart`].
     pub async fn kill(&mut self) {
         match self {
             JsTestServer::NatsServerLatest(p) => {
                 if let Some(mut child) = p.child.take() {
                     let _ = child.kill().await;
+                }
+            }
+            #[cfg(feature = "embedded-server")]
+            JsTestServer::Embedded(e) => {
+                if let Some(server) = e.server.take() {
+                    server.shutdown().await;
                 }
             }
         }
@@ -136,6 +196,8 @@ impl JsTestServer {
         self.kill().await;
         match self {
             JsTestServer::NatsServerLatest(p) => p.spawn().await,
+            #[cfg(feature = "embedded-server")]
+            JsTestServer::Embedded(e) => e.spawn().await,
         }
     }
 
