@@ -13,7 +13,7 @@ struct TinyDisk(TempDir);
 
 impl Drop for TinyDisk {
     fn drop(&mut self) {
-        let _ = Command::new("umount").arg(self.0.path()).status();
+        let _ = Command::new("umount").arg("-l").arg(self.0.path()).status();
     }
 }
 
