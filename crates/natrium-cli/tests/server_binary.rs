@@ -401,3 +401,18 @@ async fn a_jetstream_config_block_is_read_and_a_bad_one_refused() {
     assert!(err.contains("error parsing sync_interval"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test]
+async fn an_unusable_store_directory_stops_the_binary_with_an_error_naming_it() {
+    let dir = temp_dir("jetstream-unusable");
+    // A file where the store directory should be: no user, root included, can write there.
+    let store = dir.join("a-file");
+    std::fs::write(&store, b"x").unwrap();
+    let store = store.to_str().unwrap();
+    let (ok, _, err) = run_to_end(&["-a", "127.0.0.1", "-p", "-1", "-js", "-sd", store]).await;
+    assert!(!ok, "the server must not start");
+    assert!(err.contains("could not create storage directory"), "{err}");
+    assert!(err.contains(store), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -27,8 +27,13 @@
 //! Opening replays every record in order: messages are appended to the index, tombstones
 //! remove, markers compact (a purge, or messages removed from the front by limits), erased
 //! records (a removal that overwrote the message bytes with zeros) only advance the
-//! sequence. nats-server keeps the same facts in its per-block index files; a log replay
-//! needs no second file to keep in step.
+//! sequence.
+//!
+//! A sealed block also gets an index file, `<id>.idx` (see `block_index`): the same facts
+//! without the payloads, a few bytes per record. Opening reads it instead of the block when
+//! it matches the block (length, modification time, last record's checksum, its own
+//! checksum); otherwise the block is replayed and its index written again. The active block
+//! is always replayed. Erasing a record in a sealed block removes that block's index.
 //!
 //! # Writes
 //!
@@ -46,12 +51,17 @@
 //!   next is started), so [`StoreError::Corrupt`] names the file and offset and the store
 //!   does not open: silently dropping a tombstone there would bring a removed message back.
 //! - A load re-checks the checksum and the sequence, so bytes that rot after opening give
-//!   [`StoreError::Corrupt`], never a wrong message.
+//!   [`StoreError::Corrupt`], never a wrong message. The same holds for a sealed block read
+//!   through its index: damage inside it shows on load, not on open.
+//! - After a failed write (a full disk), the store drops what was buffered, truncates the
+//!   half-written bytes and re-reads its files, so memory never claims more than the disk
+//!   holds; the next write tries again.
 //!
 //! # Memory
 //!
-//! Per message the index keeps 32 bytes (subject id, size, time, subject chain link, block
-//! and offset); payloads are read back with `pread` through a small bounded chunk cache.
+//! Per message the index keeps 16 bytes (subject id, size, subject chain link, offset in its
+//! block; the block follows from the sequence); payloads, and the first message's time, are
+//! read back with `pread`, payloads through a small bounded chunk cache.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::fs::{self, File, OpenOptions};
@@ -61,6 +71,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
+use crate::block_index::{self, BlockId, Fact};
 use crate::index::{Index, MAX_SEQ};
 use crate::memory::deadline;
 use crate::{
@@ -126,7 +137,8 @@ impl Default for FileStoreConfig {
     }
 }
 
-/// Where a message's record is: block id and offset in that block.
+/// Where a message's record is: block id and offset in that block. The index keeps only the
+/// offset; the block follows from the sequence (blocks hold ascending sequence ranges).
 #[derive(Debug, Default, Clone, Copy)]
 struct Loc {
     block: u32,
@@ -134,7 +146,7 @@ struct Loc {
 }
 
 // The per-message memory the module documentation promises.
-const _: () = assert!(std::mem::size_of::<crate::index::Slot<Loc>>() == 32);
+const _: () = assert!(std::mem::size_of::<crate::index::Slot<u32>>() == 16);
 
 /// One block file.
 #[derive(Debug)]
@@ -147,6 +159,9 @@ struct Block {
     /// The highest sequence any record in it refers to; the block is dropped once the
     /// stream's first sequence passes it.
     max_ref: u64,
+    /// No message in it has a lower sequence, and every message in later blocks a higher
+    /// one (the last sequence + 1 when the block was started).
+    first_seq: u64,
     /// Whether it holds a message or erased record (an empty active block needs no new one).
     has_messages: bool,
 }
@@ -160,6 +175,29 @@ struct Record<'a> {
     subject: &'a [u8],
     headers: Option<&'a [u8]>,
     payload: &'a [u8],
+}
+
+impl Record<'_> {
+    /// What replay needs of it, at `offset` in its block, `len` bytes long.
+    fn fact(&self, offset: u32, len: usize) -> Fact<'_> {
+        let mut flags = 0;
+        if self.headers.is_some() {
+            flags |= FLAG_HEADERS;
+        }
+        if self.deadline.is_some() {
+            flags |= FLAG_DEADLINE;
+        }
+        Fact {
+            kind: self.kind,
+            flags,
+            seq: self.seq,
+            time: self.time,
+            deadline: self.deadline,
+            subject: self.subject,
+            offset,
+            len: len as u32,
+        }
+    }
 }
 
 /// Why bytes are not a record.
@@ -246,6 +284,54 @@ fn encode(out: &mut Vec<u8>, kind: u8, seq: u64, time: i64, message: Option<Mess
     out.extend_from_slice(&crc.to_le_bytes());
 }
 
+/// Where message `seq`, at `offset` in its block, is: the last block starting at or before it.
+fn locate(blocks: &[Block], seq: u64, offset: u32) -> Loc {
+    let after = blocks.partition_point(|b| b.first_seq <= seq);
+    let block = after.checked_sub(1).map_or(u32::MAX, |i| blocks[i].id);
+    Loc { block, offset }
+}
+
+/// The time in the header of message `seq`'s record at `loc` (written or still in `pending`).
+fn record_time(
+    dir: &Path,
+    blocks: &[Block],
+    pending: &[u8],
+    seq: u64,
+    loc: Loc,
+) -> Result<i64, StoreError> {
+    let corrupt = |reason: &str| StoreError::Corrupt {
+        path: block_path(dir, loc.block),
+        offset: u64::from(loc.offset),
+        reason: reason.to_owned(),
+    };
+    let pos = blocks
+        .binary_search_by_key(&loc.block, |b| b.id)
+        .map_err(|_| corrupt("block missing"))?;
+    let block = &blocks[pos];
+    let offset = u64::from(loc.offset);
+    let mut head = [0u8; 24];
+    if pos + 1 == blocks.len() && offset >= block.len {
+        let from = (offset - block.len) as usize;
+        let bytes = pending
+            .get(from..from + head.len())
+            .ok_or_else(|| corrupt("offset past the written records"))?;
+        head.copy_from_slice(bytes);
+    } else {
+        block
+            .file
+            .read_exact_at(&mut head, offset)
+            .map_err(|e| StoreError::io(&block.path, e))?;
+    }
+    let kind = head[4];
+    let record_seq = u64::from_le_bytes(head[8..16].try_into().expect("8 bytes"));
+    if kind != KIND_MESSAGE || record_seq != seq {
+        return Err(corrupt("record is not the indexed message"));
+    }
+    Ok(i64::from_le_bytes(
+        head[16..24].try_into().expect("8 bytes"),
+    ))
+}
+
 struct MessageParts<'a> {
     subject: &'a [u8],
     headers: Option<&'a [u8]>,
@@ -258,6 +344,10 @@ struct MessageParts<'a> {
 struct ReadCache {
     chunks: VecDeque<(u32, u64, Vec<u8>)>,
     max_chunks: usize,
+    /// Block and offset of the last miss: a miss below it means a reader walking backwards
+    /// (the server rebuilding its deduplication window), which gets the chunk that ends at
+    /// the record instead of the one starting there.
+    last_miss: Option<(u32, u64)>,
 }
 
 impl ReadCache {
@@ -282,7 +372,7 @@ impl ReadCache {
 pub struct FileStore {
     dir: PathBuf,
     cfg: FileStoreConfig,
-    index: Index<Loc>,
+    index: Index<u32>,
     /// Ascending ids; the last is active. Never empty.
     blocks: Vec<Block>,
     /// Encoded records not yet written to the active block.
@@ -290,12 +380,123 @@ pub struct FileStore {
     /// The first sequence the records on disk (plus `pending`) already imply.
     marked_first: u64,
     cache: ReadCache,
-    /// Set after a failed write: memory and disk may disagree until the store is reopened.
+    /// Set while the store must not write: until recovery finished, after `destroy`, and
+    /// when going back to the state on disk after a failed write failed too.
     closed: bool,
+    /// The last write failure, until a write succeeds again (the server's health check
+    /// reports it).
+    write_error: Option<String>,
+    /// A write failure not yet reported by [`MessageStore::flush`]: records buffered before
+    /// it were dropped, so the acknowledgements waiting for the next flush must fail.
+    unreported: Option<Failure>,
+}
+
+/// A failed write, kept to be reported again (an `io::Error` can't be cloned).
+#[derive(Debug, Clone)]
+struct Failure {
+    path: PathBuf,
+    os_code: Option<i32>,
+    kind: std::io::ErrorKind,
+    text: String,
+}
+
+impl Failure {
+    fn of(error: &StoreError) -> Option<Failure> {
+        match error {
+            StoreError::Io { path, source } => Some(Failure {
+                path: path.clone(),
+                os_code: source.raw_os_error(),
+                kind: source.kind(),
+                text: source.to_string(),
+            }),
+            _ => None,
+        }
+    }
+
+    fn to_error(&self) -> StoreError {
+        let source = match self.os_code {
+            Some(code) => std::io::Error::from_raw_os_error(code),
+            None => std::io::Error::new(self.kind, self.text.clone()),
+        };
+        StoreError::io(&self.path, source)
+    }
 }
 
 fn block_path(dir: &Path, id: u32) -> PathBuf {
     dir.join(format!("{id:08}.blk"))
+}
+
+fn index_path(dir: &Path, id: u32) -> PathBuf {
+    dir.join(format!("{id:08}.idx"))
+}
+
+/// What a block index must match: the block's length, modification time and last 4 bytes.
+/// `None` for a file too short to hold a record.
+fn identify(file: &File) -> std::io::Result<Option<BlockId>> {
+    let meta = file.metadata()?;
+    let len = meta.len();
+    if len < (MAGIC.len() + OVERHEAD) as u64 {
+        return Ok(None);
+    }
+    let mtime = meta
+        .modified()?
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX));
+    let mut tail = [0u8; 4];
+    file.read_exact_at(&mut tail, len - 4)?;
+    Ok(Some(BlockId { len, mtime, tail }))
+}
+
+/// Writes the index of a sealed block whose records `writer` holds (best effort: without
+/// it the next open replays the block).
+fn write_index(block: &Block, data: &[u8], writer: block_index::Writer) {
+    let result = (|| {
+        let Some(id) = identify(&block.file)? else {
+            return Ok(());
+        };
+        if id.len != data.len() as u64 {
+            return Ok(());
+        }
+        let dir = block.path.parent().unwrap_or(Path::new("."));
+        let path = index_path(dir, block.id);
+        let temp = path.with_extension("idx.tmp");
+        fs::write(&temp, writer.finish(id))?;
+        fs::rename(&temp, &path)
+    })();
+    if let Err(e) = result {
+        tracing::warn!(block = ?block.path, error = %e, "could not write the block's index; the next open replays it");
+    }
+}
+
+/// Indexes a block that was just sealed (its records are in the page cache).
+fn index_sealed(block: &Block) {
+    let data = match fs::read(&block.path) {
+        Ok(data) => data,
+        Err(e) => {
+            tracing::warn!(block = ?block.path, error = %e, "could not read a sealed block to index it");
+            return;
+        }
+    };
+    let mut writer = block_index::Writer::default();
+    let mut at = MAGIC.len();
+    while at < data.len() {
+        let Ok((record, len)) = decode(&data[at..]) else {
+            return;
+        };
+        writer.push(&record.fact(at as u32, len));
+        at += len;
+    }
+    write_index(block, &data, writer);
+}
+
+/// Removes a block's index file, if it has one.
+fn remove_index(dir: &Path, id: u32) {
+    let path = index_path(dir, id);
+    if let Err(e) = fs::remove_file(&path)
+        && e.kind() != std::io::ErrorKind::NotFound
+    {
+        tracing::warn!(index = ?path, error = %e, "could not remove a block index");
+    }
 }
 
 impl FileStore {
@@ -324,6 +525,7 @@ impl FileStore {
             cache: ReadCache {
                 chunks: VecDeque::new(),
                 max_chunks: (cfg.cache_bytes / CHUNK).max(1),
+                last_miss: None,
             },
             cfg,
             index: Index::new(limits, file_size),
@@ -332,6 +534,8 @@ impl FileStore {
             marked_first: 0,
             // Until replay succeeds: a store dropped half-open must write nothing.
             closed: true,
+            write_error: None,
+            unreported: None,
         };
         let count = ids.len();
         for (i, id) in ids.into_iter().enumerate() {
@@ -346,12 +550,14 @@ impl FileStore {
         // The limits may be stricter than when the records were written.
         store.index.enforce_all();
         store.after_removals();
-        store.flush()?;
+        store.flush_pending()?;
         tracing::debug!(dir = ?store.dir, state = ?store.index.state(), "file store opened");
         Ok(store)
     }
 
-    /// Reads one block and replays its records; a bad tail of the last block is truncated.
+    /// Replays one block: a sealed block from its index file when that matches the block,
+    /// else from its records (and then writes its index). A bad tail of the last block is
+    /// truncated.
     fn replay_block(&mut self, id: u32, last: bool) -> Result<(), StoreError> {
         let path = block_path(&self.dir, id);
         let file = OpenOptions::new()
@@ -359,15 +565,22 @@ impl FileStore {
             .write(true)
             .open(&path)
             .map_err(|e| StoreError::io(&path, e))?;
-        let data = fs::read(&path).map_err(|e| StoreError::io(&path, e))?;
         let mut block = Block {
             id,
             path,
             file,
-            len: data.len() as u64,
+            len: 0,
             max_ref: 0,
+            first_seq: self.index.last_seq() + 1,
             has_messages: false,
         };
+        if !last && self.replay_from_index(&mut block)? {
+            self.blocks.push(block);
+            return Ok(());
+        }
+        let data = fs::read(&block.path).map_err(|e| StoreError::io(&block.path, e))?;
+        block.len = data.len() as u64;
+        let mut writer = (!last).then(block_index::Writer::default);
         let mut failure = None;
         if data.len() < MAGIC.len() || &data[..MAGIC.len()] != MAGIC {
             failure = Some((0, "not a natrium block (bad magic)"));
@@ -389,12 +602,19 @@ impl FileStore {
                     failure = Some((good, "record past 4 GiB in a block"));
                     break;
                 };
-                if let Err(reason) = self.apply(&record, id, offset, &mut block) {
+                let fact = record.fact(offset, len);
+                if let Err(reason) = self.apply(&fact, &mut block) {
                     failure = Some((good, reason));
                     break;
                 }
+                if let Some(writer) = &mut writer {
+                    writer.push(&fact);
+                }
                 good += len;
             }
+        }
+        if let (None, Some(writer)) = (failure, writer) {
+            write_index(&block, &data, writer);
         }
         if let Some((offset, reason)) = failure {
             if !last {
@@ -431,14 +651,8 @@ impl FileStore {
         Ok(())
     }
 
-    /// Applies one replayed record to the index.
-    fn apply(
-        &mut self,
-        record: &Record<'_>,
-        block_id: u32,
-        offset: u32,
-        block: &mut Block,
-    ) -> Result<(), &'static str> {
+    /// Applies one replayed record (read from the block or from its index) to the index.
+    fn apply(&mut self, record: &Fact<'_>, block: &mut Block) -> Result<(), &'static str> {
         if record.seq > MAX_SEQ {
             return Err("sequence out of range");
         }
@@ -451,22 +665,23 @@ impl FileStore {
                     return Err("sequence gap too large");
                 }
                 if record.kind == KIND_MESSAGE {
-                    let size = file_size(
-                        record.subject.len(),
-                        record.headers.map(<[u8]>::len),
-                        record.payload.len(),
-                    );
-                    let loc = Loc {
-                        block: block_id,
-                        offset,
+                    // nats-server's size from the record length: 22 + subject + headers
+                    // (+ 4 when present) + payload + 8, where the record has 40 + the same.
+                    let headers = if record.flags & FLAG_HEADERS != 0 {
+                        4
+                    } else {
+                        0
                     };
+                    let size = (u64::from(record.len) + headers)
+                        .checked_sub(10)
+                        .ok_or("record length too small")?;
                     self.index.append(
                         record.seq,
                         record.subject,
                         size,
                         record.time,
                         record.deadline,
-                        loc,
+                        record.offset,
                     );
                 } else {
                     self.index.append_removed(record.seq, record.time);
@@ -488,6 +703,39 @@ impl FileStore {
         Ok(())
     }
 
+    /// Replays a sealed block from its index file; `false` when there is none that matches.
+    fn replay_from_index(&mut self, block: &mut Block) -> Result<bool, StoreError> {
+        let index_path = index_path(&self.dir, block.id);
+        let bytes = match fs::read(&index_path) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+            Err(e) => {
+                tracing::warn!(index = ?index_path, error = %e, "cannot read a block index; replaying the block");
+                return Ok(false);
+            }
+        };
+        let Some(id) = identify(&block.file).map_err(|e| StoreError::io(&block.path, e))? else {
+            return Ok(false);
+        };
+        let facts = match block_index::read(&bytes, id) {
+            Ok(facts) => facts,
+            Err(reason) => {
+                tracing::warn!(index = ?index_path, reason, "ignoring a block index that does not match its block");
+                return Ok(false);
+            }
+        };
+        block.len = id.len;
+        for fact in &facts {
+            self.apply(fact, block)
+                .map_err(|reason| StoreError::Corrupt {
+                    path: block.path.clone(),
+                    offset: u64::from(fact.offset),
+                    reason: reason.to_owned(),
+                })?;
+        }
+        Ok(true)
+    }
+
     /// Creates block `id` with its magic and makes it active.
     fn new_block(&mut self, id: u32) -> Result<(), StoreError> {
         let path = block_path(&self.dir, id);
@@ -497,14 +745,18 @@ impl FileStore {
             .create_new(true)
             .open(&path)
             .map_err(|e| StoreError::io(&path, e))?;
-        file.write_all_at(MAGIC, 0)
-            .map_err(|e| StoreError::io(&path, e))?;
+        if let Err(e) = file.write_all_at(MAGIC, 0) {
+            // A block without its magic would read as corrupt on the next open.
+            let _ = fs::remove_file(&path);
+            return Err(StoreError::io(&path, e));
+        }
         self.blocks.push(Block {
             id,
             path,
             file,
             len: MAGIC.len() as u64,
             max_ref: 0,
+            first_seq: self.index.last_seq() + 1,
             has_messages: false,
         });
         // The new file's name must survive a crash too.
@@ -534,6 +786,48 @@ impl FileStore {
         }
     }
 
+    /// After an I/O error: the store goes back to what its files hold (dropping buffered and
+    /// half-written records), so that memory never claims more than the disk has, and keeps
+    /// working; a full disk that gets space again takes writes again. Other errors pass.
+    /// With `report_later`, the next [`MessageStore::flush`] fails too, for the
+    /// acknowledgements waiting on records that were dropped.
+    fn failed(&mut self, error: StoreError, report_later: bool) -> StoreError {
+        let Some(failure) = Failure::of(&error) else {
+            return error;
+        };
+        tracing::error!(dir = ?self.dir, %error, "JetStream store write failed; returning to the state on disk");
+        self.write_error = Some(error.to_string());
+        if report_later {
+            self.unreported = Some(failure);
+        }
+        self.reload();
+        error
+    }
+
+    /// Re-reads the store from its files; on failure the store stays closed.
+    fn reload(&mut self) {
+        let active = self.active();
+        // Bytes of a write that stopped half-way must not be replayed.
+        let truncated = active
+            .file
+            .set_len(active.len)
+            .map_err(|e| StoreError::io(&active.path, e));
+        self.closed = true;
+        let limits = self.index.limits.clone();
+        let fresh = truncated.and_then(|()| FileStore::open(&self.dir, self.cfg.clone(), limits));
+        match fresh {
+            Ok(mut fresh) => {
+                fresh.write_error = self.write_error.take();
+                fresh.unreported = self.unreported.take();
+                // The old store is closed: dropping it writes nothing.
+                *self = fresh;
+            }
+            Err(e) => {
+                tracing::error!(dir = ?self.dir, error = %e, "could not re-read the store; it is closed until reopened");
+            }
+        }
+    }
+
     /// Writes tombstones for removed messages still inside the stream and notes whether the
     /// first sequence moved (a marker goes out with the next flush).
     fn after_removals(&mut self) {
@@ -559,6 +853,7 @@ impl FileStore {
             .file
             .sync_data()
             .map_err(|e| StoreError::io(&block.path, e))?;
+        index_sealed(block);
         let next = block.id.checked_add(1).ok_or_else(|| StoreError::Corrupt {
             path: block.path.clone(),
             offset: 0,
@@ -584,13 +879,10 @@ impl FileStore {
                 let mut pending = pending;
                 pending.clear();
                 self.pending = pending;
+                self.write_error = None;
                 Ok(())
             }
-            Err(e) => {
-                self.closed = true;
-                tracing::error!(block = ?block.path, error = %e, "write failed; the store is closed until reopened");
-                Err(StoreError::io(&block.path, e))
-            }
+            Err(e) => Err(StoreError::io(&block.path, e)),
         }
     }
 
@@ -618,10 +910,23 @@ impl FileStore {
         while self.blocks.len() > 1 && self.blocks[0].max_ref < first {
             let block = self.blocks.remove(0);
             self.cache.forget_block(block.id);
+            remove_index(&self.dir, block.id);
             fs::remove_file(&block.path).map_err(|e| StoreError::io(&block.path, e))?;
             tracing::debug!(block = ?block.path, "removed a block below the first sequence");
         }
         Ok(())
+    }
+
+    /// Where message `seq`, at `offset` in its block, is. (A block id that is not there makes
+    /// the read report the block missing.)
+    fn locate(&self, seq: u64, offset: u32) -> Loc {
+        locate(&self.blocks, seq, offset)
+    }
+
+    /// The time of message `seq` (at `offset`), read from its record's header.
+    fn time_of(&self, seq: u64, offset: u32) -> Result<i64, StoreError> {
+        let loc = self.locate(seq, offset);
+        record_time(&self.dir, &self.blocks, &self.pending, seq, loc)
     }
 
     /// The record bytes of the message at `loc`, checked.
@@ -664,15 +969,27 @@ impl FileStore {
                 return Err(corrupt("record length out of range"));
             }
             if self.cache.find(loc.block, offset, len).is_none() {
-                let mut data = vec![0u8; len.max(CHUNK.min(available))];
+                let backwards = self
+                    .cache
+                    .last_miss
+                    .is_some_and(|(b, o)| b == loc.block && o > offset);
+                self.cache.last_miss = Some((loc.block, offset));
+                let (start, size) = if backwards {
+                    let end = offset + len as u64;
+                    let start = end.saturating_sub(CHUNK.max(len) as u64);
+                    (start, (end - start) as usize)
+                } else {
+                    (offset, len.max(CHUNK.min(available)))
+                };
+                let mut data = vec![0u8; size];
                 block
                     .file
-                    .read_exact_at(&mut data, offset)
+                    .read_exact_at(&mut data, start)
                     .map_err(|e| StoreError::io(&block.path, e))?;
                 if self.cache.chunks.len() >= self.cache.max_chunks {
                     self.cache.chunks.pop_front();
                 }
-                self.cache.chunks.push_back((loc.block, offset, data));
+                self.cache.chunks.push_back((loc.block, start, data));
             }
             owned = self
                 .cache
@@ -699,9 +1016,10 @@ impl FileStore {
 
     fn load_seq(&mut self, seq: Option<u64>) -> Result<Option<StoredMessage>, StoreError> {
         let Some(seq) = seq else { return Ok(None) };
-        let Some(loc) = self.index.get(seq).map(|slot| slot.meta) else {
+        let Some(offset) = self.index.get(seq).map(|slot| slot.meta) else {
             return Ok(None);
         };
+        let loc = self.locate(seq, offset);
         self.read_message(seq, loc).map(Some)
     }
 
@@ -745,6 +1063,10 @@ impl FileStore {
             .write_all_at(&record, offset)
             .map_err(|e| StoreError::io(&block.path, e))?;
         self.cache.forget_block(loc.block);
+        if pos + 1 < self.blocks.len() {
+            // The index lists the record as a message; a stale index is never read.
+            remove_index(&self.dir, loc.block);
+        }
         Ok(())
     }
 
@@ -764,15 +1086,15 @@ impl Drop for FileStore {
     /// shutdown to have them on disk).
     fn drop(&mut self) {
         if !self.closed
-            && let Err(e) = self.flush()
+            && let Err(e) = self.flush_pending()
         {
             tracing::warn!(dir = ?self.dir, error = %e, "flush on drop failed");
         }
     }
 }
 
-impl MessageStore for FileStore {
-    fn store(
+impl FileStore {
+    fn store_message(
         &mut self,
         subject: &[u8],
         headers: Option<&[u8]>,
@@ -780,7 +1102,6 @@ impl MessageStore for FileStore {
         time: i64,
         ttl: Option<Duration>,
     ) -> Result<u64, StoreError> {
-        self.check_open()?;
         if subject.len() > usize::from(u16::MAX) {
             return Err(StoreError::TooLarge(subject.len()));
         }
@@ -807,10 +1128,6 @@ impl MessageStore for FileStore {
         let offset = block.len + self.pending.len() as u64;
         block.has_messages = true;
         block.max_ref = seq;
-        let loc = Loc {
-            block: block.id,
-            offset: offset as u32,
-        };
         encode(
             &mut self.pending,
             KIND_MESSAGE,
@@ -823,7 +1140,8 @@ impl MessageStore for FileStore {
                 deadline,
             }),
         );
-        self.index.append(seq, subject, size, time, deadline, loc);
+        self.index
+            .append(seq, subject, size, time, deadline, offset as u32);
         self.index.enforce_after_store(subject);
         if !self.index.removed.is_empty() {
             self.after_removals();
@@ -831,8 +1149,7 @@ impl MessageStore for FileStore {
         Ok(seq)
     }
 
-    fn flush(&mut self) -> Result<(), StoreError> {
-        self.check_open()?;
+    fn flush_pending(&mut self) -> Result<(), StoreError> {
         let first = self.index.first_seq();
         if first != self.marked_first {
             encode(
@@ -858,13 +1175,47 @@ impl MessageStore for FileStore {
         self.drop_old_blocks()
     }
 
-    fn sync(&mut self) -> Result<(), StoreError> {
-        self.flush()?;
+    fn sync_all(&mut self) -> Result<(), StoreError> {
+        self.flush_pending()?;
         let block = self.active();
         block
             .file
             .sync_data()
             .map_err(|e| StoreError::io(&block.path, e))
+    }
+}
+
+impl MessageStore for FileStore {
+    fn store(
+        &mut self,
+        subject: &[u8],
+        headers: Option<&[u8]>,
+        payload: &[u8],
+        time: i64,
+        ttl: Option<Duration>,
+    ) -> Result<u64, StoreError> {
+        self.check_open()?;
+        self.store_message(subject, headers, payload, time, ttl)
+            .map_err(|e| self.failed(e, true))
+    }
+
+    fn flush(&mut self) -> Result<(), StoreError> {
+        self.check_open()?;
+        if let Some(failure) = self.unreported.take() {
+            // Records buffered since the failure wait for acknowledgements that now fail.
+            self.reload();
+            return Err(failure.to_error());
+        }
+        self.flush_pending().map_err(|e| self.failed(e, false))
+    }
+
+    fn sync(&mut self) -> Result<(), StoreError> {
+        self.check_open()?;
+        self.sync_all().map_err(|e| self.failed(e, true))
+    }
+
+    fn write_error(&self) -> Option<String> {
+        self.write_error.clone()
     }
 
     fn load(&mut self, seq: u64) -> Result<Option<StoredMessage>, StoreError> {
@@ -887,12 +1238,13 @@ impl MessageStore for FileStore {
 
     fn remove(&mut self, seq: u64, erase: bool) -> Result<bool, StoreError> {
         self.check_open()?;
-        let Some(loc) = self.index.remove(seq) else {
+        let Some(offset) = self.index.remove(seq) else {
             return Ok(false);
         };
+        let loc = self.locate(seq, offset);
         self.after_removals();
         if erase {
-            self.erase(seq, loc)?;
+            self.erase(seq, loc).map_err(|e| self.failed(e, true))?;
         }
         Ok(true)
     }
@@ -906,9 +1258,18 @@ impl MessageStore for FileStore {
 
     fn expire(&mut self, now: i64) -> Result<u64, StoreError> {
         self.check_open()?;
-        let expired = self.index.expire(now);
+        let FileStore {
+            index,
+            dir,
+            blocks,
+            pending,
+            ..
+        } = self;
+        let expired = index.expire(now, |seq, &offset| {
+            record_time(dir, blocks, pending, seq, locate(blocks, seq, offset))
+        });
         self.after_removals();
-        Ok(expired)
+        expired
     }
 
     fn set_limits(&mut self, limits: StoreLimits) -> Result<(), StoreError> {
@@ -920,7 +1281,14 @@ impl MessageStore for FileStore {
     }
 
     fn state(&self) -> StoreState {
-        self.index.state()
+        let mut state = self.index.state();
+        if let Some((seq, &offset)) = self.index.front() {
+            state.first_time = self.time_of(seq, offset).unwrap_or_else(|e| {
+                tracing::warn!(dir = ?self.dir, error = %e, "reading the first message's time");
+                0
+            });
+        }
+        state
     }
 
     fn subjects(&self, filter: &[u8]) -> BTreeMap<String, SubjectState> {

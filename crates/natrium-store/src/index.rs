@@ -8,6 +8,10 @@
 //! message (what `max_msgs_per_subject`, KV history and work queues do all the time) finds
 //! the subject's new first message without scanning the stream. A removed slot keeps its
 //! link, so the chain stays walkable; removed slots leave the front as soon as they reach it.
+//!
+//! A slot is 16 bytes in the file store: the link is a distance (a chain step longer than
+//! 2^32 - 2 sequences falls back to a scan), and times are not kept: a message's time is
+//! only needed for the first one (`first_time`, `max_age`), which the store reads back.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
@@ -24,14 +28,16 @@ pub(crate) const MAX_SEQ: u64 = 1 << 62;
 /// How many slots `next_match` scans before it turns to the subject table.
 const NEARBY: u64 = 256;
 
-/// One sequence. 32 bytes in the file store.
+/// A link too long for a slot: the next sequence on the subject is found by a scan.
+const FAR: u32 = u32::MAX;
+
+/// One sequence. 16 bytes in the file store.
 #[derive(Debug)]
 pub(crate) struct Slot<M> {
     subject: u32,
     size: u32,
-    pub time: i64,
-    /// The next sequence appended on the same subject, 0 if none yet.
-    next: u64,
+    /// How far ahead the next sequence appended on the same subject is; 0 if none yet.
+    next: u32,
     pub meta: M,
 }
 
@@ -92,17 +98,13 @@ impl<M: Default> Index<M> {
         self.last
     }
 
+    /// The state, except `first_time` (0), which the store fills in from [`front`](Self::front).
     pub fn state(&self) -> StoreState {
-        let first_time = self
-            .slots
-            .front()
-            .filter(|s| s.is_live())
-            .map_or(0, |s| s.time);
         StoreState {
             msgs: self.msgs,
             bytes: self.bytes,
             first_seq: self.first,
-            first_time,
+            first_time: 0,
             last_seq: self.last,
             last_time: self.last_time,
             num_deleted: if self.msgs == 0 {
@@ -111,6 +113,25 @@ impl<M: Default> Index<M> {
                 self.last - self.first + 1 - self.msgs
             },
             num_subjects: self.subjects.len() as u64,
+        }
+    }
+
+    /// The first stored message, if any.
+    pub fn front(&self) -> Option<(u64, &M)> {
+        self.slots
+            .front()
+            .filter(|s| s.is_live())
+            .map(|s| (self.base, &s.meta))
+    }
+
+    /// The sequence `link` points to from `seq` on subject `id` (0: none).
+    fn chain_next(&self, seq: u64, link: u32, id: u32) -> u64 {
+        match link {
+            0 => 0,
+            FAR => (seq + 1..=self.last)
+                .find(|&s| self.slot(s).is_some_and(|slot| slot.subject == id))
+                .unwrap_or(0),
+            distance => seq + u64::from(distance),
         }
     }
 
@@ -185,7 +206,6 @@ impl<M: Default> Index<M> {
                 self.slots.push_back(Slot {
                     subject: DELETED,
                     size: 0,
-                    time: 0,
                     next: 0,
                     meta: M::default(),
                 });
@@ -199,13 +219,15 @@ impl<M: Default> Index<M> {
         if entry.msgs == 1 {
             entry.first = seq;
         } else if let Some(prev) = self.slot_mut(previous) {
-            prev.next = seq;
+            prev.next = u32::try_from(seq - previous)
+                .ok()
+                .filter(|&d| d != FAR)
+                .unwrap_or(FAR);
         }
         let size = u32::try_from(size).unwrap_or(u32::MAX);
         self.slots.push_back(Slot {
             subject: id,
             size,
-            time,
             next: 0,
             meta,
         });
@@ -276,7 +298,8 @@ impl<M: Default> Index<M> {
         }
         let mut new_first = first;
         if first == seq {
-            new_first = self.next_live_in_chain(next);
+            let next = self.chain_next(seq, next, id);
+            new_first = self.next_live_in_chain(next, id);
             self.subjects.get_mut(id).first = new_first;
         }
         if last == seq {
@@ -290,13 +313,13 @@ impl<M: Default> Index<M> {
         Some(meta)
     }
 
-    /// Follows a subject's chain from `seq` to its first live slot.
-    fn next_live_in_chain(&self, mut seq: u64) -> u64 {
+    /// Follows subject `id`'s chain from `seq` to its first live slot.
+    fn next_live_in_chain(&self, mut seq: u64, id: u32) -> u64 {
         while let Some(slot) = self.slot(seq) {
             if slot.is_live() {
                 return seq;
             }
-            seq = slot.next;
+            seq = self.chain_next(seq, slot.next, id);
         }
         debug_assert!(false, "subject chain ended without a live message");
         0
@@ -336,7 +359,6 @@ impl<M: Default> Index<M> {
                 self.slots.push_back(Slot {
                     subject: DELETED,
                     size: 0,
-                    time: 0,
                     next: 0,
                     meta: M::default(),
                 });
@@ -459,18 +481,22 @@ impl<M: Default> Index<M> {
         Ok(before - self.msgs)
     }
 
-    /// Removes messages past `max_age` or their TTL at `now`; returns how many.
-    pub fn expire(&mut self, now: i64) -> u64 {
+    /// Removes messages past `max_age` or their TTL at `now`; returns how many. `time_of`
+    /// gives the time of a stored message (the first ones are asked).
+    pub fn expire(
+        &mut self,
+        now: i64,
+        mut time_of: impl FnMut(u64, &M) -> Result<i64, StoreError>,
+    ) -> Result<u64, StoreError> {
         let before = self.msgs;
         let max_age = i64::try_from(self.limits.max_age.as_nanos()).unwrap_or(i64::MAX);
         if max_age > 0 {
             let cutoff = now.saturating_sub(max_age);
-            while self
-                .slots
-                .front()
-                .is_some_and(|s| s.is_live() && s.time <= cutoff)
-            {
-                self.remove(self.first);
+            while let Some((seq, meta)) = self.front() {
+                if time_of(seq, meta)? > cutoff {
+                    break;
+                }
+                self.remove(seq);
             }
         }
         while let Some(&(deadline, seq)) = self.ttls.first() {
@@ -480,7 +506,7 @@ impl<M: Default> Index<M> {
             self.ttls.pop_first();
             self.remove(seq);
         }
-        before - self.msgs
+        Ok(before - self.msgs)
     }
 
     /// The first live sequence `>= start` whose subject matches `filter`.
@@ -600,7 +626,7 @@ impl<M: Default> Index<M> {
                         if slot.is_live() {
                             before += 1;
                         }
-                        seq = slot.next;
+                        seq = self.chain_next(seq, slot.next, id);
                     }
                     entry.msgs - before
                 }

@@ -18,6 +18,7 @@
 //! assert_eq!(store.state().msgs, 1);
 //! ```
 
+mod block_index;
 mod error;
 mod file;
 mod index;

@@ -20,6 +20,7 @@ fn memory_size(subject: usize, headers: Option<usize>, payload: usize) -> u64 {
 struct Body {
     headers: Option<Bytes>,
     payload: Bytes,
+    time: i64,
 }
 
 /// A stream kept in memory (`storage: memory`).
@@ -43,7 +44,7 @@ impl MemoryStore {
             subject: Bytes::copy_from_slice(self.index.subject_of(slot)),
             headers: slot.meta.headers.clone(),
             payload: slot.meta.payload.clone(),
-            time: slot.time,
+            time: slot.meta.time,
         })
     }
 }
@@ -65,6 +66,7 @@ impl MessageStore for MemoryStore {
         let body = Body {
             headers: headers.map(Bytes::copy_from_slice),
             payload: Bytes::copy_from_slice(payload),
+            time,
         };
         self.index.append(
             seq,
@@ -122,9 +124,9 @@ impl MessageStore for MemoryStore {
     }
 
     fn expire(&mut self, now: i64) -> Result<u64, StoreError> {
-        let expired = self.index.expire(now);
+        let expired = self.index.expire(now, |_, body| Ok(body.time));
         self.index.removed.clear();
-        Ok(expired)
+        expired
     }
 
     fn set_limits(&mut self, limits: StoreLimits) -> Result<(), StoreError> {
@@ -135,7 +137,9 @@ impl MessageStore for MemoryStore {
     }
 
     fn state(&self) -> StoreState {
-        self.index.state()
+        let mut state = self.index.state();
+        state.first_time = self.index.front().map_or(0, |(_, body)| body.time);
+        state
     }
 
     fn subjects(&self, filter: &[u8]) -> BTreeMap<String, SubjectState> {

@@ -35,6 +35,14 @@ pub trait MessageStore: Send {
     /// Flushes and fsyncs everything written (on the sync interval and at shutdown).
     fn sync(&mut self) -> Result<(), StoreError>;
 
+    /// The last write failure, while writes still fail (what nats-server's health check
+    /// calls the stream's write error). A store that fails a write goes back to what its
+    /// files hold, so later writes may succeed again (after disk space is freed); the first
+    /// one that does clears this.
+    fn write_error(&self) -> Option<String> {
+        None
+    }
+
     /// The message with this sequence, if it is stored.
     fn load(&mut self, seq: u64) -> Result<Option<StoredMessage>, StoreError>;
 

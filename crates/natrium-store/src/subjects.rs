@@ -32,6 +32,8 @@ pub(crate) struct SubjectTable {
     ids: HashMap<Arc<[u8]>, u32>,
     entries: Vec<SubjectEntry>,
     free: Vec<u32>,
+    /// The id last interned: runs of one subject (most streams, and replay) skip the hash.
+    last: u32,
 }
 
 /// Whether a filter matches every subject.
@@ -56,7 +58,15 @@ impl SubjectTable {
 
     /// The id of `name`, creating an empty entry when it has none.
     pub fn intern(&mut self, name: &[u8]) -> u32 {
+        // A released entry's name is empty, and a subject never is.
+        if !name.is_empty()
+            && let Some(entry) = self.entries.get(self.last as usize)
+            && *entry.name == *name
+        {
+            return self.last;
+        }
         if let Some(&id) = self.ids.get(name) {
+            self.last = id;
             return id;
         }
         let name: Arc<[u8]> = Arc::from(name);
@@ -77,6 +87,7 @@ impl SubjectTable {
             }
         };
         self.ids.insert(name, id);
+        self.last = id;
         id
     }
 

@@ -360,3 +360,22 @@ fn destroy_removes_the_directory() {
     Box::new(s).destroy().unwrap();
     assert!(!path.exists());
 }
+
+#[test]
+fn messages_read_backwards_and_forwards_across_blocks_are_the_ones_stored() {
+    let dir = TempDir::new().unwrap();
+    let mut store = FileStore::open(dir.path(), small_blocks(), limits()).unwrap();
+    let payload = |i: u64| format!("payload {i} ").repeat((i % 13) as usize + 1);
+    for i in 1..=3000u64 {
+        store
+            .store(b"dir.x", None, payload(i).as_bytes(), i as i64, None)
+            .unwrap();
+    }
+    store.flush().unwrap();
+    drop(store);
+    let mut store = FileStore::open(dir.path(), small_blocks(), limits()).unwrap();
+    for seq in (1..=3000u64).rev().chain(1..=3000) {
+        let m = store.load(seq).unwrap().unwrap();
+        assert_eq!((m.seq, &m.payload[..]), (seq, payload(seq).as_bytes()));
+    }
+}

@@ -1,5 +1,10 @@
 //! Recovery: torn tails, flipped bytes and garbage in block files give an error or a
-//! truncated, consistent store; never a panic and never a wrong message.
+//! truncated, consistent store; never a panic and never a wrong message. Block index files
+//! that are damaged, cut short or stale are ignored: the store is the same as without them.
+//!
+//! A sealed block whose index matches is not read at open, so the block-damage properties
+//! run without index files; with them, damage inside a sealed block shows when a message
+//! is loaded (an error, never a wrong message).
 
 use std::collections::BTreeMap;
 use std::fs::{self, OpenOptions};
@@ -20,14 +25,29 @@ fn config() -> FileStoreConfig {
     }
 }
 
-fn blocks(dir: &Path) -> Vec<PathBuf> {
+fn files(dir: &Path, extension: &str) -> Vec<PathBuf> {
     let mut paths: Vec<PathBuf> = fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "blk"))
+        .filter(|p| p.extension().is_some_and(|e| e == extension))
         .collect();
     paths.sort();
     paths
+}
+
+fn blocks(dir: &Path) -> Vec<PathBuf> {
+    files(dir, "blk")
+}
+
+fn indexes(dir: &Path) -> Vec<PathBuf> {
+    files(dir, "idx")
+}
+
+/// Removes the block index files, so that opening replays every block.
+fn remove_indexes(dir: &Path) {
+    for path in indexes(dir) {
+        fs::remove_file(path).unwrap();
+    }
 }
 
 /// Writes a store with removals, an erase and a filtered purge over several blocks; returns
@@ -208,10 +228,51 @@ proptest! {
     fn damaged_blocks_give_an_error_or_a_consistent_store(seed in any::<u64>(), damages in prop::collection::vec(damage(), 1..4)) {
         let dir = TempDir::new().unwrap();
         let all = build(dir.path(), seed);
+        remove_indexes(dir.path());
         for d in &damages {
             apply(dir.path(), d);
         }
         verify(dir.path(), &all)?;
+    }
+
+    #[test]
+    fn damaged_blocks_with_their_indexes_never_give_a_wrong_message(seed in any::<u64>(), damages in prop::collection::vec(damage(), 1..4)) {
+        let dir = TempDir::new().unwrap();
+        let all = build(dir.path(), seed);
+        prop_assert!(!indexes(dir.path()).is_empty());
+        for d in &damages {
+            apply(dir.path(), d);
+        }
+        let mut store = match FileStore::open(dir.path(), config(), StoreLimits::default()) {
+            Ok(store) => store,
+            Err(StoreError::Corrupt { .. }) => return Ok(()),
+            Err(e) => return Err(TestCaseError::fail(format!("unexpected error {e}"))),
+        };
+        let st = store.state();
+        for seq in st.first_seq..=st.last_seq {
+            match store.load(seq) {
+                Ok(Some(m)) => prop_assert_eq!(Some(&m), all.get(&seq), "seq {}", seq),
+                Ok(None) | Err(StoreError::Corrupt { .. }) => {}
+                Err(e) => return Err(TestCaseError::fail(format!("unexpected error {e}"))),
+            }
+        }
+    }
+
+    #[test]
+    fn damaged_cut_or_stale_indexes_are_ignored(seed in any::<u64>(), damages in prop::collection::vec(index_damage(), 1..4)) {
+        let dir = TempDir::new().unwrap();
+        let all = build(dir.path(), seed);
+        let stale = stale_indexes(dir.path());
+        let expected = snapshot_without_indexes(dir.path());
+        for d in &damages {
+            apply_to_index(dir.path(), d, &stale);
+        }
+        let got = snapshot(dir.path());
+        prop_assert_eq!(got, expected);
+        verify(dir.path(), &all)?;
+        // The ignored indexes were written again, and they describe the same store.
+        prop_assert!(!indexes(dir.path()).is_empty());
+        prop_assert_eq!(snapshot(dir.path()), snapshot_without_indexes(dir.path()));
     }
 }
 
@@ -247,6 +308,7 @@ fn a_torn_tail_at_every_byte_of_the_last_record_is_truncated() {
 fn a_bad_record_in_an_older_block_is_reported_with_path_and_offset() {
     let dir = TempDir::new().unwrap();
     build(dir.path(), 7);
+    remove_indexes(dir.path());
     let paths = blocks(dir.path());
     assert!(paths.len() > 2);
     let mut data = fs::read(&paths[1]).unwrap();
@@ -279,10 +341,166 @@ fn bytes_rotting_after_open_give_an_error_not_a_wrong_message() {
 fn a_block_that_is_not_ours_is_refused_unless_it_is_the_torn_last_one() {
     let dir = TempDir::new().unwrap();
     build(dir.path(), 3);
+    remove_indexes(dir.path());
     let paths = blocks(dir.path());
     fs::write(&paths[0], b"hello, I am not a block").unwrap();
     assert!(matches!(
         FileStore::open(dir.path(), config(), StoreLimits::default()),
         Err(StoreError::Corrupt { offset: 0, .. })
     ));
+}
+
+/// Everything a reader of the store sees: state, subjects and every message (or error).
+type Snapshot = (String, String, Vec<String>);
+
+fn snapshot(dir: &Path) -> Snapshot {
+    let mut store = FileStore::open(dir, config(), StoreLimits::default()).unwrap();
+    let st = store.state();
+    let messages = (st.first_seq..=st.last_seq)
+        .map(|seq| format!("{:?}", store.load(seq)))
+        .collect();
+    (
+        format!("{st:?}"),
+        format!("{:?}", store.subjects(b">")),
+        messages,
+    )
+}
+
+/// The snapshot of a copy of the store without its index files.
+fn snapshot_without_indexes(dir: &Path) -> Snapshot {
+    let copy = TempDir::new().unwrap();
+    for path in blocks(dir) {
+        fs::copy(&path, copy.path().join(path.file_name().unwrap())).unwrap();
+    }
+    snapshot(copy.path())
+}
+
+/// Index files from before some messages in sealed blocks were erased (their records then
+/// differ from what the indexes say), by file name.
+fn stale_indexes(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let before: Vec<(PathBuf, Vec<u8>)> = indexes(dir)
+        .into_iter()
+        .map(|p| {
+            let bytes = fs::read(&p).unwrap();
+            (p, bytes)
+        })
+        .collect();
+    let mut store = FileStore::open(dir, config(), StoreLimits::default()).unwrap();
+    let st = store.state();
+    let mut seq = st.first_seq;
+    while seq < st.last_seq / 2 {
+        store.remove(seq, true).unwrap();
+        seq += 7;
+    }
+    store.flush().unwrap();
+    before
+}
+
+#[derive(Debug, Clone)]
+enum IndexDamage {
+    Truncate {
+        index: usize,
+        at: f64,
+    },
+    Flip {
+        index: usize,
+        at: f64,
+        mask: u8,
+    },
+    Overwrite {
+        index: usize,
+        at: f64,
+        bytes: Vec<u8>,
+    },
+    /// Another block's index in its place.
+    Swap {
+        index: usize,
+        other: usize,
+    },
+    /// The index from before messages in its block were erased.
+    Stale {
+        index: usize,
+    },
+    Remove {
+        index: usize,
+    },
+}
+
+fn index_damage() -> impl Strategy<Value = IndexDamage> {
+    prop_oneof![
+        (any::<usize>(), 0.0..1.0).prop_map(|(index, at)| IndexDamage::Truncate { index, at }),
+        (any::<usize>(), 0.0..1.0, 1..=255u8).prop_map(|(index, at, mask)| IndexDamage::Flip {
+            index,
+            at,
+            mask
+        }),
+        (
+            any::<usize>(),
+            0.0..1.0,
+            prop::collection::vec(any::<u8>(), 1..16)
+        )
+            .prop_map(|(index, at, bytes)| IndexDamage::Overwrite { index, at, bytes }),
+        (any::<usize>(), any::<usize>())
+            .prop_map(|(index, other)| IndexDamage::Swap { index, other }),
+        any::<usize>().prop_map(|index| IndexDamage::Stale { index }),
+        any::<usize>().prop_map(|index| IndexDamage::Remove { index }),
+    ]
+}
+
+fn apply_to_index(dir: &Path, damage: &IndexDamage, stale: &[(PathBuf, Vec<u8>)]) {
+    let paths = indexes(dir);
+    if paths.is_empty() {
+        return;
+    }
+    let pick = |i: usize| &paths[i % paths.len()];
+    let at = |data: &[u8], at: f64| ((data.len() as f64 * at) as usize).min(data.len() - 1);
+    match damage {
+        IndexDamage::Truncate { index, at: cut } => {
+            let data = fs::read(pick(*index)).unwrap();
+            let cut = (data.len() as f64 * cut) as usize;
+            fs::write(pick(*index), &data[..cut]).unwrap();
+        }
+        IndexDamage::Flip {
+            index,
+            at: where_,
+            mask,
+        } => {
+            let mut data = fs::read(pick(*index)).unwrap();
+            if data.is_empty() {
+                return;
+            }
+            let i = at(&data, *where_);
+            data[i] ^= mask;
+            fs::write(pick(*index), data).unwrap();
+        }
+        IndexDamage::Overwrite {
+            index,
+            at: where_,
+            bytes,
+        } => {
+            let mut data = fs::read(pick(*index)).unwrap();
+            if data.is_empty() {
+                return;
+            }
+            let start = at(&data, *where_);
+            for (i, b) in bytes.iter().enumerate() {
+                if let Some(slot) = data.get_mut(start + i) {
+                    *slot = *b;
+                }
+            }
+            fs::write(pick(*index), data).unwrap();
+        }
+        IndexDamage::Swap { index, other } => {
+            let data = fs::read(pick(*other)).unwrap();
+            fs::write(pick(*index), data).unwrap();
+        }
+        IndexDamage::Stale { index } => {
+            if let Some((path, bytes)) = stale.get(index % stale.len().max(1)) {
+                fs::write(path, bytes).unwrap();
+            }
+        }
+        IndexDamage::Remove { index } => {
+            fs::remove_file(pick(*index)).unwrap();
+        }
+    }
 }

@@ -37,7 +37,7 @@ fn payloads_are_not_kept_in_memory() {
     store.flush().unwrap();
     let written = MESSAGES * PAYLOAD as u64;
     let grown = rss().saturating_sub(before);
-    // ~100 MiB of payload; the index needs ~32 bytes per message (~3 MiB).
+    // ~100 MiB of payload; the index needs ~16 bytes per message (~1.6 MiB).
     assert!(
         grown < written / 8,
         "RSS grew {grown} bytes for {written} payload bytes"

@@ -187,8 +187,9 @@ impl JetStream {
         };
         create(&root)?;
         let lock = lock_dir(&root)?;
+        // The account's directory appears with its first file stream, as in nats-server
+        // (`/healthz?account=` tells whether it is there).
         let streams_dir = root.join(GLOBAL_ACCOUNT).join("streams");
-        create(&streams_dir)?;
         let (max_memory, max_store) = default_limits(opts, &root);
         tracing::info!("Starting JetStream");
         tracing::info!("  Strict:          {}", opts.strict);
@@ -236,10 +237,16 @@ impl JetStream {
 
     /// Re-opens every file-backed stream found on disk.
     fn recover(&self, streams_dir: &Path) -> Result<(), StartError> {
-        let entries = std::fs::read_dir(streams_dir).map_err(|source| StartError::CreateDir {
-            path: streams_dir.to_owned(),
-            source,
-        })?;
+        let entries = match std::fs::read_dir(streams_dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(source) => {
+                return Err(StartError::CreateDir {
+                    path: streams_dir.to_owned(),
+                    source,
+                });
+            }
+        };
         for entry in entries.flatten() {
             let dir = entry.path();
             let name = entry.file_name().to_string_lossy().into_owned();
@@ -328,6 +335,22 @@ impl JetStream {
         self.root.join(GLOBAL_ACCOUNT).join("streams").join(name)
     }
 
+    /// The account whose streams this JetStream keeps.
+    pub(crate) fn account_name(&self) -> &'static str {
+        GLOBAL_ACCOUNT
+    }
+
+    /// The account directories in the store directory (`/healthz` walks them as nats-server
+    /// does; the lock file is not an account).
+    pub(crate) fn account_dirs(&self) -> Vec<String> {
+        dir_names(&self.root)
+    }
+
+    /// The stream directories of the account (file streams, recovered or not).
+    pub(crate) fn stream_dirs(&self) -> Vec<String> {
+        dir_names(&self.root.join(GLOBAL_ACCOUNT).join("streams"))
+    }
+
     pub(crate) fn stream(&self, name: &str) -> Option<Arc<Stream>> {
         self.streams.read().get(name).cloned()
     }
@@ -391,6 +414,19 @@ async fn housekeeping(js: Arc<JetStream>, shutdown: CancellationToken) {
         }
     }
     js.shutdown();
+}
+
+/// The names of the directories in `dir`, sorted; none when it can't be read.
+fn dir_names(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
 }
 
 /// Locks `<root>/LOCK` so that two servers never share one store directory.

@@ -46,6 +46,9 @@ struct Inner {
     subs: Vec<InternalSub>,
     /// Its consumers, by name.
     consumers: BTreeMap<String, Arc<Consumer>>,
+    /// The last sequence handed to the OS. Consumers read no further: a failed write takes
+    /// the store back to what its files hold, and later messages reuse those sequences.
+    written: u64,
 }
 
 /// Message ids seen within the duplicate window, oldest first.
@@ -123,8 +126,13 @@ impl Stream {
                 last_msg_id: String::new(),
                 subs: Vec::new(),
                 consumers: BTreeMap::new(),
+                written: 0,
             }),
         });
+        {
+            let mut inner = stream.inner.lock();
+            inner.written = inner.store.state().last_seq;
+        }
         stream.rebuild_dedupe();
         stream.subscribe(port, direct)?;
         Ok(stream)
@@ -271,6 +279,16 @@ impl Stream {
         }
     }
 
+    /// The store's write error, while it has one (`/healthz` reports it).
+    pub(crate) fn write_error(&self) -> Option<String> {
+        self.inner.lock().store.write_error()
+    }
+
+    /// Whether the stream has a consumer of this name (`/healthz?consumer=`).
+    pub(crate) fn has_consumer(&self, name: &str) -> bool {
+        self.inner.lock().consumers.contains_key(name)
+    }
+
     /// Runs `f` on the store, under the stream's lock.
     pub(crate) fn with_store<R>(&self, f: impl FnOnce(&mut dyn MessageStore) -> R) -> R {
         f(self.inner.lock().store.as_mut())
@@ -406,10 +424,13 @@ impl Stream {
         }
         // nats-server sends the store's own words ("maximum messages exceeded") as a
         // store failure.
-        let seq = inner
+        let seq = match inner
             .store
             .store(msg.subject, msg.headers, msg.payload, now, ttl)
-            .map_err(ApiError::stream_store_failed)?;
+        {
+            Ok(seq) => seq,
+            Err(e) => return Err(self.store_failed(inner, e)),
+        };
         if let Some(id) = msg_id {
             inner.dedupe.insert(id, seq, now);
             inner.last_msg_id.clear();
@@ -497,7 +518,11 @@ impl Stream {
 
     /// The message with sequence `seq`.
     pub(crate) fn load(&self, seq: u64) -> Option<StoredMessage> {
-        match self.inner.lock().store.load(seq) {
+        let mut inner = self.inner.lock();
+        if seq > inner.written {
+            return None;
+        }
+        match inner.store.load(seq) {
             Ok(m) => m,
             Err(e) => {
                 tracing::error!("stream {}: loading message {seq}: {e}", self.name);
@@ -512,7 +537,11 @@ impl Stream {
         let mut best: Option<StoredMessage> = None;
         for filter in filters_or_all(filters) {
             match inner.store.load_next(start, filter) {
-                Ok(Some(m)) if best.as_ref().is_none_or(|b| m.seq < b.seq) => best = Some(m),
+                Ok(Some(m))
+                    if m.seq <= inner.written && best.as_ref().is_none_or(|b| m.seq < b.seq) =>
+                {
+                    best = Some(m)
+                }
                 Ok(_) => {}
                 Err(e) => {
                     tracing::error!("stream {}: loading from {start}: {e}", self.name);
@@ -692,26 +721,72 @@ impl Sink for Stream {
     }
 }
 
-impl Durable for Stream {
-    fn flush(&self) -> Result<(), Vec<u8>> {
-        let (result, consumers) = {
-            let mut inner = self.inner.lock();
-            let result = inner.store.flush();
-            let consumers: Vec<Arc<Consumer>> = inner.consumers.values().cloned().collect();
-            (result, consumers)
-        };
-        // Consumers hand out only what is written.
-        if result.is_ok() {
-            for c in &consumers {
-                c.notify();
-            }
-        }
-        result.map_err(|e| {
+impl Stream {
+    /// The error a publisher gets when the store refused or failed to write its message.
+    ///
+    /// nats-server answers a message the store refuses (limits) with its store-failed error,
+    /// and a stream out of storage with "insufficient resources" (503/10023), which is what
+    /// a publisher sees there when the disk fills up under the default `max_file_store`. On
+    /// an I/O error itself nats-server sends no reply and keeps the stream failed until a
+    /// restart; here the store goes back to what its files hold, so the publisher gets an
+    /// error ack at once and publishing works again once space is freed.
+    fn store_failed(&self, inner: &mut Inner, e: StoreError) -> ApiError {
+        if let StoreError::Io { source, .. } = &e {
             tracing::error!(
                 "JetStream failed to store a msg on stream '{}': {e}",
                 self.name
             );
-            PubAck::error_json(&self.name, &ApiError::stream_store_failed(e)).into_bytes()
-        })
+            forget_lost_ids(inner);
+            if is_out_of_space(source) {
+                return ApiError::insufficient_resources();
+            }
+        }
+        ApiError::stream_store_failed(e)
+    }
+}
+
+/// After the store went back to what its files hold: forgets the ids of messages that are
+/// no longer there, so a publisher's retry is stored instead of called a duplicate.
+fn forget_lost_ids(inner: &mut Inner) {
+    let last = inner.store.state().last_seq;
+    let dedupe = &mut inner.dedupe;
+    dedupe.ids.retain(|_, seq| *seq <= last);
+    let ids = &dedupe.ids;
+    dedupe.order.retain(|(_, id)| ids.contains_key(id));
+    let last_id = match inner.store.load(last) {
+        Ok(Some(m)) => m
+            .headers
+            .as_deref()
+            .and_then(|h| headers::get(h, headers::MSG_ID))
+            .map(str::to_owned),
+        _ => None,
+    };
+    inner.last_msg_id = last_id.unwrap_or_default();
+}
+
+/// Whether the disk (or the user's quota) is full.
+fn is_out_of_space(e: &std::io::Error) -> bool {
+    matches!(
+        e.kind(),
+        std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded
+    )
+}
+
+impl Durable for Stream {
+    fn flush(&self) -> Result<(), Vec<u8>> {
+        let consumers: Vec<Arc<Consumer>> = {
+            let mut inner = self.inner.lock();
+            if let Err(e) = inner.store.flush() {
+                let error = self.store_failed(&mut inner, e);
+                return Err(PubAck::error_json(&self.name, &error).into_bytes());
+            }
+            inner.written = inner.store.state().last_seq;
+            inner.consumers.values().cloned().collect()
+        };
+        // Consumers hand out only what is written.
+        for c in &consumers {
+            c.notify();
+        }
+        Ok(())
     }
 }

@@ -9,6 +9,7 @@
 
 mod connz;
 pub(crate) mod format;
+mod healthz;
 mod jsz;
 mod metrics;
 mod process;
@@ -195,15 +196,21 @@ async fn routez(State(m): State<Arc<Monitor>>, Query(params): Params) -> Respons
     json(&doc, &params, true)
 }
 
-#[derive(Serialize)]
-struct Health {
-    status: &'static str,
-}
-
-/// `/healthz`: the server answers once it accepts clients, and it does from the start.
+/// `/healthz`: see [`healthz`](mod@healthz) for what it checks.
 async fn healthz(State(m): State<Arc<Monitor>>, Query(params): Params) -> Response {
     m.count("/healthz");
-    json(&Health { status: "ok" }, &params, false)
+    let q = match healthz::HealthQuery::parse(&params) {
+        Ok(q) => q,
+        Err(e) => return bad_request(e),
+    };
+    let js = m.shared.jetstream.get().map(|js| js.as_ref());
+    let (code, health) = healthz::healthz(js, &q);
+    if code != StatusCode::OK {
+        tracing::warn!("Healthcheck failed: {health:?}");
+    }
+    let mut response = json(&health, &params, false);
+    *response.status_mut() = code;
+    response
 }
 
 /// `/jsz`: JetStream's usage, configuration and (with `?accounts=1`, `?streams=1`) streams.

@@ -63,16 +63,28 @@ pub fn latest_binary_or_skip(suite: &str) -> Option<PathBuf> {
 pub struct LatestServer {
     child: Child,
     port: u16,
+    /// The monitoring port, when started with one.
+    http_port: Option<u16>,
 }
 
 impl LatestServer {
     /// Starts `bin` with JetStream on, storing in `store_dir`, on a free 127.0.0.1 port, and
     /// waits until it is ready.
     pub async fn start_js(bin: &Path, store_dir: &Path) -> Result<Self, String> {
+        Self::start(bin, Some(store_dir), false).await
+    }
+
+    /// Starts `bin` with monitoring on a free port, and with JetStream storing in
+    /// `store_dir` if it is given (else without JetStream).
+    pub async fn start_monitored(bin: &Path, store_dir: Option<&Path>) -> Result<Self, String> {
+        Self::start(bin, store_dir, true).await
+    }
+
+    async fn start(bin: &Path, store_dir: Option<&Path>, monitor: bool) -> Result<Self, String> {
         // A free port can be taken by someone else between probing and binding: retry.
         let mut last_error = String::new();
         for _ in 0..3 {
-            match Self::start_once(bin, store_dir).await {
+            match Self::start_once(bin, store_dir, monitor).await {
                 Ok(server) => return Ok(server),
                 Err(error) => last_error = error,
             }
@@ -80,12 +92,25 @@ impl LatestServer {
         Err(last_error)
     }
 
-    async fn start_once(bin: &Path, store_dir: &Path) -> Result<Self, String> {
+    async fn start_once(
+        bin: &Path,
+        store_dir: Option<&Path>,
+        monitor: bool,
+    ) -> Result<Self, String> {
         let port = free_port().map_err(|e| format!("no free port: {e}"))?;
-        let mut child = Command::new(bin)
-            .arg("-js")
-            .arg("-sd")
-            .arg(store_dir)
+        let http_port = if monitor {
+            Some(free_port().map_err(|e| format!("no free port: {e}"))?)
+        } else {
+            None
+        };
+        let mut command = Command::new(bin);
+        if let Some(store_dir) = store_dir {
+            command.arg("-js").arg("-sd").arg(store_dir);
+        }
+        if let Some(http_port) = http_port {
+            command.args(["-m", &http_port.to_string()]);
+        }
+        let mut child = command
             .args(["-a", "127.0.0.1", "-p", &port.to_string()])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -112,12 +137,21 @@ impl LatestServer {
         }
         // Keep draining the log so the server never blocks on a full pipe.
         tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-        Ok(Self { child, port })
+        Ok(Self {
+            child,
+            port,
+            http_port,
+        })
     }
 
     /// The client URL, `nats://127.0.0.1:PORT`.
     pub fn client_url(&self) -> String {
         format!("nats://127.0.0.1:{}", self.port)
+    }
+
+    /// The monitoring base URL, `http://127.0.0.1:PORT`, when started with monitoring.
+    pub fn monitor_url(&self) -> Option<String> {
+        self.http_port.map(|p| format!("http://127.0.0.1:{p}"))
     }
 
     /// Stops the server and waits for the process to exit.
