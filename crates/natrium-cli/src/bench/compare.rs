@@ -141,7 +141,10 @@ enum CaseKind {
 
 impl CaseKind {
     fn is_jetstream(self) -> bool {
-        matches!(self, CaseKind::JsPublish { .. } | CaseKind::JsConsume { .. })
+        matches!(
+            self,
+            CaseKind::JsPublish { .. } | CaseKind::JsConsume { .. }
+        )
     }
 }
 
@@ -793,8 +796,7 @@ pub async fn run(args: CompareArgs) -> anyhow::Result<ExitCode> {
                         }
                     };
                     let cpu_before = process_cpu(server.pid);
-                    let report =
-                        run_case(*case, &server, args.client, args.scale, first_seq).await;
+                    let report = run_case(*case, &server, args.client, args.scale, first_seq).await;
                     let server_cpu = match (cpu_before, process_cpu(server.pid)) {
                         (Some(before), Some(after)) => after.checked_sub(before),
                         _ => None,

@@ -97,7 +97,11 @@ pub(super) struct Server {
 }
 
 impl Server {
-    pub(super) async fn start(binary: &Path, dir: &Path, sync_always: bool) -> anyhow::Result<Server> {
+    pub(super) async fn start(
+        binary: &Path,
+        dir: &Path,
+        sync_always: bool,
+    ) -> anyhow::Result<Server> {
         let port = std::net::TcpListener::bind("127.0.0.1:0")?
             .local_addr()?
             .port();

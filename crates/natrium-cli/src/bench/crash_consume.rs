@@ -17,7 +17,7 @@ use bytes::Bytes;
 use futures::stream::FuturesUnordered;
 use futures::{FutureExt as _, StreamExt as _};
 
-use super::crash::{BOUND, CrashArgs, Key, SUBJECT, STREAM, Server, parse_payload, payload};
+use super::crash::{BOUND, CrashArgs, Key, STREAM, SUBJECT, Server, parse_payload, payload};
 
 /// The durable consumer under test.
 const CONSUMER: &str = "CRASH_CONSUMER";

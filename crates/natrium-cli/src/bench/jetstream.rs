@@ -382,7 +382,7 @@ pub async fn consume(settings: &ConsumeSettings, first_seq: u64) -> anyhow::Resu
                 let before = next_seq;
                 while let Some(msg) = messages.next().await {
                     let msg = msg.map_err(|e| anyhow::anyhow!("fetch failed: {e}"))?;
-                        take(settings, &msg, &mut next_seq, &mut histogram).await?;
+                    take(settings, &msg, &mut next_seq, &mut histogram).await?;
                     progress.inc(1);
                 }
                 anyhow::ensure!(
@@ -403,7 +403,12 @@ pub async fn consume(settings: &ConsumeSettings, first_seq: u64) -> anyhow::Resu
         all_acknowledged(&stream, last_seq).await?;
     }
     let received = next_seq - first_seq;
-    let mut report = Report::new(settings.workload(), &settings.url, "async-nats", settings.size);
+    let mut report = Report::new(
+        settings.workload(),
+        &settings.url,
+        "async-nats",
+        settings.size,
+    );
     report.set_subscribers(
         &[ClientRun {
             msgs: received,
