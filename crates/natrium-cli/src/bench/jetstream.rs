@@ -1,5 +1,6 @@
 //! `natrium bench js pub`: publishing into a JetStream stream with acknowledgements, through
-//! async-nats' JetStream context (the client applications use, the same against any server).
+//! async-nats' JetStream context (the client applications use, the same against any server);
+//! and `natrium bench js consume`: reading a filled stream through a durable pull consumer.
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
