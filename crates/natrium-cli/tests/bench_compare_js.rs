@@ -72,6 +72,8 @@ async fn jetstream_rows_run_against_both_servers_in_their_own_section() {
         "| JetStream publish, file, async (256 acks in flight), 128 B | msgs/s |",
         "| JetStream publish, memory, sync (one ack at a time), 16 B | msgs/s |",
         "| JetStream publish, file, async (256 acks in flight), 128 B, raw client | msgs/s |",
+        "| JetStream consume, file, explicit ack, 128 B | msgs/s received |",
+        "| JetStream consume, memory, no ack, 128 B | msgs/s received |",
     ] {
         assert!(text.contains(row), "missing {row}: {text}");
     }

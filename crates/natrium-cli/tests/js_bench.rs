@@ -1,5 +1,6 @@
-//! `natrium bench js pub` against the natrium-server binary with JetStream: every publish
-//! acknowledged with the next sequence, in each mode, storage and client.
+//! `natrium bench js pub` and `js consume` against the natrium-server binary with JetStream:
+//! every publish acknowledged with the next sequence, every message read back once, in each
+//! mode, storage and client.
 
 mod support;
 
@@ -101,6 +102,63 @@ async fn raw_client_refuses_sync_mode() {
     assert!(!output.status.success());
     assert!(
         stderr(&output).contains("async only"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+async fn js_consume(url: &str, args: &[&str]) -> Value {
+    let mut all = vec!["bench", "js", "consume", "--json"];
+    all.extend_from_slice(args);
+    let output = run(url, &all).await;
+    assert!(output.status.success(), "{args:?}: {}", stderr(&output));
+    serde_json::from_str(&stdout(&output)).expect("JSON report")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_consume_mode_reads_every_message_once() {
+    let server = start_server().await;
+    for (args, workload) in [
+        (&["--msgs", "3000"][..], "js-consume"),
+        (
+            &["--msgs", "2000", "--ack", "none", "--storage", "memory"],
+            "js-consume-ack-none",
+        ),
+        (&["--msgs", "1500", "--fetch", "--batch", "100"], "js-fetch"),
+        (&["--msgs", "300", "--double-ack"], "js-consume-double-ack"),
+        // Again on the same stream and storage: purged, sequences continue, new consumer.
+        (&["--msgs", "1000", "--batch", "7"], "js-consume"),
+    ] {
+        let report = js_consume(&server.url, args).await;
+        let msgs: u64 = args[1].parse().unwrap();
+        assert_eq!(report["workload"], workload, "{report}");
+        assert_eq!(report["expected"], msgs, "{report}");
+        assert_eq!(report["received"], msgs, "{report}");
+        assert_eq!(report["lost"], 0, "{report}");
+        assert!(
+            report["subscribe_aggregate"]["msgs_per_sec"].as_f64() > Some(0.0),
+            "{report}"
+        );
+        // Only the double ack waits for each acknowledgement, so only it has a latency.
+        assert_eq!(
+            report["latency"].is_object(),
+            workload == "js-consume-double-ack",
+            "{report}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn double_ack_needs_explicit_acks() {
+    let server = start_server().await;
+    let output = run(
+        &server.url,
+        &["bench", "js", "consume", "--double-ack", "--ack", "none"],
+    )
+    .await;
+    assert!(!output.status.success());
+    assert!(
+        stderr(&output).contains("--double-ack needs --ack explicit"),
         "{}",
         stderr(&output)
     );

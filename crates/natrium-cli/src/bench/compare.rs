@@ -11,7 +11,9 @@ use anyhow::{Context as _, bail};
 use serde::Serialize;
 
 use super::clients::ClientKind;
-use super::jetstream::{self, AckMode, JsClient, JsSettings, Storage};
+use super::jetstream::{
+    self, AckMode, ConsumeAck, ConsumeSettings, JsClient, JsSettings, Pull, Storage,
+};
 use super::raw::RawConnection;
 use super::report::{Report, group_thousands};
 use super::workloads::{self, Settings};
@@ -127,13 +129,27 @@ enum CaseKind {
         /// Publish with the raw client instead of async-nats.
         raw: bool,
     },
+    /// JetStream consume: a stream filled beforehand (not measured) read through a new
+    /// durable pull consumer with async-nats.
+    JsConsume {
+        msgs: u64,
+        size: usize,
+        storage: Storage,
+        ack: ConsumeAck,
+    },
 }
 
 impl CaseKind {
     fn is_jetstream(self) -> bool {
-        matches!(self, CaseKind::JsPublish { .. })
+        matches!(
+            self,
+            CaseKind::JsPublish { .. } | CaseKind::JsConsume { .. }
+        )
     }
 }
+
+/// Messages per pull request in the consume rows (as `nats bench js consume`).
+const JS_PULL_BATCH: usize = 500;
 
 /// Acknowledgements outstanding in the async JetStream rows (as `nats bench js pub`).
 const JS_WINDOW: usize = 256;
@@ -342,6 +358,28 @@ const CASES: &[Case] = &[
         16,
     ),
     Case {
+        name: "js-consume-file-128",
+        title: "JetStream consume, file, explicit ack, 128 B",
+        kind: CaseKind::JsConsume {
+            msgs: 200_000,
+            size: 128,
+            storage: Storage::File,
+            ack: ConsumeAck::Explicit,
+        },
+        client: Some(ClientKind::Nats),
+    },
+    Case {
+        name: "js-consume-mem-ack-none-128",
+        title: "JetStream consume, memory, no ack, 128 B",
+        kind: CaseKind::JsConsume {
+            msgs: 200_000,
+            size: 128,
+            storage: Storage::Memory,
+            ack: ConsumeAck::None,
+        },
+        client: Some(ClientKind::Nats),
+    },
+    Case {
         name: "idle1k",
         title: "1,000 idle clients",
         kind: CaseKind::Idle { clients: 1_000 },
@@ -445,7 +483,10 @@ fn metrics(kind: CaseKind) -> Vec<Metric> {
             higher("MiB/s received", sub_mib),
             lower(CPU_PER_MESSAGE, cpu_per_delivered),
         ],
-        CaseKind::FanOut { .. } | CaseKind::Queue { .. } | CaseKind::Subjects { .. } => vec![
+        CaseKind::FanOut { .. }
+        | CaseKind::Queue { .. }
+        | CaseKind::Subjects { .. }
+        | CaseKind::JsConsume { .. } => vec![
             higher("msgs/s received", sub_rate),
             lower(CPU_PER_MESSAGE, cpu_per_delivered),
         ],
@@ -561,11 +602,48 @@ fn scaled(msgs: u64, scale: f64) -> u64 {
     ((msgs as f64 * scale).round() as u64).max(10)
 }
 
+/// The consume settings of a [`CaseKind::JsConsume`] case.
+fn consume_settings(
+    server: &ServerProcess,
+    msgs: u64,
+    size: usize,
+    storage: Storage,
+    ack: ConsumeAck,
+    scale: f64,
+) -> ConsumeSettings {
+    ConsumeSettings {
+        url: server.url.clone(),
+        msgs: scaled(msgs, scale),
+        size,
+        subject: "natrium.bench.js".to_owned(),
+        storage,
+        ack,
+        double_ack: false,
+        pull: Pull::Stream(JS_PULL_BATCH),
+        progress: false,
+    }
+}
+
+/// Work a case needs done before it is measured (filling the stream a consume row reads);
+/// returns the first stream sequence it stored.
+async fn prepare_case(case: Case, server: &ServerProcess, scale: f64) -> anyhow::Result<u64> {
+    match case.kind {
+        CaseKind::JsConsume {
+            msgs,
+            size,
+            storage,
+            ack,
+        } => jetstream::fill(&consume_settings(server, msgs, size, storage, ack, scale)).await,
+        _ => Ok(0),
+    }
+}
+
 async fn run_case(
     case: Case,
     server: &ServerProcess,
     client: ClientKind,
     scale: f64,
+    first_seq: u64,
 ) -> anyhow::Result<Report> {
     let client = case.client.unwrap_or(client);
     let settings = |msgs: u64, size: usize| Settings {
@@ -624,6 +702,15 @@ async fn run_case(
                 client: if raw { JsClient::Raw } else { JsClient::Nats },
             })
             .await
+        }
+        CaseKind::JsConsume {
+            msgs,
+            size,
+            storage,
+            ack,
+        } => {
+            let settings = consume_settings(server, msgs, size, storage, ack, scale);
+            jetstream::consume(&settings, first_seq).await
         }
     }
 }
@@ -701,8 +788,15 @@ pub async fn run(args: CompareArgs) -> anyhow::Result<ExitCode> {
                 );
                 let result = async {
                     let server = ServerProcess::start(binary, case.kind.is_jetstream()).await?;
+                    let first_seq = match prepare_case(*case, &server, args.scale).await {
+                        Ok(seq) => seq,
+                        Err(err) => {
+                            server.stop().await;
+                            return Err(err);
+                        }
+                    };
                     let cpu_before = process_cpu(server.pid);
-                    let report = run_case(*case, &server, args.client, args.scale).await;
+                    let report = run_case(*case, &server, args.client, args.scale, first_seq).await;
                     let server_cpu = match (cpu_before, process_cpu(server.pid)) {
                         (Some(before), Some(after)) => after.checked_sub(before),
                         _ => None,
@@ -871,7 +965,12 @@ async fn markdown(
             "JetStream rows: {} (`{}`) against {} (`{}`), both started with \
              `-js -sd <fresh temp dir>` (default sync policy: written to the OS before the \
              ack, fsync every 2 minutes), publishing through async-nats' JetStream context \
-             into a fresh stream.",
+             into a fresh stream. The consume rows first fill a fresh stream (raw client, not \
+             measured, server CPU not counted), then read it all through a new durable pull \
+             consumer with async-nats (`consumer.stream()`, {JS_PULL_BATCH} messages per pull \
+             request, every delivery checked: in order, first delivery, intact payload); the \
+             clock stops when the last ack is flushed, and consumer info must then show \
+             nothing unacknowledged.",
             version_of(binaries[0]).await,
             file_name(binaries[0]),
             version_of(latest).await,
@@ -1241,8 +1340,8 @@ mod tests {
             .collect();
         assert_eq!(
             js.len(),
-            10,
-            "sync/async × file/memory × 16/128 B, and 2 raw"
+            12,
+            "publish: sync/async × file/memory × 16/128 B, and 2 raw; 2 consume"
         );
         assert_eq!(section_heading(&js), JS_SECTION_HEADING);
         assert_eq!(section_heading(CASES), SECTION_HEADING);

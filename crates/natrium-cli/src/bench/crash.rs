@@ -19,12 +19,12 @@ use tokio::io::{AsyncBufReadExt as _, BufReader};
 use tokio::process::{Child, Command};
 
 /// The stream under test and the subject it captures.
-const STREAM: &str = "CRASH";
-const SUBJECT: &str = "crash.msgs";
+pub(super) const STREAM: &str = "CRASH";
+pub(super) const SUBJECT: &str = "crash.msgs";
 /// Acknowledgements come back on `ACK_PREFIX.<publish index>`.
 const ACK_PREFIX: &str = "_CRASH_ACK";
 /// Upper bound for any single event (server start, an acknowledgement, a reply).
-const BOUND: Duration = Duration::from_secs(20);
+pub(super) const BOUND: Duration = Duration::from_secs(20);
 
 /// Arguments of `natrium bench js crash`.
 #[derive(Debug, clap::Args)]
@@ -50,6 +50,11 @@ pub struct CrashArgs {
     /// Seed of the random kill points [default: from the clock]; printed for reruns.
     #[arg(long)]
     pub seed: Option<u64>,
+    /// Consume instead: each cycle publishes up to --max-acks messages, then a durable pull
+    /// consumer double-acks them (--window acks in flight) until a random number of acks is
+    /// confirmed, and the server is killed; no confirmed ack may ever be undone.
+    #[arg(long)]
+    pub consume: bool,
 }
 
 /// What a crash run checked.
@@ -66,15 +71,15 @@ pub struct CrashSummary {
 }
 
 /// Publish position encoded in a payload: `(cycle, index)`, increasing in publish order.
-type Key = (u32, u64);
+pub(super) type Key = (u32, u64);
 
-fn payload(key: Key, size: usize) -> Bytes {
+pub(super) fn payload(key: Key, size: usize) -> Bytes {
     let mut text = format!("{:06}-{:012}-", key.0, key.1).into_bytes();
     text.resize(size.max(text.len()), b'x');
     Bytes::from(text)
 }
 
-fn parse_payload(bytes: &[u8], size: usize) -> Option<Key> {
+pub(super) fn parse_payload(bytes: &[u8], size: usize) -> Option<Key> {
     let head = std::str::from_utf8(bytes.get(..20)?).ok()?;
     let cycle = head.get(0..6)?.parse().ok()?;
     let index = head.get(7..19)?.parse().ok()?;
@@ -86,13 +91,17 @@ fn parse_payload(bytes: &[u8], size: usize) -> Option<Key> {
 }
 
 /// A natrium-server child on the store directory.
-struct Server {
+pub(super) struct Server {
     child: Child,
-    url: String,
+    pub(super) url: String,
 }
 
 impl Server {
-    async fn start(binary: &Path, dir: &Path, sync_always: bool) -> anyhow::Result<Server> {
+    pub(super) async fn start(
+        binary: &Path,
+        dir: &Path,
+        sync_always: bool,
+    ) -> anyhow::Result<Server> {
         let port = std::net::TcpListener::bind("127.0.0.1:0")?
             .local_addr()?
             .port();
@@ -157,7 +166,7 @@ impl Server {
     }
 
     /// SIGKILL, and wait until the process is gone.
-    async fn kill(mut self) -> anyhow::Result<()> {
+    pub(super) async fn kill(mut self) -> anyhow::Result<()> {
         self.child.start_kill()?;
         tokio::time::timeout(BOUND, self.child.wait())
             .await
@@ -235,8 +244,8 @@ impl Ledger {
     }
 }
 
-/// Runs the kill loop; fails on the first lost, corrupt, duplicate or reordered message.
-pub async fn run(args: &CrashArgs) -> anyhow::Result<CrashSummary> {
+/// The server binary the crash loop runs.
+pub(super) fn server_binary(args: &CrashArgs) -> anyhow::Result<PathBuf> {
     let binary = match &args.natrium_server {
         Some(path) => path.clone(),
         None => std::env::current_exe()?
@@ -249,13 +258,24 @@ pub async fn run(args: &CrashArgs) -> anyhow::Result<CrashSummary> {
         "server binary {} not found",
         binary.display()
     );
+    Ok(binary)
+}
+
+/// The random kill points, from `--seed` or the clock (printed for reruns).
+pub(super) fn rng(args: &CrashArgs) -> fastrand::Rng {
     let seed = args.seed.unwrap_or_else(|| {
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(1, |d| d.as_nanos() as u64)
     });
     eprintln!("natrium bench js crash: seed {seed}");
-    let mut rng = fastrand::Rng::with_seed(seed);
+    fastrand::Rng::with_seed(seed)
+}
+
+/// Runs the kill loop; fails on the first lost, corrupt, duplicate or reordered message.
+pub async fn run(args: &CrashArgs) -> anyhow::Result<CrashSummary> {
+    let binary = server_binary(args)?;
+    let mut rng = rng(args);
     let dir = tempfile::tempdir().context("cannot create a temporary store directory")?;
     let size = args.size as usize;
     let mut ledger = Ledger {

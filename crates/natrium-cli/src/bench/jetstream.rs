@@ -1,5 +1,6 @@
 //! `natrium bench js pub`: publishing into a JetStream stream with acknowledgements, through
-//! async-nats' JetStream context (the client applications use, the same against any server).
+//! async-nats' JetStream context (the client applications use, the same against any server);
+//! and `natrium bench js consume`: reading a filled stream through a durable pull consumer.
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -7,6 +8,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use async_nats::jetstream::{self, stream};
 use bytes::Bytes;
+use futures::StreamExt as _;
 use hdrhistogram::Histogram;
 use indicatif::ProgressBar;
 
@@ -220,4 +222,267 @@ pub async fn publish(settings: &JsSettings) -> anyhow::Result<Report> {
         .await
         .ok();
     Ok(report)
+}
+
+/// The durable pull consumer `natrium bench js consume` (re)creates.
+pub const CONSUMER: &str = "NATRIUM_BENCH_CONSUMER";
+
+/// Publishes outstanding while a consume benchmark fills its stream.
+const FILL_WINDOW: u64 = 256;
+
+/// How long the server may take to show every acknowledgement in consumer info once the
+/// client has flushed them (nats-server applies acks from a queue, after the round trip).
+const ACK_SETTLE: Duration = Duration::from_secs(10);
+
+/// The acknowledgement policy of the benchmark consumer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ConsumeAck {
+    /// Every message is acknowledged on its own.
+    Explicit,
+    /// Nothing is acknowledged: delivered is done.
+    None,
+}
+
+/// How the benchmark consumer asks for messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pull {
+    /// async-nats' continuous pull (`consumer.stream()`), this many messages per request.
+    Stream(usize),
+    /// Repeated `consumer.fetch()` of this many messages, one request at a time.
+    Fetch(usize),
+}
+
+/// What to read and how.
+#[derive(Debug, Clone)]
+pub struct ConsumeSettings {
+    /// Server URL.
+    pub url: String,
+    /// Messages to put in the stream and read back.
+    pub msgs: u64,
+    /// Payload size in bytes.
+    pub size: usize,
+    /// Subject the stream captures.
+    pub subject: String,
+    /// Storage of the stream.
+    pub storage: Storage,
+    /// Acknowledgement policy of the consumer.
+    pub ack: ConsumeAck,
+    /// Wait for the server to confirm each acknowledgement (explicit acks only).
+    pub double_ack: bool,
+    /// How messages are pulled.
+    pub pull: Pull,
+    /// Whether to draw a progress bar.
+    pub progress: bool,
+}
+
+impl ConsumeSettings {
+    /// The workload name in reports.
+    fn workload(&self) -> &'static str {
+        match (self.pull, self.ack, self.double_ack) {
+            (Pull::Stream(_), ConsumeAck::None, _) => "js-consume-ack-none",
+            (Pull::Stream(_), ConsumeAck::Explicit, false) => "js-consume",
+            (Pull::Stream(_), ConsumeAck::Explicit, true) => "js-consume-double-ack",
+            (Pull::Fetch(_), ConsumeAck::None, _) => "js-fetch-ack-none",
+            (Pull::Fetch(_), ConsumeAck::Explicit, false) => "js-fetch",
+            (Pull::Fetch(_), ConsumeAck::Explicit, true) => "js-fetch-double-ack",
+        }
+    }
+}
+
+/// Fills a fresh benchmark stream with `msgs` messages (raw client, every publish
+/// acknowledged) and removes an earlier benchmark consumer. Returns the first sequence.
+pub async fn fill(settings: &ConsumeSettings) -> anyhow::Result<u64> {
+    let client = crate::connect::connect(&settings.url, "natrium bench js consume").await?;
+    let js = jetstream::new(client.clone());
+    let first_seq = recreate_stream(&js, &settings.subject, settings.storage).await?;
+    // A purged stream keeps its consumers; the benchmark wants a new one.
+    if let Ok(stream) = js.get_stream(STREAM).await
+        && stream.consumer_info(CONSUMER).await.is_ok()
+    {
+        stream
+            .delete_consumer(CONSUMER)
+            .await
+            .context("cannot delete the old benchmark consumer")?;
+    }
+    let mut raw = super::raw::RawConnection::connect(&settings.url).await?;
+    let payload = vec![b'n'; settings.size];
+    raw.publish_acked(
+        &settings.subject,
+        settings.msgs,
+        &payload,
+        FILL_WINDOW,
+        first_seq,
+        |_| {},
+    )
+    .await
+    .context("cannot fill the benchmark stream")?;
+    Ok(first_seq)
+}
+
+/// Reads the `msgs` messages [`fill`] stored from `first_seq` on through a new durable pull
+/// consumer, acknowledging each as the settings say, and reports the rate. Every message
+/// must arrive once, in order, with its payload; with explicit acks the consumer must end
+/// with nothing pending and its ack floor at the last message.
+pub async fn consume(settings: &ConsumeSettings, first_seq: u64) -> anyhow::Result<Report> {
+    anyhow::ensure!(
+        !(settings.double_ack && settings.ack == ConsumeAck::None),
+        "--double-ack needs --ack explicit"
+    );
+    let client = crate::connect::connect(&settings.url, "natrium bench js consume").await?;
+    let js = jetstream::new(client.clone());
+    let stream = js.get_stream(STREAM).await.context("no benchmark stream")?;
+    let consumer: jetstream::consumer::PullConsumer = stream
+        .create_consumer(jetstream::consumer::pull::Config {
+            durable_name: Some(CONSUMER.to_owned()),
+            ack_policy: match settings.ack {
+                ConsumeAck::Explicit => jetstream::consumer::AckPolicy::Explicit,
+                ConsumeAck::None => jetstream::consumer::AckPolicy::None,
+            },
+            ..Default::default()
+        })
+        .await
+        .context("cannot create the benchmark consumer")?;
+    let progress = if settings.progress {
+        ProgressBar::new(settings.msgs)
+    } else {
+        ProgressBar::hidden()
+    };
+    let mut histogram = Histogram::<u64>::new_with_bounds(1, 3_600_000_000_000, 3)
+        .context("cannot create the latency histogram")?;
+    let mut next_seq = first_seq;
+    let last_seq = first_seq + settings.msgs - 1;
+    let start = Instant::now();
+    match settings.pull {
+        Pull::Stream(batch) => {
+            let mut messages = consumer
+                .stream()
+                .max_messages_per_batch(batch)
+                .messages()
+                .await
+                .context("cannot start pulling")?;
+            while next_seq <= last_seq {
+                let msg = messages
+                    .next()
+                    .await
+                    .context("the message stream ended")?
+                    .map_err(|e| anyhow::anyhow!("pulling failed: {e}"))?;
+                take(settings, &msg, &mut next_seq, &mut histogram).await?;
+                progress.inc(1);
+            }
+        }
+        Pull::Fetch(batch) => {
+            while next_seq <= last_seq {
+                let wanted = batch.min((last_seq + 1 - next_seq) as usize);
+                let mut messages = consumer
+                    .fetch()
+                    .max_messages(wanted)
+                    .expires(Duration::from_secs(5))
+                    .messages()
+                    .await
+                    .map_err(|e| anyhow::anyhow!("cannot fetch: {e}"))?;
+                let before = next_seq;
+                while let Some(msg) = messages.next().await {
+                    let msg = msg.map_err(|e| anyhow::anyhow!("fetch failed: {e}"))?;
+                    take(settings, &msg, &mut next_seq, &mut histogram).await?;
+                    progress.inc(1);
+                }
+                anyhow::ensure!(
+                    next_seq > before,
+                    "a fetch of {wanted} expired empty at sequence {next_seq}"
+                );
+            }
+        }
+    }
+    // Acknowledgements are on their way; the run ends when the server has them.
+    tokio::time::timeout(ACK_SETTLE, client.flush())
+        .await
+        .context("flush timed out")?
+        .context("flush failed")?;
+    let end = Instant::now();
+    progress.finish_and_clear();
+    if settings.ack == ConsumeAck::Explicit {
+        all_acknowledged(&stream, last_seq).await?;
+    }
+    let received = next_seq - first_seq;
+    let mut report = Report::new(
+        settings.workload(),
+        &settings.url,
+        "async-nats",
+        settings.size,
+    );
+    report.set_subscribers(
+        &[ClientRun {
+            msgs: received,
+            bytes: received * settings.size as u64,
+            span: Some(Span { start, end }),
+        }],
+        settings.msgs,
+    );
+    if !histogram.is_empty() {
+        report.latency = Some(Latency::from_histogram(&histogram));
+    }
+    Ok(report)
+}
+
+/// Checks one delivered message (the next sequence, first delivery, the fill's payload)
+/// and acknowledges it as the settings say.
+async fn take(
+    settings: &ConsumeSettings,
+    msg: &jetstream::Message,
+    next_seq: &mut u64,
+    histogram: &mut Histogram<u64>,
+) -> anyhow::Result<()> {
+    let info = msg
+        .info()
+        .map_err(|e| anyhow::anyhow!("not a JetStream delivery: {e}"))?;
+    anyhow::ensure!(
+        info.stream_sequence == *next_seq && info.delivered == 1,
+        "got stream sequence {} (delivery {}), expected {} (delivery 1)",
+        info.stream_sequence,
+        info.delivered,
+        *next_seq
+    );
+    anyhow::ensure!(
+        msg.payload.len() == settings.size && msg.payload.iter().all(|&b| b == b'n'),
+        "message {next_seq} has a wrong payload"
+    );
+    match (settings.ack, settings.double_ack) {
+        (ConsumeAck::None, _) => {}
+        (ConsumeAck::Explicit, false) => msg
+            .ack()
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot acknowledge {next_seq}: {e}"))?,
+        (ConsumeAck::Explicit, true) => {
+            let sent = Instant::now();
+            msg.double_ack()
+                .await
+                .map_err(|e| anyhow::anyhow!("double ack of {next_seq} failed: {e}"))?;
+            let nanos = sent.elapsed().as_nanos().min(u128::from(u64::MAX)) as u64;
+            histogram.saturating_record(nanos.max(1));
+        }
+    }
+    *next_seq += 1;
+    Ok(())
+}
+
+/// Waits (bounded) until consumer info shows every message up to `last_seq` acknowledged.
+async fn all_acknowledged(stream: &stream::Stream, last_seq: u64) -> anyhow::Result<()> {
+    let deadline = Instant::now() + ACK_SETTLE;
+    loop {
+        let info = stream
+            .consumer_info(CONSUMER)
+            .await
+            .context("consumer info")?;
+        if info.num_ack_pending == 0 && info.ack_floor.stream_sequence >= last_seq {
+            return Ok(());
+        }
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "after {ACK_SETTLE:?} the consumer still has {} unacknowledged, ack floor {} of {last_seq}",
+            info.num_ack_pending,
+            info.ack_floor.stream_sequence
+        );
+        // No event announces that the server applied queued acks: poll, bounded above.
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
 }

@@ -4,6 +4,7 @@
 mod clients;
 mod compare;
 mod crash;
+mod crash_consume;
 mod jetstream;
 mod raw;
 mod report;
@@ -150,8 +151,38 @@ enum JsWorkload {
         #[arg(long)]
         json: bool,
     },
-    /// kill -9 the natrium-server binary in a loop while publishing; verify every
-    /// acknowledged message after each restart.
+    /// Fill a fresh stream, then read it all through a new durable pull consumer.
+    Consume {
+        /// Messages to store and read back.
+        #[arg(long, default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(1..))]
+        msgs: u64,
+        /// Payload size: bytes, or with a unit (`16B`, `16KiB`, `1MiB`).
+        #[arg(long, default_value = "128", value_parser = parse_size)]
+        size: usize,
+        /// Subject the stream captures.
+        #[arg(long, default_value = "natrium.bench.js")]
+        subject: String,
+        /// Storage of the stream.
+        #[arg(long, value_enum, default_value_t = jetstream::Storage::File)]
+        storage: jetstream::Storage,
+        /// Acknowledgement policy of the consumer.
+        #[arg(long, value_enum, default_value_t = jetstream::ConsumeAck::Explicit)]
+        ack: jetstream::ConsumeAck,
+        /// Wait for the server to confirm each acknowledgement (one at a time).
+        #[arg(long)]
+        double_ack: bool,
+        /// Messages per pull request.
+        #[arg(long, default_value_t = 500, value_parser = at_least_one)]
+        batch: usize,
+        /// Pull with one `fetch` at a time instead of async-nats' continuous pull.
+        #[arg(long)]
+        fetch: bool,
+        /// Print the result as JSON (and no progress bar).
+        #[arg(long)]
+        json: bool,
+    },
+    /// kill -9 the natrium-server binary in a loop while publishing (or consuming with
+    /// double acks); verify the durability contract after each restart.
     Crash(crash::CrashArgs),
 }
 
@@ -284,8 +315,47 @@ pub async fn run(url: &str, args: BenchArgs) -> anyhow::Result<ExitCode> {
         Workload::Js {
             workload: JsWorkload::Crash(args),
         } => {
-            crash::run(&args).await?;
+            if args.consume {
+                crash_consume::run(&args).await?;
+            } else {
+                crash::run(&args).await?;
+            }
             return Ok(ExitCode::SUCCESS);
+        }
+        Workload::Js {
+            workload:
+                JsWorkload::Consume {
+                    msgs,
+                    size,
+                    subject,
+                    storage,
+                    ack,
+                    double_ack,
+                    batch,
+                    fetch,
+                    json,
+                },
+        } => {
+            if double_ack && ack == jetstream::ConsumeAck::None {
+                anyhow::bail!("--double-ack needs --ack explicit");
+            }
+            let settings = jetstream::ConsumeSettings {
+                url: url.to_owned(),
+                msgs,
+                size,
+                subject,
+                storage,
+                ack,
+                double_ack,
+                pull: if fetch {
+                    jetstream::Pull::Fetch(batch)
+                } else {
+                    jetstream::Pull::Stream(batch)
+                },
+                progress: !json,
+            };
+            let first_seq = jetstream::fill(&settings).await?;
+            (jetstream::consume(&settings, first_seq).await?, json)
         }
         Workload::Js {
             workload:
