@@ -62,7 +62,7 @@ async fn double_acks_are_never_refused() {
         "--cycles",
         "3",
         "--max-acks",
-        "20000",
+        "4000",
         "--seed",
         "7",
     ])
