@@ -482,12 +482,8 @@ fn response_permission(v: &natrium_conf::Value) -> Result<Option<ResponsePermiss
                     Some(rest) => (true, rest),
                     None => (false, text),
                 };
-                let d = natrium_conf::Value::new(
-                    natrium_conf::ValueKind::String(magnitude.to_owned()),
-                    value.pos.clone(),
-                )
-                .as_duration()
-                .map_err(|e| format!("error parsing expires: {e}"))?;
+                let d = natrium_conf::parse_duration(magnitude)
+                    .map_err(|e| format!("error parsing expires: {e}"))?;
                 if !d.is_zero() {
                     p.expires = if negative { None } else { Some(d) };
                 }
