@@ -69,7 +69,6 @@ const NOT_SUPPORTED: &[&str] = &[
     "leaf",
     "websocket",
     "mqtt",
-    "accounts",
     "operator",
     "operators",
     "resolver",
@@ -109,6 +108,7 @@ fn apply(map: &Map, cfg: &mut FileConfig, path: &Path) -> Result<(), ConfigError
         path: path.to_owned(),
         source,
     };
+    let mut account_users = Vec::new();
     for entry in map.iter() {
         let o = &mut cfg.options;
         let key = entry.key().to_ascii_lowercase();
@@ -163,6 +163,9 @@ fn apply(map: &Map, cfg: &mut FileConfig, path: &Path) -> Result<(), ConfigError
                 cfg.auth_timeout_set |= apply_authorization(map, o, path)?;
             }
             "tls" => o.tls = Some(parse_tls(entry, path)?),
+            "accounts" => {
+                o.accounts = crate::accounts::conf::parse_accounts(entry, path, &mut account_users)?
+            }
             "jetstream" => o.jetstream = parse_jetstream(entry, path)?,
             "store_dir" => cfg.store_dir = Some(v.as_str().map_err(conf_err)?.into()),
             "allow_non_tls" => cfg.allow_non_tls = v.as_bool().map_err(conf_err)?,
@@ -196,6 +199,7 @@ fn apply(map: &Map, cfg: &mut FileConfig, path: &Path) -> Result<(), ConfigError
     if let Some(tls) = &mut cfg.options.tls {
         tls.allow_non_tls = cfg.allow_non_tls;
     }
+    add_account_users(map, cfg, account_users, path)?;
     // A top-level `store_dir` is JetStream's unless its block names one.
     if let (Some(dir), Some(js)) = (&cfg.store_dir, &mut cfg.options.jetstream)
         && js.store_dir.is_none()
@@ -206,6 +210,45 @@ fn apply(map: &Map, cfg: &mut FileConfig, path: &Path) -> Result<(), ConfigError
         cfg.options.auth_timeout = default_auth_timeout(cfg.options.tls.as_ref());
     }
     Ok(())
+}
+
+/// Adds the users of the `accounts` block to the authorization users, then checks accounts,
+/// users and `no_auth_user` together as nats-server does at load.
+fn add_account_users(
+    map: &Map,
+    cfg: &mut FileConfig,
+    account_users: Vec<User>,
+    path: &Path,
+) -> Result<(), ConfigError> {
+    let o = &mut cfg.options;
+    let key_pos = |key: &str| {
+        map.get_entry(key)
+            .map_or_else(|| "1:1".to_string(), |e| e.key_pos().to_string())
+    };
+    if !account_users.is_empty() {
+        match &mut o.auth {
+            Auth::None => o.auth = Auth::Users(account_users),
+            Auth::Users(list) => list.extend(account_users),
+            Auth::Token(_) => {
+                return Err(ConfigError::Invalid {
+                    path: path.to_owned(),
+                    pos: key_pos("authorization"),
+                    message: "Can not have a token and users in accounts".into(),
+                });
+            }
+        }
+    }
+    crate::accounts::validate(o).map_err(|err| {
+        let key = match err {
+            crate::accounts::AccountError::NoAuthUser(_) => "no_auth_user",
+            _ => "accounts",
+        };
+        ConfigError::Invalid {
+            path: path.to_owned(),
+            pos: key_pos(key),
+            message: err.to_string(),
+        }
+    })
 }
 
 /// nats-server's default auth timeout: 2 s, or the TLS timeout + 1 s when TLS is on (the
@@ -540,24 +583,10 @@ fn apply_authorization(map: &Map, o: &mut ServerOptions, path: &Path) -> Result<
                 timeout_set = true;
             }
             "users" => {
-                let mut list = Vec::new();
-                for u in v.as_array().map_err(conf_err)? {
-                    let m = u.as_map().map_err(conf_err)?;
-                    let get = |k: &str| -> Result<String, ConfigError> {
-                        match m.get(k) {
-                            Some(v) => Ok(v.as_str().map_err(conf_err)?.to_owned()),
-                            None => Err(invalid(path, entry, format!("a user without `{k}`"))),
-                        }
-                    };
-                    let mut u = User::new(get("user")?, get("password")?);
-                    if let Some(p) = m.get("permissions") {
-                        let p = crate::permissions::from_conf(p)
-                            .map_err(|m| invalid(path, entry, m))?;
-                        u = u.with_permissions(p);
-                    }
-                    list.push(u);
-                }
-                users = Some(list);
+                users = Some(crate::accounts::conf::parse_users(
+                    v,
+                    crate::accounts::conf::At(path),
+                )?);
             }
             "permissions" | "default_permissions" => {
                 let p = crate::permissions::from_conf(v).map_err(|m| invalid(path, entry, m))?;

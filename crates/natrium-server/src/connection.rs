@@ -21,6 +21,7 @@ use tokio::net::TcpStream;
 use tokio::net::tcp::OwnedWriteHalf;
 use tokio::time::Instant;
 
+use crate::accounts::Account;
 use crate::auth::{self, Credentials};
 use crate::client::{Client, ClientMeta, CloseReason, now_nanos};
 use crate::deliver::{
@@ -59,9 +60,14 @@ pub(crate) async fn serve(shared: Arc<Shared>, stream: TcpStream, peer: SocketAd
     ));
     // One snapshot of the reloadable settings for both what INFO announces and the TLS used.
     let live = shared.live.read().clone();
+    let advertised = live.advertised();
+    let nonce = advertised.nonce_required.then(new_nonce);
     let info = shared
         .info
-        .line_for(cid, &peer.ip().to_string(), &live.advertised());
+        .line_for(cid, &peer.ip().to_string(), &advertised, nonce.as_deref());
+    if let Some(nonce) = nonce {
+        let _ = client.nonce.set(nonce.into());
+    }
     let admitted = {
         let mut clients = shared.clients.lock();
         if clients.len() >= shared.opts.max_connections {
@@ -94,6 +100,14 @@ pub(crate) async fn serve(shared: Arc<Shared>, stream: TcpStream, peer: SocketAd
         // connection's task too.
         Some(tls) => Box::pin(serve_tls(shared, client, stream, info, tls)).await,
     }
+}
+
+/// A fresh nonce for INFO: 11 random bytes in unpadded URL-safe base64 (15 characters), as
+/// nats-server makes them.
+fn new_nonce() -> String {
+    use base64::Engine as _;
+    let bytes: [u8; 11] = std::array::from_fn(|_| fastrand::u8(..));
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 
 /// Upgrades an admitted connection to TLS (after INFO) and runs it.
@@ -224,6 +238,8 @@ struct ConnectJson {
     user: Option<String>,
     pass: Option<String>,
     auth_token: Option<String>,
+    nkey: Option<String>,
+    sig: Option<String>,
 }
 
 /// What the read loop does after an operation.
@@ -256,6 +272,9 @@ struct Connection {
     trace: bool,
     /// The authenticated user's permissions, if restricted.
     perms: Option<crate::permissions::ConnectionPermissions>,
+    /// The account messages are routed in: the global one until CONNECT names another
+    /// (looked up once here, never per message).
+    account: Arc<Account>,
 }
 
 impl Connection {
@@ -266,6 +285,7 @@ impl Connection {
             max_payload: live.max_payload as usize,
         };
         Connection {
+            account: shared.accounts.global().clone(),
             auth_required: live.auth.is_required(),
             shared,
             client,
@@ -479,11 +499,14 @@ impl Connection {
             user: opts.user.as_deref(),
             pass: opts.pass.as_deref(),
             token: opts.auth_token.as_deref(),
+            nkey: opts.nkey.as_deref(),
+            sig: opts.sig.as_deref(),
+            nonce: self.client.nonce.get().map(|n| &**n),
         };
         let live = self.shared.live.read().clone();
         let no_auth_user = live.no_auth_user.as_deref();
         let user = match auth::check_or_default(&live.auth, &creds, no_auth_user) {
-            Ok(user) => user.map(str::to_owned),
+            Ok(user) => user,
             Err(()) => {
                 tracing::error!(
                     "{} - cid:{} - authentication error",
@@ -505,7 +528,15 @@ impl Connection {
         }
         self.client.headers.store(self.headers, Ordering::Relaxed);
         self.client.echo.store(self.echo, Ordering::Relaxed);
-        self.perms = crate::permissions::for_user(&live.auth, user.as_deref());
+        self.perms = crate::permissions::for_user(user);
+        // The account is fixed from here on; connections keep theirs across reloads.
+        let account = self
+            .shared
+            .accounts
+            .for_user(user.and_then(|u| u.account.as_deref()));
+        if self.client.account.set(account.clone()).is_ok() {
+            self.account = account.clone();
+        }
         if let Some(filter) = self.perms.as_ref().and_then(|p| p.delivery_filter()) {
             let _ = self.client.deny_delivery.set(filter);
         }
@@ -516,7 +547,7 @@ impl Connection {
             name: opts.name.unwrap_or_default(),
             lang: opts.lang.unwrap_or_default(),
             version: opts.version.unwrap_or_default(),
-            user,
+            user: user.map(|u| u.username.clone()),
         };
         self.connected = true;
         self.ok();
@@ -557,6 +588,8 @@ impl Connection {
             shared: &self.shared,
             client: &self.client,
             echo: self.echo,
+            account: &self.account,
+            hops: 0,
         };
         let delivered = from.route(&mut self.cache, &mut self.out, &msg);
         if !delivered
@@ -570,7 +603,7 @@ impl Connection {
     /// The 503 status a requester gets when its request reached nobody, addressed to the
     /// requester's own subscription that matches the reply subject.
     fn no_responders_reply(&mut self, reply: &[u8]) {
-        let matches = self.shared.sublist.matches(reply);
+        let matches = self.account.sublist.matches(reply);
         let cid = self.client.cid;
         let own = matches
             .plain
@@ -618,7 +651,7 @@ impl Connection {
             }
             let sub = Arc::new(Subscription::new(self.client.clone(), subject, queue, sid));
             if self
-                .shared
+                .account
                 .sublist
                 .insert(subject, queue, SubRef(sub.clone()))
                 .is_err()
@@ -655,7 +688,7 @@ impl Connection {
         let subs: Vec<Arc<Subscription>> =
             self.client.subs.lock().drain().map(|(_, s)| s).collect();
         for sub in subs {
-            self.shared
+            self.account
                 .sublist
                 .remove(&sub.subject, sub.queue.as_deref(), &SubRef(sub.clone()));
         }

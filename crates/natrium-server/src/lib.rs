@@ -33,6 +33,7 @@
 //! `subscription`, `tls` (TLS settings and handshake details), `outbound` (buffer, writer, slow consumers), `auth`, `info`, `monitor` (HTTP
 //! monitoring: `/varz`, `/connz`, ...), `cli` (the binary's flags), `logging`, `error`.
 
+mod accounts;
 mod auth;
 pub mod busy_poll;
 pub mod cli;
@@ -55,6 +56,10 @@ pub mod signal;
 mod subscription;
 mod tls;
 
+pub use accounts::{
+    AccountError, AccountOptions, DEFAULT_RESPONSE_THRESHOLD, Export, ExportKind, GLOBAL_ACCOUNT,
+    Import, ImportKind, ResponseType,
+};
 pub use client::{ClientSnapshot, CloseReason};
 pub use error::ServerError;
 pub use info::VERSION;

@@ -21,8 +21,6 @@ use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 
-use crate::options::Auth;
-
 /// What a user may publish to and subscribe to. `None` leaves that side unrestricted.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Permissions {
@@ -404,12 +402,8 @@ impl DeliveryFilter {
 }
 
 /// The permissions of the authenticated user `name`, when `auth` restricts that user.
-pub(crate) fn for_user(auth: &Auth, name: Option<&str>) -> Option<ConnectionPermissions> {
-    let (Auth::Users(users), Some(name)) = (auth, name) else {
-        return None;
-    };
-    let user = users.iter().find(|u| u.username == name)?;
-    let perms = user.permissions.as_ref()?;
+pub(crate) fn for_user(user: Option<&crate::options::User>) -> Option<ConnectionPermissions> {
+    let perms = user?.permissions.as_ref()?;
     Some(ConnectionPermissions::new(CompiledPermissions::compile(
         perms,
     )))

@@ -55,7 +55,8 @@ pub struct ServerStats {
 pub(crate) struct Shared {
     pub opts: ServerOptions,
     pub info: ServerInfo,
-    pub sublist: natrium_sublist::Sublist<SubRef>,
+    /// Every account, each with its own subject index; `$G` for clients outside accounts.
+    pub accounts: crate::accounts::Accounts,
     pub clients: Mutex<HashMap<u64, Arc<Client>>>,
     pub counters: Counters,
     /// Recently closed connections, for monitoring (`/connz?state=closed`).
@@ -76,6 +77,16 @@ pub(crate) struct Shared {
     pub next_internal_sid: AtomicU64,
     /// JetStream, when enabled (set once, right after start).
     pub jetstream: std::sync::OnceLock<Arc<crate::jetstream::JetStream>>,
+}
+
+impl Shared {
+    /// The account `client` belongs to (set at CONNECT; the global account until then).
+    pub(crate) fn account_of<'a>(
+        &'a self,
+        client: &'a Client,
+    ) -> &'a Arc<crate::accounts::Account> {
+        client.account.get().unwrap_or(self.accounts.global())
+    }
 }
 
 /// The server as internal subscribers' owners see it (see [`crate::internal::Port`]).
@@ -100,6 +111,8 @@ impl crate::internal::Port for ServerPort {
             sink,
         ));
         shared
+            .accounts
+            .global()
             .sublist
             .insert(subject, queue, SubRef(sub.clone()))
             .ok()?;
@@ -163,6 +176,7 @@ impl Server {
                 opts.max_payload, opts.max_pending
             )));
         }
+        crate::accounts::validate(&opts)?;
         // Certificates are checked before anything listens: a bad file stops the start.
         let tls = match &opts.tls {
             Some(t) => Some(crate::tls::LiveTls::load(t)?),
@@ -193,9 +207,11 @@ impl Server {
             port: addr.port(),
             jetstream: opts.jetstream.is_some(),
         };
+        let internal_client = Arc::new(Client::internal(opts.max_pending));
+        let accounts = crate::accounts::Accounts::build(&opts, &internal_client)?;
         let shared = Arc::new(Shared {
             info,
-            sublist: natrium_sublist::Sublist::new(),
+            accounts,
             clients: Mutex::new(HashMap::new()),
             counters: Counters::default(),
             closed: crate::monitor::ClosedConnections::default(),
@@ -205,7 +221,7 @@ impl Server {
             lame_duck: CancellationToken::new(),
             live: parking_lot::RwLock::new(Arc::new(crate::signal::Reloadable::new(&opts, tls))),
             tasks: TaskTracker::new(),
-            internal_client: Arc::new(Client::internal(opts.max_pending)),
+            internal_client,
             next_internal_sid: AtomicU64::new(1),
             jetstream: std::sync::OnceLock::new(),
             opts,
@@ -303,7 +319,7 @@ impl Server {
             slow_consumers: c.slow_consumers.load(Ordering::Relaxed),
             connections: self.shared.clients.lock().len(),
             total_connections: c.total_connections.load(Ordering::Relaxed),
-            subscriptions: self.shared.sublist.count(),
+            subscriptions: self.shared.accounts.subscription_count(),
         }
     }
 

@@ -27,6 +27,7 @@ impl Reloadable {
             tls_verify: self.tls.as_ref().is_some_and(|t| t.options.verify),
             tls_available: self.tls.as_ref().is_some_and(|t| t.options.allow_non_tls),
             max_payload: self.max_payload,
+            nonce_required: matches!(&self.auth, Auth::Users(u) if u.iter().any(|u| u.nkey.is_some())),
         }
     }
 

@@ -62,7 +62,7 @@ pub(crate) fn render(
         .unwrap_or_default()
         .as_secs_f64();
     let uptime = format::since(shared.started, std::time::SystemTime::now()).as_secs_f64();
-    let subsz = shared.sublist.stats();
+    let subsz = shared.accounts.global().sublist.stats();
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
 
     let mut r = Registry::default();
@@ -98,7 +98,7 @@ pub(crate) fn render(
     r.register(
         "natrium_server_subscriptions",
         "Subscriptions currently registered",
-        int(shared.sublist.count()),
+        int(shared.accounts.subscription_count()),
     );
     r.register(
         "natrium_server_slow_consumers",

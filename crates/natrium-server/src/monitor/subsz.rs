@@ -103,7 +103,7 @@ pub(crate) enum Subsz {
 
 /// Builds the `/subsz` document.
 pub(crate) fn subsz(shared: &Shared, q: &SubszQuery) -> Subsz {
-    let stats = Stats::from(shared.sublist.stats());
+    let stats = Stats::from(shared.accounts.global().sublist.stats());
     if !q.subs {
         return Subsz::Stats(stats);
     }
