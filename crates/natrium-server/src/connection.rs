@@ -505,8 +505,18 @@ impl Connection {
         };
         let live = self.shared.live.read().clone();
         let no_auth_user = live.no_auth_user.as_deref();
-        let user = match auth::check_or_default(&live.auth, &creds, no_auth_user) {
-            Ok(user) => user,
+        let checked = auth::check_or_default(&live.auth, &creds, no_auth_user).and_then(|user| {
+            // A user whose account is unknown (reloads cannot add accounts) is not let in
+            // anywhere else.
+            let account = self
+                .shared
+                .accounts
+                .for_user(user.and_then(|u| u.account.as_deref()))
+                .ok_or(())?;
+            Ok((user, account.clone()))
+        });
+        let (user, account) = match checked {
+            Ok(found) => found,
             Err(()) => {
                 tracing::error!(
                     "{} - cid:{} - authentication error",
@@ -530,12 +540,8 @@ impl Connection {
         self.client.echo.store(self.echo, Ordering::Relaxed);
         self.perms = crate::permissions::for_user(user);
         // The account is fixed from here on; connections keep theirs across reloads.
-        let account = self
-            .shared
-            .accounts
-            .for_user(user.and_then(|u| u.account.as_deref()));
         if self.client.account.set(account.clone()).is_ok() {
-            self.account = account.clone();
+            self.account = account;
         }
         if let Some(filter) = self.perms.as_ref().and_then(|p| p.delivery_filter()) {
             let _ = self.client.deny_delivery.set(filter);

@@ -359,6 +359,21 @@ impl Server {
     /// `max_payload` to clients connecting from now on. A reload that can't be applied
     /// (unusable TLS files) is logged and changes nothing, as in nats-server.
     pub fn reload(&self, opts: &ServerOptions) {
+        // Users may move between the accounts the server runs with; the accounts themselves
+        // (and their exports and imports) are fixed until a restart.
+        let accounts = if opts.accounts != self.shared.opts.accounts {
+            Err(
+                "the accounts block changed (accounts, exports and imports are applied at \
+                 restart)"
+                    .to_string(),
+            )
+        } else {
+            crate::accounts::validate(opts).map_err(|e| e.to_string())
+        };
+        if let Err(e) = accounts {
+            tracing::error!("Failed to reload server configuration: {e}");
+            return;
+        }
         let tls = match self.reload_tls(opts.tls.as_ref()) {
             Ok(tls) => tls,
             Err(e) => {

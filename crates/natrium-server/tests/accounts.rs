@@ -395,3 +395,42 @@ async fn accounts_from_the_library_api_are_checked_at_start() {
     assert_eq!(err, "user \"u\" names the unknown account \"Nope\"");
     let _ = Duration::ZERO;
 }
+
+/// Options from configuration text, as a reload reads them.
+fn options(conf: &str) -> natrium_server::ServerOptions {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("server.conf");
+    std::fs::write(&path, format!("listen: 127.0.0.1:-1\n{conf}")).expect("write config");
+    config::load(&path).expect("valid configuration").options
+}
+
+#[tokio::test]
+async fn reload_adds_a_user_to_an_account_but_not_new_accounts() {
+    let server = start_with(TWO_ACCOUNTS).await;
+    let b = login(&server, "b", "b").await;
+    let mut sub = b.subscribe("orders").await.unwrap();
+    b.flush().await.unwrap();
+
+    let with_c = TWO_ACCOUNTS.replace(
+        "{user: b, password: b}",
+        "{user: b, password: b}, {user: c, password: c}",
+    );
+    server.reload(&options(&with_c));
+    let c = login(&server, "c", "c").await;
+    c.publish("orders", "from C".into()).await.unwrap();
+    assert_eq!(next(&mut sub).await.payload, "from C");
+
+    // A new account is refused as a whole: the old configuration stays.
+    let with_n = format!(
+        "{}\n",
+        with_c.replace("B {", "N { users: [{user: n, password: n}] }\n  B {")
+    );
+    server.reload(&options(&with_n));
+    let refused = async_nats::ConnectOptions::with_user_and_password("n".into(), "n".into())
+        .connect(server.client_url());
+    assert!(tokio::time::timeout(BOUND, refused).await.unwrap().is_err());
+    // Clients already connected keep working in their accounts.
+    b.publish("orders", "still B".into()).await.unwrap();
+    assert_eq!(next(&mut sub).await.payload, "still B");
+    server.shutdown().await;
+}

@@ -84,9 +84,13 @@ impl Accounts {
         self.by_name.get(name)
     }
 
-    /// The account of a user: its own, or `$G` for users outside any account.
-    pub(crate) fn for_user(&self, account: Option<&str>) -> &Arc<Account> {
-        account.and_then(|a| self.get(a)).unwrap_or(&self.global)
+    /// The account of a user: its own, or `$G` for users outside any account; `None` when
+    /// it names an account this server does not have.
+    pub(crate) fn for_user(&self, account: Option<&str>) -> Option<&Arc<Account>> {
+        match account {
+            Some(name) => self.get(name),
+            None => Some(&self.global),
+        }
     }
 
     /// Client subscriptions in every account (import routes not counted).
