@@ -434,3 +434,91 @@ async fn reload_adds_a_user_to_an_account_but_not_new_accounts() {
     assert_eq!(next(&mut sub).await.payload, "still B");
     server.shutdown().await;
 }
+
+async fn get(server: &Server, path: &str) -> (u16, String) {
+    let addr = server.monitor_addr().expect("monitoring on");
+    let resp = reqwest::get(format!("http://{addr}{path}"))
+        .await
+        .expect("GET");
+    let status = resp.status().as_u16();
+    (status, resp.text().await.expect("body"))
+}
+
+async fn get_json(server: &Server, path: &str) -> serde_json::Value {
+    let (status, body) = get(server, path).await;
+    assert_eq!(status, 200, "{path}: {body}");
+    serde_json::from_str(&body).expect("json")
+}
+
+#[tokio::test]
+async fn monitoring_shows_accounts_in_connz_accountz_and_metrics() {
+    let server = start_with(&format!(
+        "http_port: -1\n{}",
+        SERVICE.replace(
+            "B { users",
+            "G2 { exports: [{stream: \"s.>\", accounts: [B]}] }\n  B { users"
+        )
+    ))
+    .await;
+    let a = login(&server, "a", "a").await;
+    let _sub = a.subscribe("help.>").await.unwrap();
+    a.flush().await.unwrap();
+    let b = login(&server, "b", "b").await;
+    b.flush().await.unwrap();
+
+    let connz = get_json(&server, "/connz?auth=1").await;
+    let accounts: Vec<&str> = connz["connections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["account"].as_str().unwrap())
+        .collect();
+    assert_eq!(accounts, ["A", "B"]);
+    // Without `auth`, nats-server shows no account.
+    let connz = get_json(&server, "/connz").await;
+    assert!(connz["connections"][0].get("account").is_none(), "{connz}");
+    let only_b = get_json(&server, "/connz?acc=B&auth=1").await;
+    assert_eq!(only_b["num_connections"], 1);
+    assert_eq!(only_b["connections"][0]["authorized_user"], "b");
+
+    let list = get_json(&server, "/accountz").await;
+    assert_eq!(list["accounts"], serde_json::json!(["$G", "A", "G2", "B"]));
+    let a_doc = get_json(&server, "/accountz?acc=A").await;
+    let detail = &a_doc["account_detail"];
+    assert_eq!(detail["account_name"], "A");
+    assert_eq!(detail["client_connections"], 1);
+    assert_eq!(detail["exports"][0]["subject"], "help.>");
+    assert_eq!(detail["exports"][0]["type"], "service");
+    assert_eq!(detail["exports"][0]["response_type"], "Singleton");
+    assert_eq!(
+        detail["exports"][2]["approved_accounts"],
+        serde_json::json!(["B"])
+    );
+    let b_doc = get_json(&server, "/accountz?acc=B").await;
+    let import = &b_doc["account_detail"]["imports"][0];
+    assert_eq!(
+        (
+            import["subject"].as_str(),
+            import["account"].as_str(),
+            import["to"].as_str()
+        ),
+        (Some("help.>"), Some("A"), Some("ask.>"))
+    );
+    assert_eq!(import["local_subject"], "ask.>");
+    let (status, body) = get(&server, "/accountz?acc=NOPE").await;
+    assert_eq!(
+        (status, body.as_str()),
+        (400, "Account NOPE does not exist")
+    );
+
+    let (_, metrics) = get(&server, "/metrics").await;
+    assert!(
+        metrics.contains("natrium_server_account_connections{account=\"A\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("natrium_server_account_connections{account=\"$G\"} 0"),
+        "{metrics}"
+    );
+    server.shutdown().await;
+}

@@ -93,6 +93,11 @@ impl Accounts {
         }
     }
 
+    /// Every account, `$G` last.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &Arc<Account>> {
+        self.all.iter()
+    }
+
     /// Client subscriptions in every account (import routes not counted).
     pub(crate) fn subscription_count(&self) -> usize {
         let all: usize = self.all.iter().map(|a| a.sublist.count()).sum();
