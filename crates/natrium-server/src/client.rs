@@ -29,6 +29,8 @@ pub enum CloseReason {
     AuthorizationViolation,
     /// No CONNECT within the auth timeout.
     AuthenticationTimeout,
+    /// The user's JWT expired while connected.
+    AuthenticationExpired,
     /// Too many unanswered PINGs.
     StaleConnection,
     /// Too many queued outbound bytes.

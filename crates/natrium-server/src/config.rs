@@ -69,10 +69,8 @@ const NOT_SUPPORTED: &[&str] = &[
     "leaf",
     "websocket",
     "mqtt",
-    "operator",
-    "operators",
-    "resolver",
-    "system_account",
+    "trusted",
+    "trusted_keys",
     "nkeys",
     "connect_error_reports",
     "reconnect_error_reports",
@@ -109,6 +107,8 @@ fn apply(map: &Map, cfg: &mut FileConfig, path: &Path) -> Result<(), ConfigError
         source,
     };
     let mut account_users = Vec::new();
+    let mut operator = crate::operator::OperatorOptions::default();
+    let mut operator_mode = false;
     for entry in map.iter() {
         let o = &mut cfg.options;
         let key = entry.key().to_ascii_lowercase();
@@ -163,6 +163,20 @@ fn apply(map: &Map, cfg: &mut FileConfig, path: &Path) -> Result<(), ConfigError
                 cfg.auth_timeout_set |= apply_authorization(map, o, path)?;
             }
             "tls" => o.tls = Some(parse_tls(entry, path)?),
+            "operator" | "operators" | "trusted_operators" => {
+                operator_mode = true;
+                operator.operators.extend(operator_jwts(entry, path)?);
+            }
+            "system_account" | "system" => {
+                operator.system_account = Some(v.as_str().map_err(conf_err)?.to_owned())
+            }
+            "resolver" => check_resolver(entry, path)?,
+            "resolver_preload" => {
+                for e in v.as_map().map_err(conf_err)?.iter() {
+                    let token = e.value().as_str().map_err(conf_err)?.to_owned();
+                    operator.accounts.push((e.key().to_owned(), token));
+                }
+            }
             "accounts" => {
                 o.accounts = crate::accounts::conf::parse_accounts(entry, path, &mut account_users)?
             }
@@ -199,6 +213,26 @@ fn apply(map: &Map, cfg: &mut FileConfig, path: &Path) -> Result<(), ConfigError
     if let Some(tls) = &mut cfg.options.tls {
         tls.allow_non_tls = cfg.allow_non_tls;
     }
+    if operator_mode {
+        // Checked here too, so a bad JWT is reported with the file's position.
+        crate::operator::Trust::new(&operator).map_err(|e| ConfigError::Invalid {
+            path: path.to_owned(),
+            pos: map
+                .get_entry("operator")
+                .or_else(|| map.get_entry("operators"))
+                .map_or_else(|| "1:1".into(), |e| e.key_pos().to_string()),
+            message: e.to_string(),
+        })?;
+        cfg.options.operator = Some(operator);
+    } else if !operator.accounts.is_empty() {
+        return Err(ConfigError::Invalid {
+            path: path.to_owned(),
+            pos: map
+                .get_entry("resolver_preload")
+                .map_or_else(|| "1:1".into(), |e| e.key_pos().to_string()),
+            message: "resolver_preload needs an operator".into(),
+        });
+    }
     add_account_users(map, cfg, account_users, path)?;
     // A top-level `store_dir` is JetStream's unless its block names one.
     if let (Some(dir), Some(js)) = (&cfg.store_dir, &mut cfg.options.jetstream)
@@ -210,6 +244,61 @@ fn apply(map: &Map, cfg: &mut FileConfig, path: &Path) -> Result<(), ConfigError
         cfg.options.auth_timeout = default_auth_timeout(cfg.options.tls.as_ref());
     }
     Ok(())
+}
+
+/// `operator: JWT | path | [JWT | path, ...]`: the operator JWTs. A file may hold the bare
+/// token or nsc's decorated form (`-----BEGIN NATS OPERATOR JWT-----`).
+fn operator_jwts(entry: &Entry, path: &Path) -> Result<Vec<String>, ConfigError> {
+    let v = entry.value();
+    let items: Vec<&Value> = match v.as_array() {
+        Ok(list) => list.iter().collect(),
+        Err(_) => vec![v],
+    };
+    let mut jwts = Vec::new();
+    for item in items {
+        let text = item.as_str().map_err(|source| ConfigError::Conf {
+            path: path.to_owned(),
+            source,
+        })?;
+        if looks_like_jwt(text) {
+            jwts.push(text.trim().to_owned());
+            continue;
+        }
+        // Relative to the configuration file, as `include`s are.
+        let file = path.parent().unwrap_or(Path::new(".")).join(text);
+        let contents = std::fs::read_to_string(&file).map_err(|e| {
+            invalid(
+                path,
+                entry,
+                format!("error reading operator JWT {}: {e}", file.display()),
+            )
+        })?;
+        let token = contents
+            .lines()
+            .map(str::trim)
+            .find(|l| looks_like_jwt(l))
+            .ok_or_else(|| invalid(path, entry, format!("no JWT in {}", file.display())))?;
+        jwts.push(token.to_owned());
+    }
+    Ok(jwts)
+}
+
+fn looks_like_jwt(text: &str) -> bool {
+    let text = text.trim();
+    text.starts_with("eyJ") && text.matches('.').count() == 2
+}
+
+/// `resolver: MEMORY` is the one resolver natrium-server has.
+fn check_resolver(entry: &Entry, path: &Path) -> Result<(), ConfigError> {
+    match entry.value().as_str() {
+        Ok(s) if s.eq_ignore_ascii_case("MEMORY") => Ok(()),
+        _ => Err(invalid(
+            path,
+            entry,
+            "only `resolver: MEMORY` is supported yet by natrium-server (not the full, \
+             cache or URL resolvers)",
+        )),
+    }
 }
 
 /// Adds the users of the `accounts` block to the authorization users, then checks accounts,

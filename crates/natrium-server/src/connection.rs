@@ -8,7 +8,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use bytes::{Buf, BytesMut};
 use natrium_wire::{
@@ -48,6 +48,8 @@ const ERR_STALE: &str = "Stale Connection";
 const ERR_MAX_CONNECTIONS: &str = "maximum connections exceeded";
 const ERR_MAX_SUBSCRIPTIONS: &str = "maximum subscriptions exceeded";
 const ERR_NO_RESPONDERS_NEEDS_HEADERS: &str = "no responders requires headers support";
+const ERR_MAX_ACCOUNT_CONNECTIONS: &str = "maximum account active connections exceeded";
+const ERR_AUTH_EXPIRED: &str = "User Authentication Expired";
 
 /// Serves one accepted connection until it closes.
 pub(crate) async fn serve(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr) {
@@ -99,6 +101,14 @@ pub(crate) async fn serve(shared: Arc<Shared>, stream: TcpStream, peer: SocketAd
         // Boxed: the handshake state is large, and inline it would enlarge every plain
         // connection's task too.
         Some(tls) => Box::pin(serve_tls(shared, client, stream, info, tls)).await,
+    }
+}
+
+/// Sleeps until `at` (never returns for `None`; the caller guards the branch anyway).
+async fn sleep_until_some(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
     }
 }
 
@@ -238,8 +248,21 @@ struct ConnectJson {
     user: Option<String>,
     pass: Option<String>,
     auth_token: Option<String>,
+    jwt: Option<String>,
     nkey: Option<String>,
     sig: Option<String>,
+}
+
+/// Who a CONNECT authenticated as, and the limits that come with it.
+struct Identity {
+    user: Option<String>,
+    account: Arc<Account>,
+    permissions: Option<crate::permissions::Permissions>,
+    /// When a user JWT expires.
+    expires: Option<SystemTime>,
+    max_subs: Option<usize>,
+    max_payload: Option<usize>,
+    max_account_connections: Option<usize>,
 }
 
 /// What the read loop does after an operation.
@@ -275,6 +298,10 @@ struct Connection {
     /// The account messages are routed in: the global one until CONNECT names another
     /// (looked up once here, never per message).
     account: Arc<Account>,
+    /// A JWT user's own subscription limit (the server's applies too).
+    max_subs: Option<usize>,
+    /// When the user's JWT expires: the connection is closed then.
+    expires: Option<Instant>,
 }
 
 impl Connection {
@@ -286,7 +313,9 @@ impl Connection {
         };
         Connection {
             account: shared.accounts.global().clone(),
-            auth_required: live.auth.is_required(),
+            max_subs: None,
+            expires: None,
+            auth_required: live.requires_auth(),
             shared,
             client,
             limits,
@@ -355,6 +384,15 @@ impl Connection {
                 _ = &mut auth_timer, if self.auth_required && !self.connected => {
                     self.error(ERR_AUTH_TIMEOUT);
                     return CloseReason::AuthenticationTimeout;
+                }
+                _ = sleep_until_some(self.expires), if self.expires.is_some() => {
+                    tracing::debug!(
+                        "{} - cid:{} - User JWT expired",
+                        self.client.addr,
+                        self.client.cid
+                    );
+                    self.error(ERR_AUTH_EXPIRED);
+                    return CloseReason::AuthenticationExpired;
                 }
             }
         }
@@ -495,31 +533,11 @@ impl Connection {
                 return Flow::Close(CloseReason::ProtocolViolation);
             }
         };
-        let creds = Credentials {
-            user: opts.user.as_deref(),
-            pass: opts.pass.as_deref(),
-            token: opts.auth_token.as_deref(),
-            nkey: opts.nkey.as_deref(),
-            sig: opts.sig.as_deref(),
-            nonce: self.client.nonce.get().map(|n| &**n),
-        };
-        let live = self.shared.live.read().clone();
-        let no_auth_user = live.no_auth_user.as_deref();
-        let checked = auth::check_or_default(&live.auth, &creds, no_auth_user).and_then(|user| {
-            // A user whose account is unknown (reloads cannot add accounts) is not let in
-            // anywhere else.
-            let account = self
-                .shared
-                .accounts
-                .for_user(user.and_then(|u| u.account.as_deref()))
-                .ok_or(())?;
-            Ok((user, account.clone()))
-        });
-        let (user, account) = match checked {
-            Ok(found) => found,
-            Err(()) => {
+        let who = match self.identify(&opts) {
+            Ok(who) => who,
+            Err(why) => {
                 tracing::error!(
-                    "{} - cid:{} - authentication error",
+                    "{} - cid:{} - authentication error: {why}",
                     self.client.addr,
                     self.client.cid
                 );
@@ -527,6 +545,29 @@ impl Connection {
                 return Flow::Close(CloseReason::AuthorizationViolation);
             }
         };
+        if let Some(max) = who.max_account_connections {
+            let others = {
+                let clients = self.shared.clients.lock();
+                clients
+                    .values()
+                    .filter(|c| c.cid != self.client.cid)
+                    .filter(|c| {
+                        c.account
+                            .get()
+                            .is_some_and(|a| Arc::ptr_eq(a, &who.account))
+                    })
+                    .count()
+            };
+            if others >= max {
+                tracing::error!(
+                    "{} - cid:{} - {ERR_MAX_ACCOUNT_CONNECTIONS}",
+                    self.client.addr,
+                    self.client.cid
+                );
+                self.error(ERR_MAX_ACCOUNT_CONNECTIONS);
+                return Flow::Close(CloseReason::MaxConnectionsExceeded);
+            }
+        }
         self.verbose = opts.verbose.unwrap_or(true);
         self.pedantic = opts.pedantic.unwrap_or(true);
         self.echo = opts.echo.unwrap_or(true);
@@ -538,11 +579,19 @@ impl Connection {
         }
         self.client.headers.store(self.headers, Ordering::Relaxed);
         self.client.echo.store(self.echo, Ordering::Relaxed);
-        self.perms = crate::permissions::for_user(user);
+        self.perms = crate::permissions::for_connection(who.permissions.as_ref());
         // The account is fixed from here on; connections keep theirs across reloads.
-        if self.client.account.set(account.clone()).is_ok() {
-            self.account = account;
+        if self.client.account.set(who.account.clone()).is_ok() {
+            self.account = who.account;
         }
+        if let Some(max) = who.max_payload {
+            self.limits.max_payload = self.limits.max_payload.min(max);
+        }
+        self.max_subs = who.max_subs;
+        self.expires = who.expires.map(|at| {
+            let left = at.duration_since(SystemTime::now()).unwrap_or_default();
+            Instant::now() + left
+        });
         if let Some(filter) = self.perms.as_ref().and_then(|p| p.delivery_filter()) {
             let _ = self.client.deny_delivery.set(filter);
         }
@@ -553,11 +602,63 @@ impl Connection {
             name: opts.name.unwrap_or_default(),
             lang: opts.lang.unwrap_or_default(),
             version: opts.version.unwrap_or_default(),
-            user: user.map(|u| u.username.clone()),
+            user: who.user,
         };
         self.connected = true;
         self.ok();
         Flow::Continue
+    }
+
+    /// Who the CONNECT authenticates as: a user of the configuration (password, token,
+    /// nkey or `no_auth_user`), or in operator mode the holder of a user JWT. `Err` says why
+    /// not, for the log.
+    fn identify(&self, opts: &ConnectJson) -> Result<Identity, String> {
+        let nonce = self.client.nonce.get().map(|n| &**n);
+        if let Some(trust) = &self.shared.trust {
+            let token = opts.jwt.as_deref().ok_or("no user JWT")?;
+            let user = trust.authenticate(token, nonce, opts.sig.as_deref())?;
+            let account = self
+                .shared
+                .accounts
+                .get(&user.account)
+                .ok_or_else(|| format!("Account {} not found", user.account))?;
+            return Ok(Identity {
+                user: Some(user.name),
+                account: account.clone(),
+                permissions: user.permissions,
+                expires: user.expires,
+                max_subs: user.max_subs,
+                max_payload: user.max_payload,
+                max_account_connections: user.max_account_connections,
+            });
+        }
+        let creds = Credentials {
+            user: opts.user.as_deref(),
+            pass: opts.pass.as_deref(),
+            token: opts.auth_token.as_deref(),
+            nkey: opts.nkey.as_deref(),
+            sig: opts.sig.as_deref(),
+            nonce,
+        };
+        let live = self.shared.live.read().clone();
+        let no_auth_user = live.no_auth_user.as_deref();
+        let user = auth::check_or_default(&live.auth, &creds, no_auth_user)
+            .map_err(|()| "bad credentials".to_string())?;
+        // A user whose account is unknown (reloads cannot add accounts) is let in nowhere.
+        let account = self
+            .shared
+            .accounts
+            .for_user(user.and_then(|u| u.account.as_deref()))
+            .ok_or("the user's account is unknown")?;
+        Ok(Identity {
+            user: user.map(|u| u.username.clone()),
+            account: account.clone(),
+            permissions: user.and_then(|u| u.permissions.clone()),
+            expires: None,
+            max_subs: None,
+            max_payload: None,
+            max_account_connections: None,
+        })
     }
 
     fn publish(
@@ -636,7 +737,11 @@ impl Connection {
             self.permission_violation(err, "Subscription", subject, Some((queue, sid)));
             return;
         }
-        let max_subs = self.shared.opts.max_subscriptions;
+        let max_subs = match (self.shared.opts.max_subscriptions, self.max_subs) {
+            (0, user) => user.unwrap_or(0),
+            (server, Some(user)) => server.min(user),
+            (server, None) => server,
+        };
         {
             let mut subs = self.client.subs.lock();
             if subs.contains_key(sid) {

@@ -42,6 +42,9 @@ pub enum ServerError {
     /// The accounts, their users, exports or imports are inconsistent (nats-server's texts).
     #[error(transparent)]
     Accounts(#[from] crate::accounts::AccountError),
+    /// An operator, account or the resolver's JWTs cannot be trusted.
+    #[error(transparent)]
+    Operator(#[from] crate::operator::OperatorError),
     /// The options are inconsistent.
     #[error("invalid server options: {0}")]
     InvalidOptions(String),

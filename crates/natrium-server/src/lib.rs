@@ -48,6 +48,7 @@ mod jetstream;
 mod lame_duck;
 pub mod logging;
 mod monitor;
+mod operator;
 mod options;
 mod outbound;
 mod permissions;
@@ -63,6 +64,7 @@ pub use accounts::{
 pub use client::{ClientSnapshot, CloseReason};
 pub use error::ServerError;
 pub use info::VERSION;
+pub use operator::{JwtError, OperatorError, OperatorOptions};
 pub use options::{Auth, DEFAULT_PORT, JetStreamOptions, ServerOptions, SyncPolicy, User};
 pub use permissions::{
     DEFAULT_ALLOW_RESPONSE_EXPIRATION, DEFAULT_ALLOW_RESPONSE_MAX_MSGS, Permissions,

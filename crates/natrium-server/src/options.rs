@@ -147,6 +147,9 @@ pub struct ServerOptions {
     /// Accounts (`accounts { ... }`): isolated subject spaces, their exports and imports.
     /// Users name their account ([`User::account`]); others are in the global account.
     pub accounts: Vec<crate::accounts::AccountOptions>,
+    /// Operator mode (decentralized JWT auth): trusted operators and the memory resolver's
+    /// account JWTs. Its accounts join [`ServerOptions::accounts`] at start.
+    pub operator: Option<crate::operator::OperatorOptions>,
     /// Lame-duck mode: time after the announcement before clients start being closed (10 s).
     pub lame_duck_grace_period: Duration,
     /// Lame-duck mode: time over which clients are closed (2 minutes).
@@ -250,6 +253,7 @@ impl Default for ServerOptions {
             auth: Auth::None,
             no_auth_user: None,
             accounts: Vec::new(),
+            operator: None,
             lame_duck_grace_period: Duration::from_secs(10),
             lame_duck_duration: Duration::from_secs(120),
             http_port: None,

@@ -401,11 +401,10 @@ impl DeliveryFilter {
     }
 }
 
-/// The permissions of the authenticated user `name`, when `auth` restricts that user.
-pub(crate) fn for_user(user: Option<&crate::options::User>) -> Option<ConnectionPermissions> {
-    let perms = user?.permissions.as_ref()?;
+/// A connection's permissions, when its user has restricted ones.
+pub(crate) fn for_connection(perms: Option<&Permissions>) -> Option<ConnectionPermissions> {
     Some(ConnectionPermissions::new(CompiledPermissions::compile(
-        perms,
+        perms?,
     )))
 }
 

@@ -57,6 +57,8 @@ pub(crate) struct Shared {
     pub info: ServerInfo,
     /// Every account, each with its own subject index; `$G` for clients outside accounts.
     pub accounts: crate::accounts::Accounts,
+    /// In operator mode, the operators and accounts users' JWTs are checked against.
+    pub trust: Option<Arc<crate::operator::Trust>>,
     pub clients: Mutex<HashMap<u64, Arc<Client>>>,
     pub counters: Counters,
     /// Recently closed connections, for monitoring (`/connz?state=closed`).
@@ -162,7 +164,9 @@ impl std::fmt::Debug for Server {
 
 impl Server {
     /// Binds the listener and starts accepting clients. Returns once the server is listening.
-    pub async fn start(opts: ServerOptions) -> Result<Server, ServerError> {
+    pub async fn start(mut opts: ServerOptions) -> Result<Server, ServerError> {
+        let (accounts, trust) = crate::operator::expand(&opts)?;
+        opts.accounts = accounts;
         if opts.max_payload == 0 {
             return Err(ServerError::InvalidOptions(
                 "max_payload must be positive".into(),
@@ -222,6 +226,7 @@ impl Server {
             live: parking_lot::RwLock::new(Arc::new(crate::signal::Reloadable::new(&opts, tls))),
             tasks: TaskTracker::new(),
             internal_client,
+            trust: trust.map(Arc::new),
             next_internal_sid: AtomicU64::new(1),
             jetstream: std::sync::OnceLock::new(),
             opts,
@@ -361,14 +366,20 @@ impl Server {
     pub fn reload(&self, opts: &ServerOptions) {
         // Users may move between the accounts the server runs with; the accounts themselves
         // (and their exports and imports) are fixed until a restart.
-        let accounts = if opts.accounts != self.shared.opts.accounts {
+        let expanded = crate::operator::expand(opts).map(|(a, _)| a);
+        let accounts = if expanded
+            .as_ref()
+            .is_ok_and(|a| *a != self.shared.opts.accounts)
+        {
             Err(
                 "the accounts block changed (accounts, exports and imports are applied at \
                  restart)"
                     .to_string(),
             )
         } else {
-            crate::accounts::validate(opts).map_err(|e| e.to_string())
+            expanded
+                .map_err(|e| e.to_string())
+                .and_then(|_| crate::accounts::validate(opts).map_err(|e| e.to_string()))
         };
         if let Err(e) = accounts {
             tracing::error!("Failed to reload server configuration: {e}");

@@ -30,6 +30,7 @@ pub(crate) fn reason_text(reason: CloseReason) -> &'static str {
         CloseReason::ProtocolViolation => "Protocol Violation",
         CloseReason::AuthorizationViolation => "Authentication Failure",
         CloseReason::AuthenticationTimeout => "Authentication Timeout",
+        CloseReason::AuthenticationExpired => "Authentication Expired",
         CloseReason::StaleConnection => "Stale Connection",
         CloseReason::SlowConsumerPendingBytes => "Slow Consumer (Pending Bytes)",
         CloseReason::SlowConsumerWriteDeadline => "Slow Consumer (Write Deadline)",
