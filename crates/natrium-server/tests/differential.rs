@@ -780,6 +780,7 @@ macro_rules! sessions {
 
 sessions! {
     accounts_isolation,
+    accounts_service_import,
     accounts_no_auth_user,
     accounts_stream_import_prefix,
     accounts_unknown_user,
