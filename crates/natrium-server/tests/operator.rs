@@ -215,6 +215,17 @@ async fn creds_users_talk_inside_their_account_and_accounts_stay_apart() {
     assert_eq!(next(&mut sb).await.payload, "from B");
     let accounts: Vec<String> = server.clients().into_iter().map(|c| c.account).collect();
     assert_eq!(accounts, [a.public_key(), a.public_key(), b.public_key()]);
+    let monitor = server.monitor_addr().expect("monitoring on");
+    let list: Value = reqwest::get(format!("http://{monitor}/accountz"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        list["accounts"],
+        json!(["$G", a.public_key(), b.public_key()])
+    );
     server.shutdown().await;
 }
 

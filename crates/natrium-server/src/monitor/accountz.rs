@@ -1,8 +1,8 @@
 //! `/accountz`: the accounts (names), and with `?acc=NAME` one account's connections,
 //! subscriptions, exports and imports, with nats-server's field names.
 //!
-//! natrium-server has no system account (`$SYS`), so `system_account` is left out and no
-//! `$SYS` imports are listed.
+//! natrium-server has no system account (`$SYS`) of its own: `system_account` is shown only
+//! when operator mode names one, and no `$SYS` imports are listed.
 
 use std::time::SystemTime;
 
@@ -19,6 +19,8 @@ pub(crate) struct AccountList {
     server_id: String,
     #[serde(serialize_with = "format::serialize_timestamp")]
     now: SystemTime,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    system_account: Option<String>,
     accounts: Vec<String>,
 }
 
@@ -81,6 +83,11 @@ pub(crate) fn list(shared: &Shared) -> AccountList {
     AccountList {
         server_id: shared.info.server_id.clone(),
         now: SystemTime::now(),
+        system_account: shared
+            .opts
+            .operator
+            .as_ref()
+            .and_then(|o| o.system_account.clone()),
         accounts,
     }
 }
