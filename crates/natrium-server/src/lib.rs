@@ -31,7 +31,9 @@
 //! Module map: `server` (listener, accept loop, shutdown), `options` (typed settings),
 //! `connection` (read loop and operation dispatch), `client` (per-connection shared state),
 //! `subscription`, `tls` (TLS settings and handshake details), `outbound` (buffer, writer, slow consumers), `auth`, `info`, `monitor` (HTTP
-//! monitoring: `/varz`, `/connz`, ...), `cli` (the binary's flags), `logging`, `error`.
+//! monitoring: `/varz`, `/connz`, `/accountz`, ...), `accounts` (one subject index per account,
+//! exports and imports), `operator` (operator mode: JWTs, the memory resolver), `cli` (the
+//! binary's flags), `logging`, `error`.
 
 mod accounts;
 mod auth;

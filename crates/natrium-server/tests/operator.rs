@@ -152,12 +152,17 @@ fn creds(token: &str, user: &KeyPair) -> String {
     )
 }
 
+/// Connects with a `.creds` file on disk, as applications do.
 async fn connect(
     server: &Server,
     token: &str,
     user: &KeyPair,
 ) -> Result<async_nats::Client, String> {
-    let options = async_nats::ConnectOptions::with_credentials(&creds(token, user))
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("user.creds");
+    std::fs::write(&path, creds(token, user)).unwrap();
+    let options = async_nats::ConnectOptions::with_credentials_file(&path)
+        .await
         .map_err(|e| e.to_string())?;
     tokio::time::timeout(BOUND, options.connect(server.client_url()))
         .await
