@@ -614,7 +614,8 @@ impl Connection {
     /// not, for the log.
     fn identify(&self, opts: &ConnectJson) -> Result<Identity, String> {
         let nonce = self.client.nonce.get().map(|n| &**n);
-        if let Some(trust) = &self.shared.trust {
+        let trust = self.shared.trust.read().clone();
+        if let Some(trust) = trust {
             let token = opts.jwt.as_deref().ok_or("no user JWT")?;
             let user = trust.authenticate(token, nonce, opts.sig.as_deref())?;
             let account = self

@@ -12,7 +12,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::client::{Client, ClientSnapshot};
+use crate::client::{Client, ClientSnapshot, CloseReason};
 use crate::connection;
 use crate::error::ServerError;
 use crate::info::{ServerInfo, new_server_id};
@@ -58,7 +58,7 @@ pub(crate) struct Shared {
     /// Every account, each with its own subject index; `$G` for clients outside accounts.
     pub accounts: crate::accounts::Accounts,
     /// In operator mode, the operators and accounts users' JWTs are checked against.
-    pub trust: Option<Arc<crate::operator::Trust>>,
+    pub trust: parking_lot::RwLock<Option<Arc<crate::operator::Trust>>>,
     pub clients: Mutex<HashMap<u64, Arc<Client>>>,
     pub counters: Counters,
     /// Recently closed connections, for monitoring (`/connz?state=closed`).
@@ -226,7 +226,7 @@ impl Server {
             live: parking_lot::RwLock::new(Arc::new(crate::signal::Reloadable::new(&opts, tls))),
             tasks: TaskTracker::new(),
             internal_client,
-            trust: trust.map(Arc::new),
+            trust: parking_lot::RwLock::new(trust.map(Arc::new)),
             next_internal_sid: AtomicU64::new(1),
             jetstream: std::sync::OnceLock::new(),
             opts,
@@ -346,6 +346,29 @@ impl Server {
         &self.shared.opts
     }
 
+    /// Closes the clients of accounts a reload removed (the others keep their connections).
+    fn close_clients_of(&self, gone: &[Arc<crate::accounts::Account>]) {
+        if gone.is_empty() {
+            return;
+        }
+        let clients: Vec<Arc<Client>> = self.shared.clients.lock().values().cloned().collect();
+        for client in clients {
+            let Some(account) = client.account.get() else {
+                continue;
+            };
+            if gone.iter().any(|g| Arc::ptr_eq(g, account)) {
+                tracing::info!(
+                    "{} - cid:{} - account {} removed by a reload: closing the connection",
+                    client.addr,
+                    client.cid,
+                    account.name
+                );
+                client.set_close_reason(CloseReason::AuthorizationViolation);
+                client.kill.cancel();
+            }
+        }
+    }
+
     /// Lame-duck mode: stops accepting, sends clients an INFO with `"ldm":true`, waits
     /// `lame_duck_grace_period`, closes the clients spread over `lame_duck_duration`, then
     /// shuts down. Returns when the server has stopped.
@@ -364,27 +387,6 @@ impl Server {
     /// `max_payload` to clients connecting from now on. A reload that can't be applied
     /// (unusable TLS files) is logged and changes nothing, as in nats-server.
     pub fn reload(&self, opts: &ServerOptions) {
-        // Users may move between the accounts the server runs with; the accounts themselves
-        // (and their exports and imports) are fixed until a restart.
-        let expanded = crate::operator::expand(opts).map(|(a, _)| a);
-        let accounts = if expanded
-            .as_ref()
-            .is_ok_and(|a| *a != self.shared.opts.accounts)
-        {
-            Err(
-                "the accounts block changed (accounts, exports and imports are applied at \
-                 restart)"
-                    .to_string(),
-            )
-        } else {
-            expanded
-                .map_err(|e| e.to_string())
-                .and_then(|_| crate::accounts::validate(opts).map_err(|e| e.to_string()))
-        };
-        if let Err(e) = accounts {
-            tracing::error!("Failed to reload server configuration: {e}");
-            return;
-        }
         let tls = match self.reload_tls(opts.tls.as_ref()) {
             Ok(tls) => tls,
             Err(e) => {
@@ -392,6 +394,30 @@ impl Server {
                 return;
             }
         };
+        // Accounts last, as they cannot be undone: everything before may still refuse.
+        let gone = crate::operator::expand(opts)
+            .map_err(|e| e.to_string())
+            .and_then(|(accounts, trust)| {
+                let expanded = ServerOptions {
+                    accounts,
+                    ..opts.clone()
+                };
+                let gone = self
+                    .shared
+                    .accounts
+                    .replace(&expanded)
+                    .map_err(|e| e.to_string())?;
+                *self.shared.trust.write() = trust.map(Arc::new);
+                Ok(gone)
+            });
+        let gone = match gone {
+            Ok(gone) => gone,
+            Err(e) => {
+                tracing::error!("Failed to reload server configuration: {e}");
+                return;
+            }
+        };
+        self.close_clients_of(&gone);
         let new = Arc::new(crate::signal::Reloadable::new(opts, tls));
         let old = std::mem::replace(&mut *self.shared.live.write(), new);
         let (was, now) = (old.logging, opts.logging);

@@ -36,7 +36,7 @@ async fn login(server: &Server, user: &str, password: &str) -> async_nats::Clien
         .expect("connect")
 }
 
-async fn next(sub: &mut async_nats::Subscriber) -> async_nats::Message {
+async fn next_msg(sub: &mut async_nats::Subscriber) -> async_nats::Message {
     tokio::time::timeout(BOUND, sub.next())
         .await
         .expect("a message within bound")
@@ -64,13 +64,13 @@ async fn the_same_subject_in_two_accounts_never_crosses() {
     // global account's own messages that follow must then be the first they see.
     b.publish("orders", "from B".into()).await.unwrap();
     global.publish("orders", "from G".into()).await.unwrap();
-    assert_eq!(next(&mut a_sub).await.payload, "from A");
-    assert_eq!(next(&mut b_sub).await.payload, "from B");
-    assert_eq!(next(&mut g_sub).await.payload, "from G");
+    assert_eq!(next_msg(&mut a_sub).await.payload, "from A");
+    assert_eq!(next_msg(&mut b_sub).await.payload, "from B");
+    assert_eq!(next_msg(&mut g_sub).await.payload, "from G");
     // A second user of A shares A's subjects.
     let a2 = login(&server, "a2", "a2").await;
     a2.publish("orders", "from A2".into()).await.unwrap();
-    assert_eq!(next(&mut a_sub).await.payload, "from A2");
+    assert_eq!(next_msg(&mut a_sub).await.payload, "from A2");
     let clients = server.clients();
     let accounts: Vec<&str> = clients.iter().map(|c| c.account.as_str()).collect();
     assert_eq!(accounts, ["A", "B", "$G", "A"]);
@@ -88,7 +88,7 @@ async fn no_auth_user_lands_in_its_account() {
     b.flush().await.unwrap();
     let a = login(&server, "a", "a").await;
     a.publish("orders", "from A".into()).await.unwrap();
-    assert_eq!(next(&mut sub).await.payload, "from A");
+    assert_eq!(next_msg(&mut sub).await.payload, "from A");
     assert_eq!(server.clients()[0].account, "A");
     server.shutdown().await;
 }
@@ -111,23 +111,23 @@ async fn a_stream_export_appears_under_the_import_prefix() {
     c.flush().await.unwrap();
     a.publish("orders.42", "hello".into()).await.unwrap();
     a.flush().await.unwrap();
-    let m = next(&mut prefixed).await;
+    let m = next_msg(&mut prefixed).await;
     assert_eq!(
         (m.subject.as_str(), &m.payload[..]),
         ("shop.orders.42", &b"hello"[..])
     );
-    let m = next(&mut mapped).await;
+    let m = next_msg(&mut mapped).await;
     assert_eq!(m.subject.as_str(), "new.42");
     // Only the prefixed subject carries the import: B's own `orders.>` stays B's.
     b.publish("orders.mine", "B's own".into()).await.unwrap();
-    assert_eq!(next(&mut unprefixed).await.payload, "B's own");
+    assert_eq!(next_msg(&mut unprefixed).await.payload, "B's own");
     // Nothing flows back from importer to exporter.
     let mut a_sub = a.subscribe("shop.>").await.unwrap();
     a.flush().await.unwrap();
     b.publish("shop.orders.1", "back?".into()).await.unwrap();
     b.flush().await.unwrap();
     a.publish("shop.x", "A's own".into()).await.unwrap();
-    assert_eq!(next(&mut a_sub).await.payload, "A's own");
+    assert_eq!(next_msg(&mut a_sub).await.payload, "A's own");
     server.shutdown().await;
 }
 
@@ -196,7 +196,7 @@ async fn singleton_services_pass_one_answer_and_stream_services_all() {
     b.publish_with_reply("ask.x", "inbox.1", "one".into())
         .await
         .unwrap();
-    let req = next(&mut help).await;
+    let req = next_msg(&mut help).await;
     let reply = req.reply.unwrap();
     assert!(reply.starts_with("_R_."), "{reply}");
     a.publish(reply.clone(), "first".into()).await.unwrap();
@@ -205,14 +205,14 @@ async fn singleton_services_pass_one_answer_and_stream_services_all() {
     b.publish_with_reply("ask.y", "inbox.2", "two".into())
         .await
         .unwrap();
-    let req = next(&mut help).await;
+    let req = next_msg(&mut help).await;
     a.publish(req.reply.unwrap(), "third".into()).await.unwrap();
-    let m = next(&mut inbox).await;
+    let m = next_msg(&mut inbox).await;
     assert_eq!(
         (m.subject.as_str(), &m.payload[..]),
         ("inbox.1", &b"first"[..])
     );
-    let m = next(&mut inbox).await;
+    let m = next_msg(&mut inbox).await;
     assert_eq!(
         (m.subject.as_str(), &m.payload[..]),
         ("inbox.2", &b"third"[..])
@@ -222,13 +222,13 @@ async fn singleton_services_pass_one_answer_and_stream_services_all() {
     b.publish_with_reply("feed", "inbox.3", "go".into())
         .await
         .unwrap();
-    let req = next(&mut feed).await;
+    let req = next_msg(&mut feed).await;
     let reply = req.reply.unwrap();
     for part in ["p1", "p2", "p3"] {
         a.publish(reply.clone(), part.into()).await.unwrap();
     }
     for part in ["p1", "p2", "p3"] {
-        let m = next(&mut inbox).await;
+        let m = next_msg(&mut inbox).await;
         assert_eq!(
             (m.subject.as_str(), &m.payload[..]),
             ("inbox.3", part.as_bytes())
@@ -278,7 +278,7 @@ async fn nkey_users_log_in_by_signing_the_nonce() {
         .unwrap()
         .expect("nkey login");
     n.publish("hello", "signed".into()).await.unwrap();
-    assert_eq!(next(&mut sub).await.payload, "signed");
+    assert_eq!(next_msg(&mut sub).await.payload, "signed");
 
     // INFO carries a nonce; a signature by another key is refused as nats-server does.
     let (mut raw, info) = Raw::connect(&server).await;
@@ -405,33 +405,60 @@ fn options(conf: &str) -> natrium_server::ServerOptions {
 }
 
 #[tokio::test]
-async fn reload_adds_a_user_to_an_account_but_not_new_accounts() {
+async fn reload_adds_and_removes_accounts_without_dropping_other_clients() {
     let server = start_with(TWO_ACCOUNTS).await;
     let b = login(&server, "b", "b").await;
     let mut sub = b.subscribe("orders").await.unwrap();
     b.flush().await.unwrap();
+    let mut a = Raw::handshake(&server, r#"{"user":"a","pass":"a","verbose":false}"#).await;
 
-    let with_c = TWO_ACCOUNTS.replace(
-        "{user: b, password: b}",
-        "{user: b, password: b}, {user: c, password: c}",
+    // A user added to B, and a new account N exporting a stream that B imports.
+    let next = TWO_ACCOUNTS.replace(
+        "{user: b, password: b}] }",
+        "{user: b, password: b}, {user: c, password: c}], \
+         imports: [{stream: {account: N, subject: news}}] }\n  \
+         N { users: [{user: n, password: n}], exports: [{stream: news}] }",
     );
-    server.reload(&options(&with_c));
+    server.reload(&options(&next));
     let c = login(&server, "c", "c").await;
     c.publish("orders", "from C".into()).await.unwrap();
-    assert_eq!(next(&mut sub).await.payload, "from C");
+    assert_eq!(next_msg(&mut sub).await.payload, "from C");
+    let mut news = b.subscribe("news").await.unwrap();
+    b.flush().await.unwrap();
+    let n = login(&server, "n", "n").await;
+    n.publish("news", "imported".into()).await.unwrap();
+    assert_eq!(next_msg(&mut news).await.payload, "imported");
 
-    // A new account is refused as a whole: the old configuration stays.
-    let with_n = format!(
-        "{}\n",
-        with_c.replace("B {", "N { users: [{user: n, password: n}] }\n  B {")
+    // Account A removed: its client is closed, B's clients keep working.
+    let without_a = next.replace(
+        "A { users: [{user: a, password: a}, {user: a2, password: a2}] }",
+        "",
     );
-    server.reload(&options(&with_n));
-    let refused = async_nats::ConnectOptions::with_user_and_password("n".into(), "n".into())
+    server.reload(&options(&without_a));
+    // The server closes A's connection (read_to_eof fails the test if it stays open).
+    a.read_to_eof().await;
+    b.publish("orders", "still B".into()).await.unwrap();
+    assert_eq!(next_msg(&mut sub).await.payload, "still B");
+    let refused = async_nats::ConnectOptions::with_user_and_password("a".into(), "a".into())
         .connect(server.client_url());
     assert!(tokio::time::timeout(BOUND, refused).await.unwrap().is_err());
-    // Clients already connected keep working in their accounts.
-    b.publish("orders", "still B".into()).await.unwrap();
-    assert_eq!(next(&mut sub).await.payload, "still B");
+
+    // A bad reload (an import of an unknown account) changes nothing.
+    let mut bad = options(&without_a);
+    bad.accounts[0].imports.push(natrium_server::Import {
+        kind: natrium_server::ImportKind::Stream,
+        account: "X".into(),
+        subject: "x".into(),
+        to: None,
+        prefix: None,
+    });
+    server.reload(&bad);
+    let n_again = login(&server, "n", "n").await;
+    n_again
+        .publish("news", "still imported".into())
+        .await
+        .unwrap();
+    assert_eq!(next_msg(&mut news).await.payload, "still imported");
     server.shutdown().await;
 }
 

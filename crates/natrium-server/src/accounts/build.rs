@@ -9,7 +9,7 @@ use natrium_wire::{is_subset_match, subjects_overlap};
 use super::mapping::SubjectMap;
 use super::options::{AccountOptions, ExportKind, GLOBAL_ACCOUNT, Import, ImportKind};
 use super::route::ImportRoute;
-use super::{Account, Accounts};
+use super::{Account, Registry};
 use crate::client::Client;
 use crate::options::{Auth, ServerOptions};
 use crate::subscription::{SubRef, Subscription};
@@ -280,87 +280,99 @@ fn check_users(opts: &ServerOptions, index: &HashMap<&str, usize>) -> Result<(),
     Ok(())
 }
 
-impl Accounts {
-    /// The accounts of `opts` with their import routes installed; the routes' subscriptions
-    /// belong to `owner` (the server's internal client).
-    pub(crate) fn build(
-        opts: &ServerOptions,
-        owner: &Arc<Client>,
-    ) -> Result<Accounts, AccountError> {
-        let planned = plan(opts)?;
-        let named: Vec<Arc<Account>> = opts
-            .accounts
-            .iter()
-            .map(|a| Arc::new(Account::new(&a.name)))
-            .collect();
-        let global = Arc::new(Account::new(GLOBAL_ACCOUNT));
-        let mut internal_subs = 0;
-        let mut install = |account: &Arc<Account>, subject: &str, route: ImportRoute| {
-            let sub = Subscription::import(owner.clone(), subject.as_bytes(), route);
-            // Subjects were checked above; a refusal here would be a bug, logged, not fatal.
-            match account
-                .sublist
-                .insert(subject.as_bytes(), None, SubRef(Arc::new(sub)))
-            {
-                Ok(()) => internal_subs += 1,
-                Err(e) => {
-                    tracing::error!(account = %account.name, subject, "import not installed: {e:?}")
+/// The accounts of `opts` with their import routes installed; the routes' subscriptions
+/// belong to `owner` (the server's internal client). Accounts `previous` already has (by
+/// name, `global` always) are kept, with their subject indexes and clients: only their import
+/// routes are replaced.
+pub(super) fn registry(
+    opts: &ServerOptions,
+    owner: &Arc<Client>,
+    global: &Arc<Account>,
+    previous: Option<&Registry>,
+) -> Result<Registry, AccountError> {
+    let planned = plan(opts)?;
+    let named: Vec<Arc<Account>> = opts
+        .accounts
+        .iter()
+        .map(|a| {
+            previous
+                .and_then(|p| p.by_name.get(a.name.as_str()).cloned())
+                .unwrap_or_else(|| Arc::new(Account::new(&a.name)))
+        })
+        .collect();
+    for account in named.iter().chain([global]) {
+        account.remove_imports();
+    }
+    let install = |account: &Arc<Account>, subject: &str, route: ImportRoute| {
+        let sub = SubRef(Arc::new(Subscription::import(
+            owner.clone(),
+            subject.as_bytes(),
+            route,
+        )));
+        // Subjects were checked above; a refusal here would be a bug, logged, not fatal.
+        match account
+            .sublist
+            .insert(subject.as_bytes(), None, sub.clone())
+        {
+            Ok(()) => account
+                .imports
+                .lock()
+                .push((subject.as_bytes().into(), sub)),
+            Err(e) => {
+                tracing::error!(account = %account.name, subject, "import not installed: {e:?}")
+            }
+        }
+    };
+    let mut answering = HashSet::new();
+    for p in planned {
+        let route = match p.route {
+            PlannedRoute::Stream { into, map } => ImportRoute::Stream {
+                into: Arc::downgrade(&named[into]),
+                map,
+            },
+            PlannedRoute::Service {
+                into,
+                from,
+                map,
+                export,
+            } => {
+                let (singleton, threshold) = match export {
+                    ExportKind::Service {
+                        response_type,
+                        response_threshold,
+                    } => (
+                        response_type == super::ResponseType::Singleton,
+                        response_threshold,
+                    ),
+                    ExportKind::Stream => (true, super::DEFAULT_RESPONSE_THRESHOLD),
+                };
+                // The exporter sends answers back through its reply prefix.
+                if answering.insert(into) {
+                    let exporter = &named[into];
+                    let mut prefix = String::from_utf8_lossy(&exporter.reply_prefix).into_owned();
+                    prefix.push('>');
+                    let back = ImportRoute::Responses {
+                        account: Arc::downgrade(exporter),
+                    };
+                    install(exporter, &prefix, back);
+                }
+                ImportRoute::Service {
+                    into: Arc::downgrade(&named[into]),
+                    from: Arc::downgrade(&named[from]),
+                    map,
+                    singleton,
+                    threshold,
                 }
             }
         };
-        let mut answering = HashSet::new();
-        for p in planned {
-            let route = match p.route {
-                PlannedRoute::Stream { into, map } => ImportRoute::Stream {
-                    into: Arc::downgrade(&named[into]),
-                    map,
-                },
-                PlannedRoute::Service {
-                    into,
-                    from,
-                    map,
-                    export,
-                } => {
-                    let (singleton, threshold) = match export {
-                        ExportKind::Service {
-                            response_type,
-                            response_threshold,
-                        } => (
-                            response_type == super::ResponseType::Singleton,
-                            response_threshold,
-                        ),
-                        ExportKind::Stream => (true, super::DEFAULT_RESPONSE_THRESHOLD),
-                    };
-                    // The exporter sends answers back through its reply prefix.
-                    if answering.insert(into) {
-                        let exporter = &named[into];
-                        let mut prefix =
-                            String::from_utf8_lossy(&exporter.reply_prefix).into_owned();
-                        prefix.push('>');
-                        let back = ImportRoute::Responses {
-                            account: Arc::downgrade(exporter),
-                        };
-                        install(exporter, &prefix, back);
-                    }
-                    ImportRoute::Service {
-                        into: Arc::downgrade(&named[into]),
-                        from: Arc::downgrade(&named[from]),
-                        map,
-                        singleton,
-                        threshold,
-                    }
-                }
-            };
-            install(&named[p.owner], &p.subject, route);
-        }
-        let mut all = named;
-        all.push(global.clone());
-        let by_name = all.iter().map(|a| (a.name.clone(), a.clone())).collect();
-        Ok(Accounts {
-            global,
-            all,
-            by_name,
-            internal_subs,
-        })
+        install(&named[p.owner], &p.subject, route);
     }
+    let mut all = named;
+    all.push(global.clone());
+    let by_name = all.iter().map(|a| (a.name.clone(), a.clone())).collect();
+    Ok(Registry {
+        all,
+        by_name,
+        configs: opts.accounts.clone(),
+    })
 }

@@ -18,7 +18,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use natrium_sublist::Sublist;
-use parking_lot::Mutex;
+use parking_lot::{Mutex, RwLock};
 
 pub use build::AccountError;
 pub(crate) use build::validate;
@@ -27,6 +27,8 @@ pub use options::{
     ImportKind, ResponseType,
 };
 
+use crate::client::Client;
+use crate::options::ServerOptions;
 use crate::subscription::SubRef;
 
 /// One account at run time.
@@ -38,6 +40,8 @@ pub(crate) struct Account {
     pub reply_prefix: Box<[u8]>,
     /// The requests in flight through service imports, by the reply subject given to them.
     pub responses: Mutex<HashMap<Box<[u8]>, route::PendingReply>>,
+    /// The import routes installed in `sublist` (removed when a reload replaces them).
+    imports: Mutex<Vec<(Box<[u8]>, SubRef)>>,
 }
 
 impl std::fmt::Debug for Account {
@@ -58,49 +62,122 @@ impl Account {
             sublist: Sublist::new(),
             reply_prefix: reply_prefix.into(),
             responses: Mutex::new(HashMap::new()),
+            imports: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Takes this account's import routes out of its subject index.
+    fn remove_imports(&self) {
+        for (subject, sub) in self.imports.lock().drain(..) {
+            self.sublist.remove(&subject, None, &sub);
         }
     }
 }
 
-/// Every account of the server, the global one included.
+/// The accounts at one time: what a reload replaces as a whole.
 #[derive(Debug)]
-pub(crate) struct Accounts {
-    global: Arc<Account>,
+pub(crate) struct Registry {
     /// Named accounts in configuration order, then `$G`.
     all: Vec<Arc<Account>>,
     by_name: HashMap<Arc<str>, Arc<Account>>,
-    /// Import routes installed in the indexes (not client subscriptions).
-    internal_subs: usize,
+    /// The settings they were built from (for `/accountz`).
+    configs: Vec<AccountOptions>,
+}
+
+/// Every account of the server, the global one included. A reload may add, remove or change
+/// accounts; connections keep the [`Account`] they were given at CONNECT.
+pub(crate) struct Accounts {
+    global: Arc<Account>,
+    current: RwLock<Arc<Registry>>,
+    /// Owns the import routes' subscriptions (the server's internal client).
+    owner: Arc<Client>,
+}
+
+impl std::fmt::Debug for Accounts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Accounts")
+            .field("current", &self.current.read())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Accounts {
-    /// The global account `$G`.
+    /// The accounts of `opts`, checked, with their import routes installed.
+    pub(crate) fn build(opts: &ServerOptions, owner: &Arc<Client>) -> Result<Self, AccountError> {
+        let global = Arc::new(Account::new(GLOBAL_ACCOUNT));
+        let registry = build::registry(opts, owner, &global, None)?;
+        Ok(Accounts {
+            global,
+            current: RwLock::new(Arc::new(registry)),
+            owner: owner.clone(),
+        })
+    }
+
+    /// Replaces the accounts with those of `opts` (a reload). Accounts kept by name keep
+    /// their clients and subscriptions; returns the accounts that are gone, whose clients
+    /// the caller disconnects. On error nothing changes.
+    pub(crate) fn replace(&self, opts: &ServerOptions) -> Result<Vec<Arc<Account>>, AccountError> {
+        build::validate(opts)?;
+        let mut current = self.current.write();
+        let next = build::registry(opts, &self.owner, &self.global, Some(&current))?;
+        let gone = current
+            .all
+            .iter()
+            .filter(|a| !next.by_name.contains_key(&a.name))
+            .cloned()
+            .collect();
+        *current = Arc::new(next);
+        Ok(gone)
+    }
+
+    /// The accounts as they are now.
+    pub(crate) fn current(&self) -> Arc<Registry> {
+        self.current.read().clone()
+    }
+
+    /// The global account `$G` (the same for the server's whole life).
     pub(crate) fn global(&self) -> &Arc<Account> {
         &self.global
     }
 
     /// The account named `name` (`$G` included).
-    pub(crate) fn get(&self, name: &str) -> Option<&Arc<Account>> {
-        self.by_name.get(name)
+    pub(crate) fn get(&self, name: &str) -> Option<Arc<Account>> {
+        self.current.read().by_name.get(name).cloned()
     }
 
     /// The account of a user: its own, or `$G` for users outside any account; `None` when
     /// it names an account this server does not have.
-    pub(crate) fn for_user(&self, account: Option<&str>) -> Option<&Arc<Account>> {
+    pub(crate) fn for_user(&self, account: Option<&str>) -> Option<Arc<Account>> {
         match account {
             Some(name) => self.get(name),
-            None => Some(&self.global),
+            None => Some(self.global.clone()),
         }
     }
 
     /// Every account, `$G` last.
-    pub(crate) fn iter(&self) -> impl Iterator<Item = &Arc<Account>> {
-        self.all.iter()
+    pub(crate) fn all(&self) -> Vec<Arc<Account>> {
+        self.current.read().all.clone()
     }
 
     /// Client subscriptions in every account (import routes not counted).
     pub(crate) fn subscription_count(&self) -> usize {
-        let all: usize = self.all.iter().map(|a| a.sublist.count()).sum();
-        all.saturating_sub(self.internal_subs)
+        self.current
+            .read()
+            .all
+            .iter()
+            .map(|a| a.sublist.count().saturating_sub(a.imports.lock().len()))
+            .sum()
+    }
+}
+
+impl Registry {
+    /// The settings of the account named `name`, if it is a configured one.
+    pub(crate) fn config(&self, name: &str) -> Option<&AccountOptions> {
+        self.configs.iter().find(|c| c.name == name)
+    }
+
+    /// The configured accounts' names, in configuration order.
+    pub(crate) fn names(&self) -> impl Iterator<Item = &str> {
+        self.configs.iter().map(|c| c.name.as_str())
     }
 }

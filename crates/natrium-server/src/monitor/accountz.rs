@@ -79,7 +79,7 @@ struct ImportInfo {
 /// The account list: `$G` first, then the configured accounts in file order.
 pub(crate) fn list(shared: &Shared) -> AccountList {
     let mut accounts = vec![GLOBAL_ACCOUNT.to_string()];
-    accounts.extend(shared.opts.accounts.iter().map(|a| a.name.clone()));
+    accounts.extend(shared.accounts.current().names().map(str::to_owned));
     AccountList {
         server_id: shared.info.server_id.clone(),
         now: SystemTime::now(),
@@ -98,7 +98,8 @@ pub(crate) fn detail(shared: &Shared, name: &str) -> Result<AccountDoc, String> 
         .accounts
         .get(name)
         .ok_or_else(|| format!("Account {name} does not exist"))?;
-    let config = shared.opts.accounts.iter().find(|a| a.name == name);
+    let registry = shared.accounts.current();
+    let config = registry.config(name);
     let exports = config
         .map(|c| c.exports.iter().map(export_info).collect())
         .unwrap_or_default();

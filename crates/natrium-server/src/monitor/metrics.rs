@@ -55,7 +55,7 @@ fn register_accounts(r: &mut Registry, shared: &Shared) {
     let connections = Family::<Vec<(String, String)>, Gauge>::default();
     let subscriptions = Family::<Vec<(String, String)>, Gauge>::default();
     let label = |name: &str| vec![("account".to_owned(), name.to_owned())];
-    for account in shared.accounts.iter() {
+    for account in shared.accounts.all() {
         connections.get_or_create(&label(&account.name)).set(0);
         subscriptions
             .get_or_create(&label(&account.name))
