@@ -380,12 +380,14 @@ impl Server {
     /// Applies what can change at run time from `opts`: users, permissions, token,
     /// `no_auth_user`, `max_payload` and the TLS certificate, key, CA and timeout (the files
     /// are read again) to connections made from now on; the log level and `logtime`
-    /// (`logging`) at once, to the logger [`crate::logging::init`] installed. Other fields
-    /// are ignored.
+    /// (`logging`) at once, to the logger [`crate::logging::init`] installed; accounts,
+    /// exports, imports and operator-mode JWTs at once (clients of a removed account are
+    /// closed, the others keep their connections). Other fields are ignored.
     ///
     /// INFO announces the new `auth_required`, `tls_required`, `tls_verify` and
     /// `max_payload` to clients connecting from now on. A reload that can't be applied
-    /// (unusable TLS files) is logged and changes nothing, as in nats-server.
+    /// (unusable TLS files, inconsistent accounts) is logged and changes nothing, as in
+    /// nats-server.
     pub fn reload(&self, opts: &ServerOptions) {
         let tls = match self.reload_tls(opts.tls.as_ref()) {
             Ok(tls) => tls,
