@@ -322,7 +322,7 @@ fn add_account_users(
                 return Err(ConfigError::Invalid {
                     path: path.to_owned(),
                     pos: key_pos("authorization"),
-                    message: "Can not have a token and users in accounts".into(),
+                    message: "Can not have a token and a users array".into(),
                 });
             }
         }

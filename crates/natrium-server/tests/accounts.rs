@@ -369,6 +369,10 @@ fn bad_accounts_are_refused_with_nats_server_texts_naming_the_file_and_line() {
             "Detected service \"bar\" but already saw a stream",
         ),
         (
+            "accounts {\n  A { users: [{user: a, password: a}] }\n}\nauthorization { token: abc }\n",
+            "Can not have a token and a users array",
+        ),
+        (
             "accounts {\n  A { users: [{user: a, password: a}] }\n}\nno_auth_user: b\n",
             "no_auth_user: \"b\" not present as user or nkey in authorization block or account configuration",
         ),
