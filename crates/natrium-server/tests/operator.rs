@@ -420,6 +420,26 @@ async fn bad_jwts_are_refused_as_nats_server_refuses_them() {
             assert_eq!(line, "-ERR 'Authorization Violation'", "{what}: reference");
         }
     }
+    // INFO in operator mode: the same fields (values differ per server).
+    let keys = |addr| async move {
+        let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let mut lines = BufReader::new(stream);
+        let mut info = String::new();
+        tokio::io::AsyncBufReadExt::read_line(&mut lines, &mut info)
+            .await
+            .unwrap();
+        let info: Value = serde_json::from_str(info.trim_start_matches("INFO ").trim()).unwrap();
+        let mut keys: Vec<String> = info.as_object().unwrap().keys().cloned().collect();
+        keys.sort();
+        (keys, info["auth_required"].clone())
+    };
+    let (ours, auth) = keys(natrium.addr()).await;
+    assert_eq!(auth, json!(true));
+    assert!(ours.contains(&"nonce".to_string()), "{ours:?}");
+    if let Some(reference) = &reference {
+        let (theirs, _) = keys(reference.addr()).await;
+        assert_eq!(ours, theirs);
+    }
     // The good one, for contrast: both admit it.
     let mut ours = raw_login(natrium.addr(), &good, Some(&good_user)).await;
     ours.expect_line("PONG").await;
