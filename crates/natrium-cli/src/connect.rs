@@ -116,15 +116,37 @@ pub async fn options(name: &str) -> anyhow::Result<async_nats::ConnectOptions> {
     settings().client_options(name).await
 }
 
+/// Splits `nats://user:password@host:port` into the URL without the credentials and the
+/// credentials (async-nats does not send a URL's credentials when options are given).
+pub fn url_credentials(url: &str) -> (String, Option<(String, String)>) {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
+    let Some((userinfo, host)) = rest.split_once('@') else {
+        return (url.to_owned(), None);
+    };
+    let (user, password) = userinfo.split_once(':').unwrap_or((userinfo, ""));
+    let bare = if scheme.is_empty() {
+        host.to_owned()
+    } else {
+        format!("{scheme}://{host}")
+    };
+    (bare, Some((user.to_owned(), password.to_owned())))
+}
+
 /// Connects to `url` with `options`; the error says which server could not be reached.
+/// Credentials in the URL (`nats://user:password@host:port`) are used.
 pub async fn connect_with(
     url: &str,
     options: async_nats::ConnectOptions,
 ) -> anyhow::Result<async_nats::Client> {
+    let (bare, credentials) = url_credentials(url);
+    let options = match credentials {
+        Some((user, password)) => options.user_and_password(user, password),
+        None => options,
+    };
     options
-        .connect(url)
+        .connect(bare.as_str())
         .await
-        .with_context(|| format!("cannot connect to NATS server at {url}"))
+        .with_context(|| format!("cannot connect to NATS server at {bare}"))
 }
 
 /// Connects to `url` with the command line's settings and the given client name.

@@ -69,3 +69,40 @@ async fn compare_writes_a_markdown_section_and_replaces_it_on_rerun() {
     assert!(!text.contains("\nold\n"), "{text}");
     assert!(!text.contains(" 0.0 ["), "a zero rate was measured: {text}");
 }
+
+/// The account rows run both servers with the same `accounts` configuration: clients log in
+/// as account users, and the request row's requesters reach the responders through a
+/// service import.
+#[tokio::test(flavor = "multi_thread")]
+async fn account_rows_run_inside_an_account_and_across_accounts() {
+    let Some(nats) = reference_binary() else {
+        return;
+    };
+    let output = tokio::time::timeout(
+        support::BOUND * 4,
+        tokio::process::Command::new(NATRIUM)
+            .args(["bench", "compare", "--rounds", "1", "--scale", "0.001"])
+            .args(["--only", "pubsub-account,req-import"])
+            .arg("--natrium-server")
+            .arg(env!("CARGO_BIN_EXE_natrium-server"))
+            .arg("--nats-server")
+            .arg(&nats)
+            .kill_on_drop(true)
+            .output(),
+    )
+    .await
+    .expect("compare finished in time")
+    .expect("compare ran");
+    let text = String::from_utf8_lossy(&output.stdout);
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{err}\n{text}");
+    assert!(
+        text.contains("| 1 → 1, 16 B, inside account A | msgs/s received |"),
+        "{text}"
+    );
+    assert!(
+        text.contains("| request/reply sequential, 16 B, service imported from another account |"),
+        "{text}"
+    );
+    assert!(!text.contains("| failed"), "{text}");
+}

@@ -175,6 +175,40 @@ async fn sighup_reloads_users_and_keeps_the_old_config_when_the_file_is_broken()
 }
 
 #[tokio::test]
+async fn sighup_adds_an_account_and_keeps_the_other_accounts_clients() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let conf = dir.path().join("server.conf");
+    let base = "listen: 127.0.0.1:-1\naccounts {\n  A { users: [{user: a, password: a}] }\n";
+    write_config(&conf, &format!("{base}}}\n"));
+    let mut server = start(&["-c", conf.to_str().expect("utf8 path")]).await;
+    let mut a = Raw::connect(server.port, r#"{"verbose":false,"user":"a","pass":"a"}"#).await;
+    assert_eq!(a.line().await.as_deref(), Some("PONG"));
+    a.send("SUB orders 1\r\nPING\r\n").await;
+    assert_eq!(a.line().await.as_deref(), Some("PONG"));
+
+    write_config(
+        &conf,
+        &format!("{base}  B {{ users: [{{user: b, password: b}}] }}\n}}\n"),
+    );
+    signal(&server.child, "HUP");
+    wait_log(&mut server.log, "Reloaded server configuration").await;
+    let mut b = Raw::connect(server.port, r#"{"verbose":false,"user":"b","pass":"b"}"#).await;
+    assert_eq!(b.line().await.as_deref(), Some("PONG"));
+    // B's publish stays in B; A's client, connected before the reload, still gets A's.
+    b.send("PUB orders 1\r\nb\r\nPING\r\n").await;
+    assert_eq!(b.line().await.as_deref(), Some("PONG"));
+    let mut a2 = Raw::connect(server.port, r#"{"verbose":false,"user":"a","pass":"a"}"#).await;
+    assert_eq!(a2.line().await.as_deref(), Some("PONG"));
+    a2.send("PUB orders 1\r\na\r\nPING\r\n").await;
+    assert_eq!(a2.line().await.as_deref(), Some("PONG"));
+    assert_eq!(a.line().await.as_deref(), Some("MSG orders 1 1"));
+    assert_eq!(a.line().await.as_deref(), Some("a"));
+
+    signal(&server.child, "TERM");
+    assert!(wait_exit(&mut server.child).await.success());
+}
+
+#[tokio::test]
 async fn signal_flag_reaches_the_server_by_pid_file_and_by_pid() {
     let dir = tempfile::tempdir().expect("tempdir");
     let pid_file = dir.path().join("natrium.pid");

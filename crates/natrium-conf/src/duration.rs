@@ -18,20 +18,73 @@ const UNITS: &[(&str, u128)] = &[
 /// Go's durations are signed 64-bit nanoseconds; larger values are rejected as Go does.
 const MAX_NANOS: u128 = i64::MAX as u128;
 
-/// Parses a Go duration string. Negative durations are rejected: every nats-server
-/// duration field is a length of time. The error says what is wrong (no position).
-pub(crate) fn parse_go_duration(text: &str) -> Result<Duration, String> {
+/// Why a duration string was refused. Displays as Go's `time.ParseDuration` error, which is
+/// what nats-server puts after `error parsing <field>: `.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DurationError {
+    /// Not a duration at all (no number, a stray character, or too long for Go's
+    /// 64-bit nanoseconds).
+    #[error("time: invalid duration \"{0}\"")]
+    Invalid(String),
+    /// A number without a unit (`"10"`).
+    #[error("time: missing unit in duration \"{0}\"")]
+    MissingUnit(String),
+    /// A unit Go does not know (`"1d"`).
+    #[error("time: unknown unit \"{unit}\" in duration \"{text}\"")]
+    UnknownUnit {
+        /// The unit as written.
+        unit: String,
+        /// The whole duration as written.
+        text: String,
+    },
+    /// A negative duration: Go accepts it, but every nats-server duration field is a
+    /// length of time, so natrium refuses it rather than misbehave later.
+    #[error("time: negative duration \"{0}\" is not allowed")]
+    Negative(String),
+}
+
+/// Parses a duration in Go's syntax (`"2m"`, `"1h30m"`, `"1.5s"`, `"250ms"`), as nats-server
+/// reads every duration string, with Go's error texts.
+///
+/// ```
+/// use std::time::Duration;
+/// assert_eq!(natrium_conf::parse_duration("1m30s"), Ok(Duration::from_secs(90)));
+/// let err = natrium_conf::parse_duration("5x").unwrap_err();
+/// assert_eq!(err.to_string(), r#"time: unknown unit "x" in duration "5x""#);
+/// ```
+pub fn parse_duration(text: &str) -> Result<Duration, DurationError> {
+    parse_go_duration(text).map_err(|e| match e {
+        TermError::Invalid => DurationError::Invalid(text.to_string()),
+        TermError::MissingUnit => DurationError::MissingUnit(text.to_string()),
+        TermError::UnknownUnit(unit) => DurationError::UnknownUnit {
+            unit,
+            text: text.to_string(),
+        },
+        TermError::Negative => DurationError::Negative(text.to_string()),
+    })
+}
+
+/// What is wrong, before the whole text is attached.
+#[derive(Debug, PartialEq, Eq)]
+enum TermError {
+    Invalid,
+    MissingUnit,
+    UnknownUnit(String),
+    Negative,
+}
+
+fn parse_go_duration(text: &str) -> Result<Duration, TermError> {
     let mut rest = text;
     if let Some(unsigned) = rest.strip_prefix('+') {
         rest = unsigned;
     } else if rest.starts_with('-') {
-        return Err("durations must not be negative".to_string());
+        return Err(TermError::Negative);
     }
     if rest == "0" {
         return Ok(Duration::ZERO);
     }
     if rest.is_empty() {
-        return Err("expected a number followed by a unit (ns, us, ms, s, m, h)".to_string());
+        return Err(TermError::Invalid);
     }
     let mut total: u128 = 0;
     while !rest.is_empty() {
@@ -39,16 +92,16 @@ pub(crate) fn parse_go_duration(text: &str) -> Result<Duration, String> {
         total = total
             .checked_add(nanos)
             .filter(|&t| t <= MAX_NANOS)
-            .ok_or_else(|| "duration is too long".to_string())?;
+            .ok_or(TermError::Invalid)?;
         rest = after;
     }
-    let secs = u64::try_from(total / 1_000_000_000).map_err(|_| "duration is too long")?;
-    let nanos = u32::try_from(total % 1_000_000_000).map_err(|_| "duration is too long")?;
+    let secs = u64::try_from(total / 1_000_000_000).map_err(|_| TermError::Invalid)?;
+    let nanos = u32::try_from(total % 1_000_000_000).map_err(|_| TermError::Invalid)?;
     Ok(Duration::new(secs, nanos))
 }
 
 /// Reads one `number unit` term, returning its nanoseconds and the text after it.
-fn parse_term(text: &str) -> Result<(u128, &str), String> {
+fn parse_term(text: &str) -> Result<(u128, &str), TermError> {
     let int_end = text
         .find(|c: char| !c.is_ascii_digit())
         .unwrap_or(text.len());
@@ -61,20 +114,20 @@ fn parse_term(text: &str) -> Result<(u128, &str), String> {
         (frac_part, rest) = after_dot.split_at(frac_end);
     }
     if int_part.is_empty() && frac_part.is_empty() {
-        return Err("expected a number followed by a unit (ns, us, ms, s, m, h)".to_string());
+        return Err(TermError::Invalid);
     }
     let unit_end = rest
         .find(|c: char| c.is_ascii_digit() || c == '.')
         .unwrap_or(rest.len());
     let (unit, after) = rest.split_at(unit_end);
     if unit.is_empty() {
-        return Err("missing unit (ns, us, ms, s, m or h) after the number".to_string());
+        return Err(TermError::MissingUnit);
     }
     let &(_, unit_nanos) = UNITS
         .iter()
         .find(|(name, _)| *name == unit)
-        .ok_or_else(|| format!("unknown unit '{unit}' (expected ns, us, ms, s, m or h)"))?;
-    let too_long = || "duration is too long".to_string();
+        .ok_or_else(|| TermError::UnknownUnit(unit.to_string()))?;
+    let too_long = || TermError::Invalid;
     let whole: u128 = if int_part.is_empty() {
         0
     } else {
@@ -118,30 +171,18 @@ mod tests {
     }
 
     #[test]
-    fn rejects_what_go_rejects() {
-        assert!(parse_go_duration("").is_err());
-        assert!(
-            parse_go_duration("10")
-                .unwrap_err()
-                .contains("missing unit")
-        );
-        assert!(
-            parse_go_duration("10x")
-                .unwrap_err()
-                .contains("unknown unit 'x'")
-        );
-        assert!(
-            parse_go_duration("1d")
-                .unwrap_err()
-                .contains("unknown unit 'd'")
-        );
-        assert!(parse_go_duration("s").is_err());
-        assert!(parse_go_duration(".s").is_err());
-        assert!(parse_go_duration("-1s").unwrap_err().contains("negative"));
-        assert!(
-            parse_go_duration("3000000h")
-                .unwrap_err()
-                .contains("too long")
+    fn rejects_what_go_rejects_with_gos_texts() {
+        let err = |t: &str| parse_duration(t).unwrap_err().to_string();
+        assert_eq!(err(""), r#"time: invalid duration """#);
+        assert_eq!(err("10"), r#"time: missing unit in duration "10""#);
+        assert_eq!(err("10x"), r#"time: unknown unit "x" in duration "10x""#);
+        assert_eq!(err("1d"), r#"time: unknown unit "d" in duration "1d""#);
+        assert_eq!(err("s"), r#"time: invalid duration "s""#);
+        assert_eq!(err(".s"), r#"time: invalid duration ".s""#);
+        assert_eq!(err("3000000h"), r#"time: invalid duration "3000000h""#);
+        assert_eq!(
+            err("-1s"),
+            r#"time: negative duration "-1s" is not allowed"#
         );
     }
 }

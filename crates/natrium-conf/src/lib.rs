@@ -54,6 +54,7 @@ mod value;
 use std::path::Path;
 use std::sync::Arc;
 
+pub use duration::{DurationError, parse_duration};
 pub use error::ConfError;
 pub use map::{Entry, Map};
 pub use parser::{MAX_INCLUDE_DEPTH, MAX_NESTING};

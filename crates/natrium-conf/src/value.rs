@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::duration::parse_go_duration;
+use crate::duration::parse_duration;
 use crate::error::ConfError;
 use crate::map::Map;
 use crate::number::parse_sized_integer;
@@ -151,7 +151,7 @@ impl Value {
     pub fn as_duration(&self) -> Result<Duration, ConfError> {
         match &self.kind {
             ValueKind::String(s) => {
-                parse_go_duration(s).map_err(|reason| self.invalid("duration", s.clone(), reason))
+                parse_duration(s).map_err(|e| self.invalid("duration", s.clone(), e.to_string()))
             }
             ValueKind::Integer(secs) => {
                 u64::try_from(*secs).map(Duration::from_secs).map_err(|_| {

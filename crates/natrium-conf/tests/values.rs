@@ -123,7 +123,7 @@ fn bad_durations_name_the_position_and_the_problem() {
     let a = get(&m, "a").as_duration().unwrap_err().to_string();
     assert_eq!(
         a,
-        "1:5: invalid duration '10': missing unit (ns, us, ms, s, m or h) after the number"
+        "1:5: invalid duration '10': time: missing unit in duration \"10\""
     );
     let b = get(&m, "b").as_duration().unwrap_err().to_string();
     assert!(b.starts_with("2:5: invalid duration '5 parsecs'"), "{b}");

@@ -29,6 +29,8 @@ pub enum CloseReason {
     AuthorizationViolation,
     /// No CONNECT within the auth timeout.
     AuthenticationTimeout,
+    /// The user's JWT expired while connected.
+    AuthenticationExpired,
     /// Too many unanswered PINGs.
     StaleConnection,
     /// Too many queued outbound bytes.
@@ -89,6 +91,8 @@ pub struct ClientSnapshot {
     pub version: String,
     /// The authenticated user, when user/password auth is on.
     pub user: Option<String>,
+    /// The client's account (`$G` outside any account).
+    pub account: String,
 }
 
 /// One connected client.
@@ -118,6 +122,10 @@ pub(crate) struct Client {
     pub responses: std::sync::OnceLock<Arc<crate::permissions::ResponseTracker>>,
     /// The negotiated TLS session, once the handshake completed.
     pub tls: std::sync::OnceLock<crate::tls::SessionInfo>,
+    /// The account, set at CONNECT; unset means the global account.
+    pub account: std::sync::OnceLock<Arc<crate::accounts::Account>>,
+    /// The nonce sent in INFO, when nkey users must sign it.
+    pub nonce: std::sync::OnceLock<Box<str>>,
     close_reason: Mutex<Option<CloseReason>>,
 }
 
@@ -152,6 +160,8 @@ impl Client {
             deny_delivery: std::sync::OnceLock::new(),
             responses: std::sync::OnceLock::new(),
             tls: std::sync::OnceLock::new(),
+            account: std::sync::OnceLock::new(),
+            nonce: std::sync::OnceLock::new(),
             close_reason: Mutex::new(None),
         }
     }
@@ -215,6 +225,11 @@ impl Client {
             lang: meta.lang,
             version: meta.version,
             user: meta.user,
+            account: self
+                .account
+                .get()
+                .map_or(crate::accounts::GLOBAL_ACCOUNT, |a| &a.name)
+                .to_owned(),
         }
     }
 }

@@ -69,11 +69,8 @@ const NOT_SUPPORTED: &[&str] = &[
     "leaf",
     "websocket",
     "mqtt",
-    "accounts",
-    "operator",
-    "operators",
-    "resolver",
-    "system_account",
+    "trusted",
+    "trusted_keys",
     "nkeys",
     "connect_error_reports",
     "reconnect_error_reports",
@@ -109,6 +106,9 @@ fn apply(map: &Map, cfg: &mut FileConfig, path: &Path) -> Result<(), ConfigError
         path: path.to_owned(),
         source,
     };
+    let mut account_users = Vec::new();
+    let mut operator = crate::operator::OperatorOptions::default();
+    let mut operator_mode = false;
     for entry in map.iter() {
         let o = &mut cfg.options;
         let key = entry.key().to_ascii_lowercase();
@@ -152,25 +152,40 @@ fn apply(map: &Map, cfg: &mut FileConfig, path: &Path) -> Result<(), ConfigError
             "max_control_line" => o.max_control_line = size(v, path, entry)?,
             "max_connections" | "max_conn" => o.max_connections = size(v, path, entry)?,
             "max_subscriptions" | "max_subs" => o.max_subscriptions = size(v, path, entry)?,
-            "ping_interval" => o.ping_interval = v.as_duration().map_err(conf_err)?,
+            "ping_interval" => o.ping_interval = field_duration(path, entry)?,
             "ping_max" => {
                 o.ping_max = u32::try_from(v.as_i64().map_err(conf_err)?)
                     .map_err(|_| invalid(path, entry, "ping_max must not be negative"))?
             }
-            "write_deadline" => o.write_deadline = v.as_duration().map_err(conf_err)?,
+            "write_deadline" => o.write_deadline = field_duration(path, entry)?,
             "authorization" => {
                 let map = v.as_map().map_err(conf_err)?;
                 cfg.auth_timeout_set |= apply_authorization(map, o, path)?;
             }
             "tls" => o.tls = Some(parse_tls(entry, path)?),
+            "operator" | "operators" | "trusted_operators" => {
+                operator_mode = true;
+                operator.operators.extend(operator_jwts(entry, path)?);
+            }
+            "system_account" | "system" => {
+                operator.system_account = Some(v.as_str().map_err(conf_err)?.to_owned())
+            }
+            "resolver" => check_resolver(entry, path)?,
+            "resolver_preload" => {
+                for e in v.as_map().map_err(conf_err)?.iter() {
+                    let token = e.value().as_str().map_err(conf_err)?.to_owned();
+                    operator.accounts.push((e.key().to_owned(), token));
+                }
+            }
+            "accounts" => {
+                o.accounts = crate::accounts::conf::parse_accounts(entry, path, &mut account_users)?
+            }
             "jetstream" => o.jetstream = parse_jetstream(entry, path)?,
             "store_dir" => cfg.store_dir = Some(v.as_str().map_err(conf_err)?.into()),
             "allow_non_tls" => cfg.allow_non_tls = v.as_bool().map_err(conf_err)?,
             "no_auth_user" => o.no_auth_user = Some(v.as_str().map_err(conf_err)?.to_owned()),
-            "lame_duck_duration" => o.lame_duck_duration = v.as_duration().map_err(conf_err)?,
-            "lame_duck_grace_period" => {
-                o.lame_duck_grace_period = v.as_duration().map_err(conf_err)?
-            }
+            "lame_duck_duration" => o.lame_duck_duration = string_duration(path, entry)?,
+            "lame_duck_grace_period" => o.lame_duck_grace_period = string_duration(path, entry)?,
             "pid_file" => o.pid_file = Some(v.as_str().map_err(conf_err)?.into()),
             "ports_file_dir" => o.ports_file_dir = Some(v.as_str().map_err(conf_err)?.into()),
             "debug" => cfg.debug = Some(v.as_bool().map_err(conf_err)?),
@@ -198,6 +213,27 @@ fn apply(map: &Map, cfg: &mut FileConfig, path: &Path) -> Result<(), ConfigError
     if let Some(tls) = &mut cfg.options.tls {
         tls.allow_non_tls = cfg.allow_non_tls;
     }
+    if operator_mode {
+        // Checked here too, so a bad JWT is reported with the file's position.
+        crate::operator::Trust::new(&operator).map_err(|e| ConfigError::Invalid {
+            path: path.to_owned(),
+            pos: map
+                .get_entry("operator")
+                .or_else(|| map.get_entry("operators"))
+                .map_or_else(|| "1:1".into(), |e| e.key_pos().to_string()),
+            message: e.to_string(),
+        })?;
+        cfg.options.operator = Some(operator);
+    } else if !operator.accounts.is_empty() {
+        return Err(ConfigError::Invalid {
+            path: path.to_owned(),
+            pos: map
+                .get_entry("resolver_preload")
+                .map_or_else(|| "1:1".into(), |e| e.key_pos().to_string()),
+            message: "resolver_preload needs an operator".into(),
+        });
+    }
+    add_account_users(map, cfg, account_users, path)?;
     // A top-level `store_dir` is JetStream's unless its block names one.
     if let (Some(dir), Some(js)) = (&cfg.store_dir, &mut cfg.options.jetstream)
         && js.store_dir.is_none()
@@ -208,6 +244,100 @@ fn apply(map: &Map, cfg: &mut FileConfig, path: &Path) -> Result<(), ConfigError
         cfg.options.auth_timeout = default_auth_timeout(cfg.options.tls.as_ref());
     }
     Ok(())
+}
+
+/// `operator: JWT | path | [JWT | path, ...]`: the operator JWTs. A file may hold the bare
+/// token or nsc's decorated form (`-----BEGIN NATS OPERATOR JWT-----`).
+fn operator_jwts(entry: &Entry, path: &Path) -> Result<Vec<String>, ConfigError> {
+    let v = entry.value();
+    let items: Vec<&Value> = match v.as_array() {
+        Ok(list) => list.iter().collect(),
+        Err(_) => vec![v],
+    };
+    let mut jwts = Vec::new();
+    for item in items {
+        let text = item.as_str().map_err(|source| ConfigError::Conf {
+            path: path.to_owned(),
+            source,
+        })?;
+        if looks_like_jwt(text) {
+            jwts.push(text.trim().to_owned());
+            continue;
+        }
+        // Relative to the configuration file, as `include`s are.
+        let file = path.parent().unwrap_or(Path::new(".")).join(text);
+        let contents = std::fs::read_to_string(&file).map_err(|e| {
+            invalid(
+                path,
+                entry,
+                format!("error reading operator JWT {}: {e}", file.display()),
+            )
+        })?;
+        let token = contents
+            .lines()
+            .map(str::trim)
+            .find(|l| looks_like_jwt(l))
+            .ok_or_else(|| invalid(path, entry, format!("no JWT in {}", file.display())))?;
+        jwts.push(token.to_owned());
+    }
+    Ok(jwts)
+}
+
+fn looks_like_jwt(text: &str) -> bool {
+    let text = text.trim();
+    text.starts_with("eyJ") && text.matches('.').count() == 2
+}
+
+/// `resolver: MEMORY` is the one resolver natrium-server has.
+fn check_resolver(entry: &Entry, path: &Path) -> Result<(), ConfigError> {
+    match entry.value().as_str() {
+        Ok(s) if s.eq_ignore_ascii_case("MEMORY") => Ok(()),
+        _ => Err(invalid(
+            path,
+            entry,
+            "only `resolver: MEMORY` is supported yet by natrium-server (not the full, \
+             cache or URL resolvers)",
+        )),
+    }
+}
+
+/// Adds the users of the `accounts` block to the authorization users, then checks accounts,
+/// users and `no_auth_user` together as nats-server does at load.
+fn add_account_users(
+    map: &Map,
+    cfg: &mut FileConfig,
+    account_users: Vec<User>,
+    path: &Path,
+) -> Result<(), ConfigError> {
+    let o = &mut cfg.options;
+    let key_pos = |key: &str| {
+        map.get_entry(key)
+            .map_or_else(|| "1:1".to_string(), |e| e.key_pos().to_string())
+    };
+    if !account_users.is_empty() {
+        match &mut o.auth {
+            Auth::None => o.auth = Auth::Users(account_users),
+            Auth::Users(list) => list.extend(account_users),
+            Auth::Token(_) => {
+                return Err(ConfigError::Invalid {
+                    path: path.to_owned(),
+                    pos: key_pos("authorization"),
+                    message: "Can not have a token and a users array".into(),
+                });
+            }
+        }
+    }
+    crate::accounts::validate(o).map_err(|err| {
+        let key = match err {
+            crate::accounts::AccountError::NoAuthUser(_) => "no_auth_user",
+            _ => "accounts",
+        };
+        ConfigError::Invalid {
+            path: path.to_owned(),
+            pos: key_pos(key),
+            message: err.to_string(),
+        }
+    })
 }
 
 /// nats-server's default auth timeout: 2 s, or the TLS timeout + 1 s when TLS is on (the
@@ -305,17 +435,9 @@ fn parse_jetstream(
             "sync_interval" | "sync" => {
                 js.sync = match v.as_str() {
                     Ok(s) if s.eq_ignore_ascii_case("always") => crate::SyncPolicy::Always,
-                    Ok(_) => crate::SyncPolicy::Interval(v.as_duration().map_err(|err| {
-                        invalid(path, e, format!("error parsing sync_interval: {err}"))
-                    })?),
-                    Err(_) => {
-                        return Err(invalid(
-                            path,
-                            e,
-                            "invalid use of field \"sync_interval\": sync_interval should be \
-                             converted to a duration",
-                        ));
-                    }
+                    Ok(_) => crate::SyncPolicy::Interval(field_duration(path, e)?),
+                    // nats-server takes no bare number here (unlike ping_interval).
+                    Err(_) => return Err(not_a_duration(path, e, "sync_interval")),
                 }
             }
             k if JETSTREAM_NOT_SUPPORTED.contains(&k) => {
@@ -353,21 +475,7 @@ fn parse_tls(entry: &Entry, path: &Path) -> Result<TlsOptions, ConfigError> {
             "ca_file" => ca = Some(PathBuf::from(v.as_str().map_err(conf_err)?)),
             "verify" => verify = v.as_bool().map_err(conf_err)?,
             "timeout" => {
-                // Seconds (integer or decimal), or a Go duration string, as nats-server.
-                let t = match v.as_str() {
-                    Ok(_) => v.as_duration().map_err(conf_err)?,
-                    Err(_) => {
-                        let secs = v.as_f64().map_err(conf_err)?;
-                        if !(secs.is_finite() && secs >= 0.0) {
-                            return Err(invalid(
-                                path,
-                                e,
-                                "error parsing tls config, 'timeout' must not be negative",
-                            ));
-                        }
-                        Duration::from_secs_f64(secs)
-                    }
-                };
+                let t = seconds_or_duration(path, e, "tls")?;
                 // 0 keeps the default, as in nats-server.
                 if !t.is_zero() {
                     timeout = t;
@@ -415,6 +523,69 @@ fn parse_tls(entry: &Entry, path: &Path) -> Result<TlsOptions, ConfigError> {
         timeout,
         allow_non_tls: false,
     })
+}
+
+/// A duration field as nats-server's `parseDuration` reads it (`ping_interval`,
+/// `write_deadline`, `sync_interval`): a Go duration string, or — the old form, which
+/// nats-server only warns about — an integer number of seconds.
+fn field_duration(path: &Path, entry: &Entry) -> Result<Duration, ConfigError> {
+    let field = entry.key().to_ascii_lowercase();
+    let v = entry.value();
+    if let Ok(text) = v.as_str() {
+        return natrium_conf::parse_duration(text)
+            .map_err(|e| invalid(path, entry, format!("error parsing {field}: {e}")));
+    }
+    match v.as_i64() {
+        Ok(secs) => u64::try_from(secs)
+            .map(Duration::from_secs)
+            .map_err(|_| invalid(path, entry, format!("{field} must not be negative"))),
+        Err(_) => Err(not_a_duration(path, entry, &field)),
+    }
+}
+
+/// nats-server's text for a duration field holding something that is not a duration.
+fn not_a_duration(path: &Path, entry: &Entry, field: &str) -> ConfigError {
+    invalid(
+        path,
+        entry,
+        format!("invalid use of field \"{field}\": {field} should be converted to a duration"),
+    )
+}
+
+/// A duration nats-server only takes as a string (`lame_duck_duration`,
+/// `lame_duck_grace_period`; a number there stops nats-server with a Go type error).
+fn string_duration(path: &Path, entry: &Entry) -> Result<Duration, ConfigError> {
+    let field = entry.key().to_ascii_lowercase();
+    let text = entry.value().as_str().map_err(|_| {
+        invalid(
+            path,
+            entry,
+            format!("error parsing {field}: expected a duration string such as \"30s\""),
+        )
+    })?;
+    natrium_conf::parse_duration(text)
+        .map_err(|e| invalid(path, entry, format!("error parsing {field}: {e}")))
+}
+
+/// A `timeout` inside the `authorization` or `tls` block: seconds (integer or decimal) or a
+/// Go duration string, with nats-server's `error parsing <block> config, 'timeout' ...` texts.
+fn seconds_or_duration(path: &Path, entry: &Entry, block: &str) -> Result<Duration, ConfigError> {
+    let v = entry.value();
+    let fail = |why: String| {
+        invalid(
+            path,
+            entry,
+            format!("error parsing {block} config, 'timeout' {why}"),
+        )
+    };
+    if let Ok(text) = v.as_str() {
+        return natrium_conf::parse_duration(text).map_err(|e| fail(e.to_string()));
+    }
+    let secs = v.as_f64().map_err(|_| fail("wrong type".into()))?;
+    if !(secs.is_finite() && secs >= 0.0) {
+        return Err(fail("must not be negative".into()));
+    }
+    Ok(Duration::from_secs_f64(secs))
 }
 
 fn size(v: &Value, path: &Path, entry: &Entry) -> Result<usize, ConfigError> {
@@ -489,36 +660,22 @@ fn apply_authorization(map: &Map, o: &mut ServerOptions, path: &Path) -> Result<
             "user" | "username" => user = Some(v.as_str().map_err(conf_err)?.to_owned()),
             "pass" | "password" => pass = Some(v.as_str().map_err(conf_err)?.to_owned()),
             "timeout" => {
-                let secs = v.as_f64().map_err(conf_err)?;
-                if !(secs.is_finite() && secs > 0.0) {
+                let t = seconds_or_duration(path, entry, "authorization")?;
+                if t.is_zero() {
                     return Err(invalid(
                         path,
                         entry,
-                        "timeout must be a positive number of seconds",
+                        "error parsing authorization config, 'timeout' must be positive",
                     ));
                 }
-                o.auth_timeout = Duration::from_secs_f64(secs);
+                o.auth_timeout = t;
                 timeout_set = true;
             }
             "users" => {
-                let mut list = Vec::new();
-                for u in v.as_array().map_err(conf_err)? {
-                    let m = u.as_map().map_err(conf_err)?;
-                    let get = |k: &str| -> Result<String, ConfigError> {
-                        match m.get(k) {
-                            Some(v) => Ok(v.as_str().map_err(conf_err)?.to_owned()),
-                            None => Err(invalid(path, entry, format!("a user without `{k}`"))),
-                        }
-                    };
-                    let mut u = User::new(get("user")?, get("password")?);
-                    if let Some(p) = m.get("permissions") {
-                        let p = crate::permissions::from_conf(p)
-                            .map_err(|m| invalid(path, entry, m))?;
-                        u = u.with_permissions(p);
-                    }
-                    list.push(u);
-                }
-                users = Some(list);
+                users = Some(crate::accounts::conf::parse_users(
+                    v,
+                    crate::accounts::conf::At(path),
+                )?);
             }
             "permissions" | "default_permissions" => {
                 let p = crate::permissions::from_conf(v).map_err(|m| invalid(path, entry, m))?;
@@ -788,6 +945,79 @@ mod tests {
             let err = load_text(text).unwrap_err().to_string();
             assert!(err.contains(expected), "{text:?}: {err}");
             assert!(err.contains("1:"), "position in {err}");
+        }
+    }
+
+    #[test]
+    fn durations_are_read_wherever_nats_server_takes_them() {
+        let cfg = load_text(
+            "ping_interval: \"1m30s\"\nwrite_deadline: 3\nlame_duck_duration: \"500ms\"\n\
+             lame_duck_grace_period: \"2s\"\nauthorization { token: \"s3cr3t\", timeout: \"2s\" }\n\
+             tls { cert_file: a, key_file: b, timeout: \"1.5s\" }\n\
+             jetstream { sync_interval: \"1m\" }\n",
+        )
+        .unwrap();
+        let o = &cfg.options;
+        assert_eq!(o.ping_interval, Duration::from_secs(90));
+        assert_eq!(o.write_deadline, Duration::from_secs(3));
+        assert_eq!(o.lame_duck_duration, Duration::from_millis(500));
+        assert_eq!(o.lame_duck_grace_period, Duration::from_secs(2));
+        assert_eq!(o.auth_timeout, Duration::from_secs(2));
+        assert_eq!(o.tls.as_ref().unwrap().timeout, Duration::from_millis(1500));
+        assert_eq!(
+            o.jetstream.as_ref().unwrap().sync,
+            crate::SyncPolicy::Interval(Duration::from_secs(60))
+        );
+        let o = load_text("authorization { token: t, timeout: 0.25 }\n")
+            .unwrap()
+            .options;
+        assert_eq!(o.auth_timeout, Duration::from_millis(250));
+    }
+
+    #[test]
+    fn bad_durations_get_nats_server_texts_and_positions() {
+        for (text, expected) in [
+            (
+                "authorization { token: \"s3cr3t\", timeout: \"2x\" }\n",
+                // Columns count from 1 here; nats-server counts them from 0.
+                "1:34: error parsing authorization config, 'timeout' time: unknown unit \"x\" in duration \"2x\"",
+            ),
+            (
+                "authorization { token: t, timeout: true }\n",
+                "error parsing authorization config, 'timeout' wrong type",
+            ),
+            (
+                "port: 1\nping_interval: \"5x\"\n",
+                "2:1: error parsing ping_interval: time: unknown unit \"x\" in duration \"5x\"",
+            ),
+            (
+                "ping_interval: true\n",
+                "invalid use of field \"ping_interval\": ping_interval should be converted to a duration",
+            ),
+            (
+                "write_deadline: \"10\"\n",
+                "error parsing write_deadline: time: missing unit in duration \"10\"",
+            ),
+            (
+                "lame_duck_duration: \"3q\"\n",
+                "error parsing lame_duck_duration: time: unknown unit \"q\" in duration \"3q\"",
+            ),
+            (
+                "lame_duck_duration: 30\n",
+                "error parsing lame_duck_duration",
+            ),
+            (
+                "tls { cert_file: a, key_file: b, timeout: \"3x\" }\n",
+                "error parsing tls config, 'timeout' time: unknown unit \"x\" in duration \"3x\"",
+            ),
+            (
+                "jetstream { sync_interval: \"1d\" }\n",
+                "error parsing sync_interval: time: unknown unit \"d\" in duration \"1d\"",
+            ),
+        ] {
+            let err = load_text(text).unwrap_err().to_string();
+            assert!(err.contains(expected), "{text:?}: {err}");
+            assert!(err.contains("server.conf"), "the file is named: {err}");
         }
     }
 }

@@ -8,7 +8,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use bytes::{Buf, BytesMut};
 use natrium_wire::{
@@ -21,6 +21,7 @@ use tokio::net::TcpStream;
 use tokio::net::tcp::OwnedWriteHalf;
 use tokio::time::Instant;
 
+use crate::accounts::Account;
 use crate::auth::{self, Credentials};
 use crate::client::{Client, ClientMeta, CloseReason, now_nanos};
 use crate::deliver::{
@@ -47,6 +48,8 @@ const ERR_STALE: &str = "Stale Connection";
 const ERR_MAX_CONNECTIONS: &str = "maximum connections exceeded";
 const ERR_MAX_SUBSCRIPTIONS: &str = "maximum subscriptions exceeded";
 const ERR_NO_RESPONDERS_NEEDS_HEADERS: &str = "no responders requires headers support";
+const ERR_MAX_ACCOUNT_CONNECTIONS: &str = "maximum account active connections exceeded";
+const ERR_AUTH_EXPIRED: &str = "User Authentication Expired";
 
 /// Serves one accepted connection until it closes.
 pub(crate) async fn serve(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr) {
@@ -59,9 +62,14 @@ pub(crate) async fn serve(shared: Arc<Shared>, stream: TcpStream, peer: SocketAd
     ));
     // One snapshot of the reloadable settings for both what INFO announces and the TLS used.
     let live = shared.live.read().clone();
+    let advertised = live.advertised();
+    let nonce = advertised.nonce_required.then(new_nonce);
     let info = shared
         .info
-        .line_for(cid, &peer.ip().to_string(), &live.advertised());
+        .line_for(cid, &peer.ip().to_string(), &advertised, nonce.as_deref());
+    if let Some(nonce) = nonce {
+        let _ = client.nonce.set(nonce.into());
+    }
     let admitted = {
         let mut clients = shared.clients.lock();
         if clients.len() >= shared.opts.max_connections {
@@ -94,6 +102,22 @@ pub(crate) async fn serve(shared: Arc<Shared>, stream: TcpStream, peer: SocketAd
         // connection's task too.
         Some(tls) => Box::pin(serve_tls(shared, client, stream, info, tls)).await,
     }
+}
+
+/// Sleeps until `at` (never returns for `None`; the caller guards the branch anyway).
+async fn sleep_until_some(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// A fresh nonce for INFO: 11 random bytes in unpadded URL-safe base64 (15 characters), as
+/// nats-server makes them.
+fn new_nonce() -> String {
+    use base64::Engine as _;
+    let bytes: [u8; 11] = std::array::from_fn(|_| fastrand::u8(..));
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 
 /// Upgrades an admitted connection to TLS (after INFO) and runs it.
@@ -224,6 +248,21 @@ struct ConnectJson {
     user: Option<String>,
     pass: Option<String>,
     auth_token: Option<String>,
+    jwt: Option<String>,
+    nkey: Option<String>,
+    sig: Option<String>,
+}
+
+/// Who a CONNECT authenticated as, and the limits that come with it.
+struct Identity {
+    user: Option<String>,
+    account: Arc<Account>,
+    permissions: Option<crate::permissions::Permissions>,
+    /// When a user JWT expires.
+    expires: Option<SystemTime>,
+    max_subs: Option<usize>,
+    max_payload: Option<usize>,
+    max_account_connections: Option<usize>,
 }
 
 /// What the read loop does after an operation.
@@ -256,6 +295,13 @@ struct Connection {
     trace: bool,
     /// The authenticated user's permissions, if restricted.
     perms: Option<crate::permissions::ConnectionPermissions>,
+    /// The account messages are routed in: the global one until CONNECT names another
+    /// (looked up once here, never per message).
+    account: Arc<Account>,
+    /// A JWT user's own subscription limit (the server's applies too).
+    max_subs: Option<usize>,
+    /// When the user's JWT expires: the connection is closed then.
+    expires: Option<Instant>,
 }
 
 impl Connection {
@@ -266,7 +312,10 @@ impl Connection {
             max_payload: live.max_payload as usize,
         };
         Connection {
-            auth_required: live.auth.is_required(),
+            account: shared.accounts.global().clone(),
+            max_subs: None,
+            expires: None,
+            auth_required: live.requires_auth(),
             shared,
             client,
             limits,
@@ -335,6 +384,15 @@ impl Connection {
                 _ = &mut auth_timer, if self.auth_required && !self.connected => {
                     self.error(ERR_AUTH_TIMEOUT);
                     return CloseReason::AuthenticationTimeout;
+                }
+                _ = sleep_until_some(self.expires), if self.expires.is_some() => {
+                    tracing::debug!(
+                        "{} - cid:{} - User JWT expired",
+                        self.client.addr,
+                        self.client.cid
+                    );
+                    self.error(ERR_AUTH_EXPIRED);
+                    return CloseReason::AuthenticationExpired;
                 }
             }
         }
@@ -475,18 +533,11 @@ impl Connection {
                 return Flow::Close(CloseReason::ProtocolViolation);
             }
         };
-        let creds = Credentials {
-            user: opts.user.as_deref(),
-            pass: opts.pass.as_deref(),
-            token: opts.auth_token.as_deref(),
-        };
-        let live = self.shared.live.read().clone();
-        let no_auth_user = live.no_auth_user.as_deref();
-        let user = match auth::check_or_default(&live.auth, &creds, no_auth_user) {
-            Ok(user) => user.map(str::to_owned),
-            Err(()) => {
+        let who = match self.identify(&opts) {
+            Ok(who) => who,
+            Err(why) => {
                 tracing::error!(
-                    "{} - cid:{} - authentication error",
+                    "{} - cid:{} - authentication error: {why}",
                     self.client.addr,
                     self.client.cid
                 );
@@ -494,6 +545,29 @@ impl Connection {
                 return Flow::Close(CloseReason::AuthorizationViolation);
             }
         };
+        if let Some(max) = who.max_account_connections {
+            let others = {
+                let clients = self.shared.clients.lock();
+                clients
+                    .values()
+                    .filter(|c| c.cid != self.client.cid)
+                    .filter(|c| {
+                        c.account
+                            .get()
+                            .is_some_and(|a| Arc::ptr_eq(a, &who.account))
+                    })
+                    .count()
+            };
+            if others >= max {
+                tracing::error!(
+                    "{} - cid:{} - {ERR_MAX_ACCOUNT_CONNECTIONS}",
+                    self.client.addr,
+                    self.client.cid
+                );
+                self.error(ERR_MAX_ACCOUNT_CONNECTIONS);
+                return Flow::Close(CloseReason::MaxConnectionsExceeded);
+            }
+        }
         self.verbose = opts.verbose.unwrap_or(true);
         self.pedantic = opts.pedantic.unwrap_or(true);
         self.echo = opts.echo.unwrap_or(true);
@@ -505,7 +579,19 @@ impl Connection {
         }
         self.client.headers.store(self.headers, Ordering::Relaxed);
         self.client.echo.store(self.echo, Ordering::Relaxed);
-        self.perms = crate::permissions::for_user(&live.auth, user.as_deref());
+        self.perms = crate::permissions::for_connection(who.permissions.as_ref());
+        // The account is fixed from here on; connections keep theirs across reloads.
+        if self.client.account.set(who.account.clone()).is_ok() {
+            self.account = who.account;
+        }
+        if let Some(max) = who.max_payload {
+            self.limits.max_payload = self.limits.max_payload.min(max);
+        }
+        self.max_subs = who.max_subs;
+        self.expires = who.expires.map(|at| {
+            let left = at.duration_since(SystemTime::now()).unwrap_or_default();
+            Instant::now() + left
+        });
         if let Some(filter) = self.perms.as_ref().and_then(|p| p.delivery_filter()) {
             let _ = self.client.deny_delivery.set(filter);
         }
@@ -516,11 +602,64 @@ impl Connection {
             name: opts.name.unwrap_or_default(),
             lang: opts.lang.unwrap_or_default(),
             version: opts.version.unwrap_or_default(),
-            user,
+            user: who.user,
         };
         self.connected = true;
         self.ok();
         Flow::Continue
+    }
+
+    /// Who the CONNECT authenticates as: a user of the configuration (password, token,
+    /// nkey or `no_auth_user`), or in operator mode the holder of a user JWT. `Err` says why
+    /// not, for the log.
+    fn identify(&self, opts: &ConnectJson) -> Result<Identity, String> {
+        let nonce = self.client.nonce.get().map(|n| &**n);
+        let trust = self.shared.trust.read().clone();
+        if let Some(trust) = trust {
+            let token = opts.jwt.as_deref().ok_or("no user JWT")?;
+            let user = trust.authenticate(token, nonce, opts.sig.as_deref())?;
+            let account = self
+                .shared
+                .accounts
+                .get(&user.account)
+                .ok_or_else(|| format!("Account {} not found", user.account))?;
+            return Ok(Identity {
+                user: Some(user.name),
+                account: account.clone(),
+                permissions: user.permissions,
+                expires: user.expires,
+                max_subs: user.max_subs,
+                max_payload: user.max_payload,
+                max_account_connections: user.max_account_connections,
+            });
+        }
+        let creds = Credentials {
+            user: opts.user.as_deref(),
+            pass: opts.pass.as_deref(),
+            token: opts.auth_token.as_deref(),
+            nkey: opts.nkey.as_deref(),
+            sig: opts.sig.as_deref(),
+            nonce,
+        };
+        let live = self.shared.live.read().clone();
+        let no_auth_user = live.no_auth_user.as_deref();
+        let user = auth::check_or_default(&live.auth, &creds, no_auth_user)
+            .map_err(|()| "bad credentials".to_string())?;
+        // A user whose account is unknown (reloads cannot add accounts) is let in nowhere.
+        let account = self
+            .shared
+            .accounts
+            .for_user(user.and_then(|u| u.account.as_deref()))
+            .ok_or("the user's account is unknown")?;
+        Ok(Identity {
+            user: user.map(|u| u.username.clone()),
+            account: account.clone(),
+            permissions: user.and_then(|u| u.permissions.clone()),
+            expires: None,
+            max_subs: None,
+            max_payload: None,
+            max_account_connections: None,
+        })
     }
 
     fn publish(
@@ -558,6 +697,8 @@ impl Connection {
             shared: &self.shared,
             client: &self.client,
             echo: self.echo,
+            account: &self.account,
+            hops: 0,
         };
         let delivered = from.route(&mut self.cache, &mut self.out, &msg);
         if !delivered
@@ -571,7 +712,7 @@ impl Connection {
     /// The 503 status a requester gets when its request reached nobody, addressed to the
     /// requester's own subscription that matches the reply subject.
     fn no_responders_reply(&mut self, reply: &[u8]) {
-        let matches = self.shared.sublist.matches(reply);
+        let matches = self.account.sublist.matches(reply);
         let cid = self.client.cid;
         let own = matches
             .plain
@@ -598,7 +739,11 @@ impl Connection {
             self.permission_violation(err, "Subscription", subject, Some((queue, sid)));
             return;
         }
-        let max_subs = self.shared.opts.max_subscriptions;
+        let max_subs = match (self.shared.opts.max_subscriptions, self.max_subs) {
+            (0, user) => user.unwrap_or(0),
+            (server, Some(user)) => server.min(user),
+            (server, None) => server,
+        };
         {
             let mut subs = self.client.subs.lock();
             if subs.contains_key(sid) {
@@ -619,7 +764,7 @@ impl Connection {
             }
             let sub = Arc::new(Subscription::new(self.client.clone(), subject, queue, sid));
             if self
-                .shared
+                .account
                 .sublist
                 .insert(subject, queue, SubRef(sub.clone()))
                 .is_err()
@@ -656,7 +801,7 @@ impl Connection {
         let subs: Vec<Arc<Subscription>> =
             self.client.subs.lock().drain().map(|(_, s)| s).collect();
         for sub in subs {
-            self.shared
+            self.account
                 .sublist
                 .remove(&sub.subject, sub.queue.as_deref(), &SubRef(sub.clone()));
         }

@@ -10,6 +10,7 @@ use bytes::BytesMut;
 use natrium_sublist::{Matches, Sublist};
 use natrium_wire::{encode_hmsg, encode_msg};
 
+use crate::accounts::Account;
 use crate::client::{Client, CloseReason};
 use crate::internal::{AfterBatch, InMsg, Outgoing};
 use crate::outbound::Appended;
@@ -50,15 +51,23 @@ pub(crate) struct Msg<'a> {
 }
 
 /// The publishing side of a delivery.
+#[derive(Clone, Copy)]
 pub(crate) struct Publisher<'a> {
     pub shared: &'a Shared,
     pub client: &'a Client,
     pub echo: bool,
+    /// The account the message is routed in.
+    pub account: &'a Account,
+    /// Accounts the message already went through by imports (0 for the publisher's own).
+    pub hops: u8,
 }
 
 impl Publisher<'_> {
     /// Appends `msg` to `sub`'s connection. Returns whether it was queued.
     pub(crate) fn deliver(&self, out: &mut Fanout, sub: &Arc<Subscription>, msg: &Msg<'_>) -> bool {
+        if let Some(route) = &sub.import {
+            return self.forward(out, route, msg);
+        }
         if let Some(sink) = &sub.sink {
             let Msg {
                 subject,
@@ -151,6 +160,9 @@ impl Publisher<'_> {
 /// (as nats-server's per-client result cache). Hits cost no shared lock or counter.
 #[derive(Default)]
 pub(crate) struct MatchCache {
+    /// The index the entries come from (its address): a connection's own account's, but
+    /// JetStream's internal publishes at the end of a batch route in the global account.
+    sublist: usize,
     generation: u64,
     /// The most recent subject (its buffer is reused) and result: the common case of a
     /// publisher repeating one subject is a byte comparison.
@@ -171,8 +183,10 @@ impl MatchCache {
         // Read the generation first: a change racing with the lookup below makes the next
         // call start over, so a stale result is never used twice.
         let generation = sublist.generation();
-        if generation != self.generation {
+        let id = std::ptr::from_ref(sublist) as usize;
+        if generation != self.generation || id != self.sublist {
             self.generation = generation;
+            self.sublist = id;
             self.last = None;
             self.map.clear();
         }
@@ -200,7 +214,18 @@ impl Publisher<'_> {
     /// Routes `msg` to every plain subscription it matches and to one member of each queue
     /// group. Returns whether anyone took it.
     pub(crate) fn route(&self, cache: &mut MatchCache, out: &mut Fanout, msg: &Msg<'_>) -> bool {
-        let matches = cache.get(&self.shared.sublist, msg.subject);
+        let matches = cache.get(&self.account.sublist, msg.subject);
+        self.deliver_matches(matches, out, msg)
+    }
+
+    /// Delivers `msg` to every plain subscription of `matches` and to one member of each
+    /// queue group. Returns whether anyone took it.
+    pub(crate) fn deliver_matches(
+        &self,
+        matches: &Matches<SubRef>,
+        out: &mut Fanout,
+        msg: &Msg<'_>,
+    ) -> bool {
         let mut delivered = false;
         for sub in &matches.plain {
             delivered |= self.deliver(out, &sub.0, msg);
@@ -236,6 +261,8 @@ impl Fanout {
             shared,
             client: &shared.internal_client,
             echo: true,
+            account: shared.accounts.global(),
+            hops: 0,
         };
         for _ in 0..MAX_INTERNAL_ROUNDS {
             if self.after.is_empty() {
@@ -290,6 +317,8 @@ pub(crate) fn publish_internal(shared: &Shared, msgs: &[Outgoing]) -> usize {
         shared,
         client: &shared.internal_client,
         echo: true,
+        account: shared.accounts.global(),
+        hops: 0,
     };
     let mut reached = 0;
     for m in msgs {
@@ -314,9 +343,11 @@ pub(crate) fn publish_internal(shared: &Shared, msgs: &[Outgoing]) -> usize {
 
 /// Removes `sub` from the subject index and from its connection's table.
 pub(crate) fn remove_subscription(shared: &Shared, sub: &Arc<Subscription>) {
-    shared
-        .sublist
-        .remove(&sub.subject, sub.queue.as_deref(), &SubRef(sub.clone()));
+    shared.account_of(&sub.client).sublist.remove(
+        &sub.subject,
+        sub.queue.as_deref(),
+        &SubRef(sub.clone()),
+    );
     let mut subs = sub.client.subs.lock();
     if subs.get(&sub.sid).is_some_and(|s| Arc::ptr_eq(s, sub)) {
         subs.remove(&sub.sid);

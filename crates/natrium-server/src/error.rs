@@ -39,6 +39,12 @@ pub enum ServerError {
     /// JetStream could not start: its store directory can't be created, locked or read.
     #[error("Can't start JetStream: {0}")]
     JetStream(#[from] crate::jetstream::StartError),
+    /// The accounts, their users, exports or imports are inconsistent (nats-server's texts).
+    #[error(transparent)]
+    Accounts(#[from] crate::accounts::AccountError),
+    /// An operator, account or the resolver's JWTs cannot be trusted.
+    #[error(transparent)]
+    Operator(#[from] crate::operator::OperatorError),
     /// The options are inconsistent.
     #[error("invalid server options: {0}")]
     InvalidOptions(String),

@@ -37,6 +37,8 @@ pub(crate) struct Advertised {
     /// Clients may upgrade to TLS (`allow_non_tls`).
     pub tls_available: bool,
     pub max_payload: u32,
+    /// Some users log in with an nkey: every INFO carries a nonce for them to sign.
+    pub nonce_required: bool,
 }
 
 #[derive(Serialize)]
@@ -62,14 +64,22 @@ struct InfoJson<'a> {
     jetstream: bool,
     client_id: u64,
     client_ip: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    nonce: Option<&'a str>,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     ldm: bool,
 }
 
 impl ServerInfo {
-    /// The INFO line for one client.
-    pub(crate) fn line_for(&self, client_id: u64, client_ip: &str, adv: &Advertised) -> Vec<u8> {
-        self.line(client_id, client_ip, adv, false)
+    /// The INFO line for one client, with the nonce it must sign when nkey users exist.
+    pub(crate) fn line_for(
+        &self,
+        client_id: u64,
+        client_ip: &str,
+        adv: &Advertised,
+        nonce: Option<&str>,
+    ) -> Vec<u8> {
+        self.line(client_id, client_ip, adv, nonce, false)
     }
 
     /// The INFO line announcing lame-duck mode (`"ldm":true`) to one client.
@@ -79,10 +89,17 @@ impl ServerInfo {
         client_ip: &str,
         adv: &Advertised,
     ) -> Vec<u8> {
-        self.line(client_id, client_ip, adv, true)
+        self.line(client_id, client_ip, adv, None, true)
     }
 
-    fn line(&self, client_id: u64, client_ip: &str, adv: &Advertised, ldm: bool) -> Vec<u8> {
+    fn line(
+        &self,
+        client_id: u64,
+        client_ip: &str,
+        adv: &Advertised,
+        nonce: Option<&str>,
+        ldm: bool,
+    ) -> Vec<u8> {
         let json = InfoJson {
             server_id: &self.server_id,
             server_name: &self.server_name,
@@ -101,6 +118,7 @@ impl ServerInfo {
             jetstream: self.jetstream,
             client_id,
             client_ip,
+            nonce,
             ldm,
         };
         let mut line = b"INFO ".to_vec();
@@ -140,7 +158,7 @@ mod tests {
             max_payload: 1048576,
             ..Advertised::default()
         };
-        let line = String::from_utf8(info.line_for(7, "127.0.0.1", &adv)).expect("utf8");
+        let line = String::from_utf8(info.line_for(7, "127.0.0.1", &adv, None)).expect("utf8");
         let expected_prefix =
             r#"INFO {"server_id":"NABC","server_name":"n1","version":"2.9.10","proto":1,"go":"#;
         assert!(line.starts_with(expected_prefix), "{line}");
@@ -163,7 +181,12 @@ mod tests {
             max_payload: 10,
             ..Advertised::default()
         };
-        let line = String::from_utf8(info.line_for(1, "::1", &adv)).expect("utf8");
+        let line = String::from_utf8(info.line_for(1, "::1", &adv, Some("n0nce"))).expect("utf8");
+        // The nonce follows client_ip, as in nats-server.
+        assert!(
+            line.contains(r#""client_ip":"::1","nonce":"n0nce"}"#),
+            "{line}"
+        );
         assert!(
             line.contains(r#""headers":true,"auth_required":true,"max_payload":10,"#),
             "{line}"
@@ -185,8 +208,9 @@ mod tests {
             tls_verify: true,
             tls_available: false,
             max_payload: 10,
+            nonce_required: false,
         };
-        let line = String::from_utf8(info.line_for(1, "::1", &adv)).expect("utf8");
+        let line = String::from_utf8(info.line_for(1, "::1", &adv, None)).expect("utf8");
         assert!(
             line.contains(
                 r#""headers":true,"auth_required":true,"tls_required":true,"tls_verify":true,"max_payload":10,"#

@@ -31,8 +31,11 @@
 //! Module map: `server` (listener, accept loop, shutdown), `options` (typed settings),
 //! `connection` (read loop and operation dispatch), `client` (per-connection shared state),
 //! `subscription`, `tls` (TLS settings and handshake details), `outbound` (buffer, writer, slow consumers), `auth`, `info`, `monitor` (HTTP
-//! monitoring: `/varz`, `/connz`, ...), `cli` (the binary's flags), `logging`, `error`.
+//! monitoring: `/varz`, `/connz`, `/accountz`, ...), `accounts` (one subject index per account,
+//! exports and imports), `operator` (operator mode: JWTs, the memory resolver), `cli` (the
+//! binary's flags), `logging`, `error`.
 
+mod accounts;
 mod auth;
 pub mod busy_poll;
 pub mod cli;
@@ -47,6 +50,7 @@ mod jetstream;
 mod lame_duck;
 pub mod logging;
 mod monitor;
+mod operator;
 mod options;
 mod outbound;
 mod permissions;
@@ -55,9 +59,14 @@ pub mod signal;
 mod subscription;
 mod tls;
 
+pub use accounts::{
+    AccountError, AccountOptions, DEFAULT_RESPONSE_THRESHOLD, Export, ExportKind, GLOBAL_ACCOUNT,
+    Import, ImportKind, ResponseType,
+};
 pub use client::{ClientSnapshot, CloseReason};
 pub use error::ServerError;
 pub use info::VERSION;
+pub use operator::{JwtError, OperatorError, OperatorOptions};
 pub use options::{Auth, DEFAULT_PORT, JetStreamOptions, ServerOptions, SyncPolicy, User};
 pub use permissions::{
     DEFAULT_ALLOW_RESPONSE_EXPIRATION, DEFAULT_ALLOW_RESPONSE_MAX_MSGS, Permissions,

@@ -55,6 +55,11 @@ pub struct User {
     pub password: String,
     /// What the user may publish and subscribe to; `None` allows everything.
     pub permissions: Option<crate::permissions::Permissions>,
+    /// The account the user's connections belong to; `None` = the global account `$G`.
+    pub account: Option<String>,
+    /// For an nkey user, its public key (`U...`): the client proves it holds the seed by
+    /// signing the INFO nonce. `username` is the same key and `password` is empty.
+    pub nkey: Option<String>,
 }
 
 impl User {
@@ -64,7 +69,28 @@ impl User {
             username: username.into(),
             password: password.into(),
             permissions: None,
+            account: None,
+            nkey: None,
         }
+    }
+
+    /// A user identified by an nkey (a public key starting with `U`).
+    pub fn nkey(public_key: impl Into<String>) -> Self {
+        let key = public_key.into();
+        User {
+            username: key.clone(),
+            password: String::new(),
+            permissions: None,
+            account: None,
+            nkey: Some(key),
+        }
+    }
+
+    /// The same user, in `account`.
+    #[must_use]
+    pub fn in_account(mut self, account: impl Into<String>) -> Self {
+        self.account = Some(account.into());
+        self
     }
 
     /// The same user, restricted to `permissions`.
@@ -81,6 +107,8 @@ impl std::fmt::Debug for User {
             .field("username", &self.username)
             .field("password", &"<redacted>")
             .field("permissions", &self.permissions)
+            .field("account", &self.account)
+            .field("nkey", &self.nkey)
             .finish()
     }
 }
@@ -116,6 +144,12 @@ pub struct ServerOptions {
     pub auth: Auth,
     /// Clients that send no credentials are authenticated as this user (one of `auth`'s).
     pub no_auth_user: Option<String>,
+    /// Accounts (`accounts { ... }`): isolated subject spaces, their exports and imports.
+    /// Users name their account ([`User::account`]); others are in the global account.
+    pub accounts: Vec<crate::accounts::AccountOptions>,
+    /// Operator mode (decentralized JWT auth): trusted operators and the memory resolver's
+    /// account JWTs. Its accounts join [`ServerOptions::accounts`] at start.
+    pub operator: Option<crate::operator::OperatorOptions>,
     /// Lame-duck mode: time after the announcement before clients start being closed (10 s).
     pub lame_duck_grace_period: Duration,
     /// Lame-duck mode: time over which clients are closed (2 minutes).
@@ -218,6 +252,8 @@ impl Default for ServerOptions {
             write_deadline: Duration::from_secs(10),
             auth: Auth::None,
             no_auth_user: None,
+            accounts: Vec::new(),
+            operator: None,
             lame_duck_grace_period: Duration::from_secs(10),
             lame_duck_duration: Duration::from_secs(120),
             http_port: None,

@@ -21,8 +21,6 @@ use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 
-use crate::options::Auth;
-
 /// What a user may publish to and subscribe to. `None` leaves that side unrestricted.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Permissions {
@@ -403,15 +401,10 @@ impl DeliveryFilter {
     }
 }
 
-/// The permissions of the authenticated user `name`, when `auth` restricts that user.
-pub(crate) fn for_user(auth: &Auth, name: Option<&str>) -> Option<ConnectionPermissions> {
-    let (Auth::Users(users), Some(name)) = (auth, name) else {
-        return None;
-    };
-    let user = users.iter().find(|u| u.username == name)?;
-    let perms = user.permissions.as_ref()?;
+/// A connection's permissions, when its user has restricted ones.
+pub(crate) fn for_connection(perms: Option<&Permissions>) -> Option<ConnectionPermissions> {
     Some(ConnectionPermissions::new(CompiledPermissions::compile(
-        perms,
+        perms?,
     )))
 }
 
@@ -482,12 +475,8 @@ fn response_permission(v: &natrium_conf::Value) -> Result<Option<ResponsePermiss
                     Some(rest) => (true, rest),
                     None => (false, text),
                 };
-                let d = natrium_conf::Value::new(
-                    natrium_conf::ValueKind::String(magnitude.to_owned()),
-                    value.pos.clone(),
-                )
-                .as_duration()
-                .map_err(|e| format!("error parsing expires: {e}"))?;
+                let d = natrium_conf::parse_duration(magnitude)
+                    .map_err(|e| format!("error parsing expires: {e}"))?;
                 if !d.is_zero() {
                     p.expires = if negative { None } else { Some(d) };
                 }

@@ -12,7 +12,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::client::{Client, ClientSnapshot};
+use crate::client::{Client, ClientSnapshot, CloseReason};
 use crate::connection;
 use crate::error::ServerError;
 use crate::info::{ServerInfo, new_server_id};
@@ -55,7 +55,10 @@ pub struct ServerStats {
 pub(crate) struct Shared {
     pub opts: ServerOptions,
     pub info: ServerInfo,
-    pub sublist: natrium_sublist::Sublist<SubRef>,
+    /// Every account, each with its own subject index; `$G` for clients outside accounts.
+    pub accounts: crate::accounts::Accounts,
+    /// In operator mode, the operators and accounts users' JWTs are checked against.
+    pub trust: parking_lot::RwLock<Option<Arc<crate::operator::Trust>>>,
     pub clients: Mutex<HashMap<u64, Arc<Client>>>,
     pub counters: Counters,
     /// Recently closed connections, for monitoring (`/connz?state=closed`).
@@ -76,6 +79,16 @@ pub(crate) struct Shared {
     pub next_internal_sid: AtomicU64,
     /// JetStream, when enabled (set once, right after start).
     pub jetstream: std::sync::OnceLock<Arc<crate::jetstream::JetStream>>,
+}
+
+impl Shared {
+    /// The account `client` belongs to (set at CONNECT; the global account until then).
+    pub(crate) fn account_of<'a>(
+        &'a self,
+        client: &'a Client,
+    ) -> &'a Arc<crate::accounts::Account> {
+        client.account.get().unwrap_or(self.accounts.global())
+    }
 }
 
 /// The server as internal subscribers' owners see it (see [`crate::internal::Port`]).
@@ -100,6 +113,8 @@ impl crate::internal::Port for ServerPort {
             sink,
         ));
         shared
+            .accounts
+            .global()
             .sublist
             .insert(subject, queue, SubRef(sub.clone()))
             .ok()?;
@@ -126,7 +141,7 @@ impl crate::internal::Port for ServerPort {
 
     fn has_interest(&self, subject: &[u8]) -> bool {
         self.0.upgrade().is_some_and(|shared| {
-            let m = shared.sublist.matches(subject);
+            let m = shared.accounts.global().sublist.matches(subject);
             !m.plain.is_empty() || m.queues.iter().any(|g| !g.members.is_empty())
         })
     }
@@ -151,7 +166,9 @@ impl std::fmt::Debug for Server {
 
 impl Server {
     /// Binds the listener and starts accepting clients. Returns once the server is listening.
-    pub async fn start(opts: ServerOptions) -> Result<Server, ServerError> {
+    pub async fn start(mut opts: ServerOptions) -> Result<Server, ServerError> {
+        let (accounts, trust) = crate::operator::expand(&opts)?;
+        opts.accounts = accounts;
         if opts.max_payload == 0 {
             return Err(ServerError::InvalidOptions(
                 "max_payload must be positive".into(),
@@ -165,6 +182,7 @@ impl Server {
                 opts.max_payload, opts.max_pending
             )));
         }
+        crate::accounts::validate(&opts)?;
         // Certificates are checked before anything listens: a bad file stops the start.
         let tls = match &opts.tls {
             Some(t) => Some(crate::tls::LiveTls::load(t)?),
@@ -195,9 +213,11 @@ impl Server {
             port: addr.port(),
             jetstream: opts.jetstream.is_some(),
         };
+        let internal_client = Arc::new(Client::internal(opts.max_pending));
+        let accounts = crate::accounts::Accounts::build(&opts, &internal_client)?;
         let shared = Arc::new(Shared {
             info,
-            sublist: natrium_sublist::Sublist::new(),
+            accounts,
             clients: Mutex::new(HashMap::new()),
             counters: Counters::default(),
             closed: crate::monitor::ClosedConnections::default(),
@@ -207,7 +227,8 @@ impl Server {
             lame_duck: CancellationToken::new(),
             live: parking_lot::RwLock::new(Arc::new(crate::signal::Reloadable::new(&opts, tls))),
             tasks: TaskTracker::new(),
-            internal_client: Arc::new(Client::internal(opts.max_pending)),
+            internal_client,
+            trust: parking_lot::RwLock::new(trust.map(Arc::new)),
             next_internal_sid: AtomicU64::new(1),
             jetstream: std::sync::OnceLock::new(),
             opts,
@@ -305,7 +326,7 @@ impl Server {
             slow_consumers: c.slow_consumers.load(Ordering::Relaxed),
             connections: self.shared.clients.lock().len(),
             total_connections: c.total_connections.load(Ordering::Relaxed),
-            subscriptions: self.shared.sublist.count(),
+            subscriptions: self.shared.accounts.subscription_count(),
         }
     }
 
@@ -327,6 +348,29 @@ impl Server {
         &self.shared.opts
     }
 
+    /// Closes the clients of accounts a reload removed (the others keep their connections).
+    fn close_clients_of(&self, gone: &[Arc<crate::accounts::Account>]) {
+        if gone.is_empty() {
+            return;
+        }
+        let clients: Vec<Arc<Client>> = self.shared.clients.lock().values().cloned().collect();
+        for client in clients {
+            let Some(account) = client.account.get() else {
+                continue;
+            };
+            if gone.iter().any(|g| Arc::ptr_eq(g, account)) {
+                tracing::info!(
+                    "{} - cid:{} - account {} removed by a reload: closing the connection",
+                    client.addr,
+                    client.cid,
+                    account.name
+                );
+                client.set_close_reason(CloseReason::AuthorizationViolation);
+                client.kill.cancel();
+            }
+        }
+    }
+
     /// Lame-duck mode: stops accepting, sends clients an INFO with `"ldm":true`, waits
     /// `lame_duck_grace_period`, closes the clients spread over `lame_duck_duration`, then
     /// shuts down. Returns when the server has stopped.
@@ -338,12 +382,14 @@ impl Server {
     /// Applies what can change at run time from `opts`: users, permissions, token,
     /// `no_auth_user`, `max_payload` and the TLS certificate, key, CA and timeout (the files
     /// are read again) to connections made from now on; the log level and `logtime`
-    /// (`logging`) at once, to the logger [`crate::logging::init`] installed. Other fields
-    /// are ignored.
+    /// (`logging`) at once, to the logger [`crate::logging::init`] installed; accounts,
+    /// exports, imports and operator-mode JWTs at once (clients of a removed account are
+    /// closed, the others keep their connections). Other fields are ignored.
     ///
     /// INFO announces the new `auth_required`, `tls_required`, `tls_verify` and
     /// `max_payload` to clients connecting from now on. A reload that can't be applied
-    /// (unusable TLS files) is logged and changes nothing, as in nats-server.
+    /// (unusable TLS files, inconsistent accounts) is logged and changes nothing, as in
+    /// nats-server.
     pub fn reload(&self, opts: &ServerOptions) {
         let tls = match self.reload_tls(opts.tls.as_ref()) {
             Ok(tls) => tls,
@@ -352,6 +398,30 @@ impl Server {
                 return;
             }
         };
+        // Accounts last, as they cannot be undone: everything before may still refuse.
+        let gone = crate::operator::expand(opts)
+            .map_err(|e| e.to_string())
+            .and_then(|(accounts, trust)| {
+                let expanded = ServerOptions {
+                    accounts,
+                    ..opts.clone()
+                };
+                let gone = self
+                    .shared
+                    .accounts
+                    .replace(&expanded)
+                    .map_err(|e| e.to_string())?;
+                *self.shared.trust.write() = trust.map(Arc::new);
+                Ok(gone)
+            });
+        let gone = match gone {
+            Ok(gone) => gone,
+            Err(e) => {
+                tracing::error!("Failed to reload server configuration: {e}");
+                return;
+            }
+        };
+        self.close_clients_of(&gone);
         let new = Arc::new(crate::signal::Reloadable::new(opts, tls));
         let old = std::mem::replace(&mut *self.shared.live.write(), new);
         let (was, now) = (old.logging, opts.logging);

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use crate::accounts::route::ImportRoute;
 use crate::client::Client;
 use crate::internal::Sink;
 
@@ -14,6 +15,8 @@ pub(crate) struct Subscription {
     pub sid: Box<[u8]>,
     /// Set for a server-internal subscriber: messages go to it, not to `client`'s buffer.
     pub sink: Option<Arc<dyn Sink>>,
+    /// Set for an import's subscription: messages go on to another account.
+    pub import: Option<Arc<ImportRoute>>,
     /// Auto-unsubscribe after this many deliveries (`UNSUB sid max`); 0 = never.
     max: AtomicU64,
     delivered: AtomicU64,
@@ -54,6 +57,7 @@ impl Subscription {
             queue: queue.map(Into::into),
             sid: sid.into(),
             sink: None,
+            import: None,
             max: AtomicU64::new(0),
             delivered: AtomicU64::new(0),
         }
@@ -70,6 +74,14 @@ impl Subscription {
         Subscription {
             sink: Some(sink),
             ..Subscription::new(client, subject, queue, sid)
+        }
+    }
+
+    /// An import's subscription (see [`ImportRoute`]), owned by the server's internal client.
+    pub(crate) fn import(client: Arc<Client>, subject: &[u8], route: ImportRoute) -> Self {
+        Subscription {
+            import: Some(Arc::new(route)),
+            ..Subscription::new(client, subject, None, b"import")
         }
     }
 

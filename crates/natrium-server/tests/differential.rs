@@ -25,7 +25,9 @@
 //!
 //! Options: `max_payload=N`, `max_control_line=N`, `max_connections=N`,
 //! `max_subscriptions=N`, `token=T`, `user=U`, `password=P`, `auth_timeout_ms=N`,
-//! `ping_interval_ms=N`, `ping_max=N`.
+//! `ping_interval_ms=N`, `ping_max=N`, `config=FILE` (a configuration file in `tests/corpus`,
+//! appended to the reference's configuration; natrium-server takes its accounts, users and
+//! `no_auth_user`).
 
 #[path = "support/reference.rs"]
 mod reference;
@@ -107,6 +109,15 @@ struct SessionOptions {
     auth_timeout: Option<Duration>,
     ping_interval: Option<Duration>,
     ping_max: Option<u32>,
+    config: Option<String>,
+}
+
+/// The text of a configuration file in `tests/corpus`.
+fn corpus_config(name: &str) -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/corpus")
+        .join(name);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
 }
 
 impl SessionOptions {
@@ -133,6 +144,7 @@ impl SessionOptions {
                 "auth_timeout_ms" => options.auth_timeout = Some(millis()?),
                 "ping_interval_ms" => options.ping_interval = Some(millis()?),
                 "ping_max" => options.ping_max = Some(number()?),
+                "config" => options.config = Some(value.to_owned()),
                 _ => return Err(format!("unknown option `{key}`")),
             }
         }
@@ -179,6 +191,9 @@ impl SessionOptions {
         }
         if !auth.is_empty() {
             let _ = writeln!(config, "authorization {{\n{auth}}}");
+        }
+        if let Some(file) = &self.config {
+            config.push_str(&corpus_config(file));
         }
         config
     }
@@ -707,6 +722,18 @@ fn natrium_options(session: &SessionOptions) -> Result<ServerOptions, String> {
     if let Some(d) = session.auth_timeout {
         options.auth_timeout = d;
     }
+    if let Some(file) = &session.config {
+        let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+        let path = dir.path().join(file);
+        std::fs::write(&path, corpus_config(file)).map_err(|e| e.to_string())?;
+        let loaded = natrium_server::config::load(&path)
+            .map_err(|e| e.to_string())?
+            .options;
+        options.accounts = loaded.accounts;
+        options.no_auth_user = loaded.no_auth_user;
+        options.auth = loaded.auth;
+        return Ok(options);
+    }
     options.auth = match (&session.token, &session.user, &session.password) {
         (None, None, None) => Auth::None,
         (Some(token), None, None) => Auth::Token(token.clone()),
@@ -752,6 +779,17 @@ macro_rules! sessions {
 }
 
 sessions! {
+    accounts_isolation,
+    accounts_service_import,
+    accounts_no_auth_user,
+    accounts_stream_import_prefix,
+    accounts_unknown_user,
+    accounts_verbose_login,
+    accounts_wrong_password,
+    nkey_bad_signature,
+    nkey_missing_signature,
+    nkey_password_user_beside_nkeys,
+    nkey_unknown_key,
     auth_ops_before_connect,
     auth_ping_before_connect,
     auth_second_connect_bad_token,

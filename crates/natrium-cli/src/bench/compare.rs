@@ -89,6 +89,53 @@ struct Case {
     kind: CaseKind,
     /// Client for this case when it must not follow `--client`.
     client: Option<ClientKind>,
+    /// Which accounts the clients are in.
+    tenancy: Tenancy,
+}
+
+/// Where a case's clients are: the global account (no configuration), or accounts of
+/// [`ACCOUNTS_CONF`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Tenancy {
+    Global,
+    /// Every client is a user of account A.
+    InAccount,
+    /// Requesters are in B, responders in A: B imports A's service.
+    AcrossAccounts,
+}
+
+/// The configuration of the account rows, the same for both servers.
+const ACCOUNTS_CONF: &str = "accounts {\n\
+  A {\n\
+    users: [{user: a, password: a}]\n\
+    exports: [{service: \"natrium.bench\"}, {service: \"natrium.bench.>\"}]\n\
+  }\n\
+  B {\n\
+    users: [{user: b, password: b}]\n\
+    imports: [{service: {account: A, subject: \"natrium.bench\"}}, \
+{service: {account: A, subject: \"natrium.bench.>\"}}]\n\
+  }\n\
+}\n";
+
+impl Tenancy {
+    /// `url` with the credentials of the user that publishes or requests.
+    fn client_url(self, url: &str) -> String {
+        match self {
+            Tenancy::Global => url.to_owned(),
+            Tenancy::InAccount => url.replacen("nats://", "nats://a:a@", 1),
+            Tenancy::AcrossAccounts => url.replacen("nats://", "nats://b:b@", 1),
+        }
+    }
+
+    /// `url` with the credentials of the user that subscribes or answers.
+    fn server_side_url(self, url: &str) -> String {
+        match self {
+            Tenancy::Global => url.to_owned(),
+            Tenancy::InAccount | Tenancy::AcrossAccounts => {
+                url.replacen("nats://", "nats://a:a@", 1)
+            }
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -173,6 +220,7 @@ const fn js_case(
             raw: false,
         },
         client: Some(ClientKind::Nats),
+        tenancy: Tenancy::Global,
     }
 }
 
@@ -189,6 +237,7 @@ const fn js_raw_case(name: &'static str, title: &'static str, storage: Storage) 
             raw: true,
         },
         client: Some(ClientKind::Raw),
+        tenancy: Tenancy::Global,
     }
 }
 
@@ -202,6 +251,7 @@ const CASES: &[Case] = &[
             size: 16,
         },
         client: None,
+        tenancy: Tenancy::Global,
     },
     Case {
         name: "pubsub",
@@ -212,6 +262,7 @@ const CASES: &[Case] = &[
             subscribers: 1,
         },
         client: None,
+        tenancy: Tenancy::Global,
     },
     Case {
         name: "pubsub16k",
@@ -222,6 +273,7 @@ const CASES: &[Case] = &[
             subscribers: 1,
         },
         client: None,
+        tenancy: Tenancy::Global,
     },
     Case {
         name: "fanout",
@@ -232,6 +284,7 @@ const CASES: &[Case] = &[
             subscribers: 4,
         },
         client: None,
+        tenancy: Tenancy::Global,
     },
     Case {
         name: "queue",
@@ -241,6 +294,7 @@ const CASES: &[Case] = &[
             members: 4,
         },
         client: None,
+        tenancy: Tenancy::Global,
     },
     Case {
         name: "req",
@@ -251,6 +305,7 @@ const CASES: &[Case] = &[
             responders: 1,
         },
         client: None,
+        tenancy: Tenancy::Global,
     },
     Case {
         name: "req50",
@@ -261,6 +316,7 @@ const CASES: &[Case] = &[
             responders: 2,
         },
         client: None,
+        tenancy: Tenancy::Global,
     },
     Case {
         name: "subjects",
@@ -271,6 +327,29 @@ const CASES: &[Case] = &[
             wildcards: 2,
         },
         client: None,
+        tenancy: Tenancy::Global,
+    },
+    Case {
+        name: "pubsub-account",
+        title: "1 → 1, 16 B, inside account A",
+        kind: CaseKind::FanOut {
+            msgs: 1_000_000,
+            size: 16,
+            subscribers: 1,
+        },
+        client: None,
+        tenancy: Tenancy::InAccount,
+    },
+    Case {
+        name: "req-import",
+        title: "request/reply sequential, 16 B, service imported from another account",
+        kind: CaseKind::Request {
+            msgs: 10_000,
+            requesters: 1,
+            responders: 1,
+        },
+        client: None,
+        tenancy: Tenancy::AcrossAccounts,
     },
     Case {
         name: "pub-nats",
@@ -280,6 +359,7 @@ const CASES: &[Case] = &[
             size: 16,
         },
         client: Some(ClientKind::Nats),
+        tenancy: Tenancy::Global,
     },
     Case {
         name: "pubsub-nats",
@@ -290,6 +370,7 @@ const CASES: &[Case] = &[
             subscribers: 1,
         },
         client: Some(ClientKind::Nats),
+        tenancy: Tenancy::Global,
     },
     js_case(
         "js-file-async-128",
@@ -367,6 +448,7 @@ const CASES: &[Case] = &[
             ack: ConsumeAck::Explicit,
         },
         client: Some(ClientKind::Nats),
+        tenancy: Tenancy::Global,
     },
     Case {
         name: "js-consume-mem-ack-none-128",
@@ -378,18 +460,21 @@ const CASES: &[Case] = &[
             ack: ConsumeAck::None,
         },
         client: Some(ClientKind::Nats),
+        tenancy: Tenancy::Global,
     },
     Case {
         name: "idle1k",
         title: "1,000 idle clients",
         kind: CaseKind::Idle { clients: 1_000 },
         client: None,
+        tenancy: Tenancy::Global,
     },
     Case {
         name: "idle10k",
         title: "10,000 idle clients",
         kind: CaseKind::Idle { clients: 10_000 },
         client: None,
+        tenancy: Tenancy::Global,
     },
 ];
 
@@ -528,14 +613,27 @@ struct ServerProcess {
 impl ServerProcess {
     /// Starts `binary -a 127.0.0.1 -p PORT` (with `jetstream`, also `-js -sd <fresh temp
     /// dir>`) and returns once it completes a client handshake.
-    async fn start(binary: &Path, jetstream: bool) -> anyhow::Result<ServerProcess> {
+    async fn start(
+        binary: &Path,
+        jetstream: bool,
+        tenancy: Tenancy,
+    ) -> anyhow::Result<ServerProcess> {
         let port = free_port()?;
-        let store = jetstream
-            .then(|| tempfile::tempdir().context("cannot create a store directory"))
+        let store = (jetstream || tenancy != Tenancy::Global)
+            .then(|| tempfile::tempdir().context("cannot create a temporary directory"))
             .transpose()?;
         let mut command = tokio::process::Command::new(binary);
-        if let Some(dir) = &store {
+        if let Some(dir) = &store
+            && jetstream
+        {
             command.arg("-js").arg("-sd").arg(dir.path());
+        }
+        if let Some(dir) = &store
+            && tenancy != Tenancy::Global
+        {
+            let conf = dir.path().join("accounts.conf");
+            std::fs::write(&conf, ACCOUNTS_CONF).context("cannot write the accounts config")?;
+            command.arg("-c").arg(conf);
         }
         let mut child = command
             .args(["-a", "127.0.0.1", "-p", &port.to_string()])
@@ -553,7 +651,10 @@ impl ServerProcess {
             if let Some(status) = child.try_wait()? {
                 bail!("{} exited during start-up: {status}", binary.display());
             }
-            if RawConnection::connect(&url).await.is_ok() {
+            if RawConnection::connect(&tenancy.client_url(&url))
+                .await
+                .is_ok()
+            {
                 break;
             }
             if Instant::now() >= deadline {
@@ -647,7 +748,8 @@ async fn run_case(
 ) -> anyhow::Result<Report> {
     let client = case.client.unwrap_or(client);
     let settings = |msgs: u64, size: usize| Settings {
-        url: server.url.clone(),
+        url: case.tenancy.client_url(&server.url),
+        server_side_url: case.tenancy.server_side_url(&server.url),
         msgs: scaled(msgs, scale),
         size,
         subject: "natrium.bench".to_owned(),
@@ -787,7 +889,9 @@ pub async fn run(args: CompareArgs) -> anyhow::Result<ExitCode> {
                     args.rounds, case.title
                 );
                 let result = async {
-                    let server = ServerProcess::start(binary, case.kind.is_jetstream()).await?;
+                    let server =
+                        ServerProcess::start(binary, case.kind.is_jetstream(), case.tenancy)
+                            .await?;
                     let first_seq = match prepare_case(*case, &server, args.scale).await {
                         Ok(seq) => seq,
                         Err(err) => {

@@ -213,6 +213,7 @@ impl Common {
     fn settings(&self, url: &str) -> Settings {
         Settings {
             url: url.to_owned(),
+            server_side_url: url.to_owned(),
             msgs: self.msgs,
             size: self.size,
             subject: self.subject.clone(),

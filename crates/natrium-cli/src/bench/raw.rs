@@ -4,7 +4,7 @@
 //! delivery through a channel per subscription; at small payloads that, not the server, is
 //! what a benchmark would measure. This client writes pre-encoded `PUB` frames in large
 //! writes and counts `MSG` frames straight out of the read buffer, so the server is the
-//! bottleneck. It speaks only plain TCP without credentials (what the benchmark needs).
+//! bottleneck. It speaks only plain TCP, with at most a user and password from the URL (what the benchmark needs).
 
 use std::time::Duration;
 
@@ -32,7 +32,7 @@ pub struct RawConnection {
     buffer: BytesMut,
 }
 
-/// `nats://host:port` (or `host:port`) → `host:port`; credentials and TLS are not supported.
+/// `nats://[user:password@]host:port` (or `host:port`) → `host:port`; TLS is not supported.
 pub fn socket_address(url: &str) -> anyhow::Result<String> {
     let rest = url
         .strip_prefix("nats://")
@@ -41,11 +41,8 @@ pub fn socket_address(url: &str) -> anyhow::Result<String> {
     if url.contains("://") && !url.starts_with("nats://") && !url.starts_with("tcp://") {
         bail!("the raw benchmark client supports only nats:// URLs, not {url:?}");
     }
-    if rest.contains('@') {
-        bail!(
-            "the raw benchmark client does not support credentials in {url:?}; use --client nats"
-        );
-    }
+    // Credentials (`user:password@`) are sent in CONNECT, see [`RawConnection::connect`].
+    let rest = rest.split_once('@').map_or(rest, |(_, host)| host);
     let address = rest.split(',').next().unwrap_or(rest).trim_end_matches('/');
     if address.contains(':') {
         Ok(address.to_owned())
@@ -77,7 +74,20 @@ impl RawConnection {
             if !info.starts_with("INFO ") {
                 bail!("expected INFO from {address}, got {info:?}");
             }
-            connection.stream.write_all(CONNECT).await?;
+            match crate::connect::url_credentials(url).1 {
+                Some((user, pass)) => {
+                    // The same CONNECT, with the URL's credentials.
+                    let json = serde_json::json!({
+                        "verbose": false, "pedantic": false, "tls_required": false,
+                        "name": "natrium bench", "lang": "rust", "version": "0.1.0",
+                        "protocol": 1, "echo": true, "headers": false,
+                        "no_responders": false, "user": user, "pass": pass,
+                    });
+                    let line = format!("CONNECT {json}\r\nPING\r\n");
+                    connection.stream.write_all(line.as_bytes()).await?;
+                }
+                None => connection.stream.write_all(CONNECT).await?,
+            }
             connection.await_pong().await
         })
         .await
@@ -383,7 +393,22 @@ mod tests {
             "127.0.0.1:4222"
         );
         assert_eq!(socket_address("localhost").unwrap(), "localhost:4222");
-        assert!(socket_address("nats://u:p@localhost:4222").is_err());
+        // Credentials go into CONNECT, not the address.
+        assert_eq!(
+            socket_address("nats://u:p@localhost:4222").unwrap(),
+            "localhost:4222"
+        );
+        assert_eq!(
+            crate::connect::url_credentials("nats://u:p@localhost:4222"),
+            (
+                "nats://localhost:4222".to_owned(),
+                Some(("u".to_owned(), "p".to_owned()))
+            )
+        );
+        assert_eq!(
+            crate::connect::url_credentials("nats://localhost:4222"),
+            ("nats://localhost:4222".to_owned(), None)
+        );
         assert!(socket_address("tls://localhost:4222").is_err());
     }
 

@@ -20,8 +20,11 @@ use super::report::{ClientRun, IdleMemory, Latency, Report, Span};
 /// Settings every message workload shares.
 #[derive(Debug, Clone)]
 pub struct Settings {
-    /// Server URL.
+    /// Server URL of the publishers and requesters (credentials may be in it).
     pub url: String,
+    /// Server URL of the subscribers and responders: the same server, possibly as another
+    /// user (an account that exports what the publishers' account imports).
+    pub server_side_url: String,
     /// Messages to publish in total (split across publishers), or requests to send.
     pub msgs: u64,
     /// Payload size in bytes.
@@ -117,8 +120,13 @@ pub async fn sub_only(
     let mut ready = Vec::with_capacity(subscribers);
     for _ in 0..subscribers {
         ready.push(
-            Subscriber::prepare(settings.client, &settings.url, &subscriptions, slow.clone())
-                .await?,
+            Subscriber::prepare(
+                settings.client,
+                &settings.server_side_url,
+                &subscriptions,
+                slow.clone(),
+            )
+            .await?,
         );
     }
     eprintln!(
@@ -194,8 +202,13 @@ async fn run_messaging(
     let mut ready = Vec::with_capacity(subscriber_groups.len());
     for subscriptions in &subscriber_groups {
         ready.push(
-            Subscriber::prepare(settings.client, &settings.url, subscriptions, slow.clone())
-                .await?,
+            Subscriber::prepare(
+                settings.client,
+                &settings.server_side_url,
+                subscriptions,
+                slow.clone(),
+            )
+            .await?,
         );
     }
     let sub_progress = settings.progress_bar(expected, "received");
@@ -264,7 +277,8 @@ pub async fn request_reply(
     let stop = CancellationToken::new();
     let mut responder_tasks = JoinSet::new();
     for _ in 0..responders {
-        let client = crate::connect::connect(&settings.url, "natrium bench responder").await?;
+        let client =
+            crate::connect::connect(&settings.server_side_url, "natrium bench responder").await?;
         let mut requests = client
             .queue_subscribe(
                 settings.subject.clone(),

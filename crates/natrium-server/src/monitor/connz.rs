@@ -20,9 +20,7 @@ pub(crate) const MAX_CLOSED_CONNECTIONS: usize = 10_000;
 /// Connections listed when `limit` is absent or not positive.
 pub(crate) const DEFAULT_LIMIT: usize = 1024;
 
-/// The account name nats-server gives clients without an account: natrium-server has only
-/// this one.
-pub(crate) const GLOBAL_ACCOUNT: &str = "$G";
+use crate::accounts::GLOBAL_ACCOUNT;
 
 /// nats-server's text for why a connection closed.
 pub(crate) fn reason_text(reason: CloseReason) -> &'static str {
@@ -32,6 +30,7 @@ pub(crate) fn reason_text(reason: CloseReason) -> &'static str {
         CloseReason::ProtocolViolation => "Protocol Violation",
         CloseReason::AuthorizationViolation => "Authentication Failure",
         CloseReason::AuthenticationTimeout => "Authentication Timeout",
+        CloseReason::AuthenticationExpired => "Authentication Expired",
         CloseReason::StaleConnection => "Stale Connection",
         CloseReason::SlowConsumerPendingBytes => "Slow Consumer (Pending Bytes)",
         CloseReason::SlowConsumerWriteDeadline => "Slow Consumer (Write Deadline)",
@@ -47,7 +46,7 @@ pub(crate) fn reason_text(reason: CloseReason) -> &'static str {
 #[derive(Debug, Clone, Serialize)]
 pub(crate) struct SubDetail {
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub account: Option<&'static str>,
+    pub account: Option<String>,
     pub subject: String,
     #[serde(rename = "qgroup", skip_serializing_if = "Option::is_none")]
     pub queue: Option<String>,
@@ -63,13 +62,13 @@ fn is_zero(n: &u64) -> bool {
 }
 
 /// The subscriptions of `client`, ordered by sid (numeric sids in numeric order).
-pub(crate) fn sub_details(client: &Client, account: Option<&'static str>) -> Vec<SubDetail> {
+pub(crate) fn sub_details(client: &Client, account: Option<&Arc<str>>) -> Vec<SubDetail> {
     let mut subs: Vec<SubDetail> = client
         .subs
         .lock()
         .values()
         .map(|s| SubDetail {
-            account,
+            account: account.map(|a| a.to_string()),
             subject: String::from_utf8_lossy(&s.subject).into_owned(),
             queue: s
                 .queue
@@ -108,6 +107,8 @@ pub(crate) struct ConnRecord {
     pub version: String,
     pub user: Option<String>,
     pub tls: Option<crate::tls::SessionInfo>,
+    /// The client's account (`$G` outside any account).
+    pub account: Arc<str>,
 }
 
 impl ConnRecord {
@@ -116,8 +117,12 @@ impl ConnRecord {
         let out = client.outbound.stats();
         let meta = client.meta.lock().clone();
         let rtt = client.rtt.load(Ordering::Relaxed);
+        let account_name = client
+            .account
+            .get()
+            .map_or_else(|| Arc::from(GLOBAL_ACCOUNT), |a| a.name.clone());
         // nats-server names the account in a closed connection's subscriptions only.
-        let account = closed.map(|_| GLOBAL_ACCOUNT);
+        let account = closed.map(|_| &account_name);
         ConnRecord {
             cid: client.cid,
             ip: client.addr.ip().to_string(),
@@ -138,6 +143,7 @@ impl ConnRecord {
             version: meta.version,
             user: meta.user,
             tls: client.tls.get().cloned(),
+            account: account_name.clone(),
         }
     }
 
@@ -271,6 +277,8 @@ enum SubsMode {
 pub(crate) struct ConnzQuery {
     sort: Sort,
     auth: bool,
+    /// `acc`: only this account's connections.
+    acc: Option<String>,
     subs: SubsMode,
     offset: usize,
     limit: usize,
@@ -327,6 +335,7 @@ impl ConnzQuery {
         Ok(ConnzQuery {
             sort,
             auth,
+            acc: params.get("acc").filter(|a| !a.is_empty()).cloned(),
             subs,
             offset: offset.max(0) as usize,
             limit,
@@ -390,6 +399,9 @@ struct ConnInfo {
     tls_cipher_suite: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     authorized_user: Option<String>,
+    /// With `auth`, the account of a client outside the global one (as nats-server 2.9).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    account: Option<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     subscriptions_list: Vec<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -432,6 +444,7 @@ impl ConnInfo {
             tls_version: c.tls.as_ref().map(|t| t.version.clone()),
             tls_cipher_suite: c.tls.as_ref().map(|t| t.cipher_suite.clone()),
             authorized_user: if q.auth { c.user.clone() } else { None },
+            account: (q.auth && &*c.account != GLOBAL_ACCOUNT).then(|| c.account.to_string()),
             subscriptions_list,
             subscriptions_list_detail,
         }
@@ -451,11 +464,17 @@ pub(crate) fn connz(shared: &Shared, q: &ConnzQuery) -> Connz {
     } else {
         shared.closed.snapshot()
     };
+    let in_account = |c: &ConnRecord| q.acc.as_deref().is_none_or(|a| &*c.account == a);
+    let open: Vec<Arc<ConnRecord>> = open
+        .iter()
+        .map(|c| Arc::new(ConnRecord::of(c, None)))
+        .filter(|c| in_account(c))
+        .collect();
+    let closed: Vec<Arc<ConnRecord>> = closed.into_iter().filter(|c| in_account(c)).collect();
     let total = open.len() + closed.len();
     let mut list: Vec<Arc<ConnRecord>> = open
-        .iter()
+        .into_iter()
         .filter(|c| q.cid == 0 || c.cid == q.cid)
-        .map(|c| Arc::new(ConnRecord::of(c, None)))
         .chain(closed.into_iter().filter(|c| q.cid == 0 || c.cid == q.cid))
         .collect();
     q.sort.apply(&mut list, now);

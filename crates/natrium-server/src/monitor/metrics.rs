@@ -25,6 +25,8 @@
 //! | `natrium_server_subsz_max_fanout` | gauge | `max_fanout` |
 //! | `natrium_server_subsz_avg_fanout` | gauge | `avg_fanout` |
 //! | `natrium_server_http_requests_total{path}` | counter | `http_req_stats` |
+//! | `natrium_server_account_connections{account}` | gauge | `/accountz?acc=` `client_connections` |
+//! | `natrium_server_account_subscriptions{account}` | gauge | `/accountz?acc=` `subscriptions` |
 
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
@@ -48,6 +50,35 @@ fn int(n: impl TryInto<i64>) -> ConstGauge<i64> {
     ConstGauge::new(n.try_into().unwrap_or(i64::MAX))
 }
 
+/// Connections and subscriptions per account (`$G` included).
+fn register_accounts(r: &mut Registry, shared: &Shared) {
+    let connections = Family::<Vec<(String, String)>, Gauge>::default();
+    let subscriptions = Family::<Vec<(String, String)>, Gauge>::default();
+    let label = |name: &str| vec![("account".to_owned(), name.to_owned())];
+    for account in shared.accounts.all() {
+        connections.get_or_create(&label(&account.name)).set(0);
+        subscriptions
+            .get_or_create(&label(&account.name))
+            .set(i64::try_from(account.sublist.count()).unwrap_or(i64::MAX));
+    }
+    let clients: Vec<_> = shared.clients.lock().values().cloned().collect();
+    for client in &clients {
+        connections
+            .get_or_create(&label(&shared.account_of(client).name))
+            .inc();
+    }
+    r.register(
+        "natrium_server_account_connections",
+        "Client connections currently open, by account",
+        connections,
+    );
+    r.register(
+        "natrium_server_account_subscriptions",
+        "Subscriptions in each account's subject index (imports included), by account",
+        subscriptions,
+    );
+}
+
 /// Encodes the current counters.
 pub(crate) fn render(
     shared: &Shared,
@@ -62,7 +93,7 @@ pub(crate) fn render(
         .unwrap_or_default()
         .as_secs_f64();
     let uptime = format::since(shared.started, std::time::SystemTime::now()).as_secs_f64();
-    let subsz = shared.sublist.stats();
+    let subsz = shared.accounts.global().sublist.stats();
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
 
     let mut r = Registry::default();
@@ -98,7 +129,7 @@ pub(crate) fn render(
     r.register(
         "natrium_server_subscriptions",
         "Subscriptions currently registered",
-        int(shared.sublist.count()),
+        int(shared.accounts.subscription_count()),
     );
     r.register(
         "natrium_server_slow_consumers",
@@ -192,6 +223,8 @@ pub(crate) fn render(
         "Monitoring requests served, by path",
         requests,
     );
+
+    register_accounts(&mut r, shared);
 
     if let Some(js) = shared.jetstream.get() {
         register_jetstream(&mut r, &js.snapshot());

@@ -7,6 +7,7 @@
 //!
 //! The listener runs on the server's task tracker and stops with the server.
 
+mod accountz;
 mod connz;
 pub(crate) mod format;
 mod healthz;
@@ -119,6 +120,7 @@ fn router(monitor: Arc<Monitor>) -> Router {
         .route("/routez", get(routez))
         .route("/healthz", get(healthz))
         .route("/jsz", get(jsz))
+        .route("/accountz", get(accountz))
         .route("/metrics", get(metrics))
         .fallback(not_found)
         .with_state(monitor)
@@ -224,6 +226,18 @@ async fn jsz(State(m): State<Arc<Monitor>>, Query(params): Params) -> Response {
     )
 }
 
+/// `/accountz`: the account names, or with `?acc=NAME` one account's details.
+async fn accountz(State(m): State<Arc<Monitor>>, Query(params): Params) -> Response {
+    m.count("/accountz");
+    match params.get("acc").filter(|a| !a.is_empty()) {
+        Some(name) => match accountz::detail(&m.shared, name) {
+            Ok(doc) => json(&doc, &params, true),
+            Err(text) => (StatusCode::BAD_REQUEST, text).into_response(),
+        },
+        None => json(&accountz::list(&m.shared), &params, true),
+    }
+}
+
 async fn metrics(State(m): State<Arc<Monitor>>) -> Response {
     let requests = m.count("/metrics");
     match metrics::render(&m.shared, m.process.usage(), &requests) {
@@ -244,6 +258,7 @@ async fn root(State(m): State<Arc<Monitor>>) -> Html<String> {
          <a href=./connz>Connections</a><br/>\n\
          <a href=./subsz>Subscriptions</a><br/>\n\
          <a href=./routez>Routes</a><br/>\n\
+         <a href=./accountz>Accounts</a><br/>\n\
          <a href=./healthz>Health Probe</a><br/>\n\
          <a href=./metrics>Prometheus Metrics</a><br/>\n\
          </body>\n</html>\n",

@@ -8,7 +8,7 @@ use std::time::SystemTime;
 use natrium_sublist::SublistStats;
 use serde::Serialize;
 
-use super::connz::{DEFAULT_LIMIT, GLOBAL_ACCOUNT, SubDetail, sub_details};
+use super::connz::{DEFAULT_LIMIT, SubDetail, sub_details};
 use super::format;
 use super::query::{self, QueryError};
 use crate::client::Client;
@@ -103,7 +103,7 @@ pub(crate) enum Subsz {
 
 /// Builds the `/subsz` document.
 pub(crate) fn subsz(shared: &Shared, q: &SubszQuery) -> Subsz {
-    let stats = Stats::from(shared.sublist.stats());
+    let stats = Stats::from(shared.accounts.global().sublist.stats());
     if !q.subs {
         return Subsz::Stats(stats);
     }
@@ -111,7 +111,7 @@ pub(crate) fn subsz(shared: &Shared, q: &SubszQuery) -> Subsz {
     clients.sort_by_key(|c| c.cid);
     let all = clients
         .iter()
-        .flat_map(|c| sub_details(c, Some(GLOBAL_ACCOUNT)))
+        .flat_map(|c| sub_details(c, Some(&shared.account_of(c).name)))
         .filter(|s| q.test.as_deref().is_none_or(|t| matches(&s.subject, t)));
     let page: Vec<SubDetail> = all.skip(q.offset).take(q.limit).collect();
     if page.is_empty() {

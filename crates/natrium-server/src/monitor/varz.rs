@@ -167,7 +167,7 @@ pub(crate) fn varz(
         in_bytes: c.in_bytes.load(Ordering::Relaxed),
         out_bytes: c.out_bytes.load(Ordering::Relaxed),
         slow_consumers: c.slow_consumers.load(Ordering::Relaxed),
-        subscriptions: shared.sublist.count(),
+        subscriptions: shared.accounts.subscription_count(),
         http_req_stats,
         config_load_time: shared.started,
     }

@@ -1,0 +1,480 @@
+//! Operator mode: JWTs minted at test time (operator → account → user), `resolver: MEMORY`
+//! with `resolver_preload`, `.creds` logins with async-nats, claims enforced (expiry,
+//! revocation, permissions, signing keys, bearer tokens, limits), and the refusals compared
+//! with the reference nats-server on the wire.
+
+mod common;
+#[path = "support/reference.rs"]
+mod reference;
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use common::{BOUND, Raw};
+use futures::StreamExt;
+use natrium_server::{Server, config};
+use nkeys::KeyPair;
+use serde_json::{Value, json};
+use tokio::io::BufReader;
+
+fn now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+/// A JWT for `subject`, signed by `issuer`, with `extra` registered claims (e.g. `exp`).
+fn jwt(issuer: &KeyPair, subject: &str, nats: Value, extra: Value) -> String {
+    let header = json!({"typ": "JWT", "alg": "ed25519-nkey"});
+    let mut claims = json!({
+        "jti": nuid::next().to_string(),
+        "iat": now(),
+        "iss": issuer.public_key(),
+        "name": "test",
+        "sub": subject,
+        "nats": nats,
+    });
+    if let (Some(c), Some(e)) = (claims.as_object_mut(), extra.as_object()) {
+        c.extend(e.clone());
+    }
+    let input = format!(
+        "{}.{}",
+        URL_SAFE_NO_PAD.encode(header.to_string()),
+        URL_SAFE_NO_PAD.encode(claims.to_string())
+    );
+    let sig = issuer.sign(input.as_bytes()).unwrap();
+    format!("{input}.{}", URL_SAFE_NO_PAD.encode(sig))
+}
+
+fn account_claims(extra: Value) -> Value {
+    let mut nats = json!({
+        "type": "account", "version": 2,
+        "limits": {"subs": -1, "data": -1, "payload": -1, "imports": -1, "exports": -1,
+                   "wildcards": true, "conn": -1, "leaf": -1},
+    });
+    nats.as_object_mut()
+        .unwrap()
+        .extend(extra.as_object().unwrap().clone());
+    nats
+}
+
+fn user_claims(extra: Value) -> Value {
+    let mut nats = json!({"type": "user", "version": 2, "subs": -1, "data": -1, "payload": -1});
+    nats.as_object_mut()
+        .unwrap()
+        .extend(extra.as_object().unwrap().clone());
+    nats
+}
+
+/// An operator with its accounts; writes the server configuration.
+struct Setup {
+    operator: KeyPair,
+    dir: tempfile::TempDir,
+    accounts: Vec<(String, String)>,
+}
+
+impl Setup {
+    fn new() -> Self {
+        Setup {
+            operator: KeyPair::new_operator(),
+            dir: tempfile::tempdir().unwrap(),
+            accounts: Vec::new(),
+        }
+    }
+
+    /// Adds an account JWT signed by the operator; returns the account's key pair.
+    fn account(&mut self, extra: Value) -> KeyPair {
+        let account = KeyPair::new_account();
+        let token = jwt(
+            &self.operator,
+            &account.public_key(),
+            account_claims(extra),
+            json!({}),
+        );
+        self.accounts.push((account.public_key(), token));
+        account
+    }
+
+    /// The configuration text (without `listen`), with the operator JWT inline.
+    fn conf(&self) -> String {
+        self.conf_with_operator(false)
+    }
+
+    /// The configuration text; the operator JWT inline or named by its file.
+    fn conf_with_operator(&self, by_file: bool) -> String {
+        let operator_jwt = jwt(
+            &self.operator,
+            &self.operator.public_key(),
+            json!({"type": "operator", "version": 2}),
+            json!({}),
+        );
+        std::fs::write(self.dir.path().join("op.jwt"), &operator_jwt).unwrap();
+        let mut preload = String::new();
+        for (key, token) in &self.accounts {
+            preload.push_str(&format!("  {key}: \"{token}\"\n"));
+        }
+        let operator = if by_file {
+            "op.jwt".to_string()
+        } else {
+            operator_jwt
+        };
+        format!("operator: {operator}\nresolver: MEMORY\nresolver_preload: {{\n{preload}}}\n")
+    }
+
+    async fn start(&self) -> Server {
+        let path = self.dir.path().join("server.conf");
+        // The operator by file, as nsc setups name it.
+        let conf = self.conf_with_operator(true);
+        std::fs::write(
+            &path,
+            format!("listen: 127.0.0.1:-1\nhttp_port: -1\n{conf}"),
+        )
+        .unwrap();
+        let opts = config::load(&path).expect("valid configuration").options;
+        Server::start(opts).await.expect("server starts")
+    }
+}
+
+/// A user of `account`: its key pair and JWT.
+fn user(account: &KeyPair, extra: Value, registered: Value) -> (KeyPair, String) {
+    let user = KeyPair::new_user();
+    let token = jwt(account, &user.public_key(), user_claims(extra), registered);
+    (user, token)
+}
+
+fn creds(token: &str, user: &KeyPair) -> String {
+    format!(
+        "-----BEGIN NATS USER JWT-----\n{token}\n------END NATS USER JWT------\n\n\
+         -----BEGIN USER NKEY SEED-----\n{}\n------END USER NKEY SEED------\n",
+        user.seed().unwrap()
+    )
+}
+
+/// Connects with a `.creds` file on disk, as applications do.
+async fn connect(
+    server: &Server,
+    token: &str,
+    user: &KeyPair,
+) -> Result<async_nats::Client, String> {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("user.creds");
+    std::fs::write(&path, creds(token, user)).unwrap();
+    let options = async_nats::ConnectOptions::with_credentials_file(&path)
+        .await
+        .map_err(|e| e.to_string())?;
+    tokio::time::timeout(BOUND, options.connect(server.client_url()))
+        .await
+        .expect("connect within bound")
+        .map_err(|e| e.to_string())
+}
+
+async fn next(sub: &mut async_nats::Subscriber) -> async_nats::Message {
+    tokio::time::timeout(BOUND, sub.next())
+        .await
+        .expect("a message within bound")
+        .expect("subscription open")
+}
+
+/// Logs in on a raw connection with `token`, signing the INFO nonce with `signer` (or not
+/// at all); returns the connection after the CONNECT was sent.
+async fn raw_login(addr: std::net::SocketAddr, token: &str, signer: Option<&KeyPair>) -> Raw {
+    let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let (r, w) = stream.into_split();
+    let mut raw = Raw {
+        reader: BufReader::new(r),
+        writer: w,
+    };
+    let info = raw.line().await;
+    let info: Value = serde_json::from_str(info.trim_start_matches("INFO ").trim()).unwrap();
+    let nonce = info["nonce"].as_str().expect("operator mode sends a nonce");
+    let sig = signer.map(|k| URL_SAFE_NO_PAD.encode(k.sign(nonce.as_bytes()).unwrap()));
+    let connect = json!({"verbose": false, "pedantic": false, "jwt": token, "sig": sig});
+    raw.send(&format!("CONNECT {connect}\r\nPING\r\n")).await;
+    raw
+}
+
+#[tokio::test]
+async fn creds_users_talk_inside_their_account_and_accounts_stay_apart() {
+    let mut setup = Setup::new();
+    let a = setup.account(json!({}));
+    let b = setup.account(json!({}));
+    let server = setup.start().await;
+    let (ua, ta) = user(&a, json!({}), json!({}));
+    let (ua2, ta2) = user(&a, json!({}), json!({}));
+    let (ub, tb) = user(&b, json!({}), json!({}));
+    let ca = connect(&server, &ta, &ua).await.expect("A's user logs in");
+    let ca2 = connect(&server, &ta2, &ua2)
+        .await
+        .expect("A's second user logs in");
+    let cb = connect(&server, &tb, &ub).await.expect("B's user logs in");
+    let mut sa = ca.subscribe("events").await.unwrap();
+    let mut sb = cb.subscribe("events").await.unwrap();
+    ca.flush().await.unwrap();
+    cb.flush().await.unwrap();
+    ca2.publish("events", "from A".into()).await.unwrap();
+    ca2.flush().await.unwrap();
+    cb.publish("events", "from B".into()).await.unwrap();
+    assert_eq!(next(&mut sa).await.payload, "from A");
+    assert_eq!(next(&mut sb).await.payload, "from B");
+    let accounts: Vec<String> = server.clients().into_iter().map(|c| c.account).collect();
+    assert_eq!(accounts, [a.public_key(), a.public_key(), b.public_key()]);
+    let monitor = server.monitor_addr().expect("monitoring on");
+    let list: Value = reqwest::get(format!("http://{monitor}/accountz"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        list["accounts"],
+        json!(["$G", a.public_key(), b.public_key()])
+    );
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn jwt_exports_and_imports_connect_accounts() {
+    let mut setup = Setup::new();
+    let a = setup.account(json!({
+        "exports": [{"subject": "svc.>", "type": "service"}, {"subject": "feed.>", "type": "stream"}]
+    }));
+    let b = setup.account(json!({
+        "imports": [
+            {"subject": "svc.>", "account": a.public_key(), "type": "service", "local_subject": "ask.>"},
+            {"subject": "feed.>", "account": a.public_key(), "type": "stream", "to": "fromA"}
+        ]
+    }));
+    let server = setup.start().await;
+    let (ua, ta) = user(&a, json!({}), json!({}));
+    let (ub, tb) = user(&b, json!({}), json!({}));
+    let ca = connect(&server, &ta, &ua).await.unwrap();
+    let cb = connect(&server, &tb, &ub).await.unwrap();
+    let mut requests = ca.subscribe("svc.>").await.unwrap();
+    ca.flush().await.unwrap();
+    let mut feed = cb.subscribe("fromA.feed.>").await.unwrap();
+    cb.flush().await.unwrap();
+    let responder = tokio::spawn({
+        let ca = ca.clone();
+        async move {
+            let req = requests.next().await.unwrap();
+            ca.publish(
+                req.reply.unwrap(),
+                format!("answer to {}", req.subject).into(),
+            )
+            .await
+            .unwrap();
+            ca.flush().await.unwrap();
+        }
+    });
+    let answer = cb.request("ask.time", "?".into()).await.expect("answered");
+    assert_eq!(answer.payload, "answer to svc.time");
+    responder.await.unwrap();
+    ca.publish("feed.news", "extra".into()).await.unwrap();
+    assert_eq!(next(&mut feed).await.subject.as_str(), "fromA.feed.news");
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn user_permissions_and_limits_from_the_jwt_are_enforced() {
+    let mut setup = Setup::new();
+    let a = setup.account(json!({}));
+    let server = setup.start().await;
+    let (u, t) = user(
+        &a,
+        json!({"pub": {"allow": ["ok.>"]}, "sub": {"deny": ["secret"]}, "subs": 2, "payload": 8}),
+        json!({}),
+    );
+    let mut raw = raw_login(server.addr(), &t, Some(&u)).await;
+    raw.expect_line("PONG").await;
+    raw.send("PUB no 0\r\n\r\nSUB secret 1\r\nSUB a 2\r\nSUB b 3\r\nSUB c 4\r\nPING\r\n")
+        .await;
+    raw.expect_line(r#"-ERR 'Permissions Violation for Publish to "no"'"#)
+        .await;
+    raw.expect_line(r#"-ERR 'Permissions Violation for Subscription to "secret"'"#)
+        .await;
+    raw.expect_line("-ERR 'maximum subscriptions exceeded'")
+        .await;
+    raw.expect_line("PONG").await;
+    raw.send("PUB ok.x 9\r\n123456789\r\n").await;
+    raw.expect_line("-ERR 'Maximum Payload Violation'").await;
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn signing_keys_and_bearer_tokens_are_honoured() {
+    let mut setup = Setup::new();
+    let signer = KeyPair::new_account();
+    let a = setup.account(json!({"signing_keys": [signer.public_key()]}));
+    let server = setup.start().await;
+    // Signed by the account's signing key, naming the account.
+    let (u, t) = user(
+        &signer,
+        json!({"issuer_account": a.public_key()}),
+        json!({}),
+    );
+    connect(&server, &t, &u)
+        .await
+        .expect("signing key accepted");
+    // A key the account does not list.
+    let stranger = KeyPair::new_account();
+    let (u, t) = user(
+        &stranger,
+        json!({"issuer_account": a.public_key()}),
+        json!({}),
+    );
+    assert!(connect(&server, &t, &u).await.is_err());
+    // A bearer token needs no nonce signature.
+    let (_, t) = user(&a, json!({"bearer_token": true}), json!({}));
+    let mut raw = raw_login(server.addr(), &t, None).await;
+    raw.expect_line("PONG").await;
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_account_connection_limit_refuses_one_more() {
+    let mut setup = Setup::new();
+    let a = setup.account(
+        json!({"limits": {"subs": -1, "data": -1, "payload": -1, "imports": -1,
+        "exports": -1, "wildcards": true, "conn": 1, "leaf": -1}}),
+    );
+    let server = setup.start().await;
+    let (u, t) = user(&a, json!({}), json!({}));
+    let mut first = raw_login(server.addr(), &t, Some(&u)).await;
+    first.expect_line("PONG").await;
+    let mut second = raw_login(server.addr(), &t, Some(&u)).await;
+    second
+        .expect_line("-ERR 'maximum account active connections exceeded'")
+        .await;
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_user_whose_jwt_expires_while_connected_is_disconnected() {
+    let mut setup = Setup::new();
+    let a = setup.account(json!({}));
+    let server = setup.start().await;
+    // JWT times are in whole seconds: this one lapses within two.
+    let (u, t) = user(&a, json!({}), json!({"exp": now() + 2}));
+    let mut raw = raw_login(server.addr(), &t, Some(&u)).await;
+    raw.expect_line("PONG").await;
+    let line = tokio::time::timeout(Duration::from_secs(4), raw.line())
+        .await
+        .expect("disconnected when the JWT expires");
+    assert_eq!(line, "-ERR 'User Authentication Expired'");
+    server.shutdown().await;
+}
+
+/// Refusals nats-server answers with `Authorization Violation`: the same bytes from both.
+#[tokio::test]
+async fn bad_jwts_are_refused_as_nats_server_refuses_them() {
+    let mut setup = Setup::new();
+    let a = setup.account(json!({}));
+    let revoked = KeyPair::new_user();
+    // Revocations apply to JWTs issued at or before the time given.
+    let r = setup.account(json!({"revocations": {revoked.public_key(): now() + 60}}));
+    let rogue_operator = KeyPair::new_operator();
+    let unknown = KeyPair::new_account();
+    let _ = jwt(
+        &rogue_operator,
+        &unknown.public_key(),
+        account_claims(json!({})),
+        json!({}),
+    );
+    let (expired_user, expired) = user(&a, json!({}), json!({"exp": now() - 10}));
+    let revoked_token = jwt(&r, &revoked.public_key(), user_claims(json!({})), json!({}));
+    let (unknown_user, unknown_token) = user(&unknown, json!({}), json!({}));
+    let (good_user, good) = user(&a, json!({}), json!({}));
+    let other = KeyPair::new_user();
+    let cases: Vec<(&str, String, Option<&KeyPair>)> = vec![
+        ("expired", expired, Some(&expired_user)),
+        ("revoked", revoked_token, Some(&revoked)),
+        ("unknown account", unknown_token, Some(&unknown_user)),
+        ("wrong signer", good.clone(), Some(&other)),
+        ("no signature", good.clone(), None),
+        (
+            "garbage",
+            "eyJhbGciOi.garbage.x".to_string(),
+            Some(&good_user),
+        ),
+    ];
+    let natrium = setup.start().await;
+    let bin = reference::reference_binary_or_skip("operator");
+    let reference = match &bin {
+        Some(bin) => Some(
+            reference::ReferenceServer::start(bin, &setup.conf())
+                .await
+                .unwrap(),
+        ),
+        None => None,
+    };
+    for (what, token, signer) in &cases {
+        let mut ours = raw_login(natrium.addr(), token, *signer).await;
+        ours.expect_line("-ERR 'Authorization Violation'").await;
+        let rest = ours.read_to_eof().await;
+        assert_eq!(rest, "", "{what}: closed after the error");
+        if let Some(reference) = &reference {
+            let mut theirs = raw_login(reference.addr(), token, *signer).await;
+            let line = theirs.line().await;
+            assert_eq!(line, "-ERR 'Authorization Violation'", "{what}: reference");
+        }
+    }
+    // INFO in operator mode: the same fields (values differ per server).
+    let keys = |addr| async move {
+        let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let mut lines = BufReader::new(stream);
+        let mut info = String::new();
+        tokio::io::AsyncBufReadExt::read_line(&mut lines, &mut info)
+            .await
+            .unwrap();
+        let info: Value = serde_json::from_str(info.trim_start_matches("INFO ").trim()).unwrap();
+        let mut keys: Vec<String> = info.as_object().unwrap().keys().cloned().collect();
+        keys.sort();
+        (keys, info["auth_required"].clone())
+    };
+    let (ours, auth) = keys(natrium.addr()).await;
+    assert_eq!(auth, json!(true));
+    assert!(ours.contains(&"nonce".to_string()), "{ours:?}");
+    if let Some(reference) = &reference {
+        let (theirs, _) = keys(reference.addr()).await;
+        assert_eq!(ours, theirs);
+    }
+    // The good one, for contrast: both admit it.
+    let mut ours = raw_login(natrium.addr(), &good, Some(&good_user)).await;
+    ours.expect_line("PONG").await;
+    if let Some(reference) = reference {
+        let mut theirs = raw_login(reference.addr(), &good, Some(&good_user)).await;
+        theirs.expect_line("PONG").await;
+        reference.shutdown().await;
+    }
+    natrium.shutdown().await;
+}
+
+#[test]
+fn untrusted_accounts_and_other_resolvers_are_refused_at_load() {
+    let mut setup = Setup::new();
+    setup.account(json!({}));
+    // An account signed by another operator.
+    let rogue = KeyPair::new_operator();
+    let account = KeyPair::new_account();
+    let token = jwt(
+        &rogue,
+        &account.public_key(),
+        account_claims(json!({})),
+        json!({}),
+    );
+    setup.accounts.push((account.public_key(), token));
+    let path = setup.dir.path().join("bad.conf");
+    std::fs::write(&path, setup.conf()).unwrap();
+    let err = config::load(&path).unwrap_err().to_string();
+    assert!(err.contains("not by a trusted operator"), "{err}");
+    assert!(err.contains("bad.conf:1:1"), "{err}");
+
+    std::fs::write(&path, "operator: op.jwt\nresolver: {type: full, dir: x}\n").unwrap();
+    let err = config::load(&path).unwrap_err().to_string();
+    assert!(
+        err.contains("only `resolver: MEMORY` is supported yet"),
+        "{err}"
+    );
+}
