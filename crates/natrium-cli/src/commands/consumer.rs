@@ -162,7 +162,14 @@ pub async fn run(url: &str, args: ConsumerArgs) -> anyhow::Result<ExitCode> {
             } else {
                 let mut table = Table::new(
                     format!("Consumers on stream {stream}"),
-                    &["Name", "Kind", "Filter", "Pending", "Ack Pending", "Delivered"],
+                    &[
+                        "Name",
+                        "Kind",
+                        "Filter",
+                        "Pending",
+                        "Ack Pending",
+                        "Delivered",
+                    ],
                 );
                 for info in &consumers {
                     table.row(vec![
@@ -188,14 +195,18 @@ pub async fn run(url: &str, args: ConsumerArgs) -> anyhow::Result<ExitCode> {
             show(&info, json)?;
         }
         ConsumerCommand::Add(add) => {
-            let request = json!({ "stream_name": add.stream, "config": config(&add), "action": "create" });
+            let request =
+                json!({ "stream_name": add.stream, "config": config(&add), "action": "create" });
             let info = js
                 .api(
                     &format!("CONSUMER.CREATE.{}.{}", add.stream, add.consumer),
                     Some(&request),
                 )
                 .await?;
-            eprintln!("Consumer {} was created on stream {}", add.consumer, add.stream);
+            eprintln!(
+                "Consumer {} was created on stream {}",
+                add.consumer, add.stream
+            );
             show(&info, add.json)?;
         }
         ConsumerCommand::Rm {
@@ -203,7 +214,10 @@ pub async fn run(url: &str, args: ConsumerArgs) -> anyhow::Result<ExitCode> {
             consumer,
             force,
         } => {
-            confirm(force, &format!("delete consumer {consumer} of stream {stream}"))?;
+            confirm(
+                force,
+                &format!("delete consumer {consumer} of stream {stream}"),
+            )?;
             js.api(&format!("CONSUMER.DELETE.{stream}.{consumer}"), None)
                 .await?;
             eprintln!("Deleted consumer {consumer} of stream {stream}");
@@ -282,7 +296,9 @@ async fn next(
         .context
         .get_consumer_from_stream(consumer, stream)
         .await
-        .with_context(|| format!("consumer {consumer} of stream {stream} is not a pull consumer"))?;
+        .with_context(|| {
+            format!("consumer {consumer} of stream {stream} is not a pull consumer")
+        })?;
     let mut batch = pull
         .fetch()
         .max_messages(count)
@@ -316,7 +332,11 @@ async fn next(
 }
 
 fn kind(config: &Value) -> &'static str {
-    if config.get("deliver_subject").and_then(Value::as_str).is_some() {
+    if config
+        .get("deliver_subject")
+        .and_then(Value::as_str)
+        .is_some()
+    {
         "push"
     } else {
         "pull"
@@ -330,7 +350,12 @@ fn filters(config: &Value) -> String {
     config
         .get("filter_subjects")
         .and_then(Value::as_array)
-        .map(|all| all.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(", "))
+        .map(|all| {
+            all.iter()
+                .filter_map(Value::as_str)
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
         .unwrap_or_default()
 }
 
@@ -355,8 +380,14 @@ fn show(info: &Value, json: bool) -> anyhow::Result<()> {
                 ("Ack Policy", text(&config["ack_policy"])),
                 ("Ack Wait", nanos(number(&config["ack_wait"]))),
                 ("Max Deliver", config["max_deliver"].to_string()),
-                ("Last Delivered", number(&info["delivered"]["stream_seq"]).to_string()),
-                ("Acknowledged", number(&info["ack_floor"]["stream_seq"]).to_string()),
+                (
+                    "Last Delivered",
+                    number(&info["delivered"]["stream_seq"]).to_string()
+                ),
+                (
+                    "Acknowledged",
+                    number(&info["ack_floor"]["stream_seq"]).to_string()
+                ),
                 ("Ack Pending", number(&info["num_ack_pending"]).to_string()),
                 ("Redelivered", number(&info["num_redelivered"]).to_string()),
                 ("Unprocessed", number(&info["num_pending"]).to_string()),

@@ -61,17 +61,19 @@ impl Js {
     pub async fn connect(url: &str, name: &str) -> anyhow::Result<Js> {
         let server_error = Arc::new(Mutex::new(None));
         let slot = Arc::clone(&server_error);
-        let options = crate::connect::options(name).await?.event_callback(move |event| {
-            let slot = Arc::clone(&slot);
-            async move {
-                if let async_nats::Event::ServerError(err) = event {
-                    tracing::debug!(%err, "server error");
-                    if let Ok(mut slot) = slot.lock() {
-                        *slot = Some(err.to_string());
+        let options = crate::connect::options(name)
+            .await?
+            .event_callback(move |event| {
+                let slot = Arc::clone(&slot);
+                async move {
+                    if let async_nats::Event::ServerError(err) = event {
+                        tracing::debug!(%err, "server error");
+                        if let Ok(mut slot) = slot.lock() {
+                            *slot = Some(err.to_string());
+                        }
                     }
                 }
-            }
-        });
+            });
         let client = crate::connect::connect_with(url, options).await?;
         Ok(Js {
             context: async_nats::jetstream::new(client),
@@ -104,12 +106,11 @@ impl Js {
             .send_request(format!("$JS.API.{subject}"), request)
             .await
             .map_err(|source| self.request_error(subject, source.into()))?;
-        let reply: Value = serde_json::from_slice(&reply.payload).map_err(|err| {
-            JsError::BadReply {
+        let reply: Value =
+            serde_json::from_slice(&reply.payload).map_err(|err| JsError::BadReply {
                 subject: subject.to_owned(),
                 reason: err.to_string(),
-            }
-        })?;
+            })?;
         match reply.get("error") {
             Some(error) => Err(api_error(error)),
             None => Ok(reply),

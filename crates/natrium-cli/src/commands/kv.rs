@@ -194,7 +194,8 @@ pub async fn run(url: &str, args: KvArgs) -> anyhow::Result<ExitCode> {
                 None => store.entry(&key).await,
             }
             .with_context(|| format!("cannot get {key} from bucket {bucket}"))?;
-            let Some(entry) = entry else {
+            // A delete or purge marker means the key has no value.
+            let Some(entry) = entry.filter(|entry| entry.operation == kv::Operation::Put) else {
                 bail!("key {key} not found in bucket {bucket}");
             };
             if json {

@@ -216,7 +216,10 @@ pub async fn run(url: &str, args: StreamArgs) -> anyhow::Result<ExitCode> {
                 request.insert("keep".into(), json!(keep));
             }
             let reply = js
-                .api(&format!("STREAM.PURGE.{stream}"), Some(&Value::Object(request)))
+                .api(
+                    &format!("STREAM.PURGE.{stream}"),
+                    Some(&Value::Object(request)),
+                )
                 .await?;
             if json {
                 print_json(&reply)?;
@@ -301,7 +304,14 @@ async fn ls(js: &Js, json: bool) -> anyhow::Result<()> {
     }
     let mut table = Table::new(
         "Streams",
-        &["Name", "Subjects", "Storage", "Messages", "Size", "Consumers"],
+        &[
+            "Name",
+            "Subjects",
+            "Storage",
+            "Messages",
+            "Size",
+            "Consumers",
+        ],
     );
     for info in &streams {
         let config = &info["config"];
@@ -326,7 +336,11 @@ pub async fn list_all(js: &Js, subject: &str, key: &str) -> anyhow::Result<Vec<V
         let page = js
             .api(subject, Some(&json!({ "offset": all.len() })))
             .await?;
-        let items = page.get(key).and_then(Value::as_array).cloned().unwrap_or_default();
+        let items = page
+            .get(key)
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
         let total = page.get("total").and_then(Value::as_u64).unwrap_or(0);
         let empty = items.is_empty();
         all.extend(items);
@@ -355,16 +369,28 @@ fn show(info: &Value, json: bool) -> anyhow::Result<()> {
                 ("Discard", text(&config["discard"])),
                 ("Replicas", number(&config["num_replicas"]).to_string()),
                 ("Maximum Messages", limit(signed(&config["max_msgs"]))),
-                ("Maximum Per Subject", limit(signed(&config["max_msgs_per_subject"]))),
+                (
+                    "Maximum Per Subject",
+                    limit(signed(&config["max_msgs_per_subject"]))
+                ),
                 ("Maximum Bytes", limit(signed(&config["max_bytes"]))),
                 ("Maximum Age", nanos(number(&config["max_age"]))),
-                ("Maximum Message Size", limit(signed(&config["max_msg_size"]))),
-                ("Duplicate Window", nanos(number(&config["duplicate_window"]))),
+                (
+                    "Maximum Message Size",
+                    limit(signed(&config["max_msg_size"]))
+                ),
+                (
+                    "Duplicate Window",
+                    nanos(number(&config["duplicate_window"]))
+                ),
                 ("Messages", number(&state["messages"]).to_string()),
                 ("Bytes", bytes(number(&state["bytes"]))),
                 ("First Sequence", number(&state["first_seq"]).to_string()),
                 ("Last Sequence", number(&state["last_seq"]).to_string()),
-                ("Active Consumers", number(&state["consumer_count"]).to_string()),
+                (
+                    "Active Consumers",
+                    number(&state["consumer_count"]).to_string()
+                ),
             ],
         )
     );
