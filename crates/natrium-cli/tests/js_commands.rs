@@ -40,14 +40,26 @@ struct Server {
     url: String,
 }
 
-/// Starts `binary` with `extra` flags (and `-sd <temp dir>` when `jetstream`).
+/// Starts `binary` without JetStream, or with it in a temp store dir.
 async fn start(binary: &Path, jetstream: bool) -> Server {
+    launch(binary, None, jetstream).await
+}
+
+/// Starts `binary` with JetStream and the configuration file `config`.
+async fn start_with_config(binary: &Path, config: &Path) -> Server {
+    launch(binary, Some(config), true).await
+}
+
+async fn launch(binary: &Path, config: Option<&Path>, jetstream: bool) -> Server {
     let dir = tempfile::tempdir().expect("temp dir");
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("free port")
         .port();
     let mut command = tokio::process::Command::new(binary);
+    if let Some(config) = config {
+        command.arg("-c").arg(config);
+    }
     command.args(["-a", "127.0.0.1", "-p", &port.to_string()]);
     if jetstream {
         command.args(["-js", "-sd"]).arg(dir.path());
@@ -572,5 +584,52 @@ async fn a_server_without_jetstream_says_so() {
             let err = fails(&server.url, args).await;
             assert!(err.contains("JetStream not enabled"), "{args:?}: {err}");
         }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_user_without_permission_is_told_so() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = dir.path().join("server.conf");
+    std::fs::write(
+        &config,
+        "authorization {\n  users = [\n    {user: admin, password: secret}\n    \
+         {user: viewer, password: secret, permissions: {publish: {deny: [\"$JS.API.STREAM.DELETE.>\"]}}}\n  ]\n}\n",
+    )
+    .expect("write config");
+    let mut binaries = vec![natrium_server()];
+    binaries.extend(latest_binary());
+    for binary in binaries {
+        let server = start_with_config(&binary, &config).await;
+        let admin = ["--user", "admin", "--password", "secret"];
+        let viewer = ["--user", "viewer", "--password", "secret"];
+        ok(
+            &server.url,
+            &[&["stream", "add", "S", "--subjects", "s"][..], &admin].concat(),
+        )
+        .await;
+        let listed = stdout(&ok(&server.url, &[&["stream", "ls"][..], &viewer].concat()).await);
+        assert!(listed.contains("S  "), "{listed}");
+        let denied = fails(
+            &server.url,
+            &[&["stream", "rm", "S", "-f"][..], &viewer].concat(),
+        )
+        .await;
+        assert!(
+            denied.contains("no permission: "),
+            "{}: {denied}",
+            binary.display()
+        );
+        assert!(
+            denied
+                .to_ascii_lowercase()
+                .contains("permissions violation"),
+            "{denied}"
+        );
+        ok(
+            &server.url,
+            &[&["stream", "info", "S"][..], &admin].concat(),
+        )
+        .await;
     }
 }

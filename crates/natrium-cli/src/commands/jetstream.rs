@@ -2,7 +2,6 @@
 //! raw API requests that keep the server's JSON, clear errors, and confirmation prompts.
 
 use std::io::{BufRead as _, IsTerminal as _, Write as _};
-use std::sync::{Arc, Mutex};
 
 use anyhow::Context as _;
 use async_nats::jetstream::context::RequestErrorKind;
@@ -53,24 +52,22 @@ pub struct Js {
     /// The JetStream context.
     pub context: async_nats::jetstream::Context,
     /// The server's last `-ERR` (permission violations arrive this way, not as replies).
-    server_error: Arc<Mutex<Option<String>>>,
+    server_error: tokio::sync::watch::Receiver<Option<String>>,
 }
 
 impl Js {
     /// Connects to `url` as `name` with the command line's settings.
     pub async fn connect(url: &str, name: &str) -> anyhow::Result<Js> {
-        let server_error = Arc::new(Mutex::new(None));
-        let slot = Arc::clone(&server_error);
+        let (report, server_error) = tokio::sync::watch::channel(None);
+        let report = std::sync::Arc::new(report);
         let options = crate::connect::options(name)
             .await?
             .event_callback(move |event| {
-                let slot = Arc::clone(&slot);
+                let report = std::sync::Arc::clone(&report);
                 async move {
                     if let async_nats::Event::ServerError(err) = event {
                         tracing::debug!(%err, "server error");
-                        if let Ok(mut slot) = slot.lock() {
-                            *slot = Some(err.to_string());
-                        }
+                        report.send_replace(Some(err.to_string()));
                     }
                 }
             });
@@ -100,12 +97,14 @@ impl Js {
         let request = async_nats::Request::new()
             .payload(body)
             .timeout(Some(API_TIMEOUT));
-        let reply = self
-            .context
-            .client()
-            .send_request(format!("$JS.API.{subject}"), request)
-            .await
-            .map_err(|source| self.request_error(subject, source.into()))?;
+        let client = self.context.client();
+        let sent = client.send_request(format!("$JS.API.{subject}"), request);
+        // A denied publish is answered by an -ERR, never by a reply: stop waiting on it.
+        let mut errors = self.server_error.clone();
+        let reply = tokio::select! {
+            reply = sent => reply.map_err(|source| self.request_error(subject, source.into()))?,
+            denied = denied(&mut errors) => return Err(JsError::Permission(denied)),
+        };
         let reply: Value =
             serde_json::from_slice(&reply.payload).map_err(|err| JsError::BadReply {
                 subject: subject.to_owned(),
@@ -137,15 +136,36 @@ impl Js {
 
     /// The server's permission violation on this connection, if it reported one.
     pub fn permission_violation(&self) -> Option<String> {
-        let slot = self.server_error.lock().ok()?;
-        slot.as_ref()
-            .filter(|text| text.to_ascii_lowercase().contains("permissions violation"))
+        self.server_error
+            .borrow()
+            .as_ref()
+            .filter(|text| is_violation(text))
             .cloned()
     }
 
     /// Makes sure everything sent (acks, deletes) reached the server before the process exits.
     pub async fn finish(&self) -> anyhow::Result<()> {
         crate::connect::round_trip(&self.context.client()).await
+    }
+}
+
+fn is_violation(text: &str) -> bool {
+    text.to_ascii_lowercase().contains("permissions violation")
+}
+
+/// Waits until the server reports a permission violation (forever if it never does).
+async fn denied(errors: &mut tokio::sync::watch::Receiver<Option<String>>) -> String {
+    loop {
+        if errors.changed().await.is_err() {
+            return std::future::pending().await;
+        }
+        if let Some(text) = errors
+            .borrow_and_update()
+            .as_ref()
+            .filter(|t| is_violation(t))
+        {
+            return text.clone();
+        }
     }
 }
 
