@@ -166,7 +166,7 @@ struct AddArgs {
     /// Number of replicas.
     #[arg(long, default_value_t = 1)]
     replicas: u32,
-    /// Allow deleting single messages.
+    /// Refuse deleting single messages.
     #[arg(long = "deny-delete")]
     deny_delete: bool,
     /// Print the server's JSON.
