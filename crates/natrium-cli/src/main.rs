@@ -1,4 +1,5 @@
-//! The `natrium` command line: run a server, publish, subscribe, request, reply and benchmark.
+//! The `natrium` command line: run a server, publish, subscribe, request, reply, manage
+//! JetStream (streams, consumers, Key-Value and object store) and benchmark.
 //!
 //! Every client command speaks to NATS through the official `async-nats` client, so it works
 //! against any NATS server, not only natrium-server.
@@ -49,6 +50,14 @@ enum Command {
     Reply(commands::reply::ReplyArgs),
     /// Measure throughput and latency of a NATS server.
     Bench(bench::BenchArgs),
+    /// Manage JetStream streams.
+    Stream(commands::stream::StreamArgs),
+    /// Manage JetStream consumers.
+    Consumer(commands::consumer::ConsumerArgs),
+    /// Use the Key-Value store.
+    Kv(commands::kv::KvArgs),
+    /// Use the object store.
+    Object(commands::object::ObjectArgs),
 }
 
 fn main() -> ExitCode {
@@ -94,6 +103,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Req(args) => Some(&args.connection),
         Command::Reply(args) => Some(&args.connection),
         Command::Bench(args) => Some(&args.connection),
+        Command::Stream(args) => Some(&args.connection),
+        Command::Consumer(args) => Some(&args.connection),
+        Command::Kv(args) => Some(&args.connection),
+        Command::Object(args) => Some(&args.connection),
     };
     if let Some(connection) = connection {
         connect::install(connection.clone())?;
@@ -105,6 +118,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Req(args) => commands::request::run(&url, args).await,
         Command::Reply(args) => commands::reply::run(&url, args).await,
         Command::Bench(args) => bench::run(&url, args).await,
+        Command::Stream(args) => commands::stream::run(&url, args).await,
+        Command::Consumer(args) => commands::consumer::run(&url, args).await,
+        Command::Kv(args) => commands::kv::run(&url, args).await,
+        Command::Object(args) => commands::object::run(&url, args).await,
     }
 }
 

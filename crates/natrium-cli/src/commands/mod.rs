@@ -1,10 +1,17 @@
-//! The client subcommands (`pub`, `sub`, `req`, `reply`) and the `server` subcommand.
+//! The client subcommands (`pub`, `sub`, `req`, `reply`), the JetStream management
+//! subcommands (`stream`, `consumer`, `kv`, `object`) and the `server` subcommand.
 
+pub mod consumer;
+pub mod jetstream;
+pub mod kv;
+pub mod object;
 pub mod publish;
 pub mod reply;
 pub mod request;
 pub mod server;
+pub mod stream;
 pub mod subscribe;
+pub mod table;
 
 use std::io::Write as _;
 
