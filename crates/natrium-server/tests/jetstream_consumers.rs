@@ -599,7 +599,11 @@ async fn a_damaged_consumer_state_redelivers_rather_than_skips() {
     let state = dir
         .path()
         .join("jetstream/$G/streams/ORDERS/obs/saver/state.json");
-    assert!(state.exists(), "the consumer keeps its state in {}", state.display());
+    assert!(
+        state.exists(),
+        "the consumer keeps its state in {}",
+        state.display()
+    );
     std::fs::write(&state, b"{ not json").expect("damage");
     let server = start(opts()).await;
     let js = context(&server).await;

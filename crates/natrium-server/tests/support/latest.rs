@@ -69,10 +69,16 @@ impl LatestServer {
     /// Starts `bin` with JetStream on, storing in `store_dir`, on a free 127.0.0.1 port, and
     /// waits until it is ready.
     pub async fn start_js(bin: &Path, store_dir: &Path) -> Result<Self, String> {
+        Self::start_js_on(bin, store_dir, 0).await
+    }
+
+    /// [`LatestServer::start_js`] on `port`, or on a free port when `port` is 0 (a restart
+    /// on the same port lets clients reconnect).
+    pub async fn start_js_on(bin: &Path, store_dir: &Path, port: u16) -> Result<Self, String> {
         // A free port can be taken by someone else between probing and binding: retry.
         let mut last_error = String::new();
         for _ in 0..3 {
-            match Self::start_once(bin, store_dir).await {
+            match Self::start_once(bin, store_dir, port).await {
                 Ok(server) => return Ok(server),
                 Err(error) => last_error = error,
             }
@@ -80,8 +86,11 @@ impl LatestServer {
         Err(last_error)
     }
 
-    async fn start_once(bin: &Path, store_dir: &Path) -> Result<Self, String> {
-        let port = free_port().map_err(|e| format!("no free port: {e}"))?;
+    async fn start_once(bin: &Path, store_dir: &Path, port: u16) -> Result<Self, String> {
+        let port = match port {
+            0 => free_port().map_err(|e| format!("no free port: {e}"))?,
+            port => port,
+        };
         let mut child = Command::new(bin)
             .arg("-js")
             .arg("-sd")
