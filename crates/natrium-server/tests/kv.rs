@@ -406,6 +406,17 @@ async fn per_key_ttl_and_marker_ttls(js: jetstream::Context) {
     assert_eq!(marker.key, "short");
     assert_eq!(marker.operation, kv::Operation::Purge);
     assert_eq!(kv.get("short").await.unwrap(), None);
+    // nats-server 2.15's marker: reason, its own TTL in Go's format, and a subject rollup.
+    let stream = js.get_stream("KV_KTTL").await.unwrap();
+    let raw = stream
+        .get_last_raw_message_by_subject("$KV.KTTL.short")
+        .await
+        .unwrap();
+    let headers = raw.headers;
+    assert_eq!(headers.get("Nats-Marker-Reason").unwrap().as_str(), "MaxAge");
+    assert_eq!(headers.get("Nats-TTL").unwrap().as_str(), "1s");
+    assert_eq!(headers.get("Nats-Rollup").unwrap().as_str(), "sub");
+    assert!(raw.payload.is_empty());
     // A purge marker with its own TTL.
     kv.put("p", "v".into()).await.unwrap();
     kv.purge_with_ttl("p", Duration::from_secs(1))
