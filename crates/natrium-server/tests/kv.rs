@@ -413,7 +413,10 @@ async fn per_key_ttl_and_marker_ttls(js: jetstream::Context) {
         .await
         .unwrap();
     let headers = raw.headers;
-    assert_eq!(headers.get("Nats-Marker-Reason").unwrap().as_str(), "MaxAge");
+    assert_eq!(
+        headers.get("Nats-Marker-Reason").unwrap().as_str(),
+        "MaxAge"
+    );
     assert_eq!(headers.get("Nats-TTL").unwrap().as_str(), "1s");
     assert_eq!(headers.get("Nats-Rollup").unwrap().as_str(), "sub");
     assert!(raw.payload.is_empty());
