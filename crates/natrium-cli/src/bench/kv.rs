@@ -21,7 +21,8 @@ pub enum KvOp {
     Put,
     /// Gets (direct get) of keys written beforehand, `window` in flight.
     Get,
-    /// A `watch_all` watcher receiving the puts of a concurrent writer.
+    /// A `watch_all` watcher receiving the puts of a concurrent writer (one key per put, so
+    /// every put must arrive; `--keys` is not used).
     Watch,
 }
 
@@ -136,8 +137,14 @@ pub async fn run(settings: &KvSettings) -> anyhow::Result<Report> {
         KvOp::Watch => {
             let mut watch = store.watch_all().await.context("cannot watch")?;
             let start = Instant::now();
+            // Every put goes to its own key: with history 1 a watcher that falls behind
+            // would rightly skip values overwritten before it got them.
             let writer = {
-                let (store, settings, payload) = (store.clone(), settings.clone(), payload.clone());
+                let settings = KvSettings {
+                    keys: settings.msgs,
+                    ..settings.clone()
+                };
+                let (store, payload) = (store.clone(), payload.clone());
                 tokio::spawn(async move {
                     put_all(
                         &store,
