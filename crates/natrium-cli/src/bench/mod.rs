@@ -6,6 +6,7 @@ mod compare;
 mod crash;
 mod crash_consume;
 mod jetstream;
+mod kv;
 mod raw;
 mod report;
 mod workloads;
@@ -114,6 +115,27 @@ enum Workload {
     },
     /// Run the comparison table against natrium-server and nats-server, alternately.
     Compare(compare::CompareArgs),
+    /// Key-Value workloads: put, get or watch rates on a fresh bucket.
+    Kv {
+        /// The operation to measure.
+        #[arg(long, value_enum, default_value_t = kv::KvOp::Put)]
+        op: kv::KvOp,
+        /// Operations in total.
+        #[arg(long, default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(1..))]
+        msgs: u64,
+        /// Value size: bytes, or with a unit (`16B`, `16KiB`, `1MiB`).
+        #[arg(long, default_value = "16", value_parser = parse_size)]
+        size: usize,
+        /// Distinct keys the operations cycle over.
+        #[arg(long, default_value_t = 1_000, value_parser = clap::value_parser!(u64).range(1..))]
+        keys: u64,
+        /// Operations in flight at once.
+        #[arg(long, default_value_t = 256, value_parser = at_least_one)]
+        window: usize,
+        /// Print the result as JSON (and no progress bar).
+        #[arg(long)]
+        json: bool,
+    },
     /// JetStream workloads.
     Js {
         #[command(subcommand)]
@@ -313,6 +335,25 @@ pub async fn run(url: &str, args: BenchArgs) -> anyhow::Result<ExitCode> {
             json,
         ),
         Workload::Compare(args) => return compare::run(args).await,
+        Workload::Kv {
+            op,
+            msgs,
+            size,
+            keys,
+            window,
+            json,
+        } => {
+            let settings = kv::KvSettings {
+                url: url.to_owned(),
+                op,
+                msgs,
+                size,
+                keys,
+                window,
+                progress: !json,
+            };
+            (kv::run(&settings).await?, json)
+        }
         Workload::Js {
             workload: JsWorkload::Crash(args),
         } => {

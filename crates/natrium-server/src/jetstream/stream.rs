@@ -8,13 +8,15 @@
 //! ([`crate::internal::Durable`]). So an acknowledged message survives the process being
 //! killed, and a burst of publishes costs one write, not one per message.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use bytes::Bytes;
-use natrium_store::{Discard, MessageStore, PurgeRequest, StoreError, StoreLimits, StoredMessage};
+use natrium_store::{
+    Discard, MessageStore, PurgeRequest, StoreError, StoreLimits, StoredMessage, SubjectState,
+};
 use parking_lot::Mutex;
 
 use super::consumer::Consumer;
@@ -49,6 +51,10 @@ struct Inner {
     /// The last sequence handed to the OS. Consumers read no further: a failed write takes
     /// the store back to what its files hold, and later messages reuse those sequences.
     written: u64,
+    /// Sequences of the subject delete markers this process wrote: a marker that expires
+    /// leaves no marker of its own. (Markers from before a restart are not known: one of
+    /// them expiring writes one more marker, which then expires for good.)
+    markers: HashSet<u64>,
 }
 
 /// Message ids seen within the duplicate window, oldest first.
@@ -127,6 +133,7 @@ impl Stream {
                 subs: Vec::new(),
                 consumers: BTreeMap::new(),
                 written: 0,
+                markers: HashSet::new(),
             }),
         });
         {
@@ -305,14 +312,77 @@ impl Stream {
     /// Removes expired messages; fsyncs when `sync` (the sync interval came round).
     pub(crate) fn housekeeping(&self, sync: bool) {
         let mut inner = self.inner.lock();
-        if let Err(e) = inner.store.expire(now_nanos()) {
-            tracing::error!("stream {}: expiring messages: {e}", self.name);
+        let now = now_nanos();
+        let marker_ttl = inner.config.subject_delete_marker_ttl();
+        // With markers on, a subject whose last message expires gets a marker: compare the
+        // subjects before and after expiry.
+        let before = marker_ttl.map(|_| inner.store.subjects(b">"));
+        let mut wake = Vec::new();
+        match inner.store.expire(now) {
+            Err(e) => tracing::error!("stream {}: expiring messages: {e}", self.name),
+            Ok(expired) => {
+                if let (Some(ttl), Some(before)) = (marker_ttl, before)
+                    && expired > 0
+                    && self.write_markers(&mut inner, &before, ttl, now)
+                {
+                    wake = inner.consumers.values().cloned().collect();
+                }
+            }
         }
         let window = inner.config.duplicate_window();
         inner.dedupe.prune(now_nanos(), window);
         if sync && let Err(e) = inner.store.sync() {
             tracing::error!("stream {}: sync: {e}", self.name);
         }
+        drop(inner);
+        // Consumers take the stream lock to read: wake them after releasing it.
+        for c in &wake {
+            c.notify();
+        }
+    }
+
+    /// Stores a `MaxAge` delete marker (as nats-server 2.15 writes it) on each subject of
+    /// `before` that expiry emptied; true when consumers have new messages to deliver.
+    fn write_markers(
+        &self,
+        inner: &mut Inner,
+        before: &BTreeMap<String, SubjectState>,
+        ttl: Duration,
+        now: i64,
+    ) -> bool {
+        let after = inner.store.subjects(b">");
+        let headers = format!(
+            "NATS/1.0\r\nNats-Marker-Reason: MaxAge\r\nNats-TTL: {}\r\nNats-Rollup: sub\r\n\r\n",
+            headers::go_duration(ttl)
+        );
+        let mut wrote = false;
+        for (subject, state) in before {
+            if after.contains_key(subject) || inner.markers.remove(&state.last_seq) {
+                continue;
+            }
+            match inner.store.store(
+                subject.as_bytes(),
+                Some(headers.as_bytes()),
+                b"",
+                now,
+                Some(ttl),
+            ) {
+                Ok(seq) => {
+                    inner.markers.insert(seq);
+                    wrote = true;
+                }
+                Err(e) => tracing::error!("stream {}: writing a delete marker: {e}", self.name),
+            }
+        }
+        if !wrote {
+            return false;
+        }
+        if let Err(e) = inner.store.flush() {
+            tracing::error!("stream {}: flushing delete markers: {e}", self.name);
+            return false;
+        }
+        inner.written = inner.store.state().last_seq;
+        true
     }
 
     /// Flushes and syncs the store (at shutdown).

@@ -71,20 +71,31 @@ impl LatestServer {
     /// Starts `bin` with JetStream on, storing in `store_dir`, on a free 127.0.0.1 port, and
     /// waits until it is ready.
     pub async fn start_js(bin: &Path, store_dir: &Path) -> Result<Self, String> {
-        Self::start(bin, Some(store_dir), false).await
+        Self::start(bin, Some(store_dir), false, 0).await
+    }
+
+    /// [`LatestServer::start_js`] on `port`, or on a free port when `port` is 0 (a restart
+    /// on the same port lets clients reconnect).
+    pub async fn start_js_on(bin: &Path, store_dir: &Path, port: u16) -> Result<Self, String> {
+        Self::start(bin, Some(store_dir), false, port).await
     }
 
     /// Starts `bin` with monitoring on a free port, and with JetStream storing in
     /// `store_dir` if it is given (else without JetStream).
     pub async fn start_monitored(bin: &Path, store_dir: Option<&Path>) -> Result<Self, String> {
-        Self::start(bin, store_dir, true).await
+        Self::start(bin, store_dir, true, 0).await
     }
 
-    async fn start(bin: &Path, store_dir: Option<&Path>, monitor: bool) -> Result<Self, String> {
+    async fn start(
+        bin: &Path,
+        store_dir: Option<&Path>,
+        monitor: bool,
+        port: u16,
+    ) -> Result<Self, String> {
         // A free port can be taken by someone else between probing and binding: retry.
         let mut last_error = String::new();
         for _ in 0..3 {
-            match Self::start_once(bin, store_dir, monitor).await {
+            match Self::start_once(bin, store_dir, monitor, port).await {
                 Ok(server) => return Ok(server),
                 Err(error) => last_error = error,
             }
@@ -96,8 +107,12 @@ impl LatestServer {
         bin: &Path,
         store_dir: Option<&Path>,
         monitor: bool,
+        port: u16,
     ) -> Result<Self, String> {
-        let port = free_port().map_err(|e| format!("no free port: {e}"))?;
+        let port = match port {
+            0 => free_port().map_err(|e| format!("no free port: {e}"))?,
+            port => port,
+        };
         let http_port = if monitor {
             Some(free_port().map_err(|e| format!("no free port: {e}"))?)
         } else {
