@@ -433,10 +433,13 @@ async fn push_flow_control_holds_delivery_until_the_client_answers() {
         })
         .await
         .expect("consumer");
+    // 12 MiB: flow control counts bytes, and its first window is 2 MiB.
     let total = 3000;
+    let payload = bytes::Bytes::from(vec![b'x'; 4096]);
     let acks: Vec<_> = futures::future::join_all((1..=total).map(|i| {
         let js = js.clone();
-        async move { js.publish(format!("orders.{i}"), "x".into()).await }
+        let payload = payload.clone();
+        async move { js.publish(format!("orders.{i}"), payload).await }
     }))
     .await
     .into_iter()

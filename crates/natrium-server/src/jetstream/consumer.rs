@@ -26,6 +26,7 @@ use super::consumer_types::{
     ConsumerConfig, ConsumerInfo, NextRequest, PriorityGroupState, PriorityPolicy, SequenceInfo,
     decode_next,
 };
+use super::flow_control::FlowWindow;
 use super::stream::{Stream, now_nanos};
 use super::types::Timestamp;
 use crate::internal::{AfterBatch, Durable, InMsg, InternalSub, Outgoing, Port, Reply, Sink};
@@ -210,11 +211,8 @@ struct State {
     /// The push deliver subject has listeners.
     push_active: bool,
     next_push_heartbeat: Option<Instant>,
-    /// Messages since the last flow-control request (push).
-    since_flow_control: u64,
-    flow_control_seq: u64,
-    /// The last flow-control request the client has answered.
-    flow_control_answered: u64,
+    /// Push flow control: bytes the client has not confirmed yet.
+    flow: FlowWindow,
     /// Rate limit: nothing more goes out before then.
     rate_next: Option<Instant>,
     dirty: bool,
@@ -395,9 +393,7 @@ impl Consumer {
                 last_active: Instant::now(),
                 push_active: false,
                 next_push_heartbeat: None,
-                since_flow_control: 0,
-                flow_control_seq: 0,
-                flow_control_answered: 0,
+                flow: FlowWindow::default(),
                 rate_next: None,
                 dirty: true,
                 subs: Vec::new(),
@@ -854,12 +850,7 @@ impl Consumer {
             {
                 break;
             }
-            // Flow control: one request may be outstanding; a second waits for its answer.
-            if !to_pull
-                && st.policy.flow_control
-                && st.flow_control_seq > st.flow_control_answered
-                && st.since_flow_control >= flow_control_every(&st.policy)
-            {
+            if !to_pull && st.policy.flow_control && st.flow.blocked() {
                 break;
             }
             let Some(msg) = next_message(stream, st) else {
@@ -977,6 +968,12 @@ impl Consumer {
                     to
                 }
             };
+            // What the client's connection carries, as flow control counts it.
+            let wire_size = (to.len()
+                + msg.subject.len()
+                + reply.as_ref().map_or(0, Vec::len)
+                + headers.as_ref().map_or(0, Bytes::len)
+                + payload.len()) as u64;
             out.push(Outgoing {
                 to,
                 subject: Some(msg.subject.clone()),
@@ -991,26 +988,18 @@ impl Consumer {
                 let took = Duration::from_secs_f64(size as f64 * 8.0 / bps as f64);
                 st.rate_next = Some(st.rate_next.unwrap_or(now).max(now) + took);
             }
-            if st.policy.flow_control && st.policy.deliver_subject.is_some() {
-                st.since_flow_control += 1;
-                if st.since_flow_control >= flow_control_every(&st.policy)
-                    && st.flow_control_seq == st.flow_control_answered
-                {
-                    st.since_flow_control = 0;
-                    st.flow_control_seq += 1;
-                    let fc = format!(
-                        "$JS.FC.{}.{}.{}",
-                        self.stream_name, self.name, st.flow_control_seq
-                    );
-                    let subject = st.policy.deliver_subject.clone().expect("push");
-                    out.push(Outgoing {
-                        to: subject,
-                        subject: None,
-                        reply: Some(fc.into_bytes()),
-                        headers: Some(Bytes::from(status::line(100, "FlowControl Request"))),
-                        payload: Bytes::new(),
-                    });
-                }
+            if st.policy.flow_control
+                && let Some(subject) = st.policy.deliver_subject.clone()
+                && let Some(id) = st.flow.delivered(wire_size)
+            {
+                let fc = format!("$JS.FC.{}.{}.{id}", self.stream_name, self.name);
+                out.push(Outgoing {
+                    to: subject,
+                    subject: None,
+                    reply: Some(fc.into_bytes()),
+                    headers: Some(Bytes::from(status::line(100, "FlowControl Request"))),
+                    payload: Bytes::new(),
+                });
             }
         }
         if delivered > 0 {
@@ -1237,13 +1226,6 @@ fn update_ack_floor(s: &mut Saved) {
     s.exhausted.retain(|&seq| seq > floor);
 }
 
-/// Messages between flow-control requests on a push consumer.
-fn flow_control_every(policy: &Policy) -> u64 {
-    policy
-        .max_ack_pending
-        .map_or(1024, |m| (m as u64 / 2).max(1))
-}
-
 fn status_to(to: &[u8], headers: Vec<u8>) -> Outgoing {
     Outgoing {
         to: to.to_vec(),
@@ -1409,9 +1391,11 @@ impl Sink for FlowControlSink {
             .and_then(|t| t.parse::<u64>().ok());
         if let Some(n) = n {
             let mut st = consumer.state.lock();
-            st.flow_control_answered = st.flow_control_answered.max(n.min(st.flow_control_seq));
+            let freed = st.flow.answered(n);
             drop(st);
-            consumer.notify();
+            if freed {
+                consumer.notify();
+            }
         }
         true
     }

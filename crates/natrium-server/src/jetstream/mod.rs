@@ -21,6 +21,7 @@ pub(crate) mod consumer_config;
 pub(crate) mod consumer_errors;
 pub(crate) mod consumer_types;
 pub(crate) mod errors;
+mod flow_control;
 mod go_time;
 mod headers;
 mod stream;
