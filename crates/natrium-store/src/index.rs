@@ -608,6 +608,18 @@ impl<M: Default> Index<M> {
                 live(start..self.last + 1)
             };
         }
+        // A consumer asks after each delivery, near the end of a stream that may hold many
+        // subjects (a KV bucket with one per key): walk the few sequences left when that is
+        // cheaper than visiting every subject.
+        if !is_literal(filter) && self.last + 1 - start <= self.subjects.len() as u64 {
+            return (start..=self.last)
+                .filter(|&s| {
+                    self.get(s).is_some_and(|slot| {
+                        natrium_wire::subject_matches(filter, self.subject_of(slot))
+                    })
+                })
+                .count() as u64;
+        }
         self.subjects
             .matching(filter)
             .into_iter()

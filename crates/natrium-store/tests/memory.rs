@@ -54,6 +54,37 @@ fn loads_by_sequence_filter_and_last() {
 }
 
 #[test]
+fn pending_counts_agree_whether_walked_by_sequence_or_by_subject() {
+    // One subject per message (a KV bucket with one key each): near the end the count walks
+    // the sequences left, further back it visits the subjects; both must give the same.
+    let mut s = MemoryStore::new(limits());
+    for i in 0..100 {
+        let subject = format!("kv.{}.k{i}", if i % 3 == 0 { "a" } else { "b" });
+        s.store(subject.as_bytes(), None, b"v", i, None).unwrap();
+    }
+    s.remove(98, false).unwrap();
+    s.remove(99, false).unwrap();
+    for start in [1, 50, 97, 98, 100, 101] {
+        let expected = (start..=100u64)
+            .filter(|&seq| seq != 98 && seq != 99 && (seq - 1) % 3 == 0)
+            .count() as u64;
+        assert_eq!(
+            s.num_pending(start, b"kv.a.*", false),
+            expected,
+            "from {start}"
+        );
+        let all = (start..=100u64)
+            .filter(|&seq| seq != 98 && seq != 99)
+            .count() as u64;
+        assert_eq!(
+            s.num_pending(start, b"kv.>", false),
+            all,
+            "all from {start}"
+        );
+    }
+}
+
+#[test]
 fn per_subject_limit_keeps_the_newest_of_each_subject() {
     let mut s = MemoryStore::new(StoreLimits {
         max_msgs_per_subject: 2,
