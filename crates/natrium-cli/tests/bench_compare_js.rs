@@ -74,9 +74,28 @@ async fn jetstream_rows_run_against_both_servers_in_their_own_section() {
         "| JetStream publish, file, async (256 acks in flight), 128 B, raw client | msgs/s |",
         "| JetStream consume, file, explicit ack, 128 B | msgs/s received |",
         "| JetStream consume, memory, no ack, 128 B | msgs/s received |",
+        "| Key-Value put, 16 B values, 1,000 keys | operations/s |",
+        "| Key-Value get, 16 B values, 1,000 keys | operations/s |",
+        "| Key-Value watch, 16 B values, one key per put | operations/s |",
+        "| Object store put, 8 MiB objects | MiB/s |",
+        "| Object store get, 8 MiB objects | MiB/s |",
     ] {
         assert!(text.contains(row), "missing {row}: {text}");
     }
+    // The chart next to the file has a bar per row of the table.
+    assert!(
+        text.contains("![natrium-server's advantage per row](docs/bench-jetstream.svg)"),
+        "{text}"
+    );
+    let chart = std::fs::read_to_string(dir.path().join("docs/bench-jetstream.svg"))
+        .expect("the chart is written");
+    let rows = text
+        .lines()
+        .filter(|l| l.starts_with("| ") && !l.starts_with("| workload"))
+        .count();
+    // Each bar's label is "workload — metric  ratio×".
+    assert_eq!(chart.matches(" — ").count(), rows, "{chart}");
+    assert!(chart.contains("Key-Value get, 16 B values, 1,000 keys — operations/s  "));
     assert!(text.contains("no loss"), "{text}");
     assert!(!text.contains("| failed"), "{text}");
     assert!(!text.contains("publish only, 16 B"), "no core rows: {text}");

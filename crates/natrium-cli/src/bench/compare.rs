@@ -10,10 +10,13 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, bail};
 use serde::Serialize;
 
+use super::chart;
 use super::clients::ClientKind;
 use super::jetstream::{
     self, AckMode, ConsumeAck, ConsumeSettings, JsClient, JsSettings, Pull, Storage,
 };
+use super::kv::{self, KvOp, KvSettings};
+use super::object::{self, ObjectOp, ObjectSettings};
 use super::raw::RawConnection;
 use super::report::{Report, group_thousands};
 use super::workloads::{self, Settings};
@@ -30,6 +33,36 @@ fn section_heading(cases: &[Case]) -> &'static str {
     } else {
         SECTION_HEADING
     }
+}
+
+/// The chart of a section, relative to the file the section is written into.
+fn chart_path(cases: &[Case]) -> &'static str {
+    if cases.iter().all(|c| c.kind.is_jetstream()) {
+        "docs/bench-jetstream.svg"
+    } else {
+        "docs/bench-core.svg"
+    }
+}
+
+/// Every row of the table as a bar: natrium-server's advantage, whichever way is better.
+fn chart_bars(cases: &[Case], samples: &[Sample]) -> Vec<chart::Bar> {
+    let mut bars = Vec::new();
+    for case in cases {
+        for metric in metrics(case.kind) {
+            let nats = median_of(samples, case.name, metric.label, "nats-server");
+            let natrium = median_of(samples, case.name, metric.label, "natrium-server");
+            let advantage = match (nats, natrium) {
+                (Some(nats), Some(natrium)) if metric.higher_is_better => natrium / nats,
+                (Some(nats), Some(natrium)) => nats / natrium,
+                _ => f64::NAN,
+            };
+            bars.push(chart::Bar {
+                label: format!("{} — {}", case.title, metric.label),
+                advantage,
+            });
+        }
+    }
+    bars
 }
 
 /// A binary's file name: committed documents carry no paths of the measuring machine.
@@ -184,13 +217,27 @@ enum CaseKind {
         storage: Storage,
         ack: ConsumeAck,
     },
+    /// Key-Value operations through async-nats' `kv::Store` on a fresh bucket.
+    Kv {
+        op: KvOp,
+        msgs: u64,
+    },
+    /// Whole objects through async-nats' object store on a fresh bucket.
+    Object {
+        op: ObjectOp,
+        count: u64,
+        size: usize,
+    },
 }
 
 impl CaseKind {
     fn is_jetstream(self) -> bool {
         matches!(
             self,
-            CaseKind::JsPublish { .. } | CaseKind::JsConsume { .. }
+            CaseKind::JsPublish { .. }
+                | CaseKind::JsConsume { .. }
+                | CaseKind::Kv { .. }
+                | CaseKind::Object { .. }
         )
     }
 }
@@ -463,6 +510,58 @@ const CASES: &[Case] = &[
         tenancy: Tenancy::Global,
     },
     Case {
+        name: "kv-put",
+        title: "Key-Value put, 16 B values, 1,000 keys",
+        kind: CaseKind::Kv {
+            op: KvOp::Put,
+            msgs: 100_000,
+        },
+        client: Some(ClientKind::Nats),
+        tenancy: Tenancy::Global,
+    },
+    Case {
+        name: "kv-get",
+        title: "Key-Value get, 16 B values, 1,000 keys",
+        kind: CaseKind::Kv {
+            op: KvOp::Get,
+            msgs: 100_000,
+        },
+        client: Some(ClientKind::Nats),
+        tenancy: Tenancy::Global,
+    },
+    Case {
+        name: "kv-watch",
+        title: "Key-Value watch, 16 B values, one key per put",
+        kind: CaseKind::Kv {
+            op: KvOp::Watch,
+            msgs: 100_000,
+        },
+        client: Some(ClientKind::Nats),
+        tenancy: Tenancy::Global,
+    },
+    Case {
+        name: "object-put-8mib",
+        title: "Object store put, 8 MiB objects",
+        kind: CaseKind::Object {
+            op: ObjectOp::Put,
+            count: 24,
+            size: 8 * 1024 * 1024,
+        },
+        client: Some(ClientKind::Nats),
+        tenancy: Tenancy::Global,
+    },
+    Case {
+        name: "object-get-8mib",
+        title: "Object store get, 8 MiB objects",
+        kind: CaseKind::Object {
+            op: ObjectOp::Get,
+            count: 24,
+            size: 8 * 1024 * 1024,
+        },
+        client: Some(ClientKind::Nats),
+        tenancy: Tenancy::Global,
+    },
+    Case {
         name: "idle1k",
         title: "1,000 idle clients",
         kind: CaseKind::Idle { clients: 1_000 },
@@ -574,6 +673,19 @@ fn metrics(kind: CaseKind) -> Vec<Metric> {
         | CaseKind::JsConsume { .. } => vec![
             higher("msgs/s received", sub_rate),
             lower(CPU_PER_MESSAGE, cpu_per_delivered),
+        ],
+        CaseKind::Kv { .. } => vec![
+            higher("operations/s", pub_rate),
+            lower("server CPU ns per operation", cpu_per_published),
+        ],
+        CaseKind::Object { .. } => vec![
+            higher("MiB/s", |r: &Run| {
+                r.report.publish_aggregate.as_ref().map(|a| a.mib_per_sec)
+            }),
+            lower("server CPU ms per object", |r: &Run| {
+                let objects = r.report.publish_aggregate.as_ref().map(|a| a.msgs)?;
+                r.cpu_ns_per(objects).map(|ns| ns / 1e6)
+            }),
         ],
         CaseKind::Request { requesters: 1, .. } => vec![
             lower("p50 µs", p50),
@@ -725,6 +837,25 @@ fn consume_settings(
     }
 }
 
+/// The settings of a [`CaseKind::Object`] case (a get row's objects are written beforehand).
+fn object_settings(
+    server: &ServerProcess,
+    op: ObjectOp,
+    count: u64,
+    size: usize,
+    scale: f64,
+) -> ObjectSettings {
+    ObjectSettings {
+        url: server.url.clone(),
+        op,
+        // Objects are large: a smoke run may go down to one.
+        count: ((count as f64 * scale).round() as u64).clamp(1, count),
+        size,
+        progress: false,
+        filled: op == ObjectOp::Get,
+    }
+}
+
 /// Work a case needs done before it is measured (filling the stream a consume row reads);
 /// returns the first stream sequence it stored.
 async fn prepare_case(case: Case, server: &ServerProcess, scale: f64) -> anyhow::Result<u64> {
@@ -735,6 +866,14 @@ async fn prepare_case(case: Case, server: &ServerProcess, scale: f64) -> anyhow:
             storage,
             ack,
         } => jetstream::fill(&consume_settings(server, msgs, size, storage, ack, scale)).await,
+        CaseKind::Object {
+            op: ObjectOp::Get,
+            count,
+            size,
+        } => {
+            object::fill(&object_settings(server, ObjectOp::Get, count, size, scale)).await?;
+            Ok(0)
+        }
         _ => Ok(0),
     }
 }
@@ -813,6 +952,21 @@ async fn run_case(
         } => {
             let settings = consume_settings(server, msgs, size, storage, ack, scale);
             jetstream::consume(&settings, first_seq).await
+        }
+        CaseKind::Kv { op, msgs } => {
+            kv::run(&KvSettings {
+                url: server.url.clone(),
+                op,
+                msgs: scaled(msgs, scale),
+                size: 16,
+                keys: 1_000,
+                window: JS_WINDOW,
+                progress: false,
+            })
+            .await
+        }
+        CaseKind::Object { op, count, size } => {
+            object::run(&object_settings(server, op, count, size, scale)).await
         }
     }
 }
@@ -966,6 +1120,13 @@ pub async fn run(args: CompareArgs) -> anyhow::Result<ExitCode> {
         if let Some(path) = &args.write {
             write_section(path, section_heading(&cases), &section)?;
             eprintln!("wrote the comparison into {}", path.display());
+            let chart = path
+                .parent()
+                .unwrap_or(Path::new("."))
+                .join(chart_path(&cases));
+            let title = section_heading(&cases).trim_start_matches("## ");
+            write_chart(&chart, title, &chart_bars(&cases, &samples))?;
+            eprintln!("drew the chart into {}", chart.display());
         }
     }
     Ok(if problems.is_empty() {
@@ -1074,7 +1235,13 @@ async fn markdown(
              consumer with async-nats (`consumer.stream()`, {JS_PULL_BATCH} messages per pull \
              request, every delivery checked: in order, first delivery, intact payload); the \
              clock stops when the last ack is flushed, and consumer info must then show \
-             nothing unacknowledged.",
+             nothing unacknowledged. The Key-Value rows use async-nats' `kv::Store` on a \
+             fresh bucket (history 1, file storage, {JS_WINDOW} operations in flight; every \
+             value read or watched is checked; the watch row's watcher receives a concurrent \
+             writer's puts, one key per put). The object rows put or get 8 MiB objects one \
+             after another through async-nats' object store on a fresh bucket, every object \
+             read to its end and compared; the get row's objects are written before the clock \
+             and the CPU count start.",
             version_of(binaries[0]).await,
             file_name(binaries[0]),
             version_of(latest).await,
@@ -1131,6 +1298,13 @@ async fn markdown(
          The ratio is natrium-server ÷ nats-server: above 1 is better for rates, below 1 is \
          better for latency and memory.\n"
     );
+    if args.write.is_some() {
+        let _ = writeln!(
+            out,
+            "![natrium-server's advantage per row]({})\n",
+            chart_path(cases)
+        );
+    }
     let _ = writeln!(
         out,
         "| workload | metric | nats-server | natrium-server | natrium ÷ nats |"
@@ -1351,6 +1525,15 @@ async fn version_of(binary: &Path) -> String {
         }
         Err(_) => "unknown version".to_owned(),
     }
+}
+
+/// Draws `bars` into the SVG file `path`, creating its directory.
+fn write_chart(path: &Path, title: &str, bars: &[chart::Bar]) -> anyhow::Result<()> {
+    let svg = chart::svg(title, bars)?;
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    std::fs::write(path, svg).with_context(|| format!("cannot write {}", path.display()))
 }
 
 /// Replaces this command's section in `path` (from its heading to the next `## ` heading),

@@ -1,12 +1,14 @@
 //! `natrium bench`: throughput and latency workloads against any NATS server, and a
 //! side-by-side comparison of natrium-server with nats-server.
 
+mod chart;
 mod clients;
 mod compare;
 mod crash;
 mod crash_consume;
 mod jetstream;
 mod kv;
+mod object;
 mod raw;
 mod report;
 mod workloads;
@@ -132,6 +134,21 @@ enum Workload {
         /// Operations in flight at once.
         #[arg(long, default_value_t = 256, value_parser = at_least_one)]
         window: usize,
+        /// Print the result as JSON (and no progress bar).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Object store workloads: put or get rates of whole objects on a fresh bucket.
+    Object {
+        /// The operation to measure.
+        #[arg(long, value_enum, default_value_t = object::ObjectOp::Put)]
+        op: object::ObjectOp,
+        /// Objects in total.
+        #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..))]
+        count: u64,
+        /// Object size: bytes, or with a unit (`64KiB`, `8MiB`).
+        #[arg(long, default_value = "8MiB", value_parser = parse_size)]
+        size: usize,
         /// Print the result as JSON (and no progress bar).
         #[arg(long)]
         json: bool,
@@ -353,6 +370,22 @@ pub async fn run(url: &str, args: BenchArgs) -> anyhow::Result<ExitCode> {
                 progress: !json,
             };
             (kv::run(&settings).await?, json)
+        }
+        Workload::Object {
+            op,
+            count,
+            size,
+            json,
+        } => {
+            let settings = object::ObjectSettings {
+                url: url.to_owned(),
+                op,
+                count,
+                size,
+                progress: !json,
+                filled: false,
+            };
+            (object::run(&settings).await?, json)
         }
         Workload::Js {
             workload: JsWorkload::Crash(args),
