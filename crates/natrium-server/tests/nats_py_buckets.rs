@@ -1,5 +1,5 @@
-//! nats.py's `key_value` (`tests/py/key_value.py`) on natrium-server and on the newest
-//! nats-server: the same script must pass on both.
+//! nats.py's `key_value` and object store (`tests/py/key_value.py`, `tests/py/object_store.py`)
+//! on natrium-server and on the newest nats-server: each script must pass on both.
 //!
 //! Needs `python3` (env `PYTHON` overrides) with nats-py (`pip install nats-py`). Under env
 //! `CI` a missing one (or a missing reference server) fails the test; locally it warns and
@@ -42,14 +42,15 @@ async fn python_with_nats_py() -> Option<String> {
     if std::env::var_os("CI").is_some() {
         panic!("{message}");
     }
-    eprintln!("\n!!! WARNING: SKIPPED the nats.py key_value test: {message}\n");
+    eprintln!("\n!!! WARNING: SKIPPED a nats.py bucket test: {message}\n");
     None
 }
 
-async fn run_script(python: &str, url: &str) {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/py/key_value.py");
+/// Runs `tests/py/<name>.py` against `url`; it must print "<name> checks passed".
+async fn run_script(python: &str, name: &str, url: &str) {
+    let script = format!("{}/tests/py/{name}.py", env!("CARGO_MANIFEST_DIR"));
     let run = Command::new(python)
-        .arg(script)
+        .arg(&script)
         .arg(url)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -65,31 +66,52 @@ async fn run_script(python: &str, url: &str) {
         out.status.success(),
         "nats.py script failed on {url}:\n{stdout}\n{stderr}"
     );
-    assert!(stdout.contains("key_value checks passed"), "{stdout}");
+    assert!(
+        stdout.contains(&format!("{name} checks passed")),
+        "{stdout}"
+    );
 }
 
-#[tokio::test]
-async fn nats_py_key_value_on_natrium() {
+async fn on_natrium(name: &str) {
     let Some(python) = python_with_nats_py().await else {
         return;
     };
     let server = common::start(ServerOptions::ephemeral_jetstream()).await;
-    run_script(&python, &server.client_url()).await;
+    run_script(&python, name, &server.client_url()).await;
     server.shutdown().await;
 }
 
-#[tokio::test]
-async fn nats_py_key_value_on_latest() {
+async fn on_latest(name: &str) {
     let Some(python) = python_with_nats_py().await else {
         return;
     };
-    let Some(bin) = latest::latest_binary_or_skip("nats.py key_value") else {
+    let Some(bin) = latest::latest_binary_or_skip(&format!("nats.py {name}")) else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
     let server = latest::LatestServer::start_js(&bin, dir.path())
         .await
         .expect("nats-server starts");
-    run_script(&python, &server.client_url()).await;
+    run_script(&python, name, &server.client_url()).await;
     server.shutdown().await;
+}
+
+#[tokio::test]
+async fn nats_py_key_value_on_natrium() {
+    on_natrium("key_value").await;
+}
+
+#[tokio::test]
+async fn nats_py_key_value_on_latest() {
+    on_latest("key_value").await;
+}
+
+#[tokio::test]
+async fn nats_py_object_store_on_natrium() {
+    on_natrium("object_store").await;
+}
+
+#[tokio::test]
+async fn nats_py_object_store_on_latest() {
+    on_latest("object_store").await;
 }
