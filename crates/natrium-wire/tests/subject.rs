@@ -296,3 +296,40 @@ proptest! {
         prop_assert_eq!(is_subset_match(a.as_bytes(), b.as_bytes()), subset, "{} {}", a, b);
     }
 }
+
+/// The overlap and subset rules JetStream's stream and consumer checks rely on
+/// (nats-server's `SubjectsCollide` and `subjectIsSubsetMatch`).
+#[test]
+fn overlap_rules_of_stream_subjects() {
+    for (a, b, overlap) in [
+        ("a.b", "a.b", true),
+        ("a.b", "a.c", false),
+        ("a.*", "a.b", true),
+        ("a.*", "a.b.c", false),
+        ("a.>", "a.b.c", true),
+        ("a.>", "a", false),
+        ("*.b", "a.*", true),
+        ("*.b", "a.*.c", false),
+        ("a.>", "*.*.c", true),
+        (">", "x", true),
+        ("a*", "a.b", false),
+        ("$JS.API.>", "$JS.>", true),
+        ("*.API.x", "$JS.>", true),
+    ] {
+        assert_eq!(
+            subjects_overlap(a.as_bytes(), b.as_bytes()),
+            overlap,
+            "{a} vs {b}"
+        );
+        assert_eq!(
+            subjects_overlap(b.as_bytes(), a.as_bytes()),
+            overlap,
+            "{b} vs {a}"
+        );
+    }
+    assert!(is_subset_match(b"$JS.EVENT.foo", b"$JS.EVENT.>"));
+    assert!(!is_subset_match(b"$JS.>", b"$JS.EVENT.>"));
+    assert!(is_subset_match(b"a.*", b"a.*"));
+    assert!(!is_subset_match(b"a.*", b"a.b"));
+    assert!(is_subset_match(b"a.b", b"a.*"));
+}

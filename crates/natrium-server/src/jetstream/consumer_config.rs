@@ -8,17 +8,15 @@
 //! `checkConsumerCfg`, `addConsumerWithAssignment` and, for an existing consumer,
 //! `checkNewConsumerConfig`. Clients see only the first failure, so the order matters.
 
-// The CONSUMER.* routes (written in parallel) are the users of these functions.
-#![allow(dead_code)]
-
 use std::time::Duration;
+
+use natrium_wire::{is_subset_match, subjects_overlap};
 
 use super::consumer_types::{AckPolicy, ConsumerAction, ConsumerConfig, CreateConsumerRequest};
 use super::consumer_types::{DeliverPolicy, PriorityPolicy};
 use super::errors::ApiError;
 use super::stream_config::{
-    MAX_DESCRIPTION_LEN, MAX_METADATA_LEN, REQUIRED_LEVEL_KEY, SERVER_LEVEL_KEY,
-    SERVER_VERSION_KEY, is_subset_match, subjects_collide,
+    MAX_DESCRIPTION_LEN, MAX_METADATA_LEN, REQUIRED_LEVEL_KEY, SERVER_LEVEL_KEY, SERVER_VERSION_KEY,
 };
 use super::types::{API_LEVEL, AccountLimits, RetentionPolicy, StorageType, StreamConfig};
 use crate::monitor::format::go_duration;
@@ -537,7 +535,11 @@ fn check_push(config: &ConsumerConfig, stream: &StreamConfig) -> Result<(), ApiE
         return Err(ApiError::consumer_invalid_deliver_subject());
     }
     // Delivering into the stream's own subjects would store every delivery again.
-    if stream.subjects.iter().any(|s| is_subset_match(deliver, s)) {
+    if stream
+        .subjects
+        .iter()
+        .any(|s| is_subset_match(deliver.as_bytes(), s.as_bytes()))
+    {
         return Err(ApiError::consumer_deliver_cycle());
     }
     if config.max_waiting != 0 {
@@ -607,7 +609,7 @@ fn check_filters(config: &ConsumerConfig) -> Result<(), ApiError> {
         let overlaps = filters
             .iter()
             .enumerate()
-            .any(|(j, other)| i != j && is_subset_match(filter, other));
+            .any(|(j, other)| i != j && is_subset_match(filter.as_bytes(), other.as_bytes()));
         if overlaps {
             return Err(ApiError::consumer_overlapping_subject_filters());
         }
@@ -809,7 +811,10 @@ fn partition_unique(name: &str, filters: &[String], consumers: &[ExistingConsume
             .filter(|c| c.name != name && !c.config.direct && !c.config.sourcing)
             .all(|c| {
                 let theirs = c.config.filters();
-                !theirs.is_empty() && theirs.iter().all(|t| !subjects_collide(filter, t))
+                !theirs.is_empty()
+                    && theirs
+                        .iter()
+                        .all(|t| !subjects_overlap(filter.as_bytes(), t.as_bytes()))
             })
     })
 }

@@ -15,6 +15,8 @@
 
 use std::collections::BTreeMap;
 
+use natrium_wire::{is_subset_match, subjects_overlap};
+
 use super::errors::ApiError;
 use super::types::{
     API_LEVEL, AccountLimits, DiscardPolicy, PersistMode, RetentionPolicy, StorageType,
@@ -462,18 +464,22 @@ fn check_subjects(cfg: &StreamConfig) -> Result<(), ApiError> {
         if !cfg.no_ack {
             for api in ["$JS.>", "$JSC.>", "$NRG.>"] {
                 // Streams on $JS.EVENT.> predate this rule and stay allowed.
-                if subjects_collide(subject, api) && !is_subset_match(subject, "$JS.EVENT.>") {
+                if subjects_overlap(subject.as_bytes(), api.as_bytes())
+                    && !is_subset_match(subject.as_bytes(), b"$JS.EVENT.>")
+                {
                     return invalid(
                         "subjects that overlap with jetstream api require no-ack to be true",
                     );
                 }
             }
-            if subjects_collide(subject, "$SYS.>") && !is_subset_match(subject, "$SYS.ACCOUNT.>") {
+            if subjects_overlap(subject.as_bytes(), b"$SYS.>")
+                && !is_subset_match(subject.as_bytes(), b"$SYS.ACCOUNT.>")
+            {
                 return invalid("subjects that overlap with system api require no-ack to be true");
             }
         }
         for later in &cfg.subjects[i + 1..] {
-            if subjects_collide(later, subject) {
+            if subjects_overlap(later.as_bytes(), subject.as_bytes()) {
                 return Err(ApiError::stream_invalid_config(format!(
                     "subject {subject:?} overlaps with {later:?}"
                 )));
@@ -488,7 +494,7 @@ fn overlaps_other_streams(cfg: &StreamConfig, others: &[&StreamConfig]) -> bool 
         other.subjects.iter().any(|theirs| {
             cfg.subjects
                 .iter()
-                .any(|ours| subjects_collide(ours, theirs))
+                .any(|ours| subjects_overlap(ours.as_bytes(), theirs.as_bytes()))
         })
     })
 }
@@ -590,72 +596,6 @@ fn copy_required_level(
         }
     }
     metadata
-}
-
-// ---------------------------------------------------------------------------------------
-// Subject overlap (nats-server's `SubjectsCollide` and `subjectIsSubsetMatch` rules).
-
-fn is_wildcard(token: &str) -> bool {
-    token == "*" || token == ">"
-}
-
-/// Could some subject be matched by both `a` and `b`?
-pub fn subjects_collide(a: &str, b: &str) -> bool {
-    if a == b {
-        return true;
-    }
-    let ta: Vec<&str> = a.split('.').collect();
-    let tb: Vec<&str> = b.split('.').collect();
-    let literal_a = !ta.iter().any(|t| is_wildcard(t));
-    let literal_b = !tb.iter().any(|t| is_wildcard(t));
-    match (literal_a, literal_b) {
-        (true, true) => return false,
-        (true, false) => return is_subset_match(a, b),
-        (false, true) => return is_subset_match(b, a),
-        (false, false) => {}
-    }
-    let full_a = ta.contains(&">");
-    let full_b = tb.contains(&">");
-    if ta.len() != tb.len() {
-        // The shorter one can only reach the longer one's tokens through a `>`.
-        let shorter_has_full = if ta.len() < tb.len() { full_a } else { full_b };
-        if !shorter_has_full {
-            return false;
-        }
-    }
-    ta.iter().zip(&tb).all(|(x, y)| {
-        !x.is_empty() && !y.is_empty() && (is_wildcard(x) || is_wildcard(y) || x == y)
-    })
-}
-
-/// Is every subject matched by `subject` also matched by `test`?
-pub fn is_subset_match(subject: &str, test: &str) -> bool {
-    let tokens: Vec<&str> = subject.split('.').collect();
-    let test: Vec<&str> = test.split('.').collect();
-    for (i, t2) in test.iter().enumerate() {
-        let Some(t1) = tokens.get(i) else {
-            return false;
-        };
-        if t2.is_empty() {
-            return false;
-        }
-        if *t2 == ">" {
-            return true;
-        }
-        if t1.is_empty() || *t1 == ">" {
-            return false;
-        }
-        if *t1 == "*" {
-            if *t2 != "*" {
-                return false;
-            }
-            continue;
-        }
-        if *t2 != "*" && t1 != t2 {
-            return false;
-        }
-    }
-    tokens.len() == test.len()
 }
 
 #[cfg(test)]
@@ -1270,32 +1210,5 @@ mod tests {
             stored.metadata.keys().collect::<Vec<_>>(),
             [REQUIRED_LEVEL_KEY]
         );
-    }
-
-    #[test]
-    fn subject_overlap_rules() {
-        for (a, b, collide) in [
-            ("a.b", "a.b", true),
-            ("a.b", "a.c", false),
-            ("a.*", "a.b", true),
-            ("a.*", "a.b.c", false),
-            ("a.>", "a.b.c", true),
-            ("a.>", "a", false),
-            ("*.b", "a.*", true),
-            ("*.b", "a.*.c", false),
-            ("a.>", "*.*.c", true),
-            (">", "x", true),
-            ("a*", "a.b", false),
-            ("$JS.API.>", "$JS.>", true),
-            ("*.API.x", "$JS.>", true),
-        ] {
-            assert_eq!(subjects_collide(a, b), collide, "{a} vs {b}");
-            assert_eq!(subjects_collide(b, a), collide, "{b} vs {a}");
-        }
-        assert!(is_subset_match("$JS.EVENT.foo", "$JS.EVENT.>"));
-        assert!(!is_subset_match("$JS.>", "$JS.EVENT.>"));
-        assert!(is_subset_match("a.*", "a.*"));
-        assert!(!is_subset_match("a.*", "a.b"));
-        assert!(is_subset_match("a.b", "a.*"));
     }
 }
