@@ -2,6 +2,8 @@
 //! newest nats-server alike: each scenario is one function called once per server.
 
 mod common;
+#[path = "support/js_target.rs"]
+mod js_target;
 #[path = "support/latest.rs"]
 mod latest;
 
@@ -12,58 +14,12 @@ use async_nats::jetstream::{self, kv};
 use bytes::Bytes;
 use common::BOUND;
 use futures::StreamExt;
-use natrium_server::{JetStreamOptions, Server, ServerOptions};
+use js_target::{Kind, Target};
 use tokio::time::timeout;
 
-/// A JetStream server under test: ours, embedded, or the reference binary.
-enum Target {
-    Natrium(Server),
-    Latest(latest::LatestServer),
-}
-
-impl Target {
-    fn url(&self) -> String {
-        match self {
-            Target::Natrium(server) => server.client_url(),
-            Target::Latest(server) => server.client_url(),
-        }
-    }
-
-    async fn shutdown(self) {
-        match self {
-            Target::Natrium(server) => server.shutdown().await,
-            Target::Latest(server) => server.shutdown().await,
-        }
-    }
-}
-
-/// Which implementation to start.
-#[derive(Clone, Copy, Debug)]
-enum Kind {
-    Natrium,
-    Latest,
-}
-
-/// Starts `kind` storing in `dir` on `port` (0: any free port); `None` when the reference
-/// binary is missing locally (see `latest_binary_or_skip`).
+/// Starts `kind` for the Key-Value suite.
 async fn start(kind: Kind, dir: &Path, port: u16) -> Option<Target> {
-    match kind {
-        Kind::Natrium => {
-            let opts = ServerOptions {
-                jetstream: Some(JetStreamOptions::in_dir(dir)),
-                port,
-                ..ServerOptions::ephemeral()
-            };
-            Some(Target::Natrium(common::start(opts).await))
-        }
-        Kind::Latest => {
-            let bin = latest::latest_binary_or_skip("kv")?;
-            let server = latest::LatestServer::start_js_on(&bin, dir, port)
-                .await
-                .expect("nats-server starts");
-            Some(Target::Latest(server))
-        }
-    }
+    js_target::start(kind, dir, port, "kv").await
 }
 
 fn port_of(url: &str) -> u16 {

@@ -1,16 +1,19 @@
-//! The Python client, nats.py, drives JetStream on natrium-server: `tests/py/jetstream.py`
-//! (streams, publish with `Nats-Msg-Id` deduplication, `get_msg`/`get_last_msg`, purge,
-//! `stream_info`).
+//! The Python client, nats.py, on natrium-server and on the newest nats-server: each script
+//! in `tests/py/` must pass on both — `jetstream.py` (streams, publish with `Nats-Msg-Id`
+//! deduplication, `get_msg`/`get_last_msg`, purge, `stream_info`), `key_value.py` and
+//! `object_store.py`.
 //!
 //! Needs `python3` (env `PYTHON` overrides) with nats-py (`pip install nats-py`). Under env
-//! `CI` a missing one fails the test; locally it warns and returns.
+//! `CI` a missing one (or a missing reference server) fails the test; locally it warns and
+//! returns.
 
 mod common;
+#[path = "support/latest.rs"]
+mod latest;
 
 use std::process::Stdio;
 use std::time::Duration;
 
-use common::start;
 use natrium_server::ServerOptions;
 use tokio::process::Command;
 use tokio::time::timeout;
@@ -22,37 +25,35 @@ fn python() -> String {
     std::env::var("PYTHON").unwrap_or_else(|_| "python3".to_owned())
 }
 
-/// Whether `python` can import nats-py; the reason when not.
-async fn nats_py_available(python: &str) -> Result<(), String> {
-    let out = Command::new(python)
+/// The Python interpreter when it can import nats-py; `None` after a warning locally.
+///
+/// # Panics
+/// When nats-py is missing and env `CI` is set.
+async fn python_with_nats_py() -> Option<String> {
+    let python = python();
+    let out = Command::new(&python)
         .args(["-c", "import nats.js"])
         .output()
-        .await
-        .map_err(|e| format!("{python}: {e}"))?;
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(String::from_utf8_lossy(&out.stderr).trim().to_owned())
+        .await;
+    let why = match out {
+        Ok(out) if out.status.success() => return Some(python),
+        Ok(out) => String::from_utf8_lossy(&out.stderr).trim().to_owned(),
+        Err(e) => e.to_string(),
+    };
+    let message = format!("nats-py is not importable by {python} (pip install nats-py): {why}");
+    if std::env::var_os("CI").is_some() {
+        panic!("{message}");
     }
+    eprintln!("\n!!! WARNING: SKIPPED a nats.py test: {message}\n");
+    None
 }
 
-#[tokio::test]
-async fn nats_py_uses_jetstream_streams_dedupe_get_and_purge() {
-    let python = python();
-    if let Err(why) = nats_py_available(&python).await {
-        let message = format!("nats-py is not importable by {python} (pip install nats-py): {why}");
-        if std::env::var_os("CI").is_some() {
-            panic!("{message}");
-        }
-        eprintln!("\n!!! WARNING: SKIPPED the nats.py test: {message}\n");
-        return;
-    }
-    let server = start(ServerOptions::ephemeral_jetstream()).await;
-    let url = server.client_url();
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/py/jetstream.py");
-    let run = Command::new(&python)
-        .arg(script)
-        .arg(&url)
+/// Runs `tests/py/<name>.py` against `url`; it must print "<name> checks passed".
+async fn run_script(python: &str, name: &str, url: &str) {
+    let script = format!("{}/tests/py/{name}.py", env!("CARGO_MANIFEST_DIR"));
+    let run = Command::new(python)
+        .arg(&script)
+        .arg(url)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true)
@@ -65,8 +66,64 @@ async fn nats_py_uses_jetstream_streams_dedupe_get_and_purge() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         out.status.success(),
-        "nats.py script failed:\n{stdout}\n{stderr}"
+        "nats.py script failed on {url}:\n{stdout}\n{stderr}"
     );
-    assert!(stdout.contains("checks passed"), "{stdout}");
+    assert!(
+        stdout.contains(&format!("{name} checks passed")),
+        "{stdout}"
+    );
+}
+
+async fn on_natrium(name: &str) {
+    let Some(python) = python_with_nats_py().await else {
+        return;
+    };
+    let server = common::start(ServerOptions::ephemeral_jetstream()).await;
+    run_script(&python, name, &server.client_url()).await;
     server.shutdown().await;
+}
+
+async fn on_latest(name: &str) {
+    let Some(python) = python_with_nats_py().await else {
+        return;
+    };
+    let Some(bin) = latest::latest_binary_or_skip(&format!("nats.py {name}")) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let server = latest::LatestServer::start_js(&bin, dir.path())
+        .await
+        .expect("nats-server starts");
+    run_script(&python, name, &server.client_url()).await;
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn nats_py_jetstream_on_natrium() {
+    on_natrium("jetstream").await;
+}
+
+#[tokio::test]
+async fn nats_py_jetstream_on_latest() {
+    on_latest("jetstream").await;
+}
+
+#[tokio::test]
+async fn nats_py_key_value_on_natrium() {
+    on_natrium("key_value").await;
+}
+
+#[tokio::test]
+async fn nats_py_key_value_on_latest() {
+    on_latest("key_value").await;
+}
+
+#[tokio::test]
+async fn nats_py_object_store_on_natrium() {
+    on_natrium("object_store").await;
+}
+
+#[tokio::test]
+async fn nats_py_object_store_on_latest() {
+    on_latest("object_store").await;
 }

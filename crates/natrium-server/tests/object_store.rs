@@ -3,6 +3,8 @@
 //! the SHA-256 digest checked by the test itself, including after a restart.
 
 mod common;
+#[path = "support/js_target.rs"]
+mod js_target;
 #[path = "support/latest.rs"]
 mod latest;
 
@@ -13,57 +15,15 @@ use async_nats::jetstream::{self, object_store};
 use base64::Engine as _;
 use common::BOUND;
 use futures::StreamExt;
-use natrium_server::{JetStreamOptions, Server, ServerOptions};
+use js_target::{Kind, Target};
 use sha2::{Digest as _, Sha256};
 use tokio::io::AsyncReadExt;
 use tokio::time::timeout;
 
-/// A JetStream server under test: ours, embedded, or the reference binary.
-enum Target {
-    Natrium(Server),
-    Latest(latest::LatestServer),
-}
-
-impl Target {
-    fn url(&self) -> String {
-        match self {
-            Target::Natrium(server) => server.client_url(),
-            Target::Latest(server) => server.client_url(),
-        }
-    }
-
-    async fn shutdown(self) {
-        match self {
-            Target::Natrium(server) => server.shutdown().await,
-            Target::Latest(server) => server.shutdown().await,
-        }
-    }
-}
-
-#[derive(Clone, Copy, Debug)]
-enum Kind {
-    Natrium,
-    Latest,
-}
-
-/// Starts `kind` storing in `dir`; `None` when the reference binary is missing locally.
+/// Starts `kind` storing in `dir` on a free port; `None` when the reference binary is
+/// missing locally.
 async fn start(kind: Kind, dir: &Path) -> Option<Target> {
-    match kind {
-        Kind::Natrium => {
-            let opts = ServerOptions {
-                jetstream: Some(JetStreamOptions::in_dir(dir)),
-                ..ServerOptions::ephemeral()
-            };
-            Some(Target::Natrium(common::start(opts).await))
-        }
-        Kind::Latest => {
-            let bin = latest::latest_binary_or_skip("object store")?;
-            let server = latest::LatestServer::start_js(&bin, dir)
-                .await
-                .expect("nats-server starts");
-            Some(Target::Latest(server))
-        }
-    }
+    js_target::start(kind, dir, 0, "object store").await
 }
 
 async fn context(target: &Target) -> jetstream::Context {

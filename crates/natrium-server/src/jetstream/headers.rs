@@ -59,36 +59,9 @@ pub(crate) fn parse_ttl(value: &str) -> Result<Option<std::time::Duration>, ()> 
     }
 }
 
-/// Formats a duration of at least a second as Go's `time.Duration.String` does (`2s`,
-/// `1m30s`, `1h0m0s`, `1.5s`): nats-server writes marker TTLs this way.
-pub(crate) fn go_duration(d: std::time::Duration) -> String {
-    let total = d.as_secs();
-    let (hours, minutes, secs) = (total / 3600, total / 60 % 60, total % 60);
-    let mut seconds = secs.to_string();
-    if d.subsec_nanos() > 0 {
-        let fraction = format!("{:09}", d.subsec_nanos());
-        seconds.push('.');
-        seconds.push_str(fraction.trim_end_matches('0'));
-    }
-    match (hours, minutes) {
-        (0, 0) => format!("{seconds}s"),
-        (0, m) => format!("{m}m{seconds}s"),
-        (h, m) => format!("{h}h{m}m{seconds}s"),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn durations_are_formatted_the_go_way() {
-        use std::time::Duration;
-        assert_eq!(go_duration(Duration::from_secs(2)), "2s");
-        assert_eq!(go_duration(Duration::from_millis(1500)), "1.5s");
-        assert_eq!(go_duration(Duration::from_secs(90)), "1m30s");
-        assert_eq!(go_duration(Duration::from_secs(3600)), "1h0m0s");
-    }
 
     const BLOCK: &[u8] =
         b"NATS/1.0\r\nNats-Msg-Id: abc\r\nNats-Expected-Last-Sequence:  7 \r\nX: y\r\n\r\n";

@@ -26,6 +26,7 @@ use super::types::{
     DiscardPolicy, PubAck, RetentionPolicy, StorageType, StreamConfig, StreamState, Timestamp,
 };
 use crate::internal::{AfterBatch, Durable, InMsg, InternalSub, Port, Reply, Sink};
+use crate::monitor::format::go_duration;
 
 /// One stream.
 pub(crate) struct Stream {
@@ -353,7 +354,7 @@ impl Stream {
         let after = inner.store.subjects(b">");
         let headers = format!(
             "NATS/1.0\r\nNats-Marker-Reason: MaxAge\r\nNats-TTL: {}\r\nNats-Rollup: sub\r\n\r\n",
-            headers::go_duration(ttl)
+            go_duration(ttl)
         );
         let mut wrote = false;
         for (subject, state) in before {

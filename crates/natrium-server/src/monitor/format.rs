@@ -166,6 +166,9 @@ mod tests {
         assert_eq!(go_duration(Duration::from_nanos(16_052_976)), "16.052976ms");
         assert_eq!(go_duration(Duration::from_secs(120)), "2m0s");
         assert_eq!(go_duration(Duration::from_millis(3_600_500)), "1h0m0.5s");
+        // Marker TTLs (`Nats-TTL`) are written this way too.
+        assert_eq!(go_duration(Duration::from_millis(1500)), "1.5s");
+        assert_eq!(go_duration(Duration::from_secs(90)), "1m30s");
     }
 
     #[test]

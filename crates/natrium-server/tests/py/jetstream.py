@@ -57,7 +57,7 @@ async def main(url: str) -> None:
     assert after.seq == 4, after
     assert await js.delete_stream("PY")
     await nc.close()
-    print("nats.py JetStream checks passed")
+    print("jetstream checks passed")
 
 
 asyncio.run(main(sys.argv[1]))

@@ -6,20 +6,8 @@ import asyncio
 import sys
 
 import nats
+from checks import check, expect
 from nats.js import errors
-
-
-def check(cond, what):
-    if not cond:
-        raise AssertionError(what)
-
-
-async def expect(exc, coro, what):
-    try:
-        await coro
-    except exc:
-        return
-    raise AssertionError(f"{what}: expected {exc.__name__}")
 
 
 async def main(url):

@@ -7,20 +7,8 @@ import hashlib
 import sys
 
 import nats
+from checks import check, expect
 from nats.js import api, errors
-
-
-def check(cond, what):
-    if not cond:
-        raise AssertionError(what)
-
-
-async def expect(exc, coro, what):
-    try:
-        await coro
-    except exc:
-        return
-    raise AssertionError(f"{what}: expected {exc.__name__}")
 
 
 def data(size, seed):
