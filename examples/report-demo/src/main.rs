@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use report_demo::config::{Config, NatsMode};
+use report_demo::config::Config;
 use report_demo::run::{self, RunError, Running};
 
 #[derive(Debug, Parser)]
@@ -95,15 +95,12 @@ async fn run(cli: Cli) -> Result<(), RunError> {
     }
 }
 
-/// The NATS mode of `report-demo all`: JetStream, so a report accepted while the saver is
-/// down or restarting is saved once it is back. `report` and `saver` against an external
-/// server default to JetStream too (`data.nats.mode`).
-const EMBEDDED_MODE: NatsMode = NatsMode::Jetstream;
-
 /// Where the embedded server keeps its streams, next to the SQLite database.
 const EMBEDDED_STORE_DIR: &str = "data/nats";
 
-/// Starts an embedded natrium-server, a saver and the report API; stops them in the order
+/// Starts an embedded natrium-server, a saver and the report API, in the configured NATS mode
+/// (JetStream unless `data.nats.mode` says core, so a report accepted while the saver is down
+/// is saved once it is back); stops them in the order
 /// that loses nothing: the report API first (its accepted reports are already on NATS), then
 /// the saver (it drains what NATS delivered), then the NATS server.
 async fn run_all(mut config: Config, nats_port: u16) -> Result<(), RunError> {
@@ -114,7 +111,6 @@ async fn run_all(mut config: Config, nats_port: u16) -> Result<(), RunError> {
     })
     .await?;
     config.data.nats.addrs = vec![server.client_url()];
-    config.data.nats.mode = EMBEDDED_MODE;
 
     let saver = run::saver_app(&config).await?;
     let saver_app = saver.app.handle_signals(false);
@@ -128,7 +124,7 @@ async fn run_all(mut config: Config, nats_port: u16) -> Result<(), RunError> {
     println!("report-demo is running (Ctrl-C to stop)");
     println!(
         "  NATS (embedded natrium-server, {:?} mode): {}",
-        EMBEDDED_MODE,
+        config.data.nats.mode,
         server.client_url()
     );
     println!("  report API:  {url}/v1/report  and  {url}/v1/report/user");
