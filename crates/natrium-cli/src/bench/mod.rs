@@ -9,6 +9,7 @@ mod jetstream;
 mod kv;
 mod raw;
 mod report;
+mod soak;
 mod workloads;
 
 use std::process::ExitCode;
@@ -136,6 +137,9 @@ enum Workload {
         #[arg(long)]
         json: bool,
     },
+    /// A bounded soak of mixed, hostile load with loss and leak checks (see
+    /// RELIABILITY.md); exits non-zero on loss or growth past the thresholds.
+    Soak(soak::SoakArgs),
     /// JetStream workloads.
     Js {
         #[command(subcommand)]
@@ -335,6 +339,7 @@ pub async fn run(url: &str, args: BenchArgs) -> anyhow::Result<ExitCode> {
             json,
         ),
         Workload::Compare(args) => return compare::run(args).await,
+        Workload::Soak(args) => return soak::run(&args).await,
         Workload::Kv {
             op,
             msgs,
