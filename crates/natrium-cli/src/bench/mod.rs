@@ -11,6 +11,7 @@ mod kv;
 mod object;
 mod raw;
 mod report;
+mod soak;
 mod workloads;
 
 use std::process::ExitCode;
@@ -153,6 +154,9 @@ enum Workload {
         #[arg(long)]
         json: bool,
     },
+    /// A bounded soak of mixed, hostile load with loss and leak checks (see
+    /// RELIABILITY.md); exits non-zero on loss or growth past the thresholds.
+    Soak(soak::SoakArgs),
     /// JetStream workloads.
     Js {
         #[command(subcommand)]
@@ -352,6 +356,7 @@ pub async fn run(url: &str, args: BenchArgs) -> anyhow::Result<ExitCode> {
             json,
         ),
         Workload::Compare(args) => return compare::run(args).await,
+        Workload::Soak(args) => return soak::run(&args).await,
         Workload::Kv {
             op,
             msgs,
