@@ -264,8 +264,10 @@ mod status {
     }
 }
 
-/// How often an inactive push consumer looks for listeners on its deliver subject.
+/// How often an inactive push consumer looks for listeners on its deliver subject, at most.
 const PUSH_INTEREST_POLL: Duration = Duration::from_millis(50);
+/// How soon a push consumer nobody has listened to for a moment looks again.
+const PUSH_INTEREST_FIRST_POLL: Duration = Duration::from_millis(1);
 /// Messages delivered per step at most, so one consumer cannot hold its stream for long.
 const STEP_LIMIT: usize = 1024;
 
@@ -1051,7 +1053,13 @@ impl Consumer {
             consider(st.next_push_heartbeat);
         }
         if st.policy.deliver_subject.is_some() && !st.push_active {
-            consider(Some(now + PUSH_INTEREST_POLL));
+            // A client usually subscribes right after creating the consumer (async-nats'
+            // ordered consumers do, for every object get): look again soon at first, then
+            // less often the longer nobody listens.
+            let idle = now.saturating_duration_since(st.last_active);
+            consider(Some(
+                now + (idle / 10).clamp(PUSH_INTEREST_FIRST_POLL, PUSH_INTEREST_POLL),
+            ));
         }
         if delivered >= STEP_LIMIT {
             consider(Some(now));
