@@ -1627,8 +1627,8 @@ mod tests {
             .collect();
         assert_eq!(
             js.len(),
-            12,
-            "publish: sync/async × file/memory × 16/128 B, and 2 raw; 2 consume"
+            17,
+            "publish: sync/async × file/memory × 16/128 B, and 2 raw; 2 consume; 3 KV; 2 object"
         );
         assert_eq!(section_heading(&js), JS_SECTION_HEADING);
         assert_eq!(section_heading(CASES), SECTION_HEADING);
