@@ -126,6 +126,20 @@ async fn every_consume_mode_reads_every_message_once() {
         ),
         (&["--msgs", "1500", "--fetch", "--batch", "100"], "js-fetch"),
         (&["--msgs", "300", "--double-ack"], "js-consume-double-ack"),
+        (&["--msgs", "2500", "--push"], "js-push"),
+        (
+            &[
+                "--msgs",
+                "800",
+                "--push",
+                "--ack",
+                "none",
+                "--storage",
+                "memory",
+            ],
+            "js-push-ack-none",
+        ),
+        (&["--msgs", "2500", "--ordered"], "js-ordered"),
         // Again on the same stream and storage: purged, sequences continue, new consumer.
         (&["--msgs", "1000", "--batch", "7"], "js-consume"),
     ] {

@@ -601,13 +601,16 @@ async fn a_damaged_consumer_state_redelivers_rather_than_skips() {
 
     let state = dir
         .path()
-        .join("jetstream/$G/streams/ORDERS/obs/saver/state.json");
+        .join("jetstream/$G/streams/ORDERS/obs/saver/state.log");
     assert!(
         state.exists(),
         "the consumer keeps its state in {}",
         state.display()
     );
-    std::fs::write(&state, b"{ not json").expect("damage");
+    // The snapshot at the start of the log damaged: nothing of the state can be trusted.
+    let mut bytes = std::fs::read(&state).expect("read state");
+    bytes[10] ^= 0xff;
+    std::fs::write(&state, bytes).expect("damage");
     let server = start(opts()).await;
     let js = context(&server).await;
     let consumer: consumer::PullConsumer = js
@@ -618,6 +621,82 @@ async fn a_damaged_consumer_state_redelivers_rather_than_skips() {
         payloads(&fetch(&consumer, 10).await),
         ["1", "2", "3"],
         "from the first message, not from 'new'"
+    );
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_state_json_of_an_earlier_version_is_read_and_replaced_by_the_log() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let opts = || ServerOptions {
+        jetstream: Some(JetStreamOptions::in_dir(dir.path())),
+        ..ServerOptions::ephemeral()
+    };
+    let server = start(opts()).await;
+    let js = context(&server).await;
+    let stream = js.create_stream(orders()).await.expect("stream");
+    publish_n(&js, 5).await;
+    stream
+        .create_consumer(durable("saver"))
+        .await
+        .expect("consumer");
+    server.shutdown().await;
+
+    // The state as earlier versions kept it: 1 and 2 acknowledged, 3 delivered and pending.
+    let obs = dir.path().join("jetstream/$G/streams/ORDERS/obs/saver");
+    std::fs::remove_file(obs.join("state.log")).expect("a log was written");
+    std::fs::write(
+        obs.join("state.json"),
+        r#"{"next_sseq":4,"dseq":3,"delivered_sseq":3,"ack_floor":[2,2],
+            "pending":{"3":{"dseq":3,"deliveries":1,"time":1700000000000000000}},
+            "start_list":[],"exhausted":[]}"#,
+    )
+    .expect("write state.json");
+
+    let server = start(opts()).await;
+    let js = context(&server).await;
+    let mut consumer: consumer::PullConsumer = js
+        .get_consumer_from_stream("saver", "ORDERS")
+        .await
+        .expect("consumer recovered");
+    let info = consumer.info().await.expect("info").clone();
+    assert_eq!(
+        (
+            info.ack_floor.stream_sequence,
+            info.delivered.stream_sequence,
+            info.num_ack_pending,
+            info.num_pending
+        ),
+        (2, 3, 1, 2),
+        "{info:?}"
+    );
+    // 3 waits for its ack wait; the new ones come now.
+    let got = fetch(&consumer, 10).await;
+    assert_eq!(payloads(&got), ["4", "5"]);
+    for m in &got {
+        m.double_ack().await.expect("ack stored");
+    }
+    server.shutdown().await;
+    assert!(
+        !obs.join("state.json").exists() && obs.join("state.log").exists(),
+        "the log replaced state.json"
+    );
+
+    let server = start(opts()).await;
+    let js = context(&server).await;
+    let mut consumer: consumer::PullConsumer = js
+        .get_consumer_from_stream("saver", "ORDERS")
+        .await
+        .expect("consumer recovered");
+    let info = consumer.info().await.expect("info").clone();
+    assert_eq!(
+        (
+            info.ack_floor.stream_sequence,
+            info.delivered.stream_sequence,
+            info.num_ack_pending
+        ),
+        (2, 5, 1),
+        "only 3 is still unacknowledged: {info:?}"
     );
     server.shutdown().await;
 }

@@ -210,12 +210,14 @@ enum CaseKind {
         raw: bool,
     },
     /// JetStream consume: a stream filled beforehand (not measured) read through a new
-    /// durable pull consumer with async-nats.
+    /// consumer with async-nats.
     JsConsume {
         msgs: u64,
         size: usize,
         storage: Storage,
         ack: ConsumeAck,
+        /// Pull (continuous or fetch), push or ordered.
+        pull: Pull,
     },
     /// Key-Value operations through async-nats' `kv::Store` on a fresh bucket.
     Kv {
@@ -247,6 +249,29 @@ const JS_PULL_BATCH: usize = 500;
 
 /// Acknowledgements outstanding in the async JetStream rows (as `nats bench js pub`).
 const JS_WINDOW: usize = 256;
+
+/// A JetStream consume row (128 B messages).
+const fn js_consume_case(
+    name: &'static str,
+    title: &'static str,
+    storage: Storage,
+    ack: ConsumeAck,
+    pull: Pull,
+) -> Case {
+    Case {
+        name,
+        title,
+        kind: CaseKind::JsConsume {
+            msgs: 200_000,
+            size: 128,
+            storage,
+            ack,
+            pull,
+        },
+        client: Some(ClientKind::Nats),
+        tenancy: Tenancy::Global,
+    }
+}
 
 /// A JetStream publish row.
 const fn js_case(
@@ -485,30 +510,41 @@ const CASES: &[Case] = &[
         true,
         16,
     ),
-    Case {
-        name: "js-consume-file-128",
-        title: "JetStream consume, file, explicit ack, 128 B",
-        kind: CaseKind::JsConsume {
-            msgs: 200_000,
-            size: 128,
-            storage: Storage::File,
-            ack: ConsumeAck::Explicit,
-        },
-        client: Some(ClientKind::Nats),
-        tenancy: Tenancy::Global,
-    },
-    Case {
-        name: "js-consume-mem-ack-none-128",
-        title: "JetStream consume, memory, no ack, 128 B",
-        kind: CaseKind::JsConsume {
-            msgs: 200_000,
-            size: 128,
-            storage: Storage::Memory,
-            ack: ConsumeAck::None,
-        },
-        client: Some(ClientKind::Nats),
-        tenancy: Tenancy::Global,
-    },
+    js_consume_case(
+        "js-consume-file-128",
+        "JetStream consume, file, explicit ack, 128 B",
+        Storage::File,
+        ConsumeAck::Explicit,
+        Pull::Stream(JS_PULL_BATCH),
+    ),
+    js_consume_case(
+        "js-consume-mem-ack-none-128",
+        "JetStream consume, memory, no ack, 128 B",
+        Storage::Memory,
+        ConsumeAck::None,
+        Pull::Stream(JS_PULL_BATCH),
+    ),
+    js_consume_case(
+        "js-fetch-file-128",
+        "JetStream fetch (500 per fetch), file, explicit ack, 128 B",
+        Storage::File,
+        ConsumeAck::Explicit,
+        Pull::Fetch(JS_PULL_BATCH),
+    ),
+    js_consume_case(
+        "js-push-file-128",
+        "JetStream push consumer, file, explicit ack, 128 B",
+        Storage::File,
+        ConsumeAck::Explicit,
+        Pull::Push,
+    ),
+    js_consume_case(
+        "js-ordered-file-128",
+        "JetStream ordered consumer, file, 128 B",
+        Storage::File,
+        ConsumeAck::None,
+        Pull::Ordered,
+    ),
     Case {
         name: "kv-put",
         title: "Key-Value put, 16 B values, 1,000 keys",
@@ -822,6 +858,7 @@ fn consume_settings(
     size: usize,
     storage: Storage,
     ack: ConsumeAck,
+    pull: Pull,
     scale: f64,
 ) -> ConsumeSettings {
     ConsumeSettings {
@@ -832,7 +869,7 @@ fn consume_settings(
         storage,
         ack,
         double_ack: false,
-        pull: Pull::Stream(JS_PULL_BATCH),
+        pull,
         progress: false,
     }
 }
@@ -865,7 +902,13 @@ async fn prepare_case(case: Case, server: &ServerProcess, scale: f64) -> anyhow:
             size,
             storage,
             ack,
-        } => jetstream::fill(&consume_settings(server, msgs, size, storage, ack, scale)).await,
+            pull,
+        } => {
+            jetstream::fill(&consume_settings(
+                server, msgs, size, storage, ack, pull, scale,
+            ))
+            .await
+        }
         CaseKind::Object {
             op: ObjectOp::Get,
             count,
@@ -949,8 +992,9 @@ async fn run_case(
             size,
             storage,
             ack,
+            pull,
         } => {
-            let settings = consume_settings(server, msgs, size, storage, ack, scale);
+            let settings = consume_settings(server, msgs, size, storage, ack, pull, scale);
             jetstream::consume(&settings, first_seq).await
         }
         CaseKind::Kv { op, msgs } => {
@@ -1231,17 +1275,20 @@ async fn markdown(
              `-js -sd <fresh temp dir>` (default sync policy: written to the OS before the \
              ack, fsync every 2 minutes), publishing through async-nats' JetStream context \
              into a fresh stream. The consume rows first fill a fresh stream (raw client, not \
-             measured, server CPU not counted), then read it all through a new durable pull \
-             consumer with async-nats (`consumer.stream()`, {JS_PULL_BATCH} messages per pull \
-             request, every delivery checked: in order, first delivery, intact payload); the \
-             clock stops when the last ack is flushed, and consumer info must then show \
-             nothing unacknowledged. The Key-Value rows use async-nats' `kv::Store` on a \
-             fresh bucket (history 1, file storage, {JS_WINDOW} operations in flight; every \
-             value read or watched is checked; the watch row's watcher receives a concurrent \
-             writer's puts, one key per put). The object rows put or get 8 MiB objects one \
-             after another through async-nats' object store on a fresh bucket, every object \
-             read to its end and compared; the get row's objects are written before the clock \
-             and the CPU count start.",
+             measured, server CPU not counted), then read it all through a new consumer with \
+             async-nats, every delivery checked (in order, first delivery, intact payload): \
+             \"consume\" is a durable pull consumer read with `consumer.stream()` \
+             ({JS_PULL_BATCH} messages per pull request), \"fetch\" one `fetch()` of \
+             {JS_PULL_BATCH} at a time, \"push\" a durable push consumer on an inbox \
+             (defaults: max_ack_pending 1,000), \"ordered\" async-nats' ordered pull \
+             consumer. The clock stops when the last ack is flushed, and with acks consumer \
+             info must then show nothing unacknowledged. The Key-Value rows use async-nats' \
+             `kv::Store` on a fresh bucket (history 1, file storage, {JS_WINDOW} operations in \
+             flight; every value read or watched is checked; the watch row's watcher receives \
+             a concurrent writer's puts, one key per put). The object rows put or get 8 MiB \
+             objects one after another through async-nats' object store on a fresh bucket, \
+             every object read to its end and compared; the get row's objects are written \
+             before the clock and the CPU count start.",
             version_of(binaries[0]).await,
             file_name(binaries[0]),
             version_of(latest).await,
@@ -1627,8 +1674,8 @@ mod tests {
             .collect();
         assert_eq!(
             js.len(),
-            17,
-            "publish: sync/async × file/memory × 16/128 B, and 2 raw; 2 consume; 3 KV; 2 object"
+            20,
+            "publish: sync/async × file/memory × 16/128 B, and 2 raw; 5 consume; 3 KV; 2 object"
         );
         assert_eq!(section_heading(&js), JS_SECTION_HEADING);
         assert_eq!(section_heading(CASES), SECTION_HEADING);

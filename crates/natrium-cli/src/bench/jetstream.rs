@@ -1,6 +1,7 @@
 //! `natrium bench js pub`: publishing into a JetStream stream with acknowledgements, through
 //! async-nats' JetStream context (the client applications use, the same against any server);
-//! and `natrium bench js consume`: reading a filled stream through a durable pull consumer.
+//! and `natrium bench js consume`: reading a filled stream through a new consumer (pull,
+//! fetch, push or ordered).
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -224,7 +225,7 @@ pub async fn publish(settings: &JsSettings) -> anyhow::Result<Report> {
     Ok(report)
 }
 
-/// The durable pull consumer `natrium bench js consume` (re)creates.
+/// The durable consumer `natrium bench js consume` (re)creates.
 pub const CONSUMER: &str = "NATRIUM_BENCH_CONSUMER";
 
 /// Publishes outstanding while a consume benchmark fills its stream.
@@ -243,13 +244,17 @@ pub enum ConsumeAck {
     None,
 }
 
-/// How the benchmark consumer asks for messages.
+/// How the benchmark consumer gets its messages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Pull {
     /// async-nats' continuous pull (`consumer.stream()`), this many messages per request.
     Stream(usize),
     /// Repeated `consumer.fetch()` of this many messages, one request at a time.
     Fetch(usize),
+    /// A durable push consumer delivering to an inbox (`consumer.messages()`).
+    Push,
+    /// async-nats' ordered pull consumer (ephemeral, no acknowledgements).
+    Ordered,
 }
 
 /// What to read and how.
@@ -285,6 +290,10 @@ impl ConsumeSettings {
             (Pull::Fetch(_), ConsumeAck::None, _) => "js-fetch-ack-none",
             (Pull::Fetch(_), ConsumeAck::Explicit, false) => "js-fetch",
             (Pull::Fetch(_), ConsumeAck::Explicit, true) => "js-fetch-double-ack",
+            (Pull::Push, ConsumeAck::None, _) => "js-push-ack-none",
+            (Pull::Push, ConsumeAck::Explicit, false) => "js-push",
+            (Pull::Push, ConsumeAck::Explicit, true) => "js-push-double-ack",
+            (Pull::Ordered, _, _) => "js-ordered",
         }
     }
 }
@@ -319,29 +328,26 @@ pub async fn fill(settings: &ConsumeSettings) -> anyhow::Result<u64> {
     Ok(first_seq)
 }
 
-/// Reads the `msgs` messages [`fill`] stored from `first_seq` on through a new durable pull
-/// consumer, acknowledging each as the settings say, and reports the rate. Every message
-/// must arrive once, in order, with its payload; with explicit acks the consumer must end
-/// with nothing pending and its ack floor at the last message.
+/// Reads the `msgs` messages [`fill`] stored from `first_seq` on through a new consumer,
+/// acknowledging each as the settings say, and reports the rate. Every message must arrive
+/// once, in order, with its payload; with explicit acks the consumer must end with nothing
+/// pending and its ack floor at the last message.
 pub async fn consume(settings: &ConsumeSettings, first_seq: u64) -> anyhow::Result<Report> {
     anyhow::ensure!(
         !(settings.double_ack && settings.ack == ConsumeAck::None),
         "--double-ack needs --ack explicit"
     );
+    anyhow::ensure!(
+        !(settings.pull == Pull::Ordered && settings.ack == ConsumeAck::Explicit),
+        "ordered consumers do not acknowledge: use --ack none"
+    );
     let client = crate::connect::connect(&settings.url, "natrium bench js consume").await?;
     let js = jetstream::new(client.clone());
     let stream = js.get_stream(STREAM).await.context("no benchmark stream")?;
-    let consumer: jetstream::consumer::PullConsumer = stream
-        .create_consumer(jetstream::consumer::pull::Config {
-            durable_name: Some(CONSUMER.to_owned()),
-            ack_policy: match settings.ack {
-                ConsumeAck::Explicit => jetstream::consumer::AckPolicy::Explicit,
-                ConsumeAck::None => jetstream::consumer::AckPolicy::None,
-            },
-            ..Default::default()
-        })
-        .await
-        .context("cannot create the benchmark consumer")?;
+    let ack_policy = match settings.ack {
+        ConsumeAck::Explicit => jetstream::consumer::AckPolicy::Explicit,
+        ConsumeAck::None => jetstream::consumer::AckPolicy::None,
+    };
     let progress = if settings.progress {
         ProgressBar::new(settings.msgs)
     } else {
@@ -354,6 +360,7 @@ pub async fn consume(settings: &ConsumeSettings, first_seq: u64) -> anyhow::Resu
     let start = Instant::now();
     match settings.pull {
         Pull::Stream(batch) => {
+            let consumer = pull_consumer(&stream, ack_policy).await?;
             let mut messages = consumer
                 .stream()
                 .max_messages_per_batch(batch)
@@ -371,6 +378,7 @@ pub async fn consume(settings: &ConsumeSettings, first_seq: u64) -> anyhow::Resu
             }
         }
         Pull::Fetch(batch) => {
+            let consumer = pull_consumer(&stream, ack_policy).await?;
             while next_seq <= last_seq {
                 let wanted = batch.min((last_seq + 1 - next_seq) as usize);
                 let mut messages = consumer
@@ -390,6 +398,49 @@ pub async fn consume(settings: &ConsumeSettings, first_seq: u64) -> anyhow::Resu
                     next_seq > before,
                     "a fetch of {wanted} expired empty at sequence {next_seq}"
                 );
+            }
+        }
+        Pull::Push => {
+            let consumer: jetstream::consumer::PushConsumer = stream
+                .create_consumer(jetstream::consumer::push::Config {
+                    durable_name: Some(CONSUMER.to_owned()),
+                    deliver_subject: client.new_inbox(),
+                    ack_policy,
+                    ..Default::default()
+                })
+                .await
+                .context("cannot create the benchmark consumer")?;
+            let mut messages = consumer
+                .messages()
+                .await
+                .context("cannot subscribe to the deliver subject")?;
+            while next_seq <= last_seq {
+                let msg = messages
+                    .next()
+                    .await
+                    .context("the message stream ended")?
+                    .map_err(|e| anyhow::anyhow!("push delivery failed: {e}"))?;
+                take(settings, &msg, &mut next_seq, &mut histogram).await?;
+                progress.inc(1);
+            }
+        }
+        Pull::Ordered => {
+            let consumer = stream
+                .create_consumer(jetstream::consumer::pull::OrderedConfig::default())
+                .await
+                .context("cannot create the ordered consumer")?;
+            let mut messages = consumer
+                .messages()
+                .await
+                .context("cannot start the ordered consumer")?;
+            while next_seq <= last_seq {
+                let msg = messages
+                    .next()
+                    .await
+                    .context("the message stream ended")?
+                    .map_err(|e| anyhow::anyhow!("ordered consumer failed: {e}"))?;
+                take(settings, &msg, &mut next_seq, &mut histogram).await?;
+                progress.inc(1);
             }
         }
     }
@@ -422,6 +473,21 @@ pub async fn consume(settings: &ConsumeSettings, first_seq: u64) -> anyhow::Resu
         report.latency = Some(Latency::from_histogram(&histogram));
     }
     Ok(report)
+}
+
+/// Creates the benchmark's durable pull consumer.
+async fn pull_consumer(
+    stream: &stream::Stream,
+    ack_policy: jetstream::consumer::AckPolicy,
+) -> anyhow::Result<jetstream::consumer::PullConsumer> {
+    stream
+        .create_consumer(jetstream::consumer::pull::Config {
+            durable_name: Some(CONSUMER.to_owned()),
+            ack_policy,
+            ..Default::default()
+        })
+        .await
+        .context("cannot create the benchmark consumer")
 }
 
 /// Checks one delivered message (the next sequence, first delivery, the fill's payload)

@@ -194,7 +194,8 @@ enum JsWorkload {
         #[arg(long)]
         json: bool,
     },
-    /// Fill a fresh stream, then read it all through a new durable pull consumer.
+    /// Fill a fresh stream, then read it all through a new consumer (durable pull by
+    /// default; `--fetch`, `--push` or `--ordered` for the others).
     Consume {
         /// Messages to store and read back.
         #[arg(long, default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(1..))]
@@ -218,8 +219,15 @@ enum JsWorkload {
         #[arg(long, default_value_t = 500, value_parser = at_least_one)]
         batch: usize,
         /// Pull with one `fetch` at a time instead of async-nats' continuous pull.
-        #[arg(long)]
+        #[arg(long, conflicts_with_all = ["push", "ordered"])]
         fetch: bool,
+        /// Read through a durable push consumer instead.
+        #[arg(long, conflicts_with = "ordered")]
+        push: bool,
+        /// Read through an ordered consumer instead (no acknowledgements: `--ack` is
+        /// ignored).
+        #[arg(long, conflicts_with = "double_ack")]
+        ordered: bool,
         /// Print the result as JSON (and no progress bar).
         #[arg(long)]
         json: bool,
@@ -413,6 +421,8 @@ pub async fn run(url: &str, args: BenchArgs) -> anyhow::Result<ExitCode> {
                     double_ack,
                     batch,
                     fetch,
+                    push,
+                    ordered,
                     json,
                 },
         } => {
@@ -425,10 +435,18 @@ pub async fn run(url: &str, args: BenchArgs) -> anyhow::Result<ExitCode> {
                 size,
                 subject,
                 storage,
-                ack,
+                ack: if ordered {
+                    jetstream::ConsumeAck::None
+                } else {
+                    ack
+                },
                 double_ack,
                 pull: if fetch {
                     jetstream::Pull::Fetch(batch)
+                } else if push {
+                    jetstream::Pull::Push
+                } else if ordered {
+                    jetstream::Pull::Ordered
                 } else {
                     jetstream::Pull::Stream(batch)
                 },

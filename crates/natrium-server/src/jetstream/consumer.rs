@@ -9,25 +9,25 @@
 //! at once, and are made durable with the acker's batch (the consumer is a
 //! [`Durable`]): an acknowledgement the client saw confirmed is never undone by a crash.
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeSet, VecDeque};
 use std::path::PathBuf;
 use std::sync::{Arc, Weak};
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use parking_lot::Mutex;
-use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::ack::{self, AckKind};
+use super::consumer_state::{Loaded, Pending, Saved, StateLog};
 use super::consumer_types::{
     ConsumerConfig, ConsumerInfo, NextRequest, PriorityGroupState, PriorityPolicy, SequenceInfo,
     decode_next,
 };
 use super::flow_control::FlowWindow;
-use super::stream::{Stream, now_nanos};
+use super::stream::Stream;
 use super::types::Timestamp;
 use crate::internal::{AfterBatch, Durable, InMsg, InternalSub, Outgoing, Port, Reply, Sink};
 
@@ -152,20 +152,6 @@ impl Policy {
     }
 }
 
-/// One delivered, unacknowledged message.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
-struct Pending {
-    /// Consumer sequence of its last delivery.
-    dseq: u64,
-    /// How many times it was delivered.
-    deliveries: u64,
-    /// When it was last delivered, unix ns.
-    time: i64,
-    /// When it is due for redelivery; not kept on disk (restarted from now).
-    #[serde(skip)]
-    deadline: Option<Instant>,
-}
-
 /// A pull request waiting for messages.
 #[derive(Debug)]
 struct Pull {
@@ -179,22 +165,6 @@ struct Pull {
     heartbeat: Option<Duration>,
     next_heartbeat: Option<Instant>,
     delivered: u64,
-}
-
-/// What is kept on disk of a consumer's progress.
-#[derive(Debug, Default, Serialize, Deserialize)]
-struct Saved {
-    next_sseq: u64,
-    dseq: u64,
-    delivered_sseq: u64,
-    ack_floor: (u64, u64),
-    pending: BTreeMap<u64, Pending>,
-    /// Start positions left over from `last_per_subject`.
-    #[serde(default)]
-    start_list: VecDeque<u64>,
-    /// Messages past `max_deliver`, above the ack floor.
-    #[serde(default)]
-    exhausted: BTreeSet<u64>,
 }
 
 /// The consumer's mutable state.
@@ -287,8 +257,9 @@ pub(crate) struct Consumer {
     filters: parking_lot::RwLock<Vec<Vec<u8>>>,
     wake: Notify,
     stop: CancellationToken,
-    /// Held while the state is written (see [`Consumer::save`]).
-    save_lock: Mutex<()>,
+    /// Where the state is written, when it is kept on disk; held from taking the state to
+    /// the end of the write (see [`Consumer::save`]).
+    log: Mutex<Option<StateLog>>,
     state: Mutex<State>,
 }
 
@@ -307,29 +278,8 @@ pub(crate) struct Runtime {
     pub port: Arc<dyn Port>,
     pub tasks: tokio_util::task::TaskTracker,
     pub shutdown: CancellationToken,
-}
-
-/// A consumer's saved state; a damaged file is reported (and the consumer starts over from
-/// the stream's first message: it redelivers, it loses nothing).
-fn load_state(path: &std::path::Path) -> Option<Saved> {
-    let bytes = match std::fs::read(path) {
-        Ok(bytes) => bytes,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
-        Err(e) => {
-            tracing::error!("consumer state {}: {e}; starting over", path.display());
-            return None;
-        }
-    };
-    match serde_json::from_slice(&bytes) {
-        Ok(saved) => Some(saved),
-        Err(e) => {
-            tracing::error!(
-                "consumer state {} is damaged: {e}; starting over",
-                path.display()
-            );
-            None
-        }
-    }
+    /// fsync consumer state at each save (`sync_interval: always`).
+    pub sync_always: bool,
 }
 
 impl Consumer {
@@ -348,31 +298,43 @@ impl Consumer {
             port,
             tasks,
             shutdown,
+            sync_always,
         } = runtime.clone();
         let policy = Policy::of(&config);
         let dir = dir.filter(|_| policy.durable_state);
-        let state_path = dir.as_ref().map(|d| d.join("state.json"));
-        let saved = state_path.as_deref().and_then(load_state);
-        // A state file that exists but can't be read: start from the stream's first message
-        // whatever the deliver policy says, so nothing unacknowledged is skipped.
-        let damaged = saved.is_none() && state_path.as_deref().is_some_and(std::path::Path::exists);
-        let saved = match saved {
-            Some(mut s) => {
+        let loaded = dir
+            .as_deref()
+            .map_or(Loaded::Nothing, super::consumer_state::load);
+        let mut saved = match loaded {
+            Loaded::State(mut s) => {
                 // Unacknowledged deliveries restart their ack timers from now.
-                for p in s.pending.values_mut() {
-                    p.deadline = Some(Instant::now() + policy.wait_for(p.deliveries));
+                let waits: Vec<(u64, Duration)> = s
+                    .pending()
+                    .iter()
+                    .map(|(&sseq, p)| (sseq, policy.wait_for(p.deliveries)))
+                    .collect();
+                for (sseq, wait) in waits {
+                    if let Some(deadline) = s.deadline_mut(sseq) {
+                        *deadline = Some(Instant::now() + wait);
+                    }
                 }
                 s
             }
-            None if damaged => initial(
+            // A state that exists but can't be read: start from the stream's first message
+            // whatever the deliver policy says, so nothing unacknowledged is skipped.
+            Loaded::Damaged => initial(
                 stream,
                 &Policy {
                     start: Start::All,
                     ..policy.clone()
                 },
             ),
-            None => initial(stream, &policy),
+            Loaded::Nothing => initial(stream, &policy),
         };
+        if dir.is_some() {
+            saved.journal_changes();
+        }
+        let log = dir.clone().map(|d| StateLog::new(d, sync_always));
         let consumer = Arc::new(Consumer {
             stream: Arc::downgrade(stream),
             stream_name: stream.name().to_owned(),
@@ -383,7 +345,7 @@ impl Consumer {
             config: parking_lot::RwLock::new(config),
             filters: parking_lot::RwLock::new(policy.filters.clone()),
             wake: Notify::new(),
-            save_lock: Mutex::new(()),
+            log: Mutex::new(log),
             stop: shutdown.child_token(),
             state: Mutex::new(State {
                 policy,
@@ -509,7 +471,7 @@ impl Consumer {
             let s = &st.saved;
             let ack_pending = match st.policy.ack {
                 AckPolicy::None => 0,
-                _ => s.pending.len() as u64,
+                _ => s.pending().len() as u64,
             };
             let p = Progress {
                 delivered_consumer_seq: s.dseq,
@@ -519,8 +481,8 @@ impl Consumer {
                 ack_floor_stream_seq: s.ack_floor.1,
                 ack_floor_active: st.last_ack,
                 num_ack_pending: ack_pending,
-                num_redelivered: (s.pending.values().filter(|p| p.deliveries > 1).count()
-                    + s.exhausted.len()) as u64,
+                num_redelivered: (s.pending().values().filter(|p| p.deliveries > 1).count()
+                    + s.exhausted().len()) as u64,
                 num_waiting: st.waiting.len() as u64,
                 num_pending: 0,
                 push_bound: st
@@ -536,7 +498,7 @@ impl Consumer {
             (
                 s.next_sseq,
                 st.policy.filters.clone(),
-                s.start_list.len() as u64,
+                s.start_list().len() as u64,
                 0u64,
                 p,
             )
@@ -603,7 +565,7 @@ impl Consumer {
     /// Whether this consumer still needs stream message `sseq` (interest retention).
     pub(crate) fn needs(&self, sseq: u64, subject: &[u8]) -> bool {
         let st = self.state.lock();
-        if st.saved.pending.contains_key(&sseq) || st.saved.start_list.contains(&sseq) {
+        if st.saved.pending().contains_key(&sseq) || st.saved.start_list().contains(&sseq) {
             return true;
         }
         sseq >= st.saved.next_sseq && st.policy.matches(subject)
@@ -687,20 +649,20 @@ impl Consumer {
             AckKind::Ack | AckKind::Next(_) => {
                 match st.policy.ack {
                     AckPolicy::Explicit => {
-                        if st.saved.pending.remove(&d.stream_seq).is_some() {
+                        if st.saved.remove_pending(d.stream_seq).is_some() {
                             out.acked.push(d.stream_seq);
                         }
                     }
                     AckPolicy::All => {
                         let done: Vec<u64> = st
                             .saved
-                            .pending
+                            .pending()
                             .iter()
                             .filter(|(_, p)| p.dseq <= d.consumer_seq)
                             .map(|(s, _)| *s)
                             .collect();
                         for s in done {
-                            st.saved.pending.remove(&s);
+                            st.saved.remove_pending(s);
                             out.acked.push(s);
                         }
                     }
@@ -716,14 +678,14 @@ impl Consumer {
             }
             AckKind::Nak(delay) => {
                 let wait = *delay;
-                if let Some(p) = st.saved.pending.get_mut(&d.stream_seq) {
+                if let Some(deadline) = st.saved.deadline_mut(d.stream_seq) {
                     out.advisory = Some(nak_advisory(&self.stream_name, &self.name, d));
                     match wait {
                         Some(delay) if !delay.is_zero() => {
-                            p.deadline = Some(Instant::now() + delay);
+                            *deadline = Some(Instant::now() + delay);
                         }
                         _ => {
-                            p.deadline = None;
+                            *deadline = None;
                             st.redeliver.insert(d.stream_seq);
                         }
                     }
@@ -731,13 +693,13 @@ impl Consumer {
             }
             AckKind::Progress => {
                 let wait = st.policy.ack_wait;
-                if let Some(p) = st.saved.pending.get_mut(&d.stream_seq) {
-                    p.deadline = Some(Instant::now() + wait);
+                if let Some(deadline) = st.saved.deadline_mut(d.stream_seq) {
+                    *deadline = Some(Instant::now() + wait);
                 }
             }
             AckKind::Term(reason) => {
                 st.last_ack = Some(now);
-                if st.saved.pending.remove(&d.stream_seq).is_some() {
+                if st.saved.remove_pending(d.stream_seq).is_some() {
                     out.acked.push(d.stream_seq);
                     st.redeliver.remove(&d.stream_seq);
                     out.advisory = Some(terminated_advisory(
@@ -750,7 +712,7 @@ impl Consumer {
             }
         }
         if !out.acked.is_empty() {
-            update_ack_floor(&mut st.saved);
+            st.saved.update_ack_floor();
             st.dirty = true;
         }
         out
@@ -770,14 +732,14 @@ impl Consumer {
         // Ack waits that ran out: due for redelivery, unless out of deliveries.
         let expired: Vec<u64> = st
             .saved
-            .pending
+            .pending()
             .iter()
             .filter(|(_, p)| p.deadline.is_some_and(|d| d <= now))
             .map(|(s, _)| *s)
             .collect();
         for sseq in expired {
-            if let Some(p) = st.saved.pending.get_mut(&sseq) {
-                p.deadline = None;
+            if let Some(deadline) = st.saved.deadline_mut(sseq) {
+                *deadline = None;
             }
             st.redeliver.insert(sseq);
         }
@@ -821,10 +783,15 @@ impl Consumer {
         }
 
         // Paused: nothing is delivered until the pause ends.
+        // One wall clock reading for the step: every delivery in it is stamped with it.
+        let wall = SystemTime::now();
+        let wall_nanos = wall
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX));
         let paused_for = st
             .policy
             .paused_until
-            .and_then(|t| t.duration_since(SystemTime::now()).ok());
+            .and_then(|t| t.duration_since(wall).ok());
         let mut delivered = 0;
         // Messages left after each delivery: counted once per step (a count can cost a
         // walk of the index), then one less per first delivery.
@@ -833,7 +800,7 @@ impl Consumer {
         while delivered < STEP_LIMIT && paused_for.is_none() {
             if let Some(max) = st.policy.max_ack_pending
                 && st.policy.ack != AckPolicy::None
-                && st.saved.pending.len() >= max
+                && st.saved.pending().len() >= max
                 && st.redeliver.is_empty()
             {
                 ack_pending_full = true;
@@ -878,14 +845,13 @@ impl Consumer {
                 put_back(st, sseq);
                 continue;
             }
-            let deliveries = st.saved.pending.get(&sseq).map_or(0, |p| p.deliveries) + 1;
+            let deliveries = st.saved.pending().get(&sseq).map_or(0, |p| p.deliveries) + 1;
             if let Some(max) = st.policy.max_deliver
                 && deliveries > max
             {
                 // Out of deliveries: never again, and say so once. It is not acknowledged
                 // (the ack floor stays), and still counts as redelivered, as nats-server.
-                st.saved.pending.remove(&sseq);
-                st.saved.exhausted.insert(sseq);
+                st.saved.exhaust(sseq);
                 st.dirty = true;
                 advisories.push(max_deliveries_advisory(
                     &self.stream_name,
@@ -903,7 +869,7 @@ impl Consumer {
                 Some(n) => n,
                 None => stream
                     .num_pending(st.saved.next_sseq, &st.policy.filters)
-                    .saturating_add(st.saved.start_list.len() as u64),
+                    .saturating_add(st.saved.start_list().len() as u64),
             };
             remaining = Some(pending_count);
             // Even without acknowledgements the reply carries the delivery's metadata,
@@ -926,19 +892,19 @@ impl Consumer {
                 }
                 _ => {
                     let wait = st.policy.wait_for(deliveries);
-                    st.saved.pending.insert(
+                    st.saved.insert_pending(
                         sseq,
                         Pending {
                             dseq,
                             deliveries,
-                            time: now_nanos(),
+                            time: wall_nanos,
                             deadline: Some(now + wait),
                         },
                     );
                 }
             }
             st.dirty = true;
-            st.last_delivery = Some(SystemTime::now());
+            st.last_delivery = Some(wall);
             let (headers, payload) = if st.policy.headers_only {
                 let mut h = match &msg.headers {
                     Some(h) => {
@@ -1042,7 +1008,7 @@ impl Consumer {
                 next = Some(next.map_or(t, |n: Instant| n.min(t)));
             }
         };
-        for p in st.saved.pending.values() {
+        for p in st.saved.pending().values() {
             consider(p.deadline);
         }
         for pull in &st.waiting {
@@ -1085,34 +1051,38 @@ impl Consumer {
         }
     }
 
-    /// Writes the state to disk when it changed and is kept there.
+    /// Writes what changed of the state to disk, when it changed and is kept there.
     fn save(&self) -> std::io::Result<()> {
-        let Some(dir) = &self.dir else {
+        // One writer at a time, from taking the state to the end of the write: a second
+        // save waits and so never confirms before the state it needs is on disk, and
+        // records reach the log in the order they were taken.
+        let mut log = self.log.lock();
+        let Some(log) = log.as_mut() else {
             return Ok(());
         };
-        // One writer at a time, from taking the state to the rename: a second save waits and
-        // so never confirms before the state it needs is on disk, nor renames an older state
-        // over a newer one.
-        let _writer = self.save_lock.lock();
-        let bytes = {
+        {
             let mut st = self.state.lock();
             if !st.dirty || st.deleted {
                 return Ok(());
             }
             st.dirty = false;
-            serde_json::to_vec(&st.saved).map_err(std::io::Error::other)?
-        };
-        let written = (|| {
-            std::fs::create_dir_all(dir)?;
-            let tmp = dir.join("state.json.new");
-            std::fs::write(&tmp, &bytes)?;
-            std::fs::rename(&tmp, dir.join("state.json"))
-        })();
-        if written.is_err() {
-            // Not saved: the next save must try again.
-            self.state.lock().dirty = true;
+            log.take(&mut st.saved);
         }
-        written
+        // On error the log writes a whole snapshot next time; the state must be saved again.
+        log.write().inspect_err(|_| self.state.lock().dirty = true)
+    }
+
+    /// fsyncs the state written since the last sync (the sync interval came round).
+    pub(crate) fn sync(&self) {
+        if let Some(log) = self.log.lock().as_mut()
+            && let Err(e) = log.sync()
+        {
+            tracing::error!(
+                "consumer '{} > {}': syncing state: {e}",
+                self.stream_name,
+                self.name
+            );
+        }
     }
 }
 
@@ -1171,34 +1141,26 @@ fn initial(stream: &Stream, policy: &Policy) -> Saved {
         .front()
         .map_or(next_sseq, |first| (*first).min(next_sseq))
         .saturating_sub(1);
-    Saved {
-        next_sseq,
-        dseq: 0,
-        delivered_sseq: floor_sseq,
-        ack_floor: (0, floor_sseq),
-        pending: BTreeMap::new(),
-        start_list,
-        exhausted: BTreeSet::new(),
-    }
+    Saved::new(next_sseq, floor_sseq, start_list)
 }
 
 /// The next message to deliver: a redelivery, a start-list entry, then the next new one.
 fn next_message(stream: &Stream, st: &mut State) -> Option<natrium_store::StoredMessage> {
     while let Some(&sseq) = st.redeliver.iter().next() {
         st.redeliver.remove(&sseq);
-        if !st.saved.pending.contains_key(&sseq) {
+        if !st.saved.pending().contains_key(&sseq) {
             continue;
         }
         match stream.load(sseq) {
             Some(m) => return Some(m),
             // Gone from the stream (deleted, expired): nothing left to deliver.
             None => {
-                st.saved.pending.remove(&sseq);
-                update_ack_floor(&mut st.saved);
+                st.saved.remove_pending(sseq);
+                st.saved.update_ack_floor();
             }
         }
     }
-    while let Some(sseq) = st.saved.start_list.pop_front() {
+    while let Some(sseq) = st.saved.pop_start() {
         if let Some(m) = stream.load(sseq) {
             return Some(m);
         }
@@ -1210,28 +1172,13 @@ fn next_message(stream: &Stream, st: &mut State) -> Option<natrium_store::Stored
 
 /// Undoes taking `sseq` when it could not be delivered after all.
 fn put_back(st: &mut State, sseq: u64) {
-    if st.saved.pending.contains_key(&sseq) {
+    if st.saved.pending().contains_key(&sseq) {
         st.redeliver.insert(sseq);
     } else if sseq + 1 == st.saved.next_sseq {
         st.saved.next_sseq = sseq;
     } else {
-        st.saved.start_list.push_front(sseq);
+        st.saved.push_start(sseq);
     }
-}
-
-/// Moves the ack floor up to just before the oldest unacknowledged delivery.
-fn update_ack_floor(s: &mut Saved) {
-    match s.pending.iter().next() {
-        None => s.ack_floor = (s.dseq, s.delivered_sseq),
-        Some((&sseq, p)) => {
-            let floor = (p.dseq.saturating_sub(1), sseq.saturating_sub(1));
-            if floor > s.ack_floor {
-                s.ack_floor = floor;
-            }
-        }
-    }
-    let floor = s.ack_floor.1;
-    s.exhausted.retain(|&seq| seq > floor);
 }
 
 fn status_to(to: &[u8], headers: Vec<u8>) -> Outgoing {

@@ -132,6 +132,7 @@ impl JetStream {
                 port: self.port.clone(),
                 tasks: self.tasks.clone(),
                 shutdown: self.shutdown.clone(),
+                sync_always: matches!(self.opts.sync, crate::options::SyncPolicy::Always),
             },
         );
         stream.add_consumer(consumer.clone());

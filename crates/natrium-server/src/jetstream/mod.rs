@@ -10,7 +10,7 @@
 //!
 //! On disk, as nats-server: `<store_dir>/jetstream/$G/streams/<name>/` holds `meta.json`
 //! (the configuration and creation time), `msgs/` (the file store) and `obs/<consumer>/`
-//! (each consumer's `meta.json` and `state.json`). Memory streams are not kept across
+//! (each consumer's `meta.json` and `state.log`). Memory streams are not kept across
 //! restarts.
 
 mod ack;
@@ -19,6 +19,7 @@ mod consumer;
 mod consumer_api;
 pub(crate) mod consumer_config;
 pub(crate) mod consumer_errors;
+mod consumer_state;
 pub(crate) mod consumer_types;
 pub(crate) mod errors;
 mod flow_control;

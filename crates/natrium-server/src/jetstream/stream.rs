@@ -335,7 +335,15 @@ impl Stream {
         if sync && let Err(e) = inner.store.sync() {
             tracing::error!("stream {}: sync: {e}", self.name);
         }
+        let consumers: Vec<Arc<Consumer>> = if sync {
+            inner.consumers.values().cloned().collect()
+        } else {
+            Vec::new()
+        };
         drop(inner);
+        for c in &consumers {
+            c.sync();
+        }
         // Consumers take the stream lock to read: wake them after releasing it.
         for c in &wake {
             c.notify();
