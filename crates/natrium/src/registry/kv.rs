@@ -305,9 +305,13 @@ impl Registrar for KvRegistry {
         };
         let stop = CancellationToken::new();
         let task = tokio::spawn(keep_alive(
-            store.clone(),
-            key.clone(),
-            value,
+            Refresh {
+                js: self.inner.js.clone(),
+                config: self.config(),
+                store: store.clone(),
+                key: key.clone(),
+                value,
+            },
             revision,
             *ttl / 3,
             stop.clone(),
@@ -340,28 +344,35 @@ impl Registrar for KvRegistry {
     }
 }
 
-/// Re-puts the key every `every`; restores it when lost (expired while the registry was
-/// unreachable, purged, or the registry restarted without its store).
-async fn keep_alive(
+/// What a keep-alive task refreshes: one key of one bucket.
+struct Refresh {
+    js: jetstream::Context,
+    config: kv::Config,
     store: kv::Store,
     key: String,
     value: Bytes,
-    mut revision: u64,
-    every: Duration,
-    stop: CancellationToken,
-) {
+}
+
+/// Re-puts the key every `every`; restores it when lost (expired while the registry was
+/// unreachable, purged, or the registry restarted without its store).
+async fn keep_alive(refresh: Refresh, mut revision: u64, every: Duration, stop: CancellationToken) {
+    let key = &refresh.key;
     let mut failing = false;
     loop {
         tokio::select! {
             _ = stop.cancelled() => return,
             _ = tokio::time::sleep(every) => {}
         }
-        let refreshed = match store.update(&key, value.clone(), revision).await {
+        let updated = refresh
+            .store
+            .update(key, refresh.value.clone(), revision)
+            .await;
+        let refreshed = match updated {
             Ok(rev) => Ok(rev),
-            Err(err) if err.kind() == kv::UpdateErrorKind::WrongLastRevision => {
-                restore(&store, &key, &value).await
+            Err(err) => {
+                tracing::debug!(key = %key, error = %err, "refresh failed; checking the entry");
+                refresh.restore().await
             }
-            Err(err) => Err(err.to_string()),
         };
         match refreshed {
             Ok(rev) => {
@@ -379,24 +390,38 @@ async fn keep_alive(
     }
 }
 
-/// The key is not at our revision: adopt it if it still holds our value, recreate it if it
-/// is gone, and refuse to overwrite another instance's entry.
-async fn restore(store: &kv::Store, key: &str, value: &Bytes) -> Result<u64, String> {
-    match store.entry(key).await.map_err(|e| e.to_string())? {
-        Some(entry) if entry.operation == kv::Operation::Put => {
-            if entry.value == *value {
-                Ok(entry.revision)
-            } else {
-                Err("another instance registered the same service name and id".into())
+impl Refresh {
+    /// The key is not at our revision: adopt it if it still holds our value, recreate it
+    /// (and the bucket) if it is gone, and never overwrite another instance's entry.
+    async fn restore(&self) -> Result<u64, String> {
+        let (store, key) = (&self.store, &self.key);
+        let entry = match store.entry(key).await {
+            Ok(entry) => entry,
+            // The bucket itself is gone (registry restarted without its store)?
+            Err(_) => {
+                self.js
+                    .create_key_value(self.config.clone())
+                    .await
+                    .map_err(|e| format!("cannot recreate the bucket: {e}"))?;
+                None
             }
-        }
-        _ => {
-            let rev = store
-                .create(key, value.clone())
-                .await
-                .map_err(|e| e.to_string())?;
-            tracing::warn!(key = %key, "registration was lost; registered again");
-            Ok(rev)
+        };
+        match entry {
+            Some(entry) if entry.operation == kv::Operation::Put => {
+                if entry.value == self.value {
+                    Ok(entry.revision)
+                } else {
+                    Err("another instance registered the same service name and id".into())
+                }
+            }
+            _ => {
+                let rev = store
+                    .create(key, self.value.clone())
+                    .await
+                    .map_err(|e| e.to_string())?;
+                tracing::warn!(key = %key, "registration was lost; registered again");
+                Ok(rev)
+            }
         }
     }
 }
