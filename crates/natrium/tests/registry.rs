@@ -205,7 +205,7 @@ async fn an_app_registers_its_bound_endpoints_and_deregisters_before_http_stops(
     let up = bounded("instance listed", resolver.wait_for(|i| !i.is_empty()))
         .await
         .unwrap();
-    assert_eq!(up, [registered.clone()]);
+    assert_eq!(up, std::slice::from_ref(&registered));
     assert_eq!(registered.version, "2.0.0");
     let http = resolver.endpoint("http").unwrap();
     assert!(http.starts_with("http://127.0.0.1:"), "{http}");
