@@ -50,7 +50,7 @@ async fn report_and_saver_are_listed_through_discovery_with_their_endpoints() {
 
     let reports = discovery.instances("report").await.unwrap();
     assert_eq!(reports.len(), 1, "{reports:?}");
-    assert_eq!(reports[0].endpoints, [base.clone()]);
+    assert_eq!(reports[0].endpoints, std::slice::from_ref(&base));
     assert_eq!(reports[0].version, env!("CARGO_PKG_VERSION"));
     assert_eq!(reports[0].metadata["codec"], "json");
     let savers = discovery.instances("saver").await.unwrap();
