@@ -1,5 +1,6 @@
 //! The `natrium` command line: run a server, publish, subscribe, request, reply, manage
-//! JetStream (streams, consumers, Key-Value and object store) and benchmark.
+//! JetStream (streams, consumers, Key-Value and object store), show the service registry
+//! and benchmark.
 //!
 //! Every client command speaks to NATS through the official `async-nats` client, so it works
 //! against any NATS server, not only natrium-server.
@@ -58,6 +59,8 @@ enum Command {
     Kv(commands::kv::KvArgs),
     /// Use the object store.
     Object(commands::object::ObjectArgs),
+    /// Show the service registry (natrium apps registered in NATS Key-Value).
+    Registry(commands::registry::RegistryArgs),
 }
 
 fn main() -> ExitCode {
@@ -107,6 +110,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Consumer(args) => Some(&args.connection),
         Command::Kv(args) => Some(&args.connection),
         Command::Object(args) => Some(&args.connection),
+        Command::Registry(args) => Some(&args.connection),
     };
     if let Some(connection) = connection {
         connect::install(connection.clone())?;
@@ -122,6 +126,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Consumer(args) => commands::consumer::run(&url, args).await,
         Command::Kv(args) => commands::kv::run(&url, args).await,
         Command::Object(args) => commands::object::run(&url, args).await,
+        Command::Registry(args) => commands::registry::run(&url, args).await,
     }
 }
 

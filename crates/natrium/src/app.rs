@@ -6,6 +6,12 @@
 //! ([`AppContext::fail`]). Stop: `before_stop` hooks, every server's [`Server::stop`]
 //! concurrently within the stop timeout — past it, every handler [`Ctx`](crate::Ctx) is
 //! cancelled — then `after_stop` hooks.
+//!
+//! With a [`Registrar`] ([`App::registrar`]), the app registers its
+//! [`ServiceInstance`] — id, name, version, metadata and every server's
+//! [`Server::endpoints`] — after the `after_start` hooks and before it is ready (a failure
+//! fails the start), and deregisters first thing when stopping, before the hooks and the
+//! servers, so callers stop routing to it while it still serves.
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -19,6 +25,7 @@ use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 use crate::error::{BoxError, Error, Result};
+use crate::registry::{Registrar, ServiceInstance};
 
 /// Something an [`App`] starts and stops: the NATS transport server, the HTTP server, or
 /// any user type.
@@ -34,6 +41,12 @@ pub trait Server: Send + Sync + 'static {
     /// Stops gracefully: take no new work, finish in-flight work, release resources.
     /// When `ctx`'s cancel token fires (stop timeout passed), give up on in-flight work.
     async fn stop(&self, ctx: &AppContext) -> Result<()>;
+
+    /// Where the server serves once started (`http://127.0.0.1:8000`,
+    /// `nats://…?service=…&subject=…`), for the service registry. Default: none.
+    fn endpoints(&self) -> Vec<String> {
+        Vec::new()
+    }
 }
 
 /// A shared server is a server (keep a clone to read its state, e.g. an HTTP port).
@@ -49,6 +62,10 @@ impl<S: Server + ?Sized> Server for Arc<S> {
 
     async fn stop(&self, ctx: &AppContext) -> Result<()> {
         (**self).stop(ctx).await
+    }
+
+    fn endpoints(&self) -> Vec<String> {
+        (**self).endpoints()
     }
 }
 
@@ -126,6 +143,7 @@ type Hook = Box<dyn FnOnce(AppContext) -> BoxFuture<'static, Result<()>> + Send>
 pub struct AppHandle {
     stop: CancellationToken,
     ready: watch::Receiver<bool>,
+    registered: Arc<Mutex<Option<ServiceInstance>>>,
 }
 
 impl AppHandle {
@@ -145,6 +163,11 @@ impl AppHandle {
     pub fn is_ready(&self) -> bool {
         *self.ready.borrow()
     }
+
+    /// The instance registered with the app's [`Registrar`], while it is registered.
+    pub fn registered(&self) -> Option<ServiceInstance> {
+        self.registered.lock().clone()
+    }
 }
 
 /// A service: servers plus lifecycle hooks. See the [module docs](self).
@@ -159,6 +182,8 @@ pub struct App {
     signals: bool,
     stop: CancellationToken,
     ready: watch::Sender<bool>,
+    registrar: Option<Arc<dyn Registrar>>,
+    registered: Arc<Mutex<Option<ServiceInstance>>>,
 }
 
 impl std::fmt::Debug for App {
@@ -202,6 +227,8 @@ impl App {
             signals: true,
             stop: CancellationToken::new(),
             ready: watch::channel(false).0,
+            registrar: None,
+            registered: Arc::default(),
         }
     }
 
@@ -275,6 +302,14 @@ impl App {
         self
     }
 
+    /// Registers the app in a service registry while it runs; see the [module docs](self).
+    /// The id must be unique within the service: the default `<name>-<pid>` is unique per
+    /// process, so give apps sharing a name in one process their own [`App::id`].
+    pub fn registrar(mut self, registrar: impl Registrar) -> Self {
+        self.registrar = Some(Arc::new(registrar));
+        self
+    }
+
     /// Whether SIGINT/SIGTERM stop the app (default `true`).
     pub fn handle_signals(mut self, enabled: bool) -> Self {
         self.signals = enabled;
@@ -286,6 +321,7 @@ impl App {
         AppHandle {
             stop: self.stop.clone(),
             ready: self.ready.subscribe(),
+            registered: self.registered.clone(),
         }
     }
 
@@ -304,6 +340,8 @@ impl App {
             signals,
             stop,
             ready,
+            registrar,
+            registered,
         } = self;
         let mut signals = ShutdownSignals::new(signals);
         let (failures, mut failed) = mpsc::unbounded_channel();
@@ -338,6 +376,27 @@ impl App {
                 break;
             }
         }
+        if outcome.is_ok()
+            && let Some(registrar) = &registrar
+        {
+            let instance = ServiceInstance {
+                id: ctx.info.id.clone(),
+                name: ctx.info.name.clone(),
+                version: ctx.info.version.clone(),
+                metadata: ctx.info.metadata.clone(),
+                endpoints: started.iter().flat_map(|s| s.endpoints()).collect(),
+            };
+            match registrar.register(&instance).await {
+                Ok(()) => {
+                    tracing::info!(app = %app, id = %instance.id, endpoints = ?instance.endpoints, "registered");
+                    *registered.lock() = Some(instance);
+                }
+                Err(err) => {
+                    tracing::error!(app = %app, error = %err, "registration failed; stopping");
+                    outcome = Err(Error::Registry(err));
+                }
+            }
+        }
         if outcome.is_ok() {
             ready.send_replace(true);
             tracing::info!(app = %app, id = %ctx.info.id, version = %ctx.info.version, "app started");
@@ -352,6 +411,17 @@ impl App {
         }
 
         ctx.stopping.cancel();
+        // Deregister first: callers stop routing here while the servers still serve.
+        let instance = registered.lock().take();
+        if let (Some(registrar), Some(instance)) = (&registrar, instance) {
+            match registrar.deregister(&instance).await {
+                Ok(()) => tracing::info!(app = %app, id = %instance.id, "deregistered"),
+                Err(err) => {
+                    tracing::error!(app = %app, error = %err, "deregistration failed");
+                    outcome = outcome.and(Err(Error::Registry(err)));
+                }
+            }
+        }
         for h in before_stop {
             if let Err(err) = h(ctx.clone()).await {
                 tracing::error!(app = %app, error = %err, "before_stop hook failed");

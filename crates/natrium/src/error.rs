@@ -252,6 +252,10 @@ pub enum Error {
         broker: &'static str,
     },
 
+    /// The service registry failed (registering at start, deregistering at stop).
+    #[error("service registry: {0}")]
+    Registry(#[from] crate::registry::RegistryError),
+
     /// Any other error, e.g. from a user hook.
     #[error(transparent)]
     Other(BoxError),

@@ -83,6 +83,12 @@ impl Server for HttpServer {
         Ok(())
     }
 
+    fn endpoints(&self) -> Vec<String> {
+        self.local_addr()
+            .map(|addr| vec![format!("http://{addr}")])
+            .unwrap_or_default()
+    }
+
     async fn stop(&self, ctx: &AppContext) -> Result<()> {
         let running = self.running.lock().take();
         if let Some((token, mut task)) = running {

@@ -23,6 +23,10 @@
 //!   ([`Route::durable`]) whose handler outcome decides ack / NAK with backoff / TERM, with
 //!   `+WPI` for slow handlers, dead letters and a graceful stop that loses nothing;
 //!   [`jetstream::testing`] starts a JetStream server for tests in one call.
+//! - **Service registry** — [`registry`]: an [`App`] with [`App::registrar`] registers
+//!   its instance and bound endpoints (NATS KV by default, etcd, or any [`Registrar`]);
+//!   callers find instances with a [`Discovery`] and pick endpoints with a
+//!   [`Resolver`](registry::Resolver).
 //! - **Lifecycle** — an [`App`] runs servers ([`NatsServer`], [`HttpServer`], or any
 //!   [`Server`]) and stops them gracefully on SIGINT/SIGTERM, [`AppHandle::stop`], or a
 //!   server failure.
@@ -152,6 +156,7 @@ pub mod http;
 pub mod jetstream;
 pub mod message;
 pub mod middleware;
+pub mod registry;
 pub mod transport;
 
 pub use app::{App, AppContext, AppHandle, AppInfo, FnServer, Server};
@@ -166,6 +171,7 @@ pub use headers::Headers;
 pub use http::HttpServer;
 pub use message::Message;
 pub use middleware::Middleware;
+pub use registry::{Discovery, Registrar, RegistryError, ServiceInstance};
 pub use transport::{
     Attempt, BrokerSource, Ctx, DEAD_LETTER_ATTEMPTS_HEADER, DEAD_LETTER_KIND_HEADER,
     DEAD_LETTER_REASON_HEADER, DEAD_LETTER_SUBJECT_HEADER, Extension, FromMessage, Handler,

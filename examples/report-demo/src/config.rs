@@ -59,6 +59,62 @@ pub struct Config {
     pub server: ServerSection,
     /// Backing services.
     pub data: DataSection,
+    /// Where the services register themselves.
+    pub registry: RegistrySection,
+}
+
+/// `registry:` — where the services register (Kratos's registry section).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct RegistrySection {
+    /// `nats` (a Key-Value bucket on `data.nats.addrs`, the default), `etcd`, or `none`.
+    pub kind: RegistryKind,
+    /// `kind: nats`: the Key-Value bucket.
+    pub bucket: String,
+    /// `kind: etcd`: the etcd endpoints (`http://127.0.0.1:2379`).
+    pub etcd_endpoints: Vec<String>,
+    /// A registration expires this long after its last refresh (a killed service
+    /// disappears within it), e.g. "15s".
+    #[serde(deserialize_with = "duration_text")]
+    pub ttl: std::time::Duration,
+}
+
+impl Default for RegistrySection {
+    fn default() -> Self {
+        Self {
+            kind: RegistryKind::Nats,
+            bucket: natrium::registry::DEFAULT_BUCKET.to_owned(),
+            etcd_endpoints: vec!["http://127.0.0.1:2379".to_owned()],
+            ttl: natrium::registry::DEFAULT_TTL,
+        }
+    }
+}
+
+/// Which service registry the services use.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum RegistryKind {
+    /// A NATS Key-Value bucket (needs JetStream).
+    #[default]
+    Nats,
+    /// etcd.
+    Etcd,
+    /// Do not register.
+    None,
+}
+
+impl std::str::FromStr for RegistryKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "nats" => Ok(Self::Nats),
+            "etcd" => Ok(Self::Etcd),
+            "none" => Ok(Self::None),
+            other => Err(format!(
+                "unknown registry {other:?}, expected nats, etcd or none"
+            )),
+        }
+    }
 }
 
 /// `server:` — the listeners.
@@ -286,8 +342,9 @@ impl Config {
     }
 
     /// Applies `REPORT_SERVER_HTTP_ADDR`, `REPORT_SERVER_STATS_ADDR`, `REPORT_DATA_NATS_ADDRS`
-    /// (comma-separated), `REPORT_DATA_NATS_MODE`, `REPORT_DATA_NATS_CODEC` and
-    /// `REPORT_DATA_DATABASE_URL`.
+    /// (comma-separated), `REPORT_DATA_NATS_MODE`, `REPORT_DATA_NATS_CODEC`,
+    /// `REPORT_DATA_DATABASE_URL`, `REPORT_REGISTRY_KIND` and `REPORT_REGISTRY_ETCD_ENDPOINTS`
+    /// (comma-separated).
     /// `lookup` is the environment (a parameter so tests need not mutate the process's).
     pub fn apply_env(
         &mut self,
@@ -326,6 +383,17 @@ impl Config {
         if let Some(v) = lookup("REPORT_DATA_DATABASE_URL") {
             self.data.database.url = v;
         }
+        if let Some(v) = lookup("REPORT_REGISTRY_KIND") {
+            self.registry.kind = parsed("REPORT_REGISTRY_KIND", v)?;
+        }
+        if let Some(v) = lookup("REPORT_REGISTRY_ETCD_ENDPOINTS") {
+            self.registry.etcd_endpoints = v
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect();
+        }
         Ok(())
     }
 }
@@ -353,6 +421,8 @@ mod tests {
         let saver = shipped("saver.toml");
         assert_eq!(saver.server.stats, defaults.server.stats);
         assert_eq!(saver.data, defaults.data);
+        assert_eq!(report.registry, defaults.registry);
+        assert_eq!(saver.registry, defaults.registry);
     }
 
     #[test]
@@ -364,6 +434,8 @@ mod tests {
             "REPORT_DATA_NATS_CODEC" => Some("protobuf".to_owned()),
             "REPORT_DATA_NATS_MODE" => Some("core".to_owned()),
             "REPORT_DATA_DATABASE_URL" => Some("postgres://u@h/db".to_owned()),
+            "REPORT_REGISTRY_KIND" => Some("etcd".to_owned()),
+            "REPORT_REGISTRY_ETCD_ENDPOINTS" => Some("http://e:1,http://e:2".to_owned()),
             _ => None,
         };
         config.apply_env(env).expect("valid overrides");
@@ -372,6 +444,8 @@ mod tests {
         assert_eq!(config.data.nats.codec, CodecName::Protobuf);
         assert_eq!(config.data.nats.mode, NatsMode::Core);
         assert_eq!(config.data.database.url, "postgres://u@h/db");
+        assert_eq!(config.registry.kind, RegistryKind::Etcd);
+        assert_eq!(config.registry.etcd_endpoints, ["http://e:1", "http://e:2"]);
     }
 
     #[test]

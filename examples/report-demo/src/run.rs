@@ -7,11 +7,12 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use natrium::{App, AppContext, AppHandle, BrokerConfig, HttpServer, NatsBroker, NatsServer};
 
-use crate::config::{Config, NatsMode};
+use crate::config::{Config, NatsMode, RegistryKind};
 use crate::report::ReportService;
 use crate::saver::SaverService;
 use crate::store::{Store, StoreError};
 use natrium::jetstream::OnMismatch;
+use natrium::registry::{KvRegistry, Registrar};
 
 /// Why a service could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -33,6 +34,9 @@ pub enum RunError {
     /// The embedded NATS server could not start.
     #[error("embedded NATS server: {0}")]
     EmbeddedServer(#[from] natrium_server::ServerError),
+    /// The configured registry cannot be used.
+    #[error("registry: {0}")]
+    Registry(String),
     /// The app ended before it was ready.
     #[error("{0} stopped before it was ready")]
     NotReady(&'static str),
@@ -79,8 +83,9 @@ pub async fn report_app(config: &Config) -> Result<ReportApp, RunError> {
     } else {
         Vec::new()
     };
+    let registrar = registrar(config, Some(broker.client())).await?;
     let declaring = broker.clone();
-    let app = App::new("report")
+    let mut app = App::new("report")
         .version(env!("CARGO_PKG_VERSION"))
         .metadata("codec", nats.codec.codec().name())
         // JetStream mode: the stream exists (created or checked) before the first POST.
@@ -100,6 +105,9 @@ pub async fn report_app(config: &Config) -> Result<ReportApp, RunError> {
             use natrium::Broker;
             broker.close().await
         });
+    if let Some(registrar) = registrar {
+        app = app.registrar(registrar);
+    }
     Ok(ReportApp { app, http, service })
 }
 
@@ -128,18 +136,60 @@ pub async fn saver_app(config: &Config) -> Result<SaverApp, RunError> {
         config.server.stats.addr,
         saver.clone().router(nats.clone()),
     ));
-    let app = App::new("saver")
+    let mut app = App::new("saver")
         .version(env!("CARGO_PKG_VERSION"))
         .metadata("codec", config.data.nats.codec.codec().name())
         .metadata("mode", format!("{:?}", config.data.nats.mode))
         .server(nats.clone())
         .server(Shared(http.clone()));
+    if config.registry.kind == RegistryKind::Nats {
+        // The NATS server above connects at start; the registry keeps its own connection.
+        let broker = NatsBroker::connect(
+            BrokerConfig::new(config.data.nats.addrs.clone()).name("report-demo saver registry"),
+        )
+        .await?;
+        let registrar = registrar(config, Some(broker.client())).await?;
+        app = app.after_stop(move |_| async move {
+            use natrium::Broker;
+            broker.close().await
+        });
+        if let Some(registrar) = registrar {
+            app = app.registrar(registrar);
+        }
+    } else if let Some(registrar) = registrar(config, None).await? {
+        app = app.registrar(registrar);
+    }
     Ok(SaverApp {
         app,
         http,
         nats,
         saver,
     })
+}
+
+/// The registrar `config.registry` names; `client` is the service's NATS connection (for
+/// the NATS Key-Value registry).
+pub async fn registrar(
+    config: &Config,
+    client: Option<&natrium::async_nats::Client>,
+) -> Result<Option<Arc<dyn Registrar>>, RunError> {
+    let registry = &config.registry;
+    match registry.kind {
+        RegistryKind::None => Ok(None),
+        RegistryKind::Nats => {
+            let client = client.ok_or_else(|| {
+                RunError::Registry("the NATS registry needs a NATS connection".into())
+            })?;
+            Ok(Some(Arc::new(KvRegistry::with_options(
+                client.clone(),
+                registry.bucket.clone(),
+                registry.ttl,
+            ))))
+        }
+        RegistryKind::Etcd => Err(RunError::Registry(
+            "the etcd registry is not available in this build".into(),
+        )),
+    }
 }
 
 /// An app running on its own task.
@@ -205,5 +255,9 @@ impl<S: natrium::Server> natrium::Server for Shared<S> {
 
     async fn stop(&self, ctx: &AppContext) -> natrium::Result<()> {
         self.0.stop(ctx).await
+    }
+
+    fn endpoints(&self) -> Vec<String> {
+        self.0.endpoints()
     }
 }

@@ -44,6 +44,7 @@ async fn sigterm_mid_load_saves_everything_the_saver_received() {
         .arg("saver")
         .env("REPORT_DATA_DATABASE_URL", &config.data.database.url)
         .env("REPORT_DATA_NATS_MODE", "core")
+        .env("REPORT_REGISTRY_KIND", "none")
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
         .spawn()

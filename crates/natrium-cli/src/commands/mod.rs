@@ -1,11 +1,13 @@
 //! The client subcommands (`pub`, `sub`, `req`, `reply`), the JetStream management
-//! subcommands (`stream`, `consumer`, `kv`, `object`) and the `server` subcommand.
+//! subcommands (`stream`, `consumer`, `kv`, `object`), `registry`, and the `server`
+//! subcommand.
 
 pub mod consumer;
 pub mod jetstream;
 pub mod kv;
 pub mod object;
 pub mod publish;
+pub mod registry;
 pub mod reply;
 pub mod request;
 pub mod server;

@@ -116,6 +116,12 @@ pub trait Broker: Send + Sync + 'static {
         None
     }
 
+    /// The NATS server URL this broker connects to (no credentials), for service-registry
+    /// endpoints; `None` when it has none (the default, e.g. in-process brokers).
+    fn server_url(&self) -> Option<String> {
+        None
+    }
+
     /// Drains every subscription, flushes, closes, and waits until that is done.
     async fn close(&self) -> Result<()>;
 }

@@ -375,6 +375,14 @@ impl Broker for NatsBroker {
         Some(self.inner.jetstream.clone())
     }
 
+    fn server_url(&self) -> Option<String> {
+        let first = self.inner.servers.split(',').next()?.trim();
+        let (scheme, rest) = first.split_once("://").unwrap_or(("nats", first));
+        // Credentials in the URL must not end up in a registry.
+        let host = rest.rsplit_once('@').map_or(rest, |(_, host)| host);
+        Some(format!("{scheme}://{host}"))
+    }
+
     async fn flush(&self) -> Result<()> {
         self.check_open()?;
         self.inner.round_trip().await.map_err(Error::Flush)

@@ -222,6 +222,7 @@ impl NatsServerBuilder {
                 states: Arc::new(self.states),
                 running: tokio::sync::Mutex::new(None),
                 broker: Mutex::new(None),
+                endpoint: Mutex::new(None),
             }),
         })
     }
@@ -255,6 +256,7 @@ struct Inner {
     states: Arc<StateMap>,
     running: tokio::sync::Mutex<Option<Running>>,
     broker: Mutex<Option<Arc<dyn Broker>>>,
+    endpoint: Mutex<Option<String>>,
 }
 
 struct Running {
@@ -510,6 +512,16 @@ impl Server for NatsServer {
                 drain.clone().follow(ctx.cancel_token().clone()),
             )))
             .collect();
+        *self.inner.endpoint.lock() = broker.server_url().map(|url| {
+            let subjects = self.inner.routes.iter().map(|r| {
+                format!(
+                    "&subject={}",
+                    crate::registry::encode_query(&r.info.subject)
+                )
+            });
+            let service = crate::registry::encode_query(&ctx.info().name);
+            format!("{url}?service={service}{}", subjects.collect::<String>())
+        });
         *self.inner.broker.lock() = Some(broker.clone());
         *running = Some(Running {
             broker,
@@ -519,6 +531,10 @@ impl Server for NatsServer {
         });
         tracing::info!(server = %self.inner.name, subscriptions = self.inner.routes.len(), "NATS server started");
         Ok(())
+    }
+
+    fn endpoints(&self) -> Vec<String> {
+        self.inner.endpoint.lock().iter().cloned().collect()
     }
 
     async fn stop(&self, _ctx: &AppContext) -> Result<()> {
@@ -533,6 +549,7 @@ impl Server for NatsServer {
             }
         }
         *self.inner.broker.lock() = None;
+        *self.inner.endpoint.lock() = None;
         let result = if running.owned {
             running.broker.close().await
         } else {

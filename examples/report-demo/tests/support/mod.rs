@@ -197,6 +197,8 @@ pub fn test_config(
     // These tests run on servers without JetStream (the embedded one, Debian's 2.9.10);
     // the JetStream suite (tests/jetstream.rs) sets its own mode.
     config.data.nats.mode = report_demo::config::NatsMode::Core;
+    // Registering needs JetStream too; tests/registry.rs turns it on.
+    config.registry.kind = report_demo::config::RegistryKind::None;
     config.data.database.url = database_url.map_or_else(
         || format!("sqlite://{}", dir.join("report.db").display()),
         str::to_owned,

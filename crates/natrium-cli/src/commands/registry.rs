@@ -1,0 +1,118 @@
+//! `natrium registry ls|watch`: what is registered in natrium's NATS Key-Value service
+//! registry (`natrium::registry::KvRegistry`).
+
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use futures::StreamExt as _;
+use natrium::ServiceInstance;
+use natrium::registry::{DEFAULT_BUCKET, DEFAULT_TTL, Discovery as _, KvRegistry};
+
+use super::table::Table;
+
+/// Arguments of `natrium registry`.
+#[derive(Debug, clap::Args)]
+pub struct RegistryArgs {
+    /// Credentials, TLS and connect timeout.
+    #[command(flatten)]
+    pub connection: crate::connect::ConnectArgs,
+    /// The registry's Key-Value bucket.
+    #[arg(long, global = true, default_value = DEFAULT_BUCKET)]
+    bucket: String,
+    #[command(subcommand)]
+    command: RegistryCommand,
+}
+
+/// The `registry` verbs.
+#[derive(Debug, clap::Subcommand)]
+enum RegistryCommand {
+    /// List the registered instances (of one service, or of all).
+    #[command(visible_alias = "list")]
+    Ls {
+        /// Only this service.
+        service: Option<String>,
+        /// Print the instances as a JSON array (Kratos's ServiceInstance fields).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the instance list now and after every change.
+    Watch {
+        /// Only this service.
+        service: Option<String>,
+        /// Stop after this many lists (the first is the current one).
+        #[arg(long)]
+        count: Option<u64>,
+        /// Print each list as one JSON line.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Runs a `registry` verb.
+pub async fn run(url: &str, args: RegistryArgs) -> anyhow::Result<ExitCode> {
+    let client = crate::connect::connect(url, "natrium registry").await?;
+    let registry = KvRegistry::with_options(client, args.bucket.clone(), DEFAULT_TTL);
+    match args.command {
+        RegistryCommand::Ls { service, json } => {
+            let instances = match &service {
+                Some(service) => registry.instances(service).await,
+                None => registry.all_instances().await,
+            }
+            .context("cannot list the registry")?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&instances)?);
+            } else {
+                print!("{}", render(&args.bucket, service.as_deref(), &instances));
+            }
+        }
+        RegistryCommand::Watch {
+            service,
+            count,
+            json,
+        } => {
+            let mut lists = match &service {
+                Some(service) => registry.watch(service).await,
+                None => registry.watch_all().await,
+            }
+            .context("cannot watch the registry")?;
+            eprintln!("Listening on registry bucket {}", args.bucket);
+            let mut seen = 0u64;
+            while count.is_none_or(|c| seen < c) {
+                let Some(list) = lists.next().await else {
+                    anyhow::bail!("the registry watch ended");
+                };
+                let instances = list.context("registry watch")?;
+                if json {
+                    println!("{}", serde_json::to_string(&instances)?);
+                } else {
+                    println!("{}", render(&args.bucket, service.as_deref(), &instances));
+                }
+                seen += 1;
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A table of instances, one row each; endpoints and metadata joined with spaces.
+fn render(bucket: &str, service: Option<&str>, instances: &[ServiceInstance]) -> String {
+    let title = match service {
+        Some(service) => format!("{} instance(s) of {service} in {bucket}", instances.len()),
+        None => format!("{} instance(s) in {bucket}", instances.len()),
+    };
+    let mut table = Table::new(
+        title,
+        &["Service", "ID", "Version", "Endpoints", "Metadata"],
+    );
+    for i in instances {
+        let metadata: Vec<String> = i.metadata.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        table.row(vec![
+            i.name.clone(),
+            i.id.clone(),
+            i.version.clone(),
+            i.endpoints.join(" "),
+            metadata.join(" "),
+        ]);
+    }
+    table.render()
+}
