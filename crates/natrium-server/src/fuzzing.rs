@@ -50,16 +50,18 @@ pub fn stream_create(name: &str, body: &[u8], strict: bool) -> Result<Stream, St
 }
 
 /// Decodes a consumer create request on `subject` and runs the create checks against
-/// `stream` (a config from [`stream_create`]).
+/// the stream of `streams` (configs from [`stream_create`]) the subject names.
 pub fn consumer_create(
     subject: &str,
     body: &[u8],
     strict: bool,
-    stream: Option<&Stream>,
+    streams: &[Stream],
 ) -> Result<(), String> {
     let Some(subject) = CreateSubject::parse(subject) else {
         return Err("not a create subject".into());
     };
+    // The stream the subject names, as the API looks it up.
+    let stream = streams.iter().find(|s| s.0.name == subject.stream());
     let req = consumer_types::decode_create(body, strict).map_err(|e| e.to_string())?;
     let account = AccountLimits::default();
     let ctx = CreateContext {
