@@ -44,6 +44,9 @@ pub mod config;
 mod connection;
 mod deliver;
 mod error;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 mod info;
 mod internal;
 mod jetstream;
