@@ -202,11 +202,13 @@ impl SqliteStore {
             })?;
         }
         let conn = rusqlite::Connection::open(&path)?;
+        // First: another process opening the same file at the same moment (a second saver,
+        // a test) holds its lock briefly while it switches to WAL; wait instead of failing.
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
         // WAL lets readers (the stats endpoint, `sqlite3` in a shell) run beside the writer;
         // NORMAL sync is durable across application crashes, which is what the demo promises.
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.execute_batch(SQLITE_SCHEMA)?;
         sqlite_add_msg_id(&conn, "event_reports")?;
         sqlite_add_msg_id(&conn, "user_reports")?;
