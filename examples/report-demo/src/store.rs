@@ -209,10 +209,21 @@ impl SqliteStore {
         // NORMAL sync is durable across application crashes, which is what the demo promises.
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
-        conn.execute_batch(SQLITE_SCHEMA)?;
-        sqlite_add_msg_id(&conn, "event_reports")?;
-        sqlite_add_msg_id(&conn, "user_reports")?;
-        conn.execute_batch(SQLITE_MSG_ID)?;
+        // One writer at a time through the schema: two processes opening a new database at
+        // once would both see `msg_id` missing and the second ALTER TABLE would fail.
+        conn.execute_batch("BEGIN IMMEDIATE")?;
+        let schema = conn
+            .execute_batch(SQLITE_SCHEMA)
+            .and_then(|()| sqlite_add_msg_id(&conn, "event_reports"))
+            .and_then(|()| sqlite_add_msg_id(&conn, "user_reports"))
+            .and_then(|()| conn.execute_batch(SQLITE_MSG_ID));
+        match schema {
+            Ok(()) => conn.execute_batch("COMMIT")?,
+            Err(e) => {
+                let _ = conn.execute_batch("ROLLBACK");
+                return Err(e.into());
+            }
+        }
         let (jobs, queue) = mpsc::channel(4 * SQLITE_BATCH);
         std::thread::Builder::new()
             .name("sqlite-writer".to_owned())
