@@ -7,7 +7,8 @@ pub(crate) fn size_multiplier(suffix: &str) -> Option<i64> {
     let (letter, binary) = match suffix.as_str() {
         "" => return Some(1),
         s if s.len() == 1 => (s.as_bytes()[0], false),
-        s if matches!(&s[1..], "b" | "i" | "ib") => (s.as_bytes()[0], true),
+        // `get`: a suffix may start with a multi-byte character (found by fuzzing).
+        s if matches!(s.get(1..), Some("b" | "i" | "ib")) => (s.as_bytes()[0], true),
         _ => return None,
     };
     let power = match letter {
@@ -50,6 +51,13 @@ pub(crate) fn parse_sized_integer(text: &str) -> Result<i64, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_suffix_starting_with_a_multi_byte_character_is_refused() {
+        // fuzz/artifacts: `port: 4` followed by a byte order mark.
+        assert_eq!(size_multiplier("\u{feff}"), None);
+        assert!(parse_sized_integer("4\u{feff}").is_err());
+    }
 
     #[test]
     fn decimal_and_binary_suffixes_follow_nats() {
