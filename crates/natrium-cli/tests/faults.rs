@@ -364,6 +364,7 @@ async fn flood_beyond_max_connections_is_refused_and_others_are_undisturbed() {
         let mut sub = subscriber.subscribe("steady").await.unwrap();
         subscriber.flush().await.unwrap();
         let port = server.port;
+        let flood_started = std::time::Instant::now();
         let flood = tokio::spawn(async move {
             let mut tasks = tokio::task::JoinSet::new();
             for _ in 0..200 {
@@ -417,18 +418,25 @@ async fn flood_beyond_max_connections_is_refused_and_others_are_undisturbed() {
             .await
             .expect("flood answered")
             .unwrap();
+        let flood_secs = flood_started.elapsed().as_secs();
         assert_eq!(served.len(), 48, "{name}");
         assert_eq!(refused.len(), 152, "{name}");
         for answer in &refused {
             assert_eq!(answer, "-ERR 'maximum connections exceeded'\r\n", "{name}");
         }
-        // The same log line as nats-server's; nats-server rate-limits it (one line here).
+        // The same log line as nats-server's, rate-limited to one per second: a flood of
+        // refusals must not flood the log.
         let logged = server.log_lines(" - maximum connections exceeded");
         assert!(
             logged
                 .first()
                 .is_some_and(|l| l.contains("[ERR] 127.0.0.1:")),
             "{name}: {logged:?}"
+        );
+        assert!(
+            logged.len() as u64 <= flood_secs + 1,
+            "{name}: {} lines for 152 refusals in {flood_secs} s",
+            logged.len()
         );
         eprintln!(
             "{name}: 48 served, 152 refused; {} log lines, e.g. {:?}",

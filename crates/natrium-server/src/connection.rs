@@ -151,7 +151,9 @@ async fn serve_tls(
 /// Sends a client refused at max_connections its -ERR and closes the connection.
 async fn refuse(shared: Arc<Shared>, client: Arc<Client>, writer: OwnedWriteHalf) {
     let (peer, cid) = (client.addr, client.cid);
-    tracing::error!("{peer} - cid:{cid} - {ERR_MAX_CONNECTIONS}");
+    if shared.rate_limited_log.allow(ERR_MAX_CONNECTIONS) {
+        tracing::error!("{peer} - cid:{cid} - {ERR_MAX_CONNECTIONS}");
+    }
     send_err(&client, ERR_MAX_CONNECTIONS);
     client.set_close_reason(CloseReason::MaxConnectionsExceeded);
     client.outbound.close();
@@ -559,11 +561,17 @@ impl Connection {
                     .count()
             };
             if others >= max {
-                tracing::error!(
-                    "{} - cid:{} - {ERR_MAX_ACCOUNT_CONNECTIONS}",
-                    self.client.addr,
-                    self.client.cid
-                );
+                if self
+                    .shared
+                    .rate_limited_log
+                    .allow(ERR_MAX_ACCOUNT_CONNECTIONS)
+                {
+                    tracing::error!(
+                        "{} - cid:{} - {ERR_MAX_ACCOUNT_CONNECTIONS}",
+                        self.client.addr,
+                        self.client.cid
+                    );
+                }
                 self.error(ERR_MAX_ACCOUNT_CONNECTIONS);
                 return Flow::Close(CloseReason::MaxConnectionsExceeded);
             }
@@ -754,11 +762,13 @@ impl Connection {
             }
             if max_subs > 0 && subs.len() >= max_subs {
                 drop(subs);
-                tracing::error!(
-                    "{} - cid:{} - {ERR_MAX_SUBSCRIPTIONS}",
-                    self.client.addr,
-                    self.client.cid
-                );
+                if self.shared.rate_limited_log.allow(ERR_MAX_SUBSCRIPTIONS) {
+                    tracing::error!(
+                        "{} - cid:{} - {ERR_MAX_SUBSCRIPTIONS}",
+                        self.client.addr,
+                        self.client.cid
+                    );
+                }
                 self.error(ERR_MAX_SUBSCRIPTIONS);
                 return;
             }

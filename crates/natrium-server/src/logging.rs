@@ -184,6 +184,35 @@ pub fn init(level: LogLevel, file: Option<&Path>) -> Result<(), LoggingError> {
     Ok(())
 }
 
+/// How long a rate-limited statement stays quiet after it was logged.
+const RATE_LIMIT_WINDOW: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Statements logged at most once per second, as nats-server rate-limits the errors a flood
+/// of clients can trigger (a connection flood past `max_connections` writes one line, not one
+/// per refused client).
+#[derive(Debug, Default)]
+pub(crate) struct RateLimited {
+    last: parking_lot::Mutex<std::collections::HashMap<&'static str, std::time::Instant>>,
+}
+
+impl RateLimited {
+    /// Whether `statement` may be logged now; if so, it stays quiet for the next second.
+    pub(crate) fn allow(&self, statement: &'static str) -> bool {
+        self.allow_at(statement, std::time::Instant::now())
+    }
+
+    fn allow_at(&self, statement: &'static str, now: std::time::Instant) -> bool {
+        let mut last = self.last.lock();
+        match last.get(statement) {
+            Some(at) if now.saturating_duration_since(*at) < RATE_LIMIT_WINDOW => false,
+            _ => {
+                last.insert(statement, now);
+                true
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -193,5 +222,19 @@ mod tests {
         assert_eq!(civil_from_days(0), (1970, 1, 1));
         assert_eq!(civil_from_days(11_016), (2000, 2, 29));
         assert_eq!(civil_from_days(20_784), (2026, 11, 27));
+    }
+
+    #[test]
+    fn a_statement_is_logged_once_per_window_and_others_independently() {
+        let limit = RateLimited::default();
+        let t0 = std::time::Instant::now();
+        assert!(limit.allow_at("a", t0));
+        assert!(!limit.allow_at("a", t0 + std::time::Duration::from_millis(999)));
+        assert!(limit.allow_at("b", t0 + std::time::Duration::from_millis(10)));
+        assert!(limit.allow_at("a", t0 + RATE_LIMIT_WINDOW));
+        assert!(!limit.allow_at(
+            "a",
+            t0 + RATE_LIMIT_WINDOW + std::time::Duration::from_millis(1)
+        ));
     }
 }

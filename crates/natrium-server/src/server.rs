@@ -79,6 +79,8 @@ pub(crate) struct Shared {
     pub next_internal_sid: AtomicU64,
     /// JetStream, when enabled (set once, right after start).
     pub jetstream: std::sync::OnceLock<Arc<crate::jetstream::JetStream>>,
+    /// Errors a flood of clients can trigger, logged at most once per second.
+    pub rate_limited_log: crate::logging::RateLimited,
 }
 
 impl Shared {
@@ -231,6 +233,7 @@ impl Server {
             trust: parking_lot::RwLock::new(trust.map(Arc::new)),
             next_internal_sid: AtomicU64::new(1),
             jetstream: std::sync::OnceLock::new(),
+            rate_limited_log: crate::logging::RateLimited::default(),
             opts,
         });
 
