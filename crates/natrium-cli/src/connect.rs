@@ -41,6 +41,17 @@ pub struct ConnectArgs {
     /// How long to wait for the connection to be established.
     #[arg(long = "connect-timeout", global = true, value_parser = humantime::parse_duration, default_value = "5s")]
     pub connect_timeout: Duration,
+    /// JetStream domain to talk to (its API is `$JS.<domain>.API`).
+    #[arg(
+        long = "js-domain",
+        global = true,
+        env = "NATS_JS_DOMAIN",
+        conflicts_with = "js_api_prefix"
+    )]
+    pub js_domain: Option<String>,
+    /// JetStream API prefix, e.g. one imported from another account (default `$JS.API`).
+    #[arg(long = "js-api-prefix", global = true, env = "NATS_JS_API_PREFIX")]
+    pub js_api_prefix: Option<String>,
 }
 
 impl ConnectArgs {
@@ -51,6 +62,15 @@ impl ConnectArgs {
             || self.creds.is_some()
             || self.tlscert.is_some()
             || self.tlsca.is_some()
+    }
+
+    /// The subject prefix of the JetStream API these settings address.
+    pub fn js_api(&self) -> String {
+        match (&self.js_domain, &self.js_api_prefix) {
+            (Some(domain), _) => format!("$JS.{domain}.API"),
+            (None, Some(prefix)) => prefix.trim_end_matches('.').to_owned(),
+            (None, None) => "$JS.API".to_owned(),
+        }
     }
 
     /// async-nats options for a client named `name` with these settings. Files are checked

@@ -91,10 +91,27 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(err) => {
-            eprintln!("natrium: error: {err:#}");
+            eprintln!("natrium: error: {}", describe(&err));
             ExitCode::FAILURE
         }
     }
+}
+
+/// The error and its causes, `: `-separated, leaving out a cause whose text is already shown
+/// (async-nats errors print their source themselves, so `{:#}` would repeat it).
+fn describe(err: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in err.chain() {
+        let cause = cause.to_string();
+        if text.contains(&cause) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&cause);
+    }
+    text
 }
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -144,6 +161,23 @@ fn init_tracing() {
 mod tests {
     use super::*;
     use clap::CommandFactory;
+
+    #[test]
+    fn a_cause_already_printed_by_its_parent_is_not_repeated() {
+        #[derive(Debug, thiserror::Error)]
+        #[error("publish failed: sealed stream")]
+        struct Inner;
+        #[derive(Debug, thiserror::Error)]
+        #[error("chunk ack failed: {0}")]
+        struct Outer(#[source] Inner);
+        let err = anyhow::Error::new(Outer(Inner)).context("cannot put b");
+        assert_eq!(
+            describe(&err),
+            "cannot put b: chunk ack failed: publish failed: sealed stream"
+        );
+        let plain = anyhow::anyhow!("root").context("middle").context("top");
+        assert_eq!(describe(&plain), "top: middle: root");
+    }
 
     #[test]
     fn cli_definition_is_consistent() {

@@ -444,6 +444,40 @@ async fn script(url: &str) -> Vec<Value> {
     let gone = fails(url, &["kv", "get", "CFG", "size"]).await;
     assert!(gone.contains("stream not found"), "{gone}");
 
+    // Key-Value compare-and-set, purge and info.
+    ok(url, &["kv", "add", "CAS", "--history", "3"]).await;
+    ok(url, &["kv", "create", "CAS", "k", "one"]).await;
+    let taken = fails(url, &["kv", "create", "CAS", "k", "two"]).await;
+    assert!(taken.contains("cannot create k in bucket CAS"), "{taken}");
+    ok(url, &["kv", "update", "CAS", "k", "two", "1"]).await;
+    let stale = fails(url, &["kv", "update", "CAS", "k", "three", "1"]).await;
+    assert!(
+        stale.contains("cannot update k in bucket CAS at revision 1"),
+        "{stale}"
+    );
+    assert_eq!(
+        stdout(&ok(url, &["kv", "get", "CAS", "k", "--raw"]).await),
+        "two\n"
+    );
+    ok(url, &["kv", "purge", "CAS", "k", "-f"]).await;
+    let history = json(url, &["kv", "history", "CAS", "k", "--json"]).await;
+    let ops: Vec<&str> = history
+        .as_array()
+        .expect("history array")
+        .iter()
+        .map(|e| e["operation"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(ops, ["PURGE"], "a purge keeps only its marker");
+    // A purged key has no value, so it can be created again.
+    ok(url, &["kv", "create", "CAS", "k", "again"]).await;
+    let info = json(url, &["kv", "info", "CAS", "--json"]).await;
+    assert_eq!(info["state"]["messages"], 2, "{info}");
+    seen.push(info);
+    let shown = stdout(&ok(url, &["kv", "status", "CAS"]).await);
+    assert!(shown.contains("History Kept: 3"), "{shown}");
+    assert!(shown.contains("Values Stored: 2"), "{shown}");
+    ok(url, &["kv", "del", "CAS", "-f"]).await;
+
     // Object store, with a file of several chunks.
     let dir = tempfile::tempdir().expect("temp dir");
     let source = dir.path().join("blob.bin");
@@ -503,6 +537,51 @@ async fn script(url: &str) -> Vec<Value> {
     ok(url, &["object", "rm", "FILES", "blob.bin", "-f"]).await;
     assert!(stdout(&ok(url, &["object", "ls", "FILES"]).await).contains("No objects"));
     ok(url, &["object", "rm", "FILES", "-f"]).await;
+
+    // Object info, links, watch and seal.
+    ok(url, &["object", "add", "DOCS"]).await;
+    ok(url, &["object", "add", "OTHER"]).await;
+    let path = source.to_str().expect("utf-8 path");
+    ok(url, &["object", "put", "DOCS", path, "--name", "a.bin"]).await;
+    let object = json(url, &["object", "info", "DOCS", "a.bin", "--json"]).await;
+    assert_eq!(object["size"], 600_000);
+    let shown = stdout(&ok(url, &["object", "info", "DOCS", "a.bin"]).await);
+    assert!(shown.contains("Size: 585.9 KiB"), "{shown}");
+    let mut watch = spawn_listening(url, &["object", "watch", "DOCS", "--count", "2"]).await;
+    ok(url, &["object", "link", "DOCS", "alias", "a.bin"]).await;
+    ok(
+        url,
+        &["object", "link", "DOCS", "whole", "--to-bucket", "OTHER"],
+    )
+    .await;
+    assert!(watch.next_line().await.contains("LINK DOCS > alias"));
+    assert!(watch.next_line().await.contains("LINK DOCS > whole"));
+    let (done, _, err) = watch.finish().await;
+    assert!(done, "{err}");
+    let link = json(url, &["object", "info", "DOCS", "alias", "--json"]).await;
+    assert_eq!(link["options"]["link"]["name"], "a.bin", "{link}");
+    // Reading a link reads the object it points to.
+    let through = dir.path().join("through.bin");
+    let through_path = through.to_str().expect("utf-8 path");
+    ok(url, &["object", "get", "DOCS", "alias", "-O", through_path]).await;
+    assert!(std::fs::read(&through).expect("read") == data);
+    let dangling = fails(url, &["object", "link", "DOCS", "x", "missing.bin"]).await;
+    assert!(
+        dangling.contains("no object missing.bin in bucket DOCS"),
+        "{dangling}"
+    );
+    ok(url, &["object", "seal", "DOCS", "-f"]).await;
+    let bucket = json(url, &["object", "info", "DOCS", "--json"]).await;
+    assert_eq!(bucket["config"]["sealed"], true);
+    seen.push(bucket);
+    assert!(stdout(&ok(url, &["object", "info", "DOCS"]).await).contains("Sealed: true"));
+    let refused = fails(url, &["object", "put", "DOCS", path, "--name", "b.bin"]).await;
+    assert!(
+        refused.contains("cannot put b.bin in bucket DOCS"),
+        "{refused}"
+    );
+    ok(url, &["object", "rm", "DOCS", "-f"]).await;
+    ok(url, &["object", "rm", "OTHER", "-f"]).await;
 
     seen.into_iter().map(stable).collect()
 }
@@ -632,4 +711,66 @@ async fn a_user_without_permission_is_told_so() {
         )
         .await;
     }
+}
+
+/// `--js-domain` and `--js-api-prefix` address a JetStream domain's API
+/// (`$JS.<domain>.API`). Run on nats-server only: natrium-server refuses `jetstream.domain`
+/// at startup ("not supported yet").
+#[tokio::test(flavor = "multi_thread")]
+async fn a_jetstream_domain_is_reached_by_domain_or_api_prefix() {
+    let Some(latest) = latest_binary() else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = dir.path().join("domain.conf");
+    std::fs::write(&config, "jetstream { domain: hub }\n").expect("write config");
+    let server = start_with_config(&latest, &config).await;
+    let url = server.url.as_str();
+    let added = json(
+        url,
+        &[
+            "stream",
+            "add",
+            "S",
+            "--subjects",
+            "s.>",
+            "--js-domain",
+            "hub",
+            "--json",
+        ],
+    )
+    .await;
+    assert_eq!(added["config"]["name"], "S");
+    let listed = stdout(&ok(url, &["stream", "ls", "--js-api-prefix", "$JS.hub.API"]).await);
+    assert!(listed.contains('S'), "{listed}");
+    ok(url, &["kv", "add", "CFG", "--js-domain", "hub"]).await;
+    ok(url, &["kv", "put", "CFG", "k", "v", "--js-domain", "hub"]).await;
+    assert_eq!(
+        stdout(
+            &ok(
+                url,
+                &["kv", "get", "CFG", "k", "--raw", "--js-domain", "hub"]
+            )
+            .await
+        ),
+        "v\n"
+    );
+    let info = json(url, &["kv", "info", "CFG", "--json", "--js-domain", "hub"]).await;
+    assert_eq!(info["domain"], "hub", "{info}");
+    // Nobody serves another domain's API.
+    let elsewhere = fails(url, &["stream", "ls", "--js-domain", "edge"]).await;
+    assert!(elsewhere.contains("JetStream not enabled"), "{elsewhere}");
+    let both = run(
+        url,
+        &[
+            "stream",
+            "ls",
+            "--js-domain",
+            "hub",
+            "--js-api-prefix",
+            "$JS.hub.API",
+        ],
+    )
+    .await;
+    assert_eq!(both.status.code(), Some(2), "the two flags conflict");
 }

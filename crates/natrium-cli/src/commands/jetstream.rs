@@ -53,6 +53,8 @@ pub struct Js {
     pub context: async_nats::jetstream::Context,
     /// The server's last `-ERR` (permission violations arrive this way, not as replies).
     server_error: tokio::sync::watch::Receiver<Option<String>>,
+    /// `$JS.API`, or the domain's or the `--js-api-prefix` given.
+    api_prefix: String,
 }
 
 impl Js {
@@ -72,9 +74,16 @@ impl Js {
                 }
             });
         let client = crate::connect::connect_with(url, options).await?;
+        let settings = crate::connect::settings();
+        let api_prefix = settings.js_api();
+        let context = match &settings.js_domain {
+            Some(domain) => async_nats::jetstream::with_domain(client, domain),
+            None => async_nats::jetstream::with_prefix(client, &api_prefix),
+        };
         Ok(Js {
-            context: async_nats::jetstream::new(client),
+            context,
             server_error,
+            api_prefix,
         })
     }
 
@@ -86,7 +95,7 @@ impl Js {
         Ok(js)
     }
 
-    /// Sends `$JS.API.<subject>` with `payload` (an empty body when `None`, as requests such
+    /// Sends `$JS.API.<subject>` (or under the domain's or the given API prefix) with `payload` (an empty body when `None`, as requests such
     /// as `STREAM.INFO` require) and returns the server's JSON reply, or its error as
     /// [`JsError::Api`].
     pub async fn api(&self, subject: &str, payload: Option<&Value>) -> Result<Value, JsError> {
@@ -98,7 +107,7 @@ impl Js {
             .payload(body)
             .timeout(Some(API_TIMEOUT));
         let client = self.context.client();
-        let sent = client.send_request(format!("$JS.API.{subject}"), request);
+        let sent = client.send_request(format!("{}.{subject}", self.api_prefix), request);
         // A denied publish is answered by an -ERR, never by a reply: stop waiting on it.
         let mut errors = self.server_error.clone();
         let reply = tokio::select! {

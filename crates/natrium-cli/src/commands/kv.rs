@@ -1,4 +1,5 @@
-//! `natrium kv add|put|get|del|ls|watch|history`: the Key-Value store like `nats kv`.
+//! `natrium kv add|info|put|create|update|get|del|purge|ls|watch|history`: the Key-Value
+//! store like `nats kv`.
 
 use std::io::Read as _;
 use std::process::ExitCode;
@@ -9,7 +10,7 @@ use async_nats::jetstream::kv;
 use futures::StreamExt as _;
 use serde_json::{Value, json};
 
-use super::jetstream::{Js, bytes, confirm, nanos, print_json};
+use super::jetstream::{Js, bytes, confirm, limit, nanos, print_json};
 use super::stream::{Storage, list_all, number, text};
 use super::table::Table;
 
@@ -52,6 +53,45 @@ enum KvCommand {
         /// Print the bucket stream's JSON.
         #[arg(long)]
         json: bool,
+    },
+    /// Show a bucket's configuration and state.
+    #[command(visible_alias = "status")]
+    Info {
+        /// Bucket name.
+        bucket: String,
+        /// Print the bucket stream's JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Store a value only if the key has none (never set, deleted or purged).
+    Create {
+        /// Bucket name.
+        bucket: String,
+        /// Key.
+        key: String,
+        /// Value (read from stdin when not given).
+        value: Option<String>,
+    },
+    /// Store a value only if the key's latest revision is the one given.
+    Update {
+        /// Bucket name.
+        bucket: String,
+        /// Key.
+        key: String,
+        /// Value.
+        value: String,
+        /// The revision the key must be at.
+        revision: u64,
+    },
+    /// Remove every revision of a key, leaving a purge marker.
+    Purge {
+        /// Bucket name.
+        bucket: String,
+        /// Key.
+        key: String,
+        /// Do not ask for confirmation.
+        #[arg(short, long)]
+        force: bool,
     },
     /// Store a value (read from stdin when not given).
     Put {
@@ -162,18 +202,55 @@ pub async fn run(url: &str, args: KvArgs) -> anyhow::Result<ExitCode> {
                 print!("{}", buckets_table(&[info]));
             }
         }
+        KvCommand::Info { bucket, json } => {
+            let info = js
+                .api(&format!("STREAM.INFO.KV_{bucket}"), None)
+                .await
+                .with_context(|| format!("no Key-Value bucket {bucket}"))?;
+            if json {
+                print_json(&info)?;
+            } else {
+                print!("{}", bucket_info(&bucket, &info));
+            }
+        }
+        KvCommand::Create { bucket, key, value } => {
+            let store = open(&js, &bucket).await?;
+            let value = value_or_stdin(value)?;
+            let revision = store
+                .create(&key, value.clone().into())
+                .await
+                .with_context(|| format!("cannot create {key} in bucket {bucket}"))?;
+            eprintln!("Created {bucket} > {key} revision {revision}");
+            println!("{}", String::from_utf8_lossy(&value));
+        }
+        KvCommand::Update {
+            bucket,
+            key,
+            value,
+            revision,
+        } => {
+            let store = open(&js, &bucket).await?;
+            let revision = store
+                .update(&key, value.clone().into(), revision)
+                .await
+                .with_context(|| {
+                    format!("cannot update {key} in bucket {bucket} at revision {revision}")
+                })?;
+            eprintln!("Updated {bucket} > {key} revision {revision}");
+            println!("{value}");
+        }
+        KvCommand::Purge { bucket, key, force } => {
+            let store = open(&js, &bucket).await?;
+            confirm(force, &format!("purge key {key} of bucket {bucket}"))?;
+            store
+                .purge(&key)
+                .await
+                .with_context(|| format!("cannot purge {key} from bucket {bucket}"))?;
+            eprintln!("Purged {bucket} > {key}");
+        }
         KvCommand::Put { bucket, key, value } => {
             let store = open(&js, &bucket).await?;
-            let value = match value {
-                Some(value) => value.into_bytes(),
-                None => {
-                    let mut all = Vec::new();
-                    std::io::stdin()
-                        .read_to_end(&mut all)
-                        .context("cannot read the value from stdin")?;
-                    all
-                }
-            };
+            let value = value_or_stdin(value)?;
             let revision = store
                 .put(&key, value.clone().into())
                 .await
@@ -336,6 +413,51 @@ pub async fn run(url: &str, args: KvArgs) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The value given on the command line, or all of stdin.
+fn value_or_stdin(value: Option<String>) -> anyhow::Result<Vec<u8>> {
+    match value {
+        Some(value) => Ok(value.into_bytes()),
+        None => {
+            let mut all = Vec::new();
+            std::io::stdin()
+                .read_to_end(&mut all)
+                .context("cannot read the value from stdin")?;
+            Ok(all)
+        }
+    }
+}
+
+/// One bucket's configuration and state, from its stream's info, as `nats kv info` shows it.
+fn bucket_info(bucket: &str, info: &Value) -> String {
+    let (config, state) = (&info["config"], &info["state"]);
+    let mut out = format!("Information for Key-Value Store Bucket {bucket}\n\nConfiguration:\n\n");
+    let rows = [
+        ("Bucket Name", bucket.to_owned()),
+        (
+            "History Kept",
+            number(&config["max_msgs_per_subject"]).to_string(),
+        ),
+        ("Values Stored", number(&state["messages"]).to_string()),
+        ("Backing Store Kind", "JetStream".to_owned()),
+        ("Bucket Size", bytes(number(&state["bytes"]))),
+        (
+            "Maximum Bucket Size",
+            limit(config["max_bytes"].as_i64().unwrap_or(-1)),
+        ),
+        (
+            "Maximum Value Size",
+            limit(config["max_msg_size"].as_i64().unwrap_or(-1)),
+        ),
+        ("Maximum Age", nanos(number(&config["max_age"]))),
+        ("JetStream Stream", text(&config["name"]).to_owned()),
+        ("Storage", text(&config["storage"]).to_owned()),
+    ];
+    for (name, value) in rows {
+        out.push_str(&format!("{name:>20}: {value}\n"));
+    }
+    out
 }
 
 /// Opens a bucket; a missing one is reported by name.

@@ -1,5 +1,5 @@
-//! `natrium object add|put|get|ls|rm`: the object store like `nats object`, with progress bars
-//! on transfers (shown only on a terminal).
+//! `natrium object add|info|put|get|link|ls|watch|seal|rm`: the object store like
+//! `nats object`, with progress bars on transfers (shown only on a terminal).
 
 use std::path::PathBuf;
 use std::pin::Pin;
@@ -12,8 +12,10 @@ use futures::StreamExt as _;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWriteExt as _, ReadBuf};
 
-use super::jetstream::{Js, bytes, confirm, print_json};
-use super::stream::Storage;
+use serde_json::Value;
+
+use super::jetstream::{Js, bytes, confirm, limit, print_json};
+use super::stream::{Storage, number, text};
 use super::table::Table;
 
 /// Arguments of `natrium object`.
@@ -67,6 +69,49 @@ enum ObjectCommand {
         #[arg(short = 'O', long)]
         output: Option<PathBuf>,
         /// Overwrite an existing file.
+        #[arg(short, long)]
+        force: bool,
+    },
+    /// Show a bucket's configuration and state, or one object's info.
+    #[command(visible_alias = "status")]
+    Info {
+        /// Bucket name.
+        bucket: String,
+        /// Object name.
+        name: Option<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Store a link to another object of this bucket, or to another whole bucket.
+    Link {
+        /// Bucket name.
+        bucket: String,
+        /// Name of the link.
+        name: String,
+        /// Object the link points to.
+        #[arg(required_unless_present = "to_bucket", conflicts_with = "to_bucket")]
+        target: Option<String>,
+        /// Point to this whole bucket instead of an object.
+        #[arg(long = "to-bucket")]
+        to_bucket: Option<String>,
+    },
+    /// Print changes to a bucket's objects (puts, deletes, links).
+    Watch {
+        /// Bucket name.
+        bucket: String,
+        /// Stop after this many changes.
+        #[arg(long)]
+        count: Option<u64>,
+        /// Print each change as a JSON line.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Seal a bucket: no object can be put or deleted afterwards.
+    Seal {
+        /// Bucket name.
+        bucket: String,
+        /// Do not ask for confirmation.
         #[arg(short, long)]
         force: bool,
     },
@@ -202,6 +247,104 @@ pub async fn run(url: &str, args: ObjectArgs) -> anyhow::Result<ExitCode> {
             bar.finish_and_clear();
             eprintln!("Wrote {} to {}", bytes(written), output.display());
         }
+        ObjectCommand::Info { bucket, name, json } => match name {
+            Some(name) => {
+                let store = open(&js, &bucket).await?;
+                let info = store
+                    .info(&name)
+                    .await
+                    .with_context(|| format!("no object {name} in bucket {bucket}"))?;
+                if json {
+                    print_json(&info)?;
+                } else {
+                    print!("{}", object_info(&info));
+                }
+            }
+            None => {
+                let info = js
+                    .api(&format!("STREAM.INFO.OBJ_{bucket}"), None)
+                    .await
+                    .with_context(|| format!("no object bucket {bucket}"))?;
+                if json {
+                    print_json(&info)?;
+                } else {
+                    print!("{}", bucket_info(&bucket, &info));
+                }
+            }
+        },
+        ObjectCommand::Link {
+            bucket,
+            name,
+            target,
+            to_bucket,
+        } => {
+            let store = open(&js, &bucket).await?;
+            let info = match (target, to_bucket) {
+                (Some(target), _) => {
+                    let object = store
+                        .info(&target)
+                        .await
+                        .with_context(|| format!("no object {target} in bucket {bucket}"))?;
+                    store.add_link(&name, &object).await
+                }
+                (None, Some(to_bucket)) => {
+                    open(&js, &to_bucket).await?;
+                    store.add_bucket_link(&name, &to_bucket).await
+                }
+                (None, None) => bail!("give the object to link to, or --to-bucket"),
+            }
+            .with_context(|| format!("cannot link {name} in bucket {bucket}"))?;
+            eprintln!("Linked {bucket} > {name} to {}", link_target(&info));
+        }
+        ObjectCommand::Watch {
+            bucket,
+            count,
+            json,
+        } => {
+            let store = open(&js, &bucket).await?;
+            let mut watch = store
+                .watch()
+                .await
+                .with_context(|| format!("cannot watch bucket {bucket}"))?;
+            // Scripts and tests wait for this line: later changes are delivered.
+            eprintln!("Listening on bucket {bucket}");
+            let mut seen = 0u64;
+            while count.is_none_or(|count| seen < count) {
+                let Some(info) = watch.next().await else {
+                    break;
+                };
+                let info = info.map_err(|err| anyhow::anyhow!("watch failed: {err}"))?;
+                seen += 1;
+                if json {
+                    println!("{}", serde_json::to_string(&info)?);
+                } else {
+                    let change = if info.deleted {
+                        "DEL"
+                    } else if info.options.as_ref().is_some_and(|o| o.link.is_some()) {
+                        "LINK"
+                    } else {
+                        "PUT"
+                    };
+                    println!(
+                        "[{}] {change} {} > {}: {} in {} chunks",
+                        info.modified.map(|t| t.to_string()).unwrap_or_default(),
+                        info.bucket,
+                        info.name,
+                        bytes(info.size as u64),
+                        info.chunks
+                    );
+                }
+            }
+        }
+        ObjectCommand::Seal { bucket, force } => {
+            let mut store = open(&js, &bucket).await?;
+            confirm(force, &format!("seal object bucket {bucket}"))?;
+            store
+                .seal()
+                .await
+                .with_context(|| format!("cannot seal bucket {bucket}"))?;
+            eprintln!("Object bucket {bucket} was sealed");
+        }
         ObjectCommand::Ls { bucket, json } => {
             let store = open(&js, &bucket).await?;
             let mut objects: Vec<ObjectInfo> = store
@@ -267,6 +410,68 @@ async fn open(js: &Js, bucket: &str) -> anyhow::Result<object_store::ObjectStore
         .get_object_store(bucket)
         .await
         .with_context(|| format!("cannot open object bucket {bucket}"))
+}
+
+/// Where a link points: `bucket/object`, or `bucket` for a whole-bucket link.
+fn link_target(info: &ObjectInfo) -> String {
+    match info.options.as_ref().and_then(|o| o.link.as_ref()) {
+        Some(link) => match &link.name {
+            Some(name) => format!("{}/{name}", link.bucket),
+            None => link.bucket.clone(),
+        },
+        None => "-".to_owned(),
+    }
+}
+
+/// One object's info as `nats object info` shows it.
+fn object_info(info: &ObjectInfo) -> String {
+    let mut rows = vec![
+        ("Bucket", info.bucket.clone()),
+        ("Name", info.name.clone()),
+        ("Size", bytes(info.size as u64)),
+        ("Chunks", info.chunks.to_string()),
+        (
+            "Modified",
+            info.modified.map(|t| t.to_string()).unwrap_or_default(),
+        ),
+        ("Digest", info.digest.clone().unwrap_or_default()),
+    ];
+    if info.options.as_ref().is_some_and(|o| o.link.is_some()) {
+        rows.push(("Link", link_target(info)));
+    }
+    if let Some(description) = &info.description {
+        rows.push(("Description", description.clone()));
+    }
+    let mut out = format!("Object information for {} > {}\n\n", info.bucket, info.name);
+    for (name, value) in rows {
+        out.push_str(&format!("{name:>12}: {value}\n"));
+    }
+    out
+}
+
+/// A bucket's configuration and state, from its stream's info.
+fn bucket_info(bucket: &str, info: &Value) -> String {
+    let (config, state) = (&info["config"], &info["state"]);
+    let rows = [
+        ("Bucket Name", bucket.to_owned()),
+        ("Description", text(&config["description"]).to_owned()),
+        ("Size", bytes(number(&state["bytes"]))),
+        (
+            "Maximum Size",
+            limit(config["max_bytes"].as_i64().unwrap_or(-1)),
+        ),
+        ("Storage", text(&config["storage"]).to_owned()),
+        (
+            "Sealed",
+            config["sealed"].as_bool().unwrap_or(false).to_string(),
+        ),
+        ("JetStream Stream", text(&config["name"]).to_owned()),
+    ];
+    let mut out = format!("Information for Object Store Bucket {bucket}\n\n");
+    for (name, value) in rows {
+        out.push_str(&format!("{name:>20}: {value}\n"));
+    }
+    out
 }
 
 /// A byte progress bar on stderr; indicatif hides it when stderr is not a terminal.
