@@ -513,3 +513,59 @@ async fn jsz_without_jetstream_says_disabled() {
     assert_eq!(varz["jetstream"], serde_json::json!({}));
     server.shutdown().await;
 }
+
+/// Past the server's `max_file_store` (or `max_memory_store`), a publish gets nats-server's
+/// 503 "insufficient resources" (10023) and is not stored; a purge frees the space and
+/// publishing works again. The check is on what is already stored, as in nats-server: the
+/// message that crosses the limit is accepted, the next one is refused.
+#[tokio::test]
+async fn a_server_out_of_storage_refuses_publishes_until_space_is_freed() {
+    for storage in [stream::StorageType::File, stream::StorageType::Memory] {
+        let mut opts = ServerOptions::ephemeral_jetstream();
+        let js_opts = opts.jetstream.as_mut().expect("jetstream on");
+        js_opts.max_store = Some(1 << 20);
+        js_opts.max_memory = Some(1 << 20);
+        let server = start(opts).await;
+        let js = context(&server).await;
+        js.create_stream(stream::Config {
+            storage,
+            ..orders()
+        })
+        .await
+        .expect("create");
+        let big = "x".repeat(100_000);
+        for _ in 0..11 {
+            publish(&js, "orders.a", &big).await;
+        }
+        let err = js
+            .publish("orders.a", big.clone().into())
+            .await
+            .unwrap()
+            .await
+            .expect_err("out of storage");
+        assert!(
+            err.to_string().contains("insufficient resources"),
+            "{storage:?}: {err}"
+        );
+        let info = js.query_account().await.expect("account info");
+        let used = match storage {
+            stream::StorageType::File => info.storage,
+            stream::StorageType::Memory => info.memory,
+        };
+        assert!(
+            used > 1 << 20 && used < (1 << 20) + 100_100,
+            "{storage:?}: {used}"
+        );
+        let mut orders = js.get_stream("ORDERS").await.expect("stream");
+        assert_eq!(orders.info().await.expect("info").state.messages, 11);
+        orders.purge().await.expect("purge");
+        assert_eq!(publish(&js, "orders.a", &big).await.sequence, 12);
+        let info = js.query_account().await.expect("account info");
+        assert_eq!(
+            info.storage + info.memory,
+            used / 11,
+            "{storage:?}: one message left"
+        );
+        server.shutdown().await;
+    }
+}

@@ -1280,6 +1280,10 @@ impl MessageStore for FileStore {
         Ok(())
     }
 
+    fn bytes(&self) -> u64 {
+        self.index.bytes()
+    }
+
     fn state(&self) -> StoreState {
         let mut state = self.index.state();
         if let Some((seq, &offset)) = self.index.front() {

@@ -98,6 +98,10 @@ impl<M: Default> Index<M> {
         self.last
     }
 
+    pub fn bytes(&self) -> u64 {
+        self.bytes
+    }
+
     /// The state, except `first_time` (0), which the store fills in from [`front`](Self::front).
     pub fn state(&self) -> StoreState {
         StoreState {

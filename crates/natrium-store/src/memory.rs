@@ -136,6 +136,10 @@ impl MessageStore for MemoryStore {
         Ok(())
     }
 
+    fn bytes(&self) -> u64 {
+        self.index.bytes()
+    }
+
     fn state(&self) -> StoreState {
         let mut state = self.index.state();
         state.first_time = self.index.front().map_or(0, |(_, body)| body.time);

@@ -70,6 +70,10 @@ pub trait MessageStore: Send {
     /// The stream's state.
     fn state(&self) -> StoreState;
 
+    /// Bytes stored, as [`StoreState::bytes`] counts them, without the rest of the state
+    /// (the publish path asks after every message).
+    fn bytes(&self) -> u64;
+
     /// Per-subject state of every subject matching `filter` (STREAM.INFO `subjects_filter`).
     fn subjects(&self, filter: &[u8]) -> BTreeMap<String, SubjectState>;
 

@@ -120,6 +120,9 @@ impl MessageStore for Reopening {
     fn state(&self) -> StoreState {
         self.store.state()
     }
+    fn bytes(&self) -> u64 {
+        self.store.bytes()
+    }
     fn subjects(&self, filter: &[u8]) -> BTreeMap<String, SubjectState> {
         self.store.subjects(filter)
     }

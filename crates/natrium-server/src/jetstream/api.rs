@@ -234,6 +234,7 @@ impl JetStream {
             store,
             self.port.as_ref(),
             &self.direct,
+            self.usage.clone(),
         )?;
         self.streams.write().insert(name.to_owned(), stream.clone());
         Ok(stream)

@@ -28,6 +28,7 @@ mod headers;
 mod stream;
 pub(crate) mod stream_config;
 pub(crate) mod types;
+mod usage;
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -144,6 +145,8 @@ pub(crate) struct JetStream {
     api_errors: AtomicU64,
     max_memory: i64,
     max_store: i64,
+    /// Bytes stored over every stream, checked on every publish against the limits above.
+    usage: Arc<usage::Usage>,
     /// Consumers' delivery tasks run here, and stop with it.
     tasks: TaskTracker,
     shutdown: CancellationToken,
@@ -219,6 +222,7 @@ impl JetStream {
             api_errors: AtomicU64::new(0),
             max_memory,
             max_store,
+            usage: Arc::new(usage::Usage::new(max_memory, max_store)),
             tasks: tasks.clone(),
             shutdown: shutdown.clone(),
         });
@@ -282,6 +286,7 @@ impl JetStream {
                 store,
                 self.port.as_ref(),
                 &self.direct,
+                self.usage.clone(),
             )
             .map_err(|e| recover_err(e.description.clone()))?;
             let consumers = self.recover_consumers(&stream).map_err(recover_err)?;
@@ -359,16 +364,7 @@ impl JetStream {
 
     /// Bytes stored in memory and in files, over every stream.
     pub(crate) fn usage(&self) -> (u64, u64) {
-        let mut memory = 0;
-        let mut store = 0;
-        for s in self.streams.read().values() {
-            let bytes = s.state().bytes;
-            match s.storage() {
-                StorageType::Memory => memory += bytes,
-                StorageType::File => store += bytes,
-            }
-        }
-        (memory, store)
+        self.usage.totals()
     }
 
     /// Stops taking messages and syncs every stream (at server shutdown).

@@ -22,9 +22,8 @@ use parking_lot::Mutex;
 use super::consumer::Consumer;
 use super::errors::ApiError;
 use super::headers;
-use super::types::{
-    DiscardPolicy, PubAck, RetentionPolicy, StorageType, StreamConfig, StreamState, Timestamp,
-};
+use super::types::{DiscardPolicy, PubAck, RetentionPolicy, StreamConfig, StreamState, Timestamp};
+use super::usage::Usage;
 use crate::internal::{AfterBatch, Durable, InMsg, InternalSub, Port, Reply, Sink};
 use crate::monitor::format::go_duration;
 
@@ -35,6 +34,8 @@ pub(crate) struct Stream {
     created: Timestamp,
     /// The stream's directory, for file-backed streams.
     dir: Option<PathBuf>,
+    /// The server's stored bytes, which this stream's changes are added to.
+    usage: Arc<Usage>,
     inner: Mutex<Inner>,
 }
 
@@ -56,6 +57,8 @@ struct Inner {
     /// leaves no marker of its own. (Markers from before a restart are not known: one of
     /// them expiring writes one more marker, which then expires for good.)
     markers: HashSet<u64>,
+    /// The store's bytes as last added to [`Usage`].
+    counted: u64,
 }
 
 /// Message ids seen within the duplicate window, oldest first.
@@ -119,6 +122,7 @@ impl Stream {
         store: Box<dyn MessageStore>,
         port: &dyn Port,
         direct: &Arc<dyn Sink>,
+        usage: Arc<Usage>,
     ) -> Result<Arc<Stream>, ApiError> {
         let name = config.name.clone();
         let stream = Arc::new_cyclic(|me| Stream {
@@ -126,6 +130,7 @@ impl Stream {
             name,
             created,
             dir,
+            usage,
             inner: Mutex::new(Inner {
                 config,
                 store,
@@ -135,11 +140,13 @@ impl Stream {
                 consumers: BTreeMap::new(),
                 written: 0,
                 markers: HashSet::new(),
+                counted: 0,
             }),
         });
         {
             let mut inner = stream.inner.lock();
             inner.written = inner.store.state().last_seq;
+            stream.recount(&mut inner);
         }
         stream.rebuild_dedupe();
         stream.subscribe(port, direct)?;
@@ -160,10 +167,6 @@ impl Stream {
 
     pub(crate) fn config(&self) -> StreamConfig {
         self.inner.lock().config.clone()
-    }
-
-    pub(crate) fn storage(&self) -> StorageType {
-        self.inner.lock().config.storage
     }
 
     /// Subscribes to the configured subjects, and with `allow_direct` to its `DIRECT.GET`
@@ -219,6 +222,7 @@ impl Stream {
                 .store
                 .set_limits(store_limits(&config))
                 .map_err(ApiError::stream_update)?;
+            self.recount(&mut inner);
             let changed = inner.config.subjects != config.subjects
                 || inner.config.allow_direct != config.allow_direct;
             inner.config = config;
@@ -299,15 +303,28 @@ impl Stream {
 
     /// Runs `f` on the store, under the stream's lock.
     pub(crate) fn with_store<R>(&self, f: impl FnOnce(&mut dyn MessageStore) -> R) -> R {
-        f(self.inner.lock().store.as_mut())
+        let mut inner = self.inner.lock();
+        let result = f(inner.store.as_mut());
+        self.recount(&mut inner);
+        result
+    }
+
+    /// Adds the change of the store's bytes since the last count to the server's usage.
+    fn recount(&self, inner: &mut Inner) {
+        let now = inner.store.bytes();
+        if now != inner.counted {
+            self.usage.changed(inner.config.storage, inner.counted, now);
+            inner.counted = now;
+        }
     }
 
     /// Purges as `STREAM.PURGE` asks.
     pub(crate) fn purge(&self, req: &PurgeRequest) -> Result<u64, StoreError> {
         let mut inner = self.inner.lock();
-        let n = inner.store.purge(req)?;
+        let n = inner.store.purge(req);
+        self.recount(&mut inner);
         inner.store.flush()?;
-        Ok(n)
+        n
     }
 
     /// Removes expired messages; fsyncs when `sync` (the sync interval came round).
@@ -330,6 +347,7 @@ impl Stream {
                 }
             }
         }
+        self.recount(&mut inner);
         let window = inner.config.duplicate_window();
         inner.dedupe.prune(now_nanos(), window);
         if sync && let Err(e) = inner.store.sync() {
@@ -406,10 +424,12 @@ impl Stream {
     /// Takes the store out for deletion, leaving an empty memory store behind.
     pub(crate) fn take_store(&self) -> Box<dyn MessageStore> {
         let mut inner = self.inner.lock();
-        std::mem::replace(
+        let store = std::mem::replace(
             &mut inner.store,
             Box::new(natrium_store::MemoryStore::new(StoreLimits::default())),
-        )
+        );
+        self.recount(&mut inner);
+        store
     }
 
     /// Checks `msg` against the stream's rules and the publisher's expectations, and
@@ -418,6 +438,9 @@ impl Stream {
         let config = &inner.config;
         if config.sealed {
             return Err(ApiError::stream_sealed());
+        }
+        if let Some(refused) = self.usage.refuse(config.storage) {
+            return Err(refused);
         }
         let size = msg.headers.map_or(0, <[u8]>::len) + msg.payload.len();
         if config.max_msg_size > 0 && size > config.max_msg_size as usize {
@@ -752,6 +775,7 @@ impl Stream {
                 tracing::error!("stream {}: removing message {seq}: {e}", self.name);
             }
         }
+        self.recount(&mut inner);
         if let Err(e) = inner.store.flush() {
             tracing::error!("stream {}: removing messages: {e}", self.name);
         }
@@ -777,6 +801,7 @@ impl Sink for Stream {
         let (result, no_ack) = {
             let mut inner = self.inner.lock();
             let result = self.accept(&mut inner, msg);
+            self.recount(&mut inner);
             (result, inner.config.no_ack)
         };
         let Some(durable) = self.durable() else {
