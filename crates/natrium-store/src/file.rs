@@ -690,6 +690,11 @@ impl FileStore {
                 block.max_ref = block.max_ref.max(record.seq);
             }
             KIND_TOMBSTONE => {
+                // With nothing stored yet, a tombstone has nothing to remove: the message
+                // it removed was in a block deleted since (below the first sequence).
+                if self.index.msgs() == 0 {
+                    return Ok(());
+                }
                 if record.seq > self.index.last_seq() {
                     return Err("tombstone for a sequence not yet stored");
                 }
@@ -893,19 +898,13 @@ impl FileStore {
         if self.index.msgs() == 0 && self.active().has_messages {
             self.rotate()?;
             // The new block must carry the sequence state before the old ones go.
-            encode(
-                &mut self.pending,
-                KIND_MARKER,
-                first,
-                self.index.last_time(),
-                None,
-            );
-            self.write_pending()?;
-            let block = self.active();
-            block
-                .file
-                .sync_data()
-                .map_err(|e| StoreError::io(&block.path, e))?;
+            self.write_marker(first)?;
+        }
+        let dropping = self.blocks.len() > 1 && self.blocks[0].max_ref < first;
+        if dropping && !self.active().has_messages {
+            // The sequence state may live only in the blocks about to go (a marker there):
+            // the active block, which holds no message to imply it, must carry it first.
+            self.write_marker(first)?;
         }
         while self.blocks.len() > 1 && self.blocks[0].max_ref < first {
             let block = self.blocks.remove(0);
@@ -915,6 +914,24 @@ impl FileStore {
             tracing::debug!(block = ?block.path, "removed a block below the first sequence");
         }
         Ok(())
+    }
+
+    /// Writes a marker of the sequence state (`first`, the last time) to the active block
+    /// and syncs it, so the state survives the blocks before it being deleted.
+    fn write_marker(&mut self, first: u64) -> Result<(), StoreError> {
+        encode(
+            &mut self.pending,
+            KIND_MARKER,
+            first,
+            self.index.last_time(),
+            None,
+        );
+        self.write_pending()?;
+        let block = self.active();
+        block
+            .file
+            .sync_data()
+            .map_err(|e| StoreError::io(&block.path, e))
     }
 
     /// Where message `seq`, at `offset` in its block, is. (A block id that is not there makes
