@@ -140,6 +140,23 @@ async fn every_consume_mode_reads_every_message_once() {
             "js-push-ack-none",
         ),
         (&["--msgs", "2500", "--ordered"], "js-ordered"),
+        (
+            &["--msgs", "2200", "--client", "raw", "--batch", "64"],
+            "js-consume-raw",
+        ),
+        (
+            &[
+                "--msgs",
+                "900",
+                "--client",
+                "raw",
+                "--ack",
+                "none",
+                "--storage",
+                "memory",
+            ],
+            "js-consume-raw-ack-none",
+        ),
         // Again on the same stream and storage: purged, sequences continue, new consumer.
         (&["--msgs", "1000", "--batch", "7"], "js-consume"),
     ] {

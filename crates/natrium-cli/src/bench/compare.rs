@@ -870,6 +870,7 @@ fn consume_settings(
         ack,
         double_ack: false,
         pull,
+        client: super::jetstream::JsClient::Nats,
         progress: false,
     }
 }

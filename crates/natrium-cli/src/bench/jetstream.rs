@@ -276,6 +276,8 @@ pub struct ConsumeSettings {
     pub double_ack: bool,
     /// How messages are pulled.
     pub pull: Pull,
+    /// The consuming client (raw: continuous pull only).
+    pub client: JsClient,
     /// Whether to draw a progress bar.
     pub progress: bool,
 }
@@ -284,6 +286,12 @@ impl ConsumeSettings {
     /// The workload name in reports.
     fn workload(&self) -> &'static str {
         match (self.pull, self.ack, self.double_ack) {
+            (Pull::Stream(_), ConsumeAck::None, _) if self.client == JsClient::Raw => {
+                "js-consume-raw-ack-none"
+            }
+            (Pull::Stream(_), ConsumeAck::Explicit, _) if self.client == JsClient::Raw => {
+                "js-consume-raw"
+            }
             (Pull::Stream(_), ConsumeAck::None, _) => "js-consume-ack-none",
             (Pull::Stream(_), ConsumeAck::Explicit, false) => "js-consume",
             (Pull::Stream(_), ConsumeAck::Explicit, true) => "js-consume-double-ack",
@@ -357,8 +365,33 @@ pub async fn consume(settings: &ConsumeSettings, first_seq: u64) -> anyhow::Resu
         .context("cannot create the latency histogram")?;
     let mut next_seq = first_seq;
     let last_seq = first_seq + settings.msgs - 1;
+    if settings.client == JsClient::Raw {
+        anyhow::ensure!(
+            matches!(settings.pull, Pull::Stream(_)) && !settings.double_ack,
+            "the raw consumer pulls continuously with plain acks (no --fetch, --push, --ordered or --double-ack)"
+        );
+    }
+    let mut raw = match settings.client {
+        JsClient::Raw => Some(super::raw::RawConnection::connect(&settings.url).await?),
+        JsClient::Nats => None,
+    };
     let start = Instant::now();
     match settings.pull {
+        Pull::Stream(batch) if let Some(raw) = raw.as_mut() => {
+            pull_consumer(&stream, ack_policy).await?;
+            raw.pull_consume(
+                STREAM,
+                CONSUMER,
+                settings.msgs,
+                batch as u64,
+                settings.ack == ConsumeAck::Explicit,
+                first_seq,
+                settings.size,
+                |n| progress.inc(n),
+            )
+            .await?;
+            next_seq = last_seq + 1;
+        }
         Pull::Stream(batch) => {
             let consumer = pull_consumer(&stream, ack_policy).await?;
             let mut messages = consumer
@@ -455,10 +488,14 @@ pub async fn consume(settings: &ConsumeSettings, first_seq: u64) -> anyhow::Resu
         all_acknowledged(&stream, last_seq).await?;
     }
     let received = next_seq - first_seq;
+    let client_name = match settings.client {
+        JsClient::Nats => "async-nats",
+        JsClient::Raw => "raw",
+    };
     let mut report = Report::new(
         settings.workload(),
         &settings.url,
-        "async-nats",
+        client_name,
         settings.size,
     );
     report.set_subscribers(

@@ -228,6 +228,10 @@ enum JsWorkload {
         /// ignored).
         #[arg(long, conflicts_with = "double_ack")]
         ordered: bool,
+        /// Consuming client: async-nats, or raw frames (continuous pull, acks written in
+        /// place: a client that is not the bottleneck).
+        #[arg(long, value_enum, default_value_t = jetstream::JsClient::Nats)]
+        client: jetstream::JsClient,
         /// Print the result as JSON (and no progress bar).
         #[arg(long)]
         json: bool,
@@ -423,6 +427,7 @@ pub async fn run(url: &str, args: BenchArgs) -> anyhow::Result<ExitCode> {
                     fetch,
                     push,
                     ordered,
+                    client,
                     json,
                 },
         } => {
@@ -450,6 +455,7 @@ pub async fn run(url: &str, args: BenchArgs) -> anyhow::Result<ExitCode> {
                 } else {
                     jetstream::Pull::Stream(batch)
                 },
+                client,
                 progress: !json,
             };
             let first_seq = jetstream::fill(&settings).await?;

@@ -240,6 +240,121 @@ impl RawConnection {
         Ok(acks)
     }
 
+    /// Reads `count` messages from `first_seq` on through the existing pull consumer
+    /// `consumer` of `stream`, keeping two pull requests of `batch` outstanding (a new one
+    /// each time a batch has arrived). Every delivery must be the next stream sequence,
+    /// delivered for the first time, with a payload of `size` bytes `b'n'` (what the
+    /// benchmark fill stores); with `ack` each is acknowledged (an empty `+ACK` to its reply
+    /// subject), the acks of one read written at once. Ends with a PING/PONG, so the server
+    /// has every ack. `progress` is told after every read.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn pull_consume(
+        &mut self,
+        stream: &str,
+        consumer: &str,
+        count: u64,
+        batch: u64,
+        ack: bool,
+        first_seq: u64,
+        size: usize,
+        mut progress: impl FnMut(u64),
+    ) -> anyhow::Result<()> {
+        let inbox = format!("_INBOX.{}", nuid::next());
+        self.subscribe(&[(inbox.clone(), None)]).await?;
+        let body = format!("{{\"batch\":{batch}}}");
+        let request = format!(
+            "PUB $JS.API.CONSUMER.MSG.NEXT.{stream}.{consumer} {inbox} {}\r\n{body}\r\n",
+            body.len()
+        );
+        let (mut requested, mut received) = (0u64, 0u64);
+        let mut next_seq = first_seq;
+        let mut out = Vec::with_capacity(WRITE_BATCH);
+        while received < count {
+            while requested < count && requested - received < 2 * batch {
+                out.extend_from_slice(request.as_bytes());
+                requested += batch;
+            }
+            if !out.is_empty() {
+                self.stream.write_all(&out).await?;
+                out.clear();
+            }
+            let read = tokio::time::timeout(HANDSHAKE_TIMEOUT, self.read_more())
+                .await
+                .context("no message in time")??;
+            if read == 0 {
+                bail!("the server closed the connection");
+            }
+            let got = self.parse_deliveries(&mut next_seq, size, ack.then_some(&mut out))?;
+            received += got;
+            progress(got);
+        }
+        out.extend_from_slice(b"PING\r\n");
+        self.stream.write_all(&out).await?;
+        tokio::time::timeout(HANDSHAKE_TIMEOUT, self.await_pong())
+            .await
+            .context("the server did not confirm the acknowledgements in time")?
+    }
+
+    /// Consumes the complete JetStream deliveries in the buffer (see [`Self::pull_consume`]
+    /// for the checks), appending an ack frame per message to `acks` when given; answers
+    /// PINGs. Returns the number of messages.
+    fn parse_deliveries(
+        &mut self,
+        next_seq: &mut u64,
+        size: usize,
+        mut acks: Option<&mut Vec<u8>>,
+    ) -> anyhow::Result<u64> {
+        let mut msgs = 0u64;
+        while let Some(line_end) = memchr::memmem::find(&self.buffer, b"\r\n") {
+            let line = &self.buffer[..line_end];
+            if !line.starts_with(b"MSG ") {
+                let text = String::from_utf8_lossy(line).into_owned();
+                self.buffer.advance(line_end + 2);
+                if text.starts_with("-ERR") {
+                    bail!("server error: {text}");
+                }
+                if text == "PING" {
+                    if let Some(acks) = acks.as_deref_mut() {
+                        acks.extend_from_slice(b"PONG\r\n");
+                    }
+                }
+                continue;
+            }
+            let malformed = || format!("malformed MSG line {:?}", String::from_utf8_lossy(line));
+            // MSG <subject> <sid> <reply> <size>
+            let mut fields = line.split(|b| *b == b' ').skip(3);
+            let reply = fields.next().with_context(malformed)?;
+            let len: usize = fields
+                .next()
+                .and_then(|s| std::str::from_utf8(s).ok())
+                .and_then(|s| s.parse().ok())
+                .with_context(malformed)?;
+            let frame = line_end + 2 + len + 2;
+            if self.buffer.len() < frame {
+                break;
+            }
+            let (delivered, seq) = ack_numbers(reply).with_context(malformed)?;
+            anyhow::ensure!(
+                seq == *next_seq && delivered == 1,
+                "got stream sequence {seq} (delivery {delivered}), expected {next_seq} (delivery 1)"
+            );
+            let payload = &self.buffer[line_end + 2..line_end + 2 + len];
+            anyhow::ensure!(
+                len == size && payload.iter().all(|&b| b == b'n'),
+                "message {seq} has a wrong payload"
+            );
+            if let Some(acks) = acks.as_deref_mut() {
+                acks.extend_from_slice(b"PUB ");
+                acks.extend_from_slice(reply);
+                acks.extend_from_slice(b" 0\r\n\r\n");
+            }
+            *next_seq += 1;
+            msgs += 1;
+            self.buffer.advance(frame);
+        }
+        Ok(msgs)
+    }
+
     /// Reads `MSG` frames, calling `on_batch(messages, payload_bytes)` after each read, until
     /// `on_batch` returns `false`, `done` fires, the connection closes, or nothing arrives for `first_wait`
     /// (before the first message) or `idle` (after it). Returns `Ok(())` in all those cases;
@@ -348,6 +463,23 @@ impl RawConnection {
     }
 }
 
+/// The delivery count and stream sequence of a `$JS.ACK` reply subject, in its v1 form
+/// (`$JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<cseq>.<ts>.<pending>`) or its v2 form
+/// (with domain and account hash after `$JS.ACK`, and an optional token at the end).
+fn ack_numbers(reply: &[u8]) -> Option<(u64, u64)> {
+    let tokens: Vec<&[u8]> = reply.split(|b| *b == b'.').collect();
+    let (delivered, seq) = match tokens.len() {
+        9 => (tokens[4], tokens[5]),
+        11 | 12 => (tokens[6], tokens[7]),
+        _ => return None,
+    };
+    if tokens[..2] != [&b"$JS"[..], &b"ACK"[..]] {
+        return None;
+    }
+    let number = |t: &[u8]| std::str::from_utf8(t).ok()?.parse().ok();
+    Some((number(delivered)?, number(seq)?))
+}
+
 /// `PUB` frames for a repeating cycle of subjects, encoded once; a prefix of the cycle is
 /// a whole number of frames.
 struct FrameCycle {
@@ -410,6 +542,20 @@ mod tests {
             ("nats://localhost:4222".to_owned(), None)
         );
         assert!(socket_address("tls://localhost:4222").is_err());
+    }
+
+    #[test]
+    fn ack_subjects_give_delivery_count_and_stream_sequence() {
+        assert_eq!(
+            ack_numbers(b"$JS.ACK.S.C.1.42.42.1700000000.7"),
+            Some((1, 42))
+        );
+        assert_eq!(
+            ack_numbers(b"$JS.ACK.hub.ACCHASH.S.C.3.9.8.1700000000.0.tok"),
+            Some((3, 9))
+        );
+        assert_eq!(ack_numbers(b"$JS.ACK.S.C.x.42.42.1.7"), None);
+        assert_eq!(ack_numbers(b"_INBOX.a.b.c.d.e.f.g.h"), None);
     }
 
     #[test]
