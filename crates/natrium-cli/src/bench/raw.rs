@@ -284,7 +284,7 @@ impl RawConnection {
             if read == 0 {
                 bail!("the server closed the connection");
             }
-            let got = self.parse_deliveries(&mut next_seq, size, ack.then_some(&mut out))?;
+            let got = self.parse_deliveries(&mut next_seq, size, ack, &mut out)?;
             received += got;
             progress(got);
         }
@@ -296,13 +296,14 @@ impl RawConnection {
     }
 
     /// Consumes the complete JetStream deliveries in the buffer (see [`Self::pull_consume`]
-    /// for the checks), appending an ack frame per message to `acks` when given; answers
-    /// PINGs. Returns the number of messages.
+    /// for the checks), appending to `out` an ack frame per message when `ack`, and a PONG
+    /// per PING. Returns the number of messages.
     fn parse_deliveries(
         &mut self,
         next_seq: &mut u64,
         size: usize,
-        mut acks: Option<&mut Vec<u8>>,
+        ack: bool,
+        out: &mut Vec<u8>,
     ) -> anyhow::Result<u64> {
         let mut msgs = 0u64;
         while let Some(line_end) = memchr::memmem::find(&self.buffer, b"\r\n") {
@@ -314,9 +315,7 @@ impl RawConnection {
                     bail!("server error: {text}");
                 }
                 if text == "PING" {
-                    if let Some(acks) = acks.as_deref_mut() {
-                        acks.extend_from_slice(b"PONG\r\n");
-                    }
+                    out.extend_from_slice(b"PONG\r\n");
                 }
                 continue;
             }
@@ -343,10 +342,10 @@ impl RawConnection {
                 len == size && payload.iter().all(|&b| b == b'n'),
                 "message {seq} has a wrong payload"
             );
-            if let Some(acks) = acks.as_deref_mut() {
-                acks.extend_from_slice(b"PUB ");
-                acks.extend_from_slice(reply);
-                acks.extend_from_slice(b" 0\r\n\r\n");
+            if ack {
+                out.extend_from_slice(b"PUB ");
+                out.extend_from_slice(reply);
+                out.extend_from_slice(b" 0\r\n\r\n");
             }
             *next_seq += 1;
             msgs += 1;
