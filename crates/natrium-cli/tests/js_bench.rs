@@ -157,6 +157,22 @@ async fn every_consume_mode_reads_every_message_once() {
             ],
             "js-consume-raw-ack-none",
         ),
+        (
+            &[
+                "--msgs", "700", "--client", "raw", "--fetch", "--batch", "50",
+            ],
+            "js-fetch-raw",
+        ),
+        (
+            &["--msgs", "1200", "--client", "raw", "--push"],
+            "js-push-raw",
+        ),
+        (
+            &[
+                "--msgs", "600", "--client", "raw", "--push", "--ack", "none",
+            ],
+            "js-push-raw-ack-none",
+        ),
         // Again on the same stream and storage: purged, sequences continue, new consumer.
         (&["--msgs", "1000", "--batch", "7"], "js-consume"),
     ] {

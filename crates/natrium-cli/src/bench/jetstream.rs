@@ -292,6 +292,16 @@ impl ConsumeSettings {
             (Pull::Stream(_), ConsumeAck::Explicit, _) if self.client == JsClient::Raw => {
                 "js-consume-raw"
             }
+            (Pull::Fetch(_), ConsumeAck::None, _) if self.client == JsClient::Raw => {
+                "js-fetch-raw-ack-none"
+            }
+            (Pull::Fetch(_), ConsumeAck::Explicit, _) if self.client == JsClient::Raw => {
+                "js-fetch-raw"
+            }
+            (Pull::Push, ConsumeAck::None, _) if self.client == JsClient::Raw => {
+                "js-push-raw-ack-none"
+            }
+            (Pull::Push, ConsumeAck::Explicit, _) if self.client == JsClient::Raw => "js-push-raw",
             (Pull::Stream(_), ConsumeAck::None, _) => "js-consume-ack-none",
             (Pull::Stream(_), ConsumeAck::Explicit, false) => "js-consume",
             (Pull::Stream(_), ConsumeAck::Explicit, true) => "js-consume-double-ack",
@@ -367,29 +377,45 @@ pub async fn consume(settings: &ConsumeSettings, first_seq: u64) -> anyhow::Resu
     let last_seq = first_seq + settings.msgs - 1;
     if settings.client == JsClient::Raw {
         anyhow::ensure!(
-            matches!(settings.pull, Pull::Stream(_)) && !settings.double_ack,
-            "the raw consumer pulls continuously with plain acks (no --fetch, --push, --ordered or --double-ack)"
+            settings.pull != Pull::Ordered && !settings.double_ack,
+            "the raw consumer does not do --ordered or --double-ack"
         );
     }
     let mut raw = match settings.client {
         JsClient::Raw => Some(super::raw::RawConnection::connect(&settings.url).await?),
         JsClient::Nats => None,
     };
+    let run = super::raw::RawConsume {
+        count: settings.msgs,
+        first_seq,
+        size: settings.size,
+        ack: settings.ack == ConsumeAck::Explicit,
+    };
     let start = Instant::now();
     match settings.pull {
-        Pull::Stream(batch) if let Some(raw) = raw.as_mut() => {
+        Pull::Stream(batch) | Pull::Fetch(batch) if let Some(raw) = raw.as_mut() => {
             pull_consumer(&stream, ack_policy).await?;
-            raw.pull_consume(
-                STREAM,
-                CONSUMER,
-                settings.msgs,
-                batch as u64,
-                settings.ack == ConsumeAck::Explicit,
-                first_seq,
-                settings.size,
-                |n| progress.inc(n),
-            )
-            .await?;
+            // async-nats' continuous pull keeps two requests going; a fetch waits for each.
+            let outstanding = if matches!(settings.pull, Pull::Stream(_)) {
+                2
+            } else {
+                1
+            };
+            let feed = super::raw::RawFeed::Pull {
+                stream: STREAM,
+                consumer: CONSUMER,
+                batch: batch as u64,
+                outstanding,
+            };
+            raw.consume(feed, run, |n| progress.inc(n)).await?;
+            next_seq = last_seq + 1;
+        }
+        Pull::Push if let Some(raw) = raw.as_mut() => {
+            let inbox = format!("_INBOX.{}", nuid::next());
+            raw.subscribe(&[(inbox.clone(), None)]).await?;
+            push_consumer(&stream, ack_policy, inbox).await?;
+            raw.consume(super::raw::RawFeed::Push, run, |n| progress.inc(n))
+                .await?;
             next_seq = last_seq + 1;
         }
         Pull::Stream(batch) => {
@@ -434,15 +460,7 @@ pub async fn consume(settings: &ConsumeSettings, first_seq: u64) -> anyhow::Resu
             }
         }
         Pull::Push => {
-            let consumer: jetstream::consumer::PushConsumer = stream
-                .create_consumer(jetstream::consumer::push::Config {
-                    durable_name: Some(CONSUMER.to_owned()),
-                    deliver_subject: client.new_inbox(),
-                    ack_policy,
-                    ..Default::default()
-                })
-                .await
-                .context("cannot create the benchmark consumer")?;
+            let consumer = push_consumer(&stream, ack_policy, client.new_inbox()).await?;
             let mut messages = consumer
                 .messages()
                 .await
@@ -520,6 +538,23 @@ async fn pull_consumer(
     stream
         .create_consumer(jetstream::consumer::pull::Config {
             durable_name: Some(CONSUMER.to_owned()),
+            ack_policy,
+            ..Default::default()
+        })
+        .await
+        .context("cannot create the benchmark consumer")
+}
+
+/// Creates the benchmark's durable push consumer, delivering to `deliver_subject`.
+async fn push_consumer(
+    stream: &stream::Stream,
+    ack_policy: jetstream::consumer::AckPolicy,
+    deliver_subject: String,
+) -> anyhow::Result<jetstream::consumer::PushConsumer> {
+    stream
+        .create_consumer(jetstream::consumer::push::Config {
+            durable_name: Some(CONSUMER.to_owned()),
+            deliver_subject,
             ack_policy,
             ..Default::default()
         })

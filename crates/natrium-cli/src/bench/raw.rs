@@ -26,6 +26,38 @@ const READ_SPACE: usize = 256 * 1024;
 /// The CONNECT the raw client sends: no echo suppression, no acknowledgements.
 const CONNECT: &[u8] = b"CONNECT {\"verbose\":false,\"pedantic\":false,\"tls_required\":false,\"name\":\"natrium bench\",\"lang\":\"rust\",\"version\":\"0.1.0\",\"protocol\":1,\"echo\":true,\"headers\":false,\"no_responders\":false}\r\nPING\r\n";
 
+/// How a raw consumer gets its JetStream messages.
+#[derive(Debug, Clone, Copy)]
+pub enum RawFeed<'a> {
+    /// Pull requests of `batch` for the consumer `consumer` of `stream`, at most
+    /// `outstanding` at once (a new one each time a batch has arrived).
+    Pull {
+        /// Stream name.
+        stream: &'a str,
+        /// Durable pull consumer name.
+        consumer: &'a str,
+        /// Messages per request.
+        batch: u64,
+        /// Requests outstanding at once.
+        outstanding: u64,
+    },
+    /// A push consumer delivering to a subject this connection already subscribed to.
+    Push,
+}
+
+/// What a raw consumer reads, checks and acknowledges; see [`RawConnection::consume`].
+#[derive(Debug, Clone, Copy)]
+pub struct RawConsume {
+    /// Messages to read.
+    pub count: u64,
+    /// Stream sequence of the first.
+    pub first_seq: u64,
+    /// Payload size of each.
+    pub size: usize,
+    /// Acknowledge each.
+    pub ack: bool,
+}
+
 /// A connected, handshaken raw client.
 pub struct RawConnection {
     stream: TcpStream,
@@ -240,39 +272,46 @@ impl RawConnection {
         Ok(acks)
     }
 
-    /// Reads `count` messages from `first_seq` on through the existing pull consumer
-    /// `consumer` of `stream`, keeping two pull requests of `batch` outstanding (a new one
-    /// each time a batch has arrived). Every delivery must be the next stream sequence,
-    /// delivered for the first time, with a payload of `size` bytes `b'n'` (what the
-    /// benchmark fill stores); with `ack` each is acknowledged (an empty `+ACK` to its reply
-    /// subject), the acks of one read written at once. Ends with a PING/PONG, so the server
-    /// has every ack. `progress` is told after every read.
-    #[allow(clippy::too_many_arguments)]
-    pub async fn pull_consume(
+    /// Reads `run.count` JetStream messages from `run.first_seq` on, fed as `feed` says.
+    /// Every delivery must be the next stream sequence, delivered for the first time, with
+    /// a payload of `run.size` bytes `b'n'` (what the benchmark fill stores); with `run.ack`
+    /// each is acknowledged (an empty `+ACK` to its reply subject), the acks of one read
+    /// written at once. Ends with a PING/PONG, so the server has every ack. `progress` is
+    /// told after every read.
+    pub async fn consume(
         &mut self,
-        stream: &str,
-        consumer: &str,
-        count: u64,
-        batch: u64,
-        ack: bool,
-        first_seq: u64,
-        size: usize,
+        feed: RawFeed<'_>,
+        run: RawConsume,
         mut progress: impl FnMut(u64),
     ) -> anyhow::Result<()> {
-        let inbox = format!("_INBOX.{}", nuid::next());
-        self.subscribe(&[(inbox.clone(), None)]).await?;
-        let body = format!("{{\"batch\":{batch}}}");
-        let request = format!(
-            "PUB $JS.API.CONSUMER.MSG.NEXT.{stream}.{consumer} {inbox} {}\r\n{body}\r\n",
-            body.len()
-        );
+        // The pull request frame, its batch and how many may be outstanding.
+        let pull = match feed {
+            RawFeed::Pull {
+                stream,
+                consumer,
+                batch,
+                outstanding,
+            } => {
+                let inbox = format!("_INBOX.{}", nuid::next());
+                self.subscribe(&[(inbox.clone(), None)]).await?;
+                let body = format!("{{\"batch\":{batch}}}");
+                let request = format!(
+                    "PUB $JS.API.CONSUMER.MSG.NEXT.{stream}.{consumer} {inbox} {}\r\n{body}\r\n",
+                    body.len()
+                );
+                Some((request, batch, outstanding))
+            }
+            RawFeed::Push => None,
+        };
         let (mut requested, mut received) = (0u64, 0u64);
-        let mut next_seq = first_seq;
+        let mut next_seq = run.first_seq;
         let mut out = Vec::with_capacity(WRITE_BATCH);
-        while received < count {
-            while requested < count && requested - received < 2 * batch {
-                out.extend_from_slice(request.as_bytes());
-                requested += batch;
+        while received < run.count {
+            if let Some((request, batch, outstanding)) = &pull {
+                while requested < run.count && requested - received < batch * outstanding {
+                    out.extend_from_slice(request.as_bytes());
+                    requested += batch;
+                }
             }
             if !out.is_empty() {
                 self.stream.write_all(&out).await?;
@@ -284,7 +323,7 @@ impl RawConnection {
             if read == 0 {
                 bail!("the server closed the connection");
             }
-            let got = self.parse_deliveries(&mut next_seq, size, ack, &mut out)?;
+            let got = self.parse_deliveries(&mut next_seq, run.size, run.ack, &mut out)?;
             received += got;
             progress(got);
         }
@@ -295,7 +334,7 @@ impl RawConnection {
             .context("the server did not confirm the acknowledgements in time")?
     }
 
-    /// Consumes the complete JetStream deliveries in the buffer (see [`Self::pull_consume`]
+    /// Consumes the complete JetStream deliveries in the buffer (see [`Self::consume`]
     /// for the checks), appending to `out` an ack frame per message when `ack`, and a PONG
     /// per PING. Returns the number of messages.
     fn parse_deliveries(
