@@ -602,6 +602,10 @@ impl<M: Default> Index<M> {
                 .count() as u64;
         }
         if is_all(filter) {
+            if self.msgs == self.last + 1 - self.first {
+                // No holes (the usual case): every sequence from `start` on is live.
+                return self.last + 1 - start;
+            }
             // Count the shorter side of `start`.
             let live = |range: std::ops::Range<u64>| {
                 range.filter(|&s| self.get(s).is_some()).count() as u64
