@@ -293,6 +293,21 @@ impl Side {
         self
     }
 
+    /// Records up to `count` messages answering the `index`-th pull request left waiting.
+    async fn collect_held(&mut self, index: usize, count: usize) -> &mut Self {
+        let mut sub = self.held.remove(index);
+        let messages = self.collect(&mut sub, count).await;
+        self.held.insert(index, sub);
+        let observation = json!({
+            "held": index,
+            "messages": messages.iter().map(message_json).collect::<Vec<_>>(),
+            "complete": messages.len() == count,
+        });
+        self.pulled = messages;
+        self.record(observation);
+        self
+    }
+
     /// The log with per-server values masked.
     fn masked(&self) -> Vec<Value> {
         self.log
@@ -1042,6 +1057,20 @@ differential!(
         s.pull("S", "C", r#"{"priority":3,"group":"g","no_wait":true}"#, 1).await.expect("\"status\":404");
         s.pull("S", "C", r#"{"NO_WAIT":true,"bogus":1}"#, 1).await.expect("\"status\":404");
         s.pull("S", "C", "abc", 1).await.expect("\"complete\":false");
+    }
+);
+
+differential!(
+    /// `no_wait` with `expires` (async-nats' fetch): with nothing there it waits for a
+    /// message or its expiry; after a message, the end of the stream ends it.
+    pull_no_wait_with_expires,
+    |s| {
+        s.stream("S", r#"["s.>"]"#, "").await;
+        s.consumer("S", "C", r#"{"durable_name":"C"}"#).await;
+        s.pull("S", "C", r#"{"no_wait":true,"expires":300000000,"batch":2}"#, 1).await.expect("\"status\":408");
+        s.pull("S", "C", r#"{"no_wait":true,"expires":3000000000,"batch":2}"#, 0).await;
+        s.publish("s.a", "m0").await;
+        s.collect_held(0, 2).await.expect("\"body\":\"m0\"").expect("\"status\":404");
     }
 );
 

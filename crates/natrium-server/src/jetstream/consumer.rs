@@ -23,8 +23,8 @@ use tokio_util::sync::CancellationToken;
 use super::ack::{self, AckKind};
 use super::consumer_state::{Loaded, Pending, Saved, StateLog};
 use super::consumer_types::{
-    ConsumerConfig, ConsumerInfo, NextRequest, PriorityGroupState, PriorityPolicy, SequenceInfo,
-    decode_next,
+    ConsumerConfig, ConsumerInfo, NextRequest, PriorityGroupState, PriorityPolicy, ReplayPolicy,
+    SequenceInfo, decode_next,
 };
 use super::flow_control::FlowWindow;
 use super::stream::Stream;
@@ -80,6 +80,8 @@ pub(crate) struct Policy {
     /// Push: bits per second at most (`rate_limit_bps`).
     pub rate_limit_bps: Option<u64>,
     pub start: Start,
+    /// `replay_policy: original`: stored messages go out spaced as they were stored.
+    pub replay_original: bool,
     /// Whether the consumer's state is kept on disk.
     pub durable_state: bool,
 }
@@ -130,6 +132,7 @@ impl Policy {
                 ),
                 Deliver::LastPerSubject => Start::LastPerSubject,
             },
+            replay_original: config.replay_policy == ReplayPolicy::Original,
             durable_state: !config.mem_storage,
         }
     }
@@ -167,6 +170,49 @@ struct Pull {
     delivered: u64,
 }
 
+/// `replay_policy: original` until the consumer has caught up with the messages the stream
+/// held when it started (then it delivers instantly, as nats-server).
+#[derive(Debug)]
+struct Replay {
+    /// The stream's last sequence when the consumer started.
+    until_sseq: u64,
+    /// Stored time of the last message delivered.
+    last_time: Option<i64>,
+    /// The next message and when it may go: its stored time's distance from the last one's,
+    /// counted from when it was first found.
+    held: Option<(u64, Instant)>,
+}
+
+impl Replay {
+    /// Gaps up to this are not waited for (as nats-server).
+    const MIN_GAP: Duration = Duration::from_millis(1);
+
+    /// Whether message `sseq` stored at `time` may go now; `Err(due)` when not yet.
+    fn ready(&mut self, sseq: u64, time: i64, now: Instant) -> Result<(), Instant> {
+        let Some(last) = self.last_time else {
+            return Ok(());
+        };
+        let due = match self.held {
+            Some((held, due)) if held == sseq => due,
+            _ => {
+                let gap = Duration::from_nanos(u64::try_from(time - last).unwrap_or(0));
+                if gap <= Self::MIN_GAP {
+                    return Ok(());
+                }
+                let due = now + gap;
+                self.held = Some((sseq, due));
+                due
+            }
+        };
+        if due <= now { Ok(()) } else { Err(due) }
+    }
+
+    fn delivered(&mut self, time: i64) {
+        self.last_time = Some(time);
+        self.held = None;
+    }
+}
+
 /// The consumer's mutable state.
 struct State {
     policy: Policy,
@@ -185,6 +231,8 @@ struct State {
     flow: FlowWindow,
     /// Rate limit: nothing more goes out before then.
     rate_next: Option<Instant>,
+    /// `replay_policy: original`, while replaying.
+    replay: Option<Replay>,
     dirty: bool,
     subs: Vec<InternalSub>,
     deleted: bool,
@@ -335,6 +383,7 @@ impl Consumer {
             saved.journal_changes();
         }
         let log = dir.clone().map(|d| StateLog::new(d, sync_always));
+        let replay = policy.replay_original;
         let consumer = Arc::new(Consumer {
             stream: Arc::downgrade(stream),
             stream_name: stream.name().to_owned(),
@@ -359,6 +408,11 @@ impl Consumer {
                 next_push_heartbeat: None,
                 flow: FlowWindow::default(),
                 rate_next: None,
+                replay: replay.then(|| Replay {
+                    until_sseq: stream.state().last_seq,
+                    last_time: None,
+                    held: None,
+                }),
                 dirty: true,
                 subs: Vec::new(),
                 deleted: false,
@@ -797,6 +851,7 @@ impl Consumer {
         // walk of the index), then one less per first delivery.
         let mut remaining: Option<u64> = None;
         let mut ack_pending_full = false;
+        let mut replay_due = None;
         while delivered < STEP_LIMIT && paused_for.is_none() {
             if let Some(max) = st.policy.max_ack_pending
                 && st.policy.ack != AckPolicy::None
@@ -826,6 +881,13 @@ impl Consumer {
                 break;
             };
             let sseq = msg.seq;
+            if let Some(replay) = &mut st.replay
+                && let Err(due) = replay.ready(sseq, msg.time, now)
+            {
+                put_back(st, sseq);
+                replay_due = Some(due);
+                break;
+            }
             let size = (msg.subject.len()
                 + msg.headers.as_ref().map_or(0, Bytes::len)
                 + msg.payload.len()) as u64;
@@ -905,6 +967,9 @@ impl Consumer {
             }
             st.dirty = true;
             st.last_delivery = Some(wall);
+            if let Some(replay) = &mut st.replay {
+                replay.delivered(msg.time);
+            }
             let (headers, payload) = if st.policy.headers_only {
                 let mut h = match &msg.headers {
                     Some(h) => {
@@ -970,14 +1035,27 @@ impl Consumer {
                 });
             }
         }
+        // Caught up with what the stream held at the start: no more replay.
+        if st
+            .replay
+            .as_ref()
+            .is_some_and(|r| replay_due.is_none() && st.saved.next_sseq > r.until_sseq)
+        {
+            st.replay = None;
+        }
         if delivered > 0 {
             st.next_push_heartbeat = st.policy.idle_heartbeat.map(|h| now + h);
         }
         // no_wait requests end now, with "No Messages" (also after a partial batch); one
         // that got messages until max_ack_pending stopped it just ends, as in nats-server.
+        // One with `expires` that got nothing yet waits for a message (or expires), and a
+        // message held back by replay is not "no message": they wait for it.
         let mut kept = VecDeque::with_capacity(st.waiting.len());
         for pull in st.waiting.drain(..) {
-            if pull.no_wait {
+            if pull.no_wait
+                && replay_due.is_none()
+                && (pull.expires.is_none() || pull.delivered > 0)
+            {
                 if !(ack_pending_full && pull.delivered > 0) {
                     out.push(status_to(&pull.reply, status::line(404, "No Messages")));
                 }
@@ -1030,6 +1108,7 @@ impl Consumer {
         if delivered >= STEP_LIMIT {
             consider(Some(now));
         }
+        consider(replay_due);
         if let Some(left) = paused_for {
             consider(Some(now + left));
         }
