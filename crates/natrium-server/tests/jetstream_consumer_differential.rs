@@ -1075,6 +1075,47 @@ differential!(
 );
 
 differential!(
+    /// `sample_freq` "100%": every explicit acknowledgement (`+ACK`, `+NXT`) is published as
+    /// an ack metric; NAK, TERM and progress are not, nor anything without `sample_freq` or
+    /// with ack policy all. Ack policy none has no ack subscription at all.
+    ack_sampling_metrics,
+    |s| {
+        s.stream("S", r#"["s.>"]"#, "").await;
+        for i in 0..4 {
+            s.publish("s.a", &format!("m{i}")).await;
+        }
+        s.consumer("S", "C", r#"{"durable_name":"C","ack_policy":"explicit","sample_freq":"100%"}"#).await;
+        s.consumer("S", "N", r#"{"durable_name":"N","ack_policy":"explicit"}"#).await;
+        s.consumer("S", "A", r#"{"durable_name":"A","ack_policy":"all","sample_freq":"100%"}"#).await;
+        s.watch("$JS.EVENT.METRIC.CONSUMER.ACK.S.C").await;
+        s.watch("$JS.EVENT.METRIC.CONSUMER.ACK.S.N").await;
+        s.pull("S", "C", r#"{"batch":1}"#, 1).await;
+        s.ack_sync(0, "+WPI").await;
+        s.ack_sync(0, "-NAK").await;
+        s.pull("S", "C", r#"{"batch":1}"#, 1).await.expect("\"body\":\"m0\"");
+        s.ack_sync(0, "+ACK").await;
+        s.collect_watch(0, 1).await.expect("io.nats.jetstream.metric.v1.consumer_ack").expect("\"deliveries\":2");
+        s.pull("S", "C", r#"{"batch":1}"#, 1).await;
+        s.ack_next(0, r#"{"batch":1}"#, 1).await.expect("\"body\":\"m2\"");
+        s.ack_sync(0, "+TERM").await;
+        s.collect_watch(0, 2).await.expect("\"stream_seq\":2").expect("\"complete\":false");
+        s.pull("S", "N", r#"{"batch":1}"#, 1).await;
+        s.ack_sync(0, "").await;
+        s.collect_watch(1, 1).await.expect("\"complete\":false");
+        // Nor with ack policy all.
+        s.watch("$JS.EVENT.METRIC.CONSUMER.ACK.S.A").await;
+        s.pull("S", "A", r#"{"batch":1}"#, 1).await;
+        s.ack_sync(0, "").await.expect("\"body\":\"\"");
+        s.collect_watch(2, 1).await.expect("\"complete\":false");
+        // Without acknowledgements there is nobody to acknowledge to.
+        s.consumer("S", "X", r#"{"durable_name":"X","ack_policy":"none"}"#).await;
+        s.pull("S", "X", r#"{"batch":1}"#, 1).await;
+        s.ack_sync(0, "").await.expect("no_responders");
+        s.ack_next(0, "", 1).await.expect("503");
+    }
+);
+
+differential!(
     /// Pull requests to a push consumer, and to what does not exist.
     pull_on_push_or_missing_consumer,
     |s| {

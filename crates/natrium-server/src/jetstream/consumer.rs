@@ -23,6 +23,10 @@ use tokio_util::sync::CancellationToken;
 use super::ack::{self, AckKind};
 use super::consumer_state::{Loaded, Pending, Saved, StateLog};
 use super::consumer_types::{
+    AckMetric, EventHeader, MaxDeliverAdvisory, NakAdvisory, TerminatedAdvisory, advisory_subject,
+    advisory_type,
+};
+use super::consumer_types::{
     ConsumerConfig, ConsumerInfo, NextRequest, PriorityGroupState, PriorityPolicy, ReplayPolicy,
     SequenceInfo, decode_next,
 };
@@ -82,6 +86,8 @@ pub(crate) struct Policy {
     pub start: Start,
     /// `replay_policy: original`: stored messages go out spaced as they were stored.
     pub replay_original: bool,
+    /// Percentage of explicit acknowledgements sampled as ack metrics (`sample_freq`).
+    pub sample_percent: u32,
     /// Whether the consumer's state is kept on disk.
     pub durable_state: bool,
 }
@@ -133,6 +139,7 @@ impl Policy {
                 Deliver::LastPerSubject => Start::LastPerSubject,
             },
             replay_original: config.replay_policy == ReplayPolicy::Original,
+            sample_percent: config.sample_percent(),
             durable_state: !config.mem_storage,
         }
     }
@@ -418,10 +425,14 @@ impl Consumer {
                 deleted: false,
             }),
         });
-        let ack_subject = format!("{}{}.{}.>", ack::PREFIX, consumer.stream_name, name);
-        let sink: Arc<dyn Sink> = Arc::new(AckSink(Arc::downgrade(&consumer)));
-        if let Some(sub) = consumer.port.subscribe(ack_subject.as_bytes(), None, sink) {
-            consumer.state.lock().subs.push(sub);
+        // Ack policy none listens for no acknowledgements: nats-server has no responder
+        // there (and it can't be updated).
+        if consumer.state.lock().policy.ack != AckPolicy::None {
+            let ack_subject = format!("{}{}.{}.>", ack::PREFIX, consumer.stream_name, name);
+            let sink: Arc<dyn Sink> = Arc::new(AckSink(Arc::downgrade(&consumer)));
+            if let Some(sub) = consumer.port.subscribe(ack_subject.as_bytes(), None, sink) {
+                consumer.state.lock().subs.push(sub);
+            }
         }
         let fc_subject = format!("$JS.FC.{}.{name}.>", consumer.stream_name);
         let sink: Arc<dyn Sink> = Arc::new(FlowControlSink(Arc::downgrade(&consumer)));
@@ -703,8 +714,12 @@ impl Consumer {
             AckKind::Ack | AckKind::Next(_) => {
                 match st.policy.ack {
                     AckPolicy::Explicit => {
-                        if st.saved.remove_pending(d.stream_seq).is_some() {
+                        if let Some(p) = st.saved.remove_pending(d.stream_seq) {
                             out.acked.push(d.stream_seq);
+                            if should_sample(st.policy.sample_percent) {
+                                out.advisory =
+                                    Some(ack_metric(&self.stream_name, &self.name, d, p.time));
+                            }
                         }
                     }
                     AckPolicy::All => {
@@ -1270,70 +1285,86 @@ fn status_to(to: &[u8], headers: Vec<u8>) -> Outgoing {
     }
 }
 
-fn advisory_id() -> String {
-    nuid::next().to_string()
+/// An advisory (or metric) of this consumer: `body` to `<prefix>.<stream>.<consumer>`.
+fn advisory<T: serde::Serialize>(prefix: &str, stream: &str, consumer: &str, body: &T) -> Outgoing {
+    Outgoing {
+        to: advisory_subject::for_consumer(prefix, stream, consumer).into_bytes(),
+        subject: None,
+        reply: None,
+        headers: None,
+        payload: Bytes::from(super::types::to_go_json(body)),
+    }
 }
 
 fn max_deliveries_advisory(stream: &str, consumer: &str, sseq: u64, deliveries: u64) -> Outgoing {
-    let body = serde_json::json!({
-        "type": "io.nats.jetstream.advisory.v1.max_deliver",
-        "id": advisory_id(),
-        "timestamp": super::types::Timestamp::now(),
-        "stream": stream,
-        "consumer": consumer,
-        "stream_seq": sseq,
-        "deliveries": deliveries,
-    });
-    Outgoing {
-        to: format!("$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.{stream}.{consumer}").into_bytes(),
-        subject: None,
-        reply: None,
-        headers: None,
-        payload: Bytes::from(super::types::to_go_json(&body)),
-    }
+    let body = MaxDeliverAdvisory {
+        event: EventHeader::new(advisory_type::MAX_DELIVER),
+        stream: stream.to_owned(),
+        consumer: consumer.to_owned(),
+        stream_seq: sseq,
+        deliveries,
+        domain: String::new(),
+    };
+    advisory(advisory_subject::MAX_DELIVERIES, stream, consumer, &body)
 }
 
 fn nak_advisory(stream: &str, consumer: &str, d: ack::Delivered) -> Outgoing {
-    let body = serde_json::json!({
-        "type": "io.nats.jetstream.advisory.v1.nak",
-        "id": advisory_id(),
-        "timestamp": Timestamp::now(),
-        "stream": stream,
-        "consumer": consumer,
-        "consumer_seq": d.consumer_seq,
-        "stream_seq": d.stream_seq,
-        "deliveries": d.deliveries,
-    });
-    Outgoing {
-        to: format!("$JS.EVENT.ADVISORY.CONSUMER.MSG_NAKED.{stream}.{consumer}").into_bytes(),
-        subject: None,
-        reply: None,
-        headers: None,
-        payload: Bytes::from(super::types::to_go_json(&body)),
-    }
+    let body = NakAdvisory {
+        event: EventHeader::new(advisory_type::NAK),
+        stream: stream.to_owned(),
+        consumer: consumer.to_owned(),
+        consumer_seq: d.consumer_seq,
+        stream_seq: d.stream_seq,
+        deliveries: d.deliveries,
+        domain: String::new(),
+    };
+    advisory(advisory_subject::MSG_NAKED, stream, consumer, &body)
 }
 
 fn terminated_advisory(stream: &str, consumer: &str, d: ack::Delivered, reason: &str) -> Outgoing {
-    let mut body = serde_json::json!({
-        "type": "io.nats.jetstream.advisory.v1.terminated",
-        "id": advisory_id(),
-        "timestamp": super::types::Timestamp::now(),
-        "stream": stream,
-        "consumer": consumer,
-        "consumer_seq": d.consumer_seq,
-        "stream_seq": d.stream_seq,
-        "deliveries": d.deliveries,
-    });
-    if !reason.is_empty() {
-        body["reason"] = serde_json::Value::String(reason.to_owned());
+    let body = TerminatedAdvisory {
+        event: EventHeader::new(advisory_type::TERMINATED),
+        stream: stream.to_owned(),
+        consumer: consumer.to_owned(),
+        consumer_seq: d.consumer_seq,
+        stream_seq: d.stream_seq,
+        deliveries: d.deliveries,
+        reason: reason.to_owned(),
+        domain: String::new(),
+    };
+    advisory(advisory_subject::MSG_TERMINATED, stream, consumer, &body)
+}
+
+/// Whether to sample one acknowledgement at `percent` (`sample_freq`). nats-server draws
+/// 0..100 and samples when the draw is at most the percentage (so "50%" samples 51 of 100).
+fn should_sample(percent: u32) -> bool {
+    match percent {
+        0 => false,
+        100.. => true,
+        p => fastrand::u32(0..100) <= p,
     }
-    Outgoing {
-        to: format!("$JS.EVENT.ADVISORY.CONSUMER.MSG_TERMINATED.{stream}.{consumer}").into_bytes(),
-        subject: None,
-        reply: None,
-        headers: None,
-        payload: Bytes::from(super::types::to_go_json(&body)),
-    }
+}
+
+/// The ack metric of `sample_freq`: the acknowledged delivery and how long it took.
+fn ack_metric(stream: &str, consumer: &str, d: ack::Delivered, delivered_at: i64) -> Outgoing {
+    let now = Timestamp::now();
+    let body = AckMetric {
+        stream: stream.to_owned(),
+        consumer: consumer.to_owned(),
+        consumer_seq: d.consumer_seq,
+        stream_seq: d.stream_seq,
+        ack_time: now
+            .unix_nanos()
+            .and_then(|n| i64::try_from(n).ok())
+            .map_or(0, |n| n.saturating_sub(delivered_at)),
+        deliveries: d.deliveries,
+        domain: String::new(),
+        event: EventHeader {
+            timestamp: now,
+            ..EventHeader::new(advisory_type::ACK_METRIC)
+        },
+    };
+    advisory(advisory_subject::ACK_METRIC, stream, consumer, &body)
 }
 
 /// The delivery task of one consumer.
@@ -1497,5 +1528,19 @@ impl Durable for Consumer {
             );
             b"-ERR".to_vec()
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::should_sample;
+
+    #[test]
+    fn sampling_takes_about_the_configured_share_of_acknowledgements() {
+        assert!((0..1000).all(|_| !should_sample(0)));
+        assert!((0..1000).all(|_| should_sample(100)));
+        let taken = (0..10_000).filter(|_| should_sample(50)).count();
+        // nats-server's rule samples 51 of 100 draws; far from both 0 and all.
+        assert!((4_500..5_700).contains(&taken), "{taken} of 10000");
     }
 }
