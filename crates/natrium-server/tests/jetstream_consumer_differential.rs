@@ -75,8 +75,10 @@ struct Side {
     reference_log: Vec<Value>,
     /// The compared side missed something the reference answered: wait less from now on.
     behind: bool,
-    /// Generated ephemeral names and their placeholders.
+    /// Generated ephemeral names and pin ids, and their placeholders.
     aliases: BTreeMap<String, String>,
+    /// The last pin id a pulled message carried.
+    pin: String,
 }
 
 impl Side {
@@ -224,9 +226,26 @@ impl Side {
             "messages": messages.iter().map(message_json).collect::<Vec<_>>(),
             "complete": messages.len() == count,
         });
+        self.learn_pins(&messages);
         self.pulled = messages;
         self.record(observation);
         self
+    }
+
+    /// Pin ids (`Nats-Pin-Id`) are random: give each a placeholder, and remember the last.
+    fn learn_pins(&mut self, messages: &[Message]) {
+        for message in messages {
+            let pin = message
+                .headers
+                .as_ref()
+                .and_then(|h| h.get("Nats-Pin-Id"))
+                .map(|v| v.as_str().to_string());
+            if let Some(pin) = pin {
+                let alias = format!("<pin-{}>", self.aliases.len() + 1);
+                self.aliases.entry(pin.clone()).or_insert(alias);
+                self.pin = pin;
+            }
+        }
     }
 
     /// Up to `count` messages from `sub`; a final status (not 100) ends early.
@@ -399,6 +418,12 @@ fn mask(value: &mut Value, aliases: &BTreeMap<String, String>) {
             if let Some(alias) = aliases.get(text.as_str()) {
                 *text = alias.clone();
             }
+            // Pin ids also appear inside pull request payloads.
+            for (id, alias) in aliases.iter().filter(|(_, a)| a.starts_with("<pin-")) {
+                if text.contains(id.as_str()) {
+                    *text = text.replace(id.as_str(), alias);
+                }
+            }
         }
         _ => {}
     }
@@ -513,6 +538,7 @@ impl Pair {
             reference_log: Vec::new(),
             behind: false,
             aliases: BTreeMap::new(),
+            pin: String::new(),
         };
         [
             side(
@@ -1112,6 +1138,57 @@ differential!(
         s.pull("S", "X", r#"{"batch":1}"#, 1).await;
         s.ack_sync(0, "").await.expect("no_responders");
         s.ack_next(0, "", 1).await.expect("503");
+    }
+);
+
+differential!(
+    /// `pinned_client`: the first request of the group is pinned (`Nats-Pin-Id` on its
+    /// messages, a PINNED advisory, the pin in consumer info); others wait; a wrong id is
+    /// refused (423) at once, a stale one when a message comes; `CONSUMER.UNPIN` and the
+    /// pin TTL end the pin (UNPINNED advisory, reason admin / timeout).
+    pinned_client_priority_group,
+    |s| {
+        s.stream("S", r#"["s.>"]"#, "").await;
+        for i in 0..5 {
+            s.publish("s.a", &format!("m{i}")).await;
+        }
+        s.consumer("S", "P", r#"{"durable_name":"P","ack_policy":"explicit","priority_policy":"pinned_client","priority_groups":["g"],"priority_timeout":1000000000}"#).await;
+        s.watch("$JS.EVENT.ADVISORY.CONSUMER.PINNED.S.P").await;
+        s.watch("$JS.EVENT.ADVISORY.CONSUMER.UNPINNED.S.P").await;
+        s.pull("S", "P", r#"{"group":"g","batch":1}"#, 1).await.expect("Nats-Pin-Id").expect("\"body\":\"m0\"");
+        s.collect_watch(0, 1).await.expect("consumer_group_pinned").expect("\"pinned_id\"");
+        s.info("S", "P").await.expect("pinned_client_id");
+        s.pull("S", "P", r#"{"group":"g","batch":1,"expires":300000000}"#, 1).await.expect("\"status\":408");
+        s.pull("S", "P", r#"{"group":"g","batch":1,"id":"WRONG"}"#, 1).await.expect("Nats-Pin-Id mismatch");
+        let pin = s.pin.clone();
+        s.pull("S", "P", &format!(r#"{{"group":"g","batch":1,"id":"{pin}"}}"#), 1).await.expect("\"body\":\"m1\"");
+        s.req("$JS.API.CONSUMER.UNPIN.S.P", "{}").await.expect("consumer group not specified");
+        s.req("$JS.API.CONSUMER.UNPIN.S.P", r#"{"group":"a.b"}"#).await.expect(&err(10162));
+        s.req("$JS.API.CONSUMER.UNPIN.S.P", r#"{"group":"x"}"#).await.expect(&err(10160));
+        s.req("$JS.API.CONSUMER.UNPIN.S.NOPE", r#"{"group":"g"}"#).await.expect(&err(10014));
+        s.req("$JS.API.CONSUMER.UNPIN.S.P", r#"{"group":"g"}"#).await.expect("consumer_unpin_response");
+        s.collect_watch(1, 1).await.expect("\"reason\":\"admin\"");
+        s.pull("S", "P", &format!(r#"{{"group":"g","batch":1,"id":"{pin}"}}"#), 1).await.expect("Nats-Wrong-Pin-Id");
+        s.pull("S", "P", r#"{"group":"g","batch":1}"#, 1).await.expect("\"body\":\"m2\"");
+        s.collect_watch(0, 1).await.expect("consumer_group_pinned");
+        s.collect_watch(1, 1).await.expect("\"reason\":\"timeout\"");
+        s.info("S", "P").await.expect("\"pinned_ts\":\"0001-01-01T00:00:00Z\"");
+    }
+);
+
+differential!(
+    /// `overflow`: a waiting request with `min_pending` is served only once that many
+    /// messages are pending.
+    overflow_priority_group_waits_for_min_pending,
+    |s| {
+        s.stream("S", r#"["s.>"]"#, "").await;
+        s.consumer("S", "O", r#"{"durable_name":"O","ack_policy":"explicit","priority_policy":"overflow","priority_groups":["g"]}"#).await;
+        s.pull("S", "O", r#"{"group":"g","batch":5,"min_pending":3,"expires":10000000000}"#, 0).await;
+        s.publish("s.a", "m0").await;
+        s.publish("s.a", "m1").await;
+        s.collect_held(0, 1).await.expect("\"complete\":false");
+        s.publish("s.a", "m2").await;
+        s.collect_held(0, 1).await.expect("\"body\":\"m0\"");
     }
 );
 

@@ -23,8 +23,8 @@ use tokio_util::sync::CancellationToken;
 use super::ack::{self, AckKind};
 use super::consumer_state::{Loaded, Pending, Saved, StateLog};
 use super::consumer_types::{
-    AckMetric, EventHeader, MaxDeliverAdvisory, NakAdvisory, TerminatedAdvisory, advisory_subject,
-    advisory_type,
+    AckMetric, EventHeader, MaxDeliverAdvisory, NakAdvisory, PinnedAdvisory, TerminatedAdvisory,
+    UnpinnedAdvisory, advisory_subject, advisory_type,
 };
 use super::consumer_types::{
     ConsumerConfig, ConsumerInfo, NextRequest, PriorityGroupState, PriorityPolicy, ReplayPolicy,
@@ -88,6 +88,10 @@ pub(crate) struct Policy {
     pub replay_original: bool,
     /// Percentage of explicit acknowledgements sampled as ack metrics (`sample_freq`).
     pub sample_percent: u32,
+    /// Which pull requests of a priority group are served (`priority_policy`).
+    pub priority: PriorityPolicy,
+    /// `pinned_client`: how long a pin lasts without a request from the pinned client.
+    pub pin_ttl: Duration,
     /// Whether the consumer's state is kept on disk.
     pub durable_state: bool,
 }
@@ -140,6 +144,10 @@ impl Policy {
             },
             replay_original: config.replay_policy == ReplayPolicy::Original,
             sample_percent: config.sample_percent(),
+            priority: config.priority_policy,
+            pin_ttl: config
+                .priority_timeout()
+                .unwrap_or(Duration::from_secs(120)),
             durable_state: !config.mem_storage,
         }
     }
@@ -175,6 +183,21 @@ struct Pull {
     heartbeat: Option<Duration>,
     next_heartbeat: Option<Instant>,
     delivered: u64,
+    /// Priority group fields: the group, the pin id it claims, overflow thresholds.
+    group: String,
+    pin_id: String,
+    min_pending: i64,
+    min_ack_pending: i64,
+}
+
+/// The pull client a `pinned_client` consumer serves, until it goes quiet for the pin TTL
+/// or is unpinned (`CONSUMER.UNPIN`).
+#[derive(Debug)]
+struct Pin {
+    id: String,
+    group: String,
+    since: Timestamp,
+    expires: Instant,
 }
 
 /// `replay_policy: original` until the consumer has caught up with the messages the stream
@@ -240,6 +263,8 @@ struct State {
     rate_next: Option<Instant>,
     /// `replay_policy: original`, while replaying.
     replay: Option<Replay>,
+    /// `priority_policy: pinned_client`: the pinned pull client.
+    pin: Option<Pin>,
     dirty: bool,
     subs: Vec<InternalSub>,
     deleted: bool,
@@ -420,6 +445,7 @@ impl Consumer {
                     last_time: None,
                     held: None,
                 }),
+                pin: None,
                 dirty: true,
                 subs: Vec::new(),
                 deleted: false,
@@ -599,16 +625,25 @@ impl Consumer {
             num_pending: p.num_pending,
             push_bound: p.push_bound,
             paused: p.pause_remaining.is_some(),
-            priority_groups: self
-                .config
-                .read()
-                .priority_groups
-                .iter()
-                .map(|group| PriorityGroupState {
-                    group: group.clone(),
-                    ..PriorityGroupState::default()
-                })
-                .collect(),
+            priority_groups: {
+                let st = self.state.lock();
+                self.config
+                    .read()
+                    .priority_groups
+                    .iter()
+                    .map(|group| match &st.pin {
+                        Some(pin) if pin.group == *group => PriorityGroupState {
+                            group: group.clone(),
+                            pinned_client_id: pin.id.clone(),
+                            pinned_ts: pin.since,
+                        },
+                        _ => PriorityGroupState {
+                            group: group.clone(),
+                            ..PriorityGroupState::default()
+                        },
+                    })
+                    .collect()
+            },
             pause_remaining: p
                 .pause_remaining
                 .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX)),
@@ -643,13 +678,22 @@ impl Consumer {
             let config = self.config.read();
             match next.check(&config) {
                 Err(refusal) => Some(refusal.status_line().into_bytes()),
-                // No client is ever pinned yet (pin assignment is not implemented), so any
-                // pin id is the wrong one.
-                Ok(())
-                    if config.priority_policy == PriorityPolicy::PinnedClient
-                        && !next.id.is_empty() =>
-                {
-                    Some(status::with_pending(423, "Nats-Wrong-Pin-Id", 0, 0))
+                // The pinned client's request keeps its pin; another pin id is refused now
+                // (a request with an id while nobody is pinned is refused when a message
+                // comes, see `select_pull`).
+                Ok(()) if config.priority_policy == PriorityPolicy::PinnedClient => {
+                    let mut st = self.state.lock();
+                    let ttl = st.policy.pin_ttl;
+                    match &mut st.pin {
+                        Some(pin) if pin.id == next.id => {
+                            pin.expires = Instant::now() + ttl;
+                            None
+                        }
+                        Some(_) if !next.id.is_empty() => {
+                            Some(status::line(423, "Nats-Pin-Id mismatch"))
+                        }
+                        _ => None,
+                    }
                 }
                 // Overflow: a request with thresholds is served only past them (checked when
                 // it arrives; a waiting one is not re-checked yet).
@@ -688,6 +732,10 @@ impl Consumer {
                     heartbeat: req.heartbeat,
                     next_heartbeat: req.heartbeat.map(|h| now + h),
                     delivered: 0,
+                    group: next.group.clone(),
+                    pin_id: next.id.clone(),
+                    min_pending: next.min_pending,
+                    min_ack_pending: next.min_ack_pending,
                 });
                 None
             }
@@ -839,6 +887,18 @@ impl Consumer {
         }
         st.waiting = kept;
 
+        // A pin not renewed within its TTL is lost.
+        if st.pin.as_ref().is_some_and(|pin| pin.expires <= now)
+            && let Some(pin) = st.pin.take()
+        {
+            advisories.push(unpinned_advisory(
+                &self.stream_name,
+                &self.name,
+                &pin.group,
+                "timeout",
+            ));
+        }
+
         // Push: is anyone listening?
         if let Some(subject) = &st.policy.deliver_subject {
             let active = self.port.has_interest(subject);
@@ -896,6 +956,17 @@ impl Consumer {
                 break;
             };
             let sseq = msg.seq;
+            if to_pull && st.policy.priority != PriorityPolicy::None {
+                let first = !st.saved.pending().contains_key(&sseq);
+                let pending = stream
+                    .num_pending(st.saved.next_sseq, &st.policy.filters)
+                    .saturating_add(st.saved.start_list().len() as u64)
+                    .saturating_add(u64::from(first));
+                if !self.select_pull(st, pending, &mut out, &mut advisories) {
+                    put_back(st, sseq);
+                    break;
+                }
+            }
             if let Some(replay) = &mut st.replay
                 && let Err(due) = replay.ready(sseq, msg.time, now)
             {
@@ -999,6 +1070,10 @@ impl Consumer {
                 (Some(Bytes::from(h)), Bytes::new())
             } else {
                 (msg.headers.clone(), msg.payload.clone())
+            };
+            let headers = match &st.pin {
+                Some(pin) if to_pull => Some(with_header(headers.as_ref(), "Nats-Pin-Id", &pin.id)),
+                _ => headers,
             };
             let to = match &st.policy.deliver_subject {
                 Some(subject) => subject.clone(),
@@ -1124,6 +1199,7 @@ impl Consumer {
             consider(Some(now));
         }
         consider(replay_due);
+        consider(st.pin.as_ref().map(|pin| pin.expires));
         if let Some(left) = paused_for {
             consider(Some(now + left));
         }
@@ -1134,6 +1210,95 @@ impl Consumer {
             consider(Some(st.last_active + threshold));
         }
         (out, next, advisories)
+    }
+
+    /// Priority groups: brings the request to serve next to the front of the waiting queue,
+    /// as nats-server picks it. `pinned_client`: the pinned client's requests (the first
+    /// request without a pin id gets the pin when nobody has it; one with a stale id is
+    /// ended with 423); `overflow`: a request with thresholds only once `pending` (messages
+    /// left, this one included) or the ack pending count reaches them. `false` when no
+    /// waiting request may have a message now.
+    fn select_pull(
+        &self,
+        st: &mut State,
+        pending: u64,
+        out: &mut Vec<Outgoing>,
+        advisories: &mut Vec<Outgoing>,
+    ) -> bool {
+        let mut cycled = 0;
+        while let Some(front) = st.waiting.front() {
+            let (pin_id, group) = (front.pin_id.clone(), front.group.clone());
+            let (min_pending, min_ack_pending) = (front.min_pending, front.min_ack_pending);
+            if st.policy.priority == PriorityPolicy::PinnedClient {
+                let pinned = st.pin.as_ref().map(|pin| pin.id.clone());
+                let wrong = match &pinned {
+                    None => !pin_id.is_empty(),
+                    Some(id) => !pin_id.is_empty() && pin_id != *id,
+                };
+                if wrong {
+                    let pull = st.waiting.pop_front().expect("front exists");
+                    // Observed on nats-server 2.15.1: a no_wait request's 423 reports no
+                    // pending messages, a waiting request's its batch.
+                    let messages = if pull.no_wait { 0 } else { pull.batch };
+                    let text = status::with_pending(
+                        423,
+                        "Nats-Wrong-Pin-Id",
+                        messages,
+                        pull.max_bytes.unwrap_or(0),
+                    );
+                    out.push(status_to(&pull.reply, text));
+                    continue;
+                }
+                if pinned.is_none() && !group.is_empty() {
+                    let pin = Pin {
+                        id: nuid::next().to_string(),
+                        group,
+                        since: Timestamp::now(),
+                        expires: Instant::now() + st.policy.pin_ttl,
+                    };
+                    advisories.push(pinned_advisory(
+                        &self.stream_name,
+                        &self.name,
+                        &pin.group,
+                        &pin.id,
+                    ));
+                    st.waiting.front_mut().expect("front exists").pin_id = pin.id.clone();
+                    st.pin = Some(pin);
+                } else if pinned.is_some() && pin_id.is_empty() {
+                    // Not the pinned client: it waits for the pin to go.
+                    cycled += 1;
+                    if cycled >= st.waiting.len() {
+                        return false;
+                    }
+                    st.waiting.rotate_left(1);
+                    continue;
+                }
+            }
+            if st.policy.priority == PriorityPolicy::Overflow
+                && (min_pending > 0 || min_ack_pending > 0)
+            {
+                let ack_pending = st.saved.pending().len() as u64;
+                let past = |min: i64, n: u64| u64::try_from(min).is_ok_and(|m| m > 0 && m <= n);
+                if !(past(min_pending, pending) || past(min_ack_pending, ack_pending)) {
+                    cycled += 1;
+                    if cycled >= st.waiting.len() {
+                        return false;
+                    }
+                    st.waiting.rotate_left(1);
+                    continue;
+                }
+            }
+            return true;
+        }
+        false
+    }
+
+    /// `CONSUMER.UNPIN`: the pinned client of `group` (if any) loses its pin; the next
+    /// request gets a new one.
+    pub(crate) fn unpin(&self, group: &str) -> Outgoing {
+        self.state.lock().pin = None;
+        self.notify();
+        unpinned_advisory(&self.stream_name, &self.name, group, "admin")
     }
 
     /// Whether the consumer has seen no interest for its inactive threshold.
@@ -1333,6 +1498,45 @@ fn terminated_advisory(stream: &str, consumer: &str, d: ack::Delivered, reason: 
         domain: String::new(),
     };
     advisory(advisory_subject::MSG_TERMINATED, stream, consumer, &body)
+}
+
+fn pinned_advisory(stream: &str, consumer: &str, group: &str, id: &str) -> Outgoing {
+    let body = PinnedAdvisory {
+        event: EventHeader::new(advisory_type::PINNED),
+        account: ACCOUNT.to_owned(),
+        stream: stream.to_owned(),
+        consumer: consumer.to_owned(),
+        domain: String::new(),
+        group: group.to_owned(),
+        pinned_id: id.to_owned(),
+    };
+    advisory(advisory_subject::PINNED, stream, consumer, &body)
+}
+
+fn unpinned_advisory(stream: &str, consumer: &str, group: &str, reason: &str) -> Outgoing {
+    let body = UnpinnedAdvisory {
+        event: EventHeader::new(advisory_type::UNPINNED),
+        account: ACCOUNT.to_owned(),
+        stream: stream.to_owned(),
+        consumer: consumer.to_owned(),
+        domain: String::new(),
+        group: group.to_owned(),
+        reason: reason.to_owned(),
+    };
+    advisory(advisory_subject::UNPINNED, stream, consumer, &body)
+}
+
+/// The account pin advisories name: JetStream runs in the global account.
+const ACCOUNT: &str = "$G";
+
+/// `headers` (a header block, or none) with `name: value` added.
+fn with_header(headers: Option<&Bytes>, name: &str, value: &str) -> Bytes {
+    let mut block = match headers {
+        Some(h) => h.strip_suffix(b"\r\n").unwrap_or(h).to_vec(),
+        None => b"NATS/1.0\r\n".to_vec(),
+    };
+    block.extend_from_slice(format!("{name}: {value}\r\n\r\n").as_bytes());
+    Bytes::from(block)
 }
 
 /// Whether to sample one acknowledgement at `percent` (`sample_freq`). nats-server draws

@@ -991,6 +991,17 @@ pub struct ConsumerPauseResponse {
     pub pause_remaining: i64,
 }
 
+/// Reply to `CONSUMER.UNPIN`: the type, and the failure if any.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ConsumerUnpinResponse {
+    /// [`response_type::CONSUMER_UNPIN`].
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    /// The failure, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<ApiError>,
+}
+
 // ---------------------------------------------------------------------------------------
 // Advisories
 
@@ -1008,6 +1019,10 @@ pub mod advisory_subject {
     pub const MSG_NAKED: &str = "$JS.EVENT.ADVISORY.CONSUMER.MSG_NAKED";
     /// A consumer was paused or unpaused ([`super::PauseAdvisory`]).
     pub const PAUSE: &str = "$JS.EVENT.ADVISORY.CONSUMER.PAUSE";
+    /// A priority group pinned a client ([`super::PinnedAdvisory`]).
+    pub const PINNED: &str = "$JS.EVENT.ADVISORY.CONSUMER.PINNED";
+    /// A priority group lost its pinned client ([`super::UnpinnedAdvisory`]).
+    pub const UNPINNED: &str = "$JS.EVENT.ADVISORY.CONSUMER.UNPINNED";
     /// An acknowledgement was sampled ([`super::AckMetric`]).
     pub const ACK_METRIC: &str = "$JS.EVENT.METRIC.CONSUMER.ACK";
 
@@ -1029,6 +1044,10 @@ pub mod advisory_type {
     pub const NAK: &str = "io.nats.jetstream.advisory.v1.nak";
     /// [`super::PauseAdvisory`].
     pub const CONSUMER_PAUSE: &str = "io.nats.jetstream.advisory.v1.consumer_pause";
+    /// [`super::PinnedAdvisory`].
+    pub const PINNED: &str = "io.nats.jetstream.advisory.v1.consumer_group_pinned";
+    /// [`super::UnpinnedAdvisory`].
+    pub const UNPINNED: &str = "io.nats.jetstream.advisory.v1.consumer_group_unpinned";
     /// [`super::AckMetric`].
     pub const ACK_METRIC: &str = "io.nats.jetstream.metric.v1.consumer_ack";
 }
@@ -1166,6 +1185,50 @@ pub struct PauseAdvisory {
     /// JetStream domain.
     #[serde(skip_serializing_if = "String::is_empty")]
     pub domain: String,
+}
+
+/// `$JS.EVENT.ADVISORY.CONSUMER.PINNED.<stream>.<consumer>`: a pull request was pinned.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PinnedAdvisory {
+    /// Type, id, timestamp.
+    #[serde(flatten)]
+    pub event: EventHeader,
+    /// The account (nats-server writes its name, `$G` by default).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub account: String,
+    /// The stream.
+    pub stream: String,
+    /// The consumer.
+    pub consumer: String,
+    /// JetStream domain.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub domain: String,
+    /// The priority group.
+    pub group: String,
+    /// The new pin id.
+    pub pinned_id: String,
+}
+
+/// `$JS.EVENT.ADVISORY.CONSUMER.UNPINNED.<stream>.<consumer>`: the pin was lost.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UnpinnedAdvisory {
+    /// Type, id, timestamp.
+    #[serde(flatten)]
+    pub event: EventHeader,
+    /// The account.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub account: String,
+    /// The stream.
+    pub stream: String,
+    /// The consumer.
+    pub consumer: String,
+    /// JetStream domain.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub domain: String,
+    /// The priority group.
+    pub group: String,
+    /// `timeout` (the pinned client went quiet) or `admin` (`CONSUMER.UNPIN`).
+    pub reason: String,
 }
 
 /// `$JS.EVENT.METRIC.CONSUMER.ACK.<stream>.<consumer>`, sampled per `sample_freq`.
