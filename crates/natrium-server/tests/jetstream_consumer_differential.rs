@@ -75,8 +75,10 @@ struct Side {
     reference_log: Vec<Value>,
     /// The compared side missed something the reference answered: wait less from now on.
     behind: bool,
-    /// Generated ephemeral names and their placeholders.
+    /// Generated ephemeral names and pin ids, and their placeholders.
     aliases: BTreeMap<String, String>,
+    /// The last pin id a pulled message carried.
+    pin: String,
 }
 
 impl Side {
@@ -224,9 +226,26 @@ impl Side {
             "messages": messages.iter().map(message_json).collect::<Vec<_>>(),
             "complete": messages.len() == count,
         });
+        self.learn_pins(&messages);
         self.pulled = messages;
         self.record(observation);
         self
+    }
+
+    /// Pin ids (`Nats-Pin-Id`) are random: give each a placeholder, and remember the last.
+    fn learn_pins(&mut self, messages: &[Message]) {
+        for message in messages {
+            let pin = message
+                .headers
+                .as_ref()
+                .and_then(|h| h.get("Nats-Pin-Id"))
+                .map(|v| v.as_str().to_string());
+            if let Some(pin) = pin {
+                let alias = format!("<pin-{}>", self.aliases.len() + 1);
+                self.aliases.entry(pin.clone()).or_insert(alias);
+                self.pin = pin;
+            }
+        }
     }
 
     /// Up to `count` messages from `sub`; a final status (not 100) ends early.
@@ -285,6 +304,21 @@ impl Side {
         self.watches.insert(index, sub);
         let observation = json!({
             "watch": index,
+            "messages": messages.iter().map(message_json).collect::<Vec<_>>(),
+            "complete": messages.len() == count,
+        });
+        self.pulled = messages;
+        self.record(observation);
+        self
+    }
+
+    /// Records up to `count` messages answering the `index`-th pull request left waiting.
+    async fn collect_held(&mut self, index: usize, count: usize) -> &mut Self {
+        let mut sub = self.held.remove(index);
+        let messages = self.collect(&mut sub, count).await;
+        self.held.insert(index, sub);
+        let observation = json!({
+            "held": index,
             "messages": messages.iter().map(message_json).collect::<Vec<_>>(),
             "complete": messages.len() == count,
         });
@@ -383,6 +417,12 @@ fn mask(value: &mut Value, aliases: &BTreeMap<String, String>) {
         Value::String(text) => {
             if let Some(alias) = aliases.get(text.as_str()) {
                 *text = alias.clone();
+            }
+            // Pin ids also appear inside pull request payloads.
+            for (id, alias) in aliases.iter().filter(|(_, a)| a.starts_with("<pin-")) {
+                if text.contains(id.as_str()) {
+                    *text = text.replace(id.as_str(), alias);
+                }
             }
         }
         _ => {}
@@ -498,6 +538,7 @@ impl Pair {
             reference_log: Vec::new(),
             behind: false,
             aliases: BTreeMap::new(),
+            pin: String::new(),
         };
         [
             side(
@@ -1042,6 +1083,112 @@ differential!(
         s.pull("S", "C", r#"{"priority":3,"group":"g","no_wait":true}"#, 1).await.expect("\"status\":404");
         s.pull("S", "C", r#"{"NO_WAIT":true,"bogus":1}"#, 1).await.expect("\"status\":404");
         s.pull("S", "C", "abc", 1).await.expect("\"complete\":false");
+    }
+);
+
+differential!(
+    /// `no_wait` with `expires` (async-nats' fetch): with nothing there it waits for a
+    /// message or its expiry; after a message, the end of the stream ends it.
+    pull_no_wait_with_expires,
+    |s| {
+        s.stream("S", r#"["s.>"]"#, "").await;
+        s.consumer("S", "C", r#"{"durable_name":"C"}"#).await;
+        s.pull("S", "C", r#"{"no_wait":true,"expires":300000000,"batch":2}"#, 1).await.expect("\"status\":408");
+        s.pull("S", "C", r#"{"no_wait":true,"expires":3000000000,"batch":2}"#, 0).await;
+        s.publish("s.a", "m0").await;
+        s.collect_held(0, 2).await.expect("\"body\":\"m0\"").expect("\"status\":404");
+    }
+);
+
+differential!(
+    /// `sample_freq` "100%": every explicit acknowledgement (`+ACK`, `+NXT`) is published as
+    /// an ack metric; NAK, TERM and progress are not, nor anything without `sample_freq` or
+    /// with ack policy all. Ack policy none has no ack subscription at all.
+    ack_sampling_metrics,
+    |s| {
+        s.stream("S", r#"["s.>"]"#, "").await;
+        for i in 0..4 {
+            s.publish("s.a", &format!("m{i}")).await;
+        }
+        s.consumer("S", "C", r#"{"durable_name":"C","ack_policy":"explicit","sample_freq":"100%"}"#).await;
+        s.consumer("S", "N", r#"{"durable_name":"N","ack_policy":"explicit"}"#).await;
+        s.consumer("S", "A", r#"{"durable_name":"A","ack_policy":"all","sample_freq":"100%"}"#).await;
+        s.watch("$JS.EVENT.METRIC.CONSUMER.ACK.S.C").await;
+        s.watch("$JS.EVENT.METRIC.CONSUMER.ACK.S.N").await;
+        s.pull("S", "C", r#"{"batch":1}"#, 1).await;
+        s.ack_sync(0, "+WPI").await;
+        s.ack_sync(0, "-NAK").await;
+        s.pull("S", "C", r#"{"batch":1}"#, 1).await.expect("\"body\":\"m0\"");
+        s.ack_sync(0, "+ACK").await;
+        s.collect_watch(0, 1).await.expect("io.nats.jetstream.metric.v1.consumer_ack").expect("\"deliveries\":2");
+        s.pull("S", "C", r#"{"batch":1}"#, 1).await;
+        s.ack_next(0, r#"{"batch":1}"#, 1).await.expect("\"body\":\"m2\"");
+        s.ack_sync(0, "+TERM").await;
+        s.collect_watch(0, 2).await.expect("\"stream_seq\":2").expect("\"complete\":false");
+        s.pull("S", "N", r#"{"batch":1}"#, 1).await;
+        s.ack_sync(0, "").await;
+        s.collect_watch(1, 1).await.expect("\"complete\":false");
+        // Nor with ack policy all.
+        s.watch("$JS.EVENT.METRIC.CONSUMER.ACK.S.A").await;
+        s.pull("S", "A", r#"{"batch":1}"#, 1).await;
+        s.ack_sync(0, "").await.expect("\"body\":\"\"");
+        s.collect_watch(2, 1).await.expect("\"complete\":false");
+        // Without acknowledgements there is nobody to acknowledge to.
+        s.consumer("S", "X", r#"{"durable_name":"X","ack_policy":"none"}"#).await;
+        s.pull("S", "X", r#"{"batch":1}"#, 1).await;
+        s.ack_sync(0, "").await.expect("no_responders");
+        s.ack_next(0, "", 1).await.expect("503");
+    }
+);
+
+differential!(
+    /// `pinned_client`: the first request of the group is pinned (`Nats-Pin-Id` on its
+    /// messages, a PINNED advisory, the pin in consumer info); others wait; a wrong id is
+    /// refused (423) at once, a stale one when a message comes; `CONSUMER.UNPIN` and the
+    /// pin TTL end the pin (UNPINNED advisory, reason admin / timeout).
+    pinned_client_priority_group,
+    |s| {
+        s.stream("S", r#"["s.>"]"#, "").await;
+        for i in 0..5 {
+            s.publish("s.a", &format!("m{i}")).await;
+        }
+        s.consumer("S", "P", r#"{"durable_name":"P","ack_policy":"explicit","priority_policy":"pinned_client","priority_groups":["g"],"priority_timeout":1000000000}"#).await;
+        s.watch("$JS.EVENT.ADVISORY.CONSUMER.PINNED.S.P").await;
+        s.watch("$JS.EVENT.ADVISORY.CONSUMER.UNPINNED.S.P").await;
+        s.pull("S", "P", r#"{"group":"g","batch":1}"#, 1).await.expect("Nats-Pin-Id").expect("\"body\":\"m0\"");
+        s.collect_watch(0, 1).await.expect("consumer_group_pinned").expect("\"pinned_id\"");
+        s.info("S", "P").await.expect("pinned_client_id");
+        s.pull("S", "P", r#"{"group":"g","batch":1,"expires":300000000}"#, 1).await.expect("\"status\":408");
+        s.pull("S", "P", r#"{"group":"g","batch":1,"id":"WRONG"}"#, 1).await.expect("Nats-Pin-Id mismatch");
+        let pin = s.pin.clone();
+        s.pull("S", "P", &format!(r#"{{"group":"g","batch":1,"id":"{pin}"}}"#), 1).await.expect("\"body\":\"m1\"");
+        s.req("$JS.API.CONSUMER.UNPIN.S.P", "{}").await.expect("consumer group not specified");
+        s.req("$JS.API.CONSUMER.UNPIN.S.P", r#"{"group":"a.b"}"#).await.expect(&err(10162));
+        s.req("$JS.API.CONSUMER.UNPIN.S.P", r#"{"group":"x"}"#).await.expect(&err(10160));
+        s.req("$JS.API.CONSUMER.UNPIN.S.NOPE", r#"{"group":"g"}"#).await.expect(&err(10014));
+        s.req("$JS.API.CONSUMER.UNPIN.S.P", r#"{"group":"g"}"#).await.expect("consumer_unpin_response");
+        s.collect_watch(1, 1).await.expect("\"reason\":\"admin\"");
+        s.pull("S", "P", &format!(r#"{{"group":"g","batch":1,"id":"{pin}"}}"#), 1).await.expect("Nats-Wrong-Pin-Id");
+        s.pull("S", "P", r#"{"group":"g","batch":1}"#, 1).await.expect("\"body\":\"m2\"");
+        s.collect_watch(0, 1).await.expect("consumer_group_pinned");
+        s.collect_watch(1, 1).await.expect("\"reason\":\"timeout\"");
+        s.info("S", "P").await.expect("\"pinned_ts\":\"0001-01-01T00:00:00Z\"");
+    }
+);
+
+differential!(
+    /// `overflow`: a waiting request with `min_pending` is served only once that many
+    /// messages are pending.
+    overflow_priority_group_waits_for_min_pending,
+    |s| {
+        s.stream("S", r#"["s.>"]"#, "").await;
+        s.consumer("S", "O", r#"{"durable_name":"O","ack_policy":"explicit","priority_policy":"overflow","priority_groups":["g"]}"#).await;
+        s.pull("S", "O", r#"{"group":"g","batch":5,"min_pending":3,"expires":10000000000}"#, 0).await;
+        s.publish("s.a", "m0").await;
+        s.publish("s.a", "m1").await;
+        s.collect_held(0, 1).await.expect("\"complete\":false");
+        s.publish("s.a", "m2").await;
+        s.collect_held(0, 1).await.expect("\"body\":\"m0\"");
     }
 );
 

@@ -1,7 +1,7 @@
 //! The Python client, nats.py, on natrium-server and on the newest nats-server: each script
 //! in `tests/py/` must pass on both — `jetstream.py` (streams, publish with `Nats-Msg-Id`
-//! deduplication, `get_msg`/`get_last_msg`, purge, `stream_info`), `key_value.py` and
-//! `object_store.py`.
+//! deduplication, `get_msg`/`get_last_msg`, purge, `stream_info`), `key_value.py`,
+//! `object_store.py` and `consumers.py` (pull fetch, a push queue group, an ordered consumer).
 //!
 //! Needs `python3` (env `PYTHON` overrides) with nats-py (`pip install nats-py`). Under env
 //! `CI` a missing one (or a missing reference server) fails the test; locally it warns and
@@ -126,4 +126,14 @@ async fn nats_py_object_store_on_natrium() {
 #[tokio::test]
 async fn nats_py_object_store_on_latest() {
     on_latest("object_store").await;
+}
+
+#[tokio::test]
+async fn nats_py_consumers_on_natrium() {
+    on_natrium("consumers").await;
+}
+
+#[tokio::test]
+async fn nats_py_consumers_on_latest() {
+    on_latest("consumers").await;
 }

@@ -97,6 +97,7 @@ impl JetStream {
             ["CONSUMER", "INFO", stream, name] => self.consumer_info(stream, name, payload),
             ["CONSUMER", "DELETE", stream, name] => self.consumer_delete(stream, name, payload),
             ["CONSUMER", "PAUSE", stream, name] => self.consumer_pause(stream, name, payload),
+            ["CONSUMER", "UNPIN", stream, name] => self.consumer_unpin(stream, name, payload),
             ["CONSUMER", "NAMES", stream] => self.consumer_names(stream, payload),
             ["CONSUMER", "LIST", stream] => self.consumer_list(stream, payload),
             ["DIRECT", "GET", name] => self.direct_get(name, payload, None),

@@ -23,8 +23,12 @@ use tokio_util::sync::CancellationToken;
 use super::ack::{self, AckKind};
 use super::consumer_state::{Loaded, Pending, Saved, StateLog};
 use super::consumer_types::{
-    ConsumerConfig, ConsumerInfo, NextRequest, PriorityGroupState, PriorityPolicy, SequenceInfo,
-    decode_next,
+    AckMetric, EventHeader, MaxDeliverAdvisory, NakAdvisory, PinnedAdvisory, TerminatedAdvisory,
+    UnpinnedAdvisory, advisory_subject, advisory_type,
+};
+use super::consumer_types::{
+    ConsumerConfig, ConsumerInfo, NextRequest, PriorityGroupState, PriorityPolicy, ReplayPolicy,
+    SequenceInfo, decode_next,
 };
 use super::flow_control::FlowWindow;
 use super::stream::Stream;
@@ -80,6 +84,14 @@ pub(crate) struct Policy {
     /// Push: bits per second at most (`rate_limit_bps`).
     pub rate_limit_bps: Option<u64>,
     pub start: Start,
+    /// `replay_policy: original`: stored messages go out spaced as they were stored.
+    pub replay_original: bool,
+    /// Percentage of explicit acknowledgements sampled as ack metrics (`sample_freq`).
+    pub sample_percent: u32,
+    /// Which pull requests of a priority group are served (`priority_policy`).
+    pub priority: PriorityPolicy,
+    /// `pinned_client`: how long a pin lasts without a request from the pinned client.
+    pub pin_ttl: Duration,
     /// Whether the consumer's state is kept on disk.
     pub durable_state: bool,
 }
@@ -130,6 +142,12 @@ impl Policy {
                 ),
                 Deliver::LastPerSubject => Start::LastPerSubject,
             },
+            replay_original: config.replay_policy == ReplayPolicy::Original,
+            sample_percent: config.sample_percent(),
+            priority: config.priority_policy,
+            pin_ttl: config
+                .priority_timeout()
+                .unwrap_or(Duration::from_secs(120)),
             durable_state: !config.mem_storage,
         }
     }
@@ -165,6 +183,64 @@ struct Pull {
     heartbeat: Option<Duration>,
     next_heartbeat: Option<Instant>,
     delivered: u64,
+    /// Priority group fields: the group, the pin id it claims, overflow thresholds.
+    group: String,
+    pin_id: String,
+    min_pending: i64,
+    min_ack_pending: i64,
+}
+
+/// The pull client a `pinned_client` consumer serves, until it goes quiet for the pin TTL
+/// or is unpinned (`CONSUMER.UNPIN`).
+#[derive(Debug)]
+struct Pin {
+    id: String,
+    group: String,
+    since: Timestamp,
+    expires: Instant,
+}
+
+/// `replay_policy: original` until the consumer has caught up with the messages the stream
+/// held when it started (then it delivers instantly, as nats-server).
+#[derive(Debug)]
+struct Replay {
+    /// The stream's last sequence when the consumer started.
+    until_sseq: u64,
+    /// Stored time of the last message delivered.
+    last_time: Option<i64>,
+    /// The next message and when it may go: its stored time's distance from the last one's,
+    /// counted from when it was first found.
+    held: Option<(u64, Instant)>,
+}
+
+impl Replay {
+    /// Gaps up to this are not waited for (as nats-server).
+    const MIN_GAP: Duration = Duration::from_millis(1);
+
+    /// Whether message `sseq` stored at `time` may go now; `Err(due)` when not yet.
+    fn ready(&mut self, sseq: u64, time: i64, now: Instant) -> Result<(), Instant> {
+        let Some(last) = self.last_time else {
+            return Ok(());
+        };
+        let due = match self.held {
+            Some((held, due)) if held == sseq => due,
+            _ => {
+                let gap = Duration::from_nanos(u64::try_from(time - last).unwrap_or(0));
+                if gap <= Self::MIN_GAP {
+                    return Ok(());
+                }
+                let due = now + gap;
+                self.held = Some((sseq, due));
+                due
+            }
+        };
+        if due <= now { Ok(()) } else { Err(due) }
+    }
+
+    fn delivered(&mut self, time: i64) {
+        self.last_time = Some(time);
+        self.held = None;
+    }
 }
 
 /// The consumer's mutable state.
@@ -185,6 +261,10 @@ struct State {
     flow: FlowWindow,
     /// Rate limit: nothing more goes out before then.
     rate_next: Option<Instant>,
+    /// `replay_policy: original`, while replaying.
+    replay: Option<Replay>,
+    /// `priority_policy: pinned_client`: the pinned pull client.
+    pin: Option<Pin>,
     dirty: bool,
     subs: Vec<InternalSub>,
     deleted: bool,
@@ -335,6 +415,7 @@ impl Consumer {
             saved.journal_changes();
         }
         let log = dir.clone().map(|d| StateLog::new(d, sync_always));
+        let replay = policy.replay_original;
         let consumer = Arc::new(Consumer {
             stream: Arc::downgrade(stream),
             stream_name: stream.name().to_owned(),
@@ -359,15 +440,25 @@ impl Consumer {
                 next_push_heartbeat: None,
                 flow: FlowWindow::default(),
                 rate_next: None,
+                replay: replay.then(|| Replay {
+                    until_sseq: stream.state().last_seq,
+                    last_time: None,
+                    held: None,
+                }),
+                pin: None,
                 dirty: true,
                 subs: Vec::new(),
                 deleted: false,
             }),
         });
-        let ack_subject = format!("{}{}.{}.>", ack::PREFIX, consumer.stream_name, name);
-        let sink: Arc<dyn Sink> = Arc::new(AckSink(Arc::downgrade(&consumer)));
-        if let Some(sub) = consumer.port.subscribe(ack_subject.as_bytes(), None, sink) {
-            consumer.state.lock().subs.push(sub);
+        // Ack policy none listens for no acknowledgements: nats-server has no responder
+        // there (and it can't be updated).
+        if consumer.state.lock().policy.ack != AckPolicy::None {
+            let ack_subject = format!("{}{}.{}.>", ack::PREFIX, consumer.stream_name, name);
+            let sink: Arc<dyn Sink> = Arc::new(AckSink(Arc::downgrade(&consumer)));
+            if let Some(sub) = consumer.port.subscribe(ack_subject.as_bytes(), None, sink) {
+                consumer.state.lock().subs.push(sub);
+            }
         }
         let fc_subject = format!("$JS.FC.{}.{name}.>", consumer.stream_name);
         let sink: Arc<dyn Sink> = Arc::new(FlowControlSink(Arc::downgrade(&consumer)));
@@ -534,16 +625,25 @@ impl Consumer {
             num_pending: p.num_pending,
             push_bound: p.push_bound,
             paused: p.pause_remaining.is_some(),
-            priority_groups: self
-                .config
-                .read()
-                .priority_groups
-                .iter()
-                .map(|group| PriorityGroupState {
-                    group: group.clone(),
-                    ..PriorityGroupState::default()
-                })
-                .collect(),
+            priority_groups: {
+                let st = self.state.lock();
+                self.config
+                    .read()
+                    .priority_groups
+                    .iter()
+                    .map(|group| match &st.pin {
+                        Some(pin) if pin.group == *group => PriorityGroupState {
+                            group: group.clone(),
+                            pinned_client_id: pin.id.clone(),
+                            pinned_ts: pin.since,
+                        },
+                        _ => PriorityGroupState {
+                            group: group.clone(),
+                            ..PriorityGroupState::default()
+                        },
+                    })
+                    .collect()
+            },
             pause_remaining: p
                 .pause_remaining
                 .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX)),
@@ -578,13 +678,22 @@ impl Consumer {
             let config = self.config.read();
             match next.check(&config) {
                 Err(refusal) => Some(refusal.status_line().into_bytes()),
-                // No client is ever pinned yet (pin assignment is not implemented), so any
-                // pin id is the wrong one.
-                Ok(())
-                    if config.priority_policy == PriorityPolicy::PinnedClient
-                        && !next.id.is_empty() =>
-                {
-                    Some(status::with_pending(423, "Nats-Wrong-Pin-Id", 0, 0))
+                // The pinned client's request keeps its pin; another pin id is refused now
+                // (a request with an id while nobody is pinned is refused when a message
+                // comes, see `select_pull`).
+                Ok(()) if config.priority_policy == PriorityPolicy::PinnedClient => {
+                    let mut st = self.state.lock();
+                    let ttl = st.policy.pin_ttl;
+                    match &mut st.pin {
+                        Some(pin) if pin.id == next.id => {
+                            pin.expires = Instant::now() + ttl;
+                            None
+                        }
+                        Some(_) if !next.id.is_empty() => {
+                            Some(status::line(423, "Nats-Pin-Id mismatch"))
+                        }
+                        _ => None,
+                    }
                 }
                 // Overflow: a request with thresholds is served only past them (checked when
                 // it arrives; a waiting one is not re-checked yet).
@@ -623,6 +732,10 @@ impl Consumer {
                     heartbeat: req.heartbeat,
                     next_heartbeat: req.heartbeat.map(|h| now + h),
                     delivered: 0,
+                    group: next.group.clone(),
+                    pin_id: next.id.clone(),
+                    min_pending: next.min_pending,
+                    min_ack_pending: next.min_ack_pending,
                 });
                 None
             }
@@ -649,8 +762,12 @@ impl Consumer {
             AckKind::Ack | AckKind::Next(_) => {
                 match st.policy.ack {
                     AckPolicy::Explicit => {
-                        if st.saved.remove_pending(d.stream_seq).is_some() {
+                        if let Some(p) = st.saved.remove_pending(d.stream_seq) {
                             out.acked.push(d.stream_seq);
+                            if should_sample(st.policy.sample_percent) {
+                                out.advisory =
+                                    Some(ack_metric(&self.stream_name, &self.name, d, p.time));
+                            }
                         }
                     }
                     AckPolicy::All => {
@@ -770,6 +887,18 @@ impl Consumer {
         }
         st.waiting = kept;
 
+        // A pin not renewed within its TTL is lost.
+        if st.pin.as_ref().is_some_and(|pin| pin.expires <= now)
+            && let Some(pin) = st.pin.take()
+        {
+            advisories.push(unpinned_advisory(
+                &self.stream_name,
+                &self.name,
+                &pin.group,
+                "timeout",
+            ));
+        }
+
         // Push: is anyone listening?
         if let Some(subject) = &st.policy.deliver_subject {
             let active = self.port.has_interest(subject);
@@ -797,6 +926,7 @@ impl Consumer {
         // walk of the index), then one less per first delivery.
         let mut remaining: Option<u64> = None;
         let mut ack_pending_full = false;
+        let mut replay_due = None;
         while delivered < STEP_LIMIT && paused_for.is_none() {
             if let Some(max) = st.policy.max_ack_pending
                 && st.policy.ack != AckPolicy::None
@@ -826,6 +956,24 @@ impl Consumer {
                 break;
             };
             let sseq = msg.seq;
+            if to_pull && st.policy.priority != PriorityPolicy::None {
+                let first = !st.saved.pending().contains_key(&sseq);
+                let pending = stream
+                    .num_pending(st.saved.next_sseq, &st.policy.filters)
+                    .saturating_add(st.saved.start_list().len() as u64)
+                    .saturating_add(u64::from(first));
+                if !self.select_pull(st, pending, &mut out, &mut advisories) {
+                    put_back(st, sseq);
+                    break;
+                }
+            }
+            if let Some(replay) = &mut st.replay
+                && let Err(due) = replay.ready(sseq, msg.time, now)
+            {
+                put_back(st, sseq);
+                replay_due = Some(due);
+                break;
+            }
             let size = (msg.subject.len()
                 + msg.headers.as_ref().map_or(0, Bytes::len)
                 + msg.payload.len()) as u64;
@@ -905,6 +1053,9 @@ impl Consumer {
             }
             st.dirty = true;
             st.last_delivery = Some(wall);
+            if let Some(replay) = &mut st.replay {
+                replay.delivered(msg.time);
+            }
             let (headers, payload) = if st.policy.headers_only {
                 let mut h = match &msg.headers {
                     Some(h) => {
@@ -919,6 +1070,10 @@ impl Consumer {
                 (Some(Bytes::from(h)), Bytes::new())
             } else {
                 (msg.headers.clone(), msg.payload.clone())
+            };
+            let headers = match &st.pin {
+                Some(pin) if to_pull => Some(with_header(headers.as_ref(), "Nats-Pin-Id", &pin.id)),
+                _ => headers,
             };
             let to = match &st.policy.deliver_subject {
                 Some(subject) => subject.clone(),
@@ -970,14 +1125,27 @@ impl Consumer {
                 });
             }
         }
+        // Caught up with what the stream held at the start: no more replay.
+        if st
+            .replay
+            .as_ref()
+            .is_some_and(|r| replay_due.is_none() && st.saved.next_sseq > r.until_sseq)
+        {
+            st.replay = None;
+        }
         if delivered > 0 {
             st.next_push_heartbeat = st.policy.idle_heartbeat.map(|h| now + h);
         }
         // no_wait requests end now, with "No Messages" (also after a partial batch); one
         // that got messages until max_ack_pending stopped it just ends, as in nats-server.
+        // One with `expires` that got nothing yet waits for a message (or expires), and a
+        // message held back by replay is not "no message": they wait for it.
         let mut kept = VecDeque::with_capacity(st.waiting.len());
         for pull in st.waiting.drain(..) {
-            if pull.no_wait {
+            if pull.no_wait
+                && replay_due.is_none()
+                && (pull.expires.is_none() || pull.delivered > 0)
+            {
                 if !(ack_pending_full && pull.delivered > 0) {
                     out.push(status_to(&pull.reply, status::line(404, "No Messages")));
                 }
@@ -1030,6 +1198,8 @@ impl Consumer {
         if delivered >= STEP_LIMIT {
             consider(Some(now));
         }
+        consider(replay_due);
+        consider(st.pin.as_ref().map(|pin| pin.expires));
         if let Some(left) = paused_for {
             consider(Some(now + left));
         }
@@ -1040,6 +1210,95 @@ impl Consumer {
             consider(Some(st.last_active + threshold));
         }
         (out, next, advisories)
+    }
+
+    /// Priority groups: brings the request to serve next to the front of the waiting queue,
+    /// as nats-server picks it. `pinned_client`: the pinned client's requests (the first
+    /// request without a pin id gets the pin when nobody has it; one with a stale id is
+    /// ended with 423); `overflow`: a request with thresholds only once `pending` (messages
+    /// left, this one included) or the ack pending count reaches them. `false` when no
+    /// waiting request may have a message now.
+    fn select_pull(
+        &self,
+        st: &mut State,
+        pending: u64,
+        out: &mut Vec<Outgoing>,
+        advisories: &mut Vec<Outgoing>,
+    ) -> bool {
+        let mut cycled = 0;
+        while let Some(front) = st.waiting.front() {
+            let (pin_id, group) = (front.pin_id.clone(), front.group.clone());
+            let (min_pending, min_ack_pending) = (front.min_pending, front.min_ack_pending);
+            if st.policy.priority == PriorityPolicy::PinnedClient {
+                let pinned = st.pin.as_ref().map(|pin| pin.id.clone());
+                let wrong = match &pinned {
+                    None => !pin_id.is_empty(),
+                    Some(id) => !pin_id.is_empty() && pin_id != *id,
+                };
+                if wrong {
+                    let pull = st.waiting.pop_front().expect("front exists");
+                    // Observed on nats-server 2.15.1: a no_wait request's 423 reports no
+                    // pending messages, a waiting request's its batch.
+                    let messages = if pull.no_wait { 0 } else { pull.batch };
+                    let text = status::with_pending(
+                        423,
+                        "Nats-Wrong-Pin-Id",
+                        messages,
+                        pull.max_bytes.unwrap_or(0),
+                    );
+                    out.push(status_to(&pull.reply, text));
+                    continue;
+                }
+                if pinned.is_none() && !group.is_empty() {
+                    let pin = Pin {
+                        id: nuid::next().to_string(),
+                        group,
+                        since: Timestamp::now(),
+                        expires: Instant::now() + st.policy.pin_ttl,
+                    };
+                    advisories.push(pinned_advisory(
+                        &self.stream_name,
+                        &self.name,
+                        &pin.group,
+                        &pin.id,
+                    ));
+                    st.waiting.front_mut().expect("front exists").pin_id = pin.id.clone();
+                    st.pin = Some(pin);
+                } else if pinned.is_some() && pin_id.is_empty() {
+                    // Not the pinned client: it waits for the pin to go.
+                    cycled += 1;
+                    if cycled >= st.waiting.len() {
+                        return false;
+                    }
+                    st.waiting.rotate_left(1);
+                    continue;
+                }
+            }
+            if st.policy.priority == PriorityPolicy::Overflow
+                && (min_pending > 0 || min_ack_pending > 0)
+            {
+                let ack_pending = st.saved.pending().len() as u64;
+                let past = |min: i64, n: u64| u64::try_from(min).is_ok_and(|m| m > 0 && m <= n);
+                if !(past(min_pending, pending) || past(min_ack_pending, ack_pending)) {
+                    cycled += 1;
+                    if cycled >= st.waiting.len() {
+                        return false;
+                    }
+                    st.waiting.rotate_left(1);
+                    continue;
+                }
+            }
+            return true;
+        }
+        false
+    }
+
+    /// `CONSUMER.UNPIN`: the pinned client of `group` (if any) loses its pin; the next
+    /// request gets a new one.
+    pub(crate) fn unpin(&self, group: &str) -> Outgoing {
+        self.state.lock().pin = None;
+        self.notify();
+        unpinned_advisory(&self.stream_name, &self.name, group, "admin")
     }
 
     /// Whether the consumer has seen no interest for its inactive threshold.
@@ -1191,70 +1450,125 @@ fn status_to(to: &[u8], headers: Vec<u8>) -> Outgoing {
     }
 }
 
-fn advisory_id() -> String {
-    nuid::next().to_string()
+/// An advisory (or metric) of this consumer: `body` to `<prefix>.<stream>.<consumer>`.
+fn advisory<T: serde::Serialize>(prefix: &str, stream: &str, consumer: &str, body: &T) -> Outgoing {
+    Outgoing {
+        to: advisory_subject::for_consumer(prefix, stream, consumer).into_bytes(),
+        subject: None,
+        reply: None,
+        headers: None,
+        payload: Bytes::from(super::types::to_go_json(body)),
+    }
 }
 
 fn max_deliveries_advisory(stream: &str, consumer: &str, sseq: u64, deliveries: u64) -> Outgoing {
-    let body = serde_json::json!({
-        "type": "io.nats.jetstream.advisory.v1.max_deliver",
-        "id": advisory_id(),
-        "timestamp": super::types::Timestamp::now(),
-        "stream": stream,
-        "consumer": consumer,
-        "stream_seq": sseq,
-        "deliveries": deliveries,
-    });
-    Outgoing {
-        to: format!("$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.{stream}.{consumer}").into_bytes(),
-        subject: None,
-        reply: None,
-        headers: None,
-        payload: Bytes::from(super::types::to_go_json(&body)),
-    }
+    let body = MaxDeliverAdvisory {
+        event: EventHeader::new(advisory_type::MAX_DELIVER),
+        stream: stream.to_owned(),
+        consumer: consumer.to_owned(),
+        stream_seq: sseq,
+        deliveries,
+        domain: String::new(),
+    };
+    advisory(advisory_subject::MAX_DELIVERIES, stream, consumer, &body)
 }
 
 fn nak_advisory(stream: &str, consumer: &str, d: ack::Delivered) -> Outgoing {
-    let body = serde_json::json!({
-        "type": "io.nats.jetstream.advisory.v1.nak",
-        "id": advisory_id(),
-        "timestamp": Timestamp::now(),
-        "stream": stream,
-        "consumer": consumer,
-        "consumer_seq": d.consumer_seq,
-        "stream_seq": d.stream_seq,
-        "deliveries": d.deliveries,
-    });
-    Outgoing {
-        to: format!("$JS.EVENT.ADVISORY.CONSUMER.MSG_NAKED.{stream}.{consumer}").into_bytes(),
-        subject: None,
-        reply: None,
-        headers: None,
-        payload: Bytes::from(super::types::to_go_json(&body)),
-    }
+    let body = NakAdvisory {
+        event: EventHeader::new(advisory_type::NAK),
+        stream: stream.to_owned(),
+        consumer: consumer.to_owned(),
+        consumer_seq: d.consumer_seq,
+        stream_seq: d.stream_seq,
+        deliveries: d.deliveries,
+        domain: String::new(),
+    };
+    advisory(advisory_subject::MSG_NAKED, stream, consumer, &body)
 }
 
 fn terminated_advisory(stream: &str, consumer: &str, d: ack::Delivered, reason: &str) -> Outgoing {
-    let mut body = serde_json::json!({
-        "type": "io.nats.jetstream.advisory.v1.terminated",
-        "id": advisory_id(),
-        "timestamp": super::types::Timestamp::now(),
-        "stream": stream,
-        "consumer": consumer,
-        "consumer_seq": d.consumer_seq,
-        "stream_seq": d.stream_seq,
-        "deliveries": d.deliveries,
-    });
-    if !reason.is_empty() {
-        body["reason"] = serde_json::Value::String(reason.to_owned());
+    let body = TerminatedAdvisory {
+        event: EventHeader::new(advisory_type::TERMINATED),
+        stream: stream.to_owned(),
+        consumer: consumer.to_owned(),
+        consumer_seq: d.consumer_seq,
+        stream_seq: d.stream_seq,
+        deliveries: d.deliveries,
+        reason: reason.to_owned(),
+        domain: String::new(),
+    };
+    advisory(advisory_subject::MSG_TERMINATED, stream, consumer, &body)
+}
+
+fn pinned_advisory(stream: &str, consumer: &str, group: &str, id: &str) -> Outgoing {
+    let body = PinnedAdvisory {
+        event: EventHeader::new(advisory_type::PINNED),
+        account: ACCOUNT.to_owned(),
+        stream: stream.to_owned(),
+        consumer: consumer.to_owned(),
+        domain: String::new(),
+        group: group.to_owned(),
+        pinned_id: id.to_owned(),
+    };
+    advisory(advisory_subject::PINNED, stream, consumer, &body)
+}
+
+fn unpinned_advisory(stream: &str, consumer: &str, group: &str, reason: &str) -> Outgoing {
+    let body = UnpinnedAdvisory {
+        event: EventHeader::new(advisory_type::UNPINNED),
+        account: ACCOUNT.to_owned(),
+        stream: stream.to_owned(),
+        consumer: consumer.to_owned(),
+        domain: String::new(),
+        group: group.to_owned(),
+        reason: reason.to_owned(),
+    };
+    advisory(advisory_subject::UNPINNED, stream, consumer, &body)
+}
+
+/// The account pin advisories name: JetStream runs in the global account.
+const ACCOUNT: &str = "$G";
+
+/// `headers` (a header block, or none) with `name: value` added.
+fn with_header(headers: Option<&Bytes>, name: &str, value: &str) -> Bytes {
+    let mut block = match headers {
+        Some(h) => h.strip_suffix(b"\r\n").unwrap_or(h).to_vec(),
+        None => b"NATS/1.0\r\n".to_vec(),
+    };
+    block.extend_from_slice(format!("{name}: {value}\r\n\r\n").as_bytes());
+    Bytes::from(block)
+}
+
+/// Whether to sample one acknowledgement at `percent` (`sample_freq`). nats-server draws
+/// 0..100 and samples when the draw is at most the percentage (so "50%" samples 51 of 100).
+fn should_sample(percent: u32) -> bool {
+    match percent {
+        0 => false,
+        100.. => true,
+        p => fastrand::u32(0..100) <= p,
     }
-    Outgoing {
-        to: format!("$JS.EVENT.ADVISORY.CONSUMER.MSG_TERMINATED.{stream}.{consumer}").into_bytes(),
-        subject: None,
-        reply: None,
-        headers: None,
-        payload: Bytes::from(super::types::to_go_json(&body)),
-    }
+}
+
+/// The ack metric of `sample_freq`: the acknowledged delivery and how long it took.
+fn ack_metric(stream: &str, consumer: &str, d: ack::Delivered, delivered_at: i64) -> Outgoing {
+    let now = Timestamp::now();
+    let body = AckMetric {
+        stream: stream.to_owned(),
+        consumer: consumer.to_owned(),
+        consumer_seq: d.consumer_seq,
+        stream_seq: d.stream_seq,
+        ack_time: now
+            .unix_nanos()
+            .and_then(|n| i64::try_from(n).ok())
+            .map_or(0, |n| n.saturating_sub(delivered_at)),
+        deliveries: d.deliveries,
+        domain: String::new(),
+        event: EventHeader {
+            timestamp: now,
+            ..EventHeader::new(advisory_type::ACK_METRIC)
+        },
+    };
+    advisory(advisory_subject::ACK_METRIC, stream, consumer, &body)
 }
 
 /// The delivery task of one consumer.
@@ -1418,5 +1732,19 @@ impl Durable for Consumer {
             );
             b"-ERR".to_vec()
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::should_sample;
+
+    #[test]
+    fn sampling_takes_about_the_configured_share_of_acknowledgements() {
+        assert!((0..1000).all(|_| !should_sample(0)));
+        assert!((0..1000).all(|_| should_sample(100)));
+        let taken = (0..10_000).filter(|_| should_sample(50)).count();
+        // nats-server's rule samples 51 of 100 draws; far from both 0 and all.
+        assert!((4_500..5_700).contains(&taken), "{taken} of 10000");
     }
 }

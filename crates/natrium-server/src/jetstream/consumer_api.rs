@@ -253,6 +253,41 @@ impl JetStream {
         )
     }
 
+    /// `CONSUMER.UNPIN.<stream>.<consumer>`: the group's pinned client loses its pin.
+    pub(super) fn consumer_unpin(&self, stream_name: &str, name: &str, payload: &[u8]) -> Answer {
+        use super::consumer_types::{ConsumerUnpinRequest, ConsumerUnpinResponse};
+        let result = (|| {
+            let req: ConsumerUnpinRequest = decode_request(payload, self.opts.strict)?;
+            if req.group.is_empty() {
+                return Err(ApiError::invalid_json("consumer group not specified"));
+            }
+            if !super::consumer_config::is_valid_group_name(&req.group) {
+                return Err(ApiError::consumer_invalid_group_name());
+            }
+            let stream = self
+                .stream(stream_name)
+                .ok_or_else(ApiError::stream_not_found)?;
+            let consumer = stream
+                .consumer(name)
+                .ok_or_else(ApiError::consumer_not_found)?;
+            if !consumer.config().priority_groups.contains(&req.group) {
+                return Err(ApiError::consumer_invalid_priority_group());
+            }
+            let advisory = consumer.unpin(&req.group);
+            self.port
+                .publish(&advisory.to, None, None, &advisory.payload);
+            Ok(())
+        })();
+        let error = result.as_ref().err().cloned();
+        Answer::json(
+            &ConsumerUnpinResponse {
+                kind: response_type::CONSUMER_UNPIN,
+                error: error.clone(),
+            },
+            error.is_some(),
+        )
+    }
+
     /// A create that finds a paused consumer keeps the pause, and says so (as nats-server).
     fn advise_if_paused(&self, stream: &Stream, consumer: &Consumer) {
         if let Some(until) = consumer.config().pause_until

@@ -3,13 +3,12 @@
 //! [`ApiError::consumer_not_found`]), same numbers and texts. Constructors are in
 //! `err_code` order. `maximum_consumers_limit` lives in `errors.rs`.
 
-// The consumer runtime and configuration checks (written in parallel) are the users.
-#![allow(dead_code)]
-
 use std::fmt;
 
 use super::errors::ApiError;
 
+// The whole catalogue is kept, used or not (see `errors.rs`).
+#[allow(dead_code)]
 impl ApiError {
     /// `JSConsumerCreateErrF` (500/10012): "{err}".
     pub fn consumer_create(err: impl fmt::Display) -> Self {

@@ -10,9 +10,6 @@
 //! [`decode_next`] with nats-server's lenient rules, and its errors go back as a
 //! `400 Bad Request - ...` status message, not as JSON.
 
-// The consumer runtime and the CONSUMER.* routes (written in parallel) are the users.
-#![allow(dead_code)]
-
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -40,8 +37,6 @@ pub mod response_type {
     pub const CONSUMER_PAUSE: &str = "io.nats.jetstream.api.v1.consumer_pause_response";
     /// `CONSUMER.UNPIN.<stream>.<consumer>`.
     pub const CONSUMER_UNPIN: &str = "io.nats.jetstream.api.v1.consumer_unpin_response";
-    /// `CONSUMER.RESET.<stream>.<consumer>`.
-    pub const CONSUMER_RESET: &str = "io.nats.jetstream.api.v1.consumer_reset_response";
 }
 
 // ---------------------------------------------------------------------------------------
@@ -375,16 +370,6 @@ impl ConsumerConfig {
         usize::try_from(self.max_waiting).unwrap_or(0)
     }
 
-    /// Pull: the largest batch of one request; `None` when unlimited.
-    pub fn max_batch(&self) -> Option<u64> {
-        u64::try_from(self.max_batch).ok().filter(|n| *n > 0)
-    }
-
-    /// Pull: the largest `max_bytes` of one request; `None` when unlimited.
-    pub fn max_request_bytes(&self) -> Option<u64> {
-        u64::try_from(self.max_bytes).ok().filter(|n| *n > 0)
-    }
-
     /// Pull: the longest `expires` of one request; `None` when unlimited.
     pub fn max_expires(&self) -> Option<Duration> {
         positive_nanos(self.max_expires)
@@ -543,15 +528,6 @@ pub struct ConsumerUnpinRequest {
     pub group: String,
 }
 
-/// `CONSUMER.RESET` request.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ConsumerResetRequest {
-    /// The stream sequence to restart from (0: the start).
-    #[serde(default)]
-    pub seq: u64,
-}
-
 /// The Go type names of consumer request fields, by JSON name, for decode errors: Go
 /// writes `of type int` where our `i64` would say `int64`, and `time.Duration` for
 /// durations.
@@ -644,14 +620,6 @@ impl RequestBody for ConsumerPauseRequest {
 
 impl RequestBody for ConsumerUnpinRequest {
     const GO_TYPE: &'static str = "JSApiConsumerUnpinRequest";
-
-    fn from_value(value: serde_json::Value, strict: bool) -> Result<Self, ApiError> {
-        from_value_like_go(value, strict, Self::GO_TYPE, "")
-    }
-}
-
-impl RequestBody for ConsumerResetRequest {
-    const GO_TYPE: &'static str = "JSApiConsumerResetRequest";
 
     fn from_value(value: serde_json::Value, strict: bool) -> Result<Self, ApiError> {
         from_value_like_go(value, strict, Self::GO_TYPE, "")
@@ -991,6 +959,17 @@ pub struct ConsumerPauseResponse {
     pub pause_remaining: i64,
 }
 
+/// Reply to `CONSUMER.UNPIN`: the type, and the failure if any.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ConsumerUnpinResponse {
+    /// [`response_type::CONSUMER_UNPIN`].
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    /// The failure, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<ApiError>,
+}
+
 // ---------------------------------------------------------------------------------------
 // Advisories
 
@@ -1008,6 +987,10 @@ pub mod advisory_subject {
     pub const MSG_NAKED: &str = "$JS.EVENT.ADVISORY.CONSUMER.MSG_NAKED";
     /// A consumer was paused or unpaused ([`super::PauseAdvisory`]).
     pub const PAUSE: &str = "$JS.EVENT.ADVISORY.CONSUMER.PAUSE";
+    /// A priority group pinned a client ([`super::PinnedAdvisory`]).
+    pub const PINNED: &str = "$JS.EVENT.ADVISORY.CONSUMER.PINNED";
+    /// A priority group lost its pinned client ([`super::UnpinnedAdvisory`]).
+    pub const UNPINNED: &str = "$JS.EVENT.ADVISORY.CONSUMER.UNPINNED";
     /// An acknowledgement was sampled ([`super::AckMetric`]).
     pub const ACK_METRIC: &str = "$JS.EVENT.METRIC.CONSUMER.ACK";
 
@@ -1029,6 +1012,10 @@ pub mod advisory_type {
     pub const NAK: &str = "io.nats.jetstream.advisory.v1.nak";
     /// [`super::PauseAdvisory`].
     pub const CONSUMER_PAUSE: &str = "io.nats.jetstream.advisory.v1.consumer_pause";
+    /// [`super::PinnedAdvisory`].
+    pub const PINNED: &str = "io.nats.jetstream.advisory.v1.consumer_group_pinned";
+    /// [`super::UnpinnedAdvisory`].
+    pub const UNPINNED: &str = "io.nats.jetstream.advisory.v1.consumer_group_unpinned";
     /// [`super::AckMetric`].
     pub const ACK_METRIC: &str = "io.nats.jetstream.metric.v1.consumer_ack";
 }
@@ -1041,8 +1028,6 @@ pub enum ConsumerActionKind {
     Create,
     /// Deleted.
     Delete,
-    /// Modified.
-    Modify,
 }
 
 /// The `type`, `id` and `timestamp` that begin every advisory (Go's `TypedEvent`).
@@ -1166,6 +1151,50 @@ pub struct PauseAdvisory {
     /// JetStream domain.
     #[serde(skip_serializing_if = "String::is_empty")]
     pub domain: String,
+}
+
+/// `$JS.EVENT.ADVISORY.CONSUMER.PINNED.<stream>.<consumer>`: a pull request was pinned.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PinnedAdvisory {
+    /// Type, id, timestamp.
+    #[serde(flatten)]
+    pub event: EventHeader,
+    /// The account (nats-server writes its name, `$G` by default).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub account: String,
+    /// The stream.
+    pub stream: String,
+    /// The consumer.
+    pub consumer: String,
+    /// JetStream domain.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub domain: String,
+    /// The priority group.
+    pub group: String,
+    /// The new pin id.
+    pub pinned_id: String,
+}
+
+/// `$JS.EVENT.ADVISORY.CONSUMER.UNPINNED.<stream>.<consumer>`: the pin was lost.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UnpinnedAdvisory {
+    /// Type, id, timestamp.
+    #[serde(flatten)]
+    pub event: EventHeader,
+    /// The account.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub account: String,
+    /// The stream.
+    pub stream: String,
+    /// The consumer.
+    pub consumer: String,
+    /// JetStream domain.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub domain: String,
+    /// The priority group.
+    pub group: String,
+    /// `timeout` (the pinned client went quiet) or `admin` (`CONSUMER.UNPIN`).
+    pub reason: String,
 }
 
 /// `$JS.EVENT.METRIC.CONSUMER.ACK.<stream>.<consumer>`, sampled per `sample_freq`.

@@ -10,9 +10,6 @@
 //! natrium does not implement mirrors, sources, subject transforms or republish yet; a
 //! config asking for them is refused with [`unsupported`] instead of being silently ignored.
 
-// The API router (written in parallel) is the user of these functions.
-#![allow(dead_code)]
-
 use std::collections::BTreeMap;
 
 use natrium_wire::{is_subset_match, subjects_overlap};

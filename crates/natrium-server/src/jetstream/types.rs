@@ -10,9 +10,6 @@
 //! mode (the 2.15 default): an unknown field is refused with
 //! `invalid JSON: json: unknown field "x"`.
 
-// The API router and stream runtime (written in parallel) are the users of these types.
-#![allow(dead_code)]
-
 use std::collections::BTreeMap;
 use std::fmt;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -44,8 +41,6 @@ pub mod response_type {
     pub const STREAM_MSG_GET: &str = "io.nats.jetstream.api.v1.stream_msg_get_response";
     /// `$JS.API.STREAM.MSG.DELETE.<stream>`.
     pub const STREAM_MSG_DELETE: &str = "io.nats.jetstream.api.v1.stream_msg_delete_response";
-    /// Replies to requests nats-server does not know (`$JS.API.FOO`), with `bad_request`.
-    pub const SYSTEM: &str = "io.nats.jetstream.api.v1.system_response";
 }
 
 /// Page sizes nats-server uses for `STREAM.NAMES`, `STREAM.LIST` and the subject details of
@@ -878,17 +873,6 @@ pub struct MsgGetResponse {
     /// The message.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub message: Option<StoredMsg>,
-}
-
-/// Generic error-only reply, e.g. for an unknown `$JS.API` subject with
-/// [`response_type::SYSTEM`].
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ErrorResponse {
-    /// The reply type.
-    #[serde(rename = "type")]
-    pub kind: &'static str,
-    /// The failure.
-    pub error: ApiError,
 }
 
 // ---------------------------------------------------------------------------------------
