@@ -199,10 +199,6 @@ both!(
     pull_replays_at_original_pace
 );
 
-fn port_of(url: &str) -> u16 {
-    url.rsplit(':').next().unwrap().parse().unwrap()
-}
-
 /// Publishes `events.<i>` with payload `<i>` for each `i`, retrying while the client
 /// reconnects (after a restart).
 async fn publish_range(js: &jetstream::Context, range: std::ops::RangeInclusive<u64>) {
@@ -230,7 +226,7 @@ async fn publish_range(js: &jetstream::Context, range: std::ops::RangeInclusive<
 /// same port and store directory: every message once, in order, none missing.
 async fn ordered_consumer_survives_restart(kind: Kind) {
     let dir = tempfile::tempdir().unwrap();
-    let Some(target) = start(kind, dir.path(), 0).await else {
+    let Some(target) = start(kind, dir.path(), js_target::restartable_port()).await else {
         return;
     };
     let url = target.url();
@@ -260,7 +256,9 @@ async fn ordered_consumer_survives_restart(kind: Kind) {
         seen.push(String::from_utf8_lossy(&m.payload).into_owned());
     }
     target.shutdown().await;
-    let target = start(kind, dir.path(), port_of(&url)).await.unwrap();
+    let target = start(kind, dir.path(), js_target::port_of(&url))
+        .await
+        .unwrap();
     publish_range(&js, 6..=10).await;
     timeout(Duration::from_secs(20), async {
         while seen.len() < 10 {

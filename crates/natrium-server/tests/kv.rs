@@ -22,26 +22,6 @@ async fn start(kind: Kind, dir: &Path, port: u16) -> Option<Target> {
     js_target::start(kind, dir, port, "kv").await
 }
 
-fn port_of(url: &str) -> u16 {
-    url.rsplit(':').next().unwrap().parse().unwrap()
-}
-
-/// A free port below Linux's ephemeral range (32768–60999), for a server restarted on the
-/// same port: a port the OS handed out could be taken meanwhile as the local port of some
-/// other test's client connection, and the restart would fail with "address in use".
-pub fn restartable_port() -> u16 {
-    use std::sync::atomic::{AtomicU16, Ordering};
-    // Spread concurrent test binaries apart; within one binary, never hand a port out twice.
-    static NEXT: AtomicU16 = AtomicU16::new(0);
-    let offset = (std::process::id() % 500) as u16 * 20;
-    loop {
-        let port = 20_000 + (offset + NEXT.fetch_add(1, Ordering::Relaxed)) % 12_000;
-        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
-            return port;
-        }
-    }
-}
-
 /// Runs `scenario` against both servers, each with a fresh store directory.
 macro_rules! both {
     ($natrium:ident, $latest:ident, $scenario:ident) => {
@@ -437,7 +417,7 @@ async fn reads_use_direct_get(js: jetstream::Context) {
 /// A watcher keeps going across a restart of a file-backed server on the same port.
 async fn watch_survives_restart(kind: Kind) {
     let dir = tempfile::tempdir().unwrap();
-    let Some(target) = start(kind, dir.path(), restartable_port()).await else {
+    let Some(target) = start(kind, dir.path(), js_target::restartable_port()).await else {
         return;
     };
     let url = target.url();
@@ -452,7 +432,9 @@ async fn watch_survives_restart(kind: Kind) {
     let mut watch = kv.watch_with_history(">").await.unwrap();
     assert_eq!(next_entry(&mut watch).await.key, "before");
     target.shutdown().await;
-    let target = start(kind, dir.path(), port_of(&url)).await.unwrap();
+    let target = start(kind, dir.path(), js_target::port_of(&url))
+        .await
+        .unwrap();
     // The client reconnects by itself; a put succeeds once it has.
     let revision = timeout(Duration::from_secs(20), async {
         loop {

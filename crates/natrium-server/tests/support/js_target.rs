@@ -58,3 +58,26 @@ pub async fn start(kind: Kind, dir: &Path, port: u16, suite: &str) -> Option<Tar
         }
     }
 }
+
+/// The port of a `nats://host:port` URL.
+#[allow(dead_code)] // not every suite restarts a server
+pub fn port_of(url: &str) -> u16 {
+    url.rsplit(':').next().unwrap().parse().unwrap()
+}
+
+/// A free port below Linux's ephemeral range (32768–60999), for a server restarted on the
+/// same port: a port the OS handed out could be taken meanwhile as the local port of some
+/// other test's client connection, and the restart would fail with "address in use".
+#[allow(dead_code)] // not every suite restarts a server
+pub fn restartable_port() -> u16 {
+    use std::sync::atomic::{AtomicU16, Ordering};
+    // Spread concurrent test binaries apart; within one binary, never hand a port out twice.
+    static NEXT: AtomicU16 = AtomicU16::new(0);
+    let offset = (std::process::id() % 500) as u16 * 20;
+    loop {
+        let port = 20_000 + (offset + NEXT.fetch_add(1, Ordering::Relaxed)) % 12_000;
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+}
