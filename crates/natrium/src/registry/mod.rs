@@ -8,13 +8,15 @@
 //!
 //! Implementations here:
 //! - [`KvRegistry`]: NATS JetStream Key-Value, the default (no extra infrastructure);
-//! - `EtcdRegistry` (feature `etcd`): etcd leases with keep-alive;
+//! - `EtcdRegistry` (feature `etcd`): etcd leases with keep-alive, Kratos's key layout;
 //! - [`MemoryRegistry`]: in process, for unit tests.
 //!
 //! Callers pick an endpoint with a [`Resolver`], which keeps the instance list from
 //! [`Discovery::watch`] so a pick is a map read.
 
 mod error;
+#[cfg(feature = "etcd")]
+mod etcd;
 mod kv;
 mod memory;
 mod resolver;
@@ -26,6 +28,8 @@ use futures::stream::BoxStream;
 use serde::{Deserialize, Serialize};
 
 pub use error::RegistryError;
+#[cfg(feature = "etcd")]
+pub use etcd::{ETCD_NAMESPACE, EtcdRegistry};
 pub use kv::{DEFAULT_BUCKET, DEFAULT_TTL, KvRegistry};
 pub use memory::MemoryRegistry;
 pub use resolver::{Pick, Resolver};

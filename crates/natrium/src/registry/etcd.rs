@@ -1,0 +1,390 @@
+//! [`EtcdRegistry`]: the registry on etcd, as Kratos's etcd registry lays it out.
+//!
+//! Each instance is one key, `/microservices/<service>/<instance id>`, whose value is the
+//! instance's JSON, attached to a lease of the TTL. A task keeps the lease alive (every
+//! TTL/3); when the lease is lost (etcd restarted without its data, a long partition) it
+//! registers again under a new lease. A process that dies without deregistering disappears
+//! when its lease expires.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use etcd_client::{
+    Client, Compare, CompareOp, ConnectOptions, EventType, GetOptions, PutOptions, Txn, TxnOp,
+    TxnOpResponse, WatchOptions,
+};
+use futures::StreamExt;
+use parking_lot::Mutex;
+use tokio_util::sync::CancellationToken;
+
+use super::{Discovery, InstanceStream, Registrar, RegistryError, ServiceInstance};
+use crate::error::BoxError;
+
+/// The key prefix under which instances are registered (Kratos's default namespace).
+pub const ETCD_NAMESPACE: &str = "/microservices";
+
+/// The registry on etcd ([module docs](self)). Clones share the keep-alive tasks.
+#[derive(Clone)]
+pub struct EtcdRegistry {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    client: Client,
+    endpoints: String,
+    ttl: Duration,
+    alive: Mutex<HashMap<String, KeepAlive>>,
+}
+
+struct KeepAlive {
+    stop: CancellationToken,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        for (_, alive) in self.alive.get_mut().drain() {
+            alive.stop.cancel();
+            alive.task.abort();
+        }
+    }
+}
+
+impl std::fmt::Debug for EtcdRegistry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EtcdRegistry")
+            .field("endpoints", &self.inner.endpoints)
+            .field("ttl", &self.inner.ttl)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The key of one instance.
+fn key_of(instance: &ServiceInstance) -> String {
+    format!("{ETCD_NAMESPACE}/{}/{}", instance.name, instance.id)
+}
+
+fn prefix_of(service: &str) -> String {
+    format!("{ETCD_NAMESPACE}/{service}/")
+}
+
+impl EtcdRegistry {
+    /// A registry on the etcd cluster at `endpoints` (`http://127.0.0.1:2379`) whose leases
+    /// last `ttl` (whole seconds, at least one). Connecting is lazy: an unreachable etcd
+    /// shows as an error of the first operation (within 5 s).
+    pub async fn connect<S: AsRef<str>>(
+        endpoints: &[S],
+        ttl: Duration,
+    ) -> Result<Self, RegistryError> {
+        let names = endpoints
+            .iter()
+            .map(|e| e.as_ref())
+            .collect::<Vec<_>>()
+            .join(",");
+        if ttl < Duration::from_secs(1) {
+            return Err(RegistryError::Invalid {
+                what: "registry TTL",
+                value: format!("{ttl:?}"),
+                reason: "must be at least 1s",
+            });
+        }
+        let options = ConnectOptions::new()
+            .with_connect_timeout(Duration::from_secs(2))
+            .with_timeout(Duration::from_secs(5));
+        let client = Client::connect(endpoints, Some(options))
+            .await
+            .map_err(|e| RegistryError::Backend {
+                op: "connect".into(),
+                registry: format!("etcd {names}"),
+                source: e.into(),
+            })?;
+        Ok(EtcdRegistry {
+            inner: Arc::new(Inner {
+                client,
+                endpoints: names,
+                ttl,
+                alive: Mutex::new(HashMap::new()),
+            }),
+        })
+    }
+
+    fn name(&self) -> String {
+        format!("etcd {}", self.inner.endpoints)
+    }
+
+    fn backend(&self, op: impl Into<String>, source: impl Into<BoxError>) -> RegistryError {
+        RegistryError::Backend {
+            op: op.into(),
+            registry: self.name(),
+            source: source.into(),
+        }
+    }
+
+    fn decode(&self, key: &[u8], value: &[u8]) -> Result<ServiceInstance, RegistryError> {
+        decode(&self.name(), key, value)
+    }
+
+    /// Puts `value` at `key` under a new lease unless another instance holds the key.
+    async fn put_leased(
+        &self,
+        instance: &ServiceInstance,
+        value: &str,
+    ) -> Result<i64, RegistryError> {
+        let key = key_of(instance);
+        let op = || format!("register {}/{}", instance.name, instance.id);
+        let mut client = self.inner.client.clone();
+        let ttl = self.inner.ttl.as_secs().max(1) as i64;
+        let lease = client
+            .lease_grant(ttl, None)
+            .await
+            .map_err(|e| self.backend(op(), e))?
+            .id();
+        let put = || {
+            TxnOp::put(
+                key.clone(),
+                value,
+                Some(PutOptions::new().with_lease(lease)),
+            )
+        };
+        let txn = Txn::new()
+            .when([Compare::create_revision(key.clone(), CompareOp::Equal, 0)])
+            .and_then([put()])
+            .or_else([TxnOp::get(key.clone(), None)]);
+        let response = client.txn(txn).await.map_err(|e| self.backend(op(), e))?;
+        if response.succeeded() {
+            return Ok(lease);
+        }
+        // The key exists: ours from before (same value) is taken over, anyone else's is not.
+        let existing = response.op_responses().into_iter().find_map(|r| match r {
+            TxnOpResponse::Get(get) => get.kvs().first().map(|kv| kv.value().to_vec()),
+            _ => None,
+        });
+        if existing.as_deref() == Some(value.as_bytes()) {
+            client
+                .put(key, value, Some(PutOptions::new().with_lease(lease)))
+                .await
+                .map_err(|e| self.backend(op(), e))?;
+            return Ok(lease);
+        }
+        let _ = client.lease_revoke(lease).await;
+        Err(RegistryError::Duplicate {
+            registry: self.name(),
+            service: instance.name.clone(),
+            id: instance.id.clone(),
+        })
+    }
+
+    /// Every registered instance of `service` (sorted by id) and the revision read at.
+    async fn list(
+        &self,
+        service: &str,
+    ) -> Result<(BTreeMap<Vec<u8>, ServiceInstance>, i64), RegistryError> {
+        super::validate_segment("service name", service)?;
+        let mut client = self.inner.client.clone();
+        let response = client
+            .get(prefix_of(service), Some(GetOptions::new().with_prefix()))
+            .await
+            .map_err(|e| self.backend(format!("list {service}"), e))?;
+        let revision = response.header().map_or(0, |h| h.revision());
+        let mut found = BTreeMap::new();
+        for kv in response.kvs() {
+            found.insert(kv.key().to_vec(), self.decode(kv.key(), kv.value())?);
+        }
+        Ok((found, revision))
+    }
+}
+
+#[async_trait]
+impl Registrar for EtcdRegistry {
+    async fn register(&self, instance: &ServiceInstance) -> Result<(), RegistryError> {
+        instance.validate()?;
+        let value = serde_json::to_string(instance).expect("instance JSON");
+        let lease = self.put_leased(instance, &value).await?;
+        let stop = CancellationToken::new();
+        let task = tokio::spawn(keep_alive(
+            self.clone_weak(),
+            instance.clone(),
+            value,
+            lease,
+            stop.clone(),
+        ));
+        if let Some(old) = self
+            .inner
+            .alive
+            .lock()
+            .insert(key_of(instance), KeepAlive { stop, task })
+        {
+            old.stop.cancel();
+        }
+        tracing::info!(service = %instance.name, id = %instance.id, registry = %self.name(), "registered");
+        Ok(())
+    }
+
+    async fn deregister(&self, instance: &ServiceInstance) -> Result<(), RegistryError> {
+        let key = key_of(instance);
+        let alive = self.inner.alive.lock().remove(&key);
+        if let Some(alive) = alive {
+            alive.stop.cancel();
+            let _ = alive.task.await;
+        }
+        let mut client = self.inner.client.clone();
+        client.delete(key, None).await.map_err(|e| {
+            self.backend(format!("deregister {}/{}", instance.name, instance.id), e)
+        })?;
+        tracing::info!(service = %instance.name, id = %instance.id, registry = %self.name(), "deregistered");
+        Ok(())
+    }
+}
+
+fn decode(registry: &str, key: &[u8], value: &[u8]) -> Result<ServiceInstance, RegistryError> {
+    serde_json::from_slice(value).map_err(|source| RegistryError::Decode {
+        key: String::from_utf8_lossy(key).into_owned(),
+        registry: registry.to_owned(),
+        source,
+    })
+}
+
+/// What a keep-alive task needs without keeping the registry (and so itself) alive.
+struct Weak(std::sync::Weak<Inner>);
+
+impl EtcdRegistry {
+    fn clone_weak(&self) -> Weak {
+        Weak(Arc::downgrade(&self.inner))
+    }
+}
+
+impl Weak {
+    fn upgrade(&self) -> Option<EtcdRegistry> {
+        self.0.upgrade().map(|inner| EtcdRegistry { inner })
+    }
+}
+
+/// Keeps `lease` alive every TTL/3; when it is lost, registers again (retrying every TTL/3)
+/// under a new lease. The lease is revoked when stopped.
+async fn keep_alive(
+    registry: Weak,
+    instance: ServiceInstance,
+    value: String,
+    mut lease: i64,
+    stop: CancellationToken,
+) {
+    let Some(r) = registry.upgrade() else { return };
+    let every = r.inner.ttl / 3;
+    let mut client = r.inner.client.clone();
+    drop(r);
+    let key = key_of(&instance);
+    loop {
+        let session = async {
+            let (mut keeper, mut responses) = client.lease_keep_alive(lease).await?;
+            loop {
+                tokio::time::sleep(every).await;
+                keeper.keep_alive().await?;
+                match responses.message().await? {
+                    Some(response) if response.ttl() > 0 => {}
+                    _ => return Ok::<_, etcd_client::Error>(()),
+                }
+            }
+        };
+        tokio::select! {
+            _ = stop.cancelled() => {
+                let _ = client.lease_revoke(lease).await;
+                return;
+            }
+            outcome = session => match outcome {
+                Ok(()) => tracing::warn!(key = %key, "registration lease expired; registering again"),
+                Err(err) => tracing::warn!(key = %key, error = %err, "registration keep-alive failed; registering again"),
+            }
+        }
+        loop {
+            let Some(r) = registry.upgrade() else { return };
+            let registered = tokio::select! {
+                _ = stop.cancelled() => return,
+                registered = r.put_leased(&instance, &value) => registered,
+            };
+            match registered {
+                Ok(new_lease) => {
+                    lease = new_lease;
+                    tracing::info!(key = %key, "registered again");
+                    break;
+                }
+                Err(err) => {
+                    tracing::warn!(key = %key, error = %err, retry_in = ?every, "cannot register again; retrying");
+                    drop(r);
+                    tokio::select! {
+                        _ = stop.cancelled() => return,
+                        _ = tokio::time::sleep(every) => {}
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl Discovery for EtcdRegistry {
+    async fn instances(&self, service: &str) -> Result<Vec<ServiceInstance>, RegistryError> {
+        Ok(self.list(service).await?.0.into_values().collect())
+    }
+
+    async fn watch(&self, service: &str) -> Result<InstanceStream, RegistryError> {
+        let (current, revision) = self.list(service).await?;
+        let op = format!("watch {service}");
+        let mut client = self.inner.client.clone();
+        // From the revision after the listing: no change is missed or seen twice.
+        let options = WatchOptions::new()
+            .with_prefix()
+            .with_start_revision(revision + 1);
+        let stream = client
+            .watch(prefix_of(service), Some(options))
+            .await
+            .map_err(|e| self.backend(op.clone(), e))?;
+        let first: Vec<_> = current.values().cloned().collect();
+        let registry = self.name();
+        let changes = futures::stream::unfold(
+            (stream, current, registry, op),
+            |(mut stream, mut current, registry, op)| async move {
+                loop {
+                    let response = match stream.message().await {
+                        Ok(Some(response)) => response,
+                        Ok(None) => return None,
+                        Err(e) => {
+                            let err = RegistryError::Backend {
+                                op: op.clone(),
+                                registry: registry.clone(),
+                                source: e.into(),
+                            };
+                            return Some((Err(err), (stream, current, registry, op)));
+                        }
+                    };
+                    let before = current.clone();
+                    for event in response.events() {
+                        let Some(kv) = event.kv() else { continue };
+                        match event.event_type() {
+                            EventType::Put => match decode(&registry, kv.key(), kv.value()) {
+                                Ok(instance) => {
+                                    current.insert(kv.key().to_vec(), instance);
+                                }
+                                Err(err) => {
+                                    return Some((Err(err), (stream, current, registry, op)));
+                                }
+                            },
+                            EventType::Delete => {
+                                current.remove(kv.key());
+                            }
+                        }
+                    }
+                    // Lease refreshes write nothing; a re-put of the same value is no change.
+                    if current != before {
+                        let list = current.values().cloned().collect();
+                        return Some((Ok(list), (stream, current, registry, op)));
+                    }
+                }
+            },
+        );
+        Ok(futures::stream::once(async move { Ok(first) })
+            .chain(changes)
+            .boxed())
+    }
+}
