@@ -3,14 +3,12 @@
 //! died; etcd restarted without its data gets the registration back; duplicates, an
 //! unreachable etcd at start, and an App deregistering before its HTTP server stops.
 
-use std::path::PathBuf;
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
+use natrium::registry::testing::EtcdTestServer;
 use natrium::registry::{Discovery, EtcdRegistry, Pick, Registrar, RegistryError, Resolver};
 use natrium::{App, AppHandle, Error, HttpServer, ServiceInstance};
-use tokio::io::{AsyncBufReadExt, BufReader};
 
 const BOUND: Duration = Duration::from_secs(20);
 const TTL: Duration = Duration::from_secs(2);
@@ -21,25 +19,6 @@ async fn bounded<T>(what: &str, fut: impl std::future::Future<Output = T>) -> T 
         .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
 }
 
-/// `ETCD_BIN`, else `etcd` on PATH; missing fails under CI and warns otherwise.
-fn etcd_bin() -> Option<PathBuf> {
-    let found = std::env::var_os("ETCD_BIN").map(PathBuf::from).or_else(|| {
-        std::env::var_os("PATH").and_then(|paths| {
-            std::env::split_paths(&paths)
-                .map(|dir| dir.join("etcd"))
-                .find(|candidate| candidate.is_file())
-        })
-    });
-    if found.is_none() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "etcd is required in CI (Debian package etcd-server, or ETCD_BIN)"
-        );
-        eprintln!("WARNING: etcd not found (ETCD_BIN, PATH); skipping the etcd registry test");
-    }
-    found
-}
-
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
@@ -47,81 +26,7 @@ fn free_port() -> u16 {
         .port()
 }
 
-/// One etcd member on loopback ports with its data in a temporary directory.
-struct Etcd {
-    bin: PathBuf,
-    dir: tempfile::TempDir,
-    client_port: u16,
-    peer_port: u16,
-    child: Option<tokio::process::Child>,
-}
-
-impl Etcd {
-    async fn start() -> Option<Etcd> {
-        let mut etcd = Etcd {
-            bin: etcd_bin()?,
-            dir: tempfile::tempdir().expect("temp dir"),
-            client_port: free_port(),
-            peer_port: free_port(),
-            child: None,
-        };
-        etcd.spawn().await;
-        Some(etcd)
-    }
-
-    fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.client_port)
-    }
-
-    async fn spawn(&mut self) {
-        let client = self.url();
-        let peer = format!("http://127.0.0.1:{}", self.peer_port);
-        let mut child = tokio::process::Command::new(&self.bin)
-            .arg("--name=test")
-            .arg(format!(
-                "--data-dir={}",
-                self.dir.path().join("data").display()
-            ))
-            .arg(format!("--listen-client-urls={client}"))
-            .arg(format!("--advertise-client-urls={client}"))
-            .arg(format!("--listen-peer-urls={peer}"))
-            .arg(format!("--initial-advertise-peer-urls={peer}"))
-            .arg(format!("--initial-cluster=test={peer}"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("etcd starts");
-        let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
-        bounded("etcd ready", async {
-            while let Some(line) = lines.next_line().await.expect("etcd log") {
-                if line.contains("ready to serve client requests") {
-                    return;
-                }
-            }
-            panic!("etcd exited before it was ready");
-        })
-        .await;
-        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-        self.child = Some(child);
-    }
-
-    /// Kills etcd with SIGKILL, keeping its data.
-    async fn kill(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            child.kill().await.expect("kill etcd");
-        }
-    }
-
-    /// Kills etcd and deletes its data (a registry that lost everything).
-    async fn kill_and_wipe(&mut self) {
-        self.kill().await;
-        std::fs::remove_dir_all(self.dir.path().join("data")).expect("wipe etcd data");
-    }
-}
-
-async fn registry(etcd: &Etcd) -> EtcdRegistry {
+async fn registry(etcd: &EtcdTestServer) -> EtcdRegistry {
     EtcdRegistry::connect(&[etcd.url()], TTL)
         .await
         .expect("connect")
@@ -139,7 +44,7 @@ fn instance(name: &str, id: &str) -> ServiceInstance {
 
 #[tokio::test]
 async fn etcd_watch_sees_instances_come_and_go_and_leases_outlive_the_ttl() {
-    let Some(etcd) = Etcd::start().await else {
+    let Some(etcd) = EtcdTestServer::start().await else {
         return;
     };
     let discovery = registry(&etcd).await;
@@ -170,6 +75,17 @@ async fn etcd_watch_sees_instances_come_and_go_and_leases_outlive_the_ttl() {
         discovery.instances("other").await.unwrap(),
         [instance("other", "o1")]
     );
+    assert_eq!(
+        discovery.all_instances().await.unwrap(),
+        [instance("other", "o1"), instance("saver", "s2")]
+    );
+    let mut all = discovery.watch_all().await.unwrap();
+    assert_eq!(bounded("all", all.next()).await.unwrap().unwrap().len(), 2);
+    registry.deregister(&instance("other", "o1")).await.unwrap();
+    assert_eq!(
+        bounded("o1 down", all.next()).await.unwrap().unwrap(),
+        [instance("saver", "s2")]
+    );
     let err = registry.register(&instance("saver", "s2")).await;
     assert!(
         err.is_ok(),
@@ -183,7 +99,7 @@ async fn etcd_watch_sees_instances_come_and_go_and_leases_outlive_the_ttl() {
 
 #[tokio::test]
 async fn etcd_an_instance_whose_process_died_expires_with_its_lease() {
-    let Some(etcd) = Etcd::start().await else {
+    let Some(etcd) = EtcdTestServer::start().await else {
         return;
     };
     let discovery = registry(&etcd).await;
@@ -209,13 +125,13 @@ async fn etcd_an_instance_whose_process_died_expires_with_its_lease() {
 
 #[tokio::test]
 async fn etcd_restarted_without_its_data_gets_the_registration_back() {
-    let Some(mut etcd) = Etcd::start().await else {
+    let Some(mut etcd) = EtcdTestServer::start().await else {
         return;
     };
     let registry = registry(&etcd).await;
     registry.register(&instance("saver", "s1")).await.unwrap();
     etcd.kill_and_wipe().await;
-    etcd.spawn().await;
+    etcd.restart().await;
     let discovery = self::registry(&etcd).await;
     let mut watch = discovery.watch("saver").await.unwrap();
     bounded("restored", async {
@@ -231,7 +147,8 @@ async fn etcd_restarted_without_its_data_gets_the_registration_back() {
 
 #[tokio::test]
 async fn etcd_an_app_fails_to_start_when_etcd_is_unreachable() {
-    let Some(_bin) = etcd_bin() else {
+    // Only to fail under CI without etcd, as the other tests do.
+    let Some(_etcd) = EtcdTestServer::start().await else {
         return;
     };
     let registrar = EtcdRegistry::connect(&[format!("http://127.0.0.1:{}", free_port())], TTL)
@@ -250,7 +167,7 @@ async fn etcd_an_app_fails_to_start_when_etcd_is_unreachable() {
 
 #[tokio::test]
 async fn etcd_an_app_deregisters_before_its_http_server_stops() {
-    let Some(etcd) = Etcd::start().await else {
+    let Some(etcd) = EtcdTestServer::start().await else {
         return;
     };
     let discovery = registry(&etcd).await;
@@ -292,13 +209,13 @@ async fn etcd_an_app_deregisters_before_its_http_server_stops() {
 
 #[tokio::test]
 async fn etcd_restarted_with_its_data_keeps_the_registration_alive() {
-    let Some(mut etcd) = Etcd::start().await else {
+    let Some(mut etcd) = EtcdTestServer::start().await else {
         return;
     };
     let registry = registry(&etcd).await;
     registry.register(&instance("saver", "s1")).await.unwrap();
     etcd.kill().await;
-    etcd.spawn().await;
+    etcd.restart().await;
     let discovery = self::registry(&etcd).await;
     let mut watch = discovery.watch("saver").await.unwrap();
     assert_eq!(
@@ -323,11 +240,12 @@ async fn etcd_restarted_with_its_data_keeps_the_registration_alive() {
 
 #[tokio::test]
 async fn etcd_an_unreachable_etcd_is_a_backend_error_naming_it() {
-    let Some(_bin) = etcd_bin() else {
+    // Only to fail under CI without etcd, as the other tests do.
+    let Some(_etcd) = EtcdTestServer::start().await else {
         return;
     };
     let url = format!("http://127.0.0.1:{}", free_port());
-    let registry = EtcdRegistry::connect(&[url.clone()], TTL)
+    let registry = EtcdRegistry::connect(std::slice::from_ref(&url), TTL)
         .await
         .expect("connecting is lazy");
     let err = bounded(
@@ -372,7 +290,7 @@ async fn run(app: App) -> (AppHandle, tokio::task::JoinHandle<natrium::Result<()
 
 #[tokio::test]
 async fn etcd_two_apps_with_one_name_are_both_discovered_and_picked_in_turn() {
-    let Some(etcd) = Etcd::start().await else {
+    let Some(etcd) = EtcdTestServer::start().await else {
         return;
     };
     let discovery = registry(&etcd).await;
@@ -401,7 +319,7 @@ async fn etcd_two_apps_with_one_name_are_both_discovered_and_picked_in_turn() {
 
 #[tokio::test]
 async fn etcd_a_duplicate_instance_id_fails_the_second_start_and_keeps_the_first() {
-    let Some(etcd) = Etcd::start().await else {
+    let Some(etcd) = EtcdTestServer::start().await else {
         return;
     };
     let (first, running) = run(app("dup", "dup-1", registry(&etcd).await)).await;

@@ -66,8 +66,15 @@ fn key_of(instance: &ServiceInstance) -> String {
     format!("{ETCD_NAMESPACE}/{}/{}", instance.name, instance.id)
 }
 
-fn prefix_of(service: &str) -> String {
-    format!("{ETCD_NAMESPACE}/{service}/")
+/// The key prefix of one service's instances, or of every service's.
+fn prefix_of(service: Option<&str>) -> Result<String, RegistryError> {
+    match service {
+        Some(service) => {
+            super::validate_segment("service name", service)?;
+            Ok(format!("{ETCD_NAMESPACE}/{service}/"))
+        }
+        None => Ok(format!("{ETCD_NAMESPACE}/")),
+    }
 }
 
 impl EtcdRegistry {
@@ -176,17 +183,29 @@ impl EtcdRegistry {
         })
     }
 
-    /// Every registered instance of `service` (sorted by id) and the revision read at.
+    /// Every registered instance of every service, sorted by service then id.
+    pub async fn all_instances(&self) -> Result<Vec<ServiceInstance>, RegistryError> {
+        Ok(self.list(None).await?.0.into_values().collect())
+    }
+
+    /// Like [`Discovery::watch`] over every service: the full list now and after each
+    /// change, sorted by service then id.
+    pub async fn watch_all(&self) -> Result<InstanceStream, RegistryError> {
+        self.watch_prefix(None).await
+    }
+
+    /// The instances under the prefix of `service` (all services if `None`), by key, and
+    /// the revision they were read at.
     async fn list(
         &self,
-        service: &str,
+        service: Option<&str>,
     ) -> Result<(BTreeMap<Vec<u8>, ServiceInstance>, i64), RegistryError> {
-        super::validate_segment("service name", service)?;
+        let prefix = prefix_of(service)?;
         let mut client = self.inner.client.clone();
         let response = client
-            .get(prefix_of(service), Some(GetOptions::new().with_prefix()))
+            .get(prefix, Some(GetOptions::new().with_prefix()))
             .await
-            .map_err(|e| self.backend(format!("list {service}"), e))?;
+            .map_err(|e| self.backend(format!("list {}", service.unwrap_or("all services")), e))?;
         let revision = response.header().map_or(0, |h| h.revision());
         let mut found = BTreeMap::new();
         for kv in response.kvs() {
@@ -325,19 +344,27 @@ async fn keep_alive(
 #[async_trait]
 impl Discovery for EtcdRegistry {
     async fn instances(&self, service: &str) -> Result<Vec<ServiceInstance>, RegistryError> {
-        Ok(self.list(service).await?.0.into_values().collect())
+        Ok(self.list(Some(service)).await?.0.into_values().collect())
     }
 
     async fn watch(&self, service: &str) -> Result<InstanceStream, RegistryError> {
+        self.watch_prefix(Some(service)).await
+    }
+}
+
+impl EtcdRegistry {
+    /// The instances under the prefix of `service` (all if `None`) now and after each change.
+    async fn watch_prefix(&self, service: Option<&str>) -> Result<InstanceStream, RegistryError> {
         let (current, revision) = self.list(service).await?;
-        let op = format!("watch {service}");
+        let prefix = prefix_of(service)?;
+        let op = format!("watch {}", service.unwrap_or("all services"));
         let mut client = self.inner.client.clone();
         // From the revision after the listing: no change is missed or seen twice.
         let options = WatchOptions::new()
             .with_prefix()
             .with_start_revision(revision + 1);
         let stream = client
-            .watch(prefix_of(service), Some(options))
+            .watch(prefix, Some(options))
             .await
             .map_err(|e| self.backend(op.clone(), e))?;
         let first: Vec<_> = current.values().cloned().collect();
