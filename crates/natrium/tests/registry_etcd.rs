@@ -130,6 +130,13 @@ async fn etcd_restarted_without_its_data_gets_the_registration_back() {
     };
     let registry = registry(&etcd).await;
     registry.register(&instance("saver", "s1")).await.unwrap();
+    // A watch opened before the restart keeps following after it.
+    let before = self::registry(&etcd).await;
+    let mut old_watch = before.watch("saver").await.unwrap();
+    assert_eq!(
+        bounded("first", old_watch.next()).await.unwrap().unwrap(),
+        [instance("saver", "s1")]
+    );
     etcd.kill_and_wipe().await;
     etcd.restart().await;
     let discovery = self::registry(&etcd).await;
@@ -141,6 +148,19 @@ async fn etcd_restarted_without_its_data_gets_the_registration_back() {
             }
         }
         panic!("watch ended");
+    })
+    .await;
+    discovery.register(&instance("saver", "s2")).await.unwrap();
+    bounded("the old watch follows", async {
+        while let Some(list) = old_watch.next().await {
+            // Errors while etcd was down are expected; the watch goes on.
+            if let Ok(list) = list
+                && list == [instance("saver", "s1"), instance("saver", "s2")]
+            {
+                return;
+            }
+        }
+        panic!("the old watch ended");
     })
     .await;
 }
@@ -264,6 +284,9 @@ async fn etcd_an_unreachable_etcd_is_a_backend_error_naming_it() {
         .await
         .unwrap_err();
     assert!(matches!(err, RegistryError::Backend { .. }), "{err}");
+    let none: [&str; 0] = [];
+    let err = EtcdRegistry::connect(&none, TTL).await.unwrap_err();
+    assert!(matches!(err, RegistryError::Invalid { .. }), "{err}");
 }
 
 async fn hello(axum::extract::State(id): axum::extract::State<String>) -> String {

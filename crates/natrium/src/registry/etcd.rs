@@ -4,7 +4,8 @@
 //! instance's JSON, attached to a lease of the TTL. A task keeps the lease alive (every
 //! TTL/3); when the lease is lost (etcd restarted without its data, a long partition) it
 //! registers again under a new lease. A process that dies without deregistering disappears
-//! when its lease expires.
+//! when its lease expires. A watch that breaks (etcd restarted) yields the error and
+//! watches again, so a [`Resolver`](super::Resolver) keeps following.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -90,6 +91,13 @@ impl EtcdRegistry {
             .map(|e| e.as_ref())
             .collect::<Vec<_>>()
             .join(",");
+        if endpoints.is_empty() {
+            return Err(RegistryError::Invalid {
+                what: "etcd endpoints",
+                value: String::new(),
+                reason: "at least one is needed",
+            });
+        }
         if ttl < Duration::from_secs(1) {
             return Err(RegistryError::Invalid {
                 what: "registry TTL",
@@ -127,10 +135,6 @@ impl EtcdRegistry {
             registry: self.name(),
             source: source.into(),
         }
-    }
-
-    fn decode(&self, key: &[u8], value: &[u8]) -> Result<ServiceInstance, RegistryError> {
-        decode(&self.name(), key, value)
     }
 
     /// Puts `value` at `key` under a new lease unless another instance holds the key.
@@ -201,17 +205,8 @@ impl EtcdRegistry {
         service: Option<&str>,
     ) -> Result<(BTreeMap<Vec<u8>, ServiceInstance>, i64), RegistryError> {
         let prefix = prefix_of(service)?;
-        let mut client = self.inner.client.clone();
-        let response = client
-            .get(prefix, Some(GetOptions::new().with_prefix()))
-            .await
-            .map_err(|e| self.backend(format!("list {}", service.unwrap_or("all services")), e))?;
-        let revision = response.header().map_or(0, |h| h.revision());
-        let mut found = BTreeMap::new();
-        for kv in response.kvs() {
-            found.insert(kv.key().to_vec(), self.decode(kv.key(), kv.value())?);
-        }
-        Ok((found, revision))
+        let op = format!("list {}", service.unwrap_or("all services"));
+        list_prefix(&mut self.inner.client.clone(), &self.name(), &prefix, &op).await
     }
 }
 
@@ -355,63 +350,165 @@ impl Discovery for EtcdRegistry {
 impl EtcdRegistry {
     /// The instances under the prefix of `service` (all if `None`) now and after each change.
     async fn watch_prefix(&self, service: Option<&str>) -> Result<InstanceStream, RegistryError> {
-        let (current, revision) = self.list(service).await?;
-        let prefix = prefix_of(service)?;
-        let op = format!("watch {}", service.unwrap_or("all services"));
-        let mut client = self.inner.client.clone();
-        // From the revision after the listing: no change is missed or seen twice.
-        let options = WatchOptions::new()
-            .with_prefix()
-            .with_start_revision(revision + 1);
-        let stream = client
-            .watch(prefix, Some(options))
-            .await
-            .map_err(|e| self.backend(op.clone(), e))?;
-        let first: Vec<_> = current.values().cloned().collect();
-        let registry = self.name();
-        let changes = futures::stream::unfold(
-            (stream, current, registry, op),
-            |(mut stream, mut current, registry, op)| async move {
-                loop {
-                    let response = match stream.message().await {
-                        Ok(Some(response)) => response,
-                        Ok(None) => return None,
-                        Err(e) => {
-                            let err = RegistryError::Backend {
-                                op: op.clone(),
-                                registry: registry.clone(),
-                                source: e.into(),
-                            };
-                            return Some((Err(err), (stream, current, registry, op)));
-                        }
-                    };
-                    let before = current.clone();
-                    for event in response.events() {
-                        let Some(kv) = event.kv() else { continue };
-                        match event.event_type() {
-                            EventType::Put => match decode(&registry, kv.key(), kv.value()) {
-                                Ok(instance) => {
-                                    current.insert(kv.key().to_vec(), instance);
-                                }
-                                Err(err) => {
-                                    return Some((Err(err), (stream, current, registry, op)));
-                                }
-                            },
-                            EventType::Delete => {
-                                current.remove(kv.key());
-                            }
-                        }
-                    }
-                    // Lease refreshes write nothing; a re-put of the same value is no change.
-                    if current != before {
-                        let list = current.values().cloned().collect();
-                        return Some((Ok(list), (stream, current, registry, op)));
-                    }
-                }
-            },
-        );
+        let mut watch = Watch {
+            client: self.inner.client.clone(),
+            registry: self.name(),
+            prefix: prefix_of(service)?,
+            op: format!("watch {}", service.unwrap_or("all services")),
+            retry: self.inner.ttl / 3,
+            stream: None,
+            current: BTreeMap::new(),
+            queued: None,
+            failed: false,
+        };
+        let first = watch.open().await?;
+        let changes = futures::stream::unfold(watch, |mut watch| async move {
+            let next = watch.next().await;
+            Some((next, watch))
+        });
         Ok(futures::stream::once(async move { Ok(first) })
             .chain(changes)
             .boxed())
     }
+}
+
+/// One etcd watch of a key prefix and the instance list it maintains. A broken watch (etcd
+/// restarted, connection lost) yields the error, then lists and watches again, every
+/// `retry` until it succeeds: callers keep following without opening a new watch.
+struct Watch {
+    client: Client,
+    registry: String,
+    prefix: String,
+    op: String,
+    retry: Duration,
+    stream: Option<etcd_client::WatchStream>,
+    current: BTreeMap<Vec<u8>, ServiceInstance>,
+    /// An error to yield after the list change of the same batch.
+    queued: Option<RegistryError>,
+    /// The last (re)open failed: wait `retry` before the next.
+    failed: bool,
+}
+
+impl Watch {
+    fn backend(&self, source: impl Into<BoxError>) -> RegistryError {
+        RegistryError::Backend {
+            op: self.op.clone(),
+            registry: self.registry.clone(),
+            source: source.into(),
+        }
+    }
+
+    fn list(&self) -> Vec<ServiceInstance> {
+        self.current.values().cloned().collect()
+    }
+
+    /// Lists the prefix, then watches from the revision after it (no change is missed or
+    /// seen twice); returns the list.
+    async fn open(&mut self) -> Result<Vec<ServiceInstance>, RegistryError> {
+        let (current, revision) =
+            list_prefix(&mut self.client, &self.registry, &self.prefix, &self.op).await?;
+        let options = WatchOptions::new()
+            .with_prefix()
+            .with_start_revision(revision + 1);
+        let stream = self
+            .client
+            .watch(self.prefix.clone(), Some(options))
+            .await
+            .map_err(|e| self.backend(e))?;
+        self.stream = Some(stream);
+        self.current = current;
+        Ok(self.list())
+    }
+
+    /// The next list that differs from the last one yielded, or an error.
+    async fn next(&mut self) -> Result<Vec<ServiceInstance>, RegistryError> {
+        if let Some(err) = self.queued.take() {
+            return Err(err);
+        }
+        loop {
+            let Some(stream) = self.stream.as_mut() else {
+                if self.failed {
+                    tokio::time::sleep(self.retry).await;
+                }
+                let before = self.list();
+                match self.open().await {
+                    Ok(now) => {
+                        self.failed = false;
+                        tracing::info!(registry = %self.registry, prefix = %self.prefix, "etcd watch restored");
+                        if now != before {
+                            return Ok(now);
+                        }
+                        continue;
+                    }
+                    Err(err) => {
+                        self.failed = true;
+                        return Err(err);
+                    }
+                }
+            };
+            let response = match stream.message().await {
+                Ok(Some(response)) if !response.canceled() => response,
+                // Ended or cancelled (e.g. its revision was compacted): watch again.
+                Ok(_) => {
+                    tracing::warn!(registry = %self.registry, prefix = %self.prefix, "etcd watch ended; watching again");
+                    self.stream = None;
+                    continue;
+                }
+                Err(err) => {
+                    tracing::warn!(registry = %self.registry, prefix = %self.prefix, error = %err, "etcd watch broke; watching again");
+                    self.stream = None;
+                    self.failed = true;
+                    return Err(self.backend(err));
+                }
+            };
+            let before = self.list();
+            for event in response.events() {
+                let Some(kv) = event.kv() else { continue };
+                match event.event_type() {
+                    EventType::Put => match decode(&self.registry, kv.key(), kv.value()) {
+                        Ok(instance) => {
+                            self.current.insert(kv.key().to_vec(), instance);
+                        }
+                        Err(err) => {
+                            self.queued.get_or_insert(err);
+                        }
+                    },
+                    EventType::Delete => {
+                        self.current.remove(kv.key());
+                    }
+                }
+            }
+            // Lease refreshes write nothing; a re-put of the same value is no change.
+            let now = self.list();
+            if now != before {
+                return Ok(now);
+            }
+            if let Some(err) = self.queued.take() {
+                return Err(err);
+            }
+        }
+    }
+}
+
+/// The instances under `prefix`, by key, and the revision they were read at.
+async fn list_prefix(
+    client: &mut Client,
+    registry: &str,
+    prefix: &str,
+    op: &str,
+) -> Result<(BTreeMap<Vec<u8>, ServiceInstance>, i64), RegistryError> {
+    let response = client
+        .get(prefix, Some(GetOptions::new().with_prefix()))
+        .await
+        .map_err(|e| RegistryError::Backend {
+            op: op.to_owned(),
+            registry: registry.to_owned(),
+            source: e.into(),
+        })?;
+    let revision = response.header().map_or(0, |h| h.revision());
+    let mut found = BTreeMap::new();
+    for kv in response.kvs() {
+        found.insert(kv.key().to_vec(), decode(registry, kv.key(), kv.value())?);
+    }
+    Ok((found, revision))
 }
