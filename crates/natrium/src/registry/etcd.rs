@@ -26,7 +26,11 @@ use crate::error::BoxError;
 /// The key prefix under which instances are registered (Kratos's default namespace).
 pub const ETCD_NAMESPACE: &str = "/microservices";
 
-/// The registry on etcd ([module docs](self)). Clones share the keep-alive tasks.
+/// The registry on etcd, laid out as Kratos's etcd registry: each instance is the key
+/// `/microservices/<service>/<instance id>` holding its JSON under a lease of the TTL,
+/// kept alive every TTL/3 and registered again under a new lease when lost. A process that
+/// dies without deregistering disappears when its lease expires. Clones share the
+/// keep-alive tasks; dropping the last clone stops them (without deregistering).
 #[derive(Clone)]
 pub struct EtcdRegistry {
     inner: Arc<Inner>,
