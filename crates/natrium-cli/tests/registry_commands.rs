@@ -1,11 +1,13 @@
 //! `natrium registry ls|watch` on natrium-server (in process) and the newest nats-server:
-//! instances registered with natrium's KV registry are listed (table and JSON) and watched.
+//! instances registered with natrium's KV registry are listed (table and JSON) and watched;
+//! the same with `--etcd` on a real etcd (`ETCD_BIN` or `etcd` on PATH).
 
 mod support;
 
 use natrium::ServiceInstance;
 use natrium::jetstream::testing::JsTestServer;
-use natrium::registry::{DEFAULT_BUCKET, KvRegistry, Registrar};
+use natrium::registry::testing::EtcdTestServer;
+use natrium::registry::{DEFAULT_BUCKET, DEFAULT_TTL, EtcdRegistry, KvRegistry, Registrar};
 use serde_json::Value;
 use support::{run, spawn_listening, stderr, stdout};
 
@@ -104,4 +106,76 @@ async fn registry_ls_and_watch_on_nats_server_latest() {
         return;
     };
     ls_and_watch(server).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn registry_ls_and_watch_on_etcd() {
+    let Some(etcd) = EtcdTestServer::start().await else {
+        return;
+    };
+    let endpoint = etcd.url();
+    let registry = EtcdRegistry::connect(std::slice::from_ref(&endpoint), DEFAULT_TTL)
+        .await
+        .unwrap();
+    registry
+        .register(&instance("saver", "saver-1"))
+        .await
+        .unwrap();
+    registry
+        .register(&instance("report", "report-1"))
+        .await
+        .unwrap();
+    // No NATS server at all: `-s` points nowhere, the etcd registry is read.
+    let nowhere = "nats://127.0.0.1:1";
+
+    let all = run(nowhere, &["registry", "--etcd", &endpoint, "ls", "--json"]).await;
+    assert!(all.status.success(), "{}", stderr(&all));
+    let all: Value = serde_json::from_str(&stdout(&all)).unwrap();
+    assert_eq!(
+        all,
+        serde_json::to_value([instance("report", "report-1"), instance("saver", "saver-1")])
+            .unwrap()
+    );
+    let table = run(nowhere, &["registry", "ls", "saver", "--etcd", &endpoint]).await;
+    let table = stdout(&table);
+    assert!(
+        table.starts_with(&format!("1 instance(s) of saver in etcd {endpoint}")),
+        "{table}"
+    );
+    assert!(table.contains("http://127.0.0.1:8000/saver-1"), "{table}");
+
+    let mut watch = spawn_listening(
+        nowhere,
+        &[
+            "registry", "watch", "--etcd", &endpoint, "--json", "--count", "2",
+        ],
+    )
+    .await;
+    let first: Value = serde_json::from_str(&watch.next_line().await).unwrap();
+    assert_eq!(first.as_array().unwrap().len(), 2, "{first}");
+    registry
+        .deregister(&instance("report", "report-1"))
+        .await
+        .unwrap();
+    let (ok, rest, err) = watch.finish().await;
+    assert!(ok, "{err}");
+    let second: Value = serde_json::from_str(rest.trim()).unwrap();
+    assert_eq!(
+        second,
+        serde_json::to_value([instance("saver", "saver-1")]).unwrap()
+    );
+
+    let unreachable = format!("http://127.0.0.1:{}", free_port());
+    let down = run(nowhere, &["registry", "ls", "--etcd", &unreachable]).await;
+    assert!(!down.status.success());
+    assert!(
+        stderr(&down).contains(&format!("etcd {unreachable}")),
+        "{}",
+        stderr(&down)
+    );
+}
+
+fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().port()
 }

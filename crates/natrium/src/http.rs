@@ -83,9 +83,11 @@ impl Server for HttpServer {
         Ok(())
     }
 
+    /// `http://<addr>` of the bound address; a bind on `0.0.0.0` or `[::]` advertises this
+    /// host's address instead ([`host::advertise`](crate::host::advertise)).
     fn endpoints(&self) -> Vec<String> {
         self.local_addr()
-            .map(|addr| vec![format!("http://{addr}")])
+            .map(|addr| vec![format!("http://{}", crate::host::advertise(addr))])
             .unwrap_or_default()
     }
 

@@ -24,8 +24,9 @@
 //!   `+WPI` for slow handlers, dead letters and a graceful stop that loses nothing;
 //!   [`jetstream::testing`] starts a JetStream server for tests in one call.
 //! - **Service registry** — [`registry`]: an [`App`] with [`App::registrar`] registers
-//!   its instance and bound endpoints (NATS KV by default, etcd, or any [`Registrar`]);
-//!   callers find instances with a [`Discovery`] and pick endpoints with a
+//!   its instance and bound endpoints (NATS KV by default, etcd with feature `etcd`, or any
+//!   [`Registrar`]); a server bound on `0.0.0.0` registers this host's address
+//!   ([`host`]); callers find instances with a [`Discovery`] and pick endpoints with a
 //!   [`Resolver`](registry::Resolver).
 //! - **Lifecycle** — an [`App`] runs servers ([`NatsServer`], [`HttpServer`], or any
 //!   [`Server`]) and stops them gracefully on SIGINT/SIGTERM, [`AppHandle::stop`], or a
@@ -152,6 +153,7 @@ pub mod broker;
 pub mod codec;
 pub mod error;
 pub mod headers;
+pub mod host;
 pub mod http;
 pub mod jetstream;
 pub mod message;

@@ -350,3 +350,33 @@ async fn a_registry_restarted_without_its_store_gets_the_registration_back(
     assert_eq!(bounded("gone", watch.next()).await.unwrap().unwrap(), []);
     server.stop().await;
 }
+
+#[tokio::test]
+async fn an_app_bound_on_every_interface_registers_a_real_address_that_answers() {
+    let registry = natrium::registry::MemoryRegistry::new();
+    let router = axum::Router::new().route("/", axum::routing::get(|| async { "here" }));
+    let app = App::new("wide")
+        .id("wide-1")
+        .handle_signals(false)
+        .registrar(registry.clone())
+        .server(HttpServer::new(([0, 0, 0, 0], 0), router));
+    let (handle, running) = run(app).await;
+    let listed = registry.instances("wide").await.unwrap();
+    let endpoint = listed[0].endpoints[0].clone();
+    let addr: std::net::SocketAddr = endpoint
+        .strip_prefix("http://")
+        .expect("an http endpoint")
+        .parse()
+        .expect("host:port");
+    assert!(!addr.ip().is_unspecified(), "{endpoint}");
+    assert_eq!(addr.ip(), natrium::host::advertised_ip(), "{endpoint}");
+    let body = reqwest::get(format!("{endpoint}/"))
+        .await
+        .expect("the advertised address answers")
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(body, "here");
+    handle.stop();
+    bounded("app stops", running).await.unwrap().unwrap();
+}

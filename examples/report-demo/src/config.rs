@@ -71,7 +71,8 @@ pub struct RegistrySection {
     pub kind: RegistryKind,
     /// `kind: nats`: the Key-Value bucket.
     pub bucket: String,
-    /// `kind: etcd`: the etcd endpoints (`http://127.0.0.1:2379`).
+    /// `kind: etcd`: the etcd endpoints (`http://127.0.0.1:2379`); `endpoints` also reads.
+    #[serde(alias = "endpoints")]
     pub etcd_endpoints: Vec<String>,
     /// A registration expires this long after its last refresh (a killed service
     /// disappears within it), e.g. "15s".

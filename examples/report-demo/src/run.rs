@@ -12,7 +12,7 @@ use crate::report::ReportService;
 use crate::saver::SaverService;
 use crate::store::{Store, StoreError};
 use natrium::jetstream::OnMismatch;
-use natrium::registry::{KvRegistry, Registrar};
+use natrium::registry::{EtcdRegistry, KvRegistry, Registrar};
 
 /// Why a service could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -186,9 +186,12 @@ pub async fn registrar(
                 registry.ttl,
             ))))
         }
-        RegistryKind::Etcd => Err(RunError::Registry(
-            "the etcd registry is not available in this build".into(),
-        )),
+        RegistryKind::Etcd => {
+            let etcd = EtcdRegistry::connect(&registry.etcd_endpoints, registry.ttl)
+                .await
+                .map_err(natrium::Error::from)?;
+            Ok(Some(Arc::new(etcd)))
+        }
     }
 }
 

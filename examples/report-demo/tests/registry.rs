@@ -2,7 +2,9 @@
 //! with the endpoints they bound, a report posted through the discovered URL is saved, and
 //! a saver killed with SIGKILL leaves the registry within the TTL. `JsTestServer` picks the
 //! server (the NATS registry needs JetStream): the embedded natrium-server by default, the
-//! newest nats-server with `NATRIUM_JS_TEST_SERVER=nats-server-latest`.
+//! newest nats-server with `NATRIUM_JS_TEST_SERVER=nats-server-latest`. With
+//! `registry: { kind: etcd }` both services are listed through etcd (a real etcd:
+//! `ETCD_BIN` or `etcd` on PATH).
 
 mod support;
 
@@ -11,7 +13,8 @@ use std::time::{Duration, Instant};
 
 use natrium::NatsBroker;
 use natrium::jetstream::testing::JsTestServer;
-use natrium::registry::{Discovery, KvRegistry, Pick, Resolver};
+use natrium::registry::testing::EtcdTestServer;
+use natrium::registry::{Discovery, EtcdRegistry, KvRegistry, Pick, Resolver};
 use report_demo::config::{CodecName, Config, NatsMode, RegistryKind};
 use support::{start_report, start_saver, test_config, unique, wait_for_rows};
 
@@ -102,20 +105,51 @@ async fn a_sigkilled_saver_leaves_the_registry_within_the_ttl() {
     let Some(server) = JsTestServer::start().await else {
         return;
     };
+    let registry = format!("kind = \"nats\"\nttl = \"{}s\"\n", TTL.as_secs());
+    sigkilled_saver_expires(&server, &registry, &discovery(&server).await, 1).await;
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn with_etcd_a_sigkilled_saver_leaves_the_registry_within_the_ttl() {
+    let Some(etcd) = EtcdTestServer::start().await else {
+        return;
+    };
+    let Some(server) = JsTestServer::start().await else {
+        return;
+    };
+    let registry = format!(
+        "kind = \"etcd\"\netcd_endpoints = [\"{}\"]\nttl = \"{}s\"\n",
+        etcd.url(),
+        TTL.as_secs()
+    );
+    let discovery = EtcdRegistry::connect(&[etcd.url()], TTL).await.unwrap();
+    // etcd revokes expired leases in a 500 ms loop: one more second of slack.
+    sigkilled_saver_expires(&server, &registry, &discovery, 2).await;
+    server.stop().await;
+}
+
+/// Runs the saver binary with `[registry]` = `registry`, kills it with SIGKILL and checks
+/// that its entry leaves `discovery` within the TTL (plus `slack_secs` for the registry's
+/// expiry timer and the event's delivery).
+async fn sigkilled_saver_expires(
+    server: &JsTestServer,
+    registry: &str,
+    discovery: &dyn Discovery,
+    slack_secs: u64,
+) {
     let dir = tempfile::tempdir().expect("tempdir");
-    let config = registry_config(&server, dir.path());
+    let config = registry_config(server, dir.path());
     let config_file = dir.path().join("saver.toml");
     std::fs::write(
         &config_file,
         format!(
-            "[server.stats]\naddr = \"127.0.0.1:0\"\n[data.nats]\naddrs = [\"{}\"]\n[registry]\nkind = \"nats\"\nttl = \"{}s\"\n",
+            "[server.stats]\naddr = \"127.0.0.1:0\"\n[data.nats]\naddrs = [\"{}\"]\n[registry]\n{registry}",
             server.url(),
-            TTL.as_secs()
         ),
     )
     .unwrap();
-    let discovery = discovery(&server).await;
-    let resolver = Resolver::new(&discovery, "saver", Pick::RoundRobin)
+    let resolver = Resolver::new(discovery, "saver", Pick::RoundRobin)
         .await
         .unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_report-demo"))
@@ -141,10 +175,71 @@ async fn a_sigkilled_saver_leaves_the_registry_within_the_ttl() {
     let gone_after = killed.elapsed();
     eprintln!("entry gone {gone_after:?} after SIGKILL (TTL {TTL:?})");
     // The last refresh was at most TTL/3 before the kill, so the entry expires within the
-    // TTL; the server's expiry timer and the marker's delivery get one more second.
+    // TTL; the registry's expiry timer and the event's delivery get the slack.
     assert!(
-        gone_after <= TTL + Duration::from_secs(1),
+        gone_after <= TTL + Duration::from_secs(slack_secs),
         "gone after {gone_after:?}, TTL {TTL:?}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn with_etcd_report_and_saver_are_listed_through_discovery() {
+    let Some(etcd) = EtcdTestServer::start().await else {
+        return;
+    };
+    let Some(server) = JsTestServer::start().await else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut config = test_config(&server.url(), CodecName::Json, dir.path(), None);
+    // The YAML a user writes: `registry: { kind: etcd, endpoints: [...] }`.
+    let section: report_demo::config::RegistrySection = serde_yaml_ng::from_str(&format!(
+        "{{ kind: etcd, endpoints: [\"{}\"], ttl: 2s }}",
+        etcd.url()
+    ))
+    .unwrap();
+    assert_eq!(section.kind, RegistryKind::Etcd);
+    config.registry = section;
+    let saver = start_saver(&config).await;
+    let (report, base) = start_report(&config).await;
+    let discovery = EtcdRegistry::connect(&[etcd.url()], TTL).await.unwrap();
+
+    let reports = discovery.instances("report").await.unwrap();
+    assert_eq!(reports.len(), 1, "{reports:?}");
+    assert_eq!(reports[0].endpoints, std::slice::from_ref(&base));
+    let savers = discovery.instances("saver").await.unwrap();
+    assert_eq!(savers.len(), 1, "{savers:?}");
+    assert!(
+        savers[0]
+            .endpoints
+            .contains(&format!("http://{}", saver.running.http_addr)),
+        "{savers:?}"
+    );
+    let all = discovery.all_instances().await.unwrap();
+    let names: Vec<_> = all.iter().map(|i| i.name.as_str()).collect();
+    assert_eq!(names, ["report", "saver"]);
+
+    let resolver = Resolver::new(&discovery, "report", Pick::RoundRobin)
+        .await
+        .unwrap();
+    let name = unique("discovered-etcd");
+    let response = reqwest::Client::new()
+        .post(resolver.http_url("/v1/report").unwrap())
+        .json(&serde_json::json!({"event_name": name, "content": "via etcd"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), reqwest::StatusCode::OK);
+    let store = report_demo::store::Store::open(&config.data.database.url)
+        .await
+        .unwrap();
+    wait_for_rows(&store, &name, 1, BOUND).await;
+
+    report.stop().await.expect("report stops");
+    bounded("report deregistered", resolver.wait_for(|i| i.is_empty()))
+        .await
+        .unwrap();
+    saver.running.stop().await.expect("saver stops");
+    assert!(discovery.instances("saver").await.unwrap().is_empty());
     server.stop().await;
 }

@@ -1,12 +1,15 @@
-//! `natrium registry ls|watch`: what is registered in natrium's NATS Key-Value service
-//! registry (`natrium::registry::KvRegistry`).
+//! `natrium registry ls|watch`: what is registered in natrium's service registry: the NATS
+//! Key-Value one (`natrium::registry::KvRegistry`, the default) or etcd
+//! (`natrium::registry::EtcdRegistry`, with `--etcd`).
 
 use std::process::ExitCode;
 
 use anyhow::Context as _;
 use futures::StreamExt as _;
 use natrium::ServiceInstance;
-use natrium::registry::{DEFAULT_BUCKET, DEFAULT_TTL, Discovery as _, KvRegistry};
+use natrium::registry::{
+    DEFAULT_BUCKET, DEFAULT_TTL, Discovery as _, EtcdRegistry, InstanceStream, KvRegistry,
+};
 
 use super::table::Table;
 
@@ -19,6 +22,15 @@ pub struct RegistryArgs {
     /// The registry's Key-Value bucket.
     #[arg(long, global = true, default_value = DEFAULT_BUCKET)]
     bucket: String,
+    /// Read the etcd registry at these endpoints (comma-separated, e.g.
+    /// `http://127.0.0.1:2379`) instead of NATS Key-Value.
+    #[arg(
+        long,
+        global = true,
+        value_delimiter = ',',
+        env = "NATRIUM_REGISTRY_ETCD"
+    )]
+    etcd: Vec<String>,
     #[command(subcommand)]
     command: RegistryCommand,
 }
@@ -48,21 +60,60 @@ enum RegistryCommand {
     },
 }
 
+/// The registry the verbs read.
+enum Registry {
+    Kv(KvRegistry),
+    Etcd(EtcdRegistry),
+}
+
+impl Registry {
+    async fn instances(
+        &self,
+        service: Option<&str>,
+    ) -> Result<Vec<ServiceInstance>, natrium::RegistryError> {
+        match (self, service) {
+            (Registry::Kv(r), Some(service)) => r.instances(service).await,
+            (Registry::Kv(r), None) => r.all_instances().await,
+            (Registry::Etcd(r), Some(service)) => r.instances(service).await,
+            (Registry::Etcd(r), None) => r.all_instances().await,
+        }
+    }
+
+    async fn watch(&self, service: Option<&str>) -> Result<InstanceStream, natrium::RegistryError> {
+        match (self, service) {
+            (Registry::Kv(r), Some(service)) => r.watch(service).await,
+            (Registry::Kv(r), None) => r.watch_all().await,
+            (Registry::Etcd(r), Some(service)) => r.watch(service).await,
+            (Registry::Etcd(r), None) => r.watch_all().await,
+        }
+    }
+}
+
 /// Runs a `registry` verb.
 pub async fn run(url: &str, args: RegistryArgs) -> anyhow::Result<ExitCode> {
-    let client = crate::connect::connect(url, "natrium registry").await?;
-    let registry = KvRegistry::with_options(client, args.bucket.clone(), DEFAULT_TTL);
+    let (registry, source) = if args.etcd.is_empty() {
+        let client = crate::connect::connect(url, "natrium registry").await?;
+        let registry = KvRegistry::with_options(client, args.bucket.clone(), DEFAULT_TTL);
+        (Registry::Kv(registry), args.bucket.clone())
+    } else {
+        let registry = EtcdRegistry::connect(&args.etcd, DEFAULT_TTL)
+            .await
+            .context("cannot connect to etcd")?;
+        (
+            Registry::Etcd(registry),
+            format!("etcd {}", args.etcd.join(",")),
+        )
+    };
     match args.command {
         RegistryCommand::Ls { service, json } => {
-            let instances = match &service {
-                Some(service) => registry.instances(service).await,
-                None => registry.all_instances().await,
-            }
-            .context("cannot list the registry")?;
+            let instances = registry
+                .instances(service.as_deref())
+                .await
+                .context("cannot list the registry")?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&instances)?);
             } else {
-                print!("{}", render(&args.bucket, service.as_deref(), &instances));
+                print!("{}", render(&source, service.as_deref(), &instances));
             }
         }
         RegistryCommand::Watch {
@@ -70,12 +121,11 @@ pub async fn run(url: &str, args: RegistryArgs) -> anyhow::Result<ExitCode> {
             count,
             json,
         } => {
-            let mut lists = match &service {
-                Some(service) => registry.watch(service).await,
-                None => registry.watch_all().await,
-            }
-            .context("cannot watch the registry")?;
-            eprintln!("Listening on registry bucket {}", args.bucket);
+            let mut lists = registry
+                .watch(service.as_deref())
+                .await
+                .context("cannot watch the registry")?;
+            eprintln!("Listening on registry {source}");
             let mut seen = 0u64;
             while count.is_none_or(|c| seen < c) {
                 let Some(list) = lists.next().await else {
@@ -85,7 +135,7 @@ pub async fn run(url: &str, args: RegistryArgs) -> anyhow::Result<ExitCode> {
                 if json {
                     println!("{}", serde_json::to_string(&instances)?);
                 } else {
-                    println!("{}", render(&args.bucket, service.as_deref(), &instances));
+                    println!("{}", render(&source, service.as_deref(), &instances));
                 }
                 seen += 1;
             }
@@ -95,10 +145,10 @@ pub async fn run(url: &str, args: RegistryArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// A table of instances, one row each; endpoints and metadata joined with spaces.
-fn render(bucket: &str, service: Option<&str>, instances: &[ServiceInstance]) -> String {
+fn render(source: &str, service: Option<&str>, instances: &[ServiceInstance]) -> String {
     let title = match service {
-        Some(service) => format!("{} instance(s) of {service} in {bucket}", instances.len()),
-        None => format!("{} instance(s) in {bucket}", instances.len()),
+        Some(service) => format!("{} instance(s) of {service} in {source}", instances.len()),
+        None => format!("{} instance(s) in {source}", instances.len()),
     };
     let mut table = Table::new(
         title,

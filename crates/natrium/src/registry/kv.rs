@@ -25,7 +25,8 @@ pub const DEFAULT_BUCKET: &str = "natrium_registry";
 /// The TTL of a registration unless told otherwise.
 pub const DEFAULT_TTL: Duration = Duration::from_secs(15);
 
-/// The registry on a NATS Key-Value bucket ([module docs](self)). Works on nats-server 2.11+
+/// The registry on a NATS Key-Value bucket: one key `<service>.<instance id>` per instance,
+/// refreshed every TTL/3, expiring after the TTL (see the [`registry`](super) module). Works on nats-server 2.11+
 /// and natrium-server. Clones share the keep-alive tasks.
 ///
 /// The bucket is created on first use (file storage, one replica, history 1, `max_age` =

@@ -8,16 +8,28 @@
 //!
 //! Implementations here:
 //! - [`KvRegistry`]: NATS JetStream Key-Value, the default (no extra infrastructure);
-//! - `EtcdRegistry` (feature `etcd`): etcd leases with keep-alive;
+//! - `EtcdRegistry` (feature `etcd`): etcd leases with keep-alive, Kratos's key layout
+//!   (`/microservices/<service>/<id>`, the same JSON), so Go Kratos services and natrium
+//!   apps can share one etcd; `testing::EtcdTestServer` runs a real etcd in tests;
 //! - [`MemoryRegistry`]: in process, for unit tests.
 //!
 //! Callers pick an endpoint with a [`Resolver`], which keeps the instance list from
 //! [`Discovery::watch`] so a pick is a map read.
+//!
+//! Behaviour shared by the registries (each tested on a real server): a process that dies
+//! without deregistering disappears within the TTL; registering an id that another live
+//! registration holds is [`RegistryError::Duplicate`] (registering the same instance again
+//! is fine); apps sharing a name with distinct ids are all listed; a registration lost
+//! while running (registry restarted, entry expired) is restored and logged.
 
 mod error;
+#[cfg(feature = "etcd")]
+mod etcd;
 mod kv;
 mod memory;
 mod resolver;
+#[cfg(feature = "etcd")]
+pub mod testing;
 
 use std::collections::BTreeMap;
 
@@ -26,6 +38,8 @@ use futures::stream::BoxStream;
 use serde::{Deserialize, Serialize};
 
 pub use error::RegistryError;
+#[cfg(feature = "etcd")]
+pub use etcd::{ETCD_NAMESPACE, EtcdRegistry};
 pub use kv::{DEFAULT_BUCKET, DEFAULT_TTL, KvRegistry};
 pub use memory::MemoryRegistry;
 pub use resolver::{Pick, Resolver};
