@@ -12,7 +12,7 @@ use crate::report::ReportService;
 use crate::saver::SaverService;
 use crate::store::{Store, StoreError};
 use natrium::jetstream::OnMismatch;
-use natrium::registry::{EtcdRegistry, KvRegistry, Registrar};
+use natrium::registry::{KvRegistry, Registrar};
 
 /// Why a service could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -186,12 +186,18 @@ pub async fn registrar(
                 registry.ttl,
             ))))
         }
+        #[cfg(feature = "etcd")]
         RegistryKind::Etcd => {
-            let etcd = EtcdRegistry::connect(&registry.etcd_endpoints, registry.ttl)
-                .await
-                .map_err(natrium::Error::from)?;
+            let etcd =
+                natrium::registry::EtcdRegistry::connect(&registry.etcd_endpoints, registry.ttl)
+                    .await
+                    .map_err(natrium::Error::from)?;
             Ok(Some(Arc::new(etcd)))
         }
+        #[cfg(not(feature = "etcd"))]
+        RegistryKind::Etcd => Err(RunError::Registry(
+            "registry kind etcd: this build has no etcd support; rebuild with `--features etcd` (etcd's client needs `protoc` to build)".into(),
+        )),
     }
 }
 

@@ -13,8 +13,11 @@ use std::time::{Duration, Instant};
 
 use natrium::NatsBroker;
 use natrium::jetstream::testing::JsTestServer;
+#[cfg(feature = "etcd")]
+use natrium::registry::EtcdRegistry;
+#[cfg(feature = "etcd")]
 use natrium::registry::testing::EtcdTestServer;
-use natrium::registry::{Discovery, EtcdRegistry, KvRegistry, Pick, Resolver};
+use natrium::registry::{Discovery, KvRegistry, Pick, Resolver};
 use report_demo::config::{CodecName, Config, NatsMode, RegistryKind};
 use support::{start_report, start_saver, test_config, unique, wait_for_rows};
 
@@ -110,6 +113,8 @@ async fn a_sigkilled_saver_leaves_the_registry_within_the_ttl() {
     server.stop().await;
 }
 
+// etcd's client builds with `protoc`: `--features etcd` (CI runs it so).
+#[cfg(feature = "etcd")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn with_etcd_a_sigkilled_saver_leaves_the_registry_within_the_ttl() {
     let Some(etcd) = EtcdTestServer::start().await else {
@@ -182,6 +187,7 @@ async fn sigkilled_saver_expires(
     );
 }
 
+#[cfg(feature = "etcd")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn with_etcd_report_and_saver_are_listed_through_discovery() {
     let Some(etcd) = EtcdTestServer::start().await else {

@@ -7,9 +7,9 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use futures::StreamExt as _;
 use natrium::ServiceInstance;
-use natrium::registry::{
-    DEFAULT_BUCKET, DEFAULT_TTL, Discovery as _, EtcdRegistry, InstanceStream, KvRegistry,
-};
+#[cfg(feature = "etcd")]
+use natrium::registry::EtcdRegistry;
+use natrium::registry::{DEFAULT_BUCKET, DEFAULT_TTL, Discovery as _, InstanceStream, KvRegistry};
 
 use super::table::Table;
 
@@ -63,6 +63,7 @@ enum RegistryCommand {
 /// The registry the verbs read.
 enum Registry {
     Kv(KvRegistry),
+    #[cfg(feature = "etcd")]
     Etcd(EtcdRegistry),
 }
 
@@ -74,7 +75,9 @@ impl Registry {
         match (self, service) {
             (Registry::Kv(r), Some(service)) => r.instances(service).await,
             (Registry::Kv(r), None) => r.all_instances().await,
+            #[cfg(feature = "etcd")]
             (Registry::Etcd(r), Some(service)) => r.instances(service).await,
+            #[cfg(feature = "etcd")]
             (Registry::Etcd(r), None) => r.all_instances().await,
         }
     }
@@ -83,10 +86,32 @@ impl Registry {
         match (self, service) {
             (Registry::Kv(r), Some(service)) => r.watch(service).await,
             (Registry::Kv(r), None) => r.watch_all().await,
+            #[cfg(feature = "etcd")]
             (Registry::Etcd(r), Some(service)) => r.watch(service).await,
+            #[cfg(feature = "etcd")]
             (Registry::Etcd(r), None) => r.watch_all().await,
         }
     }
+}
+
+/// The etcd registry at `endpoints`, and how the output names it.
+#[cfg(feature = "etcd")]
+async fn etcd(endpoints: &[String]) -> anyhow::Result<(Registry, String)> {
+    let registry = EtcdRegistry::connect(endpoints, DEFAULT_TTL)
+        .await
+        .context("cannot connect to etcd")?;
+    Ok((
+        Registry::Etcd(registry),
+        format!("etcd {}", endpoints.join(",")),
+    ))
+}
+
+/// Without etcd support compiled in, `--etcd` says how to get it.
+#[cfg(not(feature = "etcd"))]
+async fn etcd(_endpoints: &[String]) -> anyhow::Result<(Registry, String)> {
+    anyhow::bail!(
+        "this natrium was built without etcd support; rebuild with `--features etcd` (etcd's client needs `protoc` to build)"
+    )
 }
 
 /// Runs a `registry` verb.
@@ -96,13 +121,7 @@ pub async fn run(url: &str, args: RegistryArgs) -> anyhow::Result<ExitCode> {
         let registry = KvRegistry::with_options(client, args.bucket.clone(), DEFAULT_TTL);
         (Registry::Kv(registry), args.bucket.clone())
     } else {
-        let registry = EtcdRegistry::connect(&args.etcd, DEFAULT_TTL)
-            .await
-            .context("cannot connect to etcd")?;
-        (
-            Registry::Etcd(registry),
-            format!("etcd {}", args.etcd.join(",")),
-        )
+        etcd(&args.etcd).await?
     };
     match args.command {
         RegistryCommand::Ls { service, json } => {
