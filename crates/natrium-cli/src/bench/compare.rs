@@ -218,6 +218,8 @@ enum CaseKind {
         ack: ConsumeAck,
         /// Pull (continuous or fetch), push or ordered.
         pull: Pull,
+        /// Consume with the raw client instead of async-nats.
+        raw: bool,
     },
     /// Key-Value operations through async-nats' `kv::Store` on a fresh bucket.
     Kv {
@@ -267,6 +269,31 @@ const fn js_consume_case(
             storage,
             ack,
             pull,
+            raw: false,
+        },
+        client: Some(ClientKind::Nats),
+        tenancy: Tenancy::Global,
+    }
+}
+
+/// A JetStream consume row read with the raw client (128 B messages).
+const fn js_raw_consume_case(
+    name: &'static str,
+    title: &'static str,
+    storage: Storage,
+    ack: ConsumeAck,
+    pull: Pull,
+) -> Case {
+    Case {
+        name,
+        title,
+        kind: CaseKind::JsConsume {
+            msgs: 400_000,
+            size: 128,
+            storage,
+            ack,
+            pull,
+            raw: true,
         },
         client: Some(ClientKind::Nats),
         tenancy: Tenancy::Global,
@@ -544,6 +571,34 @@ const CASES: &[Case] = &[
         Storage::File,
         ConsumeAck::None,
         Pull::Ordered,
+    ),
+    js_raw_consume_case(
+        "js-consume-file-128-raw",
+        "JetStream consume, file, explicit ack, 128 B, raw client",
+        Storage::File,
+        ConsumeAck::Explicit,
+        Pull::Stream(JS_PULL_BATCH),
+    ),
+    js_raw_consume_case(
+        "js-consume-mem-ack-none-128-raw",
+        "JetStream consume, memory, no ack, 128 B, raw client",
+        Storage::Memory,
+        ConsumeAck::None,
+        Pull::Stream(JS_PULL_BATCH),
+    ),
+    js_raw_consume_case(
+        "js-fetch-file-128-raw",
+        "JetStream fetch (500 per fetch), file, explicit ack, 128 B, raw client",
+        Storage::File,
+        ConsumeAck::Explicit,
+        Pull::Fetch(JS_PULL_BATCH),
+    ),
+    js_raw_consume_case(
+        "js-push-file-128-raw",
+        "JetStream push consumer, file, explicit ack, 128 B, raw client",
+        Storage::File,
+        ConsumeAck::Explicit,
+        Pull::Push,
     ),
     Case {
         name: "kv-put",
@@ -859,6 +914,7 @@ fn consume_settings(
     storage: Storage,
     ack: ConsumeAck,
     pull: Pull,
+    raw: bool,
     scale: f64,
 ) -> ConsumeSettings {
     ConsumeSettings {
@@ -870,7 +926,7 @@ fn consume_settings(
         ack,
         double_ack: false,
         pull,
-        client: super::jetstream::JsClient::Nats,
+        client: if raw { JsClient::Raw } else { JsClient::Nats },
         progress: false,
     }
 }
@@ -904,9 +960,10 @@ async fn prepare_case(case: Case, server: &ServerProcess, scale: f64) -> anyhow:
             storage,
             ack,
             pull,
+            raw,
         } => {
             jetstream::fill(&consume_settings(
-                server, msgs, size, storage, ack, pull, scale,
+                server, msgs, size, storage, ack, pull, raw, scale,
             ))
             .await
         }
@@ -994,8 +1051,9 @@ async fn run_case(
             storage,
             ack,
             pull,
+            raw,
         } => {
-            let settings = consume_settings(server, msgs, size, storage, ack, pull, scale);
+            let settings = consume_settings(server, msgs, size, storage, ack, pull, raw, scale);
             jetstream::consume(&settings, first_seq).await
         }
         CaseKind::Kv { op, msgs } => {
@@ -1675,8 +1733,8 @@ mod tests {
             .collect();
         assert_eq!(
             js.len(),
-            20,
-            "publish: sync/async × file/memory × 16/128 B, and 2 raw; 5 consume; 3 KV; 2 object"
+            24,
+            "publish: sync/async × file/memory × 16/128 B, and 2 raw; 5 consume and 4 raw; 3 KV; 2 object"
         );
         assert_eq!(section_heading(&js), JS_SECTION_HEADING);
         assert_eq!(section_heading(CASES), SECTION_HEADING);
