@@ -3,6 +3,7 @@
 //! sampling metrics, and an ordered consumer across a restart.
 
 mod common;
+#[macro_use]
 #[path = "support/js_target.rs"]
 mod js_target;
 #[path = "support/latest.rs"]
@@ -14,44 +15,18 @@ use std::time::Duration;
 use async_nats::jetstream::{self, consumer, stream};
 use common::BOUND;
 use futures::StreamExt;
-use js_target::{Kind, Target};
+use js_target::{Kind, Suite, Target};
 use tokio::time::{Instant, timeout};
+
+/// The consumer behaviour scenarios.
+const SUITE: Suite = Suite {
+    name: "consumer behaviour",
+    bound: Duration::from_secs(30),
+};
 
 /// Starts `kind` for this suite.
 async fn start(kind: Kind, dir: &Path, port: u16) -> Option<Target> {
-    js_target::start(kind, dir, port, "consumer behaviour").await
-}
-
-/// Runs `scenario` against both servers, each with a fresh store directory.
-macro_rules! both {
-    ($natrium:ident, $latest:ident, $scenario:ident) => {
-        #[tokio::test]
-        async fn $natrium() {
-            run(Kind::Natrium, |js| Box::pin($scenario(js))).await;
-        }
-        #[tokio::test]
-        async fn $latest() {
-            run(Kind::Latest, |js| Box::pin($scenario(js))).await;
-        }
-    };
-}
-
-type Scenario =
-    fn(jetstream::Context) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
-
-async fn run(kind: Kind, scenario: Scenario) {
-    let dir = tempfile::tempdir().unwrap();
-    let Some(target) = start(kind, dir.path(), 0).await else {
-        return;
-    };
-    let client = timeout(BOUND, async_nats::connect(target.url()))
-        .await
-        .expect("connect within bound")
-        .expect("connect");
-    timeout(Duration::from_secs(30), scenario(jetstream::new(client)))
-        .await
-        .unwrap_or_else(|_| panic!("{kind:?}: scenario within bound"));
-    target.shutdown().await;
+    js_target::start(kind, dir, port, SUITE.name).await
 }
 
 fn events() -> stream::Config {
@@ -136,6 +111,7 @@ async fn push_replays_at_original_pace(js: jetstream::Context) {
 }
 
 both!(
+    SUITE,
     push_replay_original_natrium,
     push_replay_original_latest,
     push_replays_at_original_pace
@@ -194,6 +170,7 @@ async fn pull_replays_at_original_pace(js: jetstream::Context) {
 }
 
 both!(
+    SUITE,
     pull_replay_original_natrium,
     pull_replay_original_latest,
     pull_replays_at_original_pace

@@ -2,6 +2,7 @@
 //! newest nats-server alike: each scenario is one function called once per server.
 
 mod common;
+#[macro_use]
 #[path = "support/js_target.rs"]
 mod js_target;
 #[path = "support/latest.rs"]
@@ -14,44 +15,18 @@ use async_nats::jetstream::{self, kv};
 use bytes::Bytes;
 use common::BOUND;
 use futures::StreamExt;
-use js_target::{Kind, Target};
+use js_target::{Kind, Suite, Target};
 use tokio::time::timeout;
+
+/// The Key-Value scenarios.
+const SUITE: Suite = Suite {
+    name: "kv",
+    bound: Duration::from_secs(30),
+};
 
 /// Starts `kind` for the Key-Value suite.
 async fn start(kind: Kind, dir: &Path, port: u16) -> Option<Target> {
-    js_target::start(kind, dir, port, "kv").await
-}
-
-/// Runs `scenario` against both servers, each with a fresh store directory.
-macro_rules! both {
-    ($natrium:ident, $latest:ident, $scenario:ident) => {
-        #[tokio::test]
-        async fn $natrium() {
-            run(Kind::Natrium, |js| Box::pin($scenario(js))).await;
-        }
-        #[tokio::test]
-        async fn $latest() {
-            run(Kind::Latest, |js| Box::pin($scenario(js))).await;
-        }
-    };
-}
-
-type Scenario =
-    fn(jetstream::Context) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
-
-async fn run(kind: Kind, scenario: Scenario) {
-    let dir = tempfile::tempdir().unwrap();
-    let Some(target) = start(kind, dir.path(), 0).await else {
-        return;
-    };
-    let client = timeout(BOUND, async_nats::connect(target.url()))
-        .await
-        .expect("connect within bound")
-        .expect("connect");
-    timeout(Duration::from_secs(30), scenario(jetstream::new(client)))
-        .await
-        .unwrap_or_else(|_| panic!("{kind:?}: scenario within bound"));
-    target.shutdown().await;
+    js_target::start(kind, dir, port, SUITE.name).await
 }
 
 async fn bucket(js: &jetstream::Context, config: kv::Config) -> kv::Store {
@@ -82,6 +57,7 @@ async fn next_entry(watch: &mut kv::Watch) -> kv::Entry {
 }
 
 both!(
+    SUITE,
     put_get_create_update_check_revisions_natrium,
     put_get_create_update_check_revisions_latest,
     put_get_create_update_check_revisions
@@ -117,6 +93,7 @@ async fn put_get_create_update_check_revisions(js: jetstream::Context) {
 }
 
 both!(
+    SUITE,
     delete_and_purge_leave_markers_natrium,
     delete_and_purge_leave_markers_latest,
     delete_and_purge_leave_markers
@@ -171,6 +148,7 @@ async fn delete_and_purge_leave_markers(js: jetstream::Context) {
 }
 
 both!(
+    SUITE,
     history_is_bounded_and_keys_skip_deleted_natrium,
     history_is_bounded_and_keys_skip_deleted_latest,
     history_is_bounded_and_keys_skip_deleted
@@ -212,6 +190,7 @@ async fn history_is_bounded_and_keys_skip_deleted(js: jetstream::Context) {
 }
 
 both!(
+    SUITE,
     watch_delivers_initial_values_then_updates_natrium,
     watch_delivers_initial_values_then_updates_latest,
     watch_delivers_initial_values_then_updates
@@ -259,6 +238,7 @@ async fn watch_delivers_initial_values_then_updates(js: jetstream::Context) {
 }
 
 both!(
+    SUITE,
     headers_only_watch_has_no_values_natrium,
     headers_only_watch_has_no_values_latest,
     headers_only_watch_has_no_values
@@ -290,6 +270,7 @@ async fn headers_only_watch_has_no_values(js: jetstream::Context) {
 }
 
 both!(
+    SUITE,
     bucket_ttl_expires_values_natrium,
     bucket_ttl_expires_values_latest,
     bucket_ttl_expires_values
@@ -319,6 +300,7 @@ async fn bucket_ttl_expires_values(js: jetstream::Context) {
 }
 
 both!(
+    SUITE,
     per_key_ttl_and_marker_ttls_natrium,
     per_key_ttl_and_marker_ttls_latest,
     per_key_ttl_and_marker_ttls
@@ -387,6 +369,7 @@ async fn per_key_ttl_and_marker_ttls(js: jetstream::Context) {
 }
 
 both!(
+    SUITE,
     reads_use_direct_get_natrium,
     reads_use_direct_get_latest,
     reads_use_direct_get

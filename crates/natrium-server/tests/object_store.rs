@@ -3,6 +3,7 @@
 //! the SHA-256 digest checked by the test itself, including after a restart.
 
 mod common;
+#[macro_use]
 #[path = "support/js_target.rs"]
 mod js_target;
 #[path = "support/latest.rs"]
@@ -15,36 +16,28 @@ use async_nats::jetstream::{self, object_store};
 use base64::Engine as _;
 use common::BOUND;
 use futures::StreamExt;
-use js_target::{Kind, Target};
+use js_target::{Kind, Suite, Target, context};
 use sha2::{Digest as _, Sha256};
 use tokio::io::AsyncReadExt;
 use tokio::time::timeout;
 
+/// The object store scenarios.
+const SUITE: Suite = Suite {
+    name: "object store",
+    bound: Duration::from_secs(60),
+};
+
 /// Starts `kind` storing in `dir` on a free port; `None` when the reference binary is
 /// missing locally.
 async fn start(kind: Kind, dir: &Path) -> Option<Target> {
-    js_target::start(kind, dir, 0, "object store").await
+    js_target::start(kind, dir, 0, SUITE.name).await
 }
 
-async fn context(target: &Target) -> jetstream::Context {
-    let client = timeout(BOUND, async_nats::connect(target.url()))
-        .await
-        .expect("connect within bound")
-        .expect("connect");
-    jetstream::new(client)
-}
-
-/// Deterministic bytes that do not compress (xorshift).
+/// Deterministic bytes that do not compress (seeded pseudo-random).
 fn data(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
+    let mut bytes = vec![0; len];
+    fastrand::Rng::with_seed(seed).fill(&mut bytes);
+    bytes
 }
 
 /// The digest as the clients write it in object info.
@@ -80,35 +73,8 @@ async fn bucket(js: &jetstream::Context, name: &str) -> object_store::ObjectStor
     .expect("bucket")
 }
 
-macro_rules! both {
-    ($natrium:ident, $latest:ident, $scenario:ident) => {
-        #[tokio::test]
-        async fn $natrium() {
-            run(Kind::Natrium, |js| Box::pin($scenario(js))).await;
-        }
-        #[tokio::test]
-        async fn $latest() {
-            run(Kind::Latest, |js| Box::pin($scenario(js))).await;
-        }
-    };
-}
-
-type Scenario =
-    fn(jetstream::Context) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
-
-async fn run(kind: Kind, scenario: Scenario) {
-    let dir = tempfile::tempdir().unwrap();
-    let Some(target) = start(kind, dir.path()).await else {
-        return;
-    };
-    let js = context(&target).await;
-    timeout(Duration::from_secs(60), scenario(js))
-        .await
-        .unwrap_or_else(|_| panic!("{kind:?}: scenario within bound"));
-    target.shutdown().await;
-}
-
 both!(
+    SUITE,
     sizes_round_trip_natrium,
     sizes_round_trip_latest,
     sizes_round_trip
@@ -147,6 +113,7 @@ async fn sizes_round_trip(js: jetstream::Context) {
 }
 
 both!(
+    SUITE,
     delete_and_watch_natrium,
     delete_and_watch_latest,
     delete_and_watch
@@ -199,7 +166,7 @@ async fn delete_and_watch(js: jetstream::Context) {
     assert_eq!(second.name, "b");
 }
 
-both!(links_natrium, links_latest, links);
+both!(SUITE, links_natrium, links_latest, links);
 async fn links(js: jetstream::Context) {
     let bucket = bucket(&js, "LINKS").await;
     let other = self::bucket(&js, "OTHER").await;
@@ -221,6 +188,7 @@ async fn links(js: jetstream::Context) {
 }
 
 both!(
+    SUITE,
     seal_and_metadata_natrium,
     seal_and_metadata_latest,
     seal_and_metadata

@@ -17,6 +17,7 @@ use super::jetstream::{
 };
 use super::kv::{self, KvOp, KvSettings};
 use super::object::{self, ObjectOp, ObjectSettings};
+use super::process::free_port;
 use super::raw::RawConnection;
 use super::report::{Report, group_thousands};
 use super::workloads::{self, Settings};
@@ -896,17 +897,12 @@ fn process_cpu(pid: u32) -> Option<Duration> {
     Some(Duration::from_nanos(total))
 }
 
-/// A port that was free a moment ago (the server binds it right after).
-fn free_port() -> anyhow::Result<u16> {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
-    Ok(listener.local_addr()?.port())
-}
-
 fn scaled(msgs: u64, scale: f64) -> u64 {
     ((msgs as f64 * scale).round() as u64).max(10)
 }
 
-/// The consume settings of a [`CaseKind::JsConsume`] case.
+/// The consume settings of a [`CaseKind::JsConsume`] case (its fields, the server, the scale).
+#[allow(clippy::too_many_arguments)]
 fn consume_settings(
     server: &ServerProcess,
     msgs: u64,

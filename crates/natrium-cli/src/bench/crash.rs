@@ -8,15 +8,15 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context as _, bail, ensure};
+use anyhow::{Context as _, ensure};
 use async_nats::jetstream;
 use bytes::Bytes;
 use futures::{FutureExt as _, StreamExt as _};
-use tokio::io::{AsyncBufReadExt as _, BufReader};
 use tokio::process::{Child, Command};
+
+use super::process::{free_port, spawn_ready};
 
 /// The stream under test and the subject it captures.
 pub(super) const STREAM: &str = "CRASH";
@@ -102,9 +102,7 @@ impl Server {
         dir: &Path,
         sync_always: bool,
     ) -> anyhow::Result<Server> {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")?
-            .local_addr()?
-            .port();
+        let port = free_port()?;
         let mut command = Command::new(binary);
         command.args(["-a", "127.0.0.1", "-p", &port.to_string()]);
         if sync_always {
@@ -120,37 +118,7 @@ impl Server {
         } else {
             command.arg("-js").arg("-sd").arg(dir.join("store"));
         }
-        let mut child = command
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .with_context(|| format!("cannot start {}", binary.display()))?;
-        let stderr = child.stderr.take().context("stderr is piped")?;
-        let mut lines = BufReader::new(stderr).lines();
-        let mut log = Vec::new();
-        let ready = tokio::time::timeout(BOUND, async {
-            while let Some(line) = lines.next_line().await? {
-                let ready = line.contains("Server is ready");
-                log.push(line);
-                if ready {
-                    return anyhow::Ok(true);
-                }
-            }
-            anyhow::Ok(false)
-        })
-        .await;
-        match ready {
-            Ok(Ok(true)) => {}
-            Ok(Ok(false)) | Ok(Err(_)) => {
-                bail!("natrium-server exited during start-up:\n{}", log.join("\n"))
-            }
-            Err(_) => bail!(
-                "natrium-server not ready within {BOUND:?}:\n{}",
-                log.join("\n")
-            ),
-        }
+        let (child, mut lines) = spawn_ready(&mut command, binary, BOUND).await?;
         // Warnings (a truncated torn tail) go to the log; keep draining it.
         tokio::spawn(async move {
             while let Ok(Some(line)) = lines.next_line().await {

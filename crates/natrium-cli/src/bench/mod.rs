@@ -9,6 +9,7 @@ mod crash_consume;
 mod jetstream;
 mod kv;
 mod object;
+mod process;
 mod raw;
 mod report;
 mod soak;

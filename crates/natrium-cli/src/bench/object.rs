@@ -57,15 +57,9 @@ async fn fresh_bucket(js: &jetstream::Context) -> anyhow::Result<object_store::O
 
 /// Deterministic bytes that differ per object, so a mixed-up read is caught.
 fn object_bytes(i: u64, size: usize) -> Vec<u8> {
-    let mut x = i.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..size)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
+    let mut bytes = vec![0; size];
+    fastrand::Rng::with_seed(i).fill(&mut bytes);
+    bytes
 }
 
 fn name(i: u64) -> String {

@@ -11,7 +11,7 @@
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
-use std::process::{ExitCode, Stdio};
+use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::{Duration, Instant};
@@ -25,6 +25,8 @@ use tokio::net::TcpStream;
 use tokio::process::{Child, Command};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
+
+use super::process::{free_port, spawn_ready};
 
 /// Upper bound for any single event (a connect, a reply, the final catch-up).
 const BOUND: Duration = Duration::from_secs(30);
@@ -131,27 +133,9 @@ impl Target {
                  max_pending: {MAX_PENDING}\njetstream {{\n  store_dir: {store}\n}}\n"
             ),
         )?;
-        let mut child = Command::new(binary)
-            .arg("-c")
-            .arg(&config)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .with_context(|| format!("cannot start {}", binary.display()))?;
+        let (child, mut lines) =
+            spawn_ready(Command::new(binary).arg("-c").arg(&config), binary, BOUND).await?;
         let pid = child.id().context("server exited at once")?;
-        let mut lines = BufReader::new(child.stderr.take().context("stderr is piped")?).lines();
-        tokio::time::timeout(BOUND, async {
-            while let Some(line) = lines.next_line().await? {
-                if line.contains("Server is ready") {
-                    return anyhow::Ok(());
-                }
-            }
-            bail!("{} exited before it was ready", binary.display())
-        })
-        .await
-        .context("server start timed out")??;
         // Keep draining the log (a full pipe would stall the server) and count reloads.
         let reloads_logged = Arc::new(AtomicU64::new(0));
         let counter = reloads_logged.clone();
@@ -257,12 +241,6 @@ impl Target {
             }
         }
     }
-}
-
-fn free_port() -> anyhow::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
 }
 
 /// A number field of `/proc/<pid>/status` (`VmRSS:` is in kB).

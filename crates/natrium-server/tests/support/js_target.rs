@@ -1,10 +1,16 @@
 //! A JetStream server under test, ours (embedded) or the newest nats-server, started the same
-//! way, so one scenario runs against both. Needs the test crate's `common` and `latest`
-//! modules.
+//! way, so one scenario runs against both: `both!` makes the pair of tests and `run` the
+//! harness. Needs the test crate's `common` and `latest` modules; include it with
+//! `#[macro_use] #[path = "support/js_target.rs"] mod js_target;`.
 
+use std::future::Future;
 use std::path::Path;
+use std::pin::Pin;
+use std::time::Duration;
 
+use async_nats::jetstream;
 use natrium_server::{JetStreamOptions, Server, ServerOptions};
+use tokio::time::timeout;
 
 use crate::{common, latest};
 
@@ -80,4 +86,58 @@ pub fn restartable_port() -> u16 {
             return port;
         }
     }
+}
+
+/// A suite of scenarios: its name (in the warning when the reference binary is missing) and
+/// how long one scenario may take.
+pub struct Suite {
+    pub name: &'static str,
+    pub bound: Duration,
+}
+
+/// One scenario, given a JetStream context on a fresh server.
+pub type Scenario = fn(jetstream::Context) -> Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// A JetStream context on a new client of `target`.
+pub async fn context(target: &Target) -> jetstream::Context {
+    let client = timeout(common::BOUND, async_nats::connect(target.url()))
+        .await
+        .expect("connect within bound")
+        .expect("connect");
+    jetstream::new(client)
+}
+
+/// Runs `scenario` against a fresh `kind` server with its own store directory, within
+/// `suite.bound`.
+pub async fn run(kind: Kind, suite: &Suite, scenario: Scenario) {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(target) = start(kind, dir.path(), 0, suite.name).await else {
+        return;
+    };
+    let js = context(&target).await;
+    timeout(suite.bound, scenario(js))
+        .await
+        .unwrap_or_else(|_| panic!("{kind:?}: scenario within bound"));
+    target.shutdown().await;
+}
+
+/// `both!(SUITE, natrium_test, latest_test, scenario)`: two tests that run `scenario` under
+/// `SUITE`, one against natrium-server and one against the newest nats-server.
+macro_rules! both {
+    ($suite:expr, $natrium:ident, $latest:ident, $scenario:ident) => {
+        #[tokio::test]
+        async fn $natrium() {
+            $crate::js_target::run($crate::js_target::Kind::Natrium, &$suite, |js| {
+                Box::pin($scenario(js))
+            })
+            .await;
+        }
+        #[tokio::test]
+        async fn $latest() {
+            $crate::js_target::run($crate::js_target::Kind::Latest, &$suite, |js| {
+                Box::pin($scenario(js))
+            })
+            .await;
+        }
+    };
 }
