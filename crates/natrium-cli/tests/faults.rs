@@ -362,7 +362,14 @@ async fn flood_beyond_max_connections_is_refused_and_others_are_undisturbed() {
         let subscriber = async_nats::connect(server.url()).await.unwrap();
         let publisher = async_nats::connect(server.url()).await.unwrap();
         let mut sub = subscriber.subscribe("steady").await.unwrap();
-        subscriber.flush().await.unwrap();
+        // `flush` only writes the buffer: a request the server answers with "no responders"
+        // proves it has processed the SUB before it (otherwise the first messages can pass
+        // the subscriber while the flood delays its SUB).
+        let probe = subscriber.request("faults.probe", "".into()).await;
+        assert!(
+            probe.is_err_and(|e| e.kind() == async_nats::client::RequestErrorKind::NoResponders),
+            "{name}: the probe is answered with no responders"
+        );
         let port = server.port;
         let flood_started = std::time::Instant::now();
         let flood = tokio::spawn(async move {
