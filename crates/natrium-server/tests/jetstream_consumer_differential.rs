@@ -79,6 +79,9 @@ struct Side {
     aliases: BTreeMap<String, String>,
     /// The last pin id a pulled message carried.
     pin: String,
+    /// The pending counts in ack subjects race with the publishes (see
+    /// [`Side::pending_races`]).
+    pending_races: bool,
 }
 
 impl Side {
@@ -327,6 +330,13 @@ impl Side {
         self
     }
 
+    /// Masks the pending count in ack subjects: needed when messages are published while
+    /// pull requests wait, since nats-server counts them as they come.
+    fn pending_races(&mut self) -> &mut Self {
+        self.pending_races = true;
+        self
+    }
+
     /// The log with per-server values masked.
     fn masked(&self) -> Vec<Value> {
         self.log
@@ -334,6 +344,9 @@ impl Side {
             .map(|v| {
                 let mut v = v.clone();
                 mask(&mut v, &self.aliases);
+                if self.pending_races {
+                    mask_pending(&mut v);
+                }
                 v
             })
             .collect()
@@ -423,6 +436,20 @@ fn mask(value: &mut Value, aliases: &BTreeMap<String, String>) {
                 if text.contains(id.as_str()) {
                     *text = text.replace(id.as_str(), alias);
                 }
+            }
+        }
+        _ => {}
+    }
+}
+
+/// In every `$JS.ACK.` subject the pending count (the last token) becomes `<pending>`.
+fn mask_pending(value: &mut Value) {
+    match value {
+        Value::Object(map) => map.values_mut().for_each(mask_pending),
+        Value::Array(items) => items.iter_mut().for_each(mask_pending),
+        Value::String(text) if text.starts_with("$JS.ACK.") => {
+            if let Some((head, _pending)) = text.rsplit_once('.') {
+                *text = format!("{head}.<pending>");
             }
         }
         _ => {}
@@ -539,6 +566,7 @@ impl Pair {
             behind: false,
             aliases: BTreeMap::new(),
             pin: String::new(),
+            pending_races: false,
         };
         [
             side(
@@ -1189,6 +1217,44 @@ differential!(
         s.collect_held(0, 1).await.expect("\"complete\":false");
         s.publish("s.a", "m2").await;
         s.collect_held(0, 1).await.expect("\"body\":\"m0\"");
+    }
+);
+
+differential!(
+    /// Waiting pull requests take turns: each message goes to the request first in line,
+    /// which then waits behind the others.
+    waiting_pull_requests_take_turns,
+    |s| {
+        s.pending_races();
+        s.stream("S", r#"["s.>"]"#, "").await;
+        s.consumer("S", "C", r#"{"durable_name":"C","ack_policy":"explicit"}"#).await;
+        s.pull("S", "C", r#"{"batch":3,"expires":10000000000}"#, 0).await;
+        s.pull("S", "C", r#"{"batch":3,"expires":10000000000}"#, 0).await;
+        for i in 0..4 {
+            s.publish("s.a", &format!("m{i}")).await;
+        }
+        s.collect_held(0, 2).await.expect("\"body\":\"m0\"").expect("\"body\":\"m2\"");
+        s.collect_held(1, 2).await.expect("\"body\":\"m1\"").expect("\"body\":\"m3\"");
+    }
+);
+
+differential!(
+    /// `prioritized`: the waiting request with the lowest `priority` is served first;
+    /// requests of one priority take turns.
+    prioritized_priority_group,
+    |s| {
+        s.pending_races();
+        s.stream("S", r#"["s.>"]"#, "").await;
+        s.consumer("S", "R", r#"{"durable_name":"R","ack_policy":"explicit","priority_policy":"prioritized","priority_groups":["g"]}"#).await;
+        s.pull("S", "R", r#"{"group":"g","priority":5,"batch":2,"expires":10000000000}"#, 0).await;
+        s.pull("S", "R", r#"{"group":"g","priority":1,"batch":2,"expires":10000000000}"#, 0).await;
+        s.pull("S", "R", r#"{"group":"g","priority":1,"batch":1,"expires":10000000000}"#, 0).await;
+        for i in 0..5 {
+            s.publish("s.a", &format!("m{i}")).await;
+        }
+        s.collect_held(1, 2).await.expect("\"body\":\"m0\"").expect("\"body\":\"m2\"");
+        s.collect_held(2, 1).await.expect("\"body\":\"m1\"");
+        s.collect_held(0, 2).await.expect("\"body\":\"m3\"").expect("\"body\":\"m4\"");
     }
 );
 

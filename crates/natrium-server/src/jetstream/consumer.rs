@@ -183,11 +183,24 @@ struct Pull {
     heartbeat: Option<Duration>,
     next_heartbeat: Option<Instant>,
     delivered: u64,
-    /// Priority group fields: the group, the pin id it claims, overflow thresholds.
+    /// Priority group fields: the group, the pin id it claims, overflow thresholds, and
+    /// its rank under `prioritized` (0 is served first).
     group: String,
     pin_id: String,
     min_pending: i64,
     min_ack_pending: i64,
+    priority: i64,
+}
+
+/// Queues a pull request: last in line, or under `prioritized` last among the requests
+/// of its priority and before every request of a higher number.
+fn enqueue(waiting: &mut VecDeque<Pull>, prioritized: bool, pull: Pull) {
+    let at = if prioritized {
+        waiting.partition_point(|queued| queued.priority <= pull.priority)
+    } else {
+        waiting.len()
+    };
+    waiting.insert(at, pull);
 }
 
 /// The pull client a `pinned_client` consumer serves, until it goes quiet for the pin TTL
@@ -723,20 +736,26 @@ impl Consumer {
                 Some(status::line(409, "Exceeded MaxWaiting"))
             } else {
                 let now = Instant::now();
-                st.waiting.push_back(Pull {
-                    reply: reply.to_vec(),
-                    batch: req.batch.max(1),
-                    max_bytes: req.max_bytes,
-                    expires: req.expires.map(|e| now + e),
-                    no_wait: req.no_wait,
-                    heartbeat: req.heartbeat,
-                    next_heartbeat: req.heartbeat.map(|h| now + h),
-                    delivered: 0,
-                    group: next.group.clone(),
-                    pin_id: next.id.clone(),
-                    min_pending: next.min_pending,
-                    min_ack_pending: next.min_ack_pending,
-                });
+                let prioritized = st.policy.priority == PriorityPolicy::Prioritized;
+                enqueue(
+                    &mut st.waiting,
+                    prioritized,
+                    Pull {
+                        reply: reply.to_vec(),
+                        batch: req.batch.max(1),
+                        max_bytes: req.max_bytes,
+                        expires: req.expires.map(|e| now + e),
+                        no_wait: req.no_wait,
+                        heartbeat: req.heartbeat,
+                        next_heartbeat: req.heartbeat.map(|h| now + h),
+                        delivered: 0,
+                        group: next.group.clone(),
+                        pin_id: next.id.clone(),
+                        min_pending: next.min_pending,
+                        min_ack_pending: next.min_ack_pending,
+                        priority: next.priority,
+                    },
+                );
                 None
             }
         };
@@ -1085,8 +1104,13 @@ impl Consumer {
                         *left -= size;
                     }
                     let to = pull.reply.clone();
-                    if pull.batch == 0 {
-                        st.waiting.pop_front();
+                    // Waiting requests take turns, one message each, as nats-server
+                    // serves them: a request that wants more goes behind the others
+                    // (under `prioritized`, behind those of its own priority).
+                    let pull = st.waiting.pop_front().expect("checked above");
+                    if pull.batch > 0 {
+                        let prioritized = st.policy.priority == PriorityPolicy::Prioritized;
+                        enqueue(&mut st.waiting, prioritized, pull);
                     }
                     to
                 }
