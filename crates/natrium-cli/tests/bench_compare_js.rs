@@ -74,6 +74,7 @@ async fn jetstream_rows_run_against_both_servers_in_their_own_section() {
         "| JetStream publish, file, async (256 acks in flight), 128 B, raw client | msgs/s |",
         "| JetStream consume, file, explicit ack, 128 B | msgs/s received |",
         "| JetStream consume, memory, no ack, 128 B | msgs/s received |",
+        "| JetStream ordered consumer, file, 128 B, raw client | msgs/s received |",
         "| Key-Value put, 16 B values, 1,000 keys | operations/s |",
         "| Key-Value get, 16 B values, 1,000 keys | operations/s |",
         "| Key-Value watch, 16 B values, one key per put | operations/s |",

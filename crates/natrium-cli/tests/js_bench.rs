@@ -173,6 +173,10 @@ async fn every_consume_mode_reads_every_message_once() {
             ],
             "js-push-raw-ack-none",
         ),
+        (
+            &["--msgs", "1700", "--client", "raw", "--ordered"],
+            "js-ordered-raw",
+        ),
         // Again on the same stream and storage: purged, sequences continue, new consumer.
         (&["--msgs", "1000", "--batch", "7"], "js-consume"),
     ] {

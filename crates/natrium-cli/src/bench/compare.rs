@@ -598,6 +598,13 @@ const CASES: &[Case] = &[
         ConsumeAck::Explicit,
         Pull::Push,
     ),
+    js_raw_consume_case(
+        "js-ordered-file-128-raw",
+        "JetStream ordered consumer, file, 128 B, raw client",
+        Storage::File,
+        ConsumeAck::None,
+        Pull::Ordered,
+    ),
     Case {
         name: "kv-put",
         title: "Key-Value put, 16 B values, 1,000 keys",

@@ -231,6 +231,9 @@ pub const CONSUMER: &str = "NATRIUM_BENCH_CONSUMER";
 /// Publishes outstanding while a consume benchmark fills its stream.
 const FILL_WINDOW: u64 = 256;
 
+/// Messages per pull request of async-nats' ordered pull consumer.
+const ORDERED_BATCH: u64 = 500;
+
 /// How long the server may take to show every acknowledgement in consumer info once the
 /// client has flushed them (nats-server applies acks from a queue, after the round trip).
 const ACK_SETTLE: Duration = Duration::from_secs(10);
@@ -302,6 +305,7 @@ impl ConsumeSettings {
                 "js-push-raw-ack-none"
             }
             (Pull::Push, ConsumeAck::Explicit, _) if self.client == JsClient::Raw => "js-push-raw",
+            (Pull::Ordered, _, _) if self.client == JsClient::Raw => "js-ordered-raw",
             (Pull::Stream(_), ConsumeAck::None, _) => "js-consume-ack-none",
             (Pull::Stream(_), ConsumeAck::Explicit, false) => "js-consume",
             (Pull::Stream(_), ConsumeAck::Explicit, true) => "js-consume-double-ack",
@@ -377,8 +381,8 @@ pub async fn consume(settings: &ConsumeSettings, first_seq: u64) -> anyhow::Resu
     let last_seq = first_seq + settings.msgs - 1;
     if settings.client == JsClient::Raw {
         anyhow::ensure!(
-            settings.pull != Pull::Ordered && !settings.double_ack,
-            "the raw consumer does not do --ordered or --double-ack"
+            !settings.double_ack,
+            "the raw consumer does not do --double-ack"
         );
     }
     let mut raw = match settings.client {
@@ -407,6 +411,30 @@ pub async fn consume(settings: &ConsumeSettings, first_seq: u64) -> anyhow::Resu
                 batch: batch as u64,
                 outstanding,
             };
+            raw.consume(feed, run, |n| progress.inc(n)).await?;
+            next_seq = last_seq + 1;
+        }
+        Pull::Ordered if let Some(raw) = raw.as_mut() => {
+            // The consumer async-nats' ordered pull consumer creates (no acks, one
+            // delivery, state in memory), read with its batch and two requests going.
+            let name = format!("ordered-{}", nuid::next());
+            let config = jetstream::consumer::pull::Config::from(
+                jetstream::consumer::pull::OrderedConfig {
+                    name: Some(name.clone()),
+                    ..Default::default()
+                },
+            );
+            stream
+                .create_consumer(config)
+                .await
+                .context("cannot create the ordered consumer")?;
+            let feed = super::raw::RawFeed::Pull {
+                stream: STREAM,
+                consumer: &name,
+                batch: ORDERED_BATCH,
+                outstanding: 2,
+            };
+            let run = super::raw::RawConsume { ack: false, ..run };
             raw.consume(feed, run, |n| progress.inc(n)).await?;
             next_seq = last_seq + 1;
         }

@@ -229,8 +229,9 @@ enum JsWorkload {
         /// ignored).
         #[arg(long, conflicts_with = "double_ack")]
         ordered: bool,
-        /// Consuming client: async-nats, or raw frames (continuous pull, acks written in
-        /// place: a client that is not the bottleneck).
+        /// Consuming client: async-nats, or raw frames (pull requests kept going, acks
+        /// written in place: a client that is not the bottleneck; `--ordered` reads the
+        /// ordered consumer's configuration with its batch of 500).
         #[arg(long, value_enum, default_value_t = jetstream::JsClient::Nats)]
         client: jetstream::JsClient,
         /// Print the result as JSON (and no progress bar).
