@@ -693,6 +693,10 @@ impl Connection {
         }
         // +OK goes before any delivery to this same connection, as in nats-server.
         self.ok();
+        // A JetStream domain's API subject is mapped after the permission check, as in
+        // nats-server.
+        let mapped = self.shared.domain_mapped(&self.account, subject);
+        let subject = mapped.as_deref().unwrap_or(subject);
         let msg = Msg {
             subject,
             reply,

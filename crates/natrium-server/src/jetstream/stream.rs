@@ -36,6 +36,8 @@ pub(crate) struct Stream {
     dir: Option<PathBuf>,
     /// The server's stored bytes, which this stream's changes are added to.
     usage: Arc<Usage>,
+    /// The JetStream domain its acknowledgements name, empty for none.
+    domain: Arc<str>,
     inner: Mutex<Inner>,
 }
 
@@ -123,6 +125,7 @@ impl Stream {
         port: &dyn Port,
         direct: &Arc<dyn Sink>,
         usage: Arc<Usage>,
+        domain: Arc<str>,
     ) -> Result<Arc<Stream>, ApiError> {
         let name = config.name.clone();
         let stream = Arc::new_cyclic(|me| Stream {
@@ -131,6 +134,7 @@ impl Stream {
             created,
             dir,
             usage,
+            domain,
             inner: Mutex::new(Inner {
                 config,
                 store,
@@ -459,6 +463,7 @@ impl Stream {
                 if let Some(&seq) = inner.dedupe.ids.get(id) {
                     return Ok(PubAck {
                         stream: self.name.clone(),
+                        domain: self.domain.to_string(),
                         seq,
                         duplicate: true,
                         ..PubAck::default()
@@ -563,6 +568,7 @@ impl Stream {
         }
         Ok(PubAck {
             stream: self.name.clone(),
+            domain: self.domain.to_string(),
             seq,
             ..PubAck::default()
         })
