@@ -87,7 +87,8 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    /// The subject a message published as `subject` in `account` is routed on: the plain
+    /// The subject a message published as `subject` in `account` is checked against the
+    /// publish permissions and routed on: the plain
     /// API subject for a JetStream domain's API subject in the global account (nats-server's
     /// domain mapping), else `None` (routed as published).
     pub(crate) fn domain_mapped(

@@ -8,8 +8,9 @@
 //! publishing `$JS.<domain>.API.$KV.<bucket>.<key>`). Observed on the reference: a mapped
 //! message is seen under its new subject only (a subscriber on `$JS.hub.API.>` does not see
 //! `$JS.hub.API.STREAM.NAMES`); anything else under the prefix (`$JS.hub.API.FOO`) stays as
-//! it is and, with nobody subscribed to it, gets "no responders". The mapping applies after
-//! the publish permission check, so a user allowed only `$JS.hub.API.>` reaches the API.
+//! it is and, with nobody subscribed to it, gets "no responders". nats-server maps in its
+//! parser, before the publish permission check: a user allowed only `$JS.hub.API.>` is
+//! refused `$JS.hub.API.INFO` with "Permissions Violation for Publish to \"$JS.API.INFO\"".
 
 /// Why a domain name is refused: nats-server's `validateOptions` texts.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
