@@ -377,8 +377,8 @@ const JETSTREAM_NOT_SUPPORTED: &[&str] = &[
 ];
 
 /// `jetstream: enabled` (a bool or `enabled`/`disabled`), or the block `jetstream {
-/// store_dir, max_memory_store, max_file_store, strict, sync_interval }`, as nats-server
-/// reads them. `None` when JetStream is turned off.
+/// store_dir, max_memory_store, max_file_store, strict, sync_interval, domain }`, as
+/// nats-server reads them. `None` when JetStream is turned off.
 fn parse_jetstream(
     entry: &Entry,
     path: &Path,

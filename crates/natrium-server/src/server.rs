@@ -422,9 +422,24 @@ impl Server {
     ///
     /// INFO announces the new `auth_required`, `tls_required`, `tls_verify` and
     /// `max_payload` to clients connecting from now on. A reload that can't be applied
-    /// (unusable TLS files, inconsistent accounts) is logged and changes nothing, as in
-    /// nats-server.
+    /// (unusable TLS files, inconsistent accounts, another JetStream domain) is logged and
+    /// changes nothing, as in nats-server.
     pub fn reload(&self, opts: &ServerOptions) {
+        // As nats-server: a changed JetStream domain refuses the whole reload.
+        let domain = |o: &ServerOptions| {
+            o.jetstream
+                .as_ref()
+                .and_then(|js| js.domain.clone())
+                .unwrap_or_default()
+        };
+        let (old, new) = (domain(&self.shared.opts), domain(opts));
+        if old != new {
+            tracing::error!(
+                "Failed to reload server configuration: config reload not supported for \
+                 JetStreamDomain: old={old}, new={new}"
+            );
+            return;
+        }
         let tls = match self.reload_tls(opts.tls.as_ref()) {
             Ok(tls) => tls,
             Err(e) => {

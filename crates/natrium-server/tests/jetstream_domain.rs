@@ -61,6 +61,7 @@ const TIME_KEYS: &[&str] = &[
     "last_ts",
     "last_active",
     "now",
+    "timestamp",
 ];
 /// Keys whose values name one server (the domain is not among them: it is compared).
 const SERVER_KEYS: &[&str] = &["server_id", "server_name", "leader", "cluster"];
@@ -356,6 +357,11 @@ async fn raw_script(server: &Running) -> Transcript {
         "direct get",
         ask(&nc, "$JS.hub.API.DIRECT.GET.S", &[], r#"{"seq":1}"#).await,
     );
+    let mut advisories = nc
+        .subscribe("$JS.EVENT.ADVISORY.CONSUMER.CREATED.>")
+        .await
+        .unwrap();
+    nc.flush().await.unwrap();
     t.record(
         "consumer create",
         ask(
@@ -366,6 +372,14 @@ async fn raw_script(server: &Running) -> Transcript {
         )
         .await,
     );
+    let advisory = timeout(WAIT, advisories.next())
+        .await
+        .expect("the advisory within bound")
+        .expect("subscription open");
+    let mut advisory: Value = serde_json::from_slice(&advisory.payload).expect("JSON");
+    advisory["id"] = json!("<id>");
+    mask(&mut advisory);
+    t.record("consumer created advisory", advisory);
     // A pull through the domain's prefix reaches the consumer's own subscriber.
     let inbox = nc.new_inbox();
     let mut pulled = nc.subscribe(inbox.clone()).await.unwrap();
@@ -550,6 +564,7 @@ async fn the_domain_api_answers_as_on_nats_server() {
     assert_eq!(latest.get("stream info")["domain"], "hub");
     assert_eq!(latest.get("stream create by domain")["did_create"], true);
     assert_eq!(latest.get("pulled")["subject"], "s.a");
+    assert_eq!(latest.get("consumer created advisory")["domain"], "hub");
     assert_eq!(latest.get("$JS.hub.API.FOO"), &json!("no responders"));
     assert_eq!(latest.get("jsz config domain"), &json!("hub"));
     assert_eq!(latest.get("scoped: allowed once mapped")["total"], 1);
@@ -787,5 +802,28 @@ async fn an_empty_domain_is_no_domain() {
     assert_eq!(nc.server_info().domain, None);
     let info = ask(&nc, "$JS.API.INFO", &[], "").await;
     assert!(info.get("domain").is_none(), "{info}");
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_reload_with_another_domain_changes_nothing() {
+    // nats-server: "config reload not supported for JetStreamDomain: old=hub, new=edge",
+    // and the rest of the reload is not applied either.
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &dir.path().join("store"), "");
+    let Running::Natrium(server) = start_natrium(&config).await else {
+        unreachable!("natrium-server");
+    };
+    let mut opts = server.options().clone();
+    if let Some(js) = opts.jetstream.as_mut() {
+        js.domain = Some("edge".into());
+    }
+    opts.max_payload = 1024;
+    server.reload(&opts);
+    let nc = connect(&server.client_url(), ADMIN).await;
+    assert_eq!(nc.server_info().domain.as_deref(), Some("hub"));
+    assert_eq!(nc.server_info().max_payload, 1024 * 1024);
+    let info = ask(&nc, "$JS.hub.API.INFO", &[], "").await;
+    assert_eq!(info["domain"], "hub", "{info}");
     server.shutdown().await;
 }
