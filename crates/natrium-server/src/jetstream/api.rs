@@ -239,8 +239,10 @@ impl JetStream {
             store,
             self.port.as_ref(),
             &self.direct,
-            self.usage.clone(),
-            self.domain.clone(),
+            super::stream::Env {
+                usage: self.usage.clone(),
+                domain: self.domain.clone(),
+            },
         )?;
         self.streams.write().insert(name.to_owned(), stream.clone());
         Ok(stream)

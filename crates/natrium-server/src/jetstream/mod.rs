@@ -294,8 +294,10 @@ impl JetStream {
                 store,
                 self.port.as_ref(),
                 &self.direct,
-                self.usage.clone(),
-                self.domain.clone(),
+                stream::Env {
+                    usage: self.usage.clone(),
+                    domain: self.domain.clone(),
+                },
             )
             .map_err(|e| recover_err(e.description.clone()))?;
             let consumers = self.recover_consumers(&stream).map_err(recover_err)?;

@@ -27,6 +27,15 @@ use super::usage::Usage;
 use crate::internal::{AfterBatch, Durable, InMsg, InternalSub, Port, Reply, Sink};
 use crate::monitor::format::go_duration;
 
+/// What every stream of one JetStream shares.
+#[derive(Clone)]
+pub(crate) struct Env {
+    /// The server's stored bytes.
+    pub usage: Arc<Usage>,
+    /// The JetStream domain, empty for none.
+    pub domain: Arc<str>,
+}
+
 /// One stream.
 pub(crate) struct Stream {
     me: Weak<Stream>,
@@ -124,9 +133,9 @@ impl Stream {
         store: Box<dyn MessageStore>,
         port: &dyn Port,
         direct: &Arc<dyn Sink>,
-        usage: Arc<Usage>,
-        domain: Arc<str>,
+        env: Env,
     ) -> Result<Arc<Stream>, ApiError> {
+        let Env { usage, domain } = env;
         let name = config.name.clone();
         let stream = Arc::new_cyclic(|me| Stream {
             me: me.clone(),
@@ -466,7 +475,6 @@ impl Stream {
                         domain: self.domain.to_string(),
                         seq,
                         duplicate: true,
-                        ..PubAck::default()
                     });
                 }
                 msg_id = Some(id);
