@@ -3,11 +3,12 @@
 //! what each answered (JSON with per-server fields masked, the domain kept) must agree.
 //!
 //! The script covers the API on `$JS.hub.API.*` and `$JS.API.*`, the subjects the domain
-//! prefix maps (and those it leaves alone), who sees a mapped request, a user allowed only
-//! the domain's API, the `domain` in the INFO line, pub acks, account and stream info,
-//! `/jsz` and `/varz`; then async-nats (`jetstream::with_domain`) and nats.py
-//! (`nc.jetstream(domain=...)`) run a stream, a pull consumer and a key-value bucket
-//! through the domain. Bad domain names must stop both servers with the same text.
+//! prefix maps (and those it leaves alone), who sees a mapped request, a user with publish
+//! permissions (they apply to the mapped subject, as in nats-server), the `domain` in the INFO
+//! line, pub acks, account and stream info, a consumer advisory, `/jsz` and `/varz`; then
+//! async-nats (`jetstream::with_domain`) and nats.py (`nc.jetstream(domain=...)`) run a
+//! stream, a pull consumer and a key-value bucket through the domain. Bad domain names must
+//! stop both servers with the same text, and a reload may not change the domain.
 //!
 //! Without the reference binary the comparisons are skipped with a warning (a failure under
 //! env `CI`), as in the other reference suites.
