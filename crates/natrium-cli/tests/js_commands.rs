@@ -722,17 +722,21 @@ async fn a_user_without_permission_is_told_so() {
 }
 
 /// `--js-domain` and `--js-api-prefix` address a JetStream domain's API
-/// (`$JS.<domain>.API`). Run on nats-server only: natrium-server refuses `jetstream.domain`
-/// at startup ("not supported yet").
+/// (`$JS.<domain>.API`), on natrium-server and on nats-server.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_jetstream_domain_is_reached_by_domain_or_api_prefix() {
-    let Some(latest) = latest_binary() else {
-        return;
-    };
     let dir = tempfile::tempdir().expect("temp dir");
     let config = dir.path().join("domain.conf");
     std::fs::write(&config, "jetstream { domain: hub }\n").expect("write config");
-    let server = start_with_config(&latest, &config).await;
+    let mut binaries = vec![natrium_server()];
+    binaries.extend(latest_binary());
+    for binary in binaries {
+        domain_reached(&binary, &config).await;
+    }
+}
+
+async fn domain_reached(binary: &Path, config: &Path) {
+    let server = start_with_config(binary, config).await;
     let url = server.url.as_str();
     let added = json(
         url,

@@ -362,7 +362,6 @@ const TLS_NOT_SUPPORTED: &[&str] = &[
 
 /// `jetstream` keys nats-server knows that natrium-server does not implement yet.
 const JETSTREAM_NOT_SUPPORTED: &[&str] = &[
-    "domain",
     "key",
     "prev_key",
     "cipher",
@@ -378,8 +377,8 @@ const JETSTREAM_NOT_SUPPORTED: &[&str] = &[
 ];
 
 /// `jetstream: enabled` (a bool or `enabled`/`disabled`), or the block `jetstream {
-/// store_dir, max_memory_store, max_file_store, strict, sync_interval }`, as nats-server
-/// reads them. `None` when JetStream is turned off.
+/// store_dir, max_memory_store, max_file_store, strict, sync_interval, domain }`, as
+/// nats-server reads them. `None` when JetStream is turned off.
 fn parse_jetstream(
     entry: &Entry,
     path: &Path,
@@ -431,6 +430,8 @@ fn parse_jetstream(
                 js.max_store = Some(bytes("max_file_store")?).filter(|&n| n >= 0)
             }
             "strict" => js.strict = v.as_bool().map_err(conf_err)?,
+            // Checked when the server starts, as nats-server's `validateOptions` does.
+            "domain" => js.domain = Some(v.as_str().map_err(conf_err)?.to_owned()),
             "enabled" | "enable" => enabled = v.as_bool().map_err(conf_err)?,
             "sync_interval" | "sync" => {
                 js.sync = match v.as_str() {
@@ -919,6 +920,8 @@ mod tests {
             js.options.jetstream.unwrap().store_dir,
             Some(PathBuf::from("/x"))
         );
+        let js = load_text("jetstream { domain: hub }\n").unwrap();
+        assert_eq!(js.options.jetstream.unwrap().domain.as_deref(), Some("hub"));
         let js = load_text("jetstream { sync_interval: \"10s\" }\n").unwrap();
         assert_eq!(
             js.options.jetstream.unwrap().sync,
@@ -939,7 +942,7 @@ mod tests {
                 "sync_interval should be converted to a duration",
             ),
             ("jetstream { max_mem: -5 }\n", "must be -1 or positive"),
-            ("jetstream { domain: hub }\n", "not supported yet"),
+            ("jetstream { key: s3cr3t }\n", "not supported yet"),
             ("jetstream: maybe\n", "Expected 'enabled' or 'disabled'"),
         ] {
             let err = load_text(text).unwrap_err().to_string();

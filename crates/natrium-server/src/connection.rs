@@ -684,6 +684,11 @@ impl Connection {
             // nats-server only complains: the message is still routed.
             self.error(natrium_wire::INVALID_PUBLISH_SUBJECT);
         }
+        // A JetStream domain's API subject is mapped before the permission check, as
+        // nats-server maps in its parser: permissions apply to (and a violation names) the
+        // plain API subject.
+        let mapped = self.shared.domain_mapped(&self.account, subject);
+        let subject = mapped.as_deref().unwrap_or(subject);
         if let Some(perms) = &mut self.perms
             && !perms.can_publish(subject)
         {

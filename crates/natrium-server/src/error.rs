@@ -39,6 +39,9 @@ pub enum ServerError {
     /// JetStream could not start: its store directory can't be created, locked or read.
     #[error("Can't start JetStream: {0}")]
     JetStream(#[from] crate::jetstream::StartError),
+    /// The JetStream domain's name is refused (nats-server's texts).
+    #[error(transparent)]
+    InvalidDomain(#[from] crate::jetstream::DomainError),
     /// The accounts, their users, exports or imports are inconsistent (nats-server's texts).
     #[error(transparent)]
     Accounts(#[from] crate::accounts::AccountError),

@@ -21,6 +21,8 @@ pub(crate) struct ServerInfo {
     pub port: u16,
     /// JetStream is enabled (`"jetstream":true`).
     pub jetstream: bool,
+    /// The JetStream domain (`"domain"`), empty for none.
+    pub domain: String,
 }
 
 /// The part of INFO a reload can change, taken from the settings in force when the INFO is
@@ -66,6 +68,8 @@ struct InfoJson<'a> {
     client_ip: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     nonce: Option<&'a str>,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    domain: &'a str,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     ldm: bool,
 }
@@ -119,6 +123,7 @@ impl ServerInfo {
             client_id,
             client_ip,
             nonce,
+            domain: &self.domain,
             ldm,
         };
         let mut line = b"INFO ".to_vec();
@@ -153,6 +158,7 @@ mod tests {
             host: "127.0.0.1".into(),
             port: 4222,
             jetstream: false,
+            domain: String::new(),
         };
         let adv = Advertised {
             max_payload: 1048576,
@@ -168,6 +174,31 @@ mod tests {
     }
 
     #[test]
+    fn the_jetstream_domain_follows_the_nonce() {
+        // nats-server 2.15 with `jetstream { domain: hub }`:
+        // `..."client_ip":"127.0.0.1","domain":"hub",...`.
+        let info = ServerInfo {
+            server_id: "N".into(),
+            server_name: "N".into(),
+            host: "0.0.0.0".into(),
+            port: 1,
+            jetstream: true,
+            domain: "hub".into(),
+        };
+        let adv = Advertised {
+            max_payload: 10,
+            ..Advertised::default()
+        };
+        let line = String::from_utf8(info.line_for(1, "::1", &adv, Some("n0nce"))).expect("utf8");
+        assert!(
+            line.contains(r#""client_ip":"::1","nonce":"n0nce","domain":"hub"}"#),
+            "{line}"
+        );
+        let line = String::from_utf8(info.ldm_line_for(1, "::1", &adv)).expect("utf8");
+        assert!(line.contains(r#""domain":"hub","ldm":true}"#), "{line}");
+    }
+
+    #[test]
     fn auth_required_sits_between_headers_and_max_payload() {
         let info = ServerInfo {
             server_id: "N".into(),
@@ -175,6 +206,7 @@ mod tests {
             host: "0.0.0.0".into(),
             port: 1,
             jetstream: false,
+            domain: String::new(),
         };
         let adv = Advertised {
             auth_required: true,
@@ -201,6 +233,7 @@ mod tests {
             host: "0.0.0.0".into(),
             port: 1,
             jetstream: false,
+            domain: String::new(),
         };
         let adv = Advertised {
             auth_required: true,

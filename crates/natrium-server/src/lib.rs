@@ -69,6 +69,7 @@ pub use accounts::{
 pub use client::{ClientSnapshot, CloseReason};
 pub use error::ServerError;
 pub use info::VERSION;
+pub use jetstream::DomainError;
 pub use operator::{JwtError, OperatorError, OperatorOptions};
 pub use options::{Auth, DEFAULT_PORT, JetStreamOptions, ServerOptions, SyncPolicy, User};
 pub use permissions::{

@@ -206,6 +206,11 @@ pub struct JetStreamOptions {
     pub strict: bool,
     /// When file-backed streams are synced to disk.
     pub sync: SyncPolicy,
+    /// The JetStream domain (`domain`): the API answers on `$JS.<domain>.API.>` as well as
+    /// on `$JS.API.>`, and acknowledgements, stream and account info name it. `None` (or an
+    /// empty name) for none. The server refuses to start with a name nats-server refuses
+    /// (see [`crate::ServerError::InvalidDomain`]).
+    pub domain: Option<String>,
 }
 
 impl Default for JetStreamOptions {
@@ -216,6 +221,7 @@ impl Default for JetStreamOptions {
             max_store: None,
             strict: true,
             sync: SyncPolicy::default(),
+            domain: None,
         }
     }
 }

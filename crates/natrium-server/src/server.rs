@@ -79,11 +79,31 @@ pub(crate) struct Shared {
     pub next_internal_sid: AtomicU64,
     /// JetStream, when enabled (set once, right after start).
     pub jetstream: std::sync::OnceLock<Arc<crate::jetstream::JetStream>>,
+    /// `$JS.<domain>.API.`, when JetStream has a domain: what the global account's
+    /// publishers may prefix API subjects with (see `jetstream::domain`).
+    pub js_domain_api: Option<Box<[u8]>>,
     /// Errors a flood of clients can trigger, logged at most once per second.
     pub rate_limited_log: crate::logging::RateLimited,
 }
 
 impl Shared {
+    /// The subject a message published as `subject` in `account` is checked against the
+    /// publish permissions and routed on: the plain
+    /// API subject for a JetStream domain's API subject in the global account (nats-server's
+    /// domain mapping), else `None` (routed as published).
+    pub(crate) fn domain_mapped(
+        &self,
+        account: &crate::accounts::Account,
+        subject: &[u8],
+    ) -> Option<Vec<u8>> {
+        let prefix = self.js_domain_api.as_deref()?;
+        let rest = subject.strip_prefix(prefix)?;
+        if !std::ptr::eq(account, Arc::as_ptr(self.accounts.global())) {
+            return None;
+        }
+        crate::jetstream::map_domain_api(rest)
+    }
+
     /// The account `client` belongs to (set at CONNECT; the global account until then).
     pub(crate) fn account_of<'a>(
         &'a self,
@@ -185,6 +205,9 @@ impl Server {
             )));
         }
         crate::accounts::validate(&opts)?;
+        if let Some(domain) = opts.jetstream.as_ref().and_then(|js| js.domain.as_deref()) {
+            crate::jetstream::validate_domain(domain)?;
+        }
         // Certificates are checked before anything listens: a bad file stops the start.
         let tls = match &opts.tls {
             Some(t) => Some(crate::tls::LiveTls::load(t)?),
@@ -214,6 +237,11 @@ impl Server {
             host: opts.host.clone(),
             port: addr.port(),
             jetstream: opts.jetstream.is_some(),
+            domain: opts
+                .jetstream
+                .as_ref()
+                .and_then(|js| js.domain.clone())
+                .unwrap_or_default(),
         };
         let internal_client = Arc::new(Client::internal(opts.max_pending));
         let accounts = crate::accounts::Accounts::build(&opts, &internal_client)?;
@@ -233,6 +261,9 @@ impl Server {
             trust: parking_lot::RwLock::new(trust.map(Arc::new)),
             next_internal_sid: AtomicU64::new(1),
             jetstream: std::sync::OnceLock::new(),
+            js_domain_api: crate::jetstream::domain_api_prefix(
+                opts.jetstream.as_ref().and_then(|js| js.domain.as_deref()),
+            ),
             rate_limited_log: crate::logging::RateLimited::default(),
             opts,
         });
@@ -391,9 +422,24 @@ impl Server {
     ///
     /// INFO announces the new `auth_required`, `tls_required`, `tls_verify` and
     /// `max_payload` to clients connecting from now on. A reload that can't be applied
-    /// (unusable TLS files, inconsistent accounts) is logged and changes nothing, as in
-    /// nats-server.
+    /// (unusable TLS files, inconsistent accounts, another JetStream domain) is logged and
+    /// changes nothing, as in nats-server.
     pub fn reload(&self, opts: &ServerOptions) {
+        // As nats-server: a changed JetStream domain refuses the whole reload.
+        let domain = |o: &ServerOptions| {
+            o.jetstream
+                .as_ref()
+                .and_then(|js| js.domain.clone())
+                .unwrap_or_default()
+        };
+        let (old, new) = (domain(&self.shared.opts), domain(opts));
+        if old != new {
+            tracing::error!(
+                "Failed to reload server configuration: config reload not supported for \
+                 JetStreamDomain: old={old}, new={new}"
+            );
+            return;
+        }
         let tls = match self.reload_tls(opts.tls.as_ref()) {
             Ok(tls) => tls,
             Err(e) => {

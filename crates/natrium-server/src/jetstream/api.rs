@@ -123,7 +123,7 @@ impl JetStream {
             streams,
             consumers,
             limits: AccountLimits::default(),
-            domain: String::new(),
+            domain: self.domain().to_owned(),
             api: ApiStats {
                 level: API_LEVEL,
                 total: self.api_total.load(Ordering::Relaxed),
@@ -141,13 +141,14 @@ impl JetStream {
         )
     }
 
-    /// The info of `stream` as create, update and list replies give it.
+    /// The info of `stream` as update, info and list replies give it (create replies leave
+    /// the domain out, as nats-server's do).
     fn info_of(&self, stream: &Stream) -> StreamInfo {
         StreamInfo {
             config: stream_config::with_dynamic_metadata(stream.config(), crate::VERSION),
             created: stream.created(),
             state: stream.state(),
-            domain: String::new(),
+            domain: self.domain().to_owned(),
             cluster: None,
             ts: Timestamp::now(),
         }
@@ -170,7 +171,10 @@ impl JetStream {
                 &StreamCreateResponse {
                     kind: response_type::STREAM_CREATE,
                     error: None,
-                    info: Some(self.info_of(&stream)),
+                    info: Some(StreamInfo {
+                        domain: String::new(),
+                        ..self.info_of(&stream)
+                    }),
                     did_create: true,
                 },
                 false,
@@ -235,7 +239,10 @@ impl JetStream {
             store,
             self.port.as_ref(),
             &self.direct,
-            self.usage.clone(),
+            super::stream::Env {
+                usage: self.usage.clone(),
+                domain: self.domain.clone(),
+            },
         )?;
         self.streams.write().insert(name.to_owned(), stream.clone());
         Ok(stream)

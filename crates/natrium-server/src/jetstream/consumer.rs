@@ -343,6 +343,8 @@ pub(crate) struct Consumer {
     /// `<stream dir>/obs/<name>` when the state is kept on disk.
     dir: Option<PathBuf>,
     port: Arc<dyn Port>,
+    /// The JetStream domain its advisories name, empty for none.
+    domain: Arc<str>,
     /// The configuration, as consumer info shows it.
     config: parking_lot::RwLock<ConsumerConfig>,
     /// The policy's filters, apart from the state: the stream reads them under its own lock
@@ -373,6 +375,8 @@ pub(crate) struct Runtime {
     pub shutdown: CancellationToken,
     /// fsync consumer state at each save (`sync_interval: always`).
     pub sync_always: bool,
+    /// The JetStream domain its advisories name, empty for none.
+    pub domain: Arc<str>,
 }
 
 impl Consumer {
@@ -392,6 +396,7 @@ impl Consumer {
             tasks,
             shutdown,
             sync_always,
+            domain,
         } = runtime.clone();
         let policy = Policy::of(&config);
         let dir = dir.filter(|_| policy.durable_state);
@@ -436,6 +441,7 @@ impl Consumer {
             created,
             dir,
             port,
+            domain,
             config: parking_lot::RwLock::new(config),
             filters: parking_lot::RwLock::new(policy.filters.clone()),
             wake: Notify::new(),
@@ -784,8 +790,13 @@ impl Consumer {
                         if let Some(p) = st.saved.remove_pending(d.stream_seq) {
                             out.acked.push(d.stream_seq);
                             if should_sample(st.policy.sample_percent) {
-                                out.advisory =
-                                    Some(ack_metric(&self.stream_name, &self.name, d, p.time));
+                                out.advisory = Some(ack_metric(
+                                    &self.domain,
+                                    &self.stream_name,
+                                    &self.name,
+                                    d,
+                                    p.time,
+                                ));
                             }
                         }
                     }
@@ -815,7 +826,8 @@ impl Consumer {
             AckKind::Nak(delay) => {
                 let wait = *delay;
                 if let Some(deadline) = st.saved.deadline_mut(d.stream_seq) {
-                    out.advisory = Some(nak_advisory(&self.stream_name, &self.name, d));
+                    out.advisory =
+                        Some(nak_advisory(&self.domain, &self.stream_name, &self.name, d));
                     match wait {
                         Some(delay) if !delay.is_zero() => {
                             *deadline = Some(Instant::now() + delay);
@@ -839,6 +851,7 @@ impl Consumer {
                     out.acked.push(d.stream_seq);
                     st.redeliver.remove(&d.stream_seq);
                     out.advisory = Some(terminated_advisory(
+                        &self.domain,
                         &self.stream_name,
                         &self.name,
                         d,
@@ -911,6 +924,7 @@ impl Consumer {
             && let Some(pin) = st.pin.take()
         {
             advisories.push(unpinned_advisory(
+                &self.domain,
                 &self.stream_name,
                 &self.name,
                 &pin.group,
@@ -1021,6 +1035,7 @@ impl Consumer {
                 st.saved.exhaust(sseq);
                 st.dirty = true;
                 advisories.push(max_deliveries_advisory(
+                    &self.domain,
                     &self.stream_name,
                     &self.name,
                     sseq,
@@ -1281,6 +1296,7 @@ impl Consumer {
                         expires: Instant::now() + st.policy.pin_ttl,
                     };
                     advisories.push(pinned_advisory(
+                        &self.domain,
                         &self.stream_name,
                         &self.name,
                         &pin.group,
@@ -1322,7 +1338,7 @@ impl Consumer {
     pub(crate) fn unpin(&self, group: &str) -> Outgoing {
         self.state.lock().pin = None;
         self.notify();
-        unpinned_advisory(&self.stream_name, &self.name, group, "admin")
+        unpinned_advisory(&self.domain, &self.stream_name, &self.name, group, "admin")
     }
 
     /// Whether the consumer has seen no interest for its inactive threshold.
@@ -1485,19 +1501,25 @@ fn advisory<T: serde::Serialize>(prefix: &str, stream: &str, consumer: &str, bod
     }
 }
 
-fn max_deliveries_advisory(stream: &str, consumer: &str, sseq: u64, deliveries: u64) -> Outgoing {
+fn max_deliveries_advisory(
+    domain: &str,
+    stream: &str,
+    consumer: &str,
+    sseq: u64,
+    deliveries: u64,
+) -> Outgoing {
     let body = MaxDeliverAdvisory {
         event: EventHeader::new(advisory_type::MAX_DELIVER),
         stream: stream.to_owned(),
         consumer: consumer.to_owned(),
         stream_seq: sseq,
         deliveries,
-        domain: String::new(),
+        domain: domain.to_owned(),
     };
     advisory(advisory_subject::MAX_DELIVERIES, stream, consumer, &body)
 }
 
-fn nak_advisory(stream: &str, consumer: &str, d: ack::Delivered) -> Outgoing {
+fn nak_advisory(domain: &str, stream: &str, consumer: &str, d: ack::Delivered) -> Outgoing {
     let body = NakAdvisory {
         event: EventHeader::new(advisory_type::NAK),
         stream: stream.to_owned(),
@@ -1505,12 +1527,18 @@ fn nak_advisory(stream: &str, consumer: &str, d: ack::Delivered) -> Outgoing {
         consumer_seq: d.consumer_seq,
         stream_seq: d.stream_seq,
         deliveries: d.deliveries,
-        domain: String::new(),
+        domain: domain.to_owned(),
     };
     advisory(advisory_subject::MSG_NAKED, stream, consumer, &body)
 }
 
-fn terminated_advisory(stream: &str, consumer: &str, d: ack::Delivered, reason: &str) -> Outgoing {
+fn terminated_advisory(
+    domain: &str,
+    stream: &str,
+    consumer: &str,
+    d: ack::Delivered,
+    reason: &str,
+) -> Outgoing {
     let body = TerminatedAdvisory {
         event: EventHeader::new(advisory_type::TERMINATED),
         stream: stream.to_owned(),
@@ -1519,31 +1547,37 @@ fn terminated_advisory(stream: &str, consumer: &str, d: ack::Delivered, reason: 
         stream_seq: d.stream_seq,
         deliveries: d.deliveries,
         reason: reason.to_owned(),
-        domain: String::new(),
+        domain: domain.to_owned(),
     };
     advisory(advisory_subject::MSG_TERMINATED, stream, consumer, &body)
 }
 
-fn pinned_advisory(stream: &str, consumer: &str, group: &str, id: &str) -> Outgoing {
+fn pinned_advisory(domain: &str, stream: &str, consumer: &str, group: &str, id: &str) -> Outgoing {
     let body = PinnedAdvisory {
         event: EventHeader::new(advisory_type::PINNED),
         account: ACCOUNT.to_owned(),
         stream: stream.to_owned(),
         consumer: consumer.to_owned(),
-        domain: String::new(),
+        domain: domain.to_owned(),
         group: group.to_owned(),
         pinned_id: id.to_owned(),
     };
     advisory(advisory_subject::PINNED, stream, consumer, &body)
 }
 
-fn unpinned_advisory(stream: &str, consumer: &str, group: &str, reason: &str) -> Outgoing {
+fn unpinned_advisory(
+    domain: &str,
+    stream: &str,
+    consumer: &str,
+    group: &str,
+    reason: &str,
+) -> Outgoing {
     let body = UnpinnedAdvisory {
         event: EventHeader::new(advisory_type::UNPINNED),
         account: ACCOUNT.to_owned(),
         stream: stream.to_owned(),
         consumer: consumer.to_owned(),
-        domain: String::new(),
+        domain: domain.to_owned(),
         group: group.to_owned(),
         reason: reason.to_owned(),
     };
@@ -1574,7 +1608,13 @@ fn should_sample(percent: u32) -> bool {
 }
 
 /// The ack metric of `sample_freq`: the acknowledged delivery and how long it took.
-fn ack_metric(stream: &str, consumer: &str, d: ack::Delivered, delivered_at: i64) -> Outgoing {
+fn ack_metric(
+    domain: &str,
+    stream: &str,
+    consumer: &str,
+    d: ack::Delivered,
+    delivered_at: i64,
+) -> Outgoing {
     let now = Timestamp::now();
     let body = AckMetric {
         stream: stream.to_owned(),
@@ -1586,7 +1626,7 @@ fn ack_metric(stream: &str, consumer: &str, d: ack::Delivered, delivered_at: i64
             .and_then(|n| i64::try_from(n).ok())
             .map_or(0, |n| n.saturating_sub(delivered_at)),
         deliveries: d.deliveries,
-        domain: String::new(),
+        domain: domain.to_owned(),
         event: EventHeader {
             timestamp: now,
             ..EventHeader::new(advisory_type::ACK_METRIC)

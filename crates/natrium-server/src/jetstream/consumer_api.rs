@@ -133,6 +133,7 @@ impl JetStream {
                 tasks: self.tasks.clone(),
                 shutdown: self.shutdown.clone(),
                 sync_always: matches!(self.opts.sync, crate::options::SyncPolicy::Always),
+                domain: self.domain.clone(),
             },
         );
         stream.add_consumer(consumer.clone());
@@ -155,7 +156,7 @@ impl JetStream {
             stream: stream.name().to_owned(),
             consumer: consumer.to_owned(),
             action,
-            domain: String::new(),
+            domain: self.domain().to_owned(),
         };
         let subject = advisory::for_consumer(prefix, stream.name(), consumer);
         self.port.publish(
@@ -306,7 +307,7 @@ impl JetStream {
             consumer: consumer.to_owned(),
             paused,
             pause_until: until,
-            domain: String::new(),
+            domain: self.domain().to_owned(),
         };
         let subject =
             advisory_subject::for_consumer(advisory_subject::PAUSE, stream.name(), consumer);

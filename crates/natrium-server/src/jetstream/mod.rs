@@ -21,6 +21,7 @@ pub(crate) mod consumer_config;
 pub(crate) mod consumer_errors;
 mod consumer_state;
 pub(crate) mod consumer_types;
+mod domain;
 pub(crate) mod errors;
 mod flow_control;
 mod go_time;
@@ -45,6 +46,10 @@ use tokio_util::task::TaskTracker;
 
 use crate::internal::{AfterBatch, InMsg, InternalSub, Port, Sink};
 use crate::options::{JetStreamOptions, SyncPolicy};
+pub use domain::DomainError;
+pub(crate) use domain::{
+    api_prefix as domain_api_prefix, map_api as map_domain_api, validate as validate_domain,
+};
 use stream::Stream;
 use types::{StorageType, StreamConfig, Timestamp};
 
@@ -139,6 +144,8 @@ pub(crate) struct JetStream {
     /// The subscriber a stream with `allow_direct` puts on its `DIRECT.GET` subjects.
     direct: Arc<dyn Sink>,
     server_name: String,
+    /// The JetStream domain, empty for none.
+    domain: Arc<str>,
     streams: RwLock<BTreeMap<String, Arc<Stream>>>,
     api_sub: Mutex<Option<InternalSub>>,
     api_total: AtomicU64,
@@ -216,6 +223,7 @@ impl JetStream {
                 direct: true,
             }),
             server_name: server_name.to_owned(),
+            domain: Arc::from(opts.domain.as_deref().unwrap_or_default()),
             streams: RwLock::new(BTreeMap::new()),
             api_sub: Mutex::new(None),
             api_total: AtomicU64::new(0),
@@ -286,7 +294,10 @@ impl JetStream {
                 store,
                 self.port.as_ref(),
                 &self.direct,
-                self.usage.clone(),
+                stream::Env {
+                    usage: self.usage.clone(),
+                    domain: self.domain.clone(),
+                },
             )
             .map_err(|e| recover_err(e.description.clone()))?;
             let consumers = self.recover_consumers(&stream).map_err(recover_err)?;
@@ -494,6 +505,8 @@ pub(crate) struct Snapshot {
     pub store_dir: PathBuf,
     pub sync: SyncPolicy,
     pub strict: bool,
+    /// The JetStream domain, empty for none.
+    pub domain: String,
     pub streams: Vec<StreamSnapshot>,
 }
 
@@ -528,8 +541,14 @@ impl JetStream {
             store_dir: self.root.clone(),
             sync: self.opts.sync,
             strict: self.opts.strict,
+            domain: self.domain.to_string(),
             streams,
         }
+    }
+
+    /// The JetStream domain, empty for none.
+    pub(crate) fn domain(&self) -> &str {
+        &self.domain
     }
 
     /// The server name streams report as their leader.

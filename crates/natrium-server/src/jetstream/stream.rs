@@ -27,6 +27,15 @@ use super::usage::Usage;
 use crate::internal::{AfterBatch, Durable, InMsg, InternalSub, Port, Reply, Sink};
 use crate::monitor::format::go_duration;
 
+/// What every stream of one JetStream shares.
+#[derive(Clone)]
+pub(crate) struct Env {
+    /// The server's stored bytes.
+    pub usage: Arc<Usage>,
+    /// The JetStream domain, empty for none.
+    pub domain: Arc<str>,
+}
+
 /// One stream.
 pub(crate) struct Stream {
     me: Weak<Stream>,
@@ -36,6 +45,8 @@ pub(crate) struct Stream {
     dir: Option<PathBuf>,
     /// The server's stored bytes, which this stream's changes are added to.
     usage: Arc<Usage>,
+    /// The JetStream domain its acknowledgements name, empty for none.
+    domain: Arc<str>,
     inner: Mutex<Inner>,
 }
 
@@ -122,8 +133,9 @@ impl Stream {
         store: Box<dyn MessageStore>,
         port: &dyn Port,
         direct: &Arc<dyn Sink>,
-        usage: Arc<Usage>,
+        env: Env,
     ) -> Result<Arc<Stream>, ApiError> {
+        let Env { usage, domain } = env;
         let name = config.name.clone();
         let stream = Arc::new_cyclic(|me| Stream {
             me: me.clone(),
@@ -131,6 +143,7 @@ impl Stream {
             created,
             dir,
             usage,
+            domain,
             inner: Mutex::new(Inner {
                 config,
                 store,
@@ -459,9 +472,9 @@ impl Stream {
                 if let Some(&seq) = inner.dedupe.ids.get(id) {
                     return Ok(PubAck {
                         stream: self.name.clone(),
+                        domain: self.domain.to_string(),
                         seq,
                         duplicate: true,
-                        ..PubAck::default()
                     });
                 }
                 msg_id = Some(id);
@@ -563,6 +576,7 @@ impl Stream {
         }
         Ok(PubAck {
             stream: self.name.clone(),
+            domain: self.domain.to_string(),
             seq,
             ..PubAck::default()
         })

@@ -20,6 +20,8 @@ pub(crate) struct JsConfig {
     sync_interval: Option<u64>,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     sync_always: bool,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    domain: String,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     strict: bool,
 }
@@ -131,6 +133,7 @@ fn config(s: &Snapshot) -> JsConfig {
         store_dir: s.store_dir.display().to_string(),
         sync_interval: Some(sync_interval),
         sync_always,
+        domain: s.domain.clone(),
         strict: s.strict,
     }
 }
@@ -200,6 +203,7 @@ pub(crate) fn jsz(
                 store_dir: String::new(),
                 sync_interval: None,
                 sync_always: false,
+                domain: String::new(),
                 strict: false,
             },
             limits: None,

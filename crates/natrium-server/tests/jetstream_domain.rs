@@ -1,0 +1,830 @@
+//! A JetStream domain (`jetstream { domain: hub }`) on natrium-server and on the newest
+//! nats-server, started from the same configuration file: the same script runs on both and
+//! what each answered (JSON with per-server fields masked, the domain kept) must agree.
+//!
+//! The script covers the API on `$JS.hub.API.*` and `$JS.API.*`, the subjects the domain
+//! prefix maps (and those it leaves alone), who sees a mapped request, a user with publish
+//! permissions (they apply to the mapped subject, as in nats-server), the `domain` in the INFO
+//! line, pub acks, account and stream info, a consumer advisory, `/jsz` and `/varz`; then
+//! async-nats (`jetstream::with_domain`) and nats.py (`nc.jetstream(domain=...)`) run a
+//! stream, a pull consumer and a key-value bucket through the domain. Bad domain names must
+//! stop both servers with the same text, and a reload may not change the domain.
+//!
+//! Without the reference binary the comparisons are skipped with a warning (a failure under
+//! env `CI`), as in the other reference suites.
+
+mod common;
+#[path = "support/latest.rs"]
+mod latest;
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use async_nats::jetstream::{self, consumer, kv, stream};
+use async_nats::{HeaderMap, client::RequestErrorKind};
+use futures::StreamExt;
+use natrium_server::{Server, ServerOptions};
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+use tokio::time::timeout;
+
+/// Upper bound for one step (a request, a line of log, a message); never a pacing delay.
+const WAIT: Duration = Duration::from_secs(5);
+
+/// The configuration both servers run; `{store}` is the store directory.
+const CONFIG: &str = r#"
+jetstream { store_dir: "{store}", domain: hub }
+authorization {
+  users: [
+    { user: admin, password: s3cret }
+    {
+      user: scoped, password: s3cret
+      permissions: {
+        publish: ["$JS.hub.API.>", "$JS.API.STREAM.NAMES"]
+        subscribe: ["_INBOX.>"]
+      }
+    }
+  ]
+}
+"#;
+
+const ADMIN: (&str, &str) = ("admin", "s3cret");
+const SCOPED: (&str, &str) = ("scoped", "s3cret");
+
+/// Keys whose values are times.
+const TIME_KEYS: &[&str] = &[
+    "created",
+    "ts",
+    "time",
+    "first_ts",
+    "last_ts",
+    "last_active",
+    "now",
+    "timestamp",
+];
+/// Keys whose values name one server (the domain is not among them: it is compared).
+const SERVER_KEYS: &[&str] = &["server_id", "server_name", "leader", "cluster"];
+
+/// A server under test: ours, embedded, or the reference binary.
+enum Running {
+    Natrium(Server),
+    Latest {
+        _child: Child,
+        url: String,
+        monitor: String,
+    },
+}
+
+impl Running {
+    fn url(&self) -> String {
+        match self {
+            Running::Natrium(server) => server.client_url(),
+            Running::Latest { url, .. } => url.clone(),
+        }
+    }
+
+    fn monitor(&self) -> String {
+        match self {
+            Running::Natrium(server) => {
+                format!(
+                    "http://{}",
+                    server.monitor_addr().expect("monitoring is on")
+                )
+            }
+            Running::Latest { monitor, .. } => monitor.clone(),
+        }
+    }
+
+    async fn shutdown(self) {
+        if let Running::Natrium(server) = self {
+            server.shutdown().await;
+        }
+    }
+}
+
+/// Writes [`CONFIG`] (plus `extra`) for the store directory `store` into `dir`.
+fn write_config(dir: &Path, store: &Path, extra: &str) -> PathBuf {
+    let path = dir.join("domain.conf");
+    let text = CONFIG.replace("{store}", &store.display().to_string()) + extra;
+    std::fs::write(&path, text).expect("write the configuration");
+    path
+}
+
+/// natrium-server from the configuration file, on free client and monitoring ports.
+async fn start_natrium(config: &Path) -> Running {
+    let file = natrium_server::config::load(config).expect("the configuration loads");
+    let opts = ServerOptions {
+        host: "127.0.0.1".into(),
+        port: 0,
+        http_port: Some(0),
+        ..file.options
+    };
+    Running::Natrium(common::start(opts).await)
+}
+
+/// The reference from the same file, on ports it picks (read back from its log).
+async fn start_latest(bin: &Path, config: &Path) -> Running {
+    let mut child = Command::new(bin)
+        .arg("-c")
+        .arg(config)
+        .args(["-a", "127.0.0.1", "-p", "-1", "-m", "-1"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("nats-server starts");
+    let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
+    let (mut url, mut monitor) = (None, None);
+    let mut log = String::new();
+    let ready = timeout(WAIT, async {
+        while let Ok(Some(line)) = lines.next_line().await {
+            log.push_str(&line);
+            log.push('\n');
+            if let Some(addr) = line.split("Listening for client connections on ").nth(1) {
+                url = Some(format!("nats://{}", addr.trim()));
+            }
+            if let Some(addr) = line.split("Starting http monitor on ").nth(1) {
+                monitor = Some(format!("http://{}", addr.trim()));
+            }
+            if line.contains("Server is ready") {
+                return true;
+            }
+        }
+        false
+    })
+    .await;
+    assert_eq!(ready, Ok(true), "nats-server did not become ready:\n{log}");
+    // Keep draining the log so the server never blocks on a full pipe.
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    Running::Latest {
+        _child: child,
+        url: url.expect("client address in the log"),
+        monitor: monitor.expect("monitoring address in the log"),
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Kind {
+    Natrium,
+    Latest,
+}
+
+/// Starts `kind` from [`CONFIG`] in `dir`; `None` when the reference is missing locally.
+async fn start(kind: Kind, dir: &Path) -> Option<Running> {
+    let config = write_config(dir, &dir.join("store"), "");
+    Some(match kind {
+        Kind::Natrium => start_natrium(&config).await,
+        Kind::Latest => {
+            let bin = latest::latest_binary_or_skip("JetStream domain")?;
+            start_latest(&bin, &config).await
+        }
+    })
+}
+
+async fn connect(url: &str, (user, pass): (&str, &str)) -> async_nats::Client {
+    timeout(
+        WAIT,
+        async_nats::ConnectOptions::with_user_and_password(user.into(), pass.into()).connect(url),
+    )
+    .await
+    .expect("connect within bound")
+    .expect("connect")
+}
+
+/// Masks times, server names and counters, keeping every key (and the domain).
+fn mask(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            for (key, inner) in map.iter_mut() {
+                if TIME_KEYS.contains(&key.as_str()) {
+                    if inner.as_str() != Some("0001-01-01T00:00:00Z") {
+                        *inner = json!("<time>");
+                    }
+                } else if SERVER_KEYS.contains(&key.as_str()) {
+                    *inner = json!("<server>");
+                } else if key == "api" && inner.get("total").is_some() {
+                    for counter in ["total", "errors"] {
+                        if let Some(n) = inner.get_mut(counter) {
+                            *n = json!("<n>");
+                        }
+                    }
+                } else if key == "_nats.ver" {
+                    *inner = json!("<version>");
+                } else {
+                    mask(inner);
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(mask),
+        _ => {}
+    }
+}
+
+/// What one script step saw.
+struct Transcript(Vec<(String, Value)>);
+
+impl Transcript {
+    fn record(&mut self, label: &str, value: Value) {
+        self.0.push((label.to_owned(), value));
+    }
+
+    fn get(&self, label: &str) -> &Value {
+        &self
+            .0
+            .iter()
+            .find(|(l, _)| l == label)
+            .unwrap_or_else(|| panic!("no step {label}"))
+            .1
+    }
+}
+
+/// A request's outcome: the reply's JSON (masked), its raw text when not JSON, or what
+/// went wrong (`no responders`, `timed out`).
+async fn ask(
+    client: &async_nats::Client,
+    subject: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> Value {
+    let mut map = HeaderMap::new();
+    for (k, v) in headers {
+        map.insert(*k, *v);
+    }
+    let request = async_nats::Request::new()
+        .payload(body.to_owned().into())
+        .headers(map)
+        .timeout(Some(WAIT));
+    match client.send_request(subject.to_owned(), request).await {
+        Ok(msg) => match serde_json::from_slice::<Value>(&msg.payload) {
+            Ok(mut v) => {
+                mask(&mut v);
+                v
+            }
+            Err(_) => json!({ "raw": String::from_utf8_lossy(&msg.payload) }),
+        },
+        Err(e) if e.kind() == RequestErrorKind::NoResponders => json!("no responders"),
+        Err(e) if e.kind() == RequestErrorKind::TimedOut => json!("timed out"),
+        Err(e) => panic!("{subject}: {e}"),
+    }
+}
+
+/// The raw reply text of a publish (pub acks are compared byte for byte).
+async fn ack_text(client: &async_nats::Client, subject: &str, headers: &[(&str, &str)]) -> Value {
+    let mut map = HeaderMap::new();
+    for (k, v) in headers {
+        map.insert(*k, *v);
+    }
+    let msg = timeout(
+        WAIT,
+        client.request_with_headers(subject.to_owned(), map, "x".into()),
+    )
+    .await
+    .expect("ack within bound")
+    .expect("acknowledged");
+    json!(String::from_utf8_lossy(&msg.payload))
+}
+
+/// The raw-API script, as the admin user, then as the user allowed only the domain's API.
+async fn raw_script(server: &Running) -> Transcript {
+    let mut t = Transcript(Vec::new());
+    let url = server.url();
+    let nc = connect(&url, ADMIN).await;
+    t.record("info line domain", json!(nc.server_info().domain));
+    t.record(
+        "account info by domain",
+        ask(&nc, "$JS.hub.API.INFO", &[], "").await,
+    );
+    t.record(
+        "account info plain",
+        ask(&nc, "$JS.API.INFO", &[], "").await,
+    );
+    t.record(
+        "stream create by domain",
+        ask(
+            &nc,
+            "$JS.hub.API.STREAM.CREATE.S",
+            &[],
+            r#"{"name":"S","subjects":["s.>"],"storage":"file"}"#,
+        )
+        .await,
+    );
+    t.record("pub ack", ack_text(&nc, "s.a", &[]).await);
+    t.record(
+        "pub ack with id",
+        ack_text(&nc, "s.b", &[("Nats-Msg-Id", "m1")]).await,
+    );
+    t.record(
+        "duplicate ack",
+        ack_text(&nc, "s.b", &[("Nats-Msg-Id", "m1")]).await,
+    );
+    t.record(
+        "error ack",
+        ask(&nc, "s.c", &[("Nats-Expected-Last-Sequence", "9")], "x").await,
+    );
+    t.record(
+        "stream info",
+        ask(&nc, "$JS.hub.API.STREAM.INFO.S", &[], "").await,
+    );
+    t.record(
+        "stream names",
+        ask(&nc, "$JS.hub.API.STREAM.NAMES", &[], "").await,
+    );
+    t.record(
+        "stream list",
+        ask(&nc, "$JS.hub.API.STREAM.LIST", &[], "").await,
+    );
+    t.record(
+        "stream update",
+        ask(
+            &nc,
+            "$JS.hub.API.STREAM.UPDATE.S",
+            &[],
+            r#"{"name":"S","subjects":["s.>","t"],"storage":"file","allow_direct":true}"#,
+        )
+        .await,
+    );
+    t.record(
+        "stream info plain",
+        ask(&nc, "$JS.API.STREAM.INFO.S", &[], "").await,
+    );
+    t.record(
+        "message get",
+        ask(&nc, "$JS.hub.API.STREAM.MSG.GET.S", &[], r#"{"seq":1}"#).await,
+    );
+    t.record(
+        "direct get",
+        ask(&nc, "$JS.hub.API.DIRECT.GET.S", &[], r#"{"seq":1}"#).await,
+    );
+    let mut advisories = nc
+        .subscribe("$JS.EVENT.ADVISORY.CONSUMER.CREATED.>")
+        .await
+        .unwrap();
+    nc.flush().await.unwrap();
+    t.record(
+        "consumer create",
+        ask(
+            &nc,
+            "$JS.hub.API.CONSUMER.CREATE.S.C",
+            &[],
+            r#"{"stream_name":"S","config":{"durable_name":"C","ack_policy":"explicit"}}"#,
+        )
+        .await,
+    );
+    let advisory = timeout(WAIT, advisories.next())
+        .await
+        .expect("the advisory within bound")
+        .expect("subscription open");
+    let mut advisory: Value = serde_json::from_slice(&advisory.payload).expect("JSON");
+    advisory["id"] = json!("<id>");
+    mask(&mut advisory);
+    t.record("consumer created advisory", advisory);
+    // A pull through the domain's prefix reaches the consumer's own subscriber.
+    let inbox = nc.new_inbox();
+    let mut pulled = nc.subscribe(inbox.clone()).await.unwrap();
+    nc.publish_with_reply(
+        "$JS.hub.API.CONSUMER.MSG.NEXT.S.C",
+        inbox,
+        r#"{"batch":1,"no_wait":true}"#.into(),
+    )
+    .await
+    .unwrap();
+    let msg = timeout(WAIT, pulled.next())
+        .await
+        .expect("a pulled message within bound")
+        .expect("subscription open");
+    let reply = msg.reply.as_deref().unwrap_or_default();
+    t.record(
+        "pulled",
+        json!({
+            "subject": msg.subject.as_str(),
+            "payload": String::from_utf8_lossy(&msg.payload),
+            "ack subject starts": reply.starts_with("$JS.ACK.S.C.1.1.1."),
+        }),
+    );
+    t.record(
+        "consumer info",
+        ask(&nc, "$JS.hub.API.CONSUMER.INFO.S.C", &[], "").await,
+    );
+    // What the prefix does not map, and other domains, reach nobody.
+    for subject in [
+        "$JS.hub.API.FOO",
+        "$JS.hub.API.INFO.X",
+        "$JS.hub.API.STREAM",
+        "$JS.edge.API.INFO",
+    ] {
+        t.record(subject, ask(&nc, subject, &[], "").await);
+    }
+    t.record("who sees what", who_sees_what(&nc).await);
+    nc.drain().await.ok();
+
+    // Permissions apply to the mapped subject: the user may publish `$JS.hub.API.>` and
+    // `$JS.API.STREAM.NAMES` only.
+    let scoped = connect(&url, SCOPED).await;
+    t.record(
+        "scoped: allowed once mapped",
+        ask(&scoped, "$JS.hub.API.STREAM.NAMES", &[], "").await,
+    );
+    scoped.drain().await.ok();
+    t.record(
+        "scoped: refused once mapped",
+        denied(&url, "$JS.hub.API.INFO").await,
+    );
+    t.record("scoped: plain API", denied(&url, "$JS.API.INFO").await);
+    t.record(
+        "scoped: unmapped under the prefix",
+        denied_or_not(&url, "$JS.hub.API.FOO").await,
+    );
+
+    let http = reqwest::Client::new();
+    let get = |path: &str| {
+        let url = format!("{}{path}", server.monitor());
+        let http = http.clone();
+        async move {
+            timeout(WAIT, async {
+                http.get(url).send().await?.json::<Value>().await
+            })
+            .await
+            .expect("monitoring within bound")
+            .expect("monitoring answers JSON")
+        }
+    };
+    let jsz = get("/jsz").await;
+    t.record("jsz config domain", jsz["config"]["domain"].clone());
+    let varz = get("/varz").await;
+    t.record(
+        "varz jetstream config domain",
+        varz["jetstream"]["config"]["domain"].clone(),
+    );
+    t
+}
+
+/// Which subjects a subscriber on `$JS.hub.API.>` and one on `$JS.API.>` see while a mapped
+/// and an unmapped request go out (each ends at its own marker).
+async fn who_sees_what(nc: &async_nats::Client) -> Value {
+    let mut domain = nc.subscribe("$JS.hub.API.>").await.unwrap();
+    let mut plain = nc.subscribe("$JS.API.>").await.unwrap();
+    nc.flush().await.unwrap();
+    let inbox = nc.new_inbox();
+    nc.publish_with_reply("$JS.hub.API.STREAM.NAMES", inbox, "".into())
+        .await
+        .unwrap();
+    nc.publish("$JS.hub.API.FOO", "".into()).await.unwrap();
+    nc.publish("$JS.hub.API.END", "".into()).await.unwrap();
+    nc.publish("$JS.API.END.MARK", "".into()).await.unwrap();
+    let mut seen = json!({});
+    for (name, sub, end) in [
+        ("$JS.hub.API.>", &mut domain, "$JS.hub.API.END"),
+        ("$JS.API.>", &mut plain, "$JS.API.END.MARK"),
+    ] {
+        let mut subjects = Vec::new();
+        loop {
+            let msg = timeout(WAIT, sub.next())
+                .await
+                .expect("the marker within bound")
+                .expect("subscription open");
+            if msg.subject.as_str() == end {
+                break;
+            }
+            subjects.push(msg.subject.to_string());
+        }
+        seen[name] = json!(subjects);
+    }
+    seen
+}
+
+/// The error the scoped user gets for publishing to `subject`.
+async fn denied(url: &str, subject: &str) -> Value {
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let nc = async_nats::ConnectOptions::with_user_and_password(SCOPED.0.into(), SCOPED.1.into())
+        .event_callback(move |event| {
+            let tx = tx.clone();
+            async move {
+                if let async_nats::Event::ServerError(e) = event {
+                    let _ = tx.send(e.to_string());
+                }
+            }
+        })
+        .connect(url)
+        .await
+        .expect("connect");
+    nc.publish(subject.to_owned(), "".into()).await.unwrap();
+    nc.flush().await.unwrap();
+    let error = timeout(WAIT, rx.recv())
+        .await
+        .expect("the violation within bound")
+        .expect("event channel open");
+    json!(error)
+}
+
+/// Whether the scoped user may publish to `subject`: a request to it gets "no responders"
+/// (nobody serves it) when allowed, and the violation when not.
+async fn denied_or_not(url: &str, subject: &str) -> Value {
+    let scoped = connect(url, SCOPED).await;
+    let answer = ask(&scoped, subject, &[], "").await;
+    scoped.drain().await.ok();
+    answer
+}
+
+/// Runs [`raw_script`] on both servers; `None` when the reference is missing locally.
+async fn both_transcripts() -> Option<(Transcript, Transcript)> {
+    let mut out = Vec::new();
+    for kind in [Kind::Natrium, Kind::Latest] {
+        let dir = tempfile::tempdir().unwrap();
+        let server = start(kind, dir.path()).await?;
+        out.push(
+            timeout(Duration::from_secs(60), raw_script(&server))
+                .await
+                .unwrap_or_else(|_| panic!("{kind:?}: the script within bound")),
+        );
+        server.shutdown().await;
+    }
+    let latest = out.pop()?;
+    let natrium = out.pop()?;
+    Some((natrium, latest))
+}
+
+#[tokio::test]
+async fn the_domain_api_answers_as_on_nats_server() {
+    let Some((natrium, latest)) = both_transcripts().await else {
+        return;
+    };
+    // The reference shows the script reaches what it is about.
+    assert_eq!(latest.get("info line domain"), &json!("hub"));
+    assert_eq!(latest.get("account info by domain")["domain"], "hub");
+    assert_eq!(
+        latest.get("pub ack"),
+        &json!(r#"{"stream":"S","domain":"hub","seq":1}"#)
+    );
+    assert_eq!(
+        latest.get("duplicate ack"),
+        &json!(r#"{"stream":"S","domain":"hub","seq":2,"duplicate": true}"#)
+    );
+    assert_eq!(latest.get("stream info")["domain"], "hub");
+    assert_eq!(latest.get("stream create by domain")["did_create"], true);
+    assert_eq!(latest.get("pulled")["subject"], "s.a");
+    assert_eq!(latest.get("consumer created advisory")["domain"], "hub");
+    assert_eq!(latest.get("$JS.hub.API.FOO"), &json!("no responders"));
+    assert_eq!(latest.get("jsz config domain"), &json!("hub"));
+    assert_eq!(latest.get("scoped: allowed once mapped")["total"], 1);
+    assert!(
+        latest
+            .get("scoped: refused once mapped")
+            .to_string()
+            .contains("$JS.API.INFO"),
+        "{}",
+        latest.get("scoped: refused once mapped")
+    );
+    for ((label, ours), (_, theirs)) in natrium.0.iter().zip(&latest.0) {
+        assert_eq!(
+            ours,
+            theirs,
+            "{label}: natrium-server (left) and nats-server (right) differ\n{}\n{}",
+            serde_json::to_string_pretty(ours).unwrap(),
+            serde_json::to_string_pretty(theirs).unwrap()
+        );
+    }
+    assert_eq!(natrium.0.len(), latest.0.len());
+}
+
+/// The async-nats workflow through `jetstream::with_domain`: what it observed.
+async fn async_nats_workflow(url: &str) -> Value {
+    let client = connect(url, ADMIN).await;
+    let js = jetstream::with_domain(client, "hub");
+    let account = js.query_account().await.expect("account info");
+    let stream = js
+        .create_stream(stream::Config {
+            name: "ORDERS".into(),
+            subjects: vec!["orders.>".into()],
+            ..Default::default()
+        })
+        .await
+        .expect("stream created");
+    let ack = js
+        .publish("orders.1", "first".into())
+        .await
+        .expect("published")
+        .await
+        .expect("acknowledged");
+    let consumer: consumer::PullConsumer = stream
+        .create_consumer(consumer::pull::Config {
+            durable_name: Some("WORKER".into()),
+            ..Default::default()
+        })
+        .await
+        .expect("consumer created");
+    let mut batch = consumer
+        .fetch()
+        .max_messages(1)
+        .messages()
+        .await
+        .expect("fetch");
+    let msg = timeout(WAIT, batch.next())
+        .await
+        .expect("a fetched message within bound")
+        .expect("one message")
+        .expect("no error");
+    msg.ack().await.expect("acked");
+    let kv = js
+        .create_key_value(kv::Config {
+            bucket: "CFG".into(),
+            ..Default::default()
+        })
+        .await
+        .expect("bucket created");
+    let revision = kv.put("colour", "blue".into()).await.expect("put");
+    let value = kv.get("colour").await.expect("get");
+    let status = kv.status().await.expect("status");
+    json!({
+        "account domain": account.domain,
+        "ack": {"stream": ack.stream, "seq": ack.sequence, "domain": ack.domain},
+        "fetched": {"subject": msg.subject.as_str(), "payload": String::from_utf8_lossy(&msg.payload)},
+        "kv revision": revision,
+        "kv value": value.map(|v| String::from_utf8_lossy(&v).into_owned()),
+        "kv messages": status.values(),
+    })
+}
+
+#[tokio::test]
+async fn async_nats_with_domain_works_as_on_nats_server() {
+    let mut seen = Vec::new();
+    for kind in [Kind::Natrium, Kind::Latest] {
+        let dir = tempfile::tempdir().unwrap();
+        let Some(server) = start(kind, dir.path()).await else {
+            return;
+        };
+        let got = timeout(Duration::from_secs(60), async_nats_workflow(&server.url()))
+            .await
+            .unwrap_or_else(|_| panic!("{kind:?}: the workflow within bound"));
+        assert_eq!(got["account domain"], "hub", "{kind:?}: {got}");
+        assert_eq!(got["ack"]["domain"], "hub", "{kind:?}: {got}");
+        assert_eq!(got["fetched"]["payload"], "first", "{kind:?}: {got}");
+        assert_eq!(got["kv value"], "blue", "{kind:?}: {got}");
+        seen.push(got);
+        server.shutdown().await;
+    }
+    assert_eq!(
+        seen[0], seen[1],
+        "natrium-server (left), nats-server (right)"
+    );
+}
+
+/// `tests/py/domain.py` on `url`: nats.py's `nc.jetstream(domain="hub")`.
+async fn run_python(url: &str) -> Option<()> {
+    let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".to_owned());
+    let importable = Command::new(&python)
+        .args(["-c", "import nats.js"])
+        .output()
+        .await
+        .is_ok_and(|out| out.status.success());
+    if !importable {
+        let message = format!("nats-py is not importable by {python} (pip install nats-py)");
+        assert!(std::env::var_os("CI").is_none(), "{message}");
+        eprintln!("\n!!! WARNING: SKIPPED the nats.py domain test: {message}\n");
+        return None;
+    }
+    let script = format!("{}/tests/py/domain.py", env!("CARGO_MANIFEST_DIR"));
+    let out = timeout(
+        Duration::from_secs(60),
+        Command::new(&python)
+            .arg(&script)
+            .arg(url)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .output(),
+    )
+    .await
+    .expect("the script finishes within its bound")
+    .expect("the script runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "nats.py failed on {url}:\n{stdout}\n{stderr}"
+    );
+    assert!(stdout.contains("domain checks passed"), "{stdout}");
+    Some(())
+}
+
+#[tokio::test]
+async fn nats_py_with_a_domain_works_on_both_servers() {
+    for kind in [Kind::Natrium, Kind::Latest] {
+        let dir = tempfile::tempdir().unwrap();
+        let Some(server) = start(kind, dir.path()).await else {
+            return;
+        };
+        let url = server.url().replace("nats://", "nats://admin:s3cret@");
+        if run_python(&url).await.is_none() {
+            return;
+        }
+        server.shutdown().await;
+    }
+}
+
+/// The domain names nats-server refuses at startup, with its text.
+const BAD_NAMES: &[&str] = &["\"hub.x\"", "\"a*\"", "\">\"", "\"a b\"", "\"a.\""];
+
+#[tokio::test]
+async fn bad_domain_names_stop_the_server_with_nats_server_texts() {
+    let bin = latest::latest_binary_or_skip("JetStream domain names");
+    for name in BAD_NAMES {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("bad.conf");
+        std::fs::write(
+            &config,
+            format!(
+                "jetstream {{ store_dir: \"{}\", domain: {name} }}\n",
+                dir.path().join("store").display()
+            ),
+        )
+        .unwrap();
+        let file = natrium_server::config::load(&config).expect("the file parses");
+        let opts = ServerOptions {
+            host: "127.0.0.1".into(),
+            port: 0,
+            ..file.options
+        };
+        let ours = match Server::start(opts).await {
+            Ok(server) => {
+                server.shutdown().await;
+                panic!("{name}: natrium-server started");
+            }
+            Err(e) => e.to_string(),
+        };
+        assert!(ours.starts_with("invalid domain name: "), "{name}: {ours}");
+        let Some(bin) = &bin else {
+            continue;
+        };
+        let out = timeout(
+            WAIT,
+            Command::new(bin)
+                .arg("-c")
+                .arg(&config)
+                .args(["-a", "127.0.0.1", "-p", "-1"])
+                .kill_on_drop(true)
+                .output(),
+        )
+        .await
+        .expect("nats-server exits within bound")
+        .expect("nats-server runs");
+        let theirs = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{name}: nats-server started");
+        assert_eq!(
+            theirs.trim_end(),
+            format!("nats-server: {ours}"),
+            "{name}: natrium-server's text (right) must be nats-server's"
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_empty_domain_is_no_domain() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("empty.conf");
+    std::fs::write(
+        &config,
+        format!(
+            "jetstream {{ store_dir: \"{}\", domain: \"\" }}\n",
+            dir.path().join("store").display()
+        ),
+    )
+    .unwrap();
+    let file = natrium_server::config::load(&config).expect("the file parses");
+    let server = common::start(ServerOptions {
+        host: "127.0.0.1".into(),
+        port: 0,
+        ..file.options
+    })
+    .await;
+    let nc = common::connect(&server).await;
+    assert_eq!(nc.server_info().domain, None);
+    let info = ask(&nc, "$JS.API.INFO", &[], "").await;
+    assert!(info.get("domain").is_none(), "{info}");
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_reload_with_another_domain_changes_nothing() {
+    // nats-server: "config reload not supported for JetStreamDomain: old=hub, new=edge",
+    // and the rest of the reload is not applied either.
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &dir.path().join("store"), "");
+    let Running::Natrium(server) = start_natrium(&config).await else {
+        unreachable!("natrium-server");
+    };
+    let mut opts = server.options().clone();
+    if let Some(js) = opts.jetstream.as_mut() {
+        js.domain = Some("edge".into());
+    }
+    opts.max_payload = 1024;
+    server.reload(&opts);
+    let nc = connect(&server.client_url(), ADMIN).await;
+    assert_eq!(nc.server_info().domain.as_deref(), Some("hub"));
+    assert_eq!(nc.server_info().max_payload, 1024 * 1024);
+    let info = ask(&nc, "$JS.hub.API.INFO", &[], "").await;
+    assert_eq!(info["domain"], "hub", "{info}");
+    server.shutdown().await;
+}
