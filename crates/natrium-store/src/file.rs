@@ -1014,7 +1014,7 @@ impl FileStore {
                 .expect("just cached");
             owned
         };
-        let (record, _) = match decode(bytes) {
+        let (record, used) = match decode(bytes) {
             Ok(ok) => ok,
             Err(Bad::Short) => return Err(corrupt("record cut short")),
             Err(Bad::Invalid(reason)) => return Err(corrupt(reason)),
@@ -1022,11 +1022,22 @@ impl FileStore {
         if record.kind != KIND_MESSAGE || record.seq != seq {
             return Err(corrupt("record is not the indexed message"));
         }
+        // One copy of the record, its fields slices of it: one allocation per message
+        // read, and nothing keeps the cache's chunk alive.
+        let copy = Bytes::copy_from_slice(&bytes[..used]);
+        let base = bytes.as_ptr() as usize;
+        let part = |field: &[u8]| {
+            if field.is_empty() {
+                return Bytes::new();
+            }
+            let from = field.as_ptr() as usize - base;
+            copy.slice(from..from + field.len())
+        };
         Ok(StoredMessage {
             seq,
-            subject: Bytes::copy_from_slice(record.subject),
-            headers: record.headers.map(Bytes::copy_from_slice),
-            payload: Bytes::copy_from_slice(record.payload),
+            subject: part(record.subject),
+            headers: record.headers.map(part),
+            payload: part(record.payload),
             time: record.time,
         })
     }

@@ -1066,7 +1066,7 @@ impl Consumer {
                     msg.time,
                     pending_count,
                 )
-                .into_bytes(),
+                ,
             );
             match st.policy.ack {
                 AckPolicy::None => {
