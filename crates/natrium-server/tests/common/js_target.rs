@@ -9,10 +9,9 @@ use std::time::Duration;
 
 use async_nats::jetstream;
 use natrium_server::{JetStreamOptions, Server, ServerOptions};
-use tokio::time::timeout;
-
 use natrium_test_support::process::{ServerCommand, ServerProcess};
 use natrium_test_support::reference;
+use tokio::time::timeout;
 
 use crate::common;
 
