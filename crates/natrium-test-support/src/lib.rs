@@ -1,6 +1,6 @@
 //! Helpers shared by natrium's test suites (a dev-dependency only; never published).
 //!
-//! - [`reference`]: finding the reference servers, Debian's `nats-server` (core NATS) and the
+//! - [`reference`](mod@reference): finding the reference servers, Debian's `nats-server` (core NATS) and the
 //!   newest `nats-server` (JetStream), with the team rule for a missing one: fail under `CI`,
 //!   warn loudly otherwise.
 //! - [`port`]: free loopback ports, and ports a server can be restarted on.
