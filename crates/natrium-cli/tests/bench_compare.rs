@@ -4,11 +4,12 @@
 
 mod support;
 
-use support::{NATRIUM, reference_binary};
+use natrium_test_support::reference::reference_binary_or_skip;
+use support::{NATRIUM, NATRIUM_SERVER};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn compare_writes_a_markdown_section_and_replaces_it_on_rerun() {
-    let Some(nats) = reference_binary() else {
+    let Some(nats) = reference_binary_or_skip("bench compare") else {
         return;
     };
     let dir = tempfile::tempdir().expect("temp dir");
@@ -75,7 +76,7 @@ async fn compare_writes_a_markdown_section_and_replaces_it_on_rerun() {
 /// service import.
 #[tokio::test(flavor = "multi_thread")]
 async fn account_rows_run_inside_an_account_and_across_accounts() {
-    let Some(nats) = reference_binary() else {
+    let Some(nats) = reference_binary_or_skip("bench compare") else {
         return;
     };
     let output = tokio::time::timeout(
@@ -84,7 +85,7 @@ async fn account_rows_run_inside_an_account_and_across_accounts() {
             .args(["bench", "compare", "--rounds", "1", "--scale", "0.001"])
             .args(["--only", "pubsub-account,req-import"])
             .arg("--natrium-server")
-            .arg(env!("CARGO_BIN_EXE_natrium-server"))
+            .arg(NATRIUM_SERVER)
             .arg("--nats-server")
             .arg(&nats)
             .kill_on_drop(true)

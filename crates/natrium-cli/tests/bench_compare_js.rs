@@ -3,38 +3,12 @@
 
 mod support;
 
-use std::path::PathBuf;
-
-use support::NATRIUM;
-
-/// The newest nats-server: `$NATS_SERVER_LATEST_BIN`, else `nats-server-latest` on PATH.
-/// Required in CI; elsewhere its absence is a warning.
-fn latest_binary() -> Option<PathBuf> {
-    let found = std::env::var_os("NATS_SERVER_LATEST_BIN")
-        .map(PathBuf::from)
-        .or_else(|| {
-            std::env::var_os("PATH").and_then(|paths| {
-                std::env::split_paths(&paths)
-                    .map(|dir| dir.join("nats-server-latest"))
-                    .find(|candidate| candidate.is_file())
-            })
-        });
-    if found.is_none() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "the newest nats-server is required in CI (NATS_SERVER_LATEST_BIN)"
-        );
-        eprintln!(
-            "WARNING: nats-server-latest not found (NATS_SERVER_LATEST_BIN, PATH); \
-             skipping this test"
-        );
-    }
-    found
-}
+use natrium_test_support::reference::latest_binary_or_skip;
+use support::{NATRIUM, NATRIUM_SERVER};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn jetstream_rows_run_against_both_servers_in_their_own_section() {
-    let Some(latest) = latest_binary() else {
+    let Some(latest) = latest_binary_or_skip("bench compare --jetstream") else {
         return;
     };
     let dir = tempfile::tempdir().expect("temp dir");
@@ -47,7 +21,7 @@ async fn jetstream_rows_run_against_both_servers_in_their_own_section() {
             .args(["bench", "compare", "--jetstream", "--rounds", "1"])
             .args(["--scale", "0.002"])
             .arg("--natrium-server")
-            .arg(env!("CARGO_BIN_EXE_natrium-server"))
+            .arg(NATRIUM_SERVER)
             .arg("--nats-server-latest")
             .arg(&latest)
             .arg("--write")

@@ -247,10 +247,7 @@ async fn bad_input_gets_clear_errors() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn unreachable_server_is_named_in_the_error() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("free port")
-        .port();
+    let port = natrium_test_support::port::free_port();
     let url = format!("nats://127.0.0.1:{port}");
     let output = run(&url, &["pub", "cli.x", "body"]).await;
     assert!(!output.status.success());

@@ -4,7 +4,7 @@
 mod support;
 
 use natrium_server::{Auth, Server, ServerOptions, TlsOptions};
-use support::certs::Certs;
+use natrium_test_support::certs::Certs;
 use support::{TestServer, run, start_reference, stderr};
 
 async fn embedded(auth: Auth) -> Server {

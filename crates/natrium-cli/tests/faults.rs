@@ -9,15 +9,17 @@
 //! A client that stops reading is `limits.rs::slow_consumer_is_disconnected_without_
 //! disturbing_others` in natrium-server's tests and a scenario of `natrium bench soak`.
 
+mod support;
+
 use std::path::PathBuf;
-use std::process::Stdio;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures::StreamExt as _;
+use natrium_test_support::process::{ServerCommand, ServerProcess};
+use natrium_test_support::reference::latest_binary_or_skip;
+use support::NATRIUM_SERVER;
 use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _, AsyncWriteExt as _, BufReader};
 use tokio::net::TcpStream;
-use tokio::process::{Child, Command};
 
 /// Upper bound for anything a scenario waits for.
 const BOUND: Duration = Duration::from_secs(60);
@@ -26,106 +28,47 @@ const BOUND: Duration = Duration::from_secs(60);
 /// found (env `NATS_SERVER_LATEST_BIN`, else `nats-server-latest` on PATH); under `CI` a
 /// missing nats-server fails the test, locally it warns.
 fn servers() -> Vec<(&'static str, PathBuf)> {
-    let mut servers = vec![(
-        "natrium-server",
-        PathBuf::from(env!("CARGO_BIN_EXE_natrium-server")),
-    )];
-    let latest = std::env::var_os("NATS_SERVER_LATEST_BIN")
-        .map(PathBuf::from)
-        .or_else(|| {
-            std::env::split_paths(&std::env::var_os("PATH")?)
-                .map(|dir| dir.join("nats-server-latest"))
-                .find(|candidate| candidate.is_file())
-        });
-    match latest {
-        Some(bin) if bin.is_file() => servers.push(("nats-server", bin)),
-        _ if std::env::var_os("CI").is_some() => {
-            panic!("nats-server-latest not found: set NATS_SERVER_LATEST_BIN")
-        }
-        _ => eprintln!(
-            "\n!!! WARNING: nats-server-latest not found (NATS_SERVER_LATEST_BIN); \
-             fault scenarios run against natrium-server only\n"
-        ),
+    let mut servers = vec![("natrium-server", PathBuf::from(NATRIUM_SERVER))];
+    if let Some(bin) = latest_binary_or_skip("fault scenarios on nats-server") {
+        servers.push(("nats-server", bin));
     }
     servers
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("free port")
-        .port()
-}
-
 /// A server child started with a config file; its log is collected.
 struct Running {
-    child: Child,
+    process: ServerProcess,
     port: u16,
     http_port: u16,
-    log: Arc<Mutex<Vec<String>>>,
-    _dir: tempfile::TempDir,
 }
 
 impl Running {
     async fn start(binary: &PathBuf, config: &str) -> Running {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let (port, http_port) = (free_port(), free_port());
-        let file = dir.path().join("server.conf");
-        std::fs::write(
-            &file,
-            format!("listen: 127.0.0.1:{port}\nhttp: 127.0.0.1:{http_port}\n{config}"),
-        )
-        .expect("write config");
-        let mut child = Command::new(binary)
-            .arg("-c")
-            .arg(&file)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("server starts");
-        let mut lines = BufReader::new(child.stderr.take().expect("piped")).lines();
-        let log = Arc::new(Mutex::new(Vec::new()));
-        tokio::time::timeout(BOUND, async {
-            while let Some(line) = lines.next_line().await.expect("read log") {
-                let ready = line.contains("Server is ready");
-                log.lock().unwrap().push(line);
-                if ready {
-                    return;
-                }
-            }
-            panic!("{} exited: {:?}", binary.display(), log.lock().unwrap());
-        })
-        .await
-        .expect("server ready in time");
-        let sink = log.clone();
-        tokio::spawn(async move {
-            while let Ok(Some(line)) = lines.next_line().await {
-                sink.lock().unwrap().push(line);
-            }
-        });
+        let process = ServerCommand::new(binary)
+            .config(config)
+            .monitor()
+            .ready_within(BOUND)
+            .start()
+            .await
+            .expect("server ready in time");
         Running {
-            child,
-            port,
-            http_port,
-            log,
-            _dir: dir,
+            port: process.port(),
+            http_port: process.http_port().expect("monitored"),
+            process,
         }
     }
 
     fn url(&self) -> String {
-        format!("nats://127.0.0.1:{}", self.port)
+        self.process.client_url()
     }
 
     fn pid(&self) -> u32 {
-        self.child.id().expect("server running")
+        self.process.pid()
     }
 
     /// Log lines containing `text`.
     fn log_lines(&self, text: &str) -> Vec<String> {
-        let log = self.log.lock().unwrap();
-        log.iter().filter(|l| l.contains(text)).cloned().collect()
+        self.process.log_lines(text)
     }
 
     /// `connections` from `/varz`.

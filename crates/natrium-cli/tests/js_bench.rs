@@ -4,50 +4,28 @@
 
 mod support;
 
-use std::process::Stdio;
-
+use natrium_test_support::process::{ServerCommand, ServerProcess};
 use serde_json::Value;
-use support::{BOUND, run, stderr, stdout};
-use tokio::io::{AsyncBufReadExt as _, BufReader};
+use support::{NATRIUM_SERVER, run, stderr, stdout};
 
 /// natrium-server with `-js -sd <temp dir>` on a free port; killed on drop.
 struct JsServer {
-    _child: tokio::process::Child,
+    _process: ServerProcess,
     _dir: tempfile::TempDir,
     url: String,
 }
 
 async fn start_server() -> JsServer {
     let dir = tempfile::tempdir().expect("temp dir");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("free port")
-        .port();
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_natrium-server"))
-        .args(["-a", "127.0.0.1", "-p", &port.to_string(), "-js", "-sd"])
-        .arg(dir.path())
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
+    let process = ServerCommand::new(NATRIUM_SERVER)
+        .jetstream(dir.path())
+        .start()
+        .await
         .expect("natrium-server starts");
-    let mut lines = BufReader::new(child.stderr.take().expect("stderr piped")).lines();
-    tokio::time::timeout(BOUND, async {
-        while let Some(line) = lines.next_line().await.expect("server log") {
-            if line.contains("Server is ready") {
-                return;
-            }
-        }
-        panic!("natrium-server exited before it was ready");
-    })
-    .await
-    .expect("natrium-server ready in time");
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
     JsServer {
-        _child: child,
+        url: process.client_url(),
+        _process: process,
         _dir: dir,
-        url: format!("nats://127.0.0.1:{port}"),
     }
 }
 

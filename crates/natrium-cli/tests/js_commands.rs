@@ -5,37 +5,21 @@
 mod support;
 
 use std::path::{Path, PathBuf};
-use std::process::{Output, Stdio};
+use std::process::Output;
 
+use natrium_test_support::process::{ServerCommand, ServerProcess};
+use natrium_test_support::reference::latest_binary_or_skip;
 use serde_json::Value;
-use support::{BOUND, run, spawn_listening, stderr, stdout};
-use tokio::io::{AsyncBufReadExt as _, BufReader};
+use support::{NATRIUM_SERVER, run, spawn_listening, stderr, stdout};
 
-/// The newest nats-server: `$NATS_SERVER_LATEST_BIN`, else `nats-server-latest` on PATH;
-/// required under CI.
+/// The newest nats-server (required under CI; a loud warning elsewhere).
 fn latest_binary() -> Option<PathBuf> {
-    let found = std::env::var_os("NATS_SERVER_LATEST_BIN")
-        .map(PathBuf::from)
-        .or_else(|| {
-            std::env::var_os("PATH").and_then(|paths| {
-                std::env::split_paths(&paths)
-                    .map(|dir| dir.join("nats-server-latest"))
-                    .find(|candidate| candidate.is_file())
-            })
-        });
-    if found.is_none() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "the newest nats-server is required in CI (NATS_SERVER_LATEST_BIN)"
-        );
-        eprintln!("WARNING: nats-server-latest not found (NATS_SERVER_LATEST_BIN, PATH); skipping");
-    }
-    found
+    latest_binary_or_skip("CLI JetStream commands")
 }
 
 /// A server process on a free loopback port (killed on drop) with its store dir.
 struct Server {
-    _child: tokio::process::Child,
+    _process: ServerProcess,
     _dir: tempfile::TempDir,
     url: String,
 }
@@ -52,46 +36,23 @@ async fn start_with_config(binary: &Path, config: &Path) -> Server {
 
 async fn launch(binary: &Path, config: Option<&Path>, jetstream: bool) -> Server {
     let dir = tempfile::tempdir().expect("temp dir");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("free port")
-        .port();
-    let mut command = tokio::process::Command::new(binary);
+    let mut command = ServerCommand::new(binary);
     if let Some(config) = config {
-        command.arg("-c").arg(config);
+        command = command.arg("-c").arg(config);
     }
-    command.args(["-a", "127.0.0.1", "-p", &port.to_string()]);
     if jetstream {
-        command.args(["-js", "-sd"]).arg(dir.path());
+        command = command.jetstream(dir.path());
     }
-    let mut child = command
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("server starts");
-    let mut lines = BufReader::new(child.stderr.take().expect("stderr piped")).lines();
-    tokio::time::timeout(BOUND, async {
-        while let Some(line) = lines.next_line().await.expect("server log") {
-            if line.contains("Server is ready") {
-                return;
-            }
-        }
-        panic!("{} exited before it was ready", binary.display());
-    })
-    .await
-    .expect("server ready in time");
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    let process = command.start().await.expect("server starts");
     Server {
-        _child: child,
+        url: process.client_url(),
+        _process: process,
         _dir: dir,
-        url: format!("nats://127.0.0.1:{port}"),
     }
 }
 
 fn natrium_server() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_natrium-server"))
+    PathBuf::from(NATRIUM_SERVER)
 }
 
 /// Runs `natrium ARGS` and expects success.

@@ -6,10 +6,7 @@
 
 mod support;
 
-use support::{BOUND, NATRIUM, stderr};
-
-/// The server binary built with this package.
-const NATRIUM_SERVER: &str = env!("CARGO_BIN_EXE_natrium-server");
+use support::{BOUND, NATRIUM, NATRIUM_SERVER, stderr};
 
 async fn crash(extra: &[&str]) -> String {
     let mut command = tokio::process::Command::new(NATRIUM);

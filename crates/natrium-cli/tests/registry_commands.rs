@@ -170,7 +170,10 @@ async fn registry_ls_and_watch_on_etcd() {
         serde_json::to_value([instance("saver", "saver-1")]).unwrap()
     );
 
-    let unreachable = format!("http://127.0.0.1:{}", free_port());
+    let unreachable = format!(
+        "http://127.0.0.1:{}",
+        natrium_test_support::port::free_port()
+    );
     let down = run(nowhere, &["registry", "ls", "--etcd", &unreachable]).await;
     assert!(!down.status.success());
     assert!(
@@ -178,10 +181,4 @@ async fn registry_ls_and_watch_on_etcd() {
         "{}",
         stderr(&down)
     );
-}
-
-#[cfg(feature = "etcd")]
-fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap().port()
 }

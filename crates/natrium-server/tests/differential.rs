@@ -29,8 +29,8 @@
 //! appended to the reference's configuration; natrium-server takes its accounts, users and
 //! `no_auth_user`).
 
-#[path = "support/reference.rs"]
-mod reference;
+use natrium_test_support::process::ServerCommand;
+use natrium_test_support::reference;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -641,7 +641,9 @@ fn load(name: &str) -> Session {
 }
 
 async fn reference_transcript(bin: &Path, name: &str, session: &Session) -> Transcript {
-    let server = reference::ReferenceServer::start(bin, &session.options.reference_config())
+    let server = ServerCommand::new(bin)
+        .config(session.options.reference_config())
+        .start()
         .await
         .unwrap_or_else(|e| panic!("session {name}: {e}"));
     let transcript = play(session, server.addr())

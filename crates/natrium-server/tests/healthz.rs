@@ -4,8 +4,8 @@
 //! a memory stream.
 
 mod common;
-#[path = "support/latest.rs"]
-mod latest;
+use natrium_test_support::process::ServerCommand;
+use natrium_test_support::reference;
 
 use async_nats::jetstream::{self, stream};
 use common::{BOUND, start};
@@ -100,10 +100,12 @@ async fn create_streams(client: async_nats::Client) {
 
 #[tokio::test]
 async fn healthz_answers_as_nats_server_without_jetstream() {
-    let Some(bin) = latest::latest_binary_or_skip("healthz") else {
+    let Some(bin) = reference::latest_binary_or_skip("healthz") else {
         return;
     };
-    let reference = latest::LatestServer::start_monitored(&bin, None)
+    let reference = ServerCommand::new(&bin)
+        .monitor()
+        .start()
         .await
         .expect("reference starts");
     let natrium = start(ServerOptions {
@@ -132,11 +134,14 @@ async fn healthz_answers_as_nats_server_without_jetstream() {
 
 #[tokio::test]
 async fn healthz_answers_as_nats_server_with_jetstream_before_and_after_streams() {
-    let Some(bin) = latest::latest_binary_or_skip("healthz") else {
+    let Some(bin) = reference::latest_binary_or_skip("healthz") else {
         return;
     };
     let reference_dir = tempfile::tempdir().unwrap();
-    let reference = latest::LatestServer::start_monitored(&bin, Some(reference_dir.path()))
+    let reference = ServerCommand::new(&bin)
+        .monitor()
+        .jetstream(reference_dir.path())
+        .start()
         .await
         .expect("reference starts");
     let natrium_dir = tempfile::tempdir().unwrap();

@@ -2,20 +2,17 @@
 //! nats-server alike (each scenario runs once per server): replay at the original pace, ack
 //! sampling metrics, and an ordered consumer across a restart.
 
-mod common;
 #[macro_use]
-#[path = "support/js_target.rs"]
-mod js_target;
-#[path = "support/latest.rs"]
-mod latest;
+mod common;
 
 use std::path::Path;
 use std::time::Duration;
 
 use async_nats::jetstream::{self, consumer, stream};
 use common::BOUND;
+use common::js_target::{Kind, Suite, Target};
 use futures::StreamExt;
-use js_target::{Kind, Suite, Target};
+use natrium_test_support::port::{port_of, restartable_port};
 use tokio::time::{Instant, timeout};
 
 /// The consumer behaviour scenarios.
@@ -26,7 +23,7 @@ const SUITE: Suite = Suite {
 
 /// Starts `kind` for this suite.
 async fn start(kind: Kind, dir: &Path, port: u16) -> Option<Target> {
-    js_target::start(kind, dir, port, SUITE.name).await
+    common::js_target::start(kind, dir, port, SUITE.name).await
 }
 
 fn events() -> stream::Config {
@@ -203,7 +200,7 @@ async fn publish_range(js: &jetstream::Context, range: std::ops::RangeInclusive<
 /// same port and store directory: every message once, in order, none missing.
 async fn ordered_consumer_survives_restart(kind: Kind) {
     let dir = tempfile::tempdir().unwrap();
-    let Some(target) = start(kind, dir.path(), js_target::restartable_port()).await else {
+    let Some(target) = start(kind, dir.path(), restartable_port()).await else {
         return;
     };
     let url = target.url();
@@ -233,9 +230,7 @@ async fn ordered_consumer_survives_restart(kind: Kind) {
         seen.push(String::from_utf8_lossy(&m.payload).into_owned());
     }
     target.shutdown().await;
-    let target = start(kind, dir.path(), js_target::port_of(&url))
-        .await
-        .unwrap();
+    let target = start(kind, dir.path(), port_of(&url)).await.unwrap();
     publish_range(&js, 6..=10).await;
     timeout(Duration::from_secs(20), async {
         while seen.len() < 10 {

@@ -13,8 +13,8 @@
 //! deterministic. Env `NATRIUM_JS_REPLIES_DIR` saves the reference's observations, one
 //! `consumer_<test>.json` per test.
 
-#[path = "support/latest.rs"]
-mod latest;
+use natrium_test_support::process::{ServerCommand, ServerProcess};
+use natrium_test_support::reference;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -501,12 +501,12 @@ fn show(value: Option<&Value>) -> String {
 /// What keeps a compared server running until the test ends.
 enum Guard {
     Natrium(#[allow(dead_code)] natrium_server::Server),
-    Reference(latest::LatestServer, #[allow(dead_code)] tempfile::TempDir),
+    Reference(ServerProcess, #[allow(dead_code)] tempfile::TempDir),
 }
 
 /// The reference and the compared server of one test.
 struct Pair {
-    reference: latest::LatestServer,
+    reference: ServerProcess,
     _reference_dir: tempfile::TempDir,
     other: Guard,
     other_url: String,
@@ -517,16 +517,20 @@ impl Pair {
     /// Starts both servers; `None` (after a warning) when the reference is not installed
     /// and `CI` is not set.
     async fn start() -> Option<Pair> {
-        let bin = latest::latest_binary_or_skip("JetStream consumer differential")?;
+        let bin = reference::latest_binary_or_skip("JetStream consumer differential")?;
         let dir = tempfile::tempdir().unwrap();
-        let reference = latest::LatestServer::start_js(&bin, dir.path())
+        let reference = ServerCommand::new(&bin)
+            .jetstream(dir.path())
+            .start()
             .await
             .unwrap();
         let against_reference =
             std::env::var("NATRIUM_CONSUMER_DIFF_OTHER").is_ok_and(|v| v == "nats-server");
         let (other, other_url, other_label) = if against_reference {
             let other_dir = tempfile::tempdir().unwrap();
-            let second = latest::LatestServer::start_js(&bin, other_dir.path())
+            let second = ServerCommand::new(&bin)
+                .jetstream(other_dir.path())
+                .start()
                 .await
                 .unwrap();
             let url = second.client_url();

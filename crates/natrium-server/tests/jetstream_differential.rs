@@ -14,8 +14,8 @@
 //! Set env `NATRIUM_JS_REPLIES_DIR` to a directory to save what the reference answered,
 //! one `<scenario>.json` per scenario.
 
-#[path = "support/latest.rs"]
-mod latest;
+use natrium_test_support::process::ServerCommand;
+use natrium_test_support::reference;
 
 use std::fmt::Write as _;
 use std::time::Duration;
@@ -556,18 +556,22 @@ async fn connect(url: &str) -> async_nats::Client {
 
 #[tokio::test]
 async fn jetstream_replies_match_nats_server() {
-    let Some(bin) = latest::latest_binary_or_skip("JetStream differential") else {
+    let Some(bin) = reference::latest_binary_or_skip("JetStream differential") else {
         return;
     };
     let reference_dir = tempfile::tempdir().unwrap();
-    let reference = latest::LatestServer::start_js(&bin, reference_dir.path())
+    let reference = ServerCommand::new(&bin)
+        .jetstream(reference_dir.path())
+        .start()
         .await
         .unwrap();
     let other_dir = tempfile::tempdir().unwrap();
     let (other_url, _natrium, _second) = match start_natrium_js(other_dir.path()).await {
         Some((url, guard)) => (url, Some(guard), None),
         None => {
-            let second = latest::LatestServer::start_js(&bin, other_dir.path())
+            let second = ServerCommand::new(&bin)
+                .jetstream(other_dir.path())
+                .start()
                 .await
                 .unwrap();
             (second.client_url(), None, Some(second))

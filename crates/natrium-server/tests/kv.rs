@@ -1,12 +1,8 @@
 //! Key-Value buckets through async-nats' `kv::Store`, run against natrium-server and the
 //! newest nats-server alike: each scenario is one function called once per server.
 
-mod common;
 #[macro_use]
-#[path = "support/js_target.rs"]
-mod js_target;
-#[path = "support/latest.rs"]
-mod latest;
+mod common;
 
 use std::path::Path;
 use std::time::Duration;
@@ -14,8 +10,9 @@ use std::time::Duration;
 use async_nats::jetstream::{self, kv};
 use bytes::Bytes;
 use common::BOUND;
+use common::js_target::{Kind, Suite, Target};
 use futures::StreamExt;
-use js_target::{Kind, Suite, Target};
+use natrium_test_support::port::{port_of, restartable_port};
 use tokio::time::timeout;
 
 /// The Key-Value scenarios.
@@ -26,7 +23,7 @@ const SUITE: Suite = Suite {
 
 /// Starts `kind` for the Key-Value suite.
 async fn start(kind: Kind, dir: &Path, port: u16) -> Option<Target> {
-    js_target::start(kind, dir, port, SUITE.name).await
+    common::js_target::start(kind, dir, port, SUITE.name).await
 }
 
 async fn bucket(js: &jetstream::Context, config: kv::Config) -> kv::Store {
@@ -400,7 +397,7 @@ async fn reads_use_direct_get(js: jetstream::Context) {
 /// A watcher keeps going across a restart of a file-backed server on the same port.
 async fn watch_survives_restart(kind: Kind) {
     let dir = tempfile::tempdir().unwrap();
-    let Some(target) = start(kind, dir.path(), js_target::restartable_port()).await else {
+    let Some(target) = start(kind, dir.path(), restartable_port()).await else {
         return;
     };
     let url = target.url();
@@ -415,9 +412,7 @@ async fn watch_survives_restart(kind: Kind) {
     let mut watch = kv.watch_with_history(">").await.unwrap();
     assert_eq!(next_entry(&mut watch).await.key, "before");
     target.shutdown().await;
-    let target = start(kind, dir.path(), js_target::port_of(&url))
-        .await
-        .unwrap();
+    let target = start(kind, dir.path(), port_of(&url)).await.unwrap();
     // The client reconnects by itself; a put succeeds once it has.
     let revision = timeout(Duration::from_secs(20), async {
         loop {

@@ -6,8 +6,8 @@
 //! [`DELIBERATELY_MISSING`] with the reason. Values that are per-server by nature (ids,
 //! ports, timestamps, durations, memory) are not compared; counts are.
 
-#[path = "support/reference.rs"]
-mod reference;
+use natrium_test_support::process::ServerCommand;
+use natrium_test_support::reference;
 
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
@@ -387,23 +387,18 @@ fn compare_counts(reference: &Observed, natrium: &Observed) {
     assert_eq!(doc(reference, "/healthz"), doc(natrium, "/healthz"));
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind(("127.0.0.1", 0))
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
-
 #[tokio::test]
 async fn monitoring_matches_the_reference_server() {
     let Some(bin) = reference::reference_binary_or_skip("monitoring reference") else {
         return;
     };
-    let http_port = free_port();
-    let reference_server =
-        reference::ReferenceServer::start(&bin, &format!("http: \"127.0.0.1:{http_port}\"\n"))
-            .await
-            .expect("reference server starts");
+    // A config file (`listen`, `http`), as operators run it.
+    let reference_server = ServerCommand::new(&bin)
+        .config("")
+        .monitor()
+        .start()
+        .await
+        .expect("reference server starts");
     let natrium_server = Server::start(ServerOptions {
         http_port: Some(0),
         ..ServerOptions::ephemeral()
@@ -414,7 +409,7 @@ async fn monitoring_matches_the_reference_server() {
     let reference_target = Target {
         label: "nats-server",
         client_addr: reference_server.addr(),
-        http: format!("http://127.0.0.1:{http_port}"),
+        http: reference_server.monitor_url().expect("monitored"),
     };
     let natrium_target = Target {
         label: "natrium-server",

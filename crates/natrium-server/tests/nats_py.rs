@@ -8,8 +8,8 @@
 //! returns.
 
 mod common;
-#[path = "support/latest.rs"]
-mod latest;
+use natrium_test_support::process::ServerCommand;
+use natrium_test_support::reference;
 
 use std::process::Stdio;
 use std::time::Duration;
@@ -87,11 +87,13 @@ async fn on_latest(name: &str) {
     let Some(python) = python_with_nats_py().await else {
         return;
     };
-    let Some(bin) = latest::latest_binary_or_skip(&format!("nats.py {name}")) else {
+    let Some(bin) = reference::latest_binary_or_skip(&format!("nats.py {name}")) else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let server = latest::LatestServer::start_js(&bin, dir.path())
+    let server = ServerCommand::new(&bin)
+        .jetstream(dir.path())
+        .start()
         .await
         .expect("nats-server starts");
     run_script(&python, name, &server.client_url()).await;

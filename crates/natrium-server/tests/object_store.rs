@@ -2,12 +2,8 @@
 //! objects of 0 B to 100 MiB, info, list, delete, links, watch, seal, metadata updates, and
 //! the SHA-256 digest checked by the test itself, including after a restart.
 
-mod common;
 #[macro_use]
-#[path = "support/js_target.rs"]
-mod js_target;
-#[path = "support/latest.rs"]
-mod latest;
+mod common;
 
 use std::path::Path;
 use std::time::Duration;
@@ -15,8 +11,8 @@ use std::time::Duration;
 use async_nats::jetstream::{self, object_store};
 use base64::Engine as _;
 use common::BOUND;
+use common::js_target::{Kind, Suite, Target, context};
 use futures::StreamExt;
-use js_target::{Kind, Suite, Target, context};
 use sha2::{Digest as _, Sha256};
 use tokio::io::AsyncReadExt;
 use tokio::time::timeout;
@@ -30,7 +26,7 @@ const SUITE: Suite = Suite {
 /// Starts `kind` storing in `dir` on a free port; `None` when the reference binary is
 /// missing locally.
 async fn start(kind: Kind, dir: &Path) -> Option<Target> {
-    js_target::start(kind, dir, 0, SUITE.name).await
+    common::js_target::start(kind, dir, 0, SUITE.name).await
 }
 
 /// Deterministic bytes that do not compress (seeded pseudo-random).

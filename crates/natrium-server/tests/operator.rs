@@ -4,8 +4,8 @@
 //! with the reference nats-server on the wire.
 
 mod common;
-#[path = "support/reference.rs"]
-mod reference;
+use natrium_test_support::process::ServerCommand;
+use natrium_test_support::reference;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -403,7 +403,9 @@ async fn bad_jwts_are_refused_as_nats_server_refuses_them() {
     let bin = reference::reference_binary_or_skip("operator");
     let reference = match &bin {
         Some(bin) => Some(
-            reference::ReferenceServer::start(bin, &setup.conf())
+            ServerCommand::new(bin)
+                .config(setup.conf())
+                .start()
                 .await
                 .unwrap(),
         ),

@@ -390,8 +390,8 @@ async fn allow_responses_lets_a_publish_denied_responder_answer_once() {
     server.shutdown().await;
 }
 
-#[path = "support/reference.rs"]
-mod reference;
+use natrium_test_support::process::ServerCommand;
+use natrium_test_support::reference;
 
 /// A raw client on `addr`: INFO read, CONNECT sent, PONG received.
 async fn raw_login(addr: std::net::SocketAddr, user: &str, pass: &str) -> Raw {
@@ -448,7 +448,9 @@ async fn allow_responses_matches_nats_server_on_the_wire() {
     let users = "authorization {\n  users = [\n    \
          {user: svc, password: s, permissions: {publish: {deny: \">\"}, allow_responses: {max: 1, expires: \"1m\"}}}\n    \
          {user: app, password: a}\n  ]\n}\n";
-    let reference = reference::ReferenceServer::start(&bin, users)
+    let reference = ServerCommand::new(&bin)
+        .config(users)
+        .start()
         .await
         .expect("reference starts");
     let dir = tempfile::tempdir().expect("tempdir");

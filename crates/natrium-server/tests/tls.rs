@@ -2,11 +2,11 @@
 //! silent clients get (compared byte for byte with the reference nats-server where it is
 //! installed), INFO and monitoring fields, and broken certificate files.
 
-#[path = "support/certs.rs"]
-mod certs;
+use natrium_test_support::certs;
 mod common;
-#[path = "support/reference.rs"]
-mod reference;
+use natrium_test_support::port::free_port;
+use natrium_test_support::process::ServerCommand;
+use natrium_test_support::reference;
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -283,7 +283,9 @@ async fn plaintext_and_silent_clients_match_nats_server() {
         "tls {{ cert_file: {:?}, key_file: {:?}, ca_file: {:?}, verify: true, timeout: 0.5 }}\n",
         certs.server_cert, certs.server_key, certs.ca
     );
-    let reference = reference::ReferenceServer::start(&bin, &config)
+    let reference = ServerCommand::new(&bin)
+        .config(&config)
+        .start()
         .await
         .expect("reference nats-server starts");
     let mut opts = verify_options(&certs);
@@ -634,15 +636,14 @@ async fn monitoring_tls_fields_match_nats_server() {
         return;
     };
     let certs = Certs::generate();
-    let http_port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("free port");
-        l.local_addr().expect("addr").port()
-    };
+    let http_port = free_port();
     let config = format!(
         "http: \"127.0.0.1:{http_port}\"\ntls {{ cert_file: {:?}, key_file: {:?}, ca_file: {:?}, verify: true, timeout: \"1.5s\" }}\n",
         certs.server_cert, certs.server_key, certs.ca
     );
-    let reference = reference::ReferenceServer::start(&bin, &config)
+    let reference = ServerCommand::new(&bin)
+        .config(&config)
+        .start()
         .await
         .expect("reference nats-server starts");
     let file = tempfile::Builder::new()
@@ -744,7 +745,9 @@ async fn allow_non_tls_serves_plaintext_and_tls_clients_like_nats_server() {
     let mut targets = vec![(server.addr(), server.client_url())];
     let reference = match reference::reference_binary_or_skip("allow_non_tls differential") {
         Some(bin) => Some(
-            reference::ReferenceServer::start(&bin, &config)
+            ServerCommand::new(&bin)
+                .config(&config)
+                .start()
                 .await
                 .expect("reference starts"),
         ),

@@ -16,8 +16,7 @@
 //!
 //! One test in its own binary: it installs the process-wide logger.
 
-#[path = "support/certs.rs"]
-mod certs;
+use natrium_test_support::certs;
 mod common;
 
 use std::path::Path;

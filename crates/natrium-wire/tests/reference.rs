@@ -15,25 +15,11 @@ use std::time::Duration;
 
 use common::Op;
 use common::cases::{self, Expect};
+use natrium_test_support::reference::reference_binary_or_skip;
 use natrium_wire::{is_valid_literal_subject, is_valid_subscribe_subject};
 
 /// Failure bound for every read from the reference server.
 const READ_TIMEOUT: Duration = Duration::from_secs(5);
-
-fn find_server() -> Option<PathBuf> {
-    if let Some(path) = std::env::var_os("NATS_SERVER_BIN") {
-        return Some(PathBuf::from(path));
-    }
-    let on_path = std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|dir| dir.join("nats-server"))
-            .find(|candidate| candidate.is_file())
-    });
-    on_path.or_else(|| {
-        let debian = PathBuf::from("/usr/sbin/nats-server");
-        debian.is_file().then_some(debian)
-    })
-}
 
 /// A reference server on a random loopback port, killed on drop.
 struct Reference {
@@ -152,16 +138,7 @@ fn read_pongs(stream: &mut TcpStream, count: usize) -> Vec<u8> {
 
 /// Starts the reference server, or says loudly why not (and fails under CI).
 fn reference() -> Option<Reference> {
-    let Some(binary) = find_server() else {
-        if std::env::var_os("CI").is_some() {
-            panic!("nats-server not found (set NATS_SERVER_BIN or apt-get install -y nats-server)");
-        }
-        eprintln!(
-            "WARNING: nats-server not found; the reference protocol table was NOT checked. \
-             Install it with `apt-get install -y nats-server` or set NATS_SERVER_BIN."
-        );
-        return None;
-    };
+    let binary = reference_binary_or_skip("protocol table")?;
     Some(Reference::start(&binary))
 }
 

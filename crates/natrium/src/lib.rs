@@ -159,6 +159,7 @@ pub mod jetstream;
 pub mod message;
 pub mod middleware;
 pub mod registry;
+mod test_process;
 pub mod transport;
 
 pub use app::{App, AppContext, AppHandle, AppInfo, FnServer, Server};

@@ -9,6 +9,7 @@ use futures::StreamExt;
 use natrium::registry::testing::EtcdTestServer;
 use natrium::registry::{Discovery, EtcdRegistry, Pick, Registrar, RegistryError, Resolver};
 use natrium::{App, AppHandle, Error, HttpServer, ServiceInstance};
+use natrium_test_support::port::free_port;
 
 const BOUND: Duration = Duration::from_secs(20);
 const TTL: Duration = Duration::from_secs(2);
@@ -17,13 +18,6 @@ async fn bounded<T>(what: &str, fut: impl std::future::Future<Output = T>) -> T 
     tokio::time::timeout(BOUND, fut)
         .await
         .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("free port")
-        .port()
 }
 
 async fn registry(etcd: &EtcdTestServer) -> EtcdRegistry {

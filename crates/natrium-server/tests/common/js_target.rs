@@ -1,7 +1,6 @@
 //! A JetStream server under test, ours (embedded) or the newest nats-server, started the same
 //! way, so one scenario runs against both: `both!` makes the pair of tests and `run` the
-//! harness. Needs the test crate's `common` and `latest` modules; include it with
-//! `#[macro_use] #[path = "support/js_target.rs"] mod js_target;`.
+//! harness. A test file gets it with `#[macro_use] mod common;`.
 
 use std::future::Future;
 use std::path::Path;
@@ -10,14 +9,16 @@ use std::time::Duration;
 
 use async_nats::jetstream;
 use natrium_server::{JetStreamOptions, Server, ServerOptions};
+use natrium_test_support::process::{ServerCommand, ServerProcess};
+use natrium_test_support::reference;
 use tokio::time::timeout;
 
-use crate::{common, latest};
+use crate::common;
 
 /// A running JetStream server: ours, embedded, or the reference binary.
 pub enum Target {
     Natrium(Server),
-    Latest(latest::LatestServer),
+    Latest(ServerProcess),
 }
 
 impl Target {
@@ -56,34 +57,14 @@ pub async fn start(kind: Kind, dir: &Path, port: u16, suite: &str) -> Option<Tar
             Some(Target::Natrium(common::start(opts).await))
         }
         Kind::Latest => {
-            let bin = latest::latest_binary_or_skip(suite)?;
-            let server = latest::LatestServer::start_js_on(&bin, dir, port)
+            let bin = reference::latest_binary_or_skip(suite)?;
+            let server = ServerCommand::new(&bin)
+                .jetstream(dir)
+                .port(port)
+                .start()
                 .await
                 .expect("nats-server starts");
             Some(Target::Latest(server))
-        }
-    }
-}
-
-/// The port of a `nats://host:port` URL.
-#[allow(dead_code)] // not every suite restarts a server
-pub fn port_of(url: &str) -> u16 {
-    url.rsplit(':').next().unwrap().parse().unwrap()
-}
-
-/// A free port below Linux's ephemeral range (32768–60999), for a server restarted on the
-/// same port: a port the OS handed out could be taken meanwhile as the local port of some
-/// other test's client connection, and the restart would fail with "address in use".
-#[allow(dead_code)] // not every suite restarts a server
-pub fn restartable_port() -> u16 {
-    use std::sync::atomic::{AtomicU16, Ordering};
-    // Spread concurrent test binaries apart; within one binary, never hand a port out twice.
-    static NEXT: AtomicU16 = AtomicU16::new(0);
-    let offset = (std::process::id() % 500) as u16 * 20;
-    loop {
-        let port = 20_000 + (offset + NEXT.fetch_add(1, Ordering::Relaxed)) % 12_000;
-        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
-            return port;
         }
     }
 }
@@ -123,20 +104,25 @@ pub async fn run(kind: Kind, suite: &Suite, scenario: Scenario) {
 
 /// `both!(SUITE, natrium_test, latest_test, scenario)`: two tests that run `scenario` under
 /// `SUITE`, one against natrium-server and one against the newest nats-server.
+#[allow(unused_macros)] // not every test file runs scenarios on both servers
 macro_rules! both {
     ($suite:expr, $natrium:ident, $latest:ident, $scenario:ident) => {
         #[tokio::test]
         async fn $natrium() {
-            $crate::js_target::run($crate::js_target::Kind::Natrium, &$suite, |js| {
-                Box::pin($scenario(js))
-            })
+            $crate::common::js_target::run(
+                $crate::common::js_target::Kind::Natrium,
+                &$suite,
+                |js| Box::pin($scenario(js)),
+            )
             .await;
         }
         #[tokio::test]
         async fn $latest() {
-            $crate::js_target::run($crate::js_target::Kind::Latest, &$suite, |js| {
-                Box::pin($scenario(js))
-            })
+            $crate::common::js_target::run(
+                $crate::common::js_target::Kind::Latest,
+                &$suite,
+                |js| Box::pin($scenario(js)),
+            )
             .await;
         }
     };
