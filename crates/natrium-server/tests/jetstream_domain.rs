@@ -14,8 +14,6 @@
 //! env `CI`), as in the other reference suites.
 
 mod common;
-#[path = "support/latest.rs"]
-mod latest;
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -25,9 +23,10 @@ use async_nats::jetstream::{self, consumer, kv, stream};
 use async_nats::{HeaderMap, client::RequestErrorKind};
 use futures::StreamExt;
 use natrium_server::{Server, ServerOptions};
+use natrium_test_support::process::{ServerCommand, ServerProcess};
+use natrium_test_support::reference::latest_binary_or_skip;
 use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
+use tokio::process::Command;
 use tokio::time::timeout;
 
 /// Upper bound for one step (a request, a line of log, a message); never a pacing delay.
@@ -71,7 +70,7 @@ const SERVER_KEYS: &[&str] = &["server_id", "server_name", "leader", "cluster"];
 enum Running {
     Natrium(Server),
     Latest {
-        _child: Child,
+        _server: ServerProcess,
         url: String,
         monitor: String,
     },
@@ -124,45 +123,19 @@ async fn start_natrium(config: &Path) -> Running {
     Running::Natrium(common::start(opts).await)
 }
 
-/// The reference from the same file, on ports it picks (read back from its log).
+/// The reference from the same file, on free client and monitoring ports.
 async fn start_latest(bin: &Path, config: &Path) -> Running {
-    let mut child = Command::new(bin)
-        .arg("-c")
-        .arg(config)
-        .args(["-a", "127.0.0.1", "-p", "-1", "-m", "-1"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
+    let text = std::fs::read_to_string(config).expect("read the configuration");
+    let server = ServerCommand::new(bin)
+        .config(text)
+        .monitor()
+        .start()
+        .await
         .expect("nats-server starts");
-    let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
-    let (mut url, mut monitor) = (None, None);
-    let mut log = String::new();
-    let ready = timeout(WAIT, async {
-        while let Ok(Some(line)) = lines.next_line().await {
-            log.push_str(&line);
-            log.push('\n');
-            if let Some(addr) = line.split("Listening for client connections on ").nth(1) {
-                url = Some(format!("nats://{}", addr.trim()));
-            }
-            if let Some(addr) = line.split("Starting http monitor on ").nth(1) {
-                monitor = Some(format!("http://{}", addr.trim()));
-            }
-            if line.contains("Server is ready") {
-                return true;
-            }
-        }
-        false
-    })
-    .await;
-    assert_eq!(ready, Ok(true), "nats-server did not become ready:\n{log}");
-    // Keep draining the log so the server never blocks on a full pipe.
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
     Running::Latest {
-        _child: child,
-        url: url.expect("client address in the log"),
-        monitor: monitor.expect("monitoring address in the log"),
+        url: server.client_url(),
+        monitor: server.monitor_url().expect("monitoring address"),
+        _server: server,
     }
 }
 
@@ -178,7 +151,7 @@ async fn start(kind: Kind, dir: &Path) -> Option<Running> {
     Some(match kind {
         Kind::Natrium => start_natrium(&config).await,
         Kind::Latest => {
-            let bin = latest::latest_binary_or_skip("JetStream domain")?;
+            let bin = latest_binary_or_skip("JetStream domain")?;
             start_latest(&bin, &config).await
         }
     })
@@ -729,7 +702,7 @@ const BAD_NAMES: &[&str] = &["\"hub.x\"", "\"a*\"", "\">\"", "\"a b\"", "\"a.\""
 
 #[tokio::test]
 async fn bad_domain_names_stop_the_server_with_nats_server_texts() {
-    let bin = latest::latest_binary_or_skip("JetStream domain names");
+    let bin = latest_binary_or_skip("JetStream domain names");
     for name in BAD_NAMES {
         let dir = tempfile::tempdir().unwrap();
         let config = dir.path().join("bad.conf");

@@ -418,12 +418,11 @@ pub async fn consume(settings: &ConsumeSettings, first_seq: u64) -> anyhow::Resu
             // The consumer async-nats' ordered pull consumer creates (no acks, one
             // delivery, state in memory), read with its batch and two requests going.
             let name = format!("ordered-{}", nuid::next());
-            let config = jetstream::consumer::pull::Config::from(
-                jetstream::consumer::pull::OrderedConfig {
+            let config =
+                jetstream::consumer::pull::Config::from(jetstream::consumer::pull::OrderedConfig {
                     name: Some(name.clone()),
                     ..Default::default()
-                },
-            );
+                });
             stream
                 .create_consumer(config)
                 .await

@@ -1056,18 +1056,15 @@ impl Consumer {
             remaining = Some(pending_count);
             // Even without acknowledgements the reply carries the delivery's metadata,
             // which clients read (ordered consumers check the sequences).
-            let reply = Some(
-                ack::subject(
-                    &self.stream_name,
-                    &self.name,
-                    deliveries,
-                    sseq,
-                    dseq,
-                    msg.time,
-                    pending_count,
-                )
-                ,
-            );
+            let reply = Some(ack::subject(
+                &self.stream_name,
+                &self.name,
+                deliveries,
+                sseq,
+                dseq,
+                msg.time,
+                pending_count,
+            ));
             match st.policy.ack {
                 AckPolicy::None => {
                     st.saved.ack_floor = (dseq, sseq);
