@@ -1354,10 +1354,11 @@ async fn markdown(
             file_name(latest)
         );
     }
+    // Binaries by name: the document names no path of the measuring machine.
     let command: Vec<String> = std::env::args()
         .enumerate()
         .map(|(i, arg)| {
-            if i == 0 {
+            if i == 0 || Path::new(&arg).is_absolute() {
                 file_name(Path::new(&arg))
             } else {
                 arg
