@@ -16,7 +16,6 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::time::Duration;
 
 use async_nats::jetstream::{self, consumer, kv, stream};
@@ -644,44 +643,6 @@ async fn async_nats_with_domain_works_as_on_nats_server() {
     );
 }
 
-/// `tests/py/domain.py` on `url`: nats.py's `nc.jetstream(domain="hub")`.
-async fn run_python(url: &str) -> Option<()> {
-    let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".to_owned());
-    let importable = Command::new(&python)
-        .args(["-c", "import nats.js"])
-        .output()
-        .await
-        .is_ok_and(|out| out.status.success());
-    if !importable {
-        let message = format!("nats-py is not importable by {python} (pip install nats-py)");
-        assert!(std::env::var_os("CI").is_none(), "{message}");
-        eprintln!("\n!!! WARNING: SKIPPED the nats.py domain test: {message}\n");
-        return None;
-    }
-    let script = format!("{}/tests/py/domain.py", env!("CARGO_MANIFEST_DIR"));
-    let out = timeout(
-        Duration::from_secs(60),
-        Command::new(&python)
-            .arg(&script)
-            .arg(url)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .output(),
-    )
-    .await
-    .expect("the script finishes within its bound")
-    .expect("the script runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success(),
-        "nats.py failed on {url}:\n{stdout}\n{stderr}"
-    );
-    assert!(stdout.contains("domain checks passed"), "{stdout}");
-    Some(())
-}
-
 #[tokio::test]
 async fn nats_py_with_a_domain_works_on_both_servers() {
     for kind in [Kind::Natrium, Kind::Latest] {
@@ -690,9 +651,11 @@ async fn nats_py_with_a_domain_works_on_both_servers() {
             return;
         };
         let url = server.url().replace("nats://", "nats://admin:s3cret@");
-        if run_python(&url).await.is_none() {
+        let Some(python) = common::py::python_with_nats_py().await else {
             return;
-        }
+        };
+        // nats.py's `nc.jetstream(domain="hub")`.
+        common::py::run_script(&python, "domain", &url).await;
         server.shutdown().await;
     }
 }

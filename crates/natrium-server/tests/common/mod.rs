@@ -5,6 +5,8 @@
 /// The `both!` harness: one JetStream scenario against natrium-server and nats-server.
 #[macro_use]
 pub mod js_target;
+/// Running the nats.py scripts of `tests/py/`.
+pub mod py;
 
 use std::time::Duration;
 
