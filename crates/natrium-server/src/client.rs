@@ -5,6 +5,7 @@
 //! reach this struct through the subscriptions they match.
 
 use std::collections::HashMap;
+use std::fmt;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -47,6 +48,34 @@ pub enum CloseReason {
     ReadError,
     /// The TLS handshake failed or timed out.
     TlsHandshakeError,
+}
+
+impl CloseReason {
+    /// nats-server's text for it (`/connz` `reason`, the "Client connection closed" log).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CloseReason::ClientClosed => "Client Closed",
+            CloseReason::ServerShutdown => "Server Shutdown",
+            CloseReason::ProtocolViolation => "Protocol Violation",
+            CloseReason::AuthorizationViolation => "Authentication Failure",
+            CloseReason::AuthenticationTimeout => "Authentication Timeout",
+            CloseReason::AuthenticationExpired => "Authentication Expired",
+            CloseReason::StaleConnection => "Stale Connection",
+            CloseReason::SlowConsumerPendingBytes => "Slow Consumer (Pending Bytes)",
+            CloseReason::SlowConsumerWriteDeadline => "Slow Consumer (Write Deadline)",
+            CloseReason::MaxPayloadExceeded => "Maximum Message Payload Exceeded",
+            CloseReason::MaxControlLineExceeded => "Maximum Control Line Exceeded",
+            CloseReason::MaxConnectionsExceeded => "Maximum Connections Exceeded",
+            CloseReason::ReadError => "Read Error",
+            CloseReason::TlsHandshakeError => "TLS Handshake Failure",
+        }
+    }
+}
+
+impl fmt::Display for CloseReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// Per-client values from CONNECT.
@@ -134,6 +163,13 @@ pub(crate) fn now_nanos() -> u64 {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_nanos() as u64)
         .unwrap_or(0)
+}
+
+/// The prefix of every log line about a client: `127.0.0.1:51234 - cid:5`, as nats-server.
+impl fmt::Display for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} - cid:{}", self.addr, self.cid)
+    }
 }
 
 impl Client {

@@ -186,10 +186,9 @@ where
 
 fn log_closed(client: &Client, reason: CloseReason) {
     tracing::debug!(
-        "{} - cid:{} - Client connection closed: {}",
-        client.addr,
-        client.cid,
-        crate::monitor::reason_text(client.close_reason().unwrap_or(reason))
+        "{} - Client connection closed: {}",
+        client,
+        client.close_reason().unwrap_or(reason)
     );
 }
 
@@ -219,16 +218,15 @@ where
                     .slow_consumers
                     .fetch_add(1, Ordering::Relaxed);
                 tracing::warn!(
-                    "{} - cid:{} - Slow Consumer Detected: WriteDeadline of {:?} exceeded",
-                    client.addr,
-                    client.cid,
+                    "{} - Slow Consumer Detected: WriteDeadline of {:?} exceeded",
+                    client,
                     shared.opts.write_deadline
                 );
             }
         }
         Err(WriteError::Io(e)) => {
             client.set_close_reason(CloseReason::ReadError);
-            tracing::debug!("{} - cid:{} - write error: {e}", client.addr, client.cid);
+            tracing::debug!("{} - write error: {e}", client);
         }
     }
     // Whatever ended the writer ends the reader too.
@@ -355,7 +353,7 @@ impl Connection {
                 read = reader.read_buf(&mut rbuf) => match read {
                     Ok(0) => return CloseReason::ClientClosed,
                     Err(e) => {
-                        tracing::debug!("{} - cid:{} - read error: {e}", self.client.addr, self.client.cid);
+                        tracing::debug!("{} - read error: {e}", self.client);
                         return CloseReason::ReadError;
                     }
                     Ok(_) => loop {
@@ -389,9 +387,8 @@ impl Connection {
                 }
                 _ = sleep_until_some(self.expires), if self.expires.is_some() => {
                     tracing::debug!(
-                        "{} - cid:{} - User JWT expired",
-                        self.client.addr,
-                        self.client.cid
+                        "{} - User JWT expired",
+                        self.client
                     );
                     self.error(ERR_AUTH_EXPIRED);
                     return CloseReason::AuthenticationExpired;
@@ -456,16 +453,11 @@ impl Connection {
     fn trace_op(&self, op: &[u8]) {
         let line = op.split(|&b| b == b'\n').next().unwrap_or_default();
         let line = line.strip_suffix(b"\r").unwrap_or(line);
-        tracing::trace!(
-            "{} - cid:{} - <<- [{}]",
-            self.client.addr,
-            self.client.cid,
-            String::from_utf8_lossy(line)
-        );
+        tracing::trace!("{} - <<- [{}]", self.client, String::from_utf8_lossy(line));
     }
 
     fn parse_error(&mut self, e: &ParseError) -> CloseReason {
-        tracing::error!("{} - cid:{} - {e}", self.client.addr, self.client.cid);
+        tracing::error!("{} - {e}", self.client);
         if let Some(message) = e.client_message() {
             self.error(message);
         }
@@ -527,22 +519,14 @@ impl Connection {
             Ok(o) => o,
             Err(e) => {
                 // nats-server closes without an -ERR on a CONNECT it cannot read.
-                tracing::error!(
-                    "{} - cid:{} - bad CONNECT: {e}",
-                    self.client.addr,
-                    self.client.cid
-                );
+                tracing::error!("{} - bad CONNECT: {e}", self.client);
                 return Flow::Close(CloseReason::ProtocolViolation);
             }
         };
         let who = match self.identify(&opts) {
             Ok(who) => who,
             Err(why) => {
-                tracing::error!(
-                    "{} - cid:{} - authentication error: {why}",
-                    self.client.addr,
-                    self.client.cid
-                );
+                tracing::error!("{} - authentication error: {why}", self.client);
                 self.error(ERR_AUTH_VIOLATION);
                 return Flow::Close(CloseReason::AuthorizationViolation);
             }
@@ -566,11 +550,7 @@ impl Connection {
                     .rate_limited_log
                     .allow(ERR_MAX_ACCOUNT_CONNECTIONS)
                 {
-                    tracing::error!(
-                        "{} - cid:{} - {ERR_MAX_ACCOUNT_CONNECTIONS}",
-                        self.client.addr,
-                        self.client.cid
-                    );
+                    tracing::error!("{} - {ERR_MAX_ACCOUNT_CONNECTIONS}", self.client);
                 }
                 self.error(ERR_MAX_ACCOUNT_CONNECTIONS);
                 return Flow::Close(CloseReason::MaxConnectionsExceeded);
@@ -768,11 +748,7 @@ impl Connection {
             if max_subs > 0 && subs.len() >= max_subs {
                 drop(subs);
                 if self.shared.rate_limited_log.allow(ERR_MAX_SUBSCRIPTIONS) {
-                    tracing::error!(
-                        "{} - cid:{} - {ERR_MAX_SUBSCRIPTIONS}",
-                        self.client.addr,
-                        self.client.cid
-                    );
+                    tracing::error!("{} - {ERR_MAX_SUBSCRIPTIONS}", self.client);
                 }
                 self.error(ERR_MAX_SUBSCRIPTIONS);
                 return;
@@ -824,11 +800,7 @@ impl Connection {
 
     fn ping_timer(&mut self) -> Flow {
         if self.pings_out + 1 > self.shared.opts.ping_max {
-            tracing::debug!(
-                "{} - cid:{} - Stale Client Connection - Closing",
-                self.client.addr,
-                self.client.cid
-            );
+            tracing::debug!("{} - Stale Client Connection - Closing", self.client);
             self.error(ERR_STALE);
             return Flow::Close(CloseReason::StaleConnection);
         }
@@ -860,9 +832,8 @@ impl Connection {
             None => String::new(),
         };
         tracing::error!(
-            "{} - cid:{} - {kind} Violation - User \"{user}\", Subject \"{subject}\"{detail}",
-            self.client.addr,
-            self.client.cid
+            "{} - {kind} Violation - User \"{user}\", Subject \"{subject}\"{detail}",
+            self.client
         );
         self.error(&err);
     }

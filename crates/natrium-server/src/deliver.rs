@@ -362,9 +362,8 @@ pub(crate) fn slow_consumer(shared: &Shared, client: &Client) {
             .slow_consumers
             .fetch_add(1, Ordering::Relaxed);
         tracing::warn!(
-            "{} - cid:{} - Slow Consumer Detected: MaxPending of {} Exceeded",
-            client.addr,
-            client.cid,
+            "{} - Slow Consumer Detected: MaxPending of {} Exceeded",
+            client,
             shared.opts.max_pending
         );
     }

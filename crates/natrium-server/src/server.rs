@@ -394,9 +394,8 @@ impl Server {
             };
             if gone.iter().any(|g| Arc::ptr_eq(g, account)) {
                 tracing::info!(
-                    "{} - cid:{} - account {} removed by a reload: closing the connection",
-                    client.addr,
-                    client.cid,
+                    "{} - account {} removed by a reload: closing the connection",
+                    client,
                     account.name
                 );
                 client.set_close_reason(CloseReason::AuthorizationViolation);

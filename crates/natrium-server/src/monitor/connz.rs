@@ -22,26 +22,6 @@ pub(crate) const DEFAULT_LIMIT: usize = 1024;
 
 use crate::accounts::GLOBAL_ACCOUNT;
 
-/// nats-server's text for why a connection closed.
-pub(crate) fn reason_text(reason: CloseReason) -> &'static str {
-    match reason {
-        CloseReason::ClientClosed => "Client Closed",
-        CloseReason::ServerShutdown => "Server Shutdown",
-        CloseReason::ProtocolViolation => "Protocol Violation",
-        CloseReason::AuthorizationViolation => "Authentication Failure",
-        CloseReason::AuthenticationTimeout => "Authentication Timeout",
-        CloseReason::AuthenticationExpired => "Authentication Expired",
-        CloseReason::StaleConnection => "Stale Connection",
-        CloseReason::SlowConsumerPendingBytes => "Slow Consumer (Pending Bytes)",
-        CloseReason::SlowConsumerWriteDeadline => "Slow Consumer (Write Deadline)",
-        CloseReason::MaxPayloadExceeded => "Maximum Message Payload Exceeded",
-        CloseReason::MaxControlLineExceeded => "Maximum Control Line Exceeded",
-        CloseReason::MaxConnectionsExceeded => "Maximum Connections Exceeded",
-        CloseReason::ReadError => "Read Error",
-        CloseReason::TlsHandshakeError => "TLS Handshake Failure",
-    }
-}
-
 /// One subscription as `/connz?subs=detail` and `/subsz?subs=1` show it.
 #[derive(Debug, Clone, Serialize)]
 pub(crate) struct SubDetail {
@@ -182,7 +162,7 @@ impl ClosedConnections {
         let reason = client.close_reason().unwrap_or(CloseReason::ClientClosed);
         let record = Arc::new(ConnRecord::of(
             client,
-            Some((SystemTime::now(), reason_text(reason))),
+            Some((SystemTime::now(), reason.as_str())),
         ));
         let mut ring = self.ring.lock();
         if ring.len() == self.capacity {

@@ -34,7 +34,7 @@ use tokio::net::TcpListener;
 use crate::error::ServerError;
 use crate::server::Shared;
 
-pub(crate) use connz::{ClosedConnections, reason_text};
+pub(crate) use connz::ClosedConnections;
 use process::ProcessSampler;
 use varz::HttpEndpoint;
 
