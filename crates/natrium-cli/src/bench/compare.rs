@@ -1734,8 +1734,8 @@ mod tests {
             .collect();
         assert_eq!(
             js.len(),
-            24,
-            "publish: sync/async × file/memory × 16/128 B, and 2 raw; 5 consume and 4 raw; 3 KV; 2 object"
+            25,
+            "publish: sync/async × file/memory × 16/128 B, and 2 raw; 5 consume and 5 raw; 3 KV; 2 object"
         );
         assert_eq!(section_heading(&js), JS_SECTION_HEADING);
         assert_eq!(section_heading(CASES), SECTION_HEADING);
