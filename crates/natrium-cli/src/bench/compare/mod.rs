@@ -3,7 +3,8 @@
 //! markdown.
 //!
 //! This module finds the binaries, starts the servers and runs the rounds; the rows are in
-//! [`cases`], what they measure in [`metrics`], and the markdown section in [`markdown`].
+//! [`cases`], what they measure in [`metrics`](mod@metrics), and the markdown section in
+//! [`markdown`].
 
 mod cases;
 mod markdown;
