@@ -209,7 +209,7 @@ pub enum ConfirmError {
     Declined(String),
 }
 
-/// Asks "Really <what>? [y/N]" on a terminal; `force` skips the question, and without a
+/// Asks "Really `<what>`? [y/N]" on a terminal; `force` skips the question, and without a
 /// terminal the answer is no, so scripts never hang.
 pub fn confirm(force: bool, what: &str) -> Result<(), ConfirmError> {
     if force {
