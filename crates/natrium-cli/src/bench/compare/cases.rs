@@ -104,16 +104,7 @@ pub(super) enum CaseKind {
     },
     /// JetStream consume: a stream filled beforehand (not measured) read through a new
     /// consumer with async-nats.
-    JsConsume {
-        msgs: u64,
-        size: usize,
-        storage: Storage,
-        ack: ConsumeAck,
-        /// Pull (continuous or fetch), push or ordered.
-        pull: Pull,
-        /// Consume with the raw client instead of async-nats.
-        raw: bool,
-    },
+    JsConsume(ConsumeCase),
     /// Key-Value operations through async-nats' `kv::Store` on a fresh bucket.
     Kv {
         op: KvOp,
@@ -127,13 +118,26 @@ pub(super) enum CaseKind {
     },
 }
 
+/// What a [`CaseKind::JsConsume`] row reads, and how.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct ConsumeCase {
+    pub(super) msgs: u64,
+    pub(super) size: usize,
+    pub(super) storage: Storage,
+    pub(super) ack: ConsumeAck,
+    /// Pull (continuous or fetch), push or ordered.
+    pub(super) pull: Pull,
+    /// Consume with the raw client instead of async-nats.
+    pub(super) raw: bool,
+}
+
 impl CaseKind {
     /// Whether the row needs JetStream (and runs against the newest nats-server).
     pub(super) fn is_jetstream(self) -> bool {
         matches!(
             self,
             CaseKind::JsPublish { .. }
-                | CaseKind::JsConsume { .. }
+                | CaseKind::JsConsume(_)
                 | CaseKind::Kv { .. }
                 | CaseKind::Object { .. }
         )
@@ -157,14 +161,14 @@ const fn js_consume_case(
     Case {
         name,
         title,
-        kind: CaseKind::JsConsume {
+        kind: CaseKind::JsConsume(ConsumeCase {
             msgs: 200_000,
             size: 128,
             storage,
             ack,
             pull,
             raw: false,
-        },
+        }),
         client: Some(ClientKind::Nats),
         tenancy: Tenancy::Global,
     }
@@ -180,14 +184,10 @@ const fn js_raw_consume_case(
     pull: Pull,
 ) -> Case {
     let mut case = js_consume_case(name, title, storage, ack, pull);
-    case.kind = CaseKind::JsConsume {
-        msgs: 400_000,
-        size: 128,
-        storage,
-        ack,
-        pull,
-        raw: true,
-    };
+    if let CaseKind::JsConsume(consume) = &mut case.kind {
+        consume.msgs = 400_000;
+        consume.raw = true;
+    }
     case
 }
 

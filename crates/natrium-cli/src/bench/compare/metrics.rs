@@ -99,7 +99,7 @@ pub(super) fn metrics(kind: CaseKind) -> Vec<Metric> {
         CaseKind::FanOut { .. }
         | CaseKind::Queue { .. }
         | CaseKind::Subjects { .. }
-        | CaseKind::JsConsume { .. } => vec![
+        | CaseKind::JsConsume(_) => vec![
             higher("msgs/s received", sub_rate),
             lower(CPU_PER_MESSAGE, cpu_per_delivered),
         ],

@@ -17,16 +17,14 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, bail};
 
 use super::clients::ClientKind;
-use super::jetstream::{
-    self, AckMode, ConsumeAck, ConsumeSettings, JsClient, JsSettings, Pull, Storage,
-};
+use super::jetstream::{self, AckMode, ConsumeSettings, JsClient, JsSettings};
 use super::kv::{self, KvSettings};
 use super::object::{self, ObjectOp, ObjectSettings};
 use super::process::free_port;
 use super::raw::RawConnection;
 use super::report::Report;
 use super::workloads::{self, Settings};
-use cases::{ACCOUNTS_CONF, CASES, Case, CaseKind, JS_WINDOW, Tenancy};
+use cases::{ACCOUNTS_CONF, CASES, Case, CaseKind, ConsumeCase, JS_WINDOW, Tenancy};
 use markdown::{
     RunInfo, chart_bars, chart_path, load_average, loopback_mib_per_sec, section_heading,
     write_chart, write_section,
@@ -173,28 +171,22 @@ fn scaled(msgs: u64, scale: f64) -> u64 {
     ((msgs as f64 * scale).round() as u64).max(10)
 }
 
-/// The consume settings of a [`CaseKind::JsConsume`] case (its fields, the server, the scale).
-#[allow(clippy::too_many_arguments)]
-fn consume_settings(
-    server: &ServerProcess,
-    msgs: u64,
-    size: usize,
-    storage: Storage,
-    ack: ConsumeAck,
-    pull: Pull,
-    raw: bool,
-    scale: f64,
-) -> ConsumeSettings {
+/// The consume settings of a [`CaseKind::JsConsume`] case on `server`, scaled.
+fn consume_settings(server: &ServerProcess, case: ConsumeCase, scale: f64) -> ConsumeSettings {
     ConsumeSettings {
         url: server.url.clone(),
-        msgs: scaled(msgs, scale),
-        size,
+        msgs: scaled(case.msgs, scale),
+        size: case.size,
         subject: "natrium.bench.js".to_owned(),
-        storage,
-        ack,
+        storage: case.storage,
+        ack: case.ack,
         double_ack: false,
-        pull,
-        client: if raw { JsClient::Raw } else { JsClient::Nats },
+        pull: case.pull,
+        client: if case.raw {
+            JsClient::Raw
+        } else {
+            JsClient::Nats
+        },
         progress: false,
     }
 }
@@ -222,18 +214,8 @@ fn object_settings(
 /// returns the first stream sequence it stored.
 async fn prepare_case(case: Case, server: &ServerProcess, scale: f64) -> anyhow::Result<u64> {
     match case.kind {
-        CaseKind::JsConsume {
-            msgs,
-            size,
-            storage,
-            ack,
-            pull,
-            raw,
-        } => {
-            jetstream::fill(&consume_settings(
-                server, msgs, size, storage, ack, pull, raw, scale,
-            ))
-            .await
+        CaseKind::JsConsume(consume) => {
+            jetstream::fill(&consume_settings(server, consume, scale)).await
         }
         CaseKind::Object {
             op: ObjectOp::Get,
@@ -313,15 +295,8 @@ async fn run_case(
             })
             .await
         }
-        CaseKind::JsConsume {
-            msgs,
-            size,
-            storage,
-            ack,
-            pull,
-            raw,
-        } => {
-            let settings = consume_settings(server, msgs, size, storage, ack, pull, raw, scale);
+        CaseKind::JsConsume(consume) => {
+            let settings = consume_settings(server, consume, scale);
             jetstream::consume(&settings, first_seq).await
         }
         CaseKind::Kv { op, msgs } => {
