@@ -274,6 +274,11 @@ impl Default for ServerOptions {
 }
 
 impl ServerOptions {
+    /// The JetStream domain, when JetStream is on and has one.
+    pub fn jetstream_domain(&self) -> Option<&str> {
+        self.jetstream.as_ref()?.domain.as_deref()
+    }
+
     /// Loopback only, on a free port: for tests and in-process use.
     pub fn ephemeral() -> Self {
         ServerOptions {

@@ -205,7 +205,7 @@ impl Server {
             )));
         }
         crate::accounts::validate(&opts)?;
-        if let Some(domain) = opts.jetstream.as_ref().and_then(|js| js.domain.as_deref()) {
+        if let Some(domain) = opts.jetstream_domain() {
             crate::jetstream::validate_domain(domain)?;
         }
         // Certificates are checked before anything listens: a bad file stops the start.
@@ -237,11 +237,7 @@ impl Server {
             host: opts.host.clone(),
             port: addr.port(),
             jetstream: opts.jetstream.is_some(),
-            domain: opts
-                .jetstream
-                .as_ref()
-                .and_then(|js| js.domain.clone())
-                .unwrap_or_default(),
+            domain: opts.jetstream_domain().unwrap_or_default().to_owned(),
         };
         let internal_client = Arc::new(Client::internal(opts.max_pending));
         let accounts = crate::accounts::Accounts::build(&opts, &internal_client)?;
@@ -261,9 +257,7 @@ impl Server {
             trust: parking_lot::RwLock::new(trust.map(Arc::new)),
             next_internal_sid: AtomicU64::new(1),
             jetstream: std::sync::OnceLock::new(),
-            js_domain_api: crate::jetstream::domain_api_prefix(
-                opts.jetstream.as_ref().and_then(|js| js.domain.as_deref()),
-            ),
+            js_domain_api: crate::jetstream::domain_api_prefix(opts.jetstream_domain()),
             rate_limited_log: crate::logging::RateLimited::default(),
             opts,
         });
@@ -425,13 +419,8 @@ impl Server {
     /// changes nothing, as in nats-server.
     pub fn reload(&self, opts: &ServerOptions) {
         // As nats-server: a changed JetStream domain refuses the whole reload.
-        let domain = |o: &ServerOptions| {
-            o.jetstream
-                .as_ref()
-                .and_then(|js| js.domain.clone())
-                .unwrap_or_default()
-        };
-        let (old, new) = (domain(&self.shared.opts), domain(opts));
+        let old = self.shared.opts.jetstream_domain().unwrap_or_default();
+        let new = opts.jetstream_domain().unwrap_or_default();
         if old != new {
             tracing::error!(
                 "Failed to reload server configuration: config reload not supported for \

@@ -194,8 +194,8 @@ struct Pull {
 
 /// Queues a pull request: last in line, or under `prioritized` last among the requests
 /// of its priority and before every request of a higher number.
-fn enqueue(waiting: &mut VecDeque<Pull>, prioritized: bool, pull: Pull) {
-    let at = if prioritized {
+fn enqueue(waiting: &mut VecDeque<Pull>, policy: PriorityPolicy, pull: Pull) {
+    let at = if policy == PriorityPolicy::Prioritized {
         waiting.partition_point(|queued| queued.priority <= pull.priority)
     } else {
         waiting.len()
@@ -742,10 +742,10 @@ impl Consumer {
                 Some(status::line(409, "Exceeded MaxWaiting"))
             } else {
                 let now = Instant::now();
-                let prioritized = st.policy.priority == PriorityPolicy::Prioritized;
+                let policy = st.policy.priority;
                 enqueue(
                     &mut st.waiting,
-                    prioritized,
+                    policy,
                     Pull {
                         reply: reply.to_vec(),
                         batch: req.batch.max(1),
@@ -1121,8 +1121,7 @@ impl Consumer {
                     // (under `prioritized`, behind those of its own priority).
                     let pull = st.waiting.pop_front().expect("checked above");
                     if pull.batch > 0 {
-                        let prioritized = st.policy.priority == PriorityPolicy::Prioritized;
-                        enqueue(&mut st.waiting, prioritized, pull);
+                        enqueue(&mut st.waiting, st.policy.priority, pull);
                     }
                     to
                 }
