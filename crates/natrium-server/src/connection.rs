@@ -667,7 +667,7 @@ impl Connection {
         // A JetStream domain's API subject is mapped before the permission check, as
         // nats-server maps in its parser: permissions apply to (and a violation names) the
         // plain API subject.
-        let mapped = self.shared.domain_mapped(&self.account, subject);
+        let mapped = self.shared.domain_mapped(subject);
         let subject = mapped.as_deref().unwrap_or(subject);
         if let Some(perms) = &mut self.perms
             && !perms.can_publish(subject)
@@ -892,7 +892,8 @@ impl Connection {
             counters.in_bytes.fetch_add(in_bytes, Ordering::Relaxed);
         }
         // Stores flush and acknowledgements go out before any writer is woken.
-        self.out.complete_internal(&self.shared, &mut self.cache);
+        self.out
+            .complete_internal(&self.shared, &self.account, &mut self.cache);
         self.out.publish_counts_and_wake(&self.shared);
     }
 }

@@ -255,13 +255,19 @@ const MAX_INTERNAL_ROUNDS: usize = 8;
 
 impl Fanout {
     /// Does what internal subscribers left for the end of the batch: flushes, then their
-    /// acknowledgements and replies, published by the server's internal client.
-    pub(crate) fn complete_internal(&mut self, shared: &Shared, cache: &mut MatchCache) {
+    /// acknowledgements and replies, published by the server's internal client in
+    /// `account` (the batch's publisher's: the acknowledged client is there).
+    pub(crate) fn complete_internal(
+        &mut self,
+        shared: &Shared,
+        account: &Account,
+        cache: &mut MatchCache,
+    ) {
         let from = Publisher {
             shared,
             client: &shared.internal_client,
             echo: true,
-            account: shared.accounts.global(),
+            account,
             hops: 0,
         };
         for _ in 0..MAX_INTERNAL_ROUNDS {
@@ -310,14 +316,15 @@ impl Fanout {
 /// Sends messages as the server itself (JetStream's replies, acknowledgements and
 /// deliveries), outside any client's batch: every writer they touch is woken once. Returns
 /// how many reached at least one subscriber.
-pub(crate) fn publish_internal(shared: &Shared, msgs: &[Outgoing]) -> usize {
+pub(crate) fn publish_internal(shared: &Shared, client: &Client, msgs: &[Outgoing]) -> usize {
     let mut out = Fanout::default();
     let mut cache = MatchCache::default();
+    let account = shared.account_of(client);
     let from = Publisher {
         shared,
-        client: &shared.internal_client,
+        client,
         echo: true,
-        account: shared.accounts.global(),
+        account,
         hops: 0,
     };
     let mut reached = 0;
@@ -334,7 +341,7 @@ pub(crate) fn publish_internal(shared: &Shared, msgs: &[Outgoing]) -> usize {
             reached += 1;
         }
     }
-    out.complete_internal(shared, &mut cache);
+    out.complete_internal(shared, account, &mut cache);
     // The server does not wait for slow subscribers: max_pending still bounds them.
     out.stalled.clear();
     out.publish_counts_and_wake(shared);

@@ -64,7 +64,7 @@ mod tls;
 
 pub use accounts::{
     AccountError, AccountOptions, DEFAULT_RESPONSE_THRESHOLD, Export, ExportKind, GLOBAL_ACCOUNT,
-    Import, ImportKind, ResponseType,
+    Import, ImportKind, JetStreamLimits, ResponseType,
 };
 pub use client::{ClientSnapshot, CloseReason};
 pub use error::ServerError;

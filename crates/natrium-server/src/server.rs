@@ -79,28 +79,21 @@ pub(crate) struct Shared {
     pub next_internal_sid: AtomicU64,
     /// JetStream, when enabled (set once, right after start).
     pub jetstream: std::sync::OnceLock<Arc<crate::jetstream::JetStream>>,
-    /// `$JS.<domain>.API.`, when JetStream has a domain: what the global account's
-    /// publishers may prefix API subjects with (see `jetstream::domain`).
+    /// `$JS.<domain>.API.`, when JetStream has a domain: what publishers may prefix API
+    /// subjects with in any account (see `jetstream::domain`).
     pub js_domain_api: Option<Box<[u8]>>,
     /// Errors a flood of clients can trigger, logged at most once per second.
     pub rate_limited_log: crate::logging::RateLimited,
 }
 
 impl Shared {
-    /// The subject a message published as `subject` in `account` is checked against the
-    /// publish permissions and routed on: the plain
-    /// API subject for a JetStream domain's API subject in the global account (nats-server's
-    /// domain mapping), else `None` (routed as published).
-    pub(crate) fn domain_mapped(
-        &self,
-        account: &crate::accounts::Account,
-        subject: &[u8],
-    ) -> Option<Vec<u8>> {
+    /// The subject a message published as `subject` is checked against the publish
+    /// permissions and routed on: the plain API subject for a JetStream domain's API
+    /// subject (nats-server's domain mapping, which every account gets), else `None`
+    /// (routed as published).
+    pub(crate) fn domain_mapped(&self, subject: &[u8]) -> Option<Vec<u8>> {
         let prefix = self.js_domain_api.as_deref()?;
         let rest = subject.strip_prefix(prefix)?;
-        if !std::ptr::eq(account, Arc::as_ptr(self.accounts.global())) {
-            return None;
-        }
         crate::jetstream::map_domain_api(rest)
     }
 
@@ -113,8 +106,26 @@ impl Shared {
     }
 }
 
-/// The server as internal subscribers' owners see it (see [`crate::internal::Port`]).
-pub(crate) struct ServerPort(pub std::sync::Weak<Shared>);
+/// The server as internal subscribers' owners see it (see [`crate::internal::Port`]), in
+/// one account: subscriptions go in that account's subject index and messages are published
+/// there, by an internal client of the account.
+pub(crate) struct ServerPort {
+    shared: std::sync::Weak<Shared>,
+    /// Owns the subscriptions and publishes; its account is the port's.
+    client: Arc<Client>,
+}
+
+impl ServerPort {
+    /// A port into `account`.
+    pub(crate) fn new(shared: &Arc<Shared>, account: &Arc<crate::accounts::Account>) -> Self {
+        let client = Client::internal(shared.opts.max_pending);
+        let _ = client.account.set(account.clone());
+        ServerPort {
+            shared: Arc::downgrade(shared),
+            client: Arc::new(client),
+        }
+    }
+}
 
 impl crate::internal::Port for ServerPort {
     fn subscribe(
@@ -123,25 +134,22 @@ impl crate::internal::Port for ServerPort {
         queue: Option<&[u8]>,
         sink: Arc<dyn crate::internal::Sink>,
     ) -> Option<crate::internal::InternalSub> {
-        let shared = self.0.upgrade()?;
+        let shared = self.shared.upgrade()?;
         let n = shared.next_internal_sid.fetch_add(1, Ordering::Relaxed);
         let sid = n.to_string();
-        let client = shared.internal_client.clone();
         let sub = Arc::new(crate::subscription::Subscription::internal(
-            client,
+            self.client.clone(),
             subject,
             queue,
             sid.as_bytes(),
             sink,
         ));
         shared
-            .accounts
-            .global()
+            .account_of(&self.client)
             .sublist
             .insert(subject, queue, SubRef(sub.clone()))
             .ok()?;
-        shared
-            .internal_client
+        self.client
             .subs
             .lock()
             .insert(sid.as_bytes().into(), sub.clone());
@@ -149,24 +157,49 @@ impl crate::internal::Port for ServerPort {
     }
 
     fn unsubscribe(&self, sub: &crate::internal::InternalSub) {
-        if let Some(shared) = self.0.upgrade() {
+        if let Some(shared) = self.shared.upgrade() {
             crate::deliver::remove_subscription(&shared, &sub.0);
         }
     }
 
     fn send(&self, msgs: &[crate::internal::Outgoing]) -> usize {
-        match self.0.upgrade() {
-            Some(shared) => crate::deliver::publish_internal(&shared, msgs),
+        match self.shared.upgrade() {
+            Some(shared) => crate::deliver::publish_internal(&shared, &self.client, msgs),
             None => 0,
         }
     }
 
     fn has_interest(&self, subject: &[u8]) -> bool {
-        self.0.upgrade().is_some_and(|shared| {
-            let m = shared.accounts.global().sublist.matches(subject);
+        self.shared.upgrade().is_some_and(|shared| {
+            let m = shared.account_of(&self.client).sublist.matches(subject);
             !m.plain.is_empty() || m.queues.iter().any(|g| !g.members.is_empty())
         })
     }
+}
+
+/// Gives every account JetStream or its "not enabled" answers, as nats-server does: the
+/// global account alone when no account is configured, else each account configured with
+/// `jetstream` (at start and after a reload).
+fn configure_jetstream(shared: &Arc<Shared>) -> Result<(), crate::jetstream::StartError> {
+    let Some(js) = shared.jetstream.get() else {
+        return Ok(());
+    };
+    let registry = shared.accounts.current();
+    // Operator mode never gives the global account JetStream.
+    let global_only = registry.names().next().is_none() && shared.trust.read().is_none();
+    for account in shared.accounts.all() {
+        let limits = if &*account.name == crate::accounts::GLOBAL_ACCOUNT {
+            global_only.then(crate::jetstream::AccountLimits::default)
+        } else {
+            registry
+                .config(&account.name)
+                .and_then(|c| c.jetstream.as_ref())
+                .map(crate::jetstream::AccountLimits::from)
+        };
+        let port = Arc::new(ServerPort::new(shared, &account));
+        js.configure_account(&account.name, port, limits)?;
+    }
+    Ok(())
 }
 
 /// A running server. Dropping it stops it (without waiting); prefer [`Server::shutdown`].
@@ -263,16 +296,14 @@ impl Server {
         });
 
         if let Some(js_opts) = &shared.opts.jetstream {
-            let port: Arc<dyn crate::internal::Port> =
-                Arc::new(ServerPort(Arc::downgrade(&shared)));
             let js = crate::jetstream::JetStream::start(
                 js_opts,
-                port,
                 &shared.info.server_name,
                 &shared.tasks,
                 shared.shutdown.clone(),
             )?;
             let _ = shared.jetstream.set(js);
+            configure_jetstream(&shared)?;
         }
 
         let monitor_addr = match shared.opts.http_port {
@@ -459,6 +490,14 @@ impl Server {
             }
         };
         self.close_clients_of(&gone);
+        if let Some(js) = self.shared.jetstream.get() {
+            for account in &gone {
+                js.remove_account(&account.name);
+            }
+        }
+        if let Err(e) = configure_jetstream(&self.shared) {
+            tracing::error!("Error enabling JetStream on reloaded accounts: {e}");
+        }
         let new = Arc::new(crate::signal::Reloadable::new(opts, tls));
         let old = std::mem::replace(&mut *self.shared.live.write(), new);
         let (was, now) = (old.logging, opts.logging);

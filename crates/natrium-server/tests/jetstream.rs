@@ -494,7 +494,7 @@ async fn monitoring_shows_jetstream_in_jsz_varz_metrics_and_healthz() {
         .unwrap();
     assert!(metrics.contains("natrium_jetstream_streams 1"), "{metrics}");
     assert!(
-        metrics.contains("natrium_jetstream_stream_messages{stream=\"ORDERS\"} 2"),
+        metrics.contains("natrium_jetstream_stream_messages{account=\"$G\",stream=\"ORDERS\"} 2"),
         "{metrics}"
     );
     server.shutdown().await;

@@ -15,21 +15,19 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
+use async_nats::HeaderMap;
 use async_nats::jetstream::{self, consumer, kv, stream};
-use async_nats::{HeaderMap, client::RequestErrorKind};
 use futures::StreamExt;
 use natrium_server::{Server, ServerOptions};
-use natrium_test_support::process::{ServerCommand, ServerProcess};
 use natrium_test_support::reference::latest_binary_or_skip;
 use serde_json::{Value, json};
 use tokio::process::Command;
 use tokio::time::timeout;
 
-/// Upper bound for one step (a request, a line of log, a message); never a pacing delay.
-const WAIT: Duration = Duration::from_secs(5);
+use common::transcript::{Kind, Running, Transcript, WAIT, ask, connect_user, mask, write_config};
 
 /// The configuration both servers run; `{store}` is the store directory.
 const CONFIG: &str = r#"
@@ -51,196 +49,16 @@ authorization {
 const ADMIN: (&str, &str) = ("admin", "s3cret");
 const SCOPED: (&str, &str) = ("scoped", "s3cret");
 
-/// Keys whose values are times.
-const TIME_KEYS: &[&str] = &[
-    "created",
-    "ts",
-    "time",
-    "first_ts",
-    "last_ts",
-    "last_active",
-    "now",
-    "timestamp",
-];
-/// Keys whose values name one server (the domain is not among them: it is compared).
-const SERVER_KEYS: &[&str] = &["server_id", "server_name", "leader", "cluster"];
-
-/// A server under test: ours, embedded, or the reference binary.
-enum Running {
-    Natrium(Server),
-    Latest {
-        _server: ServerProcess,
-        url: String,
-        monitor: String,
-    },
-}
-
-impl Running {
-    fn url(&self) -> String {
-        match self {
-            Running::Natrium(server) => server.client_url(),
-            Running::Latest { url, .. } => url.clone(),
-        }
-    }
-
-    fn monitor(&self) -> String {
-        match self {
-            Running::Natrium(server) => {
-                format!(
-                    "http://{}",
-                    server.monitor_addr().expect("monitoring is on")
-                )
-            }
-            Running::Latest { monitor, .. } => monitor.clone(),
-        }
-    }
-
-    async fn shutdown(self) {
-        if let Running::Natrium(server) = self {
-            server.shutdown().await;
-        }
-    }
-}
-
-/// Writes [`CONFIG`] (plus `extra`) for the store directory `store` into `dir`.
-fn write_config(dir: &Path, store: &Path, extra: &str) -> PathBuf {
-    let path = dir.join("domain.conf");
-    let text = CONFIG.replace("{store}", &store.display().to_string()) + extra;
-    std::fs::write(&path, text).expect("write the configuration");
-    path
-}
-
-/// natrium-server from the configuration file, on free client and monitoring ports.
-async fn start_natrium(config: &Path) -> Running {
-    let file = natrium_server::config::load(config).expect("the configuration loads");
-    let opts = ServerOptions {
-        host: "127.0.0.1".into(),
-        port: 0,
-        http_port: Some(0),
-        ..file.options
-    };
-    Running::Natrium(common::start(opts).await)
-}
-
-/// The reference from the same file, on free client and monitoring ports.
-async fn start_latest(bin: &Path, config: &Path) -> Running {
-    let text = std::fs::read_to_string(config).expect("read the configuration");
-    let server = ServerCommand::new(bin)
-        .config(text)
-        .monitor()
-        .start()
-        .await
-        .expect("nats-server starts");
-    Running::Latest {
-        url: server.client_url(),
-        monitor: server.monitor_url().expect("monitoring address"),
-        _server: server,
-    }
-}
-
-#[derive(Clone, Copy, Debug)]
-enum Kind {
-    Natrium,
-    Latest,
-}
-
 /// Starts `kind` from [`CONFIG`] in `dir`; `None` when the reference is missing locally.
 async fn start(kind: Kind, dir: &Path) -> Option<Running> {
-    let config = write_config(dir, &dir.join("store"), "");
+    let config = write_config(dir, "domain.conf", CONFIG);
     Some(match kind {
-        Kind::Natrium => start_natrium(&config).await,
+        Kind::Natrium => Running::natrium(&config).await,
         Kind::Latest => {
             let bin = latest_binary_or_skip("JetStream domain")?;
-            start_latest(&bin, &config).await
+            Running::latest(&bin, &config).await
         }
     })
-}
-
-async fn connect(url: &str, (user, pass): (&str, &str)) -> async_nats::Client {
-    timeout(
-        WAIT,
-        async_nats::ConnectOptions::with_user_and_password(user.into(), pass.into()).connect(url),
-    )
-    .await
-    .expect("connect within bound")
-    .expect("connect")
-}
-
-/// Masks times, server names and counters, keeping every key (and the domain).
-fn mask(value: &mut Value) {
-    match value {
-        Value::Object(map) => {
-            for (key, inner) in map.iter_mut() {
-                if TIME_KEYS.contains(&key.as_str()) {
-                    if inner.as_str() != Some("0001-01-01T00:00:00Z") {
-                        *inner = json!("<time>");
-                    }
-                } else if SERVER_KEYS.contains(&key.as_str()) {
-                    *inner = json!("<server>");
-                } else if key == "api" && inner.get("total").is_some() {
-                    for counter in ["total", "errors"] {
-                        if let Some(n) = inner.get_mut(counter) {
-                            *n = json!("<n>");
-                        }
-                    }
-                } else if key == "_nats.ver" {
-                    *inner = json!("<version>");
-                } else {
-                    mask(inner);
-                }
-            }
-        }
-        Value::Array(items) => items.iter_mut().for_each(mask),
-        _ => {}
-    }
-}
-
-/// What one script step saw.
-struct Transcript(Vec<(String, Value)>);
-
-impl Transcript {
-    fn record(&mut self, label: &str, value: Value) {
-        self.0.push((label.to_owned(), value));
-    }
-
-    fn get(&self, label: &str) -> &Value {
-        &self
-            .0
-            .iter()
-            .find(|(l, _)| l == label)
-            .unwrap_or_else(|| panic!("no step {label}"))
-            .1
-    }
-}
-
-/// A request's outcome: the reply's JSON (masked), its raw text when not JSON, or what
-/// went wrong (`no responders`, `timed out`).
-async fn ask(
-    client: &async_nats::Client,
-    subject: &str,
-    headers: &[(&str, &str)],
-    body: &str,
-) -> Value {
-    let mut map = HeaderMap::new();
-    for (k, v) in headers {
-        map.insert(*k, *v);
-    }
-    let request = async_nats::Request::new()
-        .payload(body.to_owned().into())
-        .headers(map)
-        .timeout(Some(WAIT));
-    match client.send_request(subject.to_owned(), request).await {
-        Ok(msg) => match serde_json::from_slice::<Value>(&msg.payload) {
-            Ok(mut v) => {
-                mask(&mut v);
-                v
-            }
-            Err(_) => json!({ "raw": String::from_utf8_lossy(&msg.payload) }),
-        },
-        Err(e) if e.kind() == RequestErrorKind::NoResponders => json!("no responders"),
-        Err(e) if e.kind() == RequestErrorKind::TimedOut => json!("timed out"),
-        Err(e) => panic!("{subject}: {e}"),
-    }
 }
 
 /// The raw reply text of a publish (pub acks are compared byte for byte).
@@ -261,9 +79,9 @@ async fn ack_text(client: &async_nats::Client, subject: &str, headers: &[(&str, 
 
 /// The raw-API script, as the admin user, then as the user allowed only the domain's API.
 async fn raw_script(server: &Running) -> Transcript {
-    let mut t = Transcript(Vec::new());
+    let mut t = Transcript::new();
     let url = server.url();
-    let nc = connect(&url, ADMIN).await;
+    let nc = connect_user(&url, ADMIN).await;
     t.record("info line domain", json!(nc.server_info().domain));
     t.record(
         "account info by domain",
@@ -394,7 +212,7 @@ async fn raw_script(server: &Running) -> Transcript {
 
     // Permissions apply to the mapped subject: the user may publish `$JS.hub.API.>` and
     // `$JS.API.STREAM.NAMES` only.
-    let scoped = connect(&url, SCOPED).await;
+    let scoped = connect_user(&url, SCOPED).await;
     t.record(
         "scoped: allowed once mapped",
         ask(&scoped, "$JS.hub.API.STREAM.NAMES", &[], "").await,
@@ -494,7 +312,7 @@ async fn denied(url: &str, subject: &str) -> Value {
 /// Whether the scoped user may publish to `subject`: a request to it gets "no responders"
 /// (nobody serves it) when allowed, and the violation when not.
 async fn denied_or_not(url: &str, subject: &str) -> Value {
-    let scoped = connect(url, SCOPED).await;
+    let scoped = connect_user(url, SCOPED).await;
     let answer = ask(&scoped, subject, &[], "").await;
     scoped.drain().await.ok();
     answer
@@ -563,7 +381,7 @@ async fn the_domain_api_answers_as_on_nats_server() {
 
 /// The async-nats workflow through `jetstream::with_domain`: what it observed.
 async fn async_nats_workflow(url: &str) -> Value {
-    let client = connect(url, ADMIN).await;
+    let client = connect_user(url, ADMIN).await;
     let js = jetstream::with_domain(client, "hub");
     let account = js.query_account().await.expect("account info");
     let stream = js
@@ -747,8 +565,8 @@ async fn a_reload_with_another_domain_changes_nothing() {
     // nats-server: "config reload not supported for JetStreamDomain: old=hub, new=edge",
     // and the rest of the reload is not applied either.
     let dir = tempfile::tempdir().unwrap();
-    let config = write_config(dir.path(), &dir.path().join("store"), "");
-    let Running::Natrium(server) = start_natrium(&config).await else {
+    let config = write_config(dir.path(), "domain.conf", CONFIG);
+    let Running::Natrium(server) = Running::natrium(&config).await else {
         unreachable!("natrium-server");
     };
     let mut opts = server.options().clone();
@@ -757,7 +575,7 @@ async fn a_reload_with_another_domain_changes_nothing() {
     }
     opts.max_payload = 1024;
     server.reload(&opts);
-    let nc = connect(&server.client_url(), ADMIN).await;
+    let nc = connect_user(&server.client_url(), ADMIN).await;
     assert_eq!(nc.server_info().domain.as_deref(), Some("hub"));
     assert_eq!(nc.server_info().max_payload, 1024 * 1024);
     let info = ask(&nc, "$JS.hub.API.INFO", &[], "").await;

@@ -1312,6 +1312,10 @@ impl MessageStore for FileStore {
         self.index.bytes()
     }
 
+    fn message_size(&self, subject: usize, headers: Option<usize>, payload: usize) -> u64 {
+        file_size(subject, headers, payload)
+    }
+
     fn state(&self) -> StoreState {
         let mut state = self.index.state();
         if let Some((seq, &offset)) = self.index.front() {

@@ -140,6 +140,10 @@ impl MessageStore for MemoryStore {
         self.index.bytes()
     }
 
+    fn message_size(&self, subject: usize, headers: Option<usize>, payload: usize) -> u64 {
+        memory_size(subject, headers, payload)
+    }
+
     fn state(&self) -> StoreState {
         let mut state = self.index.state();
         state.first_time = self.index.front().map_or(0, |(_, body)| body.time);

@@ -74,6 +74,10 @@ pub trait MessageStore: Send {
     /// (the publish path asks after every message).
     fn bytes(&self) -> u64;
 
+    /// The bytes a message of these sizes takes in this store, as [`Self::bytes`] counts
+    /// them (account limits are checked with it before the message is stored).
+    fn message_size(&self, subject: usize, headers: Option<usize>, payload: usize) -> u64;
+
     /// Per-subject state of every subject matching `filter` (STREAM.INFO `subjects_filter`).
     fn subjects(&self, filter: &[u8]) -> BTreeMap<String, SubjectState>;
 

@@ -123,6 +123,9 @@ impl MessageStore for Reopening {
     fn bytes(&self) -> u64 {
         self.store.bytes()
     }
+    fn message_size(&self, subject: usize, headers: Option<usize>, payload: usize) -> u64 {
+        self.store.message_size(subject, headers, payload)
+    }
     fn subjects(&self, filter: &[u8]) -> BTreeMap<String, SubjectState> {
         self.store.subjects(filter)
     }
@@ -147,6 +150,8 @@ fn sizes_follow_nats_servers_file_rule() {
     // Observed: subject "file.a" + "hello" = 41 bytes; with an 18-byte header 63.
     let dir = TempDir::new().unwrap();
     let mut s = open(dir.path());
+    assert_eq!(s.message_size(6, None, 5), 41, "told before storing");
+    assert_eq!(s.message_size(6, Some(18), 5), 63);
     s.store(b"file.a", None, b"hello", 1, None).unwrap();
     assert_eq!(s.state().bytes, 41);
     s.store(

@@ -14,6 +14,8 @@ fn memory_store_behaves_as_nats_server() {
 fn sizes_follow_nats_servers_memory_rule() {
     // Observed: subject "memory.a" + "hello" = 29 bytes; with an 18-byte header 47.
     let mut s = MemoryStore::new(limits());
+    assert_eq!(s.message_size(8, None, 5), 29, "told before storing");
+    assert_eq!(s.message_size(8, Some(18), 5), 47);
     s.store(b"memory.a", None, b"hello", 1, None).unwrap();
     assert_eq!(s.state().bytes, 29);
     s.store(

@@ -8,7 +8,7 @@ use natrium_conf::{ConfError, Entry, Map, Value};
 
 use super::options::{
     AccountOptions, DEFAULT_RESPONSE_THRESHOLD, Export, ExportKind, Import, ImportKind,
-    ResponseType,
+    JetStreamLimits, ResponseType,
 };
 use crate::config::ConfigError;
 use crate::options::User;
@@ -96,7 +96,8 @@ fn parse_account(
                     account.imports.push(parse_import(x, at)?);
                 }
             }
-            k @ ("jetstream" | "mappings" | "limits" | "nkey" | "msg_trace") => {
+            "jetstream" => account.jetstream = parse_jetstream(v, at)?,
+            k @ ("mappings" | "limits" | "nkey" | "msg_trace") => {
                 return Err(at.at(
                     e.key_pos(),
                     format!("`accounts.{name}.{k}` is not supported yet by natrium-server"),
@@ -114,6 +115,71 @@ fn parse_account(
         users.push(user.in_account(name));
     }
     Ok(account)
+}
+
+/// An account's `jetstream`: `enabled`/`disabled` (or a boolean), or a map of limits, with
+/// nats-server's key aliases and error texts.
+fn parse_jetstream(v: &Value, at: At<'_>) -> Result<Option<JetStreamLimits>, ConfigError> {
+    if let Ok(on) = v.as_bool() {
+        return Ok(on.then(JetStreamLimits::default));
+    }
+    if let Ok(word) = v.as_str() {
+        return match word.to_ascii_lowercase().as_str() {
+            "enabled" | "enable" => Ok(Some(JetStreamLimits::default())),
+            "disabled" | "disable" => Ok(None),
+            _ => Err(at.at(
+                &v.pos,
+                format!("Expected 'enabled' or 'disabled' for string value, got '{word}'"),
+            )),
+        };
+    }
+    let Ok(map) = v.as_map() else {
+        return Err(at.at(&v.pos, "Expected map, bool or string to define JetStream"));
+    };
+    let mut limits = JetStreamLimits::default();
+    for e in map.iter() {
+        let key = e.key();
+        let v = e.value();
+        let size = || -> Result<i64, ConfigError> {
+            match v.as_i64() {
+                Ok(n) => Ok(n),
+                Err(_) => v
+                    .as_size()
+                    .map(|n| i64::try_from(n).unwrap_or(i64::MAX))
+                    .map_err(|_| at.at(&v.pos, format!("Expected a parseable size for {key:?}"))),
+            }
+        };
+        match key.to_ascii_lowercase().as_str() {
+            "max_memory" | "max_mem" | "mem" | "memory" => limits.max_memory = size()?,
+            "max_store" | "max_file" | "max_disk" | "store" | "disk" => limits.max_store = size()?,
+            "max_streams" | "streams" => limits.max_streams = size()?,
+            "max_consumers" | "consumers" => limits.max_consumers = size()?,
+            "max_ack_pending" => limits.max_ack_pending = size()?,
+            "mem_max_stream_bytes" | "memory_max_stream_bytes" => {
+                limits.memory_max_stream_bytes = size()?
+            }
+            "disk_max_stream_bytes" | "store_max_stream_bytes" => {
+                limits.store_max_stream_bytes = size()?
+            }
+            "max_bytes_required" | "max_stream_bytes" | "max_bytes" => {
+                limits.max_bytes_required = v
+                    .as_bool()
+                    .map_err(|_| at.at(&v.pos, format!("Expected a parseable bool for {key:?}")))?
+            }
+            "cluster_traffic" => match v.as_str() {
+                Ok("system" | "" | "owner") => {}
+                _ => {
+                    return Err(at.at(
+                        &v.pos,
+                        format!("Expected 'system' or 'owner' string value for {key:?}"),
+                    ));
+                }
+            },
+            _ if e.is_used_as_variable() => {}
+            _ => return Err(at.at(e.key_pos(), format!("unknown field {key:?}"))),
+        }
+    }
+    Ok(Some(limits))
 }
 
 /// A `users: [ {user, password, permissions} | {nkey, permissions} ]` list.

@@ -24,7 +24,7 @@ pub use build::AccountError;
 pub(crate) use build::validate;
 pub use options::{
     AccountOptions, DEFAULT_RESPONSE_THRESHOLD, Export, ExportKind, GLOBAL_ACCOUNT, Import,
-    ImportKind, ResponseType,
+    ImportKind, JetStreamLimits, ResponseType,
 };
 
 use crate::client::Client;

@@ -19,15 +19,62 @@ pub struct AccountOptions {
     pub exports: Vec<Export>,
     /// Subjects taken from other accounts.
     pub imports: Vec<Import>,
+    /// JetStream for this account (`jetstream: enabled` or limits); `None` = none. When
+    /// any account is configured, only accounts with this set have JetStream.
+    pub jetstream: Option<JetStreamLimits>,
 }
 
 impl AccountOptions {
-    /// An account without exports or imports.
+    /// An account without exports, imports or JetStream.
     pub fn new(name: impl Into<String>) -> Self {
         AccountOptions {
             name: name.into(),
             exports: Vec::new(),
             imports: Vec::new(),
+            jetstream: None,
+        }
+    }
+
+    /// The account with JetStream under `limits`.
+    pub fn with_jetstream(mut self, limits: JetStreamLimits) -> Self {
+        self.jetstream = Some(limits);
+        self
+    }
+}
+
+/// One account's JetStream limits (an account's `jetstream { ... }` block). Negative
+/// numbers mean no limit; the default is no limit at all (`jetstream: enabled`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct JetStreamLimits {
+    /// Bytes in memory streams (`max_memory`, `max_mem`, `mem`, `memory`).
+    pub max_memory: i64,
+    /// Bytes in file streams (`max_store`, `max_file`, `max_disk`, `store`, `disk`).
+    pub max_store: i64,
+    /// Streams (`max_streams`, `streams`).
+    pub max_streams: i64,
+    /// Consumers per stream (`max_consumers`, `consumers`).
+    pub max_consumers: i64,
+    /// Unacknowledged messages per consumer (`max_ack_pending`).
+    pub max_ack_pending: i64,
+    /// Largest `max_bytes` of a memory stream (`memory_max_stream_bytes`).
+    pub memory_max_stream_bytes: i64,
+    /// Largest `max_bytes` of a file stream (`store_max_stream_bytes`).
+    pub store_max_stream_bytes: i64,
+    /// Streams must set `max_bytes` (`max_bytes_required`).
+    pub max_bytes_required: bool,
+}
+
+impl Default for JetStreamLimits {
+    fn default() -> Self {
+        JetStreamLimits {
+            max_memory: -1,
+            max_store: -1,
+            max_streams: -1,
+            max_consumers: -1,
+            max_ack_pending: -1,
+            memory_max_stream_bytes: -1,
+            store_max_stream_bytes: -1,
+            max_bytes_required: false,
         }
     }
 }

@@ -10,20 +10,20 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::consumer_config::CreateSubject;
+use super::consumer_types::response_type as consumer_response;
 use super::errors::ApiError;
 use super::stream::Stream;
 use super::types::{
-    API_LEVEL, AccountInfo, AccountInfoResponse, AccountLimits, ApiPaged, ApiStats, ClusterInfo,
-    MsgDeleteRequest, MsgGetRequest, MsgGetResponse, StoredMsg, StreamConfigRequest,
-    StreamCreateResponse, StreamInfo, StreamInfoRequest, StreamInfoResponse, StreamListRequest,
-    StreamListResponse, StreamNamesResponse, StreamPurgeRequest, StreamPurgeResponse,
-    SuccessResponse, Timestamp, decode_request, page_limit, response_type,
+    API_LEVEL, AccountInfo, AccountInfoResponse, ApiPaged, ApiStats, ClusterInfo, MsgDeleteRequest,
+    MsgGetRequest, MsgGetResponse, StoredMsg, StreamConfigRequest, StreamCreateResponse,
+    StreamInfo, StreamInfoRequest, StreamInfoResponse, StreamListRequest, StreamListResponse,
+    StreamNamesResponse, StreamPurgeRequest, StreamPurgeResponse, SuccessResponse, Timestamp,
+    decode_request, page_limit, response_type,
 };
-use super::{ApiRequest, JetStream, StreamMeta, stream_config};
+use super::{ApiRequest, ApiTarget, JsAccount, StreamMeta, stream_config};
 
-/// Serves API requests until shutdown.
+/// Serves API requests of every account until shutdown.
 pub(super) async fn serve(
-    js: Arc<JetStream>,
     mut requests: mpsc::UnboundedReceiver<ApiRequest>,
     shutdown: CancellationToken,
 ) {
@@ -43,17 +43,68 @@ pub(super) async fn serve(
         let Some(api) = subject.strip_prefix("$JS.API.") else {
             continue;
         };
-        // nats-server does not answer (nor count) requests it does not know.
-        let Some(answer) = js.handle(api, &req.payload) else {
-            continue;
-        };
-        js.api_total.fetch_add(1, Ordering::Relaxed);
-        if answer.error {
-            js.api_errors.fetch_add(1, Ordering::Relaxed);
+        match &req.target {
+            ApiTarget::Enabled(account) => {
+                if let Some(account) = account.upgrade() {
+                    account.answer(api, reply, &req.payload);
+                }
+            }
+            ApiTarget::Disabled(port) => {
+                if let (Some(port), Some(body)) = (port.upgrade(), not_enabled(api)) {
+                    port.publish(reply, None, None, body.as_bytes());
+                }
+            }
         }
-        js.port
-            .publish(reply, None, answer.headers.as_deref(), &answer.payload);
     }
+}
+
+/// The answer to an API request from an account without JetStream: the endpoint's own
+/// response type with error 10039, in the shape nats-server gives each endpoint (the paged
+/// ones with their empty page); `None` for subjects nats-server leaves unanswered.
+fn not_enabled(api: &str) -> Option<String> {
+    let tokens: Vec<&str> = api.split('.').collect();
+    let (kind, rest) = match tokens.as_slice() {
+        ["INFO"] => (response_type::ACCOUNT_INFO, ""),
+        ["STREAM", "CREATE", _] => (response_type::STREAM_CREATE, ""),
+        ["STREAM", "UPDATE", _] => (response_type::STREAM_UPDATE, ""),
+        ["STREAM", "INFO", _] => (
+            response_type::STREAM_INFO,
+            r#","total":0,"offset":0,"limit":0"#,
+        ),
+        ["STREAM", "DELETE", _] => (response_type::STREAM_DELETE, ""),
+        ["STREAM", "NAMES"] => (
+            response_type::STREAM_NAMES,
+            r#","total":0,"offset":0,"limit":0,"streams":null"#,
+        ),
+        ["STREAM", "LIST"] => (
+            response_type::STREAM_LIST,
+            r#","total":0,"offset":0,"limit":0,"streams":[]"#,
+        ),
+        ["STREAM", "PURGE", _] => (response_type::STREAM_PURGE, r#","purged":0"#),
+        ["STREAM", "MSG", "GET", _] => (response_type::STREAM_MSG_GET, ""),
+        ["STREAM", "MSG", "DELETE", _] => (response_type::STREAM_MSG_DELETE, ""),
+        ["CONSUMER", "CREATE", ..] | ["CONSUMER", "DURABLE", "CREATE", ..] => {
+            (consumer_response::CONSUMER_CREATE, "")
+        }
+        ["CONSUMER", "INFO", _, _] => (consumer_response::CONSUMER_INFO, ""),
+        ["CONSUMER", "DELETE", _, _] => (consumer_response::CONSUMER_DELETE, ""),
+        ["CONSUMER", "PAUSE", _, _] => (
+            consumer_response::CONSUMER_PAUSE,
+            r#","paused":false,"pause_until":"0001-01-01T00:00:00Z""#,
+        ),
+        ["CONSUMER", "UNPIN", _, _] => (consumer_response::CONSUMER_UNPIN, ""),
+        ["CONSUMER", "NAMES", _] => (
+            consumer_response::CONSUMER_NAMES,
+            r#","total":0,"offset":0,"limit":0,"consumers":[]"#,
+        ),
+        ["CONSUMER", "LIST", _] => (
+            consumer_response::CONSUMER_LIST,
+            r#","total":0,"offset":0,"limit":0,"consumers":[]"#,
+        ),
+        _ => return None,
+    };
+    let error = super::types::to_go_json(&ApiError::jetstream_not_enabled_for_account());
+    Some(format!(r#"{{"type":"{kind}","error":{error}{rest}}}"#))
 }
 
 /// A reply to an API request.
@@ -74,7 +125,26 @@ impl Answer {
     }
 }
 
-impl JetStream {
+impl JsAccount {
+    /// Answers one request (nats-server neither answers nor counts requests it does not
+    /// know), counting it for the account and the server.
+    fn answer(&self, api: &str, reply: &[u8], payload: &[u8]) {
+        let Some(answer) = self.handle(api, payload) else {
+            return;
+        };
+        for (total, errors) in [
+            (&self.api_total, &self.api_errors),
+            (&self.common.api_total, &self.common.api_errors),
+        ] {
+            total.fetch_add(1, Ordering::Relaxed);
+            if answer.error {
+                errors.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        self.port
+            .publish(reply, None, answer.headers.as_deref(), &answer.payload);
+    }
+
     /// Routes one request by the part of its subject after `$JS.API.`.
     fn handle(&self, api: &str, payload: &[u8]) -> Option<Answer> {
         let tokens: Vec<&str> = api.split('.').collect();
@@ -110,6 +180,7 @@ impl JetStream {
 
     fn account_info(&self) -> Answer {
         let (memory, storage) = self.usage();
+        let (reserved_memory, reserved_storage) = self.reserved();
         let (streams, consumers) = {
             let streams = self.streams.read();
             let consumers = streams.values().map(|s| s.state().consumer_count).sum();
@@ -118,11 +189,11 @@ impl JetStream {
         let info = AccountInfo {
             memory,
             storage,
-            reserved_memory: 0,
-            reserved_storage: 0,
+            reserved_memory,
+            reserved_storage,
             streams,
             consumers,
-            limits: AccountLimits::default(),
+            limits: self.limits(),
             domain: self.domain().to_owned(),
             api: ApiStats {
                 level: API_LEVEL,
@@ -185,15 +256,15 @@ impl JetStream {
 
     /// Creates a stream (or finds the identical one that exists).
     fn create(&self, name: &str, payload: &[u8]) -> Result<Arc<Stream>, ApiError> {
-        let req: StreamConfigRequest = decode_request(payload, self.opts.strict)?;
+        let req: StreamConfigRequest = decode_request(payload, self.common.opts.strict)?;
         let config = req.config;
         let existing: Vec<_> = self.streams.read().values().map(|s| s.config()).collect();
         let refs: Vec<&super::types::StreamConfig> = existing.iter().collect();
-        let limits = AccountLimits::default();
+        let limits = self.limits();
         let ctx = stream_config::ConfigContext {
             limits: &limits,
-            server_max_memory: self.max_memory,
-            server_max_storage: self.max_store,
+            server_max_memory: self.common.max_memory,
+            server_max_storage: self.common.max_store,
             existing: &refs,
         };
         let config = match stream_config::check_create(name, config, req.pedantic, &ctx)? {
@@ -239,10 +310,7 @@ impl JetStream {
             store,
             self.port.as_ref(),
             &self.direct,
-            super::stream::Env {
-                usage: self.usage.clone(),
-                domain: self.domain.clone(),
-            },
+            self.stream_env(),
         )?;
         self.streams.write().insert(name.to_owned(), stream.clone());
         Ok(stream)
@@ -250,16 +318,16 @@ impl JetStream {
 
     fn stream_update(&self, name: &str, payload: &[u8]) -> Answer {
         let result = (|| {
-            let req: StreamConfigRequest = decode_request(payload, self.opts.strict)?;
+            let req: StreamConfigRequest = decode_request(payload, self.common.opts.strict)?;
             let config = req.config;
             let stream = self.stream(name).ok_or_else(ApiError::stream_not_found)?;
             let existing: Vec<_> = self.streams.read().values().map(|s| s.config()).collect();
             let refs: Vec<&super::types::StreamConfig> = existing.iter().collect();
-            let limits = AccountLimits::default();
+            let limits = self.limits();
             let ctx = stream_config::ConfigContext {
                 limits: &limits,
-                server_max_memory: self.max_memory,
-                server_max_storage: self.max_store,
+                server_max_memory: self.common.max_memory,
+                server_max_storage: self.common.max_store,
                 existing: &refs,
             };
             let old = stream.config();
@@ -295,11 +363,11 @@ impl JetStream {
 
     fn stream_info(&self, name: &str, payload: &[u8]) -> Answer {
         let result = (|| {
-            let req: StreamInfoRequest = decode_request(payload, self.opts.strict)?;
+            let req: StreamInfoRequest = decode_request(payload, self.common.opts.strict)?;
             let stream = self.stream(name).ok_or_else(ApiError::stream_not_found)?;
             let mut info = self.info_of(&stream);
             info.cluster = Some(ClusterInfo {
-                leader: self.server_name.clone(),
+                leader: self.common.server_name.clone(),
                 ..ClusterInfo::default()
             });
             let mut paged = ApiPaged::default();
@@ -376,7 +444,7 @@ impl JetStream {
     }
 
     fn stream_names(&self, payload: &[u8]) -> Answer {
-        match decode_request::<StreamListRequest>(payload, self.opts.strict) {
+        match decode_request::<StreamListRequest>(payload, self.common.opts.strict) {
             Ok(req) => {
                 let all = self.matching_streams(&req.subject);
                 let offset = req.offset.min(all.len());
@@ -414,7 +482,7 @@ impl JetStream {
     }
 
     fn stream_list(&self, payload: &[u8]) -> Answer {
-        match decode_request::<StreamListRequest>(payload, self.opts.strict) {
+        match decode_request::<StreamListRequest>(payload, self.common.opts.strict) {
             Ok(req) => {
                 let all = self.matching_streams(&req.subject);
                 let offset = req.offset.min(all.len());
@@ -458,7 +526,7 @@ impl JetStream {
 
     fn stream_purge(&self, name: &str, payload: &[u8]) -> Answer {
         let result = (|| {
-            let req: StreamPurgeRequest = decode_request(payload, self.opts.strict)?;
+            let req: StreamPurgeRequest = decode_request(payload, self.common.opts.strict)?;
             let stream = self.stream(name).ok_or_else(ApiError::stream_not_found)?;
             let config = stream.config();
             if config.sealed {
@@ -517,7 +585,7 @@ impl JetStream {
 
     fn msg_get(&self, name: &str, payload: &[u8]) -> Answer {
         let result = (|| {
-            let req: MsgGetRequest = decode_request(payload, self.opts.strict)?;
+            let req: MsgGetRequest = decode_request(payload, self.common.opts.strict)?;
             let stream = self.stream(name).ok_or_else(ApiError::stream_not_found)?;
             check_msg_get(&req)?;
             let m = self.find_message(&stream, &req)?;
@@ -546,7 +614,7 @@ impl JetStream {
 
     fn msg_delete(&self, name: &str, payload: &[u8]) -> Answer {
         let result = (|| {
-            let req: MsgDeleteRequest = decode_request(payload, self.opts.strict)?;
+            let req: MsgDeleteRequest = decode_request(payload, self.common.opts.strict)?;
             let stream = self.stream(name).ok_or_else(ApiError::stream_not_found)?;
             let config = stream.config();
             if config.sealed {

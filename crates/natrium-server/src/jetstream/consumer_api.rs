@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use super::JetStream;
+use super::JsAccount;
 use super::api::Answer;
 use super::consumer::{Consumer, Runtime};
 use super::consumer_config::{
@@ -20,7 +20,7 @@ use super::consumer_types::{
 };
 use super::errors::ApiError;
 use super::stream::Stream;
-use super::types::{AccountLimits, ApiPaged, Timestamp, decode_request, page_limit};
+use super::types::{ApiPaged, Timestamp, decode_request, page_limit};
 
 /// What `obs/<name>/meta.json` holds for a consumer kept on disk.
 #[derive(Serialize, Deserialize)]
@@ -29,7 +29,7 @@ pub(super) struct ConsumerMeta {
     pub(super) created: Timestamp,
 }
 
-impl JetStream {
+impl JsAccount {
     /// `CONSUMER.CREATE.<stream>[.<name>[.<filter>]]` and `CONSUMER.DURABLE.CREATE.<stream>.<durable>`.
     pub(super) fn consumer_create(&self, subject: CreateSubject<'_>, payload: &[u8]) -> Answer {
         let result = self.create_consumer(subject, payload);
@@ -49,7 +49,7 @@ impl JetStream {
         subject: CreateSubject<'_>,
         payload: &[u8],
     ) -> Result<ConsumerInfo, ApiError> {
-        let req = super::consumer_types::decode_create(payload, self.opts.strict)?;
+        let req = super::consumer_types::decode_create(payload, self.common.opts.strict)?;
         let stream = self.stream(subject.stream());
         let stream_config = stream.as_ref().map(|s| s.config());
         let consumers = stream.as_ref().map(|s| s.consumers()).unwrap_or_default();
@@ -66,7 +66,7 @@ impl JetStream {
                 push_bound: *push_bound,
             })
             .collect();
-        let account = AccountLimits::default();
+        let account = self.limits();
         let ctx = CreateContext {
             stream: stream_config.as_ref(),
             consumers: &existing,
@@ -130,10 +130,10 @@ impl JetStream {
             dir,
             &Runtime {
                 port: self.port.clone(),
-                tasks: self.tasks.clone(),
-                shutdown: self.shutdown.clone(),
-                sync_always: matches!(self.opts.sync, crate::options::SyncPolicy::Always),
-                domain: self.domain.clone(),
+                tasks: self.common.tasks.clone(),
+                shutdown: self.common.shutdown.clone(),
+                sync_always: matches!(self.common.opts.sync, crate::options::SyncPolicy::Always),
+                domain: self.common.domain.clone(),
             },
         );
         stream.add_consumer(consumer.clone());
@@ -216,7 +216,7 @@ impl JetStream {
     /// `CONSUMER.PAUSE.<stream>.<consumer>`: pauses until `pause_until`, or unpauses.
     pub(super) fn consumer_pause(&self, stream_name: &str, name: &str, payload: &[u8]) -> Answer {
         let result = (|| {
-            let req: ConsumerPauseRequest = decode_request(payload, self.opts.strict)?;
+            let req: ConsumerPauseRequest = decode_request(payload, self.common.opts.strict)?;
             let stream = self
                 .stream(stream_name)
                 .ok_or_else(ApiError::stream_not_found)?;
@@ -258,7 +258,7 @@ impl JetStream {
     pub(super) fn consumer_unpin(&self, stream_name: &str, name: &str, payload: &[u8]) -> Answer {
         use super::consumer_types::{ConsumerUnpinRequest, ConsumerUnpinResponse};
         let result = (|| {
-            let req: ConsumerUnpinRequest = decode_request(payload, self.opts.strict)?;
+            let req: ConsumerUnpinRequest = decode_request(payload, self.common.opts.strict)?;
             if req.group.is_empty() {
                 return Err(ApiError::invalid_json("consumer group not specified"));
             }
@@ -376,7 +376,7 @@ impl JetStream {
         } else {
             b""
         };
-        let req: ConsumerListRequest = decode_request(payload, self.opts.strict)?;
+        let req: ConsumerListRequest = decode_request(payload, self.common.opts.strict)?;
         let stream = self
             .stream(stream_name)
             .ok_or_else(ApiError::stream_not_found)?;

@@ -1,18 +1,21 @@
 //! JetStream: streams that keep messages and consumers that hand them out at least once,
-//! for one server and its global account.
+//! per account, as in nats-server: the global account alone when no accounts are
+//! configured, else each account configured with `jetstream`.
 //!
-//! Rooms: `api` routes `$JS.API.>` requests (streams there, consumers in `consumer_api`),
+//! Rooms: `account` is one account's JetStream (its streams, limits and API subscription),
+//! `api` routes `$JS.API.>` requests (streams there, consumers in `consumer_api`),
 //! `stream` is one stream and its publish path, `consumer` one consumer's delivery, acks and
 //! redelivery (`ack` reads the `$JS.ACK` protocol), `headers` the JetStream headers of a
 //! published message; `types`/`consumer_types`/`errors` are the API's JSON shapes and error
 //! catalogue, `stream_config`/`consumer_config` the rules configurations must follow,
 //! `go_time` Go's time text. The message store itself is the `natrium-store` crate.
 //!
-//! On disk, as nats-server: `<store_dir>/jetstream/$G/streams/<name>/` holds `meta.json`
+//! On disk, as nats-server: `<store_dir>/jetstream/<account>/streams/<name>/` holds `meta.json`
 //! (the configuration and creation time), `msgs/` (the file store) and `obs/<consumer>/`
 //! (each consumer's `meta.json` and `state.log`). Memory streams are not kept across
 //! restarts.
 
+mod account;
 mod ack;
 mod api;
 mod consumer;
@@ -35,6 +38,7 @@ use std::collections::BTreeMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::Weak;
 use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
@@ -46,15 +50,13 @@ use tokio_util::task::TaskTracker;
 
 use crate::internal::{AfterBatch, InMsg, InternalSub, Port, Sink};
 use crate::options::{JetStreamOptions, SyncPolicy};
+pub(crate) use account::JsAccount;
 pub use domain::DomainError;
 pub(crate) use domain::{
     api_prefix as domain_api_prefix, map_api as map_domain_api, validate as validate_domain,
 };
-use stream::Stream;
-use types::{StorageType, StreamConfig, Timestamp};
-
-/// The global account's name, whose directory holds its streams.
-const GLOBAL_ACCOUNT: &str = "$G";
+pub(crate) use types::AccountLimits;
+use types::{StreamConfig, Timestamp};
 /// How often streams expire old messages and prune their deduplication windows.
 const HOUSEKEEPING_INTERVAL: Duration = Duration::from_secs(1);
 
@@ -94,8 +96,18 @@ struct StreamMeta {
     created: Timestamp,
 }
 
+/// Whose API request it is.
+#[derive(Clone)]
+enum ApiTarget {
+    /// An account with JetStream.
+    Enabled(Weak<JsAccount>),
+    /// An account without: answered "not enabled for account" through its port.
+    Disabled(Weak<dyn Port>),
+}
+
 /// A JetStream API request waiting for the API task.
 struct ApiRequest {
+    target: ApiTarget,
     subject: Vec<u8>,
     reply: Option<Vec<u8>>,
     payload: Vec<u8>,
@@ -106,6 +118,7 @@ struct ApiRequest {
 /// responders, as from nats-server).
 struct ApiSink {
     requests: mpsc::UnboundedSender<ApiRequest>,
+    target: ApiTarget,
     direct: bool,
 }
 
@@ -123,6 +136,7 @@ impl Sink for ApiSink {
         }
         self.requests
             .send(ApiRequest {
+                target: self.target.clone(),
                 subject: msg.subject.to_vec(),
                 reply: msg.reply.map(<[u8]>::to_vec),
                 payload: msg.payload.to_vec(),
@@ -131,47 +145,60 @@ impl Sink for ApiSink {
     }
 }
 
-/// JetStream of one server.
-pub(crate) struct JetStream {
+/// What every account's JetStream shares: the server-wide settings, limits, counters and
+/// tasks.
+pub(crate) struct Common {
     opts: JetStreamOptions,
     /// `<store_dir>/jetstream`.
     root: PathBuf,
-    /// The temporary store directory, removed at shutdown.
-    temp: Mutex<Option<tempfile::TempDir>>,
-    /// Held (with an exclusive lock on it) until shutdown.
-    lock: Mutex<Option<File>>,
-    port: Arc<dyn Port>,
-    /// The subscriber a stream with `allow_direct` puts on its `DIRECT.GET` subjects.
-    direct: Arc<dyn Sink>,
     server_name: String,
     /// The JetStream domain, empty for none.
     domain: Arc<str>,
-    streams: RwLock<BTreeMap<String, Arc<Stream>>>,
-    api_sub: Mutex<Option<InternalSub>>,
-    api_total: AtomicU64,
-    api_errors: AtomicU64,
     max_memory: i64,
     max_store: i64,
-    /// Bytes stored over every stream, checked on every publish against the limits above.
+    /// Bytes stored over every account, checked on every publish against the limits above.
     usage: Arc<usage::Usage>,
+    /// API requests over every account.
+    api_total: AtomicU64,
+    api_errors: AtomicU64,
+    /// Where API subscribers hand their requests (to the one API task).
+    requests: mpsc::UnboundedSender<ApiRequest>,
     /// Consumers' delivery tasks run here, and stop with it.
     tasks: TaskTracker,
     shutdown: CancellationToken,
 }
 
+/// An account without JetStream, on a server with it: its API requests are answered "not
+/// enabled for account", as nats-server answers them.
+struct Disabled {
+    port: Arc<dyn Port>,
+    api_sub: Option<InternalSub>,
+}
+
+/// JetStream of one server: one [`JsAccount`] per account that has it.
+pub(crate) struct JetStream {
+    common: Arc<Common>,
+    /// The temporary store directory, removed at shutdown.
+    temp: Mutex<Option<tempfile::TempDir>>,
+    /// Held (with an exclusive lock on it) until shutdown.
+    lock: Mutex<Option<File>>,
+    accounts: RwLock<BTreeMap<String, Arc<JsAccount>>>,
+    disabled: Mutex<BTreeMap<String, Disabled>>,
+}
+
 impl std::fmt::Debug for JetStream {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("JetStream")
-            .field("root", &self.root)
+            .field("root", &self.common.root)
             .finish_non_exhaustive()
     }
 }
 
 impl JetStream {
-    /// Opens the store directory, recovers the streams in it and starts answering the API.
+    /// Opens the store directory and starts the API task; accounts join with
+    /// [`JetStream::configure_account`].
     pub(crate) fn start(
         opts: &JetStreamOptions,
-        port: Arc<dyn Port>,
         server_name: &str,
         tasks: &TaskTracker,
         shutdown: CancellationToken,
@@ -191,17 +218,11 @@ impl JetStream {
             }
         };
         let root = base.join("jetstream");
-        let create = |path: &Path| {
-            std::fs::create_dir_all(path).map_err(|source| StartError::CreateDir {
-                path: path.to_owned(),
-                source,
-            })
-        };
-        create(&root)?;
+        std::fs::create_dir_all(&root).map_err(|source| StartError::CreateDir {
+            path: root.clone(),
+            source,
+        })?;
         let lock = lock_dir(&root)?;
-        // The account's directory appears with its first file stream, as in nats-server
-        // (`/healthz?account=` tells whether it is there).
-        let streams_dir = root.join(GLOBAL_ACCOUNT).join("streams");
         let (max_memory, max_store) = default_limits(opts, &root);
         tracing::info!("Starting JetStream");
         tracing::info!("  Strict:          {}", opts.strict);
@@ -212,181 +233,111 @@ impl JetStream {
             tracing::warn!("Temporary storage directory used, data could be lost on system reboot");
         }
         let (tx, rx) = mpsc::unbounded_channel();
-        let js = Arc::new(JetStream {
+        let common = Arc::new(Common {
             opts: opts.clone(),
             root,
-            temp: Mutex::new(temp),
-            lock: Mutex::new(Some(lock)),
-            port: port.clone(),
-            direct: Arc::new(ApiSink {
-                requests: tx.clone(),
-                direct: true,
-            }),
             server_name: server_name.to_owned(),
             domain: Arc::from(opts.domain.as_deref().unwrap_or_default()),
-            streams: RwLock::new(BTreeMap::new()),
-            api_sub: Mutex::new(None),
-            api_total: AtomicU64::new(0),
-            api_errors: AtomicU64::new(0),
             max_memory,
             max_store,
             usage: Arc::new(usage::Usage::new(max_memory, max_store)),
+            api_total: AtomicU64::new(0),
+            api_errors: AtomicU64::new(0),
+            requests: tx,
             tasks: tasks.clone(),
             shutdown: shutdown.clone(),
         });
-        js.recover(&streams_dir)?;
-        let api = port.subscribe(
-            b"$JS.API.>",
-            None,
-            Arc::new(ApiSink {
-                requests: tx,
-                direct: false,
-            }),
-        );
-        *js.api_sub.lock() = api;
-        tasks.spawn(api::serve(js.clone(), rx, shutdown.clone()));
+        let js = Arc::new(JetStream {
+            common,
+            temp: Mutex::new(temp),
+            lock: Mutex::new(Some(lock)),
+            accounts: RwLock::new(BTreeMap::new()),
+            disabled: Mutex::new(BTreeMap::new()),
+        });
+        tasks.spawn(api::serve(rx, shutdown.clone()));
         tasks.spawn(housekeeping(js.clone(), shutdown));
         Ok(js)
     }
 
-    /// Re-opens every file-backed stream found on disk.
-    fn recover(&self, streams_dir: &Path) -> Result<(), StartError> {
-        let entries = match std::fs::read_dir(streams_dir) {
-            Ok(entries) => entries,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-            Err(source) => {
-                return Err(StartError::CreateDir {
-                    path: streams_dir.to_owned(),
-                    source,
-                });
-            }
-        };
-        for entry in entries.flatten() {
-            let dir = entry.path();
-            let name = entry.file_name().to_string_lossy().into_owned();
-            let recover_err = |reason: String| StartError::Recover {
-                name: name.clone(),
-                path: dir.clone(),
-                reason,
-            };
-            let started = std::time::Instant::now();
-            let meta_path = dir.join("meta.json");
-            let meta: StreamMeta = match std::fs::read(&meta_path) {
-                Ok(bytes) => serde_json::from_slice(&bytes)
-                    .map_err(|e| recover_err(format!("{}: {e}", meta_path.display())))?,
-                // A directory without metadata is a stream whose creation did not finish.
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                    tracing::warn!(
-                        "Skipping stream directory without metadata: {}",
-                        dir.display()
-                    );
-                    continue;
+    /// Gives the account `name` (reached through `port`) JetStream under `limits`, or, with
+    /// `None`, the "not enabled" answers. At start and on every reload: an account that
+    /// keeps JetStream keeps its streams and takes the new limits; one that loses it stops
+    /// its streams (their files stay).
+    pub(crate) fn configure_account(
+        &self,
+        name: &str,
+        port: Arc<dyn Port>,
+        limits: Option<AccountLimits>,
+    ) -> Result<(), StartError> {
+        match limits {
+            Some(limits) => {
+                if let Some(off) = self.disabled.lock().remove(name) {
+                    off.unsubscribe();
                 }
-                Err(e) => return Err(recover_err(format!("{}: {e}", meta_path.display()))),
-            };
-            let store = self
-                .open_store(&meta.config, Some(&dir))
-                .map_err(|e| recover_err(e.to_string()))?;
-            let stream = Stream::new(
-                meta.config,
-                meta.created,
-                Some(dir.clone()),
-                store,
-                self.port.as_ref(),
-                &self.direct,
-                stream::Env {
-                    usage: self.usage.clone(),
-                    domain: self.domain.clone(),
-                },
-            )
-            .map_err(|e| recover_err(e.description.clone()))?;
-            let consumers = self.recover_consumers(&stream).map_err(recover_err)?;
-            let state = stream.state();
-            tracing::info!(
-                "  Restored {} messages for stream '{GLOBAL_ACCOUNT} > {}' in {:?}",
-                state.messages,
-                stream.name(),
-                started.elapsed()
-            );
-            if consumers > 0 {
-                tracing::info!(
-                    "  Restored {consumers} consumers for stream '{GLOBAL_ACCOUNT} > {}'",
-                    stream.name()
-                );
+                if let Some(account) = self.account(name) {
+                    account.set_limits(limits);
+                    return Ok(());
+                }
+                let account = JsAccount::start(&self.common, name, port, limits)?;
+                self.accounts.write().insert(name.to_owned(), account);
             }
-            self.streams
-                .write()
-                .insert(stream.name().to_owned(), stream);
+            None => {
+                if let Some(account) = self.accounts.write().remove(name) {
+                    account.shutdown();
+                }
+                let mut disabled = self.disabled.lock();
+                if !disabled.contains_key(name) {
+                    let sink = Arc::new(ApiSink {
+                        requests: self.common.requests.clone(),
+                        target: ApiTarget::Disabled(Arc::downgrade(&port)),
+                        direct: false,
+                    });
+                    let api_sub = port.subscribe(b"$JS.API.>", None, sink);
+                    disabled.insert(name.to_owned(), Disabled { port, api_sub });
+                }
+            }
         }
         Ok(())
     }
 
-    /// Opens (or creates) the store a stream configuration asks for.
-    fn open_store(
-        &self,
-        config: &StreamConfig,
-        dir: Option<&Path>,
-    ) -> Result<Box<dyn natrium_store::MessageStore>, natrium_store::StoreError> {
-        let limits = stream::store_limits(config);
-        match (config.storage, dir) {
-            (StorageType::File, Some(dir)) => {
-                let sync = match self.opts.sync {
-                    SyncPolicy::Always => natrium_store::SyncPolicy::Always,
-                    SyncPolicy::Interval(d) => natrium_store::SyncPolicy::Interval(d),
-                };
-                let cfg = natrium_store::FileStoreConfig {
-                    sync,
-                    ..natrium_store::FileStoreConfig::default()
-                };
-                Ok(Box::new(natrium_store::FileStore::open(
-                    &dir.join("msgs"),
-                    cfg,
-                    limits,
-                )?))
-            }
-            _ => Ok(Box::new(natrium_store::MemoryStore::new(limits))),
+    /// Forgets an account a reload removed.
+    pub(crate) fn remove_account(&self, name: &str) {
+        if let Some(account) = self.accounts.write().remove(name) {
+            account.shutdown();
+        }
+        if let Some(off) = self.disabled.lock().remove(name) {
+            off.unsubscribe();
         }
     }
 
-    /// The directory a stream's files go in.
-    fn stream_dir(&self, name: &str) -> PathBuf {
-        self.root.join(GLOBAL_ACCOUNT).join("streams").join(name)
+    /// The JetStream of account `name`, when it has it.
+    pub(crate) fn account(&self, name: &str) -> Option<Arc<JsAccount>> {
+        self.accounts.read().get(name).cloned()
     }
 
-    /// The account whose streams this JetStream keeps.
-    pub(crate) fn account_name(&self) -> &'static str {
-        GLOBAL_ACCOUNT
+    /// Every account with JetStream, by name.
+    pub(crate) fn accounts(&self) -> Vec<Arc<JsAccount>> {
+        self.accounts.read().values().cloned().collect()
     }
 
     /// The account directories in the store directory (`/healthz` walks them as nats-server
     /// does; the lock file is not an account).
     pub(crate) fn account_dirs(&self) -> Vec<String> {
-        dir_names(&self.root)
+        dir_names(&self.common.root)
     }
 
-    /// The stream directories of the account (file streams, recovered or not).
-    pub(crate) fn stream_dirs(&self) -> Vec<String> {
-        dir_names(&self.root.join(GLOBAL_ACCOUNT).join("streams"))
-    }
-
-    pub(crate) fn stream(&self, name: &str) -> Option<Arc<Stream>> {
-        self.streams.read().get(name).cloned()
-    }
-
-    /// Bytes stored in memory and in files, over every stream.
+    /// Bytes stored in memory and in files, over every account.
     pub(crate) fn usage(&self) -> (u64, u64) {
-        self.usage.totals()
+        self.common.usage.totals()
     }
 
     /// Stops taking messages and syncs every stream (at server shutdown).
     pub(crate) fn shutdown(&self) {
-        if let Some(sub) = self.api_sub.lock().take() {
-            self.port.unsubscribe(&sub);
+        for account in self.accounts() {
+            account.shutdown();
         }
-        for s in self.streams.read().values() {
-            s.unsubscribe(self.port.as_ref());
-            s.stop_consumers();
-            s.close();
+        for (_, off) in std::mem::take(&mut *self.disabled.lock()) {
+            off.unsubscribe();
         }
         // Another server may use the directory from now on.
         self.lock.lock().take();
@@ -399,11 +350,19 @@ impl JetStream {
     }
 }
 
+impl Disabled {
+    fn unsubscribe(self) {
+        if let Some(sub) = &self.api_sub {
+            self.port.unsubscribe(sub);
+        }
+    }
+}
+
 /// Expires messages on every stream each second, and syncs file stores on the interval.
 async fn housekeeping(js: Arc<JetStream>, shutdown: CancellationToken) {
     let mut tick = tokio::time::interval(HOUSEKEEPING_INTERVAL);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let sync_every = match js.opts.sync {
+    let sync_every = match js.common.opts.sync {
         SyncPolicy::Interval(d) => Some(d.max(HOUSEKEEPING_INTERVAL)),
         SyncPolicy::Always => None,
     };
@@ -417,9 +376,8 @@ async fn housekeeping(js: Arc<JetStream>, shutdown: CancellationToken) {
         if sync {
             last_sync = tokio::time::Instant::now();
         }
-        let streams: Vec<Arc<Stream>> = js.streams.read().values().cloned().collect();
-        for s in streams {
-            s.housekeeping(sync);
+        for account in js.accounts() {
+            account.housekeeping(sync);
         }
     }
     js.shutdown();
@@ -498,6 +456,8 @@ fn human_bytes(n: i64) -> String {
 pub(crate) struct Snapshot {
     pub memory: u64,
     pub storage: u64,
+    pub reserved_memory: u64,
+    pub reserved_storage: u64,
     pub api_total: u64,
     pub api_errors: u64,
     pub max_memory: i64,
@@ -507,6 +467,17 @@ pub(crate) struct Snapshot {
     pub strict: bool,
     /// The JetStream domain, empty for none.
     pub domain: String,
+    /// The accounts with JetStream, by name.
+    pub accounts: Vec<AccountSnapshot>,
+}
+
+/// One account's JetStream, for monitoring.
+pub(crate) struct AccountSnapshot {
+    pub name: String,
+    pub memory: u64,
+    pub storage: u64,
+    pub api_total: u64,
+    pub api_errors: u64,
     pub streams: Vec<StreamSnapshot>,
 }
 
@@ -517,42 +488,57 @@ pub(crate) struct StreamSnapshot {
     pub state: types::StreamState,
 }
 
+impl Snapshot {
+    /// Every stream of every account.
+    pub(crate) fn streams(&self) -> impl Iterator<Item = &StreamSnapshot> {
+        self.accounts.iter().flat_map(|a| a.streams.iter())
+    }
+}
+
 impl JetStream {
     /// A consistent-enough picture for monitoring: each stream's state is read once.
     pub(crate) fn snapshot(&self) -> Snapshot {
-        let streams: Vec<StreamSnapshot> = self
-            .streams
-            .read()
-            .values()
-            .map(|s| StreamSnapshot {
-                name: s.name().to_owned(),
-                created: s.created(),
-                state: s.state(),
+        use std::sync::atomic::Ordering::Relaxed;
+        let mut reserved = (0u64, 0u64);
+        let accounts = self
+            .accounts()
+            .iter()
+            .map(|a| {
+                let (memory, storage) = a.usage();
+                let (memory_reserved, storage_reserved) = a.reserved();
+                reserved.0 = reserved.0.saturating_add(memory_reserved);
+                reserved.1 = reserved.1.saturating_add(storage_reserved);
+                AccountSnapshot {
+                    name: a.name().to_owned(),
+                    memory,
+                    storage,
+                    api_total: a.api_total.load(Relaxed),
+                    api_errors: a.api_errors.load(Relaxed),
+                    streams: a.stream_snapshots(),
+                }
             })
             .collect();
         let (memory, storage) = self.usage();
+        let c = &self.common;
         Snapshot {
             memory,
             storage,
-            api_total: self.api_total.load(std::sync::atomic::Ordering::Relaxed),
-            api_errors: self.api_errors.load(std::sync::atomic::Ordering::Relaxed),
-            max_memory: self.max_memory,
-            max_store: self.max_store,
-            store_dir: self.root.clone(),
-            sync: self.opts.sync,
-            strict: self.opts.strict,
-            domain: self.domain.to_string(),
-            streams,
+            reserved_memory: reserved.0,
+            reserved_storage: reserved.1,
+            api_total: c.api_total.load(Relaxed),
+            api_errors: c.api_errors.load(Relaxed),
+            max_memory: c.max_memory,
+            max_store: c.max_store,
+            store_dir: c.root.clone(),
+            sync: c.opts.sync,
+            strict: c.opts.strict,
+            domain: c.domain.to_string(),
+            accounts,
         }
-    }
-
-    /// The JetStream domain, empty for none.
-    pub(crate) fn domain(&self) -> &str {
-        &self.domain
     }
 
     /// The server name streams report as their leader.
     pub(crate) fn server_name(&self) -> &str {
-        &self.server_name
+        &self.common.server_name
     }
 }

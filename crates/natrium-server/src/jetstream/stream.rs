@@ -27,10 +27,10 @@ use super::usage::Usage;
 use crate::internal::{AfterBatch, Durable, InMsg, InternalSub, Port, Reply, Sink};
 use crate::monitor::format::go_duration;
 
-/// What every stream of one JetStream shares.
+/// What every stream of one account's JetStream shares.
 #[derive(Clone)]
 pub(crate) struct Env {
-    /// The server's stored bytes.
+    /// The account's stored bytes (which add to the server's).
     pub usage: Arc<Usage>,
     /// The JetStream domain, empty for none.
     pub domain: Arc<str>,
@@ -43,7 +43,7 @@ pub(crate) struct Stream {
     created: Timestamp,
     /// The stream's directory, for file-backed streams.
     dir: Option<PathBuf>,
-    /// The server's stored bytes, which this stream's changes are added to.
+    /// The account's stored bytes, which this stream's changes are added to.
     usage: Arc<Usage>,
     /// The JetStream domain its acknowledgements name, empty for none.
     domain: Arc<str>,
@@ -452,7 +452,12 @@ impl Stream {
         if config.sealed {
             return Err(ApiError::stream_sealed());
         }
-        if let Some(refused) = self.usage.refuse(config.storage) {
+        let stored = inner.store.message_size(
+            msg.subject.len(),
+            msg.headers.map(<[u8]>::len),
+            msg.payload.len(),
+        );
+        if let Some(refused) = self.usage.refuse(config.storage, stored) {
             return Err(refused);
         }
         let size = msg.headers.map_or(0, <[u8]>::len) + msg.payload.len();

@@ -123,6 +123,8 @@ pub fn check_create(
     if ctx.limits.max_streams > 0 && others().count() as i64 >= ctx.limits.max_streams {
         return Err(ApiError::maximum_streams_limit());
     }
+    // nats-server tells a stream too big for the account before one that does not fit.
+    check_max_bytes(&cfg, ctx.limits)?;
     check_resources(&cfg, cfg.max_bytes, ctx)?;
 
     let cfg = normalize_and_check(cfg, pedantic, ctx.limits)?;
@@ -397,16 +399,7 @@ pub fn normalize_and_check(
         check_subjects(&cfg)?;
     }
 
-    let (required, max_stream_bytes) = match cfg.storage {
-        StorageType::Memory => (limits.max_bytes_required, limits.memory_max_stream_bytes),
-        StorageType::File => (limits.max_bytes_required, limits.storage_max_stream_bytes),
-    };
-    if required && cfg.max_bytes <= 0 {
-        return Err(ApiError::stream_max_bytes_required());
-    }
-    if max_stream_bytes > 0 && cfg.max_bytes > max_stream_bytes {
-        return Err(ApiError::stream_max_stream_bytes_exceeded());
-    }
+    check_max_bytes(&cfg, limits)?;
 
     if cfg.subject_transform.is_some() {
         return Err(unsupported("stream subject transforms are"));
@@ -494,6 +487,22 @@ fn overlaps_other_streams(cfg: &StreamConfig, others: &[&StreamConfig]) -> bool 
                 .any(|ours| subjects_overlap(ours.as_bytes(), theirs.as_bytes()))
         })
     })
+}
+
+/// The account's rules for a stream's `max_bytes`: required, and at most the account's
+/// largest stream of its storage type.
+fn check_max_bytes(cfg: &StreamConfig, limits: &AccountLimits) -> Result<(), ApiError> {
+    let max_stream_bytes = match cfg.storage {
+        StorageType::Memory => limits.memory_max_stream_bytes,
+        StorageType::File => limits.storage_max_stream_bytes,
+    };
+    if limits.max_bytes_required && cfg.max_bytes <= 0 {
+        return Err(ApiError::stream_max_bytes_required());
+    }
+    if max_stream_bytes > 0 && cfg.max_bytes > max_stream_bytes {
+        return Err(ApiError::stream_max_stream_bytes_exceeded());
+    }
+    Ok(())
 }
 
 /// Room for a stream's `max_bytes` in the account and on the server (`checkBytesLimits`):

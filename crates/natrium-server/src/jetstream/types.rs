@@ -654,6 +654,21 @@ pub struct AccountLimits {
     pub max_bytes_required: bool,
 }
 
+impl From<&crate::accounts::JetStreamLimits> for AccountLimits {
+    fn from(l: &crate::accounts::JetStreamLimits) -> Self {
+        Self {
+            max_memory: l.max_memory,
+            max_storage: l.max_store,
+            max_streams: l.max_streams,
+            max_consumers: l.max_consumers,
+            max_ack_pending: l.max_ack_pending,
+            memory_max_stream_bytes: l.memory_max_stream_bytes,
+            storage_max_stream_bytes: l.store_max_stream_bytes,
+            max_bytes_required: l.max_bytes_required,
+        }
+    }
+}
+
 impl Default for AccountLimits {
     /// Unlimited, as for the global account of a server started with `-js`.
     fn default() -> Self {

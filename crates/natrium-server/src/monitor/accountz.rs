@@ -120,8 +120,10 @@ pub(crate) fn detail(shared: &Shared, name: &str) -> Result<AccountDoc, String> 
             update_time: shared.started,
             expired: false,
             complete: true,
-            // JetStream runs in the global account only, for now.
-            jetstream_enabled: name == GLOBAL_ACCOUNT && shared.jetstream.get().is_some(),
+            jetstream_enabled: shared
+                .jetstream
+                .get()
+                .is_some_and(|js| js.account(name).is_some()),
             leafnode_connections: 0,
             client_connections,
             subscriptions: account.sublist.count(),

@@ -168,7 +168,7 @@ pub(crate) fn healthz(js: Option<&JetStream>, q: &HealthQuery) -> (StatusCode, H
             }
             account_found = true;
         }
-        if account != js.account_name() {
+        let Some(jsa) = js.account(&account) else {
             let error = format!("JetStream account '{account}' could not be resolved");
             if !answer.details {
                 answer.problem(UNAVAILABLE, "ACCOUNT", names, error);
@@ -176,15 +176,15 @@ pub(crate) fn healthz(js: Option<&JetStream>, q: &HealthQuery) -> (StatusCode, H
             }
             answer.problem(UNAVAILABLE, "ACCOUNT", [&account, "", ""], error);
             continue;
-        }
-        for name in js.stream_dirs() {
+        };
+        for name in jsa.stream_dirs() {
             if !q.stream.is_empty() {
                 if name != q.stream {
                     continue;
                 }
                 stream_found = true;
             }
-            let failure = match js.stream(&name) {
+            let failure = match jsa.stream(&name) {
                 None => Some(format!(
                     "JetStream stream '{account} > {name}' could not be recovered"
                 )),
@@ -202,7 +202,7 @@ pub(crate) fn healthz(js: Option<&JetStream>, q: &HealthQuery) -> (StatusCode, H
             }
             if stream_found {
                 if !q.consumer.is_empty() {
-                    consumer_found = js
+                    consumer_found = jsa
                         .stream(&name)
                         .is_some_and(|s| s.has_consumer(&q.consumer));
                 }

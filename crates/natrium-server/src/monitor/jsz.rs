@@ -81,8 +81,8 @@ struct Leader {
 
 #[derive(Serialize)]
 struct AccountDetail {
-    name: &'static str,
-    id: &'static str,
+    name: String,
+    id: String,
     memory: u64,
     storage: u64,
     reserved_memory: u64,
@@ -157,9 +157,9 @@ pub(crate) fn varz_section(js: Option<&JetStream>) -> VarzJetStream {
         stats: Some(JsStats {
             memory: s.memory,
             storage: s.storage,
-            reserved_memory: 0,
-            reserved_storage: 0,
-            accounts: 1,
+            reserved_memory: s.reserved_memory,
+            reserved_storage: s.reserved_storage,
+            accounts: s.accounts.len() as u64,
             ha_assets: 0,
             api: api(&s, crate::jetstream::types::API_LEVEL),
         }),
@@ -216,46 +216,53 @@ pub(crate) fn jsz(
         };
     };
     let s = js.snapshot();
-    let messages = s.streams.iter().map(|st| st.state.messages).sum();
-    let bytes = s.streams.iter().map(|st| st.state.bytes).sum();
+    let messages = s.streams().map(|st| st.state.messages).sum();
+    let bytes = s.streams().map(|st| st.state.bytes).sum();
     let with_streams = flag("streams");
     let account_details = if flag("accounts") || with_streams {
-        vec![AccountDetail {
-            name: "$G",
-            id: "$G",
-            memory: s.memory,
-            storage: s.storage,
-            // nats-server shows the unset reservation as the largest unsigned number.
-            reserved_memory: u64::MAX,
-            reserved_storage: u64::MAX,
-            accounts: 0,
-            ha_assets: 0,
-            api: api(&s, 0),
-            stream_detail: if with_streams {
-                s.streams
-                    .iter()
-                    .map(|st| StreamDetail {
-                        name: st.name.clone(),
-                        created: st.created,
-                        cluster: Leader {
-                            leader: js.server_name().to_owned(),
-                        },
-                        state: st.state.clone(),
-                    })
-                    .collect()
-            } else {
-                Vec::new()
-            },
-        }]
+        s.accounts
+            .iter()
+            .map(|a| AccountDetail {
+                name: a.name.clone(),
+                id: a.name.clone(),
+                memory: a.memory,
+                storage: a.storage,
+                // nats-server shows the unset reservation as the largest unsigned number.
+                reserved_memory: u64::MAX,
+                reserved_storage: u64::MAX,
+                accounts: 0,
+                ha_assets: 0,
+                api: JsApi {
+                    level: 0,
+                    total: a.api_total,
+                    errors: a.api_errors,
+                },
+                stream_detail: if with_streams {
+                    a.streams
+                        .iter()
+                        .map(|st| StreamDetail {
+                            name: st.name.clone(),
+                            created: st.created,
+                            cluster: Leader {
+                                leader: js.server_name().to_owned(),
+                            },
+                            state: st.state.clone(),
+                        })
+                        .collect()
+                } else {
+                    Vec::new()
+                },
+            })
+            .collect()
     } else {
         Vec::new()
     };
     Jsz {
         memory: s.memory,
         storage: s.storage,
-        reserved_memory: 0,
-        reserved_storage: 0,
-        accounts: 1,
+        reserved_memory: s.reserved_memory,
+        reserved_storage: s.reserved_storage,
+        accounts: s.accounts.len() as u64,
         ha_assets: 0,
         api: api(&s, crate::jetstream::types::API_LEVEL),
         server_id: server_id.to_owned(),
@@ -265,11 +272,11 @@ pub(crate) fn jsz(
         limits: Some(JsLimits {
             default_max_consumers: DEFAULT_MAX_CONSUMERS,
         }),
-        streams: s.streams.len() as u64,
-        consumers: s.streams.iter().map(|st| st.state.consumer_count).sum(),
+        streams: s.streams().count() as u64,
+        consumers: s.streams().map(|st| st.state.consumer_count).sum(),
         messages,
         bytes,
         account_details,
-        total: 1,
+        total: s.accounts.len() as u64,
     }
 }

@@ -257,7 +257,11 @@ fn register_jetstream(r: &mut Registry, s: &crate::jetstream::Snapshot) {
         "Most bytes file-backed streams may hold",
         int(s.max_store),
     );
-    r.register("natrium_jetstream_streams", "Streams", int(s.streams.len()));
+    r.register(
+        "natrium_jetstream_streams",
+        "Streams",
+        int(s.streams().count()),
+    );
     r.register(
         "natrium_jetstream_api_requests",
         "JetStream API requests served",
@@ -270,23 +274,28 @@ fn register_jetstream(r: &mut Registry, s: &crate::jetstream::Snapshot) {
     );
     let messages = Family::<Vec<(String, String)>, Gauge>::default();
     let bytes = Family::<Vec<(String, String)>, Gauge>::default();
-    for st in &s.streams {
-        let labels = vec![("stream".to_owned(), st.name.clone())];
-        messages
-            .get_or_create(&labels)
-            .set(i64::try_from(st.state.messages).unwrap_or(i64::MAX));
-        bytes
-            .get_or_create(&labels)
-            .set(i64::try_from(st.state.bytes).unwrap_or(i64::MAX));
+    for account in &s.accounts {
+        for st in &account.streams {
+            let labels = vec![
+                ("account".to_owned(), account.name.clone()),
+                ("stream".to_owned(), st.name.clone()),
+            ];
+            messages
+                .get_or_create(&labels)
+                .set(i64::try_from(st.state.messages).unwrap_or(i64::MAX));
+            bytes
+                .get_or_create(&labels)
+                .set(i64::try_from(st.state.bytes).unwrap_or(i64::MAX));
+        }
     }
     r.register(
         "natrium_jetstream_stream_messages",
-        "Messages stored, by stream",
+        "Messages stored, by account and stream",
         messages,
     );
     r.register(
         "natrium_jetstream_stream_bytes",
-        "Bytes stored, by stream",
+        "Bytes stored, by account and stream",
         bytes,
     );
 }

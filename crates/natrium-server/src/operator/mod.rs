@@ -15,7 +15,7 @@ use serde::Deserialize;
 
 use crate::accounts::{
     AccountOptions, DEFAULT_RESPONSE_THRESHOLD, Export, ExportKind, Import, ImportKind,
-    ResponseType,
+    JetStreamLimits, ResponseType,
 };
 use crate::permissions::{Permissions, ResponsePermission, SubjectPermission};
 pub use jwt::JwtError;
@@ -99,6 +99,53 @@ struct Limits {
     conn: i64,
     #[serde(default = "unlimited")]
     payload: i64,
+    #[serde(flatten)]
+    jetstream: JwtJetStreamLimits,
+}
+
+/// An account JWT's JetStream limits: JetStream is on when either storage limit is not 0
+/// (as nats-server reads them; a missing limit is 0).
+#[derive(Debug, Clone, Copy, Default, Deserialize)]
+struct JwtJetStreamLimits {
+    #[serde(default)]
+    mem_storage: i64,
+    #[serde(default)]
+    disk_storage: i64,
+    #[serde(default)]
+    streams: i64,
+    #[serde(default)]
+    consumer: i64,
+    #[serde(default)]
+    max_ack_pending: i64,
+    #[serde(default)]
+    mem_max_stream_bytes: i64,
+    #[serde(default)]
+    disk_max_stream_bytes: i64,
+    #[serde(default)]
+    max_bytes_required: bool,
+}
+
+impl JwtJetStreamLimits {
+    fn limits(&self) -> Option<JetStreamLimits> {
+        if self.mem_storage == 0 && self.disk_storage == 0 {
+            return None;
+        }
+        Some(JetStreamLimits {
+            max_memory: self.mem_storage,
+            max_store: self.disk_storage,
+            max_streams: self.streams,
+            max_consumers: self.consumer,
+            // nats-server reads 0 as no limit here.
+            max_ack_pending: if self.max_ack_pending == 0 {
+                -1
+            } else {
+                self.max_ack_pending
+            },
+            memory_max_stream_bytes: self.mem_max_stream_bytes,
+            store_max_stream_bytes: self.disk_max_stream_bytes,
+            max_bytes_required: self.max_bytes_required,
+        })
+    }
 }
 
 fn unlimited() -> i64 {
@@ -319,6 +366,7 @@ impl Trust {
                 name: key.clone(),
                 exports: nats.exports.iter().filter_map(export).collect(),
                 imports: nats.imports.iter().filter_map(import).collect(),
+                jetstream: nats.limits.as_ref().and_then(|l| l.jetstream.limits()),
             };
             accounts.insert(
                 key.clone(),
@@ -333,6 +381,7 @@ impl Trust {
                         subs: -1,
                         conn: -1,
                         payload: -1,
+                        jetstream: JwtJetStreamLimits::default(),
                     }),
                     default_permissions: nats.default_permissions.and_then(permissions),
                     expires: claims.exp,

@@ -7,6 +7,8 @@
 pub mod js_target;
 /// Running the nats.py scripts of `tests/py/`.
 pub mod py;
+/// One script against natrium-server and the newest nats-server, transcripts compared.
+pub mod transcript;
 
 use std::time::Duration;
 

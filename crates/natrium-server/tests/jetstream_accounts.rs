@@ -1,0 +1,512 @@
+//! JetStream per account, on natrium-server and on the newest nats-server started from the
+//! same configuration file: accounts configured with `jetstream` get their own streams
+//! (the same stream name in two accounts never meets), account limits are enforced with
+//! nats-server's errors, an account without JetStream gets nats-server's "not enabled"
+//! answer on every API endpoint, and `/jsz` counts the accounts. Then, on natrium-server:
+//! each account's streams come back from its own directory after a restart, and a reload
+//! gives JetStream to an account and takes it from another.
+//!
+//! Without the reference binary the comparison is skipped with a warning (a failure under
+//! env `CI`), as in the other reference suites.
+
+mod common;
+
+use std::path::Path;
+
+use async_nats::jetstream::{self, kv, stream};
+use common::transcript::{Kind, Running, Transcript, WAIT, ask, connect_user, write_config};
+use futures::StreamExt;
+use natrium_test_support::reference::latest_binary_or_skip;
+use serde_json::{Value, json};
+use tokio::time::timeout;
+
+/// The configuration both servers run; `{store}` is the store directory.
+const CONFIG: &str = r#"
+jetstream { store_dir: "{store}" }
+accounts {
+  A { jetstream: enabled, users = [{user: a, password: a}] }
+  B { jetstream: true, users = [{user: b, password: b}] }
+  C {
+    jetstream: {
+      max_mem: 1M, max_file: 20000, max_streams: 3, max_consumers: 1,
+      store_max_stream_bytes: 15000, max_ack_pending: 7
+    }
+    users = [{user: c, password: c}]
+  }
+  D { jetstream: { max_bytes_required: true }, users = [{user: d, password: d}] }
+  E { users = [{user: e, password: e}] }
+}
+"#;
+
+/// What an account without JetStream asks: every API endpoint, with empty bodies.
+const API_SUBJECTS: &[&str] = &[
+    "$JS.API.INFO",
+    "$JS.API.STREAM.CREATE.X",
+    "$JS.API.STREAM.UPDATE.X",
+    "$JS.API.STREAM.INFO.X",
+    "$JS.API.STREAM.DELETE.X",
+    "$JS.API.STREAM.NAMES",
+    "$JS.API.STREAM.LIST",
+    "$JS.API.STREAM.PURGE.X",
+    "$JS.API.STREAM.MSG.GET.X",
+    "$JS.API.STREAM.MSG.DELETE.X",
+    "$JS.API.CONSUMER.CREATE.X.Y",
+    "$JS.API.CONSUMER.DURABLE.CREATE.X.Y",
+    "$JS.API.CONSUMER.INFO.X.Y",
+    "$JS.API.CONSUMER.DELETE.X.Y",
+    "$JS.API.CONSUMER.PAUSE.X.Y",
+    "$JS.API.CONSUMER.NAMES.X",
+    "$JS.API.CONSUMER.LIST.X",
+    // Nobody serves these without the stream or consumer: no responders.
+    "$JS.API.DIRECT.GET.X",
+    "$JS.API.CONSUMER.MSG.NEXT.X.Y",
+];
+
+async fn start(kind: Kind, dir: &Path) -> Option<Running> {
+    let config = write_config(dir, "accounts.conf", CONFIG);
+    Some(match kind {
+        Kind::Natrium => Running::natrium(&config).await,
+        Kind::Latest => {
+            let bin = latest_binary_or_skip("JetStream accounts")?;
+            Running::latest(&bin, &config).await
+        }
+    })
+}
+
+fn user(name: &'static str) -> (&'static str, &'static str) {
+    (name, name)
+}
+
+/// The script: the same stream in two accounts, the limits of C and D, and E without
+/// JetStream.
+async fn script(server: &Running) -> Transcript {
+    let mut t = Transcript::new();
+    let url = server.url();
+    let create_orders = r#"{"name":"ORDERS","subjects":["orders.>"]}"#;
+
+    let a = connect_user(&url, user("a")).await;
+    let b = connect_user(&url, user("b")).await;
+    t.record(
+        "A creates ORDERS",
+        ask(&a, "$JS.API.STREAM.CREATE.ORDERS", &[], create_orders).await,
+    );
+    t.record(
+        "B creates ORDERS on the same subjects",
+        ask(&b, "$JS.API.STREAM.CREATE.ORDERS", &[], create_orders).await,
+    );
+    t.record("A publishes", ask(&a, "orders.1", &[], "a").await);
+    t.record("B publishes", ask(&b, "orders.1", &[], "b1").await);
+    t.record("B publishes again", ask(&b, "orders.2", &[], "b2").await);
+    t.record(
+        "A's ORDERS",
+        ask(&a, "$JS.API.STREAM.INFO.ORDERS", &[], "").await,
+    );
+    t.record(
+        "B's ORDERS",
+        ask(&b, "$JS.API.STREAM.INFO.ORDERS", &[], "").await,
+    );
+    t.record(
+        "B's first message",
+        ask(&b, "$JS.API.STREAM.MSG.GET.ORDERS", &[], r#"{"seq":1}"#).await,
+    );
+    t.record("A's account", ask(&a, "$JS.API.INFO", &[], "").await);
+
+    let c = connect_user(&url, user("c")).await;
+    for (label, name, body) in [
+        (
+            "C: max_bytes over the account's",
+            "B",
+            r#"{"name":"B","subjects":["b"],"max_bytes":30000}"#,
+        ),
+        (
+            "C: max_bytes over the stream limit",
+            "B",
+            r#"{"name":"B","subjects":["b"],"max_bytes":16000}"#,
+        ),
+        (
+            "C: unlimited stream",
+            "S",
+            r#"{"name":"S","subjects":["s"]}"#,
+        ),
+        (
+            "C: reserving 10000",
+            "S2",
+            r#"{"name":"S2","subjects":["s2"],"max_bytes":10000}"#,
+        ),
+        (
+            "C: reserving past the limit",
+            "S3",
+            r#"{"name":"S3","subjects":["s3"],"max_bytes":15000}"#,
+        ),
+        (
+            "C: memory stream",
+            "M",
+            r#"{"name":"M","subjects":["m"],"storage":"memory"}"#,
+        ),
+        (
+            "C: a fourth stream",
+            "S4",
+            r#"{"name":"S4","subjects":["s4"],"max_bytes":100}"#,
+        ),
+    ] {
+        let subject = format!("$JS.API.STREAM.CREATE.{name}");
+        t.record(label, ask(&c, &subject, &[], body).await);
+    }
+    // Storage fills up to the account's 20000 bytes, then the next message is refused.
+    let payload = "x".repeat(1000);
+    let mut accepted = 0;
+    let refusal = loop {
+        let ack = ask(&c, "s", &[], &payload).await;
+        if ack.get("error").is_some() || accepted > 40 {
+            break ack;
+        }
+        accepted += 1;
+    };
+    t.record("C: messages accepted", json!(accepted));
+    t.record("C: the refusal", refusal);
+    t.record("C's account", ask(&c, "$JS.API.INFO", &[], "").await);
+    let consumer = |name: &str, extra: &str| {
+        format!(
+            r#"{{"stream_name":"S","config":{{"durable_name":"{name}","ack_policy":"explicit"{extra}}}}}"#
+        )
+    };
+    t.record(
+        "C: first consumer",
+        ask(&c, "$JS.API.CONSUMER.CREATE.S.c1", &[], &consumer("c1", "")).await,
+    );
+    t.record(
+        "C: second consumer",
+        ask(&c, "$JS.API.CONSUMER.CREATE.S.c2", &[], &consumer("c2", "")).await,
+    );
+    t.record(
+        "C: max_ack_pending over the account's",
+        ask(
+            &c,
+            "$JS.API.CONSUMER.CREATE.S.c1",
+            &[],
+            &consumer("c1", r#","max_ack_pending":100"#),
+        )
+        .await,
+    );
+
+    let d = connect_user(&url, user("d")).await;
+    t.record(
+        "D: no max_bytes",
+        ask(
+            &d,
+            "$JS.API.STREAM.CREATE.S",
+            &[],
+            r#"{"name":"S","subjects":["s"]}"#,
+        )
+        .await,
+    );
+    t.record(
+        "D: with max_bytes",
+        ask(
+            &d,
+            "$JS.API.STREAM.CREATE.S",
+            &[],
+            r#"{"name":"S","subjects":["s"],"max_bytes":1000}"#,
+        )
+        .await,
+    );
+
+    let e = connect_user(&url, user("e")).await;
+    for subject in API_SUBJECTS {
+        t.record(&format!("E: {subject}"), ask(&e, subject, &[], "").await);
+    }
+    t.record(
+        "E: unpin",
+        ask(&e, "$JS.API.CONSUMER.UNPIN.X.Y", &[], r#"{"group":"g"}"#).await,
+    );
+    t.record(
+        "E publishes to A's subject",
+        ask(&e, "orders.1", &[], "e").await,
+    );
+
+    let http = reqwest::Client::new();
+    let jsz: Value = timeout(WAIT, async {
+        http.get(format!("{}/jsz?accounts=true", server.monitor()))
+            .send()
+            .await?
+            .json::<Value>()
+            .await
+    })
+    .await
+    .expect("/jsz within bound")
+    .expect("/jsz");
+    let names: Vec<&Value> = jsz["account_details"]
+        .as_array()
+        .expect("account details")
+        .iter()
+        .map(|a| &a["name"])
+        .collect();
+    t.record(
+        "jsz",
+        json!({
+            "accounts": jsz["accounts"],
+            "total": jsz["total"],
+            "streams": jsz["streams"],
+            "consumers": jsz["consumers"],
+            "messages": jsz["messages"],
+            "reserved_storage": jsz["reserved_storage"],
+            "account names": names,
+        }),
+    );
+    for acc in ["A", "E"] {
+        let accountz: Value = timeout(WAIT, async {
+            http.get(format!("{}/accountz?acc={acc}", server.monitor()))
+                .send()
+                .await?
+                .json::<Value>()
+                .await
+        })
+        .await
+        .expect("/accountz within bound")
+        .expect("/accountz");
+        t.record(
+            &format!("accountz {acc} jetstream_enabled"),
+            accountz["account_detail"]["jetstream_enabled"].clone(),
+        );
+    }
+    t
+}
+
+#[tokio::test]
+async fn accounts_have_their_own_jetstream_as_in_nats_server() {
+    let mut transcripts = Vec::new();
+    for kind in [Kind::Natrium, Kind::Latest] {
+        let dir = tempfile::tempdir().unwrap();
+        let Some(server) = start(kind, dir.path()).await else {
+            return;
+        };
+        transcripts.push(script(&server).await);
+        server.shutdown().await;
+    }
+    let (natrium, latest) = (&transcripts[0], &transcripts[1]);
+    // What the reference shows, so the script checks something.
+    assert_eq!(
+        latest.get("A publishes"),
+        &json!({"stream": "ORDERS", "seq": 1})
+    );
+    assert_eq!(
+        latest.get("B publishes again"),
+        &json!({"stream": "ORDERS", "seq": 2})
+    );
+    assert_eq!(latest.get("A's ORDERS")["state"]["messages"], 1);
+    assert_eq!(latest.get("B's ORDERS")["state"]["messages"], 2);
+    assert_eq!(latest.get("C: a fourth stream")["error"]["err_code"], 10027);
+    assert_eq!(latest.get("C: the refusal")["error"]["err_code"], 10002);
+    assert_eq!(latest.get("C: second consumer")["error"]["err_code"], 10026);
+    assert_eq!(latest.get("D: no max_bytes")["error"]["err_code"], 10113);
+    assert_eq!(latest.get("E: $JS.API.INFO")["error"]["err_code"], 10039);
+    assert_eq!(
+        latest.get("E: $JS.API.DIRECT.GET.X"),
+        &json!("no responders")
+    );
+    assert_eq!(
+        latest.get("E publishes to A's subject"),
+        &json!("no responders")
+    );
+    natrium.assert_same(latest, "natrium-server", "nats-server");
+}
+
+/// natrium-server from [`CONFIG`] with `extra` appended, on free ports.
+async fn start_natrium(dir: &Path, extra: &str) -> natrium_server::Server {
+    let config = write_config(dir, "accounts.conf", &format!("{CONFIG}\n{extra}"));
+    match Running::natrium(&config).await {
+        Running::Natrium(server) => server,
+        Running::Latest { .. } => unreachable!("started natrium-server"),
+    }
+}
+
+async fn js_of(server: &natrium_server::Server, name: &'static str) -> jetstream::Context {
+    jetstream::new(connect_user(&server.client_url(), user(name)).await)
+}
+
+#[tokio::test]
+async fn each_account_recovers_its_own_streams_after_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start_natrium(dir.path(), "").await;
+    for (name, count) in [("a", 1), ("b", 3)] {
+        let js = js_of(&server, name).await;
+        js.create_stream(stream::Config {
+            name: "ORDERS".into(),
+            subjects: vec!["orders.>".into()],
+            ..Default::default()
+        })
+        .await
+        .expect("stream created");
+        for i in 0..count {
+            js.publish(format!("orders.{i}"), name.into())
+                .await
+                .expect("published")
+                .await
+                .expect("acknowledged");
+        }
+        let store = js
+            .create_key_value(kv::Config {
+                bucket: "settings".into(),
+                ..Default::default()
+            })
+            .await
+            .expect("bucket created");
+        store.put("owner", name.into()).await.expect("put");
+    }
+    let store = dir.path().join("store").join("jetstream");
+    for account in ["A", "B"] {
+        assert!(
+            store
+                .join(account)
+                .join("streams")
+                .join("ORDERS")
+                .join("meta.json")
+                .is_file(),
+            "account {account}'s stream in its own directory"
+        );
+    }
+    server.shutdown().await;
+
+    let server = start_natrium(dir.path(), "").await;
+    for (name, count) in [("a", 1u64), ("b", 3)] {
+        let js = js_of(&server, name).await;
+        let mut orders = js.get_stream("ORDERS").await.expect("recovered");
+        let info = orders.info().await.expect("info");
+        assert_eq!(info.state.messages, count, "account {name}'s own messages");
+        let first = orders.get_raw_message(1).await.expect("first message");
+        assert_eq!(&first.payload[..], name.as_bytes());
+        let settings = js
+            .get_key_value("settings")
+            .await
+            .expect("bucket recovered");
+        let owner = settings.get("owner").await.expect("get").expect("a value");
+        assert_eq!(&owner[..], name.as_bytes(), "account {name}'s own bucket");
+    }
+    // E has no JetStream: the client sees nats-server's error.
+    let e = js_of(&server, "e").await;
+    let err = e.query_account().await.expect_err("no JetStream for E");
+    assert!(err.to_string().contains("not enabled for account"), "{err}");
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_reload_gives_and_takes_jetstream() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start_natrium(dir.path(), "").await;
+    let a = js_of(&server, "a").await;
+    a.create_stream(stream::Config {
+        name: "KEPT".into(),
+        subjects: vec!["kept".into()],
+        ..Default::default()
+    })
+    .await
+    .expect("stream created");
+    a.publish("kept", "1".into())
+        .await
+        .expect("published")
+        .await
+        .expect("acknowledged");
+
+    // E gains JetStream; A loses it.
+    let reloaded = CONFIG
+        .replace("E { users", "E { jetstream: enabled, users")
+        .replace("A { jetstream: enabled,", "A {");
+    let path = write_config(dir.path(), "reloaded.conf", &reloaded);
+    let file = natrium_server::config::load(&path).expect("the new configuration loads");
+    server.reload(&file.options);
+
+    let e = js_of(&server, "e").await;
+    e.create_stream(stream::Config {
+        name: "NEW".into(),
+        subjects: vec!["new".into()],
+        ..Default::default()
+    })
+    .await
+    .expect("E has JetStream now");
+    let err = a.query_account().await.expect_err("A has no JetStream now");
+    assert!(err.to_string().contains("not enabled for account"), "{err}");
+    let nc = connect_user(&server.client_url(), user("a")).await;
+    let ack = nc.request("kept", "2".into()).await;
+    assert!(ack.is_err(), "no stream takes A's messages: {ack:?}");
+
+    // Giving it back brings the stream back, messages included.
+    let path = write_config(dir.path(), "again.conf", CONFIG);
+    let file = natrium_server::config::load(&path).expect("the configuration loads");
+    server.reload(&file.options);
+    let mut kept = a.get_stream("KEPT").await.expect("A's stream is back");
+    assert_eq!(kept.info().await.expect("info").state.messages, 1);
+    let mut names = a.stream_names();
+    let mut all = Vec::new();
+    while let Some(name) = timeout(WAIT, names.next()).await.expect("names in time") {
+        all.push(name.expect("a name"));
+    }
+    assert_eq!(all, ["KEPT"]);
+    server.shutdown().await;
+}
+
+/// The `jetstream` of account A in `conf`, or the load error's text.
+fn account_jetstream(conf: &str) -> Result<Option<natrium_server::JetStreamLimits>, String> {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("server.conf");
+    std::fs::write(&path, conf).unwrap();
+    let file = natrium_server::config::load(&path).map_err(|e| e.to_string())?;
+    let a = file.options.accounts.iter().find(|a| a.name == "A");
+    Ok(a.expect("account A").jetstream)
+}
+
+#[test]
+fn an_accounts_jetstream_is_read_with_nats_servers_words_aliases_and_errors() {
+    use natrium_server::JetStreamLimits;
+    let unlimited = Some(JetStreamLimits::default());
+    for word in ["enabled", "enable", "ENABLED", "true"] {
+        let conf = format!("accounts {{ A {{ jetstream: {word} }} }}");
+        assert_eq!(account_jetstream(&conf), Ok(unlimited), "{word}");
+    }
+    for word in ["disabled", "disable", "false"] {
+        let conf = format!("accounts {{ A {{ jetstream: {word} }} }}");
+        assert_eq!(account_jetstream(&conf), Ok(None), "{word}");
+    }
+    assert_eq!(account_jetstream("accounts { A { } }"), Ok(None));
+    let conf = "accounts { A { jetstream: { mem: 1M, disk: \"2GB\", streams: 3, consumers: 4, \
+                max_ack_pending: 5, mem_max_stream_bytes: 6, disk_max_stream_bytes: 7, \
+                max_bytes_required: true, cluster_traffic: owner } } }";
+    assert_eq!(
+        account_jetstream(conf),
+        Ok(Some(JetStreamLimits {
+            max_memory: 1_000_000,
+            max_store: 2 * 1024 * 1024 * 1024,
+            max_streams: 3,
+            max_consumers: 4,
+            max_ack_pending: 5,
+            memory_max_stream_bytes: 6,
+            store_max_stream_bytes: 7,
+            max_bytes_required: true,
+        }))
+    );
+    for (conf, expected) in [
+        (
+            "accounts {\n  A { jetstream: maybe }\n}\n",
+            "Expected 'enabled' or 'disabled' for string value, got 'maybe'",
+        ),
+        (
+            "accounts {\n  A { jetstream: { max_mem: lots } }\n}\n",
+            "Expected a parseable size for \"max_mem\"",
+        ),
+        (
+            "accounts {\n  A { jetstream: { max_bytes_required: 1 } }\n}\n",
+            "Expected a parseable bool for \"max_bytes_required\"",
+        ),
+        (
+            "accounts {\n  A { jetstream: { bogus: 1 } }\n}\n",
+            "unknown field \"bogus\"",
+        ),
+        (
+            "accounts {\n  A { jetstream: [1] }\n}\n",
+            "Expected map, bool or string to define JetStream",
+        ),
+    ] {
+        let err = account_jetstream(conf).expect_err(conf);
+        assert!(err.contains(expected), "{conf}\n{err}");
+        assert!(err.contains("server.conf:2:"), "names the file and line: {err}");
+    }
+}
