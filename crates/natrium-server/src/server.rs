@@ -177,6 +177,18 @@ impl crate::internal::Port for ServerPort {
     }
 }
 
+/// Whether an account imports another account's JetStream API as its own (a service import
+/// whose subject here covers `$JS.API.INFO`, as nats-server checks).
+fn imports_jetstream_api(account: &crate::accounts::AccountOptions) -> bool {
+    account.imports.iter().any(|i| {
+        i.kind == crate::accounts::ImportKind::Service
+            && natrium_wire::subject_matches(
+                i.to.as_deref().unwrap_or(&i.subject).as_bytes(),
+                b"$JS.API.INFO",
+            )
+    })
+}
+
 /// Gives every account JetStream or its "not enabled" answers, as nats-server does: the
 /// global account alone when no account is configured, else each account configured with
 /// `jetstream` (at start and after a reload).
@@ -188,15 +200,20 @@ fn configure_jetstream(shared: &Arc<Shared>) -> Result<(), crate::jetstream::Sta
     // Operator mode never gives the global account JetStream.
     let global_only = registry.names().next().is_none() && shared.trust.read().is_none();
     for account in shared.accounts.all() {
+        let config = registry.config(&account.name);
         let limits = if &*account.name == crate::accounts::GLOBAL_ACCOUNT {
             global_only.then(crate::jetstream::AccountLimits::default)
         } else {
-            registry
-                .config(&account.name)
+            config
                 .and_then(|c| c.jetstream.as_ref())
                 .map(crate::jetstream::AccountLimits::from)
         };
         let port = Arc::new(ServerPort::new(shared, &account));
+        if limits.is_none() && config.is_some_and(imports_jetstream_api) {
+            // Its API requests go to the exporter's JetStream, not to a "not enabled".
+            js.remove_account(&account.name);
+            continue;
+        }
         js.configure_account(&account.name, port, limits)?;
     }
     Ok(())

@@ -2,7 +2,8 @@
 //! same configuration file: accounts configured with `jetstream` get their own streams
 //! (the same stream name in two accounts never meets), account limits are enforced with
 //! nats-server's errors, an account without JetStream gets nats-server's "not enabled"
-//! answer on every API endpoint, and `/jsz` counts the accounts. Then, on natrium-server:
+//! answer on every API endpoint, an account importing another's `$JS.API.>` uses that
+//! JetStream, and `/jsz` counts the accounts. Then, on natrium-server:
 //! each account's streams come back from its own directory after a restart, and a reload
 //! gives JetStream to an account and takes it from another.
 //!
@@ -24,7 +25,10 @@ use tokio::time::timeout;
 const CONFIG: &str = r#"
 jetstream { store_dir: "{store}" }
 accounts {
-  A { jetstream: enabled, users = [{user: a, password: a}] }
+  A {
+    jetstream: enabled, users = [{user: a, password: a}]
+    exports: [{service: "$JS.API.>"}]
+  }
   B { jetstream: true, users = [{user: b, password: b}] }
   C {
     jetstream: {
@@ -35,6 +39,11 @@ accounts {
   }
   D { jetstream: { max_bytes_required: true }, users = [{user: d, password: d}] }
   E { users = [{user: e, password: e}] }
+  F { users = [{user: f, password: f}], imports: [{service: {account: A, subject: "$JS.API.>"}}] }
+  G {
+    users = [{user: g, password: g}]
+    imports: [{service: {account: A, subject: "$JS.API.>"}, to: "JS.A.API.>"}]
+  }
 }
 "#;
 
@@ -110,6 +119,20 @@ async fn script(server: &Running) -> Transcript {
         ask(&b, "$JS.API.STREAM.MSG.GET.ORDERS", &[], r#"{"seq":1}"#).await,
     );
     t.record("A's account", ask(&a, "$JS.API.INFO", &[], "").await);
+    // F imports A's JetStream API as its own; G under another prefix, keeping its own
+    // (absent) JetStream on `$JS.API`.
+    let f = connect_user(&url, user("f")).await;
+    t.record(
+        "F lists A's streams",
+        ask(&f, "$JS.API.STREAM.NAMES", &[], "").await,
+    );
+    t.record("F's account is A's", ask(&f, "$JS.API.INFO", &[], "").await);
+    let g = connect_user(&url, user("g")).await;
+    t.record(
+        "G lists A's streams under its prefix",
+        ask(&g, "JS.A.API.STREAM.NAMES", &[], "").await,
+    );
+    t.record("G's own account", ask(&g, "$JS.API.INFO", &[], "").await);
 
     let c = connect_user(&url, user("c")).await;
     for (label, name, body) in [
@@ -295,6 +318,11 @@ async fn accounts_have_their_own_jetstream_as_in_nats_server() {
     );
     assert_eq!(latest.get("A's ORDERS")["state"]["messages"], 1);
     assert_eq!(latest.get("B's ORDERS")["state"]["messages"], 2);
+    assert_eq!(
+        latest.get("F lists A's streams")["streams"],
+        json!(["ORDERS"])
+    );
+    assert_eq!(latest.get("G's own account")["error"]["err_code"], 10039);
     assert_eq!(latest.get("C: a fourth stream")["error"]["err_code"], 10027);
     assert_eq!(latest.get("C: the refusal")["error"]["err_code"], 10002);
     assert_eq!(latest.get("C: second consumer")["error"]["err_code"], 10026);
@@ -410,7 +438,15 @@ async fn a_reload_gives_and_takes_jetstream() {
     // E gains JetStream; A loses it.
     let reloaded = CONFIG
         .replace("E { users", "E { jetstream: enabled, users")
-        .replace("A { jetstream: enabled,", "A {");
+        .replace(
+            "jetstream: enabled, users = [{user: a,",
+            "users = [{user: a,",
+        );
+    assert_eq!(
+        reloaded.matches("jetstream: enabled").count(),
+        1,
+        "{reloaded}"
+    );
     let path = write_config(dir.path(), "reloaded.conf", &reloaded);
     let file = natrium_server::config::load(&path).expect("the new configuration loads");
     server.reload(&file.options);
@@ -507,6 +543,9 @@ fn an_accounts_jetstream_is_read_with_nats_servers_words_aliases_and_errors() {
     ] {
         let err = account_jetstream(conf).expect_err(conf);
         assert!(err.contains(expected), "{conf}\n{err}");
-        assert!(err.contains("server.conf:2:"), "names the file and line: {err}");
+        assert!(
+            err.contains("server.conf:2:"),
+            "names the file and line: {err}"
+        );
     }
 }
