@@ -549,3 +549,137 @@ fn an_accounts_jetstream_is_read_with_nats_servers_words_aliases_and_errors() {
         );
     }
 }
+
+/// Connects with the `.creds` of `user`, whose JWT is `token`.
+async fn connect_creds(url: &str, token: &str, user: &nkeys::KeyPair) -> async_nats::Client {
+    let creds = natrium_test_support::jwt::creds(token, user);
+    let options = async_nats::ConnectOptions::with_credentials(&creds).expect("valid creds");
+    timeout(WAIT, options.connect(url))
+        .await
+        .expect("connect within bound")
+        .expect("connect")
+}
+
+#[tokio::test]
+async fn an_account_jwt_with_jetstream_limits_gets_jetstream_as_in_nats_server() {
+    use natrium_test_support::jwt::{account_claims, jwt, operator_conf, user_claims};
+    use nkeys::KeyPair;
+
+    let operator = KeyPair::new_operator();
+    let with = KeyPair::new_account();
+    let without = KeyPair::new_account();
+    // nats-server runs JetStream in operator mode only with a system account.
+    let system = KeyPair::new_account();
+    let limits = json!({"limits": {
+        "subs": -1, "data": -1, "payload": -1, "imports": -1, "exports": -1,
+        "wildcards": true, "conn": -1, "leaf": -1,
+        "mem_storage": -1, "disk_storage": 100000, "streams": 1, "consumer": -1,
+    }});
+    let accounts = [
+        (
+            with.public_key(),
+            jwt(
+                &operator,
+                &with.public_key(),
+                account_claims(limits),
+                json!({}),
+            ),
+        ),
+        (
+            without.public_key(),
+            jwt(
+                &operator,
+                &without.public_key(),
+                account_claims(json!({})),
+                json!({}),
+            ),
+        ),
+        (
+            system.public_key(),
+            jwt(
+                &operator,
+                &system.public_key(),
+                account_claims(json!({})),
+                json!({}),
+            ),
+        ),
+    ];
+    let users: Vec<(KeyPair, String)> = [&with, &without]
+        .into_iter()
+        .map(|account| {
+            let user = KeyPair::new_user();
+            let token = jwt(
+                account,
+                &user.public_key(),
+                user_claims(json!({})),
+                json!({}),
+            );
+            (user, token)
+        })
+        .collect();
+    let conf = format!(
+        "jetstream {{ store_dir: \"{{store}}\" }}\nsystem_account: {}\n{}",
+        system.public_key(),
+        operator_conf(&operator, &accounts)
+    );
+
+    let mut transcripts = Vec::new();
+    for kind in [Kind::Natrium, Kind::Latest] {
+        let dir = tempfile::tempdir().unwrap();
+        let config = write_config(dir.path(), "operator.conf", &conf);
+        let server = match kind {
+            Kind::Natrium => Running::natrium(&config).await,
+            Kind::Latest => {
+                let Some(bin) = latest_binary_or_skip("JetStream in operator mode") else {
+                    return;
+                };
+                Running::latest(&bin, &config).await
+            }
+        };
+        let mut t = Transcript::new();
+        let url = server.url();
+        let nc = connect_creds(&url, &users[0].1, &users[0].0).await;
+        t.record(
+            "first stream",
+            ask(
+                &nc,
+                "$JS.API.STREAM.CREATE.S",
+                &[],
+                r#"{"name":"S","subjects":["s"],"max_bytes":1000}"#,
+            )
+            .await,
+        );
+        t.record(
+            "second stream",
+            ask(
+                &nc,
+                "$JS.API.STREAM.CREATE.T",
+                &[],
+                r#"{"name":"T","subjects":["t"]}"#,
+            )
+            .await,
+        );
+        t.record("publish", ask(&nc, "s", &[], "x").await);
+        let mut info = ask(&nc, "$JS.API.INFO", &[], "").await;
+        // The tiers nats-server adds for JWT accounts are not modelled.
+        if let Some(info) = info.as_object_mut() {
+            info.remove("tiers");
+        }
+        t.record("account info", info);
+        let other = connect_creds(&url, &users[1].1, &users[1].0).await;
+        t.record(
+            "an account without JetStream",
+            ask(&other, "$JS.API.INFO", &[], "").await,
+        );
+        transcripts.push(t);
+        server.shutdown().await;
+    }
+    let (natrium, latest) = (&transcripts[0], &transcripts[1]);
+    assert_eq!(latest.get("second stream")["error"]["err_code"], 10027);
+    assert_eq!(latest.get("account info")["limits"]["max_storage"], 100000);
+    assert_eq!(
+        latest.get("an account without JetStream")["error"]["err_code"],
+        10039
+    );
+    natrium.assert_same(latest, "natrium-server", "nats-server");
+}

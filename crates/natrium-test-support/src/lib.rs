@@ -5,6 +5,7 @@
 //!   one: fail under `CI`, warn loudly otherwise.
 //! - [`port`]: free loopback ports, and ports a server can be restarted on.
 //! - [`certs`]: a CA, server and client certificates made at test time.
+//! - [`jwt`]: operator, account and user JWTs and `.creds` files minted at test time.
 //! - [`process`]: a server binary (nats-server or natrium-server) started as a child process
 //!   on a free port, waited for until it is ready, killed when dropped.
 //!
@@ -12,6 +13,7 @@
 //! can use it without building itself twice.
 
 pub mod certs;
+pub mod jwt;
 pub mod port;
 pub mod process;
 pub mod reference;

@@ -125,6 +125,11 @@ struct JwtJetStreamLimits {
     max_bytes_required: bool,
 }
 
+/// nats-server reads 0 (or a missing claim) as no limit for these.
+fn unset_is_unlimited(n: i64) -> i64 {
+    if n == 0 { -1 } else { n }
+}
+
 impl JwtJetStreamLimits {
     fn limits(&self) -> Option<JetStreamLimits> {
         if self.mem_storage == 0 && self.disk_storage == 0 {
@@ -135,14 +140,9 @@ impl JwtJetStreamLimits {
             max_store: self.disk_storage,
             max_streams: self.streams,
             max_consumers: self.consumer,
-            // nats-server reads 0 as no limit here.
-            max_ack_pending: if self.max_ack_pending == 0 {
-                -1
-            } else {
-                self.max_ack_pending
-            },
-            memory_max_stream_bytes: self.mem_max_stream_bytes,
-            store_max_stream_bytes: self.disk_max_stream_bytes,
+            max_ack_pending: unset_is_unlimited(self.max_ack_pending),
+            memory_max_stream_bytes: unset_is_unlimited(self.mem_max_stream_bytes),
+            store_max_stream_bytes: unset_is_unlimited(self.disk_max_stream_bytes),
             max_bytes_required: self.max_bytes_required,
         })
     }
