@@ -142,7 +142,7 @@ async fn serve_tls(
             client.set_close_reason(reason);
             client.outbound.close();
             shared.closed.record(&client);
-            shared.clients.lock().remove(&client.cid);
+            shared.forget_client(&client);
             log_closed(&client, reason);
         }
     }
@@ -179,7 +179,7 @@ where
     // Recorded while its subscriptions are still listed, as nats-server shows them.
     shared.closed.record(&client);
     conn.forget_subscriptions();
-    shared.clients.lock().remove(&client.cid);
+    shared.forget_client(&client);
     let _ = writer_task.await;
     log_closed(&client, reason);
 }
@@ -213,10 +213,7 @@ where
         }
         Err(WriteError::Deadline) => {
             if client.set_close_reason(CloseReason::SlowConsumerWriteDeadline) {
-                shared
-                    .counters
-                    .slow_consumers
-                    .fetch_add(1, Ordering::Relaxed);
+                shared.count_slow_consumer(&client);
                 tracing::warn!(
                     "{} - Slow Consumer Detected: WriteDeadline of {:?} exceeded",
                     client,

@@ -364,10 +364,7 @@ pub(crate) fn remove_subscription(shared: &Shared, sub: &Arc<Subscription>) {
 /// Cuts off a connection whose outbound buffer is full: counted, logged, closed at once.
 pub(crate) fn slow_consumer(shared: &Shared, client: &Client) {
     if client.set_close_reason(CloseReason::SlowConsumerPendingBytes) {
-        shared
-            .counters
-            .slow_consumers
-            .fetch_add(1, Ordering::Relaxed);
+        shared.count_slow_consumer(client);
         tracing::warn!(
             "{} - Slow Consumer Detected: MaxPending of {} Exceeded",
             client,

@@ -97,6 +97,23 @@ impl Shared {
         crate::jetstream::map_domain_api(rest)
     }
 
+    /// Takes a closed connection out of the client table; its traffic joins its account's
+    /// totals (`/accstatz` counts what closed connections carried too).
+    pub(crate) fn forget_client(&self, client: &Client) {
+        if self.clients.lock().remove(&client.cid).is_some() {
+            let traffic = crate::accounts::Traffic::of(client);
+            self.account_of(client).closed_traffic.lock().add(traffic);
+        }
+    }
+
+    /// Counts a client cut off as a slow consumer, for the server and for its account.
+    pub(crate) fn count_slow_consumer(&self, client: &Client) {
+        self.counters.slow_consumers.fetch_add(1, Ordering::Relaxed);
+        self.account_of(client)
+            .slow_consumers
+            .fetch_add(1, Ordering::Relaxed);
+    }
+
     /// The account `client` belongs to (set at CONNECT; the global account until then).
     pub(crate) fn account_of<'a>(
         &'a self,

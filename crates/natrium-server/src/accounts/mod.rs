@@ -42,6 +42,40 @@ pub(crate) struct Account {
     pub responses: Mutex<HashMap<Box<[u8]>, route::PendingReply>>,
     /// The import routes installed in `sublist` (removed when a reload replaces them).
     imports: Mutex<Vec<(Box<[u8]>, SubRef)>>,
+    /// What the account's closed connections carried (the open ones count their own).
+    pub closed_traffic: Mutex<Traffic>,
+    /// Its clients cut off as slow consumers.
+    pub slow_consumers: std::sync::atomic::AtomicU64,
+}
+
+/// Messages and bytes received from and sent to clients.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Traffic {
+    pub in_msgs: u64,
+    pub in_bytes: u64,
+    pub out_msgs: u64,
+    pub out_bytes: u64,
+}
+
+impl Traffic {
+    /// A client's traffic so far.
+    pub(crate) fn of(client: &Client) -> Traffic {
+        use std::sync::atomic::Ordering::Relaxed;
+        let out = client.outbound.stats();
+        Traffic {
+            in_msgs: client.in_msgs.load(Relaxed),
+            in_bytes: client.in_bytes.load(Relaxed),
+            out_msgs: out.out_msgs,
+            out_bytes: out.out_bytes,
+        }
+    }
+
+    pub(crate) fn add(&mut self, other: Traffic) {
+        self.in_msgs += other.in_msgs;
+        self.in_bytes += other.in_bytes;
+        self.out_msgs += other.out_msgs;
+        self.out_bytes += other.out_bytes;
+    }
 }
 
 impl std::fmt::Debug for Account {
@@ -63,6 +97,8 @@ impl Account {
             reply_prefix: reply_prefix.into(),
             responses: Mutex::new(HashMap::new()),
             imports: Mutex::new(Vec::new()),
+            closed_traffic: Mutex::new(Traffic::default()),
+            slow_consumers: std::sync::atomic::AtomicU64::new(0),
         }
     }
 

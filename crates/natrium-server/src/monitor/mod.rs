@@ -8,6 +8,7 @@
 //! The listener runs on the server's task tracker and stops with the server.
 
 mod accountz;
+mod accstatz;
 mod connz;
 pub(crate) mod format;
 mod healthz;
@@ -121,6 +122,7 @@ fn router(monitor: Arc<Monitor>) -> Router {
         .route("/healthz", get(healthz))
         .route("/jsz", get(jsz))
         .route("/accountz", get(accountz))
+        .route("/accstatz", get(accstatz))
         .route("/metrics", get(metrics))
         .fallback(not_found)
         .with_state(monitor)
@@ -238,6 +240,15 @@ async fn accountz(State(m): State<Arc<Monitor>>, Query(params): Params) -> Respo
     }
 }
 
+/// `/accstatz`: traffic by account; `?unused=1` lists accounts without connections too.
+async fn accstatz(State(m): State<Arc<Monitor>>, Query(params): Params) -> Response {
+    m.count("/accstatz");
+    match query::bool_param(&params, "unused") {
+        Ok(unused) => json(&accstatz::statz(&m.shared, unused), &params, true),
+        Err(e) => bad_request(e),
+    }
+}
+
 async fn metrics(State(m): State<Arc<Monitor>>) -> Response {
     let requests = m.count("/metrics");
     match metrics::render(&m.shared, m.process.usage(), &requests) {
@@ -259,6 +270,7 @@ async fn root(State(m): State<Arc<Monitor>>) -> Html<String> {
          <a href=./subsz>Subscriptions</a><br/>\n\
          <a href=./routez>Routes</a><br/>\n\
          <a href=./accountz>Accounts</a><br/>\n\
+         <a href=./accstatz>Account Stats</a><br/>\n\
          <a href=./healthz>Health Probe</a><br/>\n\
          <a href=./metrics>Prometheus Metrics</a><br/>\n\
          </body>\n</html>\n",
