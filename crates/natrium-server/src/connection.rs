@@ -664,7 +664,7 @@ impl Connection {
         // A JetStream domain's API subject is mapped before the permission check, as
         // nats-server maps in its parser: permissions apply to (and a violation names) the
         // plain API subject.
-        let mapped = self.shared.domain_mapped(subject);
+        let mapped = self.shared.domain_mapped(&self.account, subject);
         let subject = mapped.as_deref().unwrap_or(subject);
         if let Some(perms) = &mut self.perms
             && !perms.can_publish(subject)

@@ -87,13 +87,20 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    /// The subject a message published as `subject` is checked against the publish
-    /// permissions and routed on: the plain API subject for a JetStream domain's API
-    /// subject (nats-server's domain mapping, which every account gets), else `None`
-    /// (routed as published).
-    pub(crate) fn domain_mapped(&self, subject: &[u8]) -> Option<Vec<u8>> {
+    /// The subject a message published as `subject` in `account` is checked against the
+    /// publish permissions and routed on: the plain API subject for a JetStream domain's API
+    /// subject (nats-server's domain mapping, which an account gets along with its
+    /// JetStream or its "not enabled" answers), else `None` (routed as published).
+    pub(crate) fn domain_mapped(
+        &self,
+        account: &crate::accounts::Account,
+        subject: &[u8],
+    ) -> Option<Vec<u8>> {
         let prefix = self.js_domain_api.as_deref()?;
         let rest = subject.strip_prefix(prefix)?;
+        if !self.jetstream.get()?.answers_for(&account.name) {
+            return None;
+        }
         crate::jetstream::map_domain_api(rest)
     }
 

@@ -683,3 +683,61 @@ async fn an_account_jwt_with_jetstream_limits_gets_jetstream_as_in_nats_server()
     );
     natrium.assert_same(latest, "natrium-server", "nats-server");
 }
+
+#[tokio::test]
+async fn a_domain_maps_the_api_in_every_account_as_in_nats_server() {
+    let conf = CONFIG.replace(
+        "jetstream { store_dir: \"{store}\" }",
+        "jetstream { store_dir: \"{store}\", domain: hub }",
+    );
+    assert_ne!(conf, CONFIG);
+    let mut transcripts = Vec::new();
+    for kind in [Kind::Natrium, Kind::Latest] {
+        let dir = tempfile::tempdir().unwrap();
+        let config = write_config(dir.path(), "domain.conf", &conf);
+        let server = match kind {
+            Kind::Natrium => Running::natrium(&config).await,
+            Kind::Latest => {
+                let Some(bin) = latest_binary_or_skip("JetStream domain in accounts") else {
+                    return;
+                };
+                Running::latest(&bin, &config).await
+            }
+        };
+        let url = server.url();
+        let mut t = Transcript::new();
+        let a = connect_user(&url, user("a")).await;
+        t.record(
+            "A creates a stream through the domain",
+            ask(
+                &a,
+                "$JS.hub.API.STREAM.CREATE.S",
+                &[],
+                r#"{"name":"S","subjects":["s"]}"#,
+            )
+            .await,
+        );
+        t.record("A's ack names the domain", ask(&a, "s", &[], "x").await);
+        for (name, subject) in [
+            ("b", "$JS.hub.API.STREAM.NAMES"),
+            ("e", "$JS.hub.API.INFO"),
+            ("f", "$JS.hub.API.STREAM.NAMES"),
+            ("g", "$JS.hub.API.INFO"),
+            ("g", "JS.A.API.STREAM.NAMES"),
+        ] {
+            let nc = connect_user(&url, user(name)).await;
+            t.record(
+                &format!("{name}: {subject}"),
+                ask(&nc, subject, &[], "").await,
+            );
+        }
+        transcripts.push(t);
+        server.shutdown().await;
+    }
+    let (natrium, latest) = (&transcripts[0], &transcripts[1]);
+    assert_eq!(
+        latest.get("A's ack names the domain"),
+        &json!({"stream": "S", "domain": "hub", "seq": 1})
+    );
+    natrium.assert_same(latest, "natrium-server", "nats-server");
+}

@@ -315,6 +315,12 @@ impl JetStream {
         self.accounts.read().get(name).cloned()
     }
 
+    /// Whether account `name` has JetStream or its "not enabled" answers (not so an account
+    /// that imports another's API).
+    pub(crate) fn answers_for(&self, name: &str) -> bool {
+        self.accounts.read().contains_key(name) || self.disabled.lock().contains_key(name)
+    }
+
     /// Every account with JetStream, by name.
     pub(crate) fn accounts(&self) -> Vec<Arc<JsAccount>> {
         self.accounts.read().values().cloned().collect()
