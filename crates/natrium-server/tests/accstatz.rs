@@ -7,7 +7,6 @@ mod common;
 
 use common::transcript::{Kind, Running, WAIT, connect_user, write_config};
 use futures::StreamExt;
-use natrium_test_support::reference::latest_binary_or_skip;
 use serde_json::{Value, json};
 use tokio::time::timeout;
 
@@ -95,14 +94,8 @@ async fn accstatz_counts_each_accounts_traffic_as_nats_server() {
     for kind in [Kind::Natrium, Kind::Latest] {
         let dir = tempfile::tempdir().unwrap();
         let config = write_config(dir.path(), "accounts.conf", CONFIG);
-        let server = match kind {
-            Kind::Natrium => Running::natrium(&config).await,
-            Kind::Latest => {
-                let Some(bin) = latest_binary_or_skip("/accstatz") else {
-                    return;
-                };
-                Running::latest(&bin, &config).await
-            }
+        let Some(server) = Running::start(kind, &config, "/accstatz").await else {
+            return;
         };
         runs.push(script(&server).await);
         server.shutdown().await;

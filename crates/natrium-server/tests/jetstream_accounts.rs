@@ -17,7 +17,6 @@ use std::path::Path;
 use async_nats::jetstream::{self, kv, stream};
 use common::transcript::{Kind, Running, Transcript, WAIT, ask, connect_user, write_config};
 use futures::StreamExt;
-use natrium_test_support::reference::latest_binary_or_skip;
 use serde_json::{Value, json};
 use tokio::time::timeout;
 
@@ -73,13 +72,7 @@ const API_SUBJECTS: &[&str] = &[
 
 async fn start(kind: Kind, dir: &Path) -> Option<Running> {
     let config = write_config(dir, "accounts.conf", CONFIG);
-    Some(match kind {
-        Kind::Natrium => Running::natrium(&config).await,
-        Kind::Latest => {
-            let bin = latest_binary_or_skip("JetStream accounts")?;
-            Running::latest(&bin, &config).await
-        }
-    })
+    Running::start(kind, &config, "JetStream accounts").await
 }
 
 fn user(name: &'static str) -> (&'static str, &'static str) {
@@ -627,14 +620,8 @@ async fn an_account_jwt_with_jetstream_limits_gets_jetstream_as_in_nats_server()
     for kind in [Kind::Natrium, Kind::Latest] {
         let dir = tempfile::tempdir().unwrap();
         let config = write_config(dir.path(), "operator.conf", &conf);
-        let server = match kind {
-            Kind::Natrium => Running::natrium(&config).await,
-            Kind::Latest => {
-                let Some(bin) = latest_binary_or_skip("JetStream in operator mode") else {
-                    return;
-                };
-                Running::latest(&bin, &config).await
-            }
+        let Some(server) = Running::start(kind, &config, "JetStream in operator mode").await else {
+            return;
         };
         let mut t = Transcript::new();
         let url = server.url();
@@ -695,14 +682,9 @@ async fn a_domain_maps_the_api_in_every_account_as_in_nats_server() {
     for kind in [Kind::Natrium, Kind::Latest] {
         let dir = tempfile::tempdir().unwrap();
         let config = write_config(dir.path(), "domain.conf", &conf);
-        let server = match kind {
-            Kind::Natrium => Running::natrium(&config).await,
-            Kind::Latest => {
-                let Some(bin) = latest_binary_or_skip("JetStream domain in accounts") else {
-                    return;
-                };
-                Running::latest(&bin, &config).await
-            }
+        let Some(server) = Running::start(kind, &config, "JetStream domain in accounts").await
+        else {
+            return;
         };
         let url = server.url();
         let mut t = Transcript::new();

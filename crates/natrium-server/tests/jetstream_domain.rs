@@ -52,13 +52,7 @@ const SCOPED: (&str, &str) = ("scoped", "s3cret");
 /// Starts `kind` from [`CONFIG`] in `dir`; `None` when the reference is missing locally.
 async fn start(kind: Kind, dir: &Path) -> Option<Running> {
     let config = write_config(dir, "domain.conf", CONFIG);
-    Some(match kind {
-        Kind::Natrium => Running::natrium(&config).await,
-        Kind::Latest => {
-            let bin = latest_binary_or_skip("JetStream domain")?;
-            Running::latest(&bin, &config).await
-        }
-    })
+    Running::start(kind, &config, "JetStream domain").await
 }
 
 /// The raw reply text of a publish (pub acks are compared byte for byte).

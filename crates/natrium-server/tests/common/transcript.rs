@@ -8,6 +8,7 @@ use std::time::Duration;
 use async_nats::{HeaderMap, client::RequestErrorKind};
 use natrium_server::{Server, ServerOptions};
 use natrium_test_support::process::{ServerCommand, ServerProcess};
+use natrium_test_support::reference::latest_binary_or_skip;
 use serde_json::{Value, json};
 use tokio::time::timeout;
 
@@ -46,6 +47,15 @@ pub enum Running {
 }
 
 impl Running {
+    /// `kind` from the configuration file; `None` when the reference is missing locally
+    /// (`what` names the suite in the warning).
+    pub async fn start(kind: Kind, config: &Path, what: &str) -> Option<Running> {
+        Some(match kind {
+            Kind::Natrium => Running::natrium(config).await,
+            Kind::Latest => Running::latest(&latest_binary_or_skip(what)?, config).await,
+        })
+    }
+
     /// natrium-server from the configuration file, on free client and monitoring ports.
     pub async fn natrium(config: &Path) -> Running {
         let file = natrium_server::config::load(config).expect("the configuration loads");
