@@ -124,6 +124,15 @@ pub struct ClientSnapshot {
     pub account: String,
 }
 
+/// What a client's TLS session negotiated, as `/connz` shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct SessionInfo {
+    /// `1.2` or `1.3`.
+    pub version: String,
+    /// Go's name of the cipher suite (`TLS_AES_128_GCM_SHA256`).
+    pub cipher_suite: String,
+}
+
 /// One connected client.
 #[derive(Debug)]
 pub(crate) struct Client {
@@ -150,7 +159,7 @@ pub(crate) struct Client {
     /// With `allow_responses`: the reply subjects of requests delivered to this client.
     pub responses: std::sync::OnceLock<Arc<crate::permissions::ResponseTracker>>,
     /// The negotiated TLS session, once the handshake completed.
-    pub tls: std::sync::OnceLock<crate::tls::SessionInfo>,
+    pub tls: std::sync::OnceLock<SessionInfo>,
     /// The account, set at CONNECT; unset means the global account.
     pub account: std::sync::OnceLock<Arc<crate::accounts::Account>>,
     /// The nonce sent in INFO, when nkey users must sign it.

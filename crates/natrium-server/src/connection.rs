@@ -28,7 +28,7 @@ use crate::deliver::{
     Fanout, MatchCache, Msg, Publisher, RawSizes, remove_subscription, slow_consumer,
 };
 use crate::outbound::{Appended, WriteError};
-use crate::server::Shared;
+use crate::state::Shared;
 use crate::subscription::{SubRef, Subscription};
 
 /// Initial read buffer size; it grows for large messages.
@@ -128,7 +128,7 @@ async fn serve_tls(
     info: Vec<u8>,
     tls: crate::tls::LiveTls,
 ) {
-    match crate::tls::upgrade(&shared, &client, stream, &info, tls).await {
+    match crate::tls::upgrade(shared.opts.write_deadline, &client, stream, &info, tls).await {
         Ok(crate::tls::Upgraded::Tls(tls)) => {
             let (reader, writer) = tokio::io::split(*tls);
             run(shared, client, reader, writer).await;

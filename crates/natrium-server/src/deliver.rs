@@ -14,7 +14,7 @@ use crate::accounts::Account;
 use crate::client::{Client, CloseReason};
 use crate::internal::{AfterBatch, InMsg, Outgoing};
 use crate::outbound::Appended;
-use crate::server::Shared;
+use crate::state::Shared;
 use crate::subscription::{Slot, SubRef, Subscription};
 
 /// Counts gathered during one read batch, added to the shared atomics once per batch.

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::client::{Client, CloseReason};
-use crate::server::Shared;
+use crate::state::Shared;
 
 /// Runs lame-duck mode until every client present at its start has been closed (or the server
 /// is shut down meanwhile).

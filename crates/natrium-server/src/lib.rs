@@ -47,6 +47,7 @@ mod error;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing;
+mod go_time;
 mod info;
 mod internal;
 mod jetstream;
@@ -57,8 +58,11 @@ mod operator;
 mod options;
 mod outbound;
 mod permissions;
+mod port;
+mod records;
 mod server;
 pub mod signal;
+mod state;
 mod subscription;
 mod tls;
 

@@ -1,4 +1,5 @@
-//! The server: listener, accept loop, shared state, shutdown.
+//! The server: listener, accept loop, start, reload and shutdown (the state it shares with
+//! connections is `state`).
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -17,18 +18,8 @@ use crate::connection;
 use crate::error::ServerError;
 use crate::info::{ServerInfo, new_server_id};
 use crate::options::ServerOptions;
-use crate::subscription::SubRef;
-
-/// Server-wide counters.
-#[derive(Debug, Default)]
-pub(crate) struct Counters {
-    pub in_msgs: AtomicU64,
-    pub in_bytes: AtomicU64,
-    pub out_msgs: AtomicU64,
-    pub out_bytes: AtomicU64,
-    pub slow_consumers: AtomicU64,
-    pub total_connections: AtomicU64,
-}
+use crate::port::ServerPort;
+use crate::state::{Counters, Shared};
 
 /// A snapshot of server-wide counters.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -51,153 +42,17 @@ pub struct ServerStats {
     pub subscriptions: usize,
 }
 
-/// State every connection task shares.
-pub(crate) struct Shared {
-    pub opts: ServerOptions,
-    pub info: ServerInfo,
-    /// Every account, each with its own subject index; `$G` for clients outside accounts.
-    pub accounts: crate::accounts::Accounts,
-    /// In operator mode, the operators and accounts users' JWTs are checked against.
-    pub trust: parking_lot::RwLock<Option<Arc<crate::operator::Trust>>>,
-    pub clients: Mutex<HashMap<u64, Arc<Client>>>,
-    pub counters: Counters,
-    /// Recently closed connections, for monitoring (`/connz?state=closed`).
-    pub closed: crate::monitor::ClosedConnections,
-    pub next_cid: AtomicU64,
-    pub started: SystemTime,
-    /// Cancelled on entering lame-duck mode: the accept loop stops.
-    pub lame_duck: CancellationToken,
-    /// Settings a reload (SIGHUP) may change, read by each new connection.
-    pub live: parking_lot::RwLock<Arc<crate::signal::Reloadable>>,
-    /// Cancelled when the server shuts down; every connection's token is a child of it.
-    pub shutdown: CancellationToken,
-    pub tasks: TaskTracker,
-    /// The server's own client: it owns internal subscriptions and publishes the server's
-    /// replies (as nats-server's internal clients).
-    pub internal_client: Arc<Client>,
-    /// Numbers internal subscriptions' sids.
-    pub next_internal_sid: AtomicU64,
-    /// JetStream, when enabled (set once, right after start).
-    pub jetstream: std::sync::OnceLock<Arc<crate::jetstream::JetStream>>,
-    /// `$JS.<domain>.API.`, when JetStream has a domain: what publishers may prefix API
-    /// subjects with in any account (see `jetstream::domain`).
-    pub js_domain_api: Option<Box<[u8]>>,
-    /// Errors a flood of clients can trigger, logged at most once per second.
-    pub rate_limited_log: crate::logging::RateLimited,
-}
-
-impl Shared {
-    /// The subject a message published as `subject` in `account` is checked against the
-    /// publish permissions and routed on: the plain API subject for a JetStream domain's API
-    /// subject (nats-server's domain mapping, which an account gets along with its
-    /// JetStream or its "not enabled" answers), else `None` (routed as published).
-    pub(crate) fn domain_mapped(
-        &self,
-        account: &crate::accounts::Account,
-        subject: &[u8],
-    ) -> Option<Vec<u8>> {
-        let prefix = self.js_domain_api.as_deref()?;
-        let rest = subject.strip_prefix(prefix)?;
-        if !self.jetstream.get()?.answers_for(&account.name) {
-            return None;
-        }
-        crate::jetstream::map_domain_api(rest)
-    }
-
-    /// Takes a closed connection out of the client table; its traffic joins its account's
-    /// totals (`/accstatz` counts what closed connections carried too).
-    pub(crate) fn forget_client(&self, client: &Client) {
-        if self.clients.lock().remove(&client.cid).is_some() {
-            let traffic = crate::accounts::Traffic::of(client);
-            self.account_of(client).closed_traffic.lock().add(traffic);
-        }
-    }
-
-    /// Counts a client cut off as a slow consumer, for the server and for its account.
-    pub(crate) fn count_slow_consumer(&self, client: &Client) {
-        self.counters.slow_consumers.fetch_add(1, Ordering::Relaxed);
-        self.account_of(client)
-            .slow_consumers
-            .fetch_add(1, Ordering::Relaxed);
-    }
-
-    /// The account `client` belongs to (set at CONNECT; the global account until then).
-    pub(crate) fn account_of<'a>(
-        &'a self,
-        client: &'a Client,
-    ) -> &'a Arc<crate::accounts::Account> {
-        client.account.get().unwrap_or(self.accounts.global())
-    }
-}
-
-/// The server as internal subscribers' owners see it (see [`crate::internal::Port`]), in
-/// one account: subscriptions go in that account's subject index and messages are published
-/// there, by an internal client of the account.
-pub(crate) struct ServerPort {
-    shared: std::sync::Weak<Shared>,
-    /// Owns the subscriptions and publishes; its account is the port's.
-    client: Arc<Client>,
-}
-
-impl ServerPort {
-    /// A port into `account`.
-    pub(crate) fn new(shared: &Arc<Shared>, account: &Arc<crate::accounts::Account>) -> Self {
-        let client = Client::internal(shared.opts.max_pending);
-        let _ = client.account.set(account.clone());
-        ServerPort {
-            shared: Arc::downgrade(shared),
-            client: Arc::new(client),
-        }
-    }
-}
-
-impl crate::internal::Port for ServerPort {
-    fn subscribe(
-        &self,
-        subject: &[u8],
-        queue: Option<&[u8]>,
-        sink: Arc<dyn crate::internal::Sink>,
-    ) -> Option<crate::internal::InternalSub> {
-        let shared = self.shared.upgrade()?;
-        let n = shared.next_internal_sid.fetch_add(1, Ordering::Relaxed);
-        let sid = n.to_string();
-        let sub = Arc::new(crate::subscription::Subscription::internal(
-            self.client.clone(),
-            subject,
-            queue,
-            sid.as_bytes(),
-            sink,
-        ));
-        shared
-            .account_of(&self.client)
-            .sublist
-            .insert(subject, queue, SubRef(sub.clone()))
-            .ok()?;
-        self.client
-            .subs
-            .lock()
-            .insert(sid.as_bytes().into(), sub.clone());
-        Some(crate::internal::InternalSub(sub))
-    }
-
-    fn unsubscribe(&self, sub: &crate::internal::InternalSub) {
-        if let Some(shared) = self.shared.upgrade() {
-            crate::deliver::remove_subscription(&shared, &sub.0);
-        }
-    }
-
-    fn send(&self, msgs: &[crate::internal::Outgoing]) -> usize {
-        match self.shared.upgrade() {
-            Some(shared) => crate::deliver::publish_internal(&shared, &self.client, msgs),
-            None => 0,
-        }
-    }
-
-    fn has_interest(&self, subject: &[u8]) -> bool {
-        self.shared.upgrade().is_some_and(|shared| {
-            let m = shared.account_of(&self.client).sublist.matches(subject);
-            !m.plain.is_empty() || m.queues.iter().any(|g| !g.members.is_empty())
-        })
+/// An account's configured JetStream limits as the JetStream API shows and applies them.
+fn js_limits(l: &crate::accounts::JetStreamLimits) -> crate::jetstream::AccountLimits {
+    crate::jetstream::AccountLimits {
+        max_memory: l.max_memory,
+        max_storage: l.max_store,
+        max_streams: l.max_streams,
+        max_consumers: l.max_consumers,
+        max_ack_pending: l.max_ack_pending,
+        memory_max_stream_bytes: l.memory_max_stream_bytes,
+        storage_max_stream_bytes: l.store_max_stream_bytes,
+        max_bytes_required: l.max_bytes_required,
     }
 }
 
@@ -228,9 +83,7 @@ fn configure_jetstream(shared: &Arc<Shared>) -> Result<(), crate::jetstream::Sta
         let limits = if &*account.name == crate::accounts::GLOBAL_ACCOUNT {
             global_only.then(crate::jetstream::AccountLimits::default)
         } else {
-            config
-                .and_then(|c| c.jetstream.as_ref())
-                .map(crate::jetstream::AccountLimits::from)
+            config.and_then(|c| c.jetstream.as_ref()).map(js_limits)
         };
         let port = Arc::new(ServerPort::new(shared, &account));
         if limits.is_none() && config.is_some_and(imports_jetstream_api) {
@@ -320,12 +173,12 @@ impl Server {
             accounts,
             clients: Mutex::new(HashMap::new()),
             counters: Counters::default(),
-            closed: crate::monitor::ClosedConnections::default(),
+            closed: crate::records::ClosedConnections::default(),
             next_cid: AtomicU64::new(1),
             started: SystemTime::now(),
             shutdown: CancellationToken::new(),
             lame_duck: CancellationToken::new(),
-            live: parking_lot::RwLock::new(Arc::new(crate::signal::Reloadable::new(&opts, tls))),
+            live: parking_lot::RwLock::new(Arc::new(crate::state::Reloadable::new(&opts, tls))),
             tasks: TaskTracker::new(),
             internal_client,
             trust: parking_lot::RwLock::new(trust.map(Arc::new)),
@@ -539,7 +392,7 @@ impl Server {
         if let Err(e) = configure_jetstream(&self.shared) {
             tracing::error!("Error enabling JetStream on reloaded accounts: {e}");
         }
-        let new = Arc::new(crate::signal::Reloadable::new(opts, tls));
+        let new = Arc::new(crate::state::Reloadable::new(opts, tls));
         let old = std::mem::replace(&mut *self.shared.live.write(), new);
         let (was, now) = (old.logging, opts.logging);
         for (name, before, after) in [

@@ -4,53 +4,8 @@
 
 use std::path::Path;
 
-use crate::options::{Auth, ServerOptions};
+use crate::options::ServerOptions;
 use crate::server::Server;
-
-/// The settings a reload can change; each new connection reads the current ones.
-#[derive(Debug)]
-pub(crate) struct Reloadable {
-    pub auth: Auth,
-    pub no_auth_user: Option<String>,
-    /// Operator mode: users log in with JWTs.
-    pub jwt_auth: bool,
-    pub max_payload: u32,
-    pub logging: crate::logging::LogLevel,
-    /// Certificates and handshake timeout for new connections, when TLS is on.
-    pub tls: Option<crate::tls::LiveTls>,
-}
-
-impl Reloadable {
-    /// What INFO announces under these settings.
-    pub(crate) fn advertised(&self) -> crate::info::Advertised {
-        crate::info::Advertised {
-            auth_required: self.requires_auth() && self.no_auth_user.is_none(),
-            tls_required: self.tls.as_ref().is_some_and(|t| !t.options.allow_non_tls),
-            tls_verify: self.tls.as_ref().is_some_and(|t| t.options.verify),
-            tls_available: self.tls.as_ref().is_some_and(|t| t.options.allow_non_tls),
-            max_payload: self.max_payload,
-            nonce_required: self.jwt_auth
-                || matches!(&self.auth, Auth::Users(u) if u.iter().any(|u| u.nkey.is_some())),
-        }
-    }
-
-    /// Whether clients must authenticate (users, a token, or JWTs in operator mode).
-    pub(crate) fn requires_auth(&self) -> bool {
-        self.auth.is_required() || self.jwt_auth
-    }
-
-    /// The reloadable part of `o`, with TLS files already loaded into `tls`.
-    pub(crate) fn new(o: &ServerOptions, tls: Option<crate::tls::LiveTls>) -> Self {
-        Reloadable {
-            auth: o.auth.clone(),
-            no_auth_user: o.no_auth_user.clone(),
-            jwt_auth: o.operator.is_some(),
-            max_payload: o.max_payload,
-            logging: o.logging,
-            tls,
-        }
-    }
-}
 
 /// Why `--signal` failed.
 #[derive(Debug, thiserror::Error)]

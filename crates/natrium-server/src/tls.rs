@@ -19,8 +19,7 @@ use tokio::net::TcpStream;
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::server::TlsStream;
 
-use crate::client::{Client, CloseReason};
-use crate::server::Shared;
+use crate::client::{Client, CloseReason, SessionInfo};
 
 /// nats-server's default TLS handshake timeout (2 s).
 pub const DEFAULT_TLS_TIMEOUT: Duration = Duration::from_secs(2);
@@ -184,16 +183,8 @@ fn key_pair_problem(e: &rustls::Error) -> String {
     }
 }
 
-/// What a client's TLS session negotiated, as `/connz` shows it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct SessionInfo {
-    /// `1.2` or `1.3`.
-    pub version: String,
-    /// Go's name of the cipher suite (`TLS_AES_128_GCM_SHA256`).
-    pub cipher_suite: String,
-}
-
 impl SessionInfo {
+    /// What `conn` negotiated.
     pub(crate) fn of(conn: &rustls::ServerConnection) -> SessionInfo {
         SessionInfo {
             version: conn
@@ -383,14 +374,14 @@ async fn starts_tls(stream: &TcpStream, timeout: Duration) -> bool {
 /// TLS timeout, as nats-server does. On failure the cause is logged as nats-server logs it and
 /// the connection is dropped without a word to the client.
 pub(crate) async fn upgrade(
-    shared: &Shared,
+    write_deadline: std::time::Duration,
     client: &Client,
     mut stream: TcpStream,
     info: &[u8],
     tls: LiveTls,
 ) -> Result<Upgraded, CloseReason> {
     let (peer, cid) = (client.addr, client.cid);
-    let sent = tokio::time::timeout(shared.opts.write_deadline, stream.write_all(info)).await;
+    let sent = tokio::time::timeout(write_deadline, stream.write_all(info)).await;
     if !matches!(sent, Ok(Ok(()))) {
         tracing::debug!("{peer} - cid:{cid} - error sending INFO before the TLS handshake");
         return Err(CloseReason::ReadError);

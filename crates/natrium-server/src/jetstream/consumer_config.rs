@@ -19,7 +19,7 @@ use super::stream_config::{
     MAX_DESCRIPTION_LEN, MAX_METADATA_LEN, REQUIRED_LEVEL_KEY, SERVER_LEVEL_KEY, SERVER_VERSION_KEY,
 };
 use super::types::{API_LEVEL, AccountLimits, RetentionPolicy, StorageType, StreamConfig};
-use crate::monitor::format::go_duration;
+use crate::go_time::go_duration;
 
 /// Longest durable name (`JSMaxNameLen`).
 pub const MAX_NAME_LEN: usize = 255;

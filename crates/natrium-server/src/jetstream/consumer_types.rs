@@ -19,7 +19,7 @@ use super::errors::ApiError;
 use super::types::{
     ApiPaged, ClusterInfo, RequestBody, Timestamp, decode_request, from_value_like_go,
 };
-use crate::monitor::format::go_duration;
+use crate::go_time::go_duration;
 
 /// The `type` strings of consumer API replies.
 pub mod response_type {

@@ -8,7 +8,7 @@
 //! redelivery (`ack` reads the `$JS.ACK` protocol), `headers` the JetStream headers of a
 //! published message; `types`/`consumer_types`/`errors` are the API's JSON shapes and error
 //! catalogue, `stream_config`/`consumer_config` the rules configurations must follow,
-//! `go_time` Go's time text. The message store itself is the `natrium-store` crate.
+//! The message store itself is the `natrium-store` crate.
 //!
 //! On disk, as nats-server: `<store_dir>/jetstream/<account>/streams/<name>/` holds `meta.json`
 //! (the configuration and creation time), `msgs/` (the file store) and `obs/<consumer>/`
@@ -27,7 +27,6 @@ pub(crate) mod consumer_types;
 mod domain;
 pub(crate) mod errors;
 mod flow_control;
-mod go_time;
 mod headers;
 mod stream;
 pub(crate) mod stream_config;

@@ -24,8 +24,8 @@ use super::errors::ApiError;
 use super::headers;
 use super::types::{DiscardPolicy, PubAck, RetentionPolicy, StreamConfig, StreamState, Timestamp};
 use super::usage::Usage;
+use crate::go_time::go_duration;
 use crate::internal::{AfterBatch, Durable, InMsg, InternalSub, Port, Reply, Sink};
-use crate::monitor::format::go_duration;
 
 /// What every stream of one account's JetStream shares.
 #[derive(Clone)]
@@ -106,7 +106,10 @@ impl Dedupe {
 
 /// Unix nanoseconds now.
 pub(crate) fn now_nanos() -> i64 {
-    i64::try_from(crate::client::now_nanos()).unwrap_or(i64::MAX)
+    let since_epoch = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    i64::try_from(since_epoch.as_nanos()).unwrap_or(i64::MAX)
 }
 
 /// The store limits a stream configuration asks for.

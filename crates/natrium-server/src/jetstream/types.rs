@@ -116,7 +116,7 @@ impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.time {
             None => f.write_str(GO_ZERO_TIME),
-            Some(time) => f.write_str(&super::go_time::format(time, self.offset)),
+            Some(time) => f.write_str(&crate::go_time::format(time, self.offset)),
         }
     }
 }
@@ -133,7 +133,7 @@ impl<'de> Deserialize<'de> for Timestamp {
         if text == GO_ZERO_TIME {
             return Ok(Timestamp::ZERO);
         }
-        let (time, offset) = super::go_time::parse(&text).map_err(serde::de::Error::custom)?;
+        let (time, offset) = crate::go_time::parse(&text).map_err(serde::de::Error::custom)?;
         Ok(Timestamp {
             time: Some(time),
             offset,
@@ -652,21 +652,6 @@ pub struct AccountLimits {
     pub storage_max_stream_bytes: i64,
     /// Streams must set `max_bytes`.
     pub max_bytes_required: bool,
-}
-
-impl From<&crate::accounts::JetStreamLimits> for AccountLimits {
-    fn from(l: &crate::accounts::JetStreamLimits) -> Self {
-        Self {
-            max_memory: l.max_memory,
-            max_storage: l.max_store,
-            max_streams: l.max_streams,
-            max_consumers: l.max_consumers,
-            max_ack_pending: l.max_ack_pending,
-            memory_max_stream_bytes: l.memory_max_stream_bytes,
-            storage_max_stream_bytes: l.store_max_stream_bytes,
-            max_bytes_required: l.max_bytes_required,
-        }
-    }
 }
 
 impl Default for AccountLimits {

@@ -11,7 +11,7 @@ use serde::Serialize;
 use super::format;
 use super::subsz::Stats;
 use crate::accounts::{ExportKind, GLOBAL_ACCOUNT, ImportKind, ResponseType};
-use crate::server::Shared;
+use crate::state::Shared;
 
 /// `/accountz` without `acc`.
 #[derive(Debug, Serialize)]

@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use super::format;
 use crate::accounts::Traffic;
-use crate::server::Shared;
+use crate::state::Shared;
 
 /// The `/accstatz` document.
 #[derive(Debug, Serialize)]

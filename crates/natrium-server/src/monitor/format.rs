@@ -6,6 +6,8 @@ use std::time::{Duration, SystemTime};
 
 use serde::Serializer;
 
+pub(crate) use crate::go_time::go_duration;
+
 /// `2026-11-27T03:24:26.97030919Z`: UTC, nanoseconds with trailing zeros trimmed.
 pub(crate) fn timestamp(t: SystemTime) -> String {
     let mut text = humantime::format_rfc3339_nanos(t).to_string();
@@ -67,45 +69,6 @@ pub(crate) fn uptime(d: Duration) -> String {
 /// The time between `from` and `to`, or zero when the clock went backwards.
 pub(crate) fn since(from: SystemTime, to: SystemTime) -> Duration {
     to.duration_since(from).unwrap_or_default()
-}
-
-/// A duration as Go prints one: `0s`, `850ns`, `1.5µs`, `16.052976ms`, `2m0s`, `1h0m0.5s`.
-pub(crate) fn go_duration(d: Duration) -> String {
-    let nanos = d.as_nanos();
-    if nanos == 0 {
-        return "0s".to_owned();
-    }
-    if nanos < 1_000 {
-        return format!("{nanos}ns");
-    }
-    if nanos < 1_000_000 {
-        return format!("{}µs", with_fraction(nanos / 1_000, nanos % 1_000, 3));
-    }
-    if nanos < 1_000_000_000 {
-        return format!(
-            "{}ms",
-            with_fraction(nanos / 1_000_000, nanos % 1_000_000, 6)
-        );
-    }
-    let secs = nanos / 1_000_000_000;
-    let seconds = with_fraction(secs % 60, nanos % 1_000_000_000, 9);
-    let (mins, hours) = ((secs / 60) % 60, secs / 3600);
-    if hours > 0 {
-        format!("{hours}h{mins}m{seconds}s")
-    } else if mins > 0 {
-        format!("{mins}m{seconds}s")
-    } else {
-        format!("{seconds}s")
-    }
-}
-
-/// `whole.fraction` with the fraction zero-padded to `digits` and trailing zeros trimmed.
-fn with_fraction(whole: u128, fraction: u128, digits: usize) -> String {
-    if fraction == 0 {
-        return whole.to_string();
-    }
-    let fraction = format!("{fraction:0digits$}");
-    format!("{whole}.{}", fraction.trim_end_matches('0'))
 }
 
 /// A measured round trip as nats-server reports it: microsecond precision between 1 µs and

@@ -41,7 +41,7 @@ use prometheus_client::registry::Registry;
 use super::format;
 use super::process::Usage;
 use crate::info::VERSION;
-use crate::server::Shared;
+use crate::state::Shared;
 
 /// The content type of the OpenMetrics text format.
 pub(crate) const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";

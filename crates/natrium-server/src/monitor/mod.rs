@@ -33,9 +33,8 @@ use serde::Serialize;
 use tokio::net::TcpListener;
 
 use crate::error::ServerError;
-use crate::server::Shared;
+use crate::state::Shared;
 
-pub(crate) use connz::ClosedConnections;
 use process::ProcessSampler;
 use varz::HttpEndpoint;
 

@@ -8,11 +8,12 @@ use std::time::SystemTime;
 use natrium_sublist::SublistStats;
 use serde::Serialize;
 
-use super::connz::{DEFAULT_LIMIT, SubDetail, sub_details};
+use super::connz::DEFAULT_LIMIT;
 use super::format;
 use super::query::{self, QueryError};
 use crate::client::Client;
-use crate::server::Shared;
+use crate::records::{SubDetail, sub_details};
+use crate::state::Shared;
 
 /// `/subsz` query parameters.
 #[derive(Debug)]

@@ -11,7 +11,7 @@ use serde::Serialize;
 use super::format;
 use super::process::Usage;
 use crate::info::{PROTO, VERSION};
-use crate::server::Shared;
+use crate::state::Shared;
 
 /// nats-server reports its Go toolchain in `go`; natrium-server reports the Rust version it
 /// requires, as in INFO.

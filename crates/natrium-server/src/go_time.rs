@@ -1,5 +1,7 @@
-//! Go's RFC 3339 time text, as nats-server reads and writes it: `time.Parse(time.RFC3339,
-//! ...)` with Go's error texts, and the writing of an instant in the offset it was given in.
+//! Go's time text, as nats-server reads and writes it: RFC 3339 instants (`time.Parse(
+//! time.RFC3339, ...)` with Go's error texts, and the writing of an instant in the offset it
+//! was given in), and durations as Go prints them (`1m30s`). Monitoring and JetStream both
+//! write them.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -186,6 +188,45 @@ fn civil_from_days(days: i64) -> (i64, i64, i64) {
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = yoe + era * 400 + i64::from(month <= 2);
     (year, month, day)
+}
+
+/// A duration as Go prints one: `0s`, `850ns`, `1.5µs`, `16.052976ms`, `2m0s`, `1h0m0.5s`.
+pub(crate) fn go_duration(d: Duration) -> String {
+    let nanos = d.as_nanos();
+    if nanos == 0 {
+        return "0s".to_owned();
+    }
+    if nanos < 1_000 {
+        return format!("{nanos}ns");
+    }
+    if nanos < 1_000_000 {
+        return format!("{}µs", with_fraction(nanos / 1_000, nanos % 1_000, 3));
+    }
+    if nanos < 1_000_000_000 {
+        return format!(
+            "{}ms",
+            with_fraction(nanos / 1_000_000, nanos % 1_000_000, 6)
+        );
+    }
+    let secs = nanos / 1_000_000_000;
+    let seconds = with_fraction(secs % 60, nanos % 1_000_000_000, 9);
+    let (mins, hours) = ((secs / 60) % 60, secs / 3600);
+    if hours > 0 {
+        format!("{hours}h{mins}m{seconds}s")
+    } else if mins > 0 {
+        format!("{mins}m{seconds}s")
+    } else {
+        format!("{seconds}s")
+    }
+}
+
+/// `whole.fraction` with the fraction zero-padded to `digits` and trailing zeros trimmed.
+fn with_fraction(whole: u128, fraction: u128, digits: usize) -> String {
+    if fraction == 0 {
+        return whole.to_string();
+    }
+    let fraction = format!("{fraction:0digits$}");
+    format!("{whole}.{}", fraction.trim_end_matches('0'))
 }
 
 #[cfg(test)]
