@@ -22,11 +22,13 @@ fn parse_all(buf: &[u8], limits: &Limits) -> usize {
 
 fn pub_buffer(payload_len: usize) -> Vec<u8> {
     let payload = vec![b'x'; payload_len];
+    let size = payload_len.to_string();
     let mut buf = Vec::new();
     for _ in 0..OPS {
         ClientOp::Pub {
             subject: b"bench.subject.foo",
             reply: None,
+            size: size.as_bytes(),
             payload: &payload,
         }
         .encode(&mut buf);

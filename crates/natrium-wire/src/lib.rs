@@ -3,7 +3,8 @@
 //! - [`parse`] reads one client operation from the front of a read buffer as borrowed
 //!   slices; a protocol violation is a [`ParseError`] that knows nats-server's exact answer.
 //! - [`encode_msg`], [`encode_hmsg`], [`encode_err`] and the constants write what a server
-//!   sends.
+//!   sends; [`encode_msg_sized`] and [`encode_hmsg_sized`] copy a PUB's size fields as the
+//!   client wrote them, as nats-server does.
 //! - [`is_valid_subject`] and friends are nats-server 2.9's subject rules;
 //!   [`subject_matches`], [`subjects_overlap`] and [`is_subset_match`] compare wildcard filters.
 //!
@@ -12,7 +13,10 @@
 //!
 //! let buf = b"PUB greet.joe 5\r\nhello\r\nPING\r\n";
 //! let (op, used) = parse(buf, &Limits::default()).unwrap().unwrap();
-//! assert_eq!(op, ClientOp::Pub { subject: b"greet.joe", reply: None, payload: b"hello" });
+//! assert_eq!(
+//!     op,
+//!     ClientOp::Pub { subject: b"greet.joe", reply: None, size: b"5", payload: b"hello" }
+//! );
 //! let (op, _) = parse(&buf[used..], &Limits::default()).unwrap().unwrap();
 //! assert_eq!(op, ClientOp::Ping);
 //! ```
@@ -24,7 +28,8 @@ mod scan;
 mod subject;
 
 pub use encoder::{
-    NO_RESPONDERS_HEADERS, OK, PING, PONG, encode_err, encode_hmsg, encode_info, encode_msg,
+    NO_RESPONDERS_HEADERS, OK, PING, PONG, Sizes, encode_err, encode_hmsg, encode_hmsg_sized,
+    encode_info, encode_msg, encode_msg_sized,
 };
 pub use error::{
     INVALID_PUBLISH_SUBJECT, INVALID_SUBJECT, MAXIMUM_CONTROL_LINE_EXCEEDED,
