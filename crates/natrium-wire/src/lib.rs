@@ -5,7 +5,8 @@
 //! - [`encode_msg`], [`encode_hmsg`], [`encode_err`] and the constants write what a server
 //!   sends; [`encode_msg_sized`] and [`encode_hmsg_sized`] copy a PUB's size fields as the
 //!   client wrote them, as nats-server does.
-//! - [`is_valid_subject`] and friends are nats-server 2.9's subject rules;
+//! - [`is_valid_subject`], [`check_subject`] and friends are nats-server's subject rules, the
+//!   one statement of them every natrium crate uses (`a*b` is a literal token);
 //!   [`subject_matches`], [`subjects_overlap`] and [`is_subset_match`] compare wildcard filters.
 //!
 //! ```
@@ -37,6 +38,8 @@ pub use error::{
 };
 pub use parser::{ClientOp, Limits, parse, parse_without_headers};
 pub use subject::{
-    is_subset_match, is_valid_literal_subject, is_valid_queue, is_valid_subject,
-    is_valid_subscribe_subject, subject_matches, subjects_overlap, tokens,
+    FULL_WILDCARD, PARTIAL_WILDCARD, SEPARATOR, SubjectError, SubjectKind, check_publish_subject,
+    check_subject, check_subscribe_subject, is_routable_subject, is_subset_match,
+    is_valid_literal_subject, is_valid_queue, is_valid_subject, is_valid_subscribe_subject,
+    split_first_token, subject_matches, subjects_overlap, tokens,
 };
