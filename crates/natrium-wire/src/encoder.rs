@@ -36,9 +36,12 @@ pub fn encode_msg<B: BufMut>(
     reply: Option<&[u8]>,
     payload: &[u8],
 ) {
-    let mut size = itoa::Buffer::new();
-    let size = size.format(payload.len()).as_bytes();
-    encode_msg_sized(out, subject, sid, reply, size, payload);
+    out.put_slice(b"MSG ");
+    put_routing(out, subject, sid, reply);
+    put_usize(out, payload.len());
+    out.put_slice(b"\r\n");
+    out.put_slice(payload);
+    out.put_slice(b"\r\n");
 }
 
 /// Like [`encode_msg`], with the size field given as the publisher wrote it (a
@@ -70,13 +73,15 @@ pub fn encode_hmsg<B: BufMut>(
     headers: &[u8],
     payload: &[u8],
 ) {
-    let mut header = itoa::Buffer::new();
-    let mut total = itoa::Buffer::new();
-    let sizes = Sizes {
-        header: header.format(headers.len()).as_bytes(),
-        total: total.format(headers.len() + payload.len()).as_bytes(),
-    };
-    encode_hmsg_sized(out, subject, sid, reply, sizes, headers, payload);
+    out.put_slice(b"HMSG ");
+    put_routing(out, subject, sid, reply);
+    put_usize(out, headers.len());
+    out.put_u8(b' ');
+    put_usize(out, headers.len() + payload.len());
+    out.put_slice(b"\r\n");
+    out.put_slice(headers);
+    out.put_slice(payload);
+    out.put_slice(b"\r\n");
 }
 
 /// Like [`encode_hmsg`], with the size fields given as the publisher wrote them (a
@@ -206,4 +211,8 @@ fn put_routing<B: BufMut>(out: &mut B, subject: &[u8], sid: &[u8], reply: Option
 fn put_field<B: BufMut>(out: &mut B, field: &[u8]) {
     out.put_slice(field);
     out.put_u8(b' ');
+}
+
+fn put_usize<B: BufMut>(out: &mut B, n: usize) {
+    out.put_slice(itoa::Buffer::new().format(n).as_bytes());
 }
