@@ -474,16 +474,10 @@ fn matching_edge_cases() {
     }
 }
 
-/// Token by token, the obvious way; a subject with an empty token matches nothing.
+/// [`model_matches`] on whole strings: a subject with an empty token matches nothing.
 fn model_matches_str(filter: &str, subject: &str) -> bool {
     let (f, s): (Vec<_>, Vec<_>) = (filter.split('.').collect(), subject.split('.').collect());
-    if s.iter().any(|t| t.is_empty()) {
-        return false;
-    }
-    match f.iter().position(|&t| t == ">") {
-        Some(i) => s.len() > i && f[..i].iter().zip(&s).all(|(f, s)| *f == "*" || f == s),
-        None => f.len() == s.len() && f.iter().zip(&s).all(|(f, s)| *f == "*" || f == s),
-    }
+    !s.iter().any(|t| t.is_empty()) && model_matches(&f, &s)
 }
 
 proptest! {
