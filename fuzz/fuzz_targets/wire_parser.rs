@@ -15,8 +15,10 @@ use natrium_wire::{ClientOp, Limits, ParseError, parse, parse_without_headers};
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Op {
     Connect(Vec<u8>),
-    Pub(Vec<u8>, Option<Vec<u8>>, Vec<u8>),
-    Hpub(Vec<u8>, Option<Vec<u8>>, Vec<u8>, Vec<u8>),
+    /// Subject, reply, size field as written, payload.
+    Pub(Vec<u8>, Option<Vec<u8>>, Vec<u8>, Vec<u8>),
+    /// Subject, reply, header and total size fields as written, headers, payload.
+    Hpub(Vec<u8>, Option<Vec<u8>>, Vec<u8>, Vec<u8>, Vec<u8>, Vec<u8>),
     Sub(Vec<u8>, Option<Vec<u8>>, Vec<u8>),
     Unsub(Vec<u8>, Option<u64>),
     Ping,
@@ -25,18 +27,31 @@ enum Op {
     Ignored,
 }
 
+/// The value of a size field the parser kept: it must be plain digits.
+fn size_of(field: &[u8]) -> usize {
+    assert!(!field.is_empty() && field.iter().all(u8::is_ascii_digit), "size field {field:?}");
+    std::str::from_utf8(field).unwrap().parse().unwrap()
+}
+
 fn own(op: ClientOp<'_>) -> Op {
     match op {
         ClientOp::Connect(a) => Op::Connect(a.to_vec()),
-        ClientOp::Pub { subject, reply, payload } => {
-            Op::Pub(subject.to_vec(), reply.map(<[u8]>::to_vec), payload.to_vec())
+        ClientOp::Pub { subject, reply, size, payload } => {
+            assert_eq!(size_of(size), payload.len(), "PUB size field");
+            Op::Pub(subject.to_vec(), reply.map(<[u8]>::to_vec), size.to_vec(), payload.to_vec())
         }
-        ClientOp::Hpub { subject, reply, headers, payload } => Op::Hpub(
-            subject.to_vec(),
-            reply.map(<[u8]>::to_vec),
-            headers.to_vec(),
-            payload.to_vec(),
-        ),
+        ClientOp::Hpub { subject, reply, header_size, size, headers, payload } => {
+            assert_eq!(size_of(header_size), headers.len(), "HPUB header size field");
+            assert_eq!(size_of(size), headers.len() + payload.len(), "HPUB size field");
+            Op::Hpub(
+                subject.to_vec(),
+                reply.map(<[u8]>::to_vec),
+                header_size.to_vec(),
+                size.to_vec(),
+                headers.to_vec(),
+                payload.to_vec(),
+            )
+        }
         ClientOp::Sub { subject, queue, sid } => {
             Op::Sub(subject.to_vec(), queue.map(<[u8]>::to_vec), sid.to_vec())
         }
@@ -176,7 +191,7 @@ fn model_ops(data: &[u8]) -> (Vec<u8>, Vec<Op>) {
                 text.extend_from_slice(eol);
                 text.extend_from_slice(&payload);
                 text.extend_from_slice(b"\r\n");
-                ops.push(Op::Pub(subject, reply, payload));
+                ops.push(Op::Pub(subject, reply, size.to_string().into_bytes(), payload));
             }
             3 => {
                 let subject = token(&mut input);
@@ -197,7 +212,8 @@ fn model_ops(data: &[u8]) -> (Vec<u8>, Vec<Op>) {
                 text.extend_from_slice(&headers);
                 text.extend_from_slice(&payload);
                 text.extend_from_slice(b"\r\n");
-                ops.push(Op::Hpub(subject, reply, headers, payload));
+                let sizes = (hsize.to_string().into_bytes(), (hsize + psize).to_string().into_bytes());
+                ops.push(Op::Hpub(subject, reply, sizes.0, sizes.1, headers, payload));
             }
             4 => {
                 let subject = token(&mut input);

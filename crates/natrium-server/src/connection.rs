@@ -12,8 +12,9 @@ use std::time::{Duration, SystemTime};
 
 use bytes::{Buf, BytesMut};
 use natrium_wire::{
-    ClientOp, Limits, NO_RESPONDERS_HEADERS, OK, PING, PONG, ParseError, encode_err, encode_hmsg,
-    is_valid_literal_subject, is_valid_subscribe_subject, parse, parse_without_headers,
+    ClientOp, Limits, NO_RESPONDERS_HEADERS, OK, PING, PONG, ParseError, Sizes, encode_err,
+    encode_hmsg, is_valid_literal_subject, is_valid_subscribe_subject, parse,
+    parse_without_headers,
 };
 use serde::Deserialize;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -24,9 +25,7 @@ use tokio::time::Instant;
 use crate::accounts::Account;
 use crate::auth::{self, Credentials};
 use crate::client::{Client, ClientMeta, CloseReason, now_nanos};
-use crate::deliver::{
-    Fanout, MatchCache, Msg, Publisher, RawSizes, remove_subscription, slow_consumer,
-};
+use crate::deliver::{Fanout, MatchCache, Msg, Publisher, remove_subscription, slow_consumer};
 use crate::outbound::{Appended, WriteError};
 use crate::state::Shared;
 use crate::subscription::{SubRef, Subscription};
@@ -286,8 +285,6 @@ struct Connection {
     out: Fanout,
     /// Recent subject lookups, so the hot path skips the shared index's locks and counters.
     cache: MatchCache,
-    /// The current PUB/HPUB's size fields as written, when not in canonical form.
-    raw_sizes: Option<RawSizes>,
     /// Protocol tracing (`-V`) is on; checked once per connection, not per operation.
     trace: bool,
     /// The authenticated user's permissions, if restricted.
@@ -327,7 +324,6 @@ impl Connection {
             ping_sent: None,
             out: Fanout::default(),
             cache: MatchCache::default(),
-            raw_sizes: None,
             trace: tracing::enabled!(tracing::Level::TRACE),
             perms: None,
         }
@@ -412,19 +408,6 @@ impl Connection {
             match parsed {
                 Ok(None) => break Flow::Continue,
                 Ok(Some((op, used))) => {
-                    self.raw_sizes = match op {
-                        ClientOp::Pub { payload, .. } => {
-                            RawSizes::find(&buf[..used], None, payload.len())
-                        }
-                        ClientOp::Hpub {
-                            headers, payload, ..
-                        } => RawSizes::find(
-                            &buf[..used],
-                            Some(headers.len()),
-                            headers.len() + payload.len(),
-                        ),
-                        _ => None,
-                    };
                     if self.trace {
                         self.trace_op(&buf[..used]);
                     }
@@ -475,19 +458,30 @@ impl Connection {
             ClientOp::Pub {
                 subject,
                 reply,
+                size,
                 payload,
             } => {
-                self.publish(subject, reply, None, payload);
+                let sizes = Sizes {
+                    header: b"",
+                    total: size,
+                };
+                self.publish(subject, reply, None, payload, sizes);
             }
             ClientOp::Hpub {
                 subject,
                 reply,
+                header_size,
+                size,
                 headers,
                 payload,
             } => {
                 // An empty header block is delivered as a plain MSG, like nats-server.
                 let headers = (!headers.is_empty()).then_some(headers);
-                self.publish(subject, reply, headers, payload);
+                let sizes = Sizes {
+                    header: header_size,
+                    total: size,
+                };
+                self.publish(subject, reply, headers, payload, sizes);
             }
             ClientOp::Sub {
                 subject,
@@ -647,12 +641,14 @@ impl Connection {
         })
     }
 
+    /// Routes one PUB/HPUB; `sizes` are its size fields as written, for the MSG lines.
     fn publish(
         &mut self,
         subject: &[u8],
         reply: Option<&[u8]>,
         headers: Option<&[u8]>,
         payload: &[u8],
+        sizes: Sizes<'_>,
     ) {
         let size = headers.map_or(0, <[u8]>::len) + payload.len();
         self.out.batch.in_msgs += 1;
@@ -680,7 +676,7 @@ impl Connection {
             reply,
             headers,
             payload,
-            raw_sizes: self.raw_sizes.as_ref(),
+            raw_sizes: Some(sizes),
             shown_as: None,
         };
         let from = Publisher {

@@ -2,13 +2,11 @@
 //! subscriber's outbound buffer (or handing it to an internal subscriber), and what a batch
 //! of deliveries leaves to do at its end.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use bytes::BytesMut;
-use natrium_sublist::{Matches, Sublist};
-use natrium_wire::{encode_hmsg, encode_msg};
+use natrium_sublist::{LocalMatchCache, Matches};
+use natrium_wire::{Sizes, encode_hmsg, encode_hmsg_sized, encode_msg, encode_msg_sized};
 
 use crate::accounts::Account;
 use crate::client::{Client, CloseReason};
@@ -44,7 +42,10 @@ pub(crate) struct Msg<'a> {
     pub reply: Option<&'a [u8]>,
     pub headers: Option<&'a [u8]>,
     pub payload: &'a [u8],
-    pub raw_sizes: Option<&'a RawSizes>,
+    /// The PUB/HPUB's size fields as the client wrote them, copied into MSG/HMSG like
+    /// nats-server (`PUB foo 002` is delivered as `MSG foo 1 002`); `None` for messages
+    /// the server makes, whose sizes are written in decimal.
+    pub raw_sizes: Option<Sizes<'a>>,
     /// The subject written in MSG lines when it is not the one routed on: JetStream
     /// delivers a stored message to a consumer's subject under the message's own subject.
     pub shown_as: Option<&'a [u8]>,
@@ -111,18 +112,21 @@ impl Publisher<'_> {
             Some(h) if target.wants_headers() => {
                 let size = h.len() + payload.len();
                 let res = target.outbound.append(Some(size), |b| match raw_sizes {
-                    Some(raw) => raw.encode_hmsg(b, subject, &sub.sid, reply, h, payload),
+                    Some(sizes) => {
+                        encode_hmsg_sized(b, subject, &sub.sid, reply, sizes, h, payload)
+                    }
                     None => encode_hmsg(b, subject, &sub.sid, reply, h, payload),
                 });
                 (res, size)
             }
-            // Headers are stripped for subscribers that did not ask for them.
+            // Headers are stripped for subscribers that did not ask for them (the size is
+            // then the payload's own, not the one written).
             _ => {
                 let res = target
                     .outbound
                     .append(Some(payload.len()), |b| match raw_sizes {
-                        Some(raw) if headers.is_none() => {
-                            raw.encode_msg(b, subject, &sub.sid, reply, payload)
+                        Some(sizes) if headers.is_none() => {
+                            encode_msg_sized(b, subject, &sub.sid, reply, sizes.total, payload)
                         }
                         _ => encode_msg(b, subject, &sub.sid, reply, payload),
                     });
@@ -156,65 +160,15 @@ impl Publisher<'_> {
     }
 }
 
-/// Lookups a connection made recently, valid while the index's generation is unchanged
-/// (as nats-server's per-client result cache). Hits cost no shared lock or counter.
-#[derive(Default)]
-pub(crate) struct MatchCache {
-    /// The index the entries come from (its address): a connection's own account's, but
-    /// JetStream's internal publishes at the end of a batch route in the global account.
-    sublist: usize,
-    generation: u64,
-    /// The most recent subject (its buffer is reused) and result: the common case of a
-    /// publisher repeating one subject is a byte comparison.
-    last_subject: Vec<u8>,
-    last: Option<Arc<Matches<SubRef>>>,
-    map: HashMap<Box<[u8]>, Arc<Matches<SubRef>>>,
-}
-
-/// Entries kept before the cache starts over.
-const MATCH_CACHE_SIZE: usize = 128;
-
-impl MatchCache {
-    pub(crate) fn get(
-        &mut self,
-        sublist: &Sublist<SubRef>,
-        subject: &[u8],
-    ) -> &Arc<Matches<SubRef>> {
-        // Read the generation first: a change racing with the lookup below makes the next
-        // call start over, so a stale result is never used twice.
-        let generation = sublist.generation();
-        let id = std::ptr::from_ref(sublist) as usize;
-        if generation != self.generation || id != self.sublist {
-            self.generation = generation;
-            self.sublist = id;
-            self.last = None;
-            self.map.clear();
-        }
-        if self.last.is_none() || self.last_subject != subject {
-            let found = match self.map.get(subject) {
-                Some(m) => Arc::clone(m),
-                None => {
-                    if self.map.len() >= MATCH_CACHE_SIZE {
-                        self.map.clear();
-                    }
-                    let m = sublist.matches(subject);
-                    self.map.insert(subject.into(), Arc::clone(&m));
-                    m
-                }
-            };
-            self.last_subject.clear();
-            self.last_subject.extend_from_slice(subject);
-            self.last = Some(found);
-        }
-        self.last.as_ref().expect("set above")
-    }
-}
+/// Lookups a connection made recently (see [`LocalMatchCache`]): hits cost no shared lock
+/// or counter.
+pub(crate) type MatchCache = LocalMatchCache<SubRef>;
 
 impl Publisher<'_> {
     /// Routes `msg` to every plain subscription it matches and to one member of each queue
     /// group. Returns whether anyone took it.
     pub(crate) fn route(&self, cache: &mut MatchCache, out: &mut Fanout, msg: &Msg<'_>) -> bool {
-        let matches = cache.get(&self.account.sublist, msg.subject);
+        let matches = cache.matches(&self.account.sublist, msg.subject);
         self.deliver_matches(matches, out, msg)
     }
 
@@ -373,113 +327,4 @@ pub(crate) fn slow_consumer(shared: &Shared, client: &Client) {
     }
     client.outbound.close();
     client.kill.cancel();
-}
-
-/// Size fields of a PUB/HPUB exactly as the client wrote them. nats-server copies these
-/// bytes into MSG/HMSG, so `PUB foo 002` is delivered as `MSG foo 1 002`; only kept when
-/// they differ from the canonical decimal form (i.e. have leading zeros).
-#[derive(Debug)]
-pub(crate) struct RawSizes {
-    header: Option<Box<[u8]>>,
-    total: Box<[u8]>,
-}
-
-impl RawSizes {
-    /// Looks at the control line at the start of `op` (a whole PUB or HPUB operation whose
-    /// sizes the parser already checked). `None` in the usual case of canonical sizes, found
-    /// without scanning the line.
-    pub(crate) fn find(
-        op: &[u8],
-        header_size: Option<usize>,
-        total_size: usize,
-    ) -> Option<RawSizes> {
-        // The control line ends where the header block and payload (and their CR LF) begin.
-        let line = trim_end(&op[..op.len().checked_sub(total_size + 2)?]);
-        let canonical = match strip_canonical(line, total_size) {
-            Some(rest) => header_size.is_none_or(|h| strip_canonical(trim_end(rest), h).is_some()),
-            None => false,
-        };
-        if canonical {
-            return None;
-        }
-        let mut fields = line
-            .split(|&b| matches!(b, b' ' | b'\t'))
-            .filter(|f| !f.is_empty())
-            .rev();
-        let total = fields.next()?;
-        let header = match header_size {
-            Some(_) => Some(fields.next()?),
-            None => None,
-        };
-        Some(RawSizes {
-            header: header.map(Into::into),
-            total: total.into(),
-        })
-    }
-
-    fn encode_msg(
-        &self,
-        b: &mut BytesMut,
-        subject: &[u8],
-        sid: &[u8],
-        reply: Option<&[u8]>,
-        payload: &[u8],
-    ) {
-        b.extend_from_slice(b"MSG ");
-        put_routing(b, subject, sid, reply);
-        b.extend_from_slice(&self.total);
-        b.extend_from_slice(b"\r\n");
-        b.extend_from_slice(payload);
-        b.extend_from_slice(b"\r\n");
-    }
-
-    fn encode_hmsg(
-        &self,
-        b: &mut BytesMut,
-        subject: &[u8],
-        sid: &[u8],
-        reply: Option<&[u8]>,
-        headers: &[u8],
-        payload: &[u8],
-    ) {
-        b.extend_from_slice(b"HMSG ");
-        put_routing(b, subject, sid, reply);
-        match &self.header {
-            Some(h) => b.extend_from_slice(h),
-            None => b.extend_from_slice(headers.len().to_string().as_bytes()),
-        }
-        b.extend_from_slice(b" ");
-        b.extend_from_slice(&self.total);
-        b.extend_from_slice(b"\r\n");
-        b.extend_from_slice(headers);
-        b.extend_from_slice(payload);
-        b.extend_from_slice(b"\r\n");
-    }
-}
-
-/// `line` without its trailing line terminator and blanks.
-fn trim_end(line: &[u8]) -> &[u8] {
-    let keep = line
-        .iter()
-        .rposition(|b| !matches!(b, b' ' | b'\t' | b'\r' | b'\n'))
-        .map_or(0, |i| i + 1);
-    &line[..keep]
-}
-
-/// If `line` ends with a blank and then `size` in plain decimal, the part before the size.
-fn strip_canonical(line: &[u8], size: usize) -> Option<&[u8]> {
-    let digits = size.checked_ilog10().map_or(1, |d| d as usize + 1);
-    let cut = line.len().checked_sub(digits)?;
-    matches!(line.get(cut.checked_sub(1)?), Some(b' ' | b'\t')).then(|| &line[..cut])
-}
-
-fn put_routing(b: &mut BytesMut, subject: &[u8], sid: &[u8], reply: Option<&[u8]>) {
-    b.extend_from_slice(subject);
-    b.extend_from_slice(b" ");
-    b.extend_from_slice(sid);
-    b.extend_from_slice(b" ");
-    if let Some(reply) = reply {
-        b.extend_from_slice(reply);
-        b.extend_from_slice(b" ");
-    }
 }

@@ -19,6 +19,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use natrium_wire::subject_matches;
 use parking_lot::Mutex;
 
 /// What a user may publish to and subscribe to. `None` leaves that side unrestricted.
@@ -109,38 +110,18 @@ impl SubjectPermission {
     }
 }
 
-/// One compiled list entry: subject tokens and, for the queue form, the queue pattern.
+/// One compiled list entry: the subject filter and, for the queue form, the queue pattern.
 #[derive(Debug)]
 struct Entry {
-    subject: Vec<Box<[u8]>>,
+    subject: Box<[u8]>,
     queue: Option<Box<[u8]>>,
-}
-
-fn split_tokens(s: &[u8]) -> Vec<Box<[u8]>> {
-    s.split(|&b| b == b'.').map(Into::into).collect()
-}
-
-/// Whether `pattern` (wildcards active) matches `subject` (every token literal, `*` and `>`
-/// included), as nats-server's sublist matches a subscription subject against a list.
-fn pattern_matches(pattern: &[Box<[u8]>], subject: &[u8]) -> bool {
-    let mut tokens = subject.split(|&b| b == b'.');
-    for p in pattern {
-        if &**p == b">" {
-            return tokens.next().is_some();
-        }
-        match tokens.next() {
-            Some(t) if &**p == b"*" || **p == *t => {}
-            _ => return false,
-        }
-    }
-    tokens.next().is_none()
 }
 
 impl Entry {
     fn parse(text: &str) -> Entry {
         let mut parts = text.split_whitespace();
         Entry {
-            subject: split_tokens(parts.next().unwrap_or_default().as_bytes()),
+            subject: parts.next().unwrap_or_default().as_bytes().into(),
             queue: parts.next().map(|q| q.as_bytes().into()),
         }
     }
@@ -165,7 +146,9 @@ fn match_list<'a>(list: &'a [Entry], subject: &[u8]) -> ListMatch<'a> {
         plain: false,
         queues: Vec::new(),
     };
-    for e in list.iter().filter(|e| pattern_matches(&e.subject, subject)) {
+    // A subscription subject's own `*` and `>` are taken literally here, as nats-server's
+    // index matches a subscription subject against a list.
+    for e in list.iter().filter(|e| subject_matches(&e.subject, subject)) {
         match &e.queue {
             Some(q) => m.queues.push(q),
             None => m.plain = true,
@@ -175,9 +158,7 @@ fn match_list<'a>(list: &'a [Entry], subject: &[u8]) -> ListMatch<'a> {
 }
 
 fn queue_matches(queue: &[u8], patterns: &[&[u8]]) -> bool {
-    patterns
-        .iter()
-        .any(|p| pattern_matches(&split_tokens(p), queue))
+    patterns.iter().any(|p| subject_matches(p, queue))
 }
 
 impl Rules {
@@ -575,6 +556,28 @@ mod tests {
         // Cached answers stay the same.
         assert!(!c.can_publish(b"foo.secret"));
         assert!(c.can_subscribe(b">", None));
+    }
+
+    /// nats-server 2.9.10 and 2.15.1 answer `PUB foo. 1` and `PUB foo..b 1` from a user
+    /// allowed `foo.>` with a permissions violation: a subject with an empty token is matched
+    /// by no list entry, wildcards included.
+    #[test]
+    fn a_subject_with_an_empty_token_matches_no_entry() {
+        let mut c = conn(Permissions {
+            publish: Some(SubjectPermission::allow(["foo.>"]).deny(["bar.*"])),
+            subscribe: None,
+            allow_responses: None,
+        });
+        assert!(c.can_publish(b"foo.b"));
+        assert!(!c.can_publish(b"foo."));
+        assert!(!c.can_publish(b"foo..b"));
+        let mut c = conn(Permissions {
+            publish: Some(SubjectPermission::default().deny(["bar.*"])),
+            subscribe: None,
+            allow_responses: None,
+        });
+        assert!(!c.can_publish(b"bar.x"));
+        assert!(c.can_publish(b"bar."));
     }
 
     #[test]

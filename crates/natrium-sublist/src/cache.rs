@@ -2,9 +2,10 @@
 
 use std::sync::Arc;
 
+use natrium_wire::{SubjectKind, subject_matches};
+
 use crate::SubjectMap;
 use crate::matches::Matches;
-use crate::subject::{SubjectKind, filter_matches};
 
 /// Results taken out of the cache, for the caller to drop after releasing its lock:
 /// freeing hundreds of results can take longer than every cache hit waiting on that lock.
@@ -71,7 +72,7 @@ impl<T> Cache<T> {
             SubjectKind::Literal => self.results.remove(filter).into_iter().collect(),
             SubjectKind::Wildcard => self
                 .results
-                .extract_if(|subject, _| filter_matches(filter, subject))
+                .extract_if(|subject, _| subject_matches(filter, subject))
                 .map(|(_, result)| result)
                 .collect(),
         }

@@ -45,6 +45,20 @@ pub enum InvalidSubjectReason {
     FullWildcardNotLast,
     /// A queue group name with no bytes.
     EmptyQueueName,
+    /// Another of natrium-wire's subject rules (the index's own check never gives one).
+    Other(natrium_wire::SubjectError),
+}
+
+impl From<natrium_wire::SubjectError> for InvalidSubjectReason {
+    fn from(e: natrium_wire::SubjectError) -> Self {
+        use natrium_wire::SubjectError;
+        match e {
+            SubjectError::Empty => Self::Empty,
+            SubjectError::EmptyToken => Self::EmptyToken,
+            SubjectError::FullWildcardNotLast => Self::FullWildcardNotLast,
+            other => Self::Other(other),
+        }
+    }
 }
 
 impl fmt::Display for InvalidSubjectReason {
@@ -54,6 +68,7 @@ impl fmt::Display for InvalidSubjectReason {
             Self::EmptyToken => "empty token",
             Self::FullWildcardNotLast => "'>' is allowed only as the last token",
             Self::EmptyQueueName => "empty queue group name",
+            Self::Other(e) => e.reason(),
         })
     }
 }

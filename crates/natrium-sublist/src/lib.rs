@@ -38,7 +38,6 @@ mod error;
 mod local;
 mod matches;
 mod stats;
-mod subject;
 mod sublist;
 mod trie;
 

@@ -2,31 +2,33 @@
 
 use std::sync::Arc;
 
-use hashbrown::hash_map::EntryRef;
-
 use crate::SubjectMap;
-use crate::admission::Doorkeeper;
 use crate::matches::Matches;
 use crate::sublist::Sublist;
 
 /// How many results a [`LocalMatchCache`] keeps by default.
 pub const DEFAULT_LOCAL_CACHE_CAPACITY: usize = 128;
 
-/// Match results remembered by one publisher (for example one client connection).
+/// Match results remembered by one publisher (for example one client connection), as
+/// nats-server's per-client result cache.
 ///
-/// A hit costs one atomic load (the index's generation) and one hash lookup: no lock and no
-/// reference-count traffic on results other threads share. Any change to the index empties
-/// this cache on its next use, so it never returns a stale result; the shared cache inside
-/// the [`Sublist`] then answers until this one is warm again. Like the shared cache, it
-/// keeps a subject from its second miss on, so one-off subjects (replies) do not churn it.
+/// A hit costs one atomic load (the index's generation) and, when the publisher repeats its
+/// last subject, one byte comparison; otherwise one hash lookup. No lock and no counter that
+/// other threads write is touched. Any change to the index (or asking about another index)
+/// empties this cache on its next use, so it never returns a stale result. When full, it
+/// starts over.
 #[derive(Debug)]
 pub struct LocalMatchCache<T> {
+    /// The index the entries come from (its address): a connection may route in more than
+    /// one (its own account's, and the global one for the server's internal publishes).
+    index: usize,
     generation: u64,
+    /// The most recent subject (its buffer is reused) and result: the common case of a
+    /// publisher repeating one subject is a byte comparison.
+    last_subject: Vec<u8>,
+    last: Option<Arc<Matches<T>>>,
     results: SubjectMap<Arc<Matches<T>>>,
     capacity: usize,
-    doorkeeper: Doorkeeper,
-    /// The latest result not admitted to `results`, held so it can be lent out.
-    uncached: Option<Arc<Matches<T>>>,
 }
 
 impl<T> Default for LocalMatchCache<T> {
@@ -38,13 +40,13 @@ impl<T> Default for LocalMatchCache<T> {
 impl<T> LocalMatchCache<T> {
     /// A cache holding at most `capacity` results (at least one).
     pub fn new(capacity: usize) -> Self {
-        let capacity = capacity.max(1);
         Self {
+            index: 0,
             generation: 0,
-            results: SubjectMap::with_capacity(capacity),
-            capacity,
-            doorkeeper: Doorkeeper::new(capacity),
-            uncached: None,
+            last_subject: Vec::new(),
+            last: None,
+            results: SubjectMap::default(),
+            capacity: capacity.max(1),
         }
     }
 
@@ -57,33 +59,31 @@ impl<T> LocalMatchCache<T> {
         // Read the generation before looking up, so a change racing with the lookup leaves
         // a result tagged with the older generation, which the next call discards.
         let generation = index.generation();
-        if generation != self.generation {
-            self.results.clear();
+        let id = std::ptr::from_ref(index) as usize;
+        if generation != self.generation || id != self.index {
             self.generation = generation;
+            self.index = id;
+            self.last = None;
+            self.results.clear();
         }
-        if self.results.len() >= self.capacity {
-            // Checked before the lookup so a hit needs one probe; the rare batch dropped
-            // just before a hit costs that hit a trip to the shared index.
-            let mut batch = (self.capacity / 4).max(1);
-            self.results.retain(|_, _| {
-                if batch == 0 {
-                    return true;
+        if self.last.is_none() || self.last_subject != subject {
+            let found = match self.results.get(subject) {
+                Some(m) => Arc::clone(m),
+                None => {
+                    if self.results.len() >= self.capacity {
+                        self.results.clear();
+                    }
+                    let m = index.matches(subject);
+                    self.results.insert(subject.to_vec(), Arc::clone(&m));
+                    m
                 }
-                batch -= 1;
-                false
-            });
+            };
+            self.last_subject.clear();
+            self.last_subject.extend_from_slice(subject);
+            self.last = Some(found);
         }
-        match self.results.entry_ref(subject) {
-            EntryRef::Occupied(hit) => hit.into_mut(),
-            EntryRef::Vacant(slot) => {
-                let result = index.matches(subject);
-                if self.doorkeeper.admit(subject) {
-                    slot.insert(result)
-                } else {
-                    self.uncached.insert(result)
-                }
-            }
-        }
+        // Always set by now; the fallback keeps this path free of panics.
+        self.last.get_or_insert_with(|| index.matches(subject))
     }
 }
 
@@ -96,11 +96,14 @@ mod tests {
         let index = Sublist::new();
         index.insert(b"a.*", None, 1).unwrap();
         let mut local = LocalMatchCache::default();
-        assert_eq!(local.matches(&index, b"a.b").plain, [1]);
-        assert!(local.results.is_empty(), "kept from the second miss on");
         let first = Arc::clone(local.matches(&index, b"a.b"));
         assert_eq!(first.plain, [1]);
         assert!(Arc::ptr_eq(&first, local.matches(&index, b"a.b")));
+        assert_eq!(local.matches(&index, b"a.c").plain, [1]);
+        assert!(
+            Arc::ptr_eq(&first, local.matches(&index, b"a.b")),
+            "kept in the map"
+        );
 
         index.insert(b"x.y", None, 2).unwrap();
         assert_eq!(local.matches(&index, b"a.b").plain, [1]);
@@ -110,6 +113,20 @@ mod tests {
         assert_eq!(ids, [1, 3]);
         assert!(index.remove(b"a.*", None, &1));
         assert_eq!(local.matches(&index, b"a.b").plain, [3]);
+    }
+
+    #[test]
+    fn another_index_is_not_answered_from_the_first_ones_results() {
+        let one = Sublist::new();
+        let two = Sublist::new();
+        one.insert(b"a", None, 1).unwrap();
+        two.insert(b"a", None, 2).unwrap();
+        // Same generation in both: only the index's identity tells them apart.
+        assert_eq!(one.generation(), two.generation());
+        let mut local = LocalMatchCache::default();
+        assert_eq!(local.matches(&one, b"a").plain, [1]);
+        assert_eq!(local.matches(&two, b"a").plain, [2]);
+        assert_eq!(local.matches(&one, b"a").plain, [1]);
     }
 
     #[test]
@@ -123,6 +140,5 @@ mod tests {
             assert_eq!(local.matches(&index, subject.as_bytes()).plain, [0]);
             assert!(local.results.len() <= 8);
         }
-        assert!(local.results.len() >= 6, "evicts a quarter at a time");
     }
 }

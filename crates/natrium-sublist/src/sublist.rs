@@ -3,6 +3,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use natrium_wire::{SubjectKind, check_subscribe_subject, is_routable_subject};
 use parking_lot::RwLock;
 
 use crate::admission::Doorkeeper;
@@ -10,7 +11,6 @@ use crate::cache::{Cache, Evicted};
 use crate::error::{InvalidSubject, InvalidSubjectReason};
 use crate::matches::Matches;
 use crate::stats::SublistStats;
-use crate::subject::{SubjectKind, is_valid_publish, validate_filter};
 use crate::trie::Node;
 
 /// How many match results the cache keeps by default (as nats-server).
@@ -93,7 +93,8 @@ impl<T: Clone + PartialEq + Send + Sync> Sublist<T> {
         queue: Option<&[u8]>,
         sub: T,
     ) -> Result<(), InvalidSubject> {
-        let kind = validate_filter(subject)?;
+        let kind = check_subscribe_subject(subject)
+            .map_err(|e| InvalidSubject::new(subject, InvalidSubjectReason::from(e)))?;
         if queue.is_some_and(<[u8]>::is_empty) {
             return Err(InvalidSubject::new(
                 subject,
@@ -114,7 +115,7 @@ impl<T: Clone + PartialEq + Send + Sync> Sublist<T> {
     ///
     /// Returns whether such an entry existed.
     pub fn remove(&self, subject: &[u8], queue: Option<&[u8]>, sub: &T) -> bool {
-        let Ok(kind) = validate_filter(subject) else {
+        let Ok(kind) = check_subscribe_subject(subject) else {
             return false;
         };
         let mut trie = self.trie.write();
@@ -152,7 +153,7 @@ impl<T: Clone + PartialEq + Send + Sync> Sublist<T> {
             return Arc::clone(hit);
         }
         self.cache_misses.fetch_add(1, Ordering::Relaxed);
-        if !is_valid_publish(subject) {
+        if !is_routable_subject(subject) {
             return Arc::clone(&self.empty);
         }
         // Hold the read lock until the result is cached, so no change can slip in between

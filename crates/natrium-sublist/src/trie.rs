@@ -1,8 +1,9 @@
 //! The token trie: one node per subject prefix, with separate `*` and `>` branches.
 
+use natrium_wire::{FULL_WILDCARD, PARTIAL_WILDCARD, SEPARATOR, split_first_token};
+
 use crate::SubjectMap;
 use crate::matches::Matches;
-use crate::subject::{FULL_WILDCARD, PARTIAL_WILDCARD, SEPARATOR, split_first};
 
 /// The subscriptions stored under one exact subscription subject.
 #[derive(Debug)]
@@ -109,7 +110,7 @@ impl<T: Clone + PartialEq> Node<T> {
         let mut node = self;
         let mut rest = subject;
         loop {
-            let (token, next) = split_first(rest);
+            let (token, next) = split_first_token(rest);
             if token == FULL_WILDCARD && next.is_none() {
                 node.full.add(queue, sub);
                 return;
@@ -225,7 +226,7 @@ impl<T: Clone + PartialEq> Node<T> {
         let mut pending = Pending::default();
         let mut current = Some((self, subject));
         while let Some((node, rest)) = current.take().or_else(|| pending.pop()) {
-            let (token, next) = split_first(rest);
+            let (token, next) = split_first_token(rest);
             node.full.add_to(out);
             for child in [node.partial.as_deref(), node.children.get(token)]
                 .into_iter()

@@ -1,9 +1,10 @@
-//! Parser and encoder throughput: PUB at several payload sizes, a SUB/PING mix, and MSG encoding.
+//! Parser and encoder throughput: PUB at several payload sizes, a SUB/PING mix, and MSG encoding
+//! (sizes in decimal, and copied as the publisher wrote them).
 
 use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use natrium_wire::{ClientOp, Limits, encode_msg, parse};
+use natrium_wire::{ClientOp, Limits, encode_msg, encode_msg_sized, parse};
 
 /// How many operations each benchmark buffer holds.
 const OPS: usize = 1000;
@@ -22,11 +23,13 @@ fn parse_all(buf: &[u8], limits: &Limits) -> usize {
 
 fn pub_buffer(payload_len: usize) -> Vec<u8> {
     let payload = vec![b'x'; payload_len];
+    let size = payload_len.to_string();
     let mut buf = Vec::new();
     for _ in 0..OPS {
         ClientOp::Pub {
             subject: b"bench.subject.foo",
             reply: None,
+            size: size.as_bytes(),
             payload: &payload,
         }
         .encode(&mut buf);
@@ -82,6 +85,23 @@ fn bench_encode(c: &mut Criterion) {
                     b"bench.subject.foo",
                     b"1",
                     Some(b"_INBOX.abc"),
+                    black_box(&payload),
+                );
+            }
+            out.len()
+        })
+    });
+    // What the server does for a client's PUB: the size field is copied as written.
+    group.bench_function("msg_16b_as_written", |b| {
+        b.iter(|| {
+            out.clear();
+            for _ in 0..OPS {
+                encode_msg_sized(
+                    &mut out,
+                    b"bench.subject.foo",
+                    b"1",
+                    Some(b"_INBOX.abc"),
+                    black_box(b"16"),
                     black_box(&payload),
                 );
             }

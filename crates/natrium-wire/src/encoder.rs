@@ -17,7 +17,18 @@ pub const PONG: &[u8] = b"PONG\r\n";
 /// listening (observed: `HMSG _INBOX.x 1 16 16\r\nNATS/1.0 503\r\n\r\n\r\n`).
 pub const NO_RESPONDERS_HEADERS: &[u8] = b"NATS/1.0 503\r\n\r\n";
 
-/// Appends `MSG <subject> <sid> [reply] <size>\r\n<payload>\r\n`.
+/// The size fields of a PUB or HPUB exactly as the client wrote them (digits, maybe with
+/// leading zeros). nats-server copies them into the `MSG`/`HMSG` lines it delivers, so
+/// `PUB foo 002` reaches a subscriber as `MSG foo 1 002`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Sizes<'a> {
+    /// The header size field of an HPUB; empty for a PUB.
+    pub header: &'a [u8],
+    /// The total size field (headers and payload).
+    pub total: &'a [u8],
+}
+
+/// Appends `MSG <subject> <sid> [reply] <size>\r\n<payload>\r\n`, the size in decimal.
 pub fn encode_msg<B: BufMut>(
     out: &mut B,
     subject: &[u8],
@@ -33,7 +44,27 @@ pub fn encode_msg<B: BufMut>(
     out.put_slice(b"\r\n");
 }
 
-/// Appends `HMSG <subject> <sid> [reply] <header size> <total size>\r\n<headers><payload>\r\n`.
+/// Like [`encode_msg`], with the size field given as the publisher wrote it (a
+/// [`ClientOp::Pub`]'s `size`, or an HPUB's total size when its header block is empty).
+/// `size` must be `payload.len()` in decimal digits; leading zeros are kept.
+pub fn encode_msg_sized<B: BufMut>(
+    out: &mut B,
+    subject: &[u8],
+    sid: &[u8],
+    reply: Option<&[u8]>,
+    size: &[u8],
+    payload: &[u8],
+) {
+    out.put_slice(b"MSG ");
+    put_routing(out, subject, sid, reply);
+    out.put_slice(size);
+    out.put_slice(b"\r\n");
+    out.put_slice(payload);
+    out.put_slice(b"\r\n");
+}
+
+/// Appends `HMSG <subject> <sid> [reply] <header size> <total size>\r\n<headers><payload>\r\n`,
+/// the sizes in decimal.
 pub fn encode_hmsg<B: BufMut>(
     out: &mut B,
     subject: &[u8],
@@ -47,6 +78,29 @@ pub fn encode_hmsg<B: BufMut>(
     put_usize(out, headers.len());
     out.put_u8(b' ');
     put_usize(out, headers.len() + payload.len());
+    out.put_slice(b"\r\n");
+    out.put_slice(headers);
+    out.put_slice(payload);
+    out.put_slice(b"\r\n");
+}
+
+/// Like [`encode_hmsg`], with the size fields given as the publisher wrote them (a
+/// [`ClientOp::Hpub`]'s `header_size` and `size`). They must be `headers.len()` and
+/// `headers.len() + payload.len()` in decimal digits; leading zeros are kept.
+pub fn encode_hmsg_sized<B: BufMut>(
+    out: &mut B,
+    subject: &[u8],
+    sid: &[u8],
+    reply: Option<&[u8]>,
+    sizes: Sizes<'_>,
+    headers: &[u8],
+    payload: &[u8],
+) {
+    out.put_slice(b"HMSG ");
+    put_routing(out, subject, sid, reply);
+    out.put_slice(sizes.header);
+    out.put_u8(b' ');
+    out.put_slice(sizes.total);
     out.put_slice(b"\r\n");
     out.put_slice(headers);
     out.put_slice(payload);
@@ -69,8 +123,9 @@ pub fn encode_info<B: BufMut>(out: &mut B, json: &[u8]) {
 
 impl ClientOp<'_> {
     /// Appends this operation in its canonical client form (upper-case verb, single spaces,
-    /// CRLF), so that [`crate::parse`] reads it back equal. [`ClientOp::Ignored`] is written
-    /// as `+OK\r\n`. Meant for tests, tools and benchmarks.
+    /// CRLF), so that [`crate::parse`] reads it back equal. Size fields are written as they
+    /// are, so they must be the payload's and header block's lengths in decimal.
+    /// [`ClientOp::Ignored`] is written as `+OK\r\n`. Meant for tests, tools and benchmarks.
     pub fn encode<B: BufMut>(&self, out: &mut B) {
         match *self {
             ClientOp::Connect(json) => {
@@ -82,6 +137,7 @@ impl ClientOp<'_> {
             ClientOp::Pub {
                 subject,
                 reply,
+                size,
                 payload,
             } => {
                 out.put_slice(b"PUB ");
@@ -89,7 +145,7 @@ impl ClientOp<'_> {
                 if let Some(reply) = reply {
                     put_field(out, reply);
                 }
-                put_usize(out, payload.len());
+                out.put_slice(size);
                 out.put_slice(b"\r\n");
                 out.put_slice(payload);
                 out.put_slice(b"\r\n");
@@ -97,6 +153,8 @@ impl ClientOp<'_> {
             ClientOp::Hpub {
                 subject,
                 reply,
+                header_size,
+                size,
                 headers,
                 payload,
             } => {
@@ -105,9 +163,8 @@ impl ClientOp<'_> {
                 if let Some(reply) = reply {
                     put_field(out, reply);
                 }
-                put_usize(out, headers.len());
-                out.put_u8(b' ');
-                put_usize(out, headers.len() + payload.len());
+                put_field(out, header_size);
+                out.put_slice(size);
                 out.put_slice(b"\r\n");
                 out.put_slice(headers);
                 out.put_slice(payload);

@@ -51,6 +51,9 @@ pub enum ClientOp<'a> {
         subject: &'a [u8],
         /// The reply subject, if any.
         reply: Option<&'a [u8]>,
+        /// The size field as the client wrote it (1 to 9 digits, maybe with leading zeros):
+        /// nats-server copies it into the `MSG` lines it delivers (see [`crate::encode_msg_sized`]).
+        size: &'a [u8],
         /// The payload, without its trailing CRLF.
         payload: &'a [u8],
     },
@@ -60,6 +63,11 @@ pub enum ClientOp<'a> {
         subject: &'a [u8],
         /// The reply subject, if any.
         reply: Option<&'a [u8]>,
+        /// The header size field as the client wrote it (digits, maybe with leading zeros).
+        header_size: &'a [u8],
+        /// The total size field as the client wrote it; with `header_size`, copied into the
+        /// `HMSG` lines nats-server delivers (see [`crate::encode_hmsg_sized`]).
+        size: &'a [u8],
         /// The whole header block (normally `NATS/1.0...\r\n\r\n`), unchecked; may be empty,
         /// and then nats-server delivers the message as a plain `MSG`.
         headers: &'a [u8],
@@ -390,6 +398,7 @@ fn parse_pub<'a>(buf: &'a [u8], arg: &'a [u8], next: usize, limits: &Limits) -> 
         let op = ClientOp::Pub {
             subject,
             reply,
+            size: size_field,
             payload: &buf[next..next + size],
         };
         (op, end)
@@ -421,6 +430,8 @@ fn parse_hpub<'a>(buf: &'a [u8], arg: &'a [u8], next: usize, limits: &Limits) ->
         let op = ClientOp::Hpub {
             subject,
             reply,
+            header_size: header_field,
+            size: size_field,
             headers: &buf[next..next + header_size],
             payload: &buf[next + header_size..next + size],
         };

@@ -5,8 +5,8 @@ mod common;
 use common::Op;
 use common::cases::{hpublish, publish, subscribe, unsubscribe};
 use natrium_wire::{
-    ClientOp, Limits, NO_RESPONDERS_HEADERS, OK, PING, PONG, encode_err, encode_hmsg, encode_info,
-    encode_msg, parse,
+    ClientOp, Limits, NO_RESPONDERS_HEADERS, OK, PING, PONG, Sizes, encode_err, encode_hmsg,
+    encode_hmsg_sized, encode_info, encode_msg, encode_msg_sized, parse,
 };
 use proptest::prelude::*;
 
@@ -61,6 +61,43 @@ fn fixed_replies_and_errors() {
     out.clear();
     encode_info(&mut out, b"{\"server_id\":\"x\"}");
     assert_eq!(out, b"INFO {\"server_id\":\"x\"}\r\n");
+}
+
+#[test]
+fn sized_encoders_copy_the_size_fields_as_written() {
+    // nats-server copies a PUB's size bytes into MSG: `PUB foo 002` arrives as `MSG foo 1 002`.
+    let mut out = Vec::new();
+    encode_msg_sized(&mut out, b"foo", b"1", None, b"002", b"hi");
+    assert_eq!(out, b"MSG foo 1 002\r\nhi\r\n");
+    out.clear();
+    let sizes = Sizes {
+        header: b"012",
+        total: b"0014",
+    };
+    encode_hmsg_sized(
+        &mut out,
+        b"foo",
+        b"1",
+        Some(b"r"),
+        sizes,
+        b"NATS/1.0\r\n\r\n",
+        b"hi",
+    );
+    assert_eq!(out, b"HMSG foo 1 r 012 0014\r\nNATS/1.0\r\n\r\nhi\r\n");
+    // What the parser keeps is what the sized encoders take.
+    let (op, _) = parse(
+        b"HPUB foo 012 0014\r\nNATS/1.0\r\n\r\nhi\r\n",
+        &Limits::default(),
+    )
+    .unwrap()
+    .unwrap();
+    let ClientOp::Hpub {
+        header_size, size, ..
+    } = op
+    else {
+        panic!("{op:?}");
+    };
+    assert_eq!((header_size, size), (&b"012"[..], &b"0014"[..]));
 }
 
 #[test]
@@ -138,9 +175,19 @@ proptest! {
         payload in prop::collection::vec(any::<u8>(), 0..200),
     ) {
         let reply = reply.as_deref().map(str::as_bytes);
+        let size = payload.len().to_string();
+        let header_size = headers.len().to_string();
+        let total = (headers.len() + payload.len()).to_string();
         for op in [
-            ClientOp::Pub { subject: subject.as_bytes(), reply, payload: &payload },
-            ClientOp::Hpub { subject: subject.as_bytes(), reply, headers: &headers, payload: &payload },
+            ClientOp::Pub { subject: subject.as_bytes(), reply, size: size.as_bytes(), payload: &payload },
+            ClientOp::Hpub {
+                subject: subject.as_bytes(),
+                reply,
+                header_size: header_size.as_bytes(),
+                size: total.as_bytes(),
+                headers: &headers,
+                payload: &payload,
+            },
             ClientOp::Sub { subject: subject.as_bytes(), queue: reply, sid: b"7" },
         ] {
             let mut out = Vec::new();

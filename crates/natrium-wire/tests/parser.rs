@@ -96,6 +96,7 @@ fn each_op_reports_what_it_consumed() {
         ClientOp::Pub {
             subject: b"a",
             reply: None,
+            size: b"2",
             payload: b"hi"
         }
     );
@@ -116,6 +117,8 @@ fn hpub_splits_headers_from_payload() {
         ClientOp::Hpub {
             subject: b"s",
             reply: Some(b"r"),
+            header_size: b"12",
+            size: b"14",
             headers: b"NATS/1.0\r\n\r\n",
             payload: b"hi"
         }
@@ -443,6 +446,7 @@ fn hpub_without_headers_fails_before_its_arguments_are_read() {
             ClientOp::Pub {
                 subject: b"a",
                 reply: None,
+                size: b"1",
                 payload: b"x"
             },
             12
@@ -569,24 +573,37 @@ fn payload() -> impl Strategy<Value = Vec<u8>> {
     prop::collection::vec(prop_oneof![Just(b'\r'), Just(b'\n'), any::<u8>()], 0..80)
 }
 
+/// `n` in decimal after `zeros` leading zeros, as a client may write a size field.
+fn size_field(n: usize, zeros: usize) -> Vec<u8> {
+    format!("{}{n}", "0".repeat(zeros)).into_bytes()
+}
+
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         token().prop_map(|name| Op::Connect([&b"{\"name\":\""[..], &name, b"\"}"].concat())),
-        (subject(), prop::option::of(token()), payload()).prop_map(|(subject, reply, payload)| {
-            Op::Pub {
+        (subject(), prop::option::of(token()), payload(), 0..3usize).prop_map(
+            |(subject, reply, payload, zeros)| Op::Pub {
                 subject,
                 reply,
+                size: size_field(payload.len(), zeros),
                 payload,
             }
-        }),
-        (subject(), prop::option::of(token()), payload(), payload()).prop_map(
-            |(subject, reply, headers, payload)| Op::Hpub {
+        ),
+        (
+            subject(),
+            prop::option::of(token()),
+            payload(),
+            payload(),
+            0..3usize
+        )
+            .prop_map(|(subject, reply, headers, payload, zeros)| Op::Hpub {
                 subject,
                 reply,
+                header_size: size_field(headers.len(), zeros),
+                size: size_field(headers.len() + payload.len(), 0),
                 headers,
                 payload
-            }
-        ),
+            }),
         (subject(), prop::option::of(token()), sid()).prop_map(|(subject, queue, sid)| Op::Sub {
             subject,
             queue,

@@ -1,8 +1,10 @@
 //! Subject rules, checked against nats-server 2.9 behaviour and an independent model.
 
 use natrium_wire::{
-    is_subset_match, is_valid_literal_subject, is_valid_queue, is_valid_subject,
-    is_valid_subscribe_subject, subject_matches, subjects_overlap, tokens,
+    SubjectError, SubjectKind, check_publish_subject, check_subject, check_subscribe_subject,
+    is_routable_subject, is_subset_match, is_valid_literal_subject, is_valid_queue,
+    is_valid_subject, is_valid_subscribe_subject, split_first_token, subject_matches,
+    subjects_overlap, tokens,
 };
 use proptest::prelude::*;
 
@@ -332,4 +334,165 @@ fn overlap_rules_of_stream_subjects() {
     assert!(is_subset_match(b"a.*", b"a.*"));
     assert!(!is_subset_match(b"a.*", b"a.b"));
     assert!(is_subset_match(b"a.b", b"a.*"));
+}
+
+/// nats-server's answer for wildcard characters inside a token, observed on the wire with
+/// nats-server 2.15.1 (pedantic or not): `SUB a*b 1` is accepted, `PUB a*b 2` is accepted
+/// even in pedantic mode, and the message reaches the literal `a*b` subscription, a `*`
+/// subscription and a `>` one; `SUB a.b*` then `PUB a.b*` delivers too, and `a*b.*` matches
+/// `a*b.c`. In its source, `IsValidSubject`, `IsValidLiteralSubject` and `subjectIsLiteral`
+/// treat `*` and `>` as wildcards only when they are a whole token.
+#[test]
+fn wildcard_characters_inside_a_token_are_literal() {
+    for s in ["a*b", "a.b*", "a*b.c", "*a", "a>", ">a.b", "a.*b.>"] {
+        assert!(is_valid_subject(s.as_bytes()), "{s:?}");
+        assert!(is_valid_subscribe_subject(s.as_bytes()), "{s:?}");
+    }
+    for s in ["a*b", "a.b*", "a*b.c", "*a", "a>", ">a.b"] {
+        assert_eq!(
+            check_subject(s.as_bytes()),
+            Ok(SubjectKind::Literal),
+            "{s:?}"
+        );
+        assert_eq!(check_publish_subject(s.as_bytes()), Ok(()), "{s:?}");
+        assert!(is_valid_literal_subject(s.as_bytes()), "{s:?}");
+        assert!(is_routable_subject(s.as_bytes()), "{s:?}");
+    }
+    assert_eq!(check_subject(b"a.*b.>"), Ok(SubjectKind::Wildcard));
+    // A literal `a*b` filter matches only itself; `*` and `>` match it as any token.
+    for (filter, subject) in [
+        ("a*b", "a*b"),
+        ("*", "a*b"),
+        (">", "a*b"),
+        ("a*b.*", "a*b.c"),
+        ("a.b*", "a.b*"),
+        ("a.*", "a.b*"),
+    ] {
+        assert!(
+            subject_matches(filter.as_bytes(), subject.as_bytes()),
+            "{filter} {subject}"
+        );
+    }
+    for (filter, subject) in [
+        ("a*b", "axb"),
+        ("a*b", "ab"),
+        ("a*b", "a.b"),
+        ("a*", "ab"),
+        ("a.b*", "a.bc"),
+        ("a>", "a.b"),
+        ("a>", "ab"),
+    ] {
+        assert!(
+            !subject_matches(filter.as_bytes(), subject.as_bytes()),
+            "{filter} {subject}"
+        );
+    }
+    // Overlap and subset treat them as literal tokens too.
+    assert!(!subjects_overlap(b"a*b", b"axb"));
+    assert!(subjects_overlap(b"a*b", b"*"));
+    assert!(is_subset_match(b"a*b", b"*"));
+    assert!(!is_subset_match(b"*", b"a*b"));
+}
+
+#[test]
+fn checks_name_the_rule_broken() {
+    assert_eq!(check_subject(b""), Err(SubjectError::Empty));
+    for s in [".", "foo.", ".foo", "foo..bar"] {
+        assert_eq!(
+            check_subject(s.as_bytes()),
+            Err(SubjectError::EmptyToken),
+            "{s:?}"
+        );
+    }
+    assert_eq!(
+        check_subject(b"foo.>.bar"),
+        Err(SubjectError::FullWildcardNotLast)
+    );
+    assert_eq!(check_subject(b"a b"), Err(SubjectError::Whitespace));
+    assert_eq!(check_subscribe_subject(b"a b"), Ok(SubjectKind::Literal));
+    assert_eq!(check_subscribe_subject(b"a.*"), Ok(SubjectKind::Wildcard));
+    assert_eq!(check_subscribe_subject(b">"), Ok(SubjectKind::Wildcard));
+    assert_eq!(check_publish_subject(b"a.*"), Err(SubjectError::Wildcard));
+    assert_eq!(check_publish_subject(b"a.>"), Err(SubjectError::Wildcard));
+    assert_eq!(
+        check_publish_subject(b"a. b"),
+        Err(SubjectError::Whitespace)
+    );
+    for e in [
+        SubjectError::Empty,
+        SubjectError::EmptyToken,
+        SubjectError::FullWildcardNotLast,
+        SubjectError::Whitespace,
+        SubjectError::Wildcard,
+    ] {
+        assert_eq!(e.to_string(), e.reason());
+    }
+}
+
+#[test]
+fn routable_subjects_have_no_empty_token() {
+    for s in ["foo", "foo.bar", "foo.*", ">", "a b"] {
+        assert!(is_routable_subject(s.as_bytes()), "{s:?}");
+    }
+    for s in ["", ".", "foo.", ".foo", "foo..bar"] {
+        assert!(!is_routable_subject(s.as_bytes()), "{s:?}");
+    }
+}
+
+#[test]
+fn first_token_splits_at_the_first_separator() {
+    assert_eq!(split_first_token(b"a.b.c"), (&b"a"[..], Some(&b"b.c"[..])));
+    assert_eq!(split_first_token(b"abc"), (&b"abc"[..], None));
+    assert_eq!(split_first_token(b".a"), (&b""[..], Some(&b"a"[..])));
+    assert_eq!(split_first_token(b"a."), (&b"a"[..], Some(&b""[..])));
+}
+
+#[test]
+fn matching_edge_cases() {
+    let yes = |f: &str, s: &str| subject_matches(f.as_bytes(), s.as_bytes());
+    assert!(yes("foo.bar", "foo.bar"));
+    assert!(!yes("foo.bar", "foo.baz"));
+    assert!(!yes("foo.bar", "foo.bar.baz"));
+    assert!(!yes("foo.bar.baz", "foo.bar"));
+    assert!(yes("*.*.>", "a.b.c"));
+    assert!(!yes("*.*.>", "a.b"));
+    assert!(!yes("foo*", "foobar"));
+    assert!(yes("foo*", "foo*"));
+    assert!(!yes("foo", "fo"));
+    assert!(!yes("fo", "foo"));
+    assert!(!yes("a.*", "a.bc.d"));
+    assert!(yes("*.b", "aaa.b"));
+    assert!(!yes("*.b", "aaa.bb"));
+    assert!(yes("a.*.c", "a.*.c"));
+    assert!(yes("a.>", "a.>"));
+    assert!(!yes("a.b>", "a.b"));
+    // A subject with an empty token reaches nobody, wildcards included.
+    for s in ["", ".", "a.", ".a", "a..b", "a.b."] {
+        for f in [">", "*", "a.>", "a.*", "*.*", "a.*.b", "*.>"] {
+            assert!(!yes(f, s), "{f} {s:?}");
+        }
+    }
+}
+
+/// [`model_matches`] on whole strings: a subject with an empty token matches nothing.
+fn model_matches_str(filter: &str, subject: &str) -> bool {
+    let (f, s): (Vec<_>, Vec<_>) = (filter.split('.').collect(), subject.split('.').collect());
+    !s.iter().any(|t| t.is_empty()) && model_matches(&f, &s)
+}
+
+proptest! {
+    #[test]
+    fn matching_agrees_with_token_by_token(
+        filter in prop::collection::vec(prop::sample::select(vec!["a", "aa", "b", "*", "a*", "*a"]), 0..4),
+        last in prop::sample::select(vec!["a", "*", ">", "a>"]),
+        subject in prop::collection::vec(prop::sample::select(vec!["a", "aa", "b", "*", ">", "a*", ""]), 1..6),
+    ) {
+        let filter = filter.iter().chain([&last]).copied().collect::<Vec<_>>().join(".");
+        let subject = subject.join(".");
+        prop_assert_eq!(
+            subject_matches(filter.as_bytes(), subject.as_bytes()),
+            model_matches_str(&filter, &subject),
+            "{} vs {}", filter, subject
+        );
+    }
 }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use natrium_sublist::SublistStats;
+use natrium_wire::subject_matches;
 use serde::Serialize;
 
 use super::connz::DEFAULT_LIMIT;
@@ -113,7 +114,11 @@ pub(crate) fn subsz(shared: &Shared, q: &SubszQuery) -> Subsz {
     let all = clients
         .iter()
         .flat_map(|c| sub_details(c, Some(&shared.account_of(c).name)))
-        .filter(|s| q.test.as_deref().is_none_or(|t| matches(&s.subject, t)));
+        .filter(|s| {
+            q.test
+                .as_deref()
+                .is_none_or(|t| subject_matches(s.subject.as_bytes(), t.as_bytes()))
+        });
     let page: Vec<SubDetail> = all.skip(q.offset).take(q.limit).collect();
     if page.is_empty() {
         return Subsz::Stats(stats);
@@ -128,35 +133,4 @@ pub(crate) fn subsz(shared: &Shared, q: &SubszQuery) -> Subsz {
         limit: q.limit,
         subscriptions_list: page,
     })
-}
-
-/// Whether a message published on the literal `subject` reaches a subscription on `pattern`.
-fn matches(pattern: &str, subject: &str) -> bool {
-    let mut literal = subject.split('.');
-    for token in pattern.split('.') {
-        match (token, literal.next()) {
-            (">", Some(_)) => return true,
-            ("*", Some(_)) => {}
-            (t, Some(l)) if t == l => {}
-            _ => return false,
-        }
-    }
-    literal.next().is_none()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::matches;
-
-    #[test]
-    fn wildcards_match_like_the_index() {
-        assert!(matches("foo.*", "foo.bar"));
-        assert!(matches("foo.>", "foo.bar.baz"));
-        assert!(matches(">", "a"));
-        assert!(matches("foo", "foo"));
-        assert!(!matches("foo.>", "foo"));
-        assert!(!matches("foo.*", "foo.bar.baz"));
-        assert!(!matches("foo", "foo.bar"));
-        assert!(!matches("foo.bar", "foo"));
-    }
 }

@@ -40,18 +40,28 @@ fn b(s: &[u8]) -> Vec<u8> {
     s.to_vec()
 }
 
+/// `n` in decimal, as a size field.
+pub fn digits(n: usize) -> Vec<u8> {
+    n.to_string().into_bytes()
+}
+
+/// A PUB whose size field is written in plain decimal.
 pub fn publish(subject: &[u8], reply: Option<&[u8]>, payload: &[u8]) -> Op {
     Op::Pub {
         subject: b(subject),
         reply: reply.map(b),
+        size: digits(payload.len()),
         payload: b(payload),
     }
 }
 
+/// An HPUB whose size fields are written in plain decimal.
 pub fn hpublish(subject: &[u8], reply: Option<&[u8]>, headers: &[u8], payload: &[u8]) -> Op {
     Op::Hpub {
         subject: b(subject),
         reply: reply.map(b),
+        header_size: digits(headers.len()),
+        size: digits(headers.len() + payload.len()),
         headers: b(headers),
         payload: b(payload),
     }
@@ -175,7 +185,12 @@ pub fn all() -> Vec<Case> {
         accepted(
             "pub size with 9 digits (leading zeros)",
             "PUB foo 000000005\r\nhello\r\n",
-            vec![hello(b"foo")],
+            vec![Op::Pub {
+                subject: b(b"foo"),
+                reply: None,
+                size: b(b"000000005"),
+                payload: b(b"hello"),
+            }],
         ),
         accepted(
             "pub wildcard subject (not checked)",

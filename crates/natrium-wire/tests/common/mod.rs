@@ -14,11 +14,14 @@ pub enum Op {
     Pub {
         subject: Vec<u8>,
         reply: Option<Vec<u8>>,
+        size: Vec<u8>,
         payload: Vec<u8>,
     },
     Hpub {
         subject: Vec<u8>,
         reply: Option<Vec<u8>>,
+        header_size: Vec<u8>,
+        size: Vec<u8>,
         headers: Vec<u8>,
         payload: Vec<u8>,
     },
@@ -45,20 +48,26 @@ impl From<ClientOp<'_>> for Op {
             ClientOp::Pub {
                 subject,
                 reply,
+                size,
                 payload,
             } => Op::Pub {
                 subject: own(subject),
                 reply: reply.map(own),
+                size: own(size),
                 payload: own(payload),
             },
             ClientOp::Hpub {
                 subject,
                 reply,
+                header_size,
+                size,
                 headers,
                 payload,
             } => Op::Hpub {
                 subject: own(subject),
                 reply: reply.map(own),
+                header_size: own(header_size),
+                size: own(size),
                 headers: own(headers),
                 payload: own(payload),
             },
@@ -88,20 +97,26 @@ impl Op {
             Op::Pub {
                 subject,
                 reply,
+                size,
                 payload,
             } => ClientOp::Pub {
                 subject,
                 reply: reply.as_deref(),
+                size,
                 payload,
             },
             Op::Hpub {
                 subject,
                 reply,
+                header_size,
+                size,
                 headers,
                 payload,
             } => ClientOp::Hpub {
                 subject,
                 reply: reply.as_deref(),
+                header_size,
+                size,
                 headers,
                 payload,
             },

@@ -1,4 +1,7 @@
-//! Subject rules: what may be published to, what may be subscribed to, and matching.
+//! Subject rules for the framework: natrium-wire's statement of nats-server's rules, with
+//! natrium's error type. The rules themselves live only there.
+
+use natrium_wire::{SubjectError, check_publish_subject, check_subject, is_valid_queue};
 
 use crate::error::{Error, Result};
 
@@ -9,49 +12,27 @@ fn invalid(subject: &str, reason: &'static str) -> Error {
     }
 }
 
-fn check_tokens(subject: &str) -> Result<()> {
-    if subject.is_empty() {
-        return Err(invalid(subject, "subjects must not be empty"));
-    }
-    if subject.chars().any(char::is_whitespace) {
-        return Err(invalid(subject, "subjects must not contain whitespace"));
-    }
-    if subject.split('.').any(str::is_empty) {
-        return Err(invalid(subject, "subjects must not contain empty tokens"));
-    }
-    Ok(())
+fn wire_error(subject: &str, e: SubjectError) -> Error {
+    invalid(subject, e.reason())
 }
 
-/// A subject that can be published to: tokens, no wildcards.
+/// A subject that can be published to (nats-server's `IsValidPublishSubject`): no empty
+/// token, no whitespace, no `*` or `>` token. `a*b` is a literal token and may be used.
 pub(crate) fn validate_publish(subject: &str) -> Result<()> {
-    check_tokens(subject)?;
-    if subject.split('.').any(|t| t == "*" || t == ">") {
-        return Err(invalid(
-            subject,
-            "wildcards are not allowed when publishing",
-        ));
-    }
-    Ok(())
+    check_publish_subject(subject.as_bytes()).map_err(|e| wire_error(subject, e))
 }
 
-/// A subject that can be subscribed to: whole-token `*`, and `>` only as the last token.
+/// A subject that can be subscribed to (nats-server's `IsValidSubject`): `*` and `>` are
+/// wildcards as whole tokens, `>` only last.
 pub(crate) fn validate_subscribe(subject: &str) -> Result<()> {
-    check_tokens(subject)?;
-    let tokens: Vec<&str> = subject.split('.').collect();
-    for (i, t) in tokens.iter().enumerate() {
-        if (t.contains('*') && *t != "*") || (t.contains('>') && *t != ">") {
-            return Err(invalid(subject, "wildcards must be whole tokens"));
-        }
-        if *t == ">" && i + 1 != tokens.len() {
-            return Err(invalid(subject, "'>' must be the last token"));
-        }
-    }
-    Ok(())
+    check_subject(subject.as_bytes())
+        .map(drop)
+        .map_err(|e| wire_error(subject, e))
 }
 
 /// A queue group name: non-empty, no whitespace.
 pub(crate) fn validate_queue(queue: &str) -> Result<()> {
-    if queue.is_empty() || queue.chars().any(char::is_whitespace) {
+    if !is_valid_queue(queue.as_bytes()) {
         return Err(invalid(
             queue,
             "queue group names must be non-empty without whitespace",
@@ -62,17 +43,7 @@ pub(crate) fn validate_queue(queue: &str) -> Result<()> {
 
 /// Whether `subject` (literal) matches `pattern` (may hold wildcards).
 pub(crate) fn matches(pattern: &str, subject: &str) -> bool {
-    let mut pats = pattern.split('.');
-    let mut subs = subject.split('.');
-    loop {
-        match (pats.next(), subs.next()) {
-            (Some(">"), Some(_)) => return true,
-            (Some("*"), Some(_)) => {}
-            (Some(p), Some(s)) if p == s => {}
-            (None, None) => return true,
-            _ => return false,
-        }
-    }
+    natrium_wire::subject_matches(pattern.as_bytes(), subject.as_bytes())
 }
 
 #[cfg(test)]
@@ -87,6 +58,8 @@ mod tests {
         assert!(!matches("a.>", "a"));
         assert!(matches("*.b", "x.b"));
         assert!(!matches("a.b", "a.bc"));
+        assert!(matches("*", "a*b"));
+        assert!(!matches("a*b", "axb"));
     }
 
     #[test]
@@ -96,7 +69,36 @@ mod tests {
         assert!(validate_publish("a b").is_err());
         assert!(validate_publish("").is_err());
         assert!(validate_subscribe("a.>.b").is_err());
-        assert!(validate_subscribe("a.b*").is_err());
         assert!(validate_subscribe("a.*.>").is_ok());
+        assert!(validate_queue("a b").is_err());
+        assert!(validate_queue("").is_err());
+    }
+
+    #[test]
+    fn wildcard_characters_inside_a_token_are_literal_as_in_nats_server() {
+        assert!(validate_subscribe("a.b*").is_ok());
+        assert!(validate_subscribe("a*b").is_ok());
+        assert!(validate_publish("a*b").is_ok());
+        assert!(validate_publish("a.b>").is_ok());
+    }
+
+    #[test]
+    fn errors_name_the_rule() {
+        let reason = |r: Result<()>| match r {
+            Err(Error::InvalidSubject { reason, .. }) => reason,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            reason(validate_publish("a.*")),
+            "wildcards are not allowed when publishing"
+        );
+        assert_eq!(
+            reason(validate_subscribe("a.>.b")),
+            "'>' must be the last token"
+        );
+        assert_eq!(
+            reason(validate_subscribe("a..b")),
+            "subjects must not contain empty tokens"
+        );
     }
 }
