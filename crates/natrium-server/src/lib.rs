@@ -42,7 +42,6 @@ pub mod cli;
 mod client;
 pub mod config;
 mod connection;
-mod deliver;
 mod error;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]

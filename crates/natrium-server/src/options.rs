@@ -146,7 +146,7 @@ pub struct ServerOptions {
     pub no_auth_user: Option<String>,
     /// Accounts (`accounts { ... }`): isolated subject spaces, their exports and imports.
     /// Users name their account ([`User::account`]); others are in the global account.
-    pub accounts: Vec<crate::accounts::AccountOptions>,
+    pub accounts: Vec<crate::accounts::options::AccountOptions>,
     /// Operator mode (decentralized JWT auth): trusted operators and the memory resolver's
     /// account JWTs. Its accounts join [`ServerOptions::accounts`] at start.
     pub operator: Option<crate::operator::OperatorOptions>,
@@ -165,7 +165,7 @@ pub struct ServerOptions {
     /// TLS for client connections; `None` serves plain TCP. nats-server's configuration
     /// file and flags also raise the default `auth_timeout` to the TLS timeout + 1 s when TLS
     /// is on; set it yourself when embedding.
-    pub tls: Option<crate::tls::TlsOptions>,
+    pub tls: Option<crate::tls::options::TlsOptions>,
     /// Log verbosity and timestamps (`-D`, `-V`, `-T`). The binary sets up its logger with
     /// them ([`crate::logging::init`]); [`crate::Server::reload`] applies changes to that
     /// logger at run time. An embedding process with its own subscriber is left alone.

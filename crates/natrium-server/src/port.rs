@@ -60,13 +60,15 @@ impl crate::internal::Port for ServerPort {
 
     fn unsubscribe(&self, sub: &crate::internal::InternalSub) {
         if let Some(shared) = self.shared.upgrade() {
-            crate::deliver::remove_subscription(&shared, &sub.0);
+            crate::connection::deliver::remove_subscription(&shared, &sub.0);
         }
     }
 
     fn send(&self, msgs: &[crate::internal::Outgoing]) -> usize {
         match self.shared.upgrade() {
-            Some(shared) => crate::deliver::publish_internal(&shared, &self.client, msgs),
+            Some(shared) => {
+                crate::connection::deliver::publish_internal(&shared, &self.client, msgs)
+            }
             None => 0,
         }
     }

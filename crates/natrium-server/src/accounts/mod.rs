@@ -11,7 +11,7 @@
 mod build;
 pub(crate) mod conf;
 mod mapping;
-mod options;
+pub(crate) mod options;
 pub(crate) mod route;
 
 use std::collections::HashMap;
