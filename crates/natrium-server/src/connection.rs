@@ -180,6 +180,9 @@ where
     shared.closed.record(&client);
     conn.forget_subscriptions();
     shared.clients.lock().remove(&client.cid);
+    if conn.connected {
+        crate::system::client_disconnected(&shared, &client, reason);
+    }
     let _ = writer_task.await;
     log_closed(&client, reason);
 }
@@ -263,6 +266,8 @@ struct Identity {
     max_subs: Option<usize>,
     max_payload: Option<usize>,
     max_account_connections: Option<usize>,
+    /// In operator mode, the user JWT.
+    token: Option<crate::operator::UserToken>,
 }
 
 /// What the read loop does after an operation.
@@ -592,8 +597,12 @@ impl Connection {
             version: opts.version.unwrap_or_default(),
             user: who.user,
         };
+        if let Some(token) = who.token {
+            let _ = self.client.jwt.set(token);
+        }
         self.connected = true;
         self.ok();
+        crate::system::client_connected(&self.shared, &self.client);
         Flow::Continue
     }
 
@@ -619,6 +628,7 @@ impl Connection {
                 max_subs: user.max_subs,
                 max_payload: user.max_payload,
                 max_account_connections: user.max_account_connections,
+                token: Some(user.token),
             });
         }
         let creds = Credentials {
@@ -647,6 +657,7 @@ impl Connection {
             max_subs: None,
             max_payload: None,
             max_account_connections: None,
+            token: None,
         })
     }
 

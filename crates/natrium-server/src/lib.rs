@@ -60,6 +60,7 @@ mod permissions;
 mod server;
 pub mod signal;
 mod subscription;
+mod system;
 mod tls;
 
 pub use accounts::{

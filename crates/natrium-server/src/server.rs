@@ -84,6 +84,8 @@ pub(crate) struct Shared {
     pub js_domain_api: Option<Box<[u8]>>,
     /// Errors a flood of clients can trigger, logged at most once per second.
     pub rate_limited_log: crate::logging::RateLimited,
+    /// The system account's services (set once, right after start).
+    pub system: std::sync::OnceLock<Arc<crate::system::System>>,
 }
 
 impl Shared {
@@ -259,8 +261,10 @@ impl Server {
             jetstream: std::sync::OnceLock::new(),
             js_domain_api: crate::jetstream::domain_api_prefix(opts.jetstream_domain()),
             rate_limited_log: crate::logging::RateLimited::default(),
+            system: std::sync::OnceLock::new(),
             opts,
         });
+        crate::system::start(&shared);
 
         if let Some(js_opts) = &shared.opts.jetstream {
             let port: Arc<dyn crate::internal::Port> =
