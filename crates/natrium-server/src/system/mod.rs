@@ -454,6 +454,13 @@ fn monitoring(
                 Err(e) => error(500, e)?,
             }
         }
+        // Bare, unfiltered, as nats-server answers it.
+        Kind::Idz => serde_json::to_vec(&serde_json::json!({
+            "name": shared.info.server_name,
+            "host": shared.opts.host,
+            "id": shared.info.server_id,
+        }))
+        .ok()?,
         _ => {
             if !body.is_empty() {
                 match serde_json::from_slice::<Filter>(body) {
@@ -464,12 +471,7 @@ fn monitoring(
             }
             match request.kind {
                 Kind::Statsz => events::statsz(shared, system, docs)?,
-                Kind::Varz => data(docs.varz(shared))?,
-                _ => data(serde_json::json!({
-                    "name": shared.info.server_name,
-                    "host": shared.opts.host,
-                    "id": shared.info.server_id,
-                }))?,
+                _ => data(docs.varz(shared))?,
             }
         }
     };
