@@ -665,11 +665,24 @@ async fn reference_transcript(bin: &Path, name: &str, session: &Session) -> Tran
 
 /// Runs one corpus session against both servers and compares the transcripts.
 async fn check(name: &str) {
-    let session = load(name);
     let Some(bin) = reference::reference_binary_or_skip("differential") else {
         return;
     };
-    let expected = reference_transcript(&bin, name, &session).await;
+    check_with(&bin, name).await;
+}
+
+/// Runs one corpus session against natrium-server and the newest nats-server.
+async fn check_latest(name: &str) {
+    let Some(bin) = reference::latest_binary_or_skip("differential (newest)") else {
+        return;
+    };
+    check_with(&bin, name).await;
+}
+
+/// Runs one corpus session against natrium-server and the nats-server at `bin`.
+async fn check_with(bin: &Path, name: &str) {
+    let session = load(name);
+    let expected = reference_transcript(bin, name, &session).await;
     if std::env::var_os("DIFFERENTIAL_SHOW").is_some() {
         eprintln!("session {name} (reference):\n{}", show(&expected));
     }
@@ -950,6 +963,35 @@ sessions! {
     wildcard_inside_token,
     wildcard_mixed,
     wildcard_star,
+}
+
+/// The account and nkey sessions, also against the newest nats-server (`*_on_latest`):
+/// their bytes match it as they match 2.9.10.
+mod on_latest {
+    macro_rules! latest_sessions {
+        ($($name:ident),* $(,)?) => {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::check_latest(stringify!($name)).await;
+                }
+            )*
+        };
+    }
+
+    latest_sessions! {
+        accounts_isolation,
+        accounts_service_import,
+        accounts_no_auth_user,
+        accounts_stream_import_prefix,
+        accounts_unknown_user,
+        accounts_verbose_login,
+        accounts_wrong_password,
+        nkey_bad_signature,
+        nkey_missing_signature,
+        nkey_password_user_beside_nkeys,
+        nkey_unknown_key,
+    }
 }
 
 #[test]

@@ -42,6 +42,9 @@ pub(crate) struct Account {
     pub responses: Mutex<HashMap<Box<[u8]>, route::PendingReply>>,
     /// The import routes installed in `sublist` (removed when a reload replaces them).
     imports: Mutex<Vec<(Box<[u8]>, SubRef)>>,
+    /// The server's own subscriptions in `sublist` (the system account's services), not
+    /// counted as clients' subscriptions.
+    pub internal_subs: std::sync::atomic::AtomicUsize,
 }
 
 impl std::fmt::Debug for Account {
@@ -63,6 +66,7 @@ impl Account {
             reply_prefix: reply_prefix.into(),
             responses: Mutex::new(HashMap::new()),
             imports: Mutex::new(Vec::new()),
+            internal_subs: std::sync::atomic::AtomicUsize::new(0),
         }
     }
 
@@ -165,7 +169,12 @@ impl Accounts {
             .read()
             .all
             .iter()
-            .map(|a| a.sublist.count().saturating_sub(a.imports.lock().len()))
+            .map(|a| {
+                let internal = a.internal_subs.load(std::sync::atomic::Ordering::Relaxed);
+                a.sublist
+                    .count()
+                    .saturating_sub(a.imports.lock().len() + internal)
+            })
             .sum()
     }
 }

@@ -375,7 +375,7 @@ impl Trust {
             }
             decoded.push((key.clone(), token.clone(), claims));
         }
-        let grants = activations(&decoded);
+        let (grants, invalid) = activations(&decoded);
         // Imports of private exports: installed only with a grant.
         let needs_token: Vec<(String, String, String)> = decoded
             .iter()
@@ -386,6 +386,9 @@ impl Trust {
         let mut accounts = HashMap::new();
         let mut order = Vec::new();
         for (key, token, claims) in decoded {
+            if invalid.contains(&key) {
+                continue;
+            }
             let nats = claims.nats;
             let exports = nats
                 .exports
@@ -609,8 +612,15 @@ struct Grant {
 /// of its signing keys), about the importing account, unexpired, for a private export of
 /// the exporter that covers the import. An import without a valid token is left out with a
 /// warning, as nats-server leaves it out.
-fn activations(decoded: &[(String, String, jwt::Claims<AccountNats>)]) -> Vec<Grant> {
+///
+/// A token that is not the exporter's, or not for the importing account, makes the importing
+/// account invalid (nats-server's blocking validation error): its key is in the second list,
+/// and the account is not trusted at all.
+fn activations(
+    decoded: &[(String, String, jwt::Claims<AccountNats>)],
+) -> (Vec<Grant>, HashSet<String>) {
     let mut grants = Vec::new();
+    let mut invalid = HashSet::new();
     let now = now_secs();
     for (importer, _, claims) in decoded {
         for i in &claims.nats.imports {
@@ -618,7 +628,20 @@ fn activations(decoded: &[(String, String, jwt::Claims<AccountNats>)]) -> Vec<Gr
             let Some((_, _, exporter)) = decoded.iter().find(|(k, _, _)| *k == i.account) else {
                 continue;
             };
-            let checked = check_activation(token, importer, exporter, now);
+            let checked = match check_activation(token, importer, exporter, now) {
+                Err(Refusal::Invalid(why)) => {
+                    tracing::error!(
+                        "Account {importer}: invalid activation token for the import of {:?} \
+                         from {}: {why}; the account is not loaded",
+                        i.subject,
+                        i.account
+                    );
+                    invalid.insert(importer.clone());
+                    continue;
+                }
+                Err(Refusal::Unusable(why)) => Err(why),
+                Ok(act) => Ok(act),
+            };
             let export = checked.and_then(|act| {
                 let kind_ok = act.kind.is_empty() || act.kind == i.kind;
                 let covered =
@@ -652,7 +675,15 @@ fn activations(decoded: &[(String, String, jwt::Claims<AccountNats>)]) -> Vec<Gr
             }
         }
     }
-    grants
+    (grants, invalid)
+}
+
+/// Why an activation token is refused.
+enum Refusal {
+    /// Not a token of the exporter for the importer: the importing account is invalid.
+    Invalid(String),
+    /// Expired or not valid yet: the import alone is left out.
+    Unusable(String),
 }
 
 /// Whether every export `i` could come from is private (its exporter is trusted and has
@@ -677,17 +708,11 @@ fn check_activation(
     importer: &str,
     exporter: &jwt::Claims<AccountNats>,
     now: i64,
-) -> Result<ActivationNats, String> {
+) -> Result<ActivationNats, Refusal> {
     let act: jwt::Claims<ActivationNats> =
-        jwt::decode(token, "activation").map_err(|e| e.to_string())?;
+        jwt::decode(token, "activation").map_err(|e| Refusal::Invalid(e.to_string()))?;
     if act.sub != importer {
-        return Err(format!("the token is for {}", act.sub));
-    }
-    if act.exp.is_some_and(|exp| exp <= now) {
-        return Err("the token has expired".into());
-    }
-    if act.nbf.is_some_and(|nbf| nbf > now) {
-        return Err("the token is not valid yet".into());
+        return Err(Refusal::Invalid(format!("the token is for {}", act.sub)));
     }
     let signer_ok = act.iss == exporter.sub
         || exporter
@@ -701,7 +726,16 @@ fn check_activation(
         .as_deref()
         .is_none_or(|a| a == exporter.sub);
     if !signer_ok || !account_ok {
-        return Err(format!("signed by {}, not by the exporter", act.iss));
+        return Err(Refusal::Invalid(format!(
+            "signed by {}, not by the exporter",
+            act.iss
+        )));
+    }
+    if act.exp.is_some_and(|exp| exp <= now) {
+        return Err(Refusal::Unusable("the token has expired".into()));
+    }
+    if act.nbf.is_some_and(|nbf| nbf > now) {
+        return Err(Refusal::Unusable("the token is not valid yet".into()));
     }
     Ok(act.nats)
 }

@@ -117,10 +117,21 @@ fn apply(shared: &Shared, key: &str, token: &[u8]) -> Result<&'static str, (&'st
         Err(ClaimsUpdateError::Skipped) => return Ok("jwt update skipped"),
         Err(e) => return Err((FAILED, e.to_string())),
     };
-    let accounts = crate::operator::accounts_with(&shared.opts, &next);
-    let expanded = crate::ServerOptions {
-        accounts,
+    // The server's options hold the accounts as expanded at start: keep the configured
+    // ones, take the trusted ones from the new trust.
+    let configured = crate::ServerOptions {
+        accounts: shared
+            .opts
+            .accounts
+            .iter()
+            .filter(|a| !trust.has_account(&a.name))
+            .cloned()
+            .collect(),
         ..shared.opts.clone()
+    };
+    let expanded = crate::ServerOptions {
+        accounts: crate::operator::accounts_with(&configured, &next),
+        ..configured
     };
     shared
         .accounts

@@ -204,6 +204,7 @@ fn subscribe(shared: &Shared, account: &Account, subject: &[u8], sink: Arc<dyn S
         );
         return;
     }
+    account.internal_subs.fetch_add(1, Ordering::Relaxed);
     shared
         .internal_client
         .subs
