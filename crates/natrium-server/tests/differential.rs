@@ -668,25 +668,53 @@ async fn check(name: &str) {
     let Some(bin) = reference::reference_binary_or_skip("differential") else {
         return;
     };
-    check_with(&bin, name).await;
+    check_with(&bin, name, &[]).await;
 }
+
+/// `INFO` fields only newer nats-servers send (natrium-server speaks as 2.9.10): left out
+/// when comparing with the newest.
+const NEWER_INFO_FIELDS: &[&str] = &["api_lvl", "git_commit", "xkey"];
 
 /// Runs one corpus session against natrium-server and the newest nats-server.
 async fn check_latest(name: &str) {
     let Some(bin) = reference::latest_binary_or_skip("differential (newest)") else {
         return;
     };
-    check_with(&bin, name).await;
+    check_with(&bin, name, NEWER_INFO_FIELDS).await;
 }
 
-/// Runs one corpus session against natrium-server and the nats-server at `bin`.
-async fn check_with(bin: &Path, name: &str) {
+/// `transcript` with the `INFO` fields `drop` left out.
+fn without_info_fields(transcript: Transcript, drop: &[&str]) -> Transcript {
+    let strip = |frame: String| -> String {
+        let (Some(start), Some(end)) = (frame.find('{'), frame.rfind('}')) else {
+            return frame;
+        };
+        if !frame.starts_with("INFO ") {
+            return frame;
+        }
+        let Ok(mut fields) = serde_json::from_str::<BTreeMap<String, Value>>(&frame[start..=end])
+        else {
+            return frame;
+        };
+        fields.retain(|k, _| !drop.contains(&k.as_str()));
+        let json = serde_json::to_string(&fields).unwrap_or_default();
+        format!("{}{json}{}", &frame[..start], &frame[end + 1..])
+    };
+    transcript
+        .into_iter()
+        .map(|(conn, frames)| (conn, frames.into_iter().map(strip).collect()))
+        .collect()
+}
+
+/// Runs one corpus session against natrium-server and the nats-server at `bin`, leaving
+/// the `INFO` fields `drop` out of both transcripts.
+async fn check_with(bin: &Path, name: &str, drop: &[&str]) {
     let session = load(name);
-    let expected = reference_transcript(bin, name, &session).await;
+    let expected = without_info_fields(reference_transcript(bin, name, &session).await, drop);
     if std::env::var_os("DIFFERENTIAL_SHOW").is_some() {
         eprintln!("session {name} (reference):\n{}", show(&expected));
     }
-    let actual = natrium_transcript(name, &session).await;
+    let actual = without_info_fields(natrium_transcript(name, &session).await, drop);
     if actual != expected {
         panic!(
             "session {name}: natrium-server differs from the reference nats-server\n\
