@@ -811,3 +811,107 @@ async fn private_exports_admit_only_importers_with_a_valid_activation_token() {
     }
     server.shutdown().await;
 }
+
+/// Lowers account `a`'s connection limit to one at `addr` while two of its users are
+/// connected; returns the reply and what the older and the newer connection see.
+async fn lower_limit(
+    addr: std::net::SocketAddr,
+    setup: &WithSystem,
+    a: &KeyPair,
+    users: &[(KeyPair, String)],
+) -> (Value, String, String) {
+    let (sys_key, sys_token) = &setup.sys_user;
+    let sys = connect_url(&format!("nats://{addr}"), sys_token, sys_key).await;
+    let mut older = raw_login(addr, &users[0].1, Some(&users[0].0)).await;
+    older.expect_line("PONG").await;
+    let mut newer = raw_login(addr, &users[1].1, Some(&users[1].0)).await;
+    newer.expect_line("PONG").await;
+    let mut limits = account_claims(json!({}));
+    limits["limits"]["conn"] = json!(1);
+    let update = jwt(&setup.setup.operator, &a.public_key(), limits, json!({}));
+    let subject = format!("$SYS.REQ.ACCOUNT.{}.CLAIMS.UPDATE", a.public_key());
+    let reply = without_server(claims_update(&sys, subject, update).await);
+    let newer_saw = newer.line().await;
+    assert_eq!(newer.read_to_eof().await, "", "closed after the error");
+    older.send("PING\r\n").await;
+    let older_saw = older.line().await;
+    (reply, older_saw, newer_saw)
+}
+
+#[tokio::test]
+async fn lowering_the_connection_limit_closes_the_newest_clients_as_nats_server_does() {
+    let mut setup = WithSystem::new();
+    let a = setup.setup.account(json!({}));
+    let users = [
+        user(&a, json!({}), json!({})),
+        user(&a, json!({}), json!({})),
+    ];
+    let server = setup.setup.start().await;
+    let ours = lower_limit(server.addr(), &setup, &a, &users).await;
+    assert_eq!(ours.0["data"]["message"], "jwt updated");
+    assert_eq!(ours.1, "PONG");
+    assert_eq!(ours.2, "-ERR 'maximum account active connections exceeded'");
+    if let Some(reference) = setup.reference().await {
+        let theirs = lower_limit(reference.addr(), &setup, &a, &users).await;
+        assert_eq!(ours, theirs);
+        reference.shutdown().await;
+    }
+    server.shutdown().await;
+}
+
+/// The CONNECT event of a `.creds` user of `a` at `url`, as the system user sees it.
+async fn jwt_connect_event(
+    url: &str,
+    setup: &WithSystem,
+    a: &KeyPair,
+    u: &(KeyPair, String),
+) -> Value {
+    let (sys_key, sys_token) = &setup.sys_user;
+    let sys = connect_url(url, sys_token, sys_key).await;
+    let mut events = sys
+        .subscribe(format!("$SYS.ACCOUNT.{}.CONNECT", a.public_key()))
+        .await
+        .unwrap();
+    sys.flush().await.unwrap();
+    let _client = connect_url(url, &u.1, &u.0).await;
+    let event = next(&mut events).await;
+    serde_json::from_slice(&event.payload).unwrap()
+}
+
+#[tokio::test]
+async fn connect_events_of_jwt_users_carry_the_jwt_and_the_account_name_tag() {
+    let mut setup = WithSystem::new();
+    let a = setup.setup.account(json!({}));
+    let u = user(&a, json!({}), json!({}));
+    let server = setup.setup.start().await;
+    let ours = jwt_connect_event(&server.client_url(), &setup, &a, &u).await;
+    let client = &ours["client"];
+    assert_eq!(client["acc"], a.public_key());
+    assert_eq!(client["user"], u.0.public_key());
+    assert_eq!(client["jwt"], u.1);
+    assert_eq!(client["issuer_key"], a.public_key());
+    assert_eq!(client["name_tag"], "test");
+    if let Some(reference) = setup.reference().await {
+        let theirs = jwt_connect_event(&reference.client_url(), &setup, &a, &u).await;
+        let pick = |v: &Value| {
+            let c = &v["client"];
+            let mut keys: Vec<&String> = c.as_object().unwrap().keys().collect();
+            keys.sort();
+            let keys: Vec<String> = keys.into_iter().cloned().collect();
+            (
+                keys,
+                [
+                    &c["acc"],
+                    &c["user"],
+                    &c["jwt"],
+                    &c["issuer_key"],
+                    &c["name_tag"],
+                ]
+                .map(Value::clone),
+            )
+        };
+        assert_eq!(pick(&ours), pick(&theirs));
+        reference.shutdown().await;
+    }
+    server.shutdown().await;
+}

@@ -269,6 +269,8 @@ struct TrustedAccount {
     options: AccountOptions,
     /// The account JWT it was built from.
     token: String,
+    /// The JWT's `name` (events show it as the account's `name_tag`).
+    name: String,
 }
 
 /// The operators and accounts this server trusts.
@@ -445,6 +447,7 @@ impl Trust {
                     expires: claims.exp,
                     options,
                     token,
+                    name: claims.name,
                 },
             );
             order.push(key);
@@ -491,6 +494,11 @@ impl Trust {
                 .filter_map(|k| a.revocations.get(*k))
                 .any(|&at| user.issued_at <= at)
         })
+    }
+
+    /// The name account `key`'s JWT gives it.
+    pub(crate) fn account_name(&self, key: &str) -> Option<&str> {
+        self.accounts.get(key).map(|a| a.name.as_str())
     }
 
     /// Account `key`'s limit of active connections.

@@ -84,6 +84,7 @@ struct DisconnectEvent<'a> {
 
 /// Fills `ClientInfo` from `client` and hands it to `with`.
 fn with_client_info<R>(
+    shared: &Shared,
     client: &Client,
     stop: Option<SystemTime>,
     with: impl FnOnce(ClientInfo<'_>) -> R,
@@ -96,8 +97,12 @@ fn with_client_info<R>(
     } else {
         0
     };
-    // In operator mode the account's name is its key; its JWT's name is not kept.
-    let name_tag = if jwt.is_some() { "" } else { &account.name };
+    // In operator mode the account is named by its key; the tag is its JWT's name.
+    let trust = shared.trust.read().clone();
+    let name_tag = match &trust {
+        Some(trust) => trust.account_name(&account.name).unwrap_or_default(),
+        None => &account.name,
+    };
     Some(with(ClientInfo {
         start: client.start,
         host: client.addr.ip().to_string(),
@@ -127,7 +132,7 @@ pub(super) fn connect(shared: &Shared, system: &System, client: &Client) {
         return;
     }
     let now = SystemTime::now();
-    let payload = with_client_info(client, None, |info| {
+    let payload = with_client_info(shared, client, None, |info| {
         serde_json::to_vec(&ConnectEvent {
             kind: CONNECT_TYPE,
             id: nuid::next().to_string(),
@@ -153,7 +158,7 @@ pub(super) fn disconnect(shared: &Shared, system: &System, client: &Client, reas
     let now = SystemTime::now();
     let snapshot = client.snapshot();
     let reason = client.close_reason().unwrap_or(reason).as_str();
-    let payload = with_client_info(client, Some(now), |info| {
+    let payload = with_client_info(shared, client, Some(now), |info| {
         serde_json::to_vec(&DisconnectEvent {
             kind: DISCONNECT_TYPE,
             id: nuid::next().to_string(),
