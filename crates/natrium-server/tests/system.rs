@@ -269,3 +269,16 @@ async fn varz_and_connz_requests_answer_with_the_monitoring_documents() {
     assert_eq!(first["id"], server.server_id(), "{first}");
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_named_system_account_must_exist() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("server.conf");
+    std::fs::write(&path, "listen: 127.0.0.1:-1\nsystem_account: FOO\n").expect("write config");
+    let opts = config::load(&path).expect("valid configuration").options;
+    let err = Server::start(opts).await.expect_err("refused").to_string();
+    assert!(
+        err.contains("error resolving system account: account missing"),
+        "{err}"
+    );
+}

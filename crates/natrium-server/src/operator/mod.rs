@@ -59,6 +59,9 @@ pub enum OperatorError {
         /// Who signed it.
         issuer: String,
     },
+    /// `system_account` names an account the configuration does not have.
+    #[error("error resolving system account: account missing")]
+    SystemAccountMissing,
     /// `resolver_preload` files a JWT under another account's key.
     #[error("resolver_preload: the JWT under {key} is for account {subject}")]
     KeyMismatch {
@@ -212,6 +215,12 @@ pub(crate) fn expand(
     opts: &crate::ServerOptions,
 ) -> Result<(Vec<AccountOptions>, Option<Trust>), OperatorError> {
     let Some(op) = &opts.operator else {
+        let name = crate::system::account_name(opts);
+        let named = opts.system_account.is_some();
+        if named && !opts.accounts.iter().any(|a| a.name == name) {
+            // As nats-server: a named system account must be one of the accounts.
+            return Err(OperatorError::SystemAccountMissing);
+        }
         return Ok((with_system_account(opts.accounts.clone(), opts), None));
     };
     let trust = Trust::new(op)?;
@@ -232,7 +241,7 @@ pub(crate) fn account_subject(token: &str) -> Result<String, JwtError> {
 }
 
 /// `accounts` with the system account added when it is not one of them (nats-server creates
-/// it, empty, as `$SYS` unless `system_account` names another).
+/// it, empty: `$SYS` unless `system_account` names another).
 fn with_system_account(
     mut accounts: Vec<AccountOptions>,
     opts: &crate::ServerOptions,
