@@ -63,10 +63,14 @@ struct Request {
     payload: Vec<u8>,
 }
 
+/// Requests waiting for the system task at most; more are dropped (a flood of monitoring
+/// requests must not grow the server's memory without bound).
+const QUEUED_REQUESTS: usize = 1024;
+
 /// The internal subscriber of one request subject: it queues what it receives.
 struct RequestSink {
     kind: Kind,
-    queue: mpsc::UnboundedSender<Request>,
+    queue: mpsc::Sender<Request>,
 }
 
 impl Sink for RequestSink {
@@ -76,12 +80,18 @@ impl Sink for RequestSink {
         if msg.reply.is_none() && self.kind != Kind::ClaimsUpdate && self.kind != Kind::Statsz {
             return true;
         }
-        let _ = self.queue.send(Request {
+        let request = Request {
             kind: self.kind,
             subject: msg.subject.to_vec(),
             reply: msg.reply.map(<[u8]>::to_vec),
             payload: msg.payload.to_vec(),
-        });
+        };
+        if let Err(mpsc::error::TrySendError::Full(r)) = self.queue.try_send(request) {
+            tracing::warn!(
+                "system request on {} dropped: too many waiting",
+                String::from_utf8_lossy(&r.subject)
+            );
+        }
         true
     }
 }
@@ -145,7 +155,7 @@ pub(crate) fn start(shared: &Arc<Shared>) {
         tracing::error!("system account {name} not found: no system services");
         return;
     };
-    let (queue, requests) = mpsc::unbounded_channel();
+    let (queue, requests) = mpsc::channel(QUEUED_REQUESTS);
     let id = &shared.info.server_id;
     let mut subjects: Vec<(String, Kind)> = vec![("$SYS.REQ.SERVER.PING".into(), Kind::Statsz)];
     for (name, kind) in [
@@ -381,7 +391,7 @@ impl ConnzRequest {
 async fn serve(
     shared: Arc<Shared>,
     system: Arc<System>,
-    mut requests: mpsc::UnboundedReceiver<Request>,
+    mut requests: mpsc::Receiver<Request>,
     stop: tokio_util::sync::CancellationToken,
 ) {
     let docs = crate::monitor::Documents::new();
