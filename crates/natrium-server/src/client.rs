@@ -48,6 +48,8 @@ pub enum CloseReason {
     ReadError,
     /// The TLS handshake failed or timed out.
     TlsHandshakeError,
+    /// An account JWT update revoked the user's JWT while connected.
+    Revocation,
 }
 
 impl CloseReason {
@@ -68,6 +70,7 @@ impl CloseReason {
             CloseReason::MaxConnectionsExceeded => "Maximum Connections Exceeded",
             CloseReason::ReadError => "Read Error",
             CloseReason::TlsHandshakeError => "TLS Handshake Failure",
+            CloseReason::Revocation => "Credentials Revoked",
         }
     }
 }
@@ -164,6 +167,8 @@ pub(crate) struct Client {
     pub account: std::sync::OnceLock<Arc<crate::accounts::Account>>,
     /// The nonce sent in INFO, when nkey users must sign it.
     pub nonce: std::sync::OnceLock<Box<str>>,
+    /// In operator mode, the user JWT the client connected with.
+    pub jwt: std::sync::OnceLock<crate::operator::UserToken>,
     close_reason: Mutex<Option<CloseReason>>,
 }
 
@@ -207,6 +212,7 @@ impl Client {
             tls: std::sync::OnceLock::new(),
             account: std::sync::OnceLock::new(),
             nonce: std::sync::OnceLock::new(),
+            jwt: std::sync::OnceLock::new(),
             close_reason: Mutex::new(None),
         }
     }

@@ -168,7 +168,9 @@ fn apply(map: &Map, cfg: &mut FileConfig, path: &Path) -> Result<(), ConfigError
                 operator.operators.extend(operator_jwts(entry, path)?);
             }
             "system_account" | "system" => {
-                operator.system_account = Some(v.as_str().map_err(conf_err)?.to_owned())
+                let name = v.as_str().map_err(conf_err)?.to_owned();
+                operator.system_account = Some(name.clone());
+                o.system_account = Some(name);
             }
             "resolver" => check_resolver(entry, path)?,
             "resolver_preload" => {

@@ -63,6 +63,7 @@ mod server;
 pub mod signal;
 mod state;
 mod subscription;
+mod system;
 mod tls;
 
 pub use accounts::{

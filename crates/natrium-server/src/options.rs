@@ -150,6 +150,9 @@ pub struct ServerOptions {
     /// Operator mode (decentralized JWT auth): trusted operators and the memory resolver's
     /// account JWTs. Its accounts join [`ServerOptions::accounts`] at start.
     pub operator: Option<crate::operator::OperatorOptions>,
+    /// `system_account`: the account whose users see the server's events and may ask for
+    /// its monitoring documents (`$SYS.>`); `None` means nats-server's default, `$SYS`.
+    pub system_account: Option<String>,
     /// Lame-duck mode: time after the announcement before clients start being closed (10 s).
     pub lame_duck_grace_period: Duration,
     /// Lame-duck mode: time over which clients are closed (2 minutes).
@@ -260,6 +263,7 @@ impl Default for ServerOptions {
             no_auth_user: None,
             accounts: Vec::new(),
             operator: None,
+            system_account: None,
             lame_duck_grace_period: Duration::from_secs(10),
             lame_duck_duration: Duration::from_secs(120),
             http_port: None,

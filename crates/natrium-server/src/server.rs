@@ -76,8 +76,10 @@ fn configure_jetstream(shared: &Arc<Shared>) -> Result<(), crate::jetstream::Sta
         return Ok(());
     };
     let registry = shared.accounts.current();
-    // Operator mode never gives the global account JetStream.
-    let global_only = registry.names().next().is_none() && shared.trust.read().is_none();
+    let system = crate::system::account_name(&shared.opts);
+    // The system account does not count, and operator mode never gives the global account
+    // JetStream.
+    let global_only = registry.names().all(|name| name == system) && shared.trust.read().is_none();
     for account in shared.accounts.all() {
         let config = registry.config(&account.name);
         let limits = if &*account.name == crate::accounts::GLOBAL_ACCOUNT {
@@ -86,8 +88,10 @@ fn configure_jetstream(shared: &Arc<Shared>) -> Result<(), crate::jetstream::Sta
             config.and_then(|c| c.jetstream.as_ref()).map(js_limits)
         };
         let port = Arc::new(ServerPort::new(shared, &account));
-        if limits.is_none() && config.is_some_and(imports_jetstream_api) {
-            // Its API requests go to the exporter's JetStream, not to a "not enabled".
+        let answered_elsewhere = config.is_some_and(imports_jetstream_api);
+        if limits.is_none() && (answered_elsewhere || &*account.name == system) {
+            // Its API requests go to the exporter's JetStream (or, for the system account,
+            // nowhere), not to a "not enabled".
             js.remove_account(&account.name);
             continue;
         }
@@ -186,8 +190,10 @@ impl Server {
             jetstream: std::sync::OnceLock::new(),
             js_domain_api: crate::jetstream::domain_api_prefix(opts.jetstream_domain()),
             rate_limited_log: crate::logging::RateLimited::default(),
+            system: std::sync::OnceLock::new(),
             opts,
         });
+        crate::system::start(&shared);
 
         if let Some(js_opts) = &shared.opts.jetstream {
             let js = crate::jetstream::JetStream::start(

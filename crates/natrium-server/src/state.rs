@@ -59,6 +59,8 @@ pub(crate) struct Shared {
     pub js_domain_api: Option<Box<[u8]>>,
     /// Errors a flood of clients can trigger, logged at most once per second.
     pub rate_limited_log: crate::logging::RateLimited,
+    /// The system account's services (set once, right after start).
+    pub system: std::sync::OnceLock<Arc<crate::system::System>>,
 }
 
 impl Shared {

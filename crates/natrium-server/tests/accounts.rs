@@ -513,7 +513,10 @@ async fn monitoring_shows_accounts_in_connz_accountz_and_metrics() {
     assert_eq!(only_b["connections"][0]["authorized_user"], "b");
 
     let list = get_json(&server, "/accountz").await;
-    assert_eq!(list["accounts"], serde_json::json!(["$G", "A", "G2", "B"]));
+    assert_eq!(
+        list["accounts"],
+        serde_json::json!(["$G", "A", "G2", "B", "$SYS"])
+    );
     let a_doc = get_json(&server, "/accountz?acc=A").await;
     let detail = &a_doc["account_detail"];
     assert_eq!(detail["account_name"], "A");

@@ -73,6 +73,8 @@ struct Setup {
     operator: KeyPair,
     dir: tempfile::TempDir,
     accounts: Vec<(String, String)>,
+    /// More configuration lines (e.g. `system_account`).
+    extra: String,
 }
 
 impl Setup {
@@ -81,6 +83,7 @@ impl Setup {
             operator: KeyPair::new_operator(),
             dir: tempfile::tempdir().unwrap(),
             accounts: Vec::new(),
+            extra: String::new(),
         }
     }
 
@@ -120,7 +123,10 @@ impl Setup {
         } else {
             operator_jwt
         };
-        format!("operator: {operator}\nresolver: MEMORY\nresolver_preload: {{\n{preload}}}\n")
+        format!(
+            "operator: {operator}\nresolver: MEMORY\nresolver_preload: {{\n{preload}}}\n{}",
+            self.extra
+        )
     }
 
     async fn start(&self) -> Server {
@@ -229,7 +235,7 @@ async fn creds_users_talk_inside_their_account_and_accounts_stay_apart() {
         .unwrap();
     assert_eq!(
         list["accounts"],
-        json!(["$G", a.public_key(), b.public_key()])
+        json!(["$G", a.public_key(), b.public_key(), "$SYS"])
     );
     server.shutdown().await;
 }
@@ -479,4 +485,433 @@ fn untrusted_accounts_and_other_resolvers_are_refused_at_load() {
         err.contains("only `resolver: MEMORY` is supported yet"),
         "{err}"
     );
+}
+
+/// An operator setup with a system account (and its user's `.creds` login) for account JWT
+/// updates.
+struct WithSystem {
+    setup: Setup,
+    sys_user: (KeyPair, String),
+}
+
+impl WithSystem {
+    fn new() -> Self {
+        let mut setup = Setup::new();
+        let sys = setup.account(json!({}));
+        setup.extra = format!("system_account: {}\n", sys.public_key());
+        let sys_user = user(&sys, json!({}), json!({}));
+        WithSystem { setup, sys_user }
+    }
+
+    /// Starts the reference (the newest nats-server) with the same configuration, if found.
+    async fn reference(&self) -> Option<natrium_test_support::process::ServerProcess> {
+        let bin = reference::latest_binary_or_skip("operator updates")?;
+        Some(
+            ServerCommand::new(bin)
+                .config(self.setup.conf())
+                .start()
+                .await
+                .expect("reference starts"),
+        )
+    }
+}
+
+/// Logs in with `.creds` at `url` (natrium-server or the reference).
+async fn connect_url(url: &str, token: &str, user: &KeyPair) -> async_nats::Client {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("user.creds");
+    std::fs::write(&path, creds(token, user)).unwrap();
+    let options = async_nats::ConnectOptions::with_credentials_file(&path)
+        .await
+        .unwrap();
+    tokio::time::timeout(BOUND, options.connect(url))
+        .await
+        .expect("connect within bound")
+        .expect("connect")
+}
+
+/// Sends an account JWT update as the system user; returns the reply.
+async fn claims_update(sys: &async_nats::Client, subject: String, token: String) -> Value {
+    let reply = tokio::time::timeout(BOUND, sys.request(subject, token.into()))
+        .await
+        .expect("reply within bound")
+        .expect("reply");
+    serde_json::from_slice(&reply.payload).unwrap()
+}
+
+/// The reply without what differs per server (`server`).
+fn without_server(mut v: Value) -> Value {
+    v.as_object_mut().unwrap().remove("server");
+    v
+}
+
+/// Revokes `revoked` in account `a` through a claims update at `addr`; returns the reply
+/// and what the revoked user's open connection got.
+async fn revoke_through_update(
+    addr: std::net::SocketAddr,
+    setup: &WithSystem,
+    a: &KeyPair,
+    revoked: (&KeyPair, &str),
+) -> (Value, String, String) {
+    let url = format!("nats://{addr}");
+    let (sys_key, sys_token) = &setup.sys_user;
+    let sys = connect_url(&url, sys_token, sys_key).await;
+    let mut raw = raw_login(addr, revoked.1, Some(revoked.0)).await;
+    raw.expect_line("PONG").await;
+    let update = jwt(
+        &setup.setup.operator,
+        &a.public_key(),
+        account_claims(json!({"revocations": {revoked.0.public_key(): now()}})),
+        json!({}),
+    );
+    let subject = format!("$SYS.REQ.ACCOUNT.{}.CLAIMS.UPDATE", a.public_key());
+    let reply = claims_update(&sys, subject, update).await;
+    let error = raw.line().await;
+    let rest = raw.read_to_eof().await;
+    // A new login with the revoked JWT is refused too.
+    let mut again = raw_login(addr, revoked.1, Some(revoked.0)).await;
+    let refused = again.line().await;
+    assert_eq!(rest, "", "closed after the error");
+    (without_server(reply), error, refused)
+}
+
+#[tokio::test]
+async fn an_account_jwt_update_revokes_connected_users_as_nats_server_does() {
+    let mut setup = WithSystem::new();
+    let a = setup.setup.account(json!({}));
+    let (revoked, revoked_token) = user(&a, json!({}), json!({"iat": now() - 5}));
+    let server = setup.setup.start().await;
+    let ours = revoke_through_update(server.addr(), &setup, &a, (&revoked, &revoked_token)).await;
+    assert_eq!(
+        ours.0,
+        json!({"data": {"account": a.public_key(), "code": 200, "message": "jwt updated"}})
+    );
+    assert_eq!(ours.1, "-ERR 'User Authentication Revoked'");
+    assert_eq!(ours.2, "-ERR 'Authorization Violation'");
+    if let Some(reference) = setup.reference().await {
+        let theirs =
+            revoke_through_update(reference.addr(), &setup, &a, (&revoked, &revoked_token)).await;
+        assert_eq!(ours, theirs);
+        reference.shutdown().await;
+    }
+    server.shutdown().await;
+}
+
+/// Sends the refused and skipped updates at `url`; returns the replies.
+async fn bad_updates(url: &str, setup: &WithSystem, a: &KeyPair, unknown: &KeyPair) -> Vec<Value> {
+    let (sys_key, sys_token) = &setup.sys_user;
+    let sys = connect_url(url, sys_token, sys_key).await;
+    // nats-server loads a preloaded account when it is first used, and skips updates of
+    // accounts not loaded yet: a client of A makes the comparison meaningful.
+    let (a_user, a_token) = user(a, json!({}), json!({}));
+    let _a = connect_url(url, &a_token, &a_user).await;
+    let rogue = KeyPair::new_operator();
+    let for_account = |key: &KeyPair, signer: &KeyPair| {
+        jwt(
+            signer,
+            &key.public_key(),
+            account_claims(json!({})),
+            json!({}),
+        )
+    };
+    let new_subject =
+        |key: &KeyPair| format!("$SYS.REQ.ACCOUNT.{}.CLAIMS.UPDATE", key.public_key());
+    let old_subject = |key: &KeyPair| format!("$SYS.ACCOUNT.{}.CLAIMS.UPDATE", key.public_key());
+    let op = &setup.setup.operator;
+    let cases = [
+        // An account the server does not have: nothing to update.
+        (new_subject(unknown), for_account(unknown, op)),
+        // The JWT is about another account than the subject names.
+        (new_subject(a), for_account(unknown, op)),
+        // Signed by an operator the server does not trust.
+        (old_subject(a), for_account(a, &rogue)),
+        // No JWT at all.
+        (new_subject(a), String::new()),
+    ];
+    let mut replies = Vec::new();
+    for (subject, token) in cases {
+        replies.push(without_server(claims_update(&sys, subject, token).await));
+    }
+    replies
+}
+
+#[tokio::test]
+async fn refused_and_skipped_account_jwt_updates_answer_as_nats_server_does() {
+    let mut setup = WithSystem::new();
+    let a = setup.setup.account(json!({}));
+    let server = setup.setup.start().await;
+    let unknown = KeyPair::new_account();
+    let ours = bad_updates(&server.client_url(), &setup, &a, &unknown).await;
+    let key = a.public_key();
+    assert_eq!(ours[0]["data"]["message"], "jwt update skipped");
+    assert_eq!(
+        ours[1],
+        json!({"error": {"account": key, "code": 500,
+            "description": "jwt update resulted in error - subject does not match jwt content"}})
+    );
+    assert_eq!(
+        ours[2],
+        json!({"error": {"account": key, "code": 500,
+            "description": "jwt update resulted in error - account validation failed"}})
+    );
+    assert_eq!(
+        ours[3],
+        json!({"error": {"account": key, "code": 500,
+            "description": "jwt update error - request body is empty"}})
+    );
+    if let Some(reference) = setup.reference().await {
+        let theirs = bad_updates(&reference.client_url(), &setup, &a, &unknown).await;
+        assert_eq!(ours, theirs);
+        reference.shutdown().await;
+    }
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_account_jwt_update_installs_new_imports_for_connected_clients() {
+    let mut setup = WithSystem::new();
+    let a = setup.setup.account(json!({
+        "exports": [{"name": "svc", "subject": "svc.time", "type": "service"}],
+    }));
+    let b = setup.setup.account(json!({}));
+    let server = setup.setup.start().await;
+    let (sys_key, sys_token) = &setup.sys_user;
+    let sys = connect(&server, sys_token, sys_key).await.unwrap();
+    let (ua, ta) = user(&a, json!({}), json!({}));
+    let (ub, tb) = user(&b, json!({}), json!({}));
+    let responder = connect(&server, &ta, &ua).await.unwrap();
+    let requester = connect(&server, &tb, &ub).await.unwrap();
+    let mut requests = responder.subscribe("svc.time").await.unwrap();
+    responder.flush().await.unwrap();
+    tokio::spawn(async move {
+        while let Some(m) = requests.next().await {
+            if let Some(reply) = m.reply {
+                responder.publish(reply, "noon".into()).await.unwrap();
+            }
+        }
+    });
+    let before = requester.request("svc.time", "".into()).await;
+    assert!(before.is_err(), "no import yet");
+    let update = jwt(
+        &setup.setup.operator,
+        &b.public_key(),
+        account_claims(json!({"imports": [{"name": "time", "subject": "svc.time",
+            "account": a.public_key(), "type": "service"}]})),
+        json!({}),
+    );
+    let reply = claims_update(
+        &sys,
+        format!("$SYS.REQ.ACCOUNT.{}.CLAIMS.UPDATE", b.public_key()),
+        update,
+    )
+    .await;
+    assert_eq!(reply["data"]["message"], "jwt updated", "{reply}");
+    let answer = tokio::time::timeout(BOUND, requester.request("svc.time", "".into()))
+        .await
+        .expect("answer within bound")
+        .expect("the import answers");
+    assert_eq!(answer.payload, "noon");
+    server.shutdown().await;
+}
+
+/// An activation token: `exporter` lets `importer` import `subject`.
+fn activation(exporter: &KeyPair, importer: &KeyPair, subject: &str, extra: Value) -> String {
+    jwt(
+        exporter,
+        &importer.public_key(),
+        json!({"type": "activation", "version": 2, "subject": subject, "kind": "service"}),
+        extra,
+    )
+}
+
+/// Which of B (valid token), C (no token), D (expired token) and E (a token for B) get an
+/// answer from A's private service at `url` (`None`: the login was refused).
+async fn private_service_answers(
+    url: &str,
+    a: &(KeyPair, String),
+    importers: &[(KeyPair, String)],
+) -> Vec<Option<bool>> {
+    let responder = connect_url(url, &a.1, &a.0).await;
+    let mut requests = responder.subscribe("priv.svc").await.unwrap();
+    responder.flush().await.unwrap();
+    let answering = tokio::spawn(async move {
+        while let Some(m) = requests.next().await {
+            if let Some(reply) = m.reply {
+                responder.publish(reply, "ok".into()).await.unwrap();
+                responder.flush().await.unwrap();
+            }
+        }
+    });
+    let mut answered = Vec::new();
+    for (key, token) in importers {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("user.creds");
+        std::fs::write(&path, creds(token, key)).unwrap();
+        let options = async_nats::ConnectOptions::with_credentials_file(&path)
+            .await
+            .unwrap();
+        let Ok(client) = options.connect(url).await else {
+            answered.push(None);
+            continue;
+        };
+        let reply = tokio::time::timeout(BOUND, client.request("priv.svc", "".into()))
+            .await
+            .expect("an answer or no responders within bound");
+        answered.push(Some(reply.is_ok()));
+    }
+    answering.abort();
+    answered
+}
+
+#[tokio::test]
+async fn private_exports_admit_only_importers_with_a_valid_activation_token() {
+    let mut setup = Setup::new();
+    let a = setup.account(json!({
+        "exports": [{"name": "priv", "subject": "priv.svc", "type": "service", "token_req": true}],
+    }));
+    let keys: Vec<KeyPair> = (0..4).map(|_| KeyPair::new_account()).collect();
+    let tokens = [
+        Some(activation(&a, &keys[0], "priv.svc", json!({}))),
+        None,
+        Some(activation(
+            &a,
+            &keys[2],
+            "priv.svc",
+            json!({"exp": now() - 10}),
+        )),
+        Some(activation(&a, &keys[0], "priv.svc", json!({}))),
+    ];
+    for (key, token) in keys.iter().zip(&tokens) {
+        let mut import = json!({"name": "priv", "subject": "priv.svc",
+            "account": a.public_key(), "type": "service"});
+        if let Some(token) = token {
+            import["token"] = json!(token);
+        }
+        let claims = account_claims(json!({"imports": [import]}));
+        let token = jwt(&setup.operator, &key.public_key(), claims, json!({}));
+        setup.accounts.push((key.public_key(), token));
+    }
+    let a_user = user(&a, json!({}), json!({}));
+    let importers: Vec<(KeyPair, String)> =
+        keys.iter().map(|k| user(k, json!({}), json!({}))).collect();
+    let server = setup.start().await;
+    let ours = private_service_answers(&server.client_url(), &a_user, &importers).await;
+    // B imports; C has no token, D an expired one: no import. E holds B's token, which
+    // makes E's account JWT invalid: its users cannot log in.
+    assert_eq!(ours, [Some(true), Some(false), Some(false), None]);
+    if let Some(bin) = reference::latest_binary_or_skip("activation tokens") {
+        let reference = ServerCommand::new(bin)
+            .config(setup.conf())
+            .start()
+            .await
+            .unwrap();
+        let theirs = private_service_answers(&reference.client_url(), &a_user, &importers).await;
+        assert_eq!(ours, theirs);
+        reference.shutdown().await;
+    }
+    server.shutdown().await;
+}
+
+/// Lowers account `a`'s connection limit to one at `addr` while two of its users are
+/// connected; returns the reply and what the older and the newer connection see.
+async fn lower_limit(
+    addr: std::net::SocketAddr,
+    setup: &WithSystem,
+    a: &KeyPair,
+    users: &[(KeyPair, String)],
+) -> (Value, String, String) {
+    let (sys_key, sys_token) = &setup.sys_user;
+    let sys = connect_url(&format!("nats://{addr}"), sys_token, sys_key).await;
+    let mut older = raw_login(addr, &users[0].1, Some(&users[0].0)).await;
+    older.expect_line("PONG").await;
+    let mut newer = raw_login(addr, &users[1].1, Some(&users[1].0)).await;
+    newer.expect_line("PONG").await;
+    let mut limits = account_claims(json!({}));
+    limits["limits"]["conn"] = json!(1);
+    let update = jwt(&setup.setup.operator, &a.public_key(), limits, json!({}));
+    let subject = format!("$SYS.REQ.ACCOUNT.{}.CLAIMS.UPDATE", a.public_key());
+    let reply = without_server(claims_update(&sys, subject, update).await);
+    let newer_saw = newer.line().await;
+    assert_eq!(newer.read_to_eof().await, "", "closed after the error");
+    older.send("PING\r\n").await;
+    let older_saw = older.line().await;
+    (reply, older_saw, newer_saw)
+}
+
+#[tokio::test]
+async fn lowering_the_connection_limit_closes_the_newest_clients_as_nats_server_does() {
+    let mut setup = WithSystem::new();
+    let a = setup.setup.account(json!({}));
+    let users = [
+        user(&a, json!({}), json!({})),
+        user(&a, json!({}), json!({})),
+    ];
+    let server = setup.setup.start().await;
+    let ours = lower_limit(server.addr(), &setup, &a, &users).await;
+    assert_eq!(ours.0["data"]["message"], "jwt updated");
+    assert_eq!(ours.1, "PONG");
+    assert_eq!(ours.2, "-ERR 'maximum account active connections exceeded'");
+    if let Some(reference) = setup.reference().await {
+        let theirs = lower_limit(reference.addr(), &setup, &a, &users).await;
+        assert_eq!(ours, theirs);
+        reference.shutdown().await;
+    }
+    server.shutdown().await;
+}
+
+/// The CONNECT event of a `.creds` user of `a` at `url`, as the system user sees it.
+async fn jwt_connect_event(
+    url: &str,
+    setup: &WithSystem,
+    a: &KeyPair,
+    u: &(KeyPair, String),
+) -> Value {
+    let (sys_key, sys_token) = &setup.sys_user;
+    let sys = connect_url(url, sys_token, sys_key).await;
+    let mut events = sys
+        .subscribe(format!("$SYS.ACCOUNT.{}.CONNECT", a.public_key()))
+        .await
+        .unwrap();
+    sys.flush().await.unwrap();
+    let _client = connect_url(url, &u.1, &u.0).await;
+    let event = next(&mut events).await;
+    serde_json::from_slice(&event.payload).unwrap()
+}
+
+#[tokio::test]
+async fn connect_events_of_jwt_users_carry_the_jwt_and_the_account_name_tag() {
+    let mut setup = WithSystem::new();
+    let a = setup.setup.account(json!({}));
+    let u = user(&a, json!({}), json!({}));
+    let server = setup.setup.start().await;
+    let ours = jwt_connect_event(&server.client_url(), &setup, &a, &u).await;
+    let client = &ours["client"];
+    assert_eq!(client["acc"], a.public_key());
+    assert_eq!(client["user"], u.0.public_key());
+    assert_eq!(client["jwt"], u.1);
+    assert_eq!(client["issuer_key"], a.public_key());
+    assert_eq!(client["name_tag"], "test");
+    if let Some(reference) = setup.reference().await {
+        let theirs = jwt_connect_event(&reference.client_url(), &setup, &a, &u).await;
+        let pick = |v: &Value| {
+            let c = &v["client"];
+            let mut keys: Vec<&String> = c.as_object().unwrap().keys().collect();
+            keys.sort();
+            let keys: Vec<String> = keys.into_iter().cloned().collect();
+            (
+                keys,
+                [
+                    &c["acc"],
+                    &c["user"],
+                    &c["jwt"],
+                    &c["issuer_key"],
+                    &c["name_tag"],
+                ]
+                .map(Value::clone),
+            )
+        };
+        assert_eq!(pick(&ours), pick(&theirs));
+        reference.shutdown().await;
+    }
+    server.shutdown().await;
 }

@@ -46,6 +46,9 @@ pub(crate) struct Account {
     pub closed_traffic: Mutex<Traffic>,
     /// Its clients cut off as slow consumers.
     pub slow_consumers: std::sync::atomic::AtomicU64,
+    /// The server's own subscriptions in `sublist` (the system account's services), not
+    /// counted as clients' subscriptions.
+    pub internal_subs: std::sync::atomic::AtomicUsize,
 }
 
 /// Messages and bytes received from and sent to clients.
@@ -99,6 +102,7 @@ impl Account {
             imports: Mutex::new(Vec::new()),
             closed_traffic: Mutex::new(Traffic::default()),
             slow_consumers: std::sync::atomic::AtomicU64::new(0),
+            internal_subs: std::sync::atomic::AtomicUsize::new(0),
         }
     }
 
@@ -201,7 +205,12 @@ impl Accounts {
             .read()
             .all
             .iter()
-            .map(|a| a.sublist.count().saturating_sub(a.imports.lock().len()))
+            .map(|a| {
+                let internal = a.internal_subs.load(std::sync::atomic::Ordering::Relaxed);
+                a.sublist
+                    .count()
+                    .saturating_sub(a.imports.lock().len() + internal)
+            })
             .sum()
     }
 }

@@ -149,6 +149,9 @@ where
     shared.closed.record(&client);
     conn.forget_subscriptions();
     shared.forget_client(&client);
+    if conn.connected {
+        crate::system::client_disconnected(&shared, &client, reason);
+    }
     let _ = writer_task.await;
     log_closed(&client, reason);
 }

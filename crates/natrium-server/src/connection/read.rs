@@ -81,6 +81,8 @@ struct Identity {
     max_subs: Option<usize>,
     max_payload: Option<usize>,
     max_account_connections: Option<usize>,
+    /// In operator mode, the user JWT.
+    token: Option<crate::operator::UserToken>,
 }
 
 /// What the read loop does after an operation.
@@ -95,7 +97,7 @@ pub(super) struct Connection {
     client: Arc<Client>,
     limits: Limits,
     auth_required: bool,
-    connected: bool,
+    pub(super) connected: bool,
     verbose: bool,
     pedantic: bool,
     echo: bool,
@@ -405,8 +407,12 @@ impl Connection {
             version: opts.version.unwrap_or_default(),
             user: who.user,
         };
+        if let Some(token) = who.token {
+            let _ = self.client.jwt.set(token);
+        }
         self.connected = true;
         self.ok();
+        crate::system::client_connected(&self.shared, &self.client);
         Flow::Continue
     }
 
@@ -432,6 +438,7 @@ impl Connection {
                 max_subs: user.max_subs,
                 max_payload: user.max_payload,
                 max_account_connections: user.max_account_connections,
+                token: Some(user.token),
             });
         }
         let creds = Credentials {
@@ -460,6 +467,7 @@ impl Connection {
             max_subs: None,
             max_payload: None,
             max_account_connections: None,
+            token: None,
         })
     }
 

@@ -1,8 +1,9 @@
 //! `/accountz`: the accounts (names), and with `?acc=NAME` one account's connections,
 //! subscriptions, exports and imports, with nats-server's field names.
 //!
-//! natrium-server has no system account (`$SYS`) of its own: `system_account` is shown only
-//! when operator mode names one, and no `$SYS` imports are listed.
+//! The system account (`$SYS` unless `system_account` names another) is listed like the
+//! others; the `$SYS` imports nats-server gives every account are not (natrium-server has
+//! none).
 
 use std::time::SystemTime;
 
@@ -19,8 +20,7 @@ pub(crate) struct AccountList {
     server_id: String,
     #[serde(serialize_with = "format::serialize_timestamp")]
     now: SystemTime,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    system_account: Option<String>,
+    system_account: String,
     accounts: Vec<String>,
 }
 
@@ -83,11 +83,7 @@ pub(crate) fn list(shared: &Shared) -> AccountList {
     AccountList {
         server_id: shared.info.server_id.clone(),
         now: SystemTime::now(),
-        system_account: shared
-            .opts
-            .operator
-            .as_ref()
-            .and_then(|o| o.system_account.clone()),
+        system_account: crate::system::account_name(&shared.opts).to_owned(),
         accounts,
     }
 }

@@ -281,3 +281,48 @@ async fn root(State(m): State<Arc<Monitor>>) -> Html<String> {
 async fn not_found() -> (StatusCode, &'static str) {
     (StatusCode::NOT_FOUND, "404 page not found\n")
 }
+
+/// The monitoring documents the system account's requests answer with
+/// (`$SYS.REQ.SERVER.PING.VARZ`, `...CONNZ`; see `crate::system`): the same documents as
+/// the HTTP endpoints, as JSON values.
+#[derive(Debug)]
+pub(crate) struct Documents {
+    process: ProcessSampler,
+}
+
+impl Documents {
+    pub(crate) fn new() -> Self {
+        Documents {
+            process: ProcessSampler::new(),
+        }
+    }
+
+    /// Memory and CPU use of the process.
+    pub(crate) fn usage(&self) -> process::Usage {
+        self.process.usage()
+    }
+
+    /// `/varz`.
+    pub(crate) fn varz(&self, shared: &Shared) -> serde_json::Value {
+        let endpoint = HttpEndpoint {
+            host: shared
+                .opts
+                .http_host
+                .clone()
+                .unwrap_or_else(|| shared.opts.host.clone()),
+            port: shared.opts.http_port.unwrap_or(0),
+        };
+        let doc = varz::varz(shared, &endpoint, self.usage(), BTreeMap::new());
+        serde_json::to_value(doc).unwrap_or_default()
+    }
+
+    /// `/connz` with query parameters `params`; `Err` is nats-server's text for bad ones.
+    pub(crate) fn connz(
+        &self,
+        shared: &Shared,
+        params: &HashMap<String, String>,
+    ) -> Result<serde_json::Value, String> {
+        let q = connz::ConnzQuery::parse(params).map_err(|e| e.0)?;
+        Ok(serde_json::to_value(connz::connz(shared, &q)).unwrap_or_default())
+    }
+}

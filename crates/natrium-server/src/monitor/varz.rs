@@ -83,6 +83,7 @@ pub(crate) struct Varz {
     slow_consumers: u64,
     subscriptions: usize,
     http_req_stats: BTreeMap<&'static str, u64>,
+    system_account: String,
     #[serde(serialize_with = "format::serialize_timestamp")]
     config_load_time: SystemTime,
 }
@@ -169,6 +170,7 @@ pub(crate) fn varz(
         slow_consumers: c.slow_consumers.load(Ordering::Relaxed),
         subscriptions: shared.accounts.subscription_count(),
         http_req_stats,
+        system_account: crate::system::account_name(opts).to_owned(),
         config_load_time: shared.started,
     }
 }

@@ -51,6 +51,9 @@ pub(crate) struct Claims<T> {
     pub exp: Option<i64>,
     #[serde(default)]
     pub nbf: Option<i64>,
+    /// The human-readable name the JWT gives its subject.
+    #[serde(default)]
+    pub name: String,
     pub nats: T,
 }
 

@@ -27,8 +27,8 @@ pub struct OperatorOptions {
     /// The trusted operators' JWTs (the tokens themselves; the configuration reader reads
     /// files named by `operator`).
     pub operators: Vec<String>,
-    /// `system_account`: an account public key (accepted and shown; natrium-server has no
-    /// system services yet).
+    /// `system_account`: the public key of the account whose users see the server's events
+    /// (see [`crate::ServerOptions::system_account`]).
     pub system_account: Option<String>,
     /// The memory resolver's account JWTs, by account public key, in file order.
     pub accounts: Vec<(String, String)>,
@@ -59,6 +59,9 @@ pub enum OperatorError {
         /// Who signed it.
         issuer: String,
     },
+    /// `system_account` names an account the configuration does not have.
+    #[error("error resolving system account: account missing")]
+    SystemAccountMissing,
     /// `resolver_preload` files a JWT under another account's key.
     #[error("resolver_preload: the JWT under {key} is for account {subject}")]
     KeyMismatch {
@@ -178,6 +181,22 @@ struct JwtImport {
     local_subject: Option<String>,
     #[serde(default, rename = "type")]
     kind: String,
+    /// The activation token a private export asks for.
+    #[serde(default)]
+    token: Option<String>,
+}
+
+/// The `nats` part of an activation token: what the exporter lets the token's subject (the
+/// importing account) import.
+#[derive(Debug, Clone, Default, Deserialize)]
+struct ActivationNats {
+    #[serde(default)]
+    subject: String,
+    #[serde(default)]
+    kind: String,
+    /// The exporting account, when a signing key of it signed the token.
+    #[serde(default)]
+    issuer_account: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -242,13 +261,57 @@ struct UserNats {
 pub(crate) fn expand(
     opts: &crate::ServerOptions,
 ) -> Result<(Vec<AccountOptions>, Option<Trust>), OperatorError> {
-    let mut accounts = opts.accounts.clone();
     let Some(op) = &opts.operator else {
-        return Ok((accounts, None));
+        let name = crate::system::account_name(opts);
+        let named = opts.system_account.is_some();
+        if named && !opts.accounts.iter().any(|a| a.name == name) {
+            // As nats-server: a named system account must be one of the accounts.
+            return Err(OperatorError::SystemAccountMissing);
+        }
+        return Ok((with_system_account(opts.accounts.clone(), opts), None));
     };
     let trust = Trust::new(op)?;
+    Ok((accounts_with(opts, &trust), Some(trust)))
+}
+
+/// The accounts of `opts` with `trust`'s (after an account JWT update, the updated ones) and
+/// the system account.
+pub(crate) fn accounts_with(opts: &crate::ServerOptions, trust: &Trust) -> Vec<AccountOptions> {
+    let mut accounts = opts.accounts.clone();
     accounts.extend(trust.account_options().cloned());
-    Ok((accounts, Some(trust)))
+    with_system_account(accounts, opts)
+}
+
+/// The account an account JWT is about (decoded and its signature checked).
+pub(crate) fn account_subject(token: &str) -> Result<String, JwtError> {
+    jwt::decode::<AccountNats>(token, "account").map(|c| c.sub)
+}
+
+/// `accounts` with the system account added when it is not one of them (nats-server creates
+/// it, empty: `$SYS` unless `system_account` names another).
+fn with_system_account(
+    mut accounts: Vec<AccountOptions>,
+    opts: &crate::ServerOptions,
+) -> Vec<AccountOptions> {
+    let name = crate::system::account_name(opts);
+    if !accounts.iter().any(|a| a.name == name) {
+        accounts.push(AccountOptions::new(name));
+    }
+    accounts
+}
+
+/// A user JWT a client connected with: what events show and what revocations are checked
+/// against.
+#[derive(Debug, Clone)]
+pub(crate) struct UserToken {
+    /// The JWT itself.
+    pub token: Box<str>,
+    /// Who signed it: the account or one of its signing keys.
+    pub issuer: Box<str>,
+    /// The user's public key.
+    pub subject: Box<str>,
+    /// `iat`, in seconds since the epoch.
+    pub issued_at: i64,
 }
 
 /// One trusted account.
@@ -260,6 +323,10 @@ struct TrustedAccount {
     default_permissions: Option<Permissions>,
     expires: Option<i64>,
     options: AccountOptions,
+    /// The account JWT it was built from.
+    token: String,
+    /// The JWT's `name` (events show it as the account's `name_tag`).
+    name: String,
 }
 
 /// The operators and accounts this server trusts.
@@ -267,6 +334,8 @@ struct TrustedAccount {
 pub(crate) struct Trust {
     accounts: HashMap<String, TrustedAccount>,
     order: Vec<String>,
+    /// The settings it was built from, kept to build the next one (an account JWT update).
+    source: OperatorOptions,
 }
 
 /// A user admitted by its JWT.
@@ -285,6 +354,8 @@ pub(crate) struct JwtUser {
     pub max_payload: Option<usize>,
     /// The account's limit of active connections.
     pub max_account_connections: Option<usize>,
+    /// The JWT itself, with what revocations are checked against.
+    pub token: UserToken,
 }
 
 fn now_secs() -> i64 {
@@ -341,8 +412,7 @@ impl Trust {
             operator_keys.insert(claims.sub.clone());
             operator_keys.extend(claims.nats.signing_keys.iter().map(|k| k.key().to_string()));
         }
-        let mut accounts = HashMap::new();
-        let mut order = Vec::new();
+        let mut decoded = Vec::new();
         for (key, token) in &opts.accounts {
             let claims: jwt::Claims<AccountNats> =
                 jwt::decode(token, "account").map_err(|source| OperatorError::Jwt {
@@ -361,11 +431,59 @@ impl Trust {
                     issuer: claims.iss,
                 });
             }
+            decoded.push((key.clone(), token.clone(), claims));
+        }
+        let (grants, invalid) = activations(&decoded);
+        // Imports of private exports: installed only with a grant.
+        let needs_token: Vec<(String, String, String)> = decoded
+            .iter()
+            .flat_map(|(key, _, c)| c.nats.imports.iter().map(move |i| (key, i)))
+            .filter(|(_, i)| private_only(&decoded, i))
+            .map(|(key, i)| (key.clone(), i.account.clone(), i.subject.clone()))
+            .collect();
+        let mut accounts = HashMap::new();
+        let mut order = Vec::new();
+        for (key, token, claims) in decoded {
+            if invalid.contains(&key) {
+                continue;
+            }
             let nats = claims.nats;
+            let exports = nats
+                .exports
+                .iter()
+                .filter_map(|e| {
+                    let mut export = export(e)?;
+                    if e.token_req {
+                        // Private: only the accounts that hold an activation token for it.
+                        export.accounts = Some(
+                            grants
+                                .iter()
+                                .filter(|g| g.exporter == key && g.subject == e.subject)
+                                .map(|g| g.importer.clone())
+                                .collect(),
+                        );
+                    }
+                    Some(export)
+                })
+                .collect();
+            let imports = nats
+                .imports
+                .iter()
+                .filter(|i| {
+                    grants.iter().any(|g| {
+                        g.importer == key
+                            && g.exporter == i.account
+                            && g.import_subject == i.subject
+                    }) || !needs_token
+                        .iter()
+                        .any(|(k, a, s)| *k == key && *a == i.account && *s == i.subject)
+                })
+                .filter_map(import)
+                .collect();
             let options = AccountOptions {
                 name: key.clone(),
-                exports: nats.exports.iter().filter_map(export).collect(),
-                imports: nats.imports.iter().filter_map(import).collect(),
+                exports,
+                imports,
                 jetstream: nats.limits.as_ref().and_then(|l| l.jetstream.limits()),
             };
             accounts.insert(
@@ -386,11 +504,64 @@ impl Trust {
                     default_permissions: nats.default_permissions.and_then(permissions),
                     expires: claims.exp,
                     options,
+                    token,
+                    name: claims.name,
                 },
             );
-            order.push(key.clone());
+            order.push(key);
         }
-        Ok(Trust { accounts, order })
+        Ok(Trust {
+            accounts,
+            order,
+            source: opts.clone(),
+        })
+    }
+
+    /// The trust with account `key`'s JWT replaced by `token` (an account claims update).
+    /// `Err` is nats-server's reason, for the update's reply.
+    pub(crate) fn updated(&self, key: &str, token: &str) -> Result<Trust, ClaimsUpdateError> {
+        let mut source = self.source.clone();
+        match source.accounts.iter_mut().find(|(k, _)| k == key) {
+            Some(entry) => entry.1 = token.to_owned(),
+            None => return Err(ClaimsUpdateError::Skipped),
+        }
+        Trust::new(&source).map_err(|e| match e {
+            OperatorError::Jwt { .. } | OperatorError::KeyMismatch { .. } => {
+                ClaimsUpdateError::Invalid(e.to_string())
+            }
+            _ => ClaimsUpdateError::Validation,
+        })
+    }
+
+    /// Whether account `key` is trusted, with `token` as its JWT.
+    pub(crate) fn has_account_jwt(&self, key: &str, token: &str) -> bool {
+        self.accounts.get(key).is_some_and(|a| a.token == token)
+    }
+
+    /// Whether account `key` is trusted.
+    pub(crate) fn has_account(&self, key: &str) -> bool {
+        self.accounts.contains_key(key)
+    }
+
+    /// Whether account `key`'s revocations cover `user` (as nats-server: revoked when issued
+    /// at or before the revocation time of its key or of `*`).
+    pub(crate) fn is_revoked(&self, key: &str, user: &UserToken) -> bool {
+        self.accounts.get(key).is_some_and(|a| {
+            [&*user.subject, "*"]
+                .iter()
+                .filter_map(|k| a.revocations.get(*k))
+                .any(|&at| user.issued_at <= at)
+        })
+    }
+
+    /// The name account `key`'s JWT gives it.
+    pub(crate) fn account_name(&self, key: &str) -> Option<&str> {
+        self.accounts.get(key).map(|a| a.name.as_str())
+    }
+
+    /// Account `key`'s limit of active connections.
+    pub(crate) fn connection_limit(&self, key: &str) -> Option<usize> {
+        self.accounts.get(key).and_then(|a| limit(a.limits.conn))
     }
 
     /// The trusted accounts as accounts of the server, in `resolver_preload` order.
@@ -452,6 +623,12 @@ impl Trust {
                 return Err("Signature not verified".into());
             }
         }
+        let token_info = UserToken {
+            token: token.trim().into(),
+            issuer: claims.iss.as_str().into(),
+            subject: claims.sub.as_str().into(),
+            issued_at: claims.iat,
+        };
         let user_limit = |user: i64, account: i64| match (limit(user), limit(account)) {
             (Some(u), Some(a)) => Some(u.min(a)),
             (u, a) => u.or(a),
@@ -468,8 +645,165 @@ impl Trust {
             max_subs: user_limit(claims.nats.subs, account.limits.subs),
             max_payload: user_limit(claims.nats.payload, account.limits.payload),
             max_account_connections: limit(account.limits.conn),
+            token: token_info,
         })
     }
+}
+
+/// Why an account claims update was not applied (nats-server's texts).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum ClaimsUpdateError {
+    /// The server does not know the account: nothing to update.
+    #[error("jwt update skipped")]
+    Skipped,
+    /// The JWT does not decode or verify.
+    #[error("{0}")]
+    Invalid(String),
+    /// Not signed by a trusted operator.
+    #[error("account validation failed")]
+    Validation,
+}
+
+/// An activation token found valid: `importer` may import `subject` of `exporter`.
+struct Grant {
+    exporter: String,
+    importer: String,
+    /// The export's subject.
+    subject: String,
+    /// The import's subject.
+    import_subject: String,
+}
+
+/// The imports whose activation tokens check out: signed by the exporting account (or one
+/// of its signing keys), about the importing account, unexpired, for a private export of
+/// the exporter that covers the import. An import without a valid token is left out with a
+/// warning, as nats-server leaves it out.
+///
+/// A token that is not the exporter's, or not for the importing account, makes the importing
+/// account invalid (nats-server's blocking validation error): its key is in the second list,
+/// and the account is not trusted at all.
+fn activations(
+    decoded: &[(String, String, jwt::Claims<AccountNats>)],
+) -> (Vec<Grant>, HashSet<String>) {
+    let mut grants = Vec::new();
+    let mut invalid = HashSet::new();
+    let now = now_secs();
+    for (importer, _, claims) in decoded {
+        for i in &claims.nats.imports {
+            let Some(token) = &i.token else { continue };
+            let Some((_, _, exporter)) = decoded.iter().find(|(k, _, _)| *k == i.account) else {
+                continue;
+            };
+            let checked = match check_activation(token, importer, exporter, now) {
+                Err(Refusal::Invalid(why)) => {
+                    tracing::error!(
+                        "Account {importer}: invalid activation token for the import of {:?} \
+                         from {}: {why}; the account is not loaded",
+                        i.subject,
+                        i.account
+                    );
+                    invalid.insert(importer.clone());
+                    continue;
+                }
+                Err(Refusal::Unusable(why)) => Err(why),
+                Ok(act) => Ok(act),
+            };
+            let export = checked.and_then(|act| {
+                let kind_ok = act.kind.is_empty() || act.kind == i.kind;
+                let covered =
+                    natrium_wire::is_subset_match(i.subject.as_bytes(), act.subject.as_bytes());
+                if !kind_ok || !covered {
+                    return Err("the token does not cover the import".to_owned());
+                }
+                exporter
+                    .nats
+                    .exports
+                    .iter()
+                    .filter(|e| e.token_req && e.kind == i.kind)
+                    .find(|e| {
+                        natrium_wire::is_subset_match(i.subject.as_bytes(), e.subject.as_bytes())
+                    })
+                    .ok_or_else(|| "no private export covers the import".to_owned())
+            });
+            match export {
+                Ok(e) => grants.push(Grant {
+                    exporter: i.account.clone(),
+                    importer: importer.clone(),
+                    subject: e.subject.clone(),
+                    import_subject: i.subject.clone(),
+                }),
+                Err(why) => tracing::warn!(
+                    "Account {importer}: import of {:?} from {} not installed: activation token \
+                     refused: {why}",
+                    i.subject,
+                    i.account
+                ),
+            }
+        }
+    }
+    (grants, invalid)
+}
+
+/// Why an activation token is refused.
+enum Refusal {
+    /// Not a token of the exporter for the importer: the importing account is invalid.
+    Invalid(String),
+    /// Expired or not valid yet: the import alone is left out.
+    Unusable(String),
+}
+
+/// Whether every export `i` could come from is private (its exporter is trusted and has
+/// at least one matching export).
+fn private_only(decoded: &[(String, String, jwt::Claims<AccountNats>)], i: &JwtImport) -> bool {
+    let Some((_, _, exporter)) = decoded.iter().find(|(k, _, _)| *k == i.account) else {
+        return false;
+    };
+    let mut matching = exporter
+        .nats
+        .exports
+        .iter()
+        .filter(|e| e.kind == i.kind)
+        .filter(|e| natrium_wire::is_subset_match(i.subject.as_bytes(), e.subject.as_bytes()))
+        .peekable();
+    matching.peek().is_some() && matching.all(|e| e.token_req)
+}
+
+/// Checks an activation token for `importer` against the exporting account's claims.
+fn check_activation(
+    token: &str,
+    importer: &str,
+    exporter: &jwt::Claims<AccountNats>,
+    now: i64,
+) -> Result<ActivationNats, Refusal> {
+    let act: jwt::Claims<ActivationNats> =
+        jwt::decode(token, "activation").map_err(|e| Refusal::Invalid(e.to_string()))?;
+    if act.sub != importer {
+        return Err(Refusal::Invalid(format!("the token is for {}", act.sub)));
+    }
+    let signer_ok = act.iss == exporter.sub
+        || exporter
+            .nats
+            .signing_keys
+            .iter()
+            .any(|k| k.key() == act.iss);
+    let account_ok = act
+        .nats
+        .issuer_account
+        .as_deref()
+        .is_none_or(|a| a == exporter.sub);
+    if !signer_ok || !account_ok {
+        return Err(Refusal::Invalid(format!(
+            "signed by {}, not by the exporter",
+            act.iss
+        )));
+    }
+    if act.exp.is_some_and(|exp| exp <= now) {
+        return Err(Refusal::Unusable("the token has expired".into()));
+    }
+    if act.nbf.is_some_and(|nbf| nbf > now) {
+        return Err(Refusal::Unusable("the token is not valid yet".into()));
+    }
+    Ok(act.nats)
 }
 
 fn export(e: &JwtExport) -> Option<Export> {
@@ -492,7 +826,7 @@ fn export(e: &JwtExport) -> Option<Export> {
     Some(Export {
         kind,
         subject: e.subject.clone(),
-        // Activation tokens are not supported: a token-bound export admits nobody.
+        // A private export's importers are filled in from activation tokens.
         accounts: e.token_req.then(Vec::new),
     })
 }
