@@ -149,7 +149,7 @@ pub struct ServerOptions {
     pub accounts: Vec<crate::accounts::options::AccountOptions>,
     /// Operator mode (decentralized JWT auth): trusted operators and the memory resolver's
     /// account JWTs. Its accounts join [`ServerOptions::accounts`] at start.
-    pub operator: Option<crate::operator::OperatorOptions>,
+    pub operator: Option<crate::operator::options::OperatorOptions>,
     /// `system_account`: the account whose users see the server's events and may ask for
     /// its monitoring documents (`$SYS.>`); `None` means nats-server's default, `$SYS`.
     pub system_account: Option<String>,
@@ -277,7 +277,18 @@ impl Default for ServerOptions {
     }
 }
 
+/// The system account's name when `system_account` names none (nats-server's).
+pub(crate) const DEFAULT_SYSTEM_ACCOUNT: &str = "$SYS";
+
 impl ServerOptions {
+    /// The system account's name: `system_account`, else the operator's, else `$SYS`.
+    pub(crate) fn system_account_name(&self) -> &str {
+        self.system_account
+            .as_deref()
+            .or_else(|| self.operator.as_ref()?.system_account.as_deref())
+            .unwrap_or(DEFAULT_SYSTEM_ACCOUNT)
+    }
+
     /// The JetStream domain, when JetStream is on and has one.
     pub fn jetstream_domain(&self) -> Option<&str> {
         self.jetstream.as_ref()?.domain.as_deref()

@@ -76,7 +76,7 @@ fn configure_jetstream(shared: &Arc<Shared>) -> Result<(), crate::jetstream::Sta
         return Ok(());
     };
     let registry = shared.accounts.current();
-    let system = crate::system::account_name(&shared.opts);
+    let system = shared.opts.system_account_name();
     // The system account does not count, and operator mode never gives the global account
     // JetStream.
     let global_only = registry.names().all(|name| name == system) && shared.trust.read().is_none();

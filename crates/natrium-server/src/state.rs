@@ -60,7 +60,7 @@ pub(crate) struct Shared {
     /// Errors a flood of clients can trigger, logged at most once per second.
     pub rate_limited_log: crate::logging::RateLimited,
     /// The system account's services (set once, right after start).
-    pub system: std::sync::OnceLock<Arc<crate::system::System>>,
+    pub system: std::sync::OnceLock<Arc<System>>,
 }
 
 impl Shared {
@@ -150,4 +150,11 @@ impl Reloadable {
             tls,
         }
     }
+}
+
+/// The system account's services at run time (what they do is in `system`).
+pub(crate) struct System {
+    pub account: Arc<crate::accounts::Account>,
+    /// Numbers the messages the server sends (`server.seq`).
+    pub seq: AtomicU64,
 }

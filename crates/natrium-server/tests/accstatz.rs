@@ -1,5 +1,6 @@
 //! `/accstatz` on natrium-server and on the newest nats-server, started from the same
-//! configuration file: the same traffic in account A (two clients, one closed afterwards)
+//! configuration file: the same traffic in account A (two clients, the busy one closed
+//! afterwards)
 //! must give the same document, with the server id, the time and the subscription count
 //! (nats-server adds its system imports) masked.
 
@@ -40,26 +41,29 @@ fn masked(mut doc: Value) -> Value {
     doc
 }
 
-async fn script(server: &Running) -> Vec<Value> {
+async fn script(server: &Running, kind: Kind) -> Vec<Value> {
     let url = server.url();
-    let publisher = connect_user(&url, ("a", "a")).await;
-    let subscriber = connect_user(&url, ("a", "a")).await;
-    let mut sub = subscriber.subscribe("x").await.unwrap();
-    subscriber.flush().await.unwrap();
+    // One connection publishes to its own subscription (echo is on), and closes later; the
+    // other stays open, idle.
+    let worker = connect_user(&url, ("a", "a")).await;
+    let idle = connect_user(&url, ("a", "a")).await;
+    idle.flush().await.unwrap();
+    let mut sub = worker.subscribe("x").await.unwrap();
+    worker.flush().await.unwrap();
     for _ in 0..10 {
-        publisher.publish("x", "12345".into()).await.unwrap();
+        worker.publish("x", "12345".into()).await.unwrap();
     }
-    publisher.flush().await.unwrap();
+    worker.flush().await.unwrap();
     for _ in 0..10 {
         timeout(WAIT, sub.next())
             .await
-            .expect("a message within bound")
+            .unwrap_or_else(|_| panic!("{kind:?}: a message within bound"))
             .expect("subscription open");
     }
     let mut docs = vec![masked(get(server, "/accstatz").await)];
     // A closed connection's traffic still counts for its account.
     drop(sub);
-    subscriber.drain().await.unwrap();
+    worker.drain().await.unwrap();
     let gone = async {
         loop {
             let doc = get(server, "/accstatz").await;
@@ -97,7 +101,7 @@ async fn accstatz_counts_each_accounts_traffic_as_nats_server() {
         let Some(server) = Running::start(kind, &config, "/accstatz").await else {
             return;
         };
-        runs.push(script(&server).await);
+        runs.push(script(&server, kind).await);
         server.shutdown().await;
     }
     let (natrium, latest) = (&runs[0], &runs[1]);

@@ -9,10 +9,6 @@
 
 mod common;
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use natrium_server::{Server, config};
 use natrium_test_support::process::ServerCommand;
 use natrium_test_support::reference;
@@ -86,27 +82,9 @@ async fn nats_py_accounts_on_latest() {
     accounts(true).await;
 }
 
-fn now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
-}
-
 /// A JWT for `subject` signed by `issuer` with `nats` as its NATS claims.
 fn jwt(issuer: &KeyPair, subject: &str, nats: Value) -> String {
-    let header = json!({"typ": "JWT", "alg": "ed25519-nkey"});
-    let claims = json!({
-        "jti": nuid::next().to_string(), "iat": now(), "iss": issuer.public_key(),
-        "name": "py", "sub": subject, "nats": nats,
-    });
-    let input = format!(
-        "{}.{}",
-        URL_SAFE_NO_PAD.encode(header.to_string()),
-        URL_SAFE_NO_PAD.encode(claims.to_string())
-    );
-    let sig = issuer.sign(input.as_bytes()).unwrap();
-    format!("{input}.{}", URL_SAFE_NO_PAD.encode(sig))
+    natrium_test_support::jwt::jwt(issuer, subject, nats, json!({}))
 }
 
 /// A `.creds` file for a new user of `account`.
@@ -117,11 +95,7 @@ fn creds_file(dir: &std::path::Path, name: &str, account: &KeyPair) -> String {
         &user.public_key(),
         json!({"type": "user", "version": 2, "subs": -1, "data": -1, "payload": -1}),
     );
-    let text = format!(
-        "-----BEGIN NATS USER JWT-----\n{token}\n------END NATS USER JWT------\n\n\
-         -----BEGIN USER NKEY SEED-----\n{}\n------END USER NKEY SEED------\n",
-        user.seed().unwrap()
-    );
+    let text = natrium_test_support::jwt::creds(&token, &user);
     let path = dir.join(name);
     std::fs::write(&path, text).unwrap();
     path.to_string_lossy().into_owned()

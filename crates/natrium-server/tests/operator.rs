@@ -4,10 +4,11 @@
 //! with the reference nats-server on the wire.
 
 mod common;
+use natrium_test_support::jwt::{account_claims, creds, jwt, now, user_claims};
 use natrium_test_support::process::ServerCommand;
 use natrium_test_support::reference;
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -17,56 +18,6 @@ use natrium_server::{Server, config};
 use nkeys::KeyPair;
 use serde_json::{Value, json};
 use tokio::io::BufReader;
-
-fn now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
-}
-
-/// A JWT for `subject`, signed by `issuer`, with `extra` registered claims (e.g. `exp`).
-fn jwt(issuer: &KeyPair, subject: &str, nats: Value, extra: Value) -> String {
-    let header = json!({"typ": "JWT", "alg": "ed25519-nkey"});
-    let mut claims = json!({
-        "jti": nuid::next().to_string(),
-        "iat": now(),
-        "iss": issuer.public_key(),
-        "name": "test",
-        "sub": subject,
-        "nats": nats,
-    });
-    if let (Some(c), Some(e)) = (claims.as_object_mut(), extra.as_object()) {
-        c.extend(e.clone());
-    }
-    let input = format!(
-        "{}.{}",
-        URL_SAFE_NO_PAD.encode(header.to_string()),
-        URL_SAFE_NO_PAD.encode(claims.to_string())
-    );
-    let sig = issuer.sign(input.as_bytes()).unwrap();
-    format!("{input}.{}", URL_SAFE_NO_PAD.encode(sig))
-}
-
-fn account_claims(extra: Value) -> Value {
-    let mut nats = json!({
-        "type": "account", "version": 2,
-        "limits": {"subs": -1, "data": -1, "payload": -1, "imports": -1, "exports": -1,
-                   "wildcards": true, "conn": -1, "leaf": -1},
-    });
-    nats.as_object_mut()
-        .unwrap()
-        .extend(extra.as_object().unwrap().clone());
-    nats
-}
-
-fn user_claims(extra: Value) -> Value {
-    let mut nats = json!({"type": "user", "version": 2, "subs": -1, "data": -1, "payload": -1});
-    nats.as_object_mut()
-        .unwrap()
-        .extend(extra.as_object().unwrap().clone());
-    nats
-}
 
 /// An operator with its accounts; writes the server configuration.
 struct Setup {
@@ -148,14 +99,6 @@ fn user(account: &KeyPair, extra: Value, registered: Value) -> (KeyPair, String)
     let user = KeyPair::new_user();
     let token = jwt(account, &user.public_key(), user_claims(extra), registered);
     (user, token)
-}
-
-fn creds(token: &str, user: &KeyPair) -> String {
-    format!(
-        "-----BEGIN NATS USER JWT-----\n{token}\n------END NATS USER JWT------\n\n\
-         -----BEGIN USER NKEY SEED-----\n{}\n------END USER NKEY SEED------\n",
-        user.seed().unwrap()
-    )
 }
 
 /// Connects with a `.creds` file on disk, as applications do.

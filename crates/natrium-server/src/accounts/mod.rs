@@ -9,7 +9,6 @@
 //! sends answers back to the requesting account.
 
 mod build;
-pub(crate) mod conf;
 mod mapping;
 pub(crate) mod options;
 pub(crate) mod route;

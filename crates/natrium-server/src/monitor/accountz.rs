@@ -83,7 +83,7 @@ pub(crate) fn list(shared: &Shared) -> AccountList {
     AccountList {
         server_id: shared.info.server_id.clone(),
         now: SystemTime::now(),
-        system_account: crate::system::account_name(&shared.opts).to_owned(),
+        system_account: shared.opts.system_account_name().to_owned(),
         accounts,
     }
 }

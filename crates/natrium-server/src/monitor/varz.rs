@@ -170,7 +170,7 @@ pub(crate) fn varz(
         slow_consumers: c.slow_consumers.load(Ordering::Relaxed),
         subscriptions: shared.accounts.subscription_count(),
         http_req_stats,
-        system_account: crate::system::account_name(opts).to_owned(),
+        system_account: opts.system_account_name().to_owned(),
         config_load_time: shared.started,
     }
 }

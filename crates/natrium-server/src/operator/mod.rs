@@ -7,32 +7,20 @@
 //! exports and imports of its JWT, so isolation and imports work as in the `accounts` block.
 
 pub(crate) mod jwt;
+pub(crate) mod options;
 
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::Deserialize;
 
-use crate::accounts::{
+use crate::accounts::options::{
     AccountOptions, DEFAULT_RESPONSE_THRESHOLD, Export, ExportKind, Import, ImportKind,
     JetStreamLimits, ResponseType,
 };
 use crate::permissions::{Permissions, ResponsePermission, SubjectPermission};
 pub use jwt::JwtError;
-
-/// Operator-mode settings: `operator`, `system_account`, `resolver: MEMORY` and
-/// `resolver_preload`.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct OperatorOptions {
-    /// The trusted operators' JWTs (the tokens themselves; the configuration reader reads
-    /// files named by `operator`).
-    pub operators: Vec<String>,
-    /// `system_account`: the public key of the account whose users see the server's events
-    /// (see [`crate::ServerOptions::system_account`]).
-    pub system_account: Option<String>,
-    /// The memory resolver's account JWTs, by account public key, in file order.
-    pub accounts: Vec<(String, String)>,
-}
+pub use options::OperatorOptions;
 
 /// Why the operator-mode settings were refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -262,7 +250,7 @@ pub(crate) fn expand(
     opts: &crate::ServerOptions,
 ) -> Result<(Vec<AccountOptions>, Option<Trust>), OperatorError> {
     let Some(op) = &opts.operator else {
-        let name = crate::system::account_name(opts);
+        let name = opts.system_account_name();
         let named = opts.system_account.is_some();
         if named && !opts.accounts.iter().any(|a| a.name == name) {
             // As nats-server: a named system account must be one of the accounts.
@@ -293,7 +281,7 @@ fn with_system_account(
     mut accounts: Vec<AccountOptions>,
     opts: &crate::ServerOptions,
 ) -> Vec<AccountOptions> {
-    let name = crate::system::account_name(opts);
+    let name = opts.system_account_name();
     if !accounts.iter().any(|a| a.name == name) {
         accounts.push(AccountOptions::new(name));
     }

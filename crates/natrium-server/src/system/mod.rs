@@ -29,20 +29,8 @@ use crate::accounts::Account;
 use crate::client::{Client, CloseReason};
 use crate::connection::deliver::{Fanout, MatchCache, Msg, Publisher};
 use crate::internal::{AfterBatch, InMsg, Sink};
-use crate::options::ServerOptions;
-use crate::state::Shared;
+use crate::state::{Shared, System};
 use crate::subscription::{SubRef, Subscription};
-
-/// The system account's name when `system_account` names none (nats-server's).
-pub(crate) const DEFAULT_SYSTEM_ACCOUNT: &str = "$SYS";
-
-/// The system account's name for `opts`.
-pub(crate) fn account_name(opts: &ServerOptions) -> &str {
-    opts.system_account
-        .as_deref()
-        .or_else(|| opts.operator.as_ref()?.system_account.as_deref())
-        .unwrap_or(DEFAULT_SYSTEM_ACCOUNT)
-}
 
 /// What a request asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -96,13 +84,6 @@ impl Sink for RequestSink {
     }
 }
 
-/// The system account at run time.
-pub(crate) struct System {
-    account: Arc<Account>,
-    /// Numbers the messages the server sends (`server.seq`).
-    seq: AtomicU64,
-}
-
 impl std::fmt::Debug for System {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("System")
@@ -149,7 +130,7 @@ impl System {
 /// Sets up the system account of `shared`: its request subscriptions and the task that
 /// answers them. Called once, right after start.
 pub(crate) fn start(shared: &Arc<Shared>) {
-    let name = account_name(&shared.opts);
+    let name = shared.opts.system_account_name();
     let Some(account) = shared.accounts.get(name) else {
         // `operator::expand` always adds it; a missing one would be a bug, not fatal.
         tracing::error!("system account {name} not found: no system services");

@@ -6,11 +6,11 @@ use std::time::Duration;
 
 use natrium_conf::{ConfError, Entry, Map, Value};
 
-use super::options::{
+use super::ConfigError;
+use crate::accounts::options::{
     AccountOptions, DEFAULT_RESPONSE_THRESHOLD, Export, ExportKind, Import, ImportKind,
     JetStreamLimits, ResponseType,
 };
-use crate::config::ConfigError;
 use crate::options::User;
 use crate::permissions::Permissions;
 
@@ -57,7 +57,7 @@ pub(crate) fn parse_accounts(
             continue;
         }
         let name = e.key();
-        if name == super::GLOBAL_ACCOUNT {
+        if name == crate::accounts::GLOBAL_ACCOUNT {
             return Err(at.at(e.key_pos(), format!("{name:?} is a Reserved Account")));
         }
         let body = e

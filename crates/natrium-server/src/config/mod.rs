@@ -5,6 +5,8 @@
 //! "not supported yet" error rather than silently ignored; any other key is an error too,
 //! with its position.
 
+mod accounts;
+
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -179,9 +181,7 @@ fn apply(map: &Map, cfg: &mut FileConfig, path: &Path) -> Result<(), ConfigError
                     operator.accounts.push((e.key().to_owned(), token));
                 }
             }
-            "accounts" => {
-                o.accounts = crate::accounts::conf::parse_accounts(entry, path, &mut account_users)?
-            }
+            "accounts" => o.accounts = accounts::parse_accounts(entry, path, &mut account_users)?,
             "jetstream" => o.jetstream = parse_jetstream(entry, path)?,
             "store_dir" => cfg.store_dir = Some(v.as_str().map_err(conf_err)?.into()),
             "allow_non_tls" => cfg.allow_non_tls = v.as_bool().map_err(conf_err)?,
@@ -675,10 +675,7 @@ fn apply_authorization(map: &Map, o: &mut ServerOptions, path: &Path) -> Result<
                 timeout_set = true;
             }
             "users" => {
-                users = Some(crate::accounts::conf::parse_users(
-                    v,
-                    crate::accounts::conf::At(path),
-                )?);
+                users = Some(accounts::parse_users(v, accounts::At(path))?);
             }
             "permissions" | "default_permissions" => {
                 let p = crate::permissions::from_conf(v).map_err(|m| invalid(path, entry, m))?;
