@@ -130,4 +130,4 @@ pub use declare::{OnMismatch, ensure_consumer, ensure_stream};
 mod delivery;
 pub(crate) mod runner;
 pub use delivery::{Delivery, DeliveryEvent};
-pub(crate) use runner::{DurableDriver, DurableRunner, DurableSpec};
+pub(crate) use runner::{DurableRunner, DurableSpec};
