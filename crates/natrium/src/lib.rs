@@ -162,25 +162,19 @@ pub mod registry;
 mod test_process;
 pub mod transport;
 
-pub use app::{App, AppContext, AppHandle, AppInfo, FnServer, Server};
-pub use broker::{
-    Auth, Broker, BrokerConfig, BrokerExt, DEFAULT_REQUEST_TIMEOUT, Gather, MemoryBroker,
-    NatsBroker, RawSubscription, ReconnectPolicy, RequestOptions, SERVICE_ERROR_CODE_HEADER,
-    SERVICE_ERROR_HEADER, SharedBroker, Subscriber, SubscriptionHandle, TlsConfig,
-};
+// The root names what a service is written with (the README, the example above, the
+// examples); everything else is reached through its module (`natrium::transport::RouteInfo`,
+// `natrium::broker::RequestOptions`, ...), so each item has one path.
+pub use app::{App, AppContext, AppHandle, Server};
+pub use broker::{Broker, BrokerConfig, BrokerExt, MemoryBroker, NatsBroker, SharedBroker};
 pub use codec::{Codec, Decode, Encode, Proto};
-pub use error::{BoxError, CodecOp, Error, Result};
+pub use error::{BoxError, Error, Result};
 pub use headers::Headers;
 pub use http::HttpServer;
-pub use message::Message;
 pub use middleware::Middleware;
-pub use registry::{Discovery, Registrar, RegistryError, ServiceInstance};
+pub use registry::{Discovery, Registrar};
 pub use transport::{
-    Attempt, BrokerSource, Ctx, DEAD_LETTER_ATTEMPTS_HEADER, DEAD_LETTER_KIND_HEADER,
-    DEAD_LETTER_REASON_HEADER, DEAD_LETTER_SUBJECT_HEADER, Extension, FromMessage, Handler,
-    HandlerError, HandlerErrorKind, HandlerRequest, HandlerResult, IntoOutcome, IntoReply, Json,
-    Msg, NatsServer, NatsServerBuilder, Reply, ReplyTo, RetryPolicy, Route, RouteInfo, RouteKind,
-    RouteStats, State, StatsSnapshot, Subject, SubscriptionStats,
+    Ctx, HandlerError, Json, Msg, NatsServer, ReplyTo, RetryPolicy, Route, State, Subject,
 };
 
 /// Re-exported so users name the same versions natrium uses.

@@ -7,9 +7,10 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
+use natrium::app::FnServer;
 use natrium::{
-    App, AppContext, Broker, BrokerExt, Ctx, Error, FnServer, HandlerError, HttpServer, Json,
-    NatsServer, Route, State,
+    App, AppContext, Broker, BrokerExt, Ctx, Error, HandlerError, HttpServer, Json, NatsServer,
+    Route, State,
 };
 use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
@@ -376,7 +377,7 @@ async fn http_and_nats_servers_run_together() {
 #[tokio::test]
 async fn losing_the_nats_server_for_good_fails_the_app_per_reconnect_policy() {
     let nats = support::embedded().await;
-    let policy = natrium::ReconnectPolicy {
+    let policy = natrium::broker::ReconnectPolicy {
         max_reconnects: Some(2),
         initial_delay: Duration::from_millis(10),
         max_delay: Duration::from_millis(50),

@@ -9,11 +9,14 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use futures::StreamExt;
+use natrium::message::Message;
 use natrium::middleware::{Next, Recover, Timeout};
+use natrium::transport::{
+    DEAD_LETTER_ATTEMPTS_HEADER, DEAD_LETTER_KIND_HEADER, DEAD_LETTER_REASON_HEADER,
+    DEAD_LETTER_SUBJECT_HEADER, Extension, HandlerRequest, HandlerResult,
+};
 use natrium::{
-    AppContext, Broker, BrokerExt, Codec, Ctx, DEAD_LETTER_ATTEMPTS_HEADER,
-    DEAD_LETTER_KIND_HEADER, DEAD_LETTER_REASON_HEADER, DEAD_LETTER_SUBJECT_HEADER, Error,
-    Extension, HandlerError, HandlerRequest, HandlerResult, Headers, Json, MemoryBroker, Message,
+    AppContext, Broker, BrokerExt, Codec, Ctx, Error, HandlerError, Headers, Json, MemoryBroker,
     Middleware, Msg, NatsBroker, NatsServer, Proto, ReplyTo, RetryPolicy, Route, Server, State,
     Subject,
 };
@@ -291,7 +294,7 @@ async fn retries_with_backoff_then_dead_letters_with_reason() {
         .route(
             Route::subscribe(
                 "jobs.flaky",
-                move |e: Event, natrium::Attempt(a): natrium::Attempt| {
+                move |e: Event, natrium::transport::Attempt(a): natrium::transport::Attempt| {
                     let calls = calls.clone();
                     let tx = tx.clone();
                     async move {

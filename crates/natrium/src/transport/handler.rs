@@ -109,7 +109,8 @@ pub trait Handler<Args>: Clone + Send + Sync + 'static {
         request: &HandlerRequest,
     ) -> impl Future<Output = HandlerResult> + Send + 'static + use<Self, Args>;
 
-    /// The states the arguments need.
+    /// The states the arguments need (the framework's business, so hidden).
+    #[doc(hidden)]
     fn required_states() -> Vec<StateRequirement>;
 }
 

@@ -19,9 +19,7 @@ mod server;
 pub mod service_api;
 pub(crate) mod stats;
 
-pub use extract::{
-    Attempt, Extension, FromMessage, Json, Msg, ReplyTo, State, StateRequirement, Subject,
-};
+pub use extract::{Attempt, Extension, FromMessage, Json, Msg, ReplyTo, State, Subject};
 pub use handler::{Handler, IntoOutcome, IntoReply};
 pub use options::RetryPolicy;
 pub use request::{
@@ -33,4 +31,4 @@ pub use runner::{
     DEAD_LETTER_SUBJECT_HEADER,
 };
 pub use server::{BrokerSource, NatsServer, NatsServerBuilder, RouteStats};
-pub use stats::{StatsSnapshot, SubscriptionStats};
+pub use stats::StatsSnapshot;
