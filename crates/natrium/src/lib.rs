@@ -9,7 +9,8 @@
 //!   [`Error::Timeout`] and [`Error::Service`] are distinct errors),
 //!   [`request_gather`](BrokerExt::request_gather) (one request, many replies),
 //!   [`subscribe_fn`](BrokerExt::subscribe_fn). Payloads go through the configured
-//!   [`Codec`]: JSON (default), MessagePack, or protobuf via [`Proto`].
+//!   [`Codec`]: JSON (default), MessagePack, or protobuf via [`Proto`]; [`Wire`] carries a
+//!   message under whichever codec is configured.
 //! - **Subscribing side** — a [`NatsServer`] with axum-style handlers: `async fn`s whose
 //!   arguments are extractors ([`Msg`], [`Json`], [`Subject`], [`Headers`], [`ReplyTo`],
 //!   [`State`], [`Ctx`], or any decodable type) registered with `.subscribe`,
@@ -167,7 +168,7 @@ pub mod transport;
 // `natrium::broker::RequestOptions`, ...), so each item has one path.
 pub use app::{App, AppContext, AppHandle, Server};
 pub use broker::{Broker, BrokerConfig, BrokerExt, MemoryBroker, NatsBroker, SharedBroker};
-pub use codec::{Codec, Decode, Encode, Proto};
+pub use codec::{Codec, Decode, Encode, Proto, Wire};
 pub use error::{BoxError, Error, Result};
 pub use headers::Headers;
 pub use http::HttpServer;

@@ -18,7 +18,7 @@ use natrium::transport::{
 use natrium::{
     AppContext, Broker, BrokerExt, Codec, Ctx, Error, HandlerError, Headers, Json, MemoryBroker,
     Middleware, Msg, NatsBroker, NatsServer, Proto, ReplyTo, RetryPolicy, Route, Server, State,
-    Subject,
+    Subject, Wire,
 };
 use serde::{Deserialize, Serialize};
 use support::{TestServer, bounded};
@@ -187,6 +187,51 @@ struct PEvent {
     name: String,
     #[prost(uint32, tag = "2")]
     n: u32,
+}
+
+/// A prost message that derives serde too, for `Wire`.
+#[derive(Clone, PartialEq, prost::Message, Serialize, Deserialize)]
+struct WEvent {
+    #[prost(string, tag = "1")]
+    name: String,
+    #[prost(uint32, tag = "2")]
+    n: u32,
+}
+
+/// One handler written with `Wire` serves under every codec, replying in that codec.
+#[tokio::test]
+async fn one_wire_handler_serves_every_codec() {
+    for codec in [Codec::Json, Codec::MsgPack, Codec::Protobuf] {
+        let nats = support::embedded().await;
+        let server = NatsServer::builder(nats.config().codec(codec))
+            .reply("wire.double", |Wire(e): Wire<WEvent>| async move {
+                Ok::<_, HandlerError>(Wire(WEvent {
+                    name: e.name,
+                    n: e.n * 2,
+                }))
+            })
+            .build()
+            .unwrap();
+        let run = start(nats, server, codec).await;
+        let asked = Wire(WEvent {
+            name: "w".into(),
+            n: 21,
+        });
+        let back: Wire<WEvent> = run.client.request("wire.double", &asked).await.unwrap();
+        assert_eq!(back.0.n, 42, "{codec}");
+        // Under JSON the payload is the plain serde form.
+        if codec == Codec::Json {
+            let json = serde_json::to_vec(&asked.0).unwrap();
+            let reply = run
+                .client
+                .request_message(Message::new("wire.double", json), Duration::from_secs(5))
+                .await
+                .unwrap();
+            let value: serde_json::Value = serde_json::from_slice(&reply.payload).unwrap();
+            assert_eq!(value, serde_json::json!({"name": "w", "n": 42}));
+        }
+        run.stop().await;
+    }
 }
 
 #[tokio::test]

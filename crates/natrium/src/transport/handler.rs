@@ -4,7 +4,7 @@ use std::future::Future;
 
 use bytes::Bytes;
 
-use crate::codec::{Codec, Encode, Proto};
+use crate::codec::{Codec, Encode, Proto, Wire};
 use crate::headers::Headers;
 
 use super::extract::{FromMessage, Json, Msg, StateRequirement};
@@ -62,6 +62,12 @@ impl<T: serde::Serialize> IntoReply for Json<T> {
 impl<T: prost::Message> IntoReply for Proto<T> {
     fn into_reply(self, _: Codec) -> Result<Option<Reply>, HandlerError> {
         encoded(Codec::Protobuf, &self)
+    }
+}
+
+impl<T: prost::Message + serde::Serialize> IntoReply for Wire<T> {
+    fn into_reply(self, codec: Codec) -> Result<Option<Reply>, HandlerError> {
+        encoded(codec, &self)
     }
 }
 
