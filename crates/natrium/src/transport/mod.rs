@@ -6,8 +6,9 @@
 //! ([`IntoReply`]) and `E` any error. Decode errors, handler errors and panics are caught,
 //! logged, counted ([`NatsServer::stats`]) and never stop the server.
 
-// Imports run one way: server → route → erased → runner → (options, handler, extract,
-// request, stats, service_api). The runner never sees a route or the server.
+// Imports run one way: server → route → erased → runner → options, request, stats,
+// service_api; route and erased also use handler → extract → request. The runner never sees
+// a route, a handler's type or the server.
 mod erased;
 mod extract;
 mod handler;
