@@ -4,11 +4,10 @@
 
 mod support;
 
-use natrium::ServiceInstance;
 use natrium::jetstream::testing::JsTestServer;
 #[cfg(feature = "etcd")]
 use natrium::registry::testing::EtcdTestServer;
-use natrium::registry::{DEFAULT_BUCKET, KvRegistry, Registrar};
+use natrium::registry::{DEFAULT_BUCKET, KvRegistry, Registrar, ServiceInstance};
 #[cfg(feature = "etcd")]
 use natrium::registry::{DEFAULT_TTL, EtcdRegistry};
 use serde_json::Value;

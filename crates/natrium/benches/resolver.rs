@@ -10,8 +10,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use natrium::ServiceInstance;
-use natrium::registry::{MemoryRegistry, Pick, Registrar, Resolver};
+use natrium::registry::{MemoryRegistry, Pick, Registrar, Resolver, ServiceInstance};
 
 const INSTANCES: usize = 8;
 

@@ -12,6 +12,11 @@
 //! [`Server::endpoints`] — after the `after_start` hooks and before it is ready (a failure
 //! fails the start), and deregisters first thing when stopping, before the hooks and the
 //! servers, so callers stop routing to it while it still serves.
+//!
+//! Servers of one app stop together, as in Kratos. When parts must stop one after the
+//! other — an API before the workers behind it, in one process — give each part its own
+//! app, [`App::spawn`] them, and await their [`RunningApp::stop`] in that order: `stop`
+//! returns only once the app has stopped, its `after_stop` hooks included.
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -325,6 +330,42 @@ impl App {
         }
     }
 
+    /// Runs the app on its own task and returns once it is ready (every server started,
+    /// registered if it has a registrar), or with the error that ended it before.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> natrium::Result<()> {
+    /// use natrium::App;
+    /// use natrium::app::FnServer;
+    ///
+    /// let api = App::new("api")
+    ///     .server(FnServer::new("http", |_| async { Ok(()) }, |_| async { Ok(()) }))
+    ///     .spawn()
+    ///     .await?;
+    /// let workers = App::new("workers").handle_signals(false).spawn().await?;
+    /// // The API stops first (it also takes SIGINT/SIGTERM), then the workers.
+    /// # api.handle().stop();
+    /// api.wait().await?;
+    /// workers.stop().await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn spawn(self) -> Result<RunningApp> {
+        let name = self.info.name.clone();
+        let handle = self.handle();
+        let task = tokio::spawn(self.run());
+        let running = RunningApp { handle, task };
+        if running.handle.ready().await {
+            return Ok(running);
+        }
+        // Ended before it was ready: its error says why.
+        running.wait().await?;
+        Err(Error::other(format!(
+            "app {name} stopped before it was ready"
+        )))
+    }
+
     /// Runs the app until it is told to stop or a server fails; see the [module docs](self).
     /// Returns the first failure: a hook, a server start, a server failure, or a stop
     /// error ([`Error::StopTimeout`] when in-flight work had to be cancelled).
@@ -438,6 +479,35 @@ impl App {
         }
         tracing::info!(app = %app, "app stopped");
         outcome
+    }
+}
+
+/// An app running on its own task; see [`App::spawn`].
+#[derive(Debug)]
+pub struct RunningApp {
+    handle: AppHandle,
+    task: tokio::task::JoinHandle<Result<()>>,
+}
+
+impl RunningApp {
+    /// The app's handle (stop it from elsewhere, read what it registered).
+    pub fn handle(&self) -> &AppHandle {
+        &self.handle
+    }
+
+    /// Stops the app and returns once it has stopped, with [`App::run`]'s result.
+    pub async fn stop(self) -> Result<()> {
+        self.handle.stop();
+        self.wait().await
+    }
+
+    /// Waits until the app stops by itself (a signal, a server failure, or
+    /// [`AppHandle::stop`]); returns [`App::run`]'s result.
+    pub async fn wait(self) -> Result<()> {
+        match self.task.await {
+            Ok(result) => result,
+            Err(err) => Err(Error::other(format!("app task failed: {err}"))),
+        }
     }
 }
 

@@ -9,7 +9,8 @@
 //!   [`Error::Timeout`] and [`Error::Service`] are distinct errors),
 //!   [`request_gather`](BrokerExt::request_gather) (one request, many replies),
 //!   [`subscribe_fn`](BrokerExt::subscribe_fn). Payloads go through the configured
-//!   [`Codec`]: JSON (default), MessagePack, or protobuf via [`Proto`].
+//!   [`Codec`]: JSON (default), MessagePack, or protobuf via [`Proto`]; [`Wire`] carries a
+//!   message under whichever codec is configured.
 //! - **Subscribing side** — a [`NatsServer`] with axum-style handlers: `async fn`s whose
 //!   arguments are extractors ([`Msg`], [`Json`], [`Subject`], [`Headers`], [`ReplyTo`],
 //!   [`State`], [`Ctx`], or any decodable type) registered with `.subscribe`,
@@ -162,25 +163,19 @@ pub mod registry;
 mod test_process;
 pub mod transport;
 
-pub use app::{App, AppContext, AppHandle, AppInfo, FnServer, Server};
-pub use broker::{
-    Auth, Broker, BrokerConfig, BrokerExt, DEFAULT_REQUEST_TIMEOUT, Gather, MemoryBroker,
-    NatsBroker, RawSubscription, ReconnectPolicy, RequestOptions, SERVICE_ERROR_CODE_HEADER,
-    SERVICE_ERROR_HEADER, SharedBroker, Subscriber, SubscriptionHandle, TlsConfig,
-};
-pub use codec::{Codec, Decode, Encode, Proto};
-pub use error::{BoxError, CodecOp, Error, Result};
+// The root names what a service is written with (the README, the example above, the
+// examples); everything else is reached through its module (`natrium::transport::RouteInfo`,
+// `natrium::broker::RequestOptions`, ...), so each item has one path.
+pub use app::{App, AppContext, AppHandle, Server};
+pub use broker::{Broker, BrokerConfig, BrokerExt, MemoryBroker, NatsBroker, SharedBroker};
+pub use codec::{Codec, Decode, Encode, Proto, Wire};
+pub use error::{BoxError, Error, Result};
 pub use headers::Headers;
 pub use http::HttpServer;
-pub use message::Message;
 pub use middleware::Middleware;
-pub use registry::{Discovery, Registrar, RegistryError, ServiceInstance};
+pub use registry::{Discovery, Registrar};
 pub use transport::{
-    Attempt, BrokerSource, Ctx, DEAD_LETTER_ATTEMPTS_HEADER, DEAD_LETTER_KIND_HEADER,
-    DEAD_LETTER_REASON_HEADER, DEAD_LETTER_SUBJECT_HEADER, Extension, FromMessage, Handler,
-    HandlerError, HandlerErrorKind, HandlerRequest, HandlerResult, IntoOutcome, IntoReply, Json,
-    Msg, NatsServer, NatsServerBuilder, Reply, ReplyTo, RetryPolicy, Route, RouteInfo, RouteKind,
-    RouteStats, State, StatsSnapshot, Subject, SubscriptionStats,
+    Ctx, HandlerError, Json, Msg, NatsServer, ReplyTo, RetryPolicy, Route, State, Subject,
 };
 
 /// Re-exported so users name the same versions natrium uses.

@@ -7,9 +7,10 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
+use natrium::app::FnServer;
 use natrium::{
-    App, AppContext, Broker, BrokerExt, Ctx, Error, FnServer, HandlerError, HttpServer, Json,
-    NatsServer, Route, State,
+    App, AppContext, Broker, BrokerExt, Ctx, Error, HandlerError, HttpServer, Json, NatsServer,
+    Route, State,
 };
 use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
@@ -376,7 +377,7 @@ async fn http_and_nats_servers_run_together() {
 #[tokio::test]
 async fn losing_the_nats_server_for_good_fails_the_app_per_reconnect_policy() {
     let nats = support::embedded().await;
-    let policy = natrium::ReconnectPolicy {
+    let policy = natrium::broker::ReconnectPolicy {
         max_reconnects: Some(2),
         initial_delay: Duration::from_millis(10),
         max_delay: Duration::from_millis(50),
@@ -431,4 +432,68 @@ async fn a_handler_ignoring_cancellation_is_aborted_and_run_returns() {
     handle.stop();
     let err = bounded("run", run).await.unwrap().unwrap_err();
     assert!(matches!(err, Error::StopTimeout(_)), "{err}");
+}
+
+/// Parts of one process stop in a chosen order by giving each its own app and awaiting
+/// their stops in turn: `RunningApp::stop` returns only once the app's servers and its
+/// `after_stop` hooks are done (the slow stop below would otherwise finish after the next
+/// app's).
+#[tokio::test]
+async fn spawned_apps_stop_in_the_order_their_stops_are_awaited() {
+    let log: Log = Arc::default();
+    let (slow, hook) = (log.clone(), log.clone());
+    let api = App::new("api")
+        .handle_signals(false)
+        .server(FnServer::new(
+            "http",
+            |_| async { Ok(()) },
+            move |_| async move {
+                // A stop that takes a while: other tasks run in between.
+                for _ in 0..10 {
+                    tokio::task::yield_now().await;
+                }
+                slow.lock().push("stop http".to_owned());
+                Ok(())
+            },
+        ))
+        .after_stop(move |_| async move {
+            hook.lock().push("api stopped".to_owned());
+            Ok(())
+        })
+        .spawn()
+        .await
+        .expect("api ready");
+    let workers = App::new("workers")
+        .handle_signals(false)
+        .server(recorder(&log, "workers"))
+        .spawn()
+        .await
+        .expect("workers ready");
+    assert!(api.handle().is_ready() && workers.handle().is_ready());
+
+    api.stop().await.expect("api stops");
+    workers.stop().await.expect("workers stop");
+    assert_eq!(
+        *log.lock(),
+        ["start workers", "stop http", "api stopped", "stop workers"]
+    );
+}
+
+/// `spawn` returns the error of an app that could not get ready.
+#[tokio::test]
+async fn spawn_returns_the_start_failure() {
+    let err = App::new("broken")
+        .handle_signals(false)
+        .server(FnServer::new(
+            "db",
+            |_| async { Err(Error::other("no database")) },
+            |_| async { Ok(()) },
+        ))
+        .spawn()
+        .await
+        .expect_err("the app cannot start");
+    assert!(
+        matches!(&err, Error::Server { name, .. } if name == "db"),
+        "{err}"
+    );
 }

@@ -12,9 +12,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use natrium::broker::ReconnectPolicy;
 use natrium::{
-    AppContext, Broker, BrokerConfig, BrokerExt, Json, NatsBroker, NatsServer, ReconnectPolicy,
-    Route, Server, State,
+    AppContext, Broker, BrokerConfig, BrokerExt, Json, NatsBroker, NatsServer, Route, Server, State,
 };
 use obs_support::{LIMIT, RefServer};
 use tokio::sync::mpsc;

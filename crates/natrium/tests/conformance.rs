@@ -9,11 +9,10 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use futures::StreamExt;
+use natrium::broker::{Gather, RequestOptions, SERVICE_ERROR_CODE_HEADER, SERVICE_ERROR_HEADER};
+use natrium::message::Message;
 use natrium::middleware::{Outbound, OutboundNext};
-use natrium::{
-    Broker, BrokerExt, Codec, Error, Gather, Headers, MemoryBroker, Message, Middleware, Proto,
-    RequestOptions, SERVICE_ERROR_CODE_HEADER, SERVICE_ERROR_HEADER,
-};
+use natrium::{Broker, BrokerExt, Codec, Error, Headers, MemoryBroker, Middleware, Proto};
 use serde::{Deserialize, Serialize};
 use support::{TestServer, bounded};
 
@@ -88,7 +87,7 @@ async fn env(backend: Backend, codec: Codec, stamp: bool) -> Option<Env> {
     }
 }
 
-async fn next(sub: &mut natrium::Subscriber) -> Message {
+async fn next(sub: &mut natrium::broker::Subscriber) -> Message {
     bounded("a message", sub.next())
         .await
         .expect("subscription open")
@@ -185,7 +184,10 @@ async fn queue_group_gives_each_message_to_one_member(b: &dyn Broker) {
     }
 }
 
-async fn spawn_responder(b: &Arc<dyn Broker>, subject: &str) -> natrium::SubscriptionHandle {
+async fn spawn_responder(
+    b: &Arc<dyn Broker>,
+    subject: &str,
+) -> natrium::broker::SubscriptionHandle {
     let responder = b.clone();
     b.subscribe_fn(subject, None, move |msg: Message| {
         let responder = responder.clone();

@@ -213,7 +213,7 @@ async fn a_retryable_error_is_nacked_with_the_routes_backoff() {
 }
 
 /// Subscribes to the dead-letter subject on core NATS.
-async fn dead_letters(broker: &NatsBroker) -> natrium::Subscriber {
+async fn dead_letters(broker: &NatsBroker) -> natrium::broker::Subscriber {
     broker
         .subscribe("failed.orders", None)
         .await
@@ -303,7 +303,7 @@ async fn a_decode_error_is_terminal() {
     let mut dead = dead_letters(&broker).await;
     broker
         .publish_durable_message(
-            natrium::Message::new("orders.new", "not json"),
+            natrium::message::Message::new("orders.new", "not json"),
             PublishOptions::new(),
         )
         .await

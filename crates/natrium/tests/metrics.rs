@@ -9,9 +9,10 @@ use std::time::Duration;
 
 use futures::FutureExt;
 use natrium::middleware::{Metrics, Middleware, Next, metrics, metrics_router};
+use natrium::transport::{HandlerRequest, HandlerResult};
 use natrium::{
-    AppContext, Broker, BrokerConfig, BrokerExt, HandlerError, HandlerRequest, HandlerResult,
-    Headers, Json, NatsBroker, NatsServer, RetryPolicy, Route, Server,
+    AppContext, Broker, BrokerConfig, BrokerExt, HandlerError, Headers, Json, NatsBroker,
+    NatsServer, RetryPolicy, Route, Server,
 };
 use prometheus_client::registry::Registry;
 use serde::{Deserialize, Serialize};

@@ -7,10 +7,10 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use natrium::jetstream::testing::JsTestServer;
-use natrium::registry::{Discovery, KvRegistry, Pick, Registrar, RegistryError, Resolver};
-use natrium::{
-    App, AppHandle, Error, HandlerError, HttpServer, Json, NatsBroker, NatsServer, ServiceInstance,
+use natrium::registry::{
+    Discovery, KvRegistry, Pick, Registrar, RegistryError, Resolver, ServiceInstance,
 };
+use natrium::{App, AppHandle, Error, HandlerError, HttpServer, Json, NatsBroker, NatsServer};
 
 const BOUND: Duration = Duration::from_secs(20);
 const TTL: Duration = Duration::from_secs(2);

@@ -7,8 +7,10 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use natrium::registry::testing::EtcdTestServer;
-use natrium::registry::{Discovery, EtcdRegistry, Pick, Registrar, RegistryError, Resolver};
-use natrium::{App, AppHandle, Error, HttpServer, ServiceInstance};
+use natrium::registry::{
+    Discovery, EtcdRegistry, Pick, Registrar, RegistryError, Resolver, ServiceInstance,
+};
+use natrium::{App, AppHandle, Error, HttpServer};
 use natrium_test_support::port::free_port;
 
 const BOUND: Duration = Duration::from_secs(20);

@@ -6,9 +6,10 @@ mod support;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
+use natrium::broker::RequestOptions;
 use natrium::{
     App, AppContext, Broker, BrokerConfig, BrokerExt, Codec, Ctx, Error, HandlerError, Headers,
-    Json, MemoryBroker, NatsBroker, NatsServer, RequestOptions, Server, State,
+    Json, MemoryBroker, NatsBroker, NatsServer, Server, State,
 };
 use natrium_server::{Auth, ServerOptions};
 use support::bounded;
@@ -48,19 +49,22 @@ async fn request_without_explicit_timeout_waits_for_the_default() {
     let broker = nats.broker(Codec::Json).await;
     let responder = broker.clone();
     let _h = broker
-        .subscribe_fn("slow.answer", None, move |m: natrium::Message| {
+        .subscribe_fn("slow.answer", None, move |m: natrium::message::Message| {
             let responder = responder.clone();
             async move {
                 tokio::time::sleep(Duration::from_millis(300)).await;
                 responder
-                    .publish_message(natrium::Message::new(m.reply.unwrap(), "42"))
+                    .publish_message(natrium::message::Message::new(m.reply.unwrap(), "42"))
                     .await
                     .unwrap();
             }
         })
         .await
         .unwrap();
-    assert_eq!(broker.request_timeout(), natrium::DEFAULT_REQUEST_TIMEOUT);
+    assert_eq!(
+        broker.request_timeout(),
+        natrium::broker::DEFAULT_REQUEST_TIMEOUT
+    );
     let answer: u32 = broker.request("slow.answer", &()).await.unwrap();
     assert_eq!(answer, 42);
 }

@@ -2,7 +2,8 @@
 
 use std::sync::Arc;
 
-use natrium::{App, AppContext, FnServer};
+use natrium::app::FnServer;
+use natrium::{App, AppContext};
 use parking_lot::Mutex;
 
 #[tokio::test]

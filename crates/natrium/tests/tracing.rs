@@ -6,9 +6,10 @@ mod obs_support;
 use std::time::Duration;
 
 use natrium::middleware::Tracing;
+use natrium::transport::Extension;
 use natrium::{
-    AppContext, Broker, BrokerConfig, BrokerExt, Error, Extension, HandlerError, Json, NatsBroker,
-    NatsServer, Route, Server,
+    AppContext, Broker, BrokerConfig, BrokerExt, Error, HandlerError, Json, NatsBroker, NatsServer,
+    Route, Server,
 };
 use opentelemetry::context::FutureExt as _;
 use opentelemetry::trace::{

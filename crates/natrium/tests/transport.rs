@@ -9,13 +9,16 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use futures::StreamExt;
+use natrium::message::Message;
 use natrium::middleware::{Next, Recover, Timeout};
+use natrium::transport::{
+    DEAD_LETTER_ATTEMPTS_HEADER, DEAD_LETTER_KIND_HEADER, DEAD_LETTER_REASON_HEADER,
+    DEAD_LETTER_SUBJECT_HEADER, Extension, HandlerRequest, HandlerResult,
+};
 use natrium::{
-    AppContext, Broker, BrokerExt, Codec, Ctx, DEAD_LETTER_ATTEMPTS_HEADER,
-    DEAD_LETTER_KIND_HEADER, DEAD_LETTER_REASON_HEADER, DEAD_LETTER_SUBJECT_HEADER, Error,
-    Extension, HandlerError, HandlerRequest, HandlerResult, Headers, Json, MemoryBroker, Message,
+    AppContext, Broker, BrokerExt, Codec, Ctx, Error, HandlerError, Headers, Json, MemoryBroker,
     Middleware, Msg, NatsBroker, NatsServer, Proto, ReplyTo, RetryPolicy, Route, Server, State,
-    Subject,
+    Subject, Wire,
 };
 use serde::{Deserialize, Serialize};
 use support::{TestServer, bounded};
@@ -186,6 +189,51 @@ struct PEvent {
     n: u32,
 }
 
+/// A prost message that derives serde too, for `Wire`.
+#[derive(Clone, PartialEq, prost::Message, Serialize, Deserialize)]
+struct WEvent {
+    #[prost(string, tag = "1")]
+    name: String,
+    #[prost(uint32, tag = "2")]
+    n: u32,
+}
+
+/// One handler written with `Wire` serves under every codec, replying in that codec.
+#[tokio::test]
+async fn one_wire_handler_serves_every_codec() {
+    for codec in [Codec::Json, Codec::MsgPack, Codec::Protobuf] {
+        let nats = support::embedded().await;
+        let server = NatsServer::builder(nats.config().codec(codec))
+            .reply("wire.double", |Wire(e): Wire<WEvent>| async move {
+                Ok::<_, HandlerError>(Wire(WEvent {
+                    name: e.name,
+                    n: e.n * 2,
+                }))
+            })
+            .build()
+            .unwrap();
+        let run = start(nats, server, codec).await;
+        let asked = Wire(WEvent {
+            name: "w".into(),
+            n: 21,
+        });
+        let back: Wire<WEvent> = run.client.request("wire.double", &asked).await.unwrap();
+        assert_eq!(back.0.n, 42, "{codec}");
+        // Under JSON the payload is the plain serde form.
+        if codec == Codec::Json {
+            let json = serde_json::to_vec(&asked.0).unwrap();
+            let reply = run
+                .client
+                .request_message(Message::new("wire.double", json), Duration::from_secs(5))
+                .await
+                .unwrap();
+            let value: serde_json::Value = serde_json::from_slice(&reply.payload).unwrap();
+            assert_eq!(value, serde_json::json!({"name": "w", "n": 42}));
+        }
+        run.stop().await;
+    }
+}
+
 #[tokio::test]
 async fn handler_errors_become_typed_error_replies() {
     let nats = support::embedded().await;
@@ -291,7 +339,7 @@ async fn retries_with_backoff_then_dead_letters_with_reason() {
         .route(
             Route::subscribe(
                 "jobs.flaky",
-                move |e: Event, natrium::Attempt(a): natrium::Attempt| {
+                move |e: Event, natrium::transport::Attempt(a): natrium::transport::Attempt| {
                     let calls = calls.clone();
                     let tx = tx.clone();
                     async move {

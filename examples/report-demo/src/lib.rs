@@ -7,7 +7,7 @@
 //!   ([`store`]): durable consumers on the `REPORTS` stream ([`durable`], JetStream mode, the
 //!   default), or the `savers` queue group (core mode);
 //! - [`config`]: the Kratos-style bootstrap file; [`run`]: the services as natrium apps;
-//!   [`wire`]: one message type, any codec.
+//!   [`proto`]: the messages, sent as `natrium::Wire` under any codec.
 
 pub mod config;
 pub mod durable;
@@ -17,4 +17,3 @@ pub mod run;
 pub mod saver;
 pub mod stats;
 pub mod store;
-pub mod wire;

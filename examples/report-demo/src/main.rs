@@ -9,7 +9,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use report_demo::config::Config;
-use report_demo::run::{self, RunError, Running};
+use report_demo::run::{self, RunError};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -69,15 +69,15 @@ async fn run(cli: Cli) -> Result<(), RunError> {
         Command::All { nats_port } => run_all(config, nats_port).await,
         Command::Report => {
             let report = run::report_app(&config).await?;
-            let running = Running::spawn("report", report.app, &report.http).await?;
-            println!("report API: http://{}/v1/report", running.http_addr);
+            let (running, addr) = run::spawn("report", report.app, &report.http).await?;
+            println!("report API: http://{addr}/v1/report");
             running.wait().await?;
             Ok(())
         }
         Command::Saver => {
             let saver = run::saver_app(&config).await?;
-            let running = Running::spawn("saver", saver.app, &saver.http).await?;
-            println!("saver stats: http://{}/v1/stats", running.http_addr);
+            let (running, addr) = run::spawn("saver", saver.app, &saver.http).await?;
+            println!("saver stats: http://{addr}/v1/stats");
             let outcome = running.wait().await;
             // One machine-readable line: what this saver took from NATS and saved before it
             // stopped (the graceful-stop test compares the two).
@@ -112,14 +112,15 @@ async fn run_all(mut config: Config, nats_port: u16) -> Result<(), RunError> {
     .await?;
     config.data.nats.addrs = vec![server.client_url()];
 
+    // The saver leaves SIGINT/SIGTERM to the report API: a signal stops the API, then the
+    // saver is stopped below.
     let saver = run::saver_app(&config).await?;
-    let saver_app = saver.app.handle_signals(false);
-    let saver = Running::spawn("saver", saver_app, &saver.http).await?;
+    let (saver, saver_addr) =
+        run::spawn("saver", saver.app.handle_signals(false), &saver.http).await?;
     let report = run::report_app(&config).await?;
-    let report_app = report.app.handle_signals(false);
-    let report = Running::spawn("report", report_app, &report.http).await?;
+    let (report, report_addr) = run::spawn("report", report.app, &report.http).await?;
 
-    let url = format!("http://{}", report.http_addr);
+    let url = format!("http://{report_addr}");
     println!();
     println!("report-demo is running (Ctrl-C to stop)");
     println!(
@@ -128,37 +129,22 @@ async fn run_all(mut config: Config, nats_port: u16) -> Result<(), RunError> {
         server.client_url()
     );
     println!("  report API:  {url}/v1/report  and  {url}/v1/report/user");
-    println!("  saver stats: http://{}/v1/stats", saver.http_addr);
+    println!("  saver stats: http://{saver_addr}/v1/stats");
     println!("  database:    {}", config.data.database.url);
     println!("Try:");
     println!(
         "  curl -s -X POST {url}/v1/report -H 'Content-Type: application/json' -d '{{\"event_name\":\"page_view\",\"content\":\"hello\"}}'"
     );
-    println!("  curl -s http://{}/v1/stats", saver.http_addr);
+    println!("  curl -s http://{saver_addr}/v1/stats");
     println!();
 
-    wait_for_signal().await;
-    let report_result = report.stop().await;
+    // Ctrl-C / SIGTERM: the report API stops first (its accepted reports are on NATS)...
+    let report_result = report.wait().await;
+    tracing::info!("report API stopped; stopping the saver, then the NATS server");
+    // ...then the saver drains what NATS delivered, then the NATS server goes.
     let saver_result = saver.stop().await;
     server.shutdown().await;
     report_result?;
     saver_result?;
     Ok(())
-}
-
-/// Completes on SIGINT (Ctrl-C) or SIGTERM.
-async fn wait_for_signal() {
-    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-        Ok(term) => term,
-        Err(e) => {
-            tracing::warn!(error = %e, "cannot listen for SIGTERM; only Ctrl-C stops the demo");
-            let _ = tokio::signal::ctrl_c().await;
-            return;
-        }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
-    }
-    tracing::info!("stopping: report API, then saver, then NATS server");
 }

@@ -13,11 +13,10 @@ use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
 use natrium::jetstream::PublishOptions;
-use natrium::{BrokerExt, Headers, SharedBroker};
+use natrium::{BrokerExt, Headers, SharedBroker, Wire};
 
 use crate::proto::{AcceptStatusReportData, RealTimeWarehousingData, now_millis};
 use crate::stats::{ReportStats, bump};
-use crate::wire::Wire;
 
 /// The body of `POST /v1/report`.
 #[derive(Debug, Deserialize)]

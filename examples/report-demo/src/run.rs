@@ -4,8 +4,8 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use async_trait::async_trait;
-use natrium::{App, AppContext, AppHandle, BrokerConfig, HttpServer, NatsBroker, NatsServer};
+use natrium::app::RunningApp;
+use natrium::{App, BrokerConfig, HttpServer, NatsBroker, NatsServer};
 
 use crate::config::{Config, NatsMode, RegistryKind};
 use crate::report::ReportService;
@@ -13,6 +13,17 @@ use crate::saver::SaverService;
 use crate::store::{Store, StoreError};
 use natrium::jetstream::OnMismatch;
 use natrium::registry::{KvRegistry, Registrar};
+
+/// Spawns `app` (see [`App::spawn`]) and returns it with the address `http` is bound to.
+pub async fn spawn(
+    name: &'static str,
+    app: App,
+    http: &HttpServer,
+) -> Result<(RunningApp, SocketAddr), RunError> {
+    let running = app.spawn().await?;
+    let addr = http.local_addr().ok_or(RunError::NotReady(name))?;
+    Ok((running, addr))
+}
 
 /// Why a service could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -37,8 +48,8 @@ pub enum RunError {
     /// The configured registry cannot be used.
     #[error("registry: {0}")]
     Registry(String),
-    /// The app ended before it was ready.
-    #[error("{0} stopped before it was ready")]
+    /// The app is ready but its HTTP server reports no bound address.
+    #[error("{0}: the HTTP server is not bound")]
     NotReady(&'static str),
 }
 
@@ -99,7 +110,7 @@ pub async fn report_app(config: &Config) -> Result<ReportApp, RunError> {
             }
             Ok(())
         })
-        .server(Shared(http.clone()))
+        .server(http.clone())
         // The HTTP server has finished its requests: now flush and close the connection.
         .after_stop(move |_| async move {
             use natrium::Broker;
@@ -141,7 +152,7 @@ pub async fn saver_app(config: &Config) -> Result<SaverApp, RunError> {
         .metadata("codec", config.data.nats.codec.codec().name())
         .metadata("mode", format!("{:?}", config.data.nats.mode))
         .server(nats.clone())
-        .server(Shared(http.clone()));
+        .server(http.clone());
     if config.registry.kind == RegistryKind::Nats {
         // The NATS server above connects at start; the registry keeps its own connection.
         let broker = NatsBroker::connect(
@@ -198,75 +209,5 @@ pub async fn registrar(
         RegistryKind::Etcd => Err(RunError::Registry(
             "registry kind etcd: this build has no etcd support; rebuild with `--features etcd` (etcd's client needs `protoc` to build)".into(),
         )),
-    }
-}
-
-/// An app running on its own task.
-pub struct Running {
-    /// Stops the app.
-    pub handle: AppHandle,
-    /// The address its HTTP server is bound to.
-    pub http_addr: SocketAddr,
-    task: tokio::task::JoinHandle<Result<(), natrium::Error>>,
-}
-
-impl Running {
-    /// Runs `app` on a task and waits until it is ready.
-    pub async fn spawn(
-        name: &'static str,
-        app: App,
-        http: &HttpServer,
-    ) -> Result<Running, RunError> {
-        let handle = app.handle();
-        let task = tokio::spawn(app.run());
-        if !handle.ready().await {
-            return match task.await {
-                Ok(Err(e)) => Err(e.into()),
-                _ => Err(RunError::NotReady(name)),
-            };
-        }
-        let http_addr = http.local_addr().ok_or(RunError::NotReady(name))?;
-        Ok(Running {
-            handle,
-            http_addr,
-            task,
-        })
-    }
-
-    /// Stops the app gracefully and waits until it has stopped.
-    pub async fn stop(self) -> Result<(), natrium::Error> {
-        self.handle.stop();
-        self.wait().await
-    }
-
-    /// Waits until the app stops (by a signal, a failure, or [`AppHandle::stop`]).
-    pub async fn wait(self) -> Result<(), natrium::Error> {
-        match self.task.await {
-            Ok(result) => result,
-            Err(e) => Err(natrium::Error::other(format!("app task failed: {e}"))),
-        }
-    }
-}
-
-/// Lets the caller keep a handle on a server it gives to an [`App`] (to read its bound
-/// address), since `App::server` takes the server by value.
-struct Shared<S>(Arc<S>);
-
-#[async_trait]
-impl<S: natrium::Server> natrium::Server for Shared<S> {
-    fn name(&self) -> String {
-        self.0.name()
-    }
-
-    async fn start(&self, ctx: &AppContext) -> natrium::Result<()> {
-        self.0.start(ctx).await
-    }
-
-    async fn stop(&self, ctx: &AppContext) -> natrium::Result<()> {
-        self.0.stop(ctx).await
-    }
-
-    fn endpoints(&self) -> Vec<String> {
-        self.0.endpoints()
     }
 }

@@ -11,14 +11,13 @@ use serde::Serialize;
 use std::time::Duration;
 
 use natrium::jetstream::{Delivery, MSG_ID_HEADER};
-use natrium::{BrokerConfig, Headers, Msg, NatsServer, RetryPolicy, Route, State, Subject};
+use natrium::{BrokerConfig, Headers, Msg, NatsServer, RetryPolicy, Route, State, Subject, Wire};
 
 use crate::config::{NatsMode, NatsSection};
 use crate::durable;
 use crate::proto::{AcceptStatusReportData, RealTimeWarehousingData};
 use crate::stats::{SaverSnapshot, SaverStats, bump};
 use crate::store::{Record, RowCounts, Store};
-use crate::wire::Wire;
 
 /// What the save handlers share.
 #[derive(Clone, Debug)]

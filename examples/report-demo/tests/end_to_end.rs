@@ -113,7 +113,7 @@ async fn user_reports_reach_their_table_and_stats_show_them() {
             .expect("POST");
         assert_eq!(response.status(), 200);
     }
-    let stats_url = format!("http://{}/v1/stats", saver.running.http_addr);
+    let stats_url = format!("http://{}/v1/stats", saver.http_addr);
     let start = Instant::now();
     let stats = loop {
         let stats: serde_json::Value = client

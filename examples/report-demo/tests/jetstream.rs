@@ -279,7 +279,7 @@ async fn a_poison_report_is_dead_lettered_once_and_the_rest_are_saved() {
     use natrium::Broker;
     broker
         .publish_durable_message(
-            natrium::Message::new("report.event", "{not json"),
+            natrium::message::Message::new("report.event", "{not json"),
             natrium::jetstream::PublishOptions::new(),
         )
         .await

@@ -72,10 +72,7 @@ async fn report_and_saver_are_listed_through_discovery_with_their_endpoints() {
             && saver_endpoints[0].contains("subject=report.user"),
         "{saver_endpoints:?}"
     );
-    assert_eq!(
-        saver_endpoints[1],
-        format!("http://{}", saver.running.http_addr)
-    );
+    assert_eq!(saver_endpoints[1], format!("http://{}", saver.http_addr));
 
     // A caller that knows only the service name: resolve, post, and the saver saves it.
     let resolver = Resolver::new(&discovery, "report", Pick::RoundRobin)
@@ -218,7 +215,7 @@ async fn with_etcd_report_and_saver_are_listed_through_discovery() {
     assert!(
         savers[0]
             .endpoints
-            .contains(&format!("http://{}", saver.running.http_addr)),
+            .contains(&format!("http://{}", saver.http_addr)),
         "{savers:?}"
     );
     let all = discovery.all_instances().await.unwrap();

@@ -6,10 +6,11 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use futures::StreamExt as _;
-use natrium::ServiceInstance;
 #[cfg(feature = "etcd")]
 use natrium::registry::EtcdRegistry;
-use natrium::registry::{DEFAULT_BUCKET, DEFAULT_TTL, Discovery as _, InstanceStream, KvRegistry};
+use natrium::registry::{
+    DEFAULT_BUCKET, DEFAULT_TTL, Discovery as _, InstanceStream, KvRegistry, ServiceInstance,
+};
 
 use super::table::Table;
 
@@ -71,7 +72,7 @@ impl Registry {
     async fn instances(
         &self,
         service: Option<&str>,
-    ) -> Result<Vec<ServiceInstance>, natrium::RegistryError> {
+    ) -> Result<Vec<ServiceInstance>, natrium::registry::RegistryError> {
         match (self, service) {
             (Registry::Kv(r), Some(service)) => r.instances(service).await,
             (Registry::Kv(r), None) => r.all_instances().await,
@@ -82,7 +83,10 @@ impl Registry {
         }
     }
 
-    async fn watch(&self, service: Option<&str>) -> Result<InstanceStream, natrium::RegistryError> {
+    async fn watch(
+        &self,
+        service: Option<&str>,
+    ) -> Result<InstanceStream, natrium::registry::RegistryError> {
         match (self, service) {
             (Registry::Kv(r), Some(service)) => r.watch(service).await,
             (Registry::Kv(r), None) => r.watch_all().await,

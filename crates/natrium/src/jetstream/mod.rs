@@ -27,7 +27,7 @@
 //!
 //! # Streams and consumers in code
 //!
-//! [`NatsServerBuilder::stream`](crate::NatsServerBuilder::stream) declares a stream; a
+//! [`NatsServerBuilder::stream`](crate::transport::NatsServerBuilder::stream) declares a stream; a
 //! [`Route::durable`](crate::Route::durable) declares its pull consumer. At start the server
 //! creates what is missing and checks what exists: every field the declaration sets must
 //! match, else start fails with [`Error::ConfigMismatch`](crate::Error::ConfigMismatch)
@@ -130,4 +130,4 @@ pub use declare::{OnMismatch, ensure_consumer, ensure_stream};
 mod delivery;
 pub(crate) mod runner;
 pub use delivery::{Delivery, DeliveryEvent};
-pub(crate) use runner::{DurableDriver, DurableRunner, DurableSpec};
+pub(crate) use runner::{DurableRunner, DurableSpec};

@@ -26,13 +26,14 @@ use crate::broker::Broker;
 use crate::codec::Codec;
 use crate::message::Message;
 use crate::middleware::{Endpoint, Middleware, Next};
-use crate::transport::request::StateMap;
-use crate::transport::runner::{RouteRuntime, StopListener};
-use crate::transport::{
-    CANCEL_GRACE, Ctx, DEAD_LETTER_ATTEMPTS_HEADER, DEAD_LETTER_KIND_HEADER,
-    DEAD_LETTER_REASON_HEADER, DEAD_LETTER_SUBJECT_HEADER, HandlerError, HandlerErrorKind,
-    HandlerRequest, HandlerResult, SubscriptionStats,
+use crate::transport::request::{
+    Ctx, HandlerError, HandlerErrorKind, HandlerRequest, HandlerResult, StateMap,
 };
+use crate::transport::runner::{
+    CANCEL_GRACE, DEAD_LETTER_ATTEMPTS_HEADER, DEAD_LETTER_KIND_HEADER, DEAD_LETTER_REASON_HEADER,
+    DEAD_LETTER_SUBJECT_HEADER, RouteRuntime, StopListener,
+};
+use crate::transport::stats::SubscriptionStats;
 
 use super::delivery::{Delivery, DeliveryEvent, delivery_count};
 use super::publish::PublishOptions;
@@ -41,31 +42,13 @@ use super::publish::PublishOptions;
 /// otherwise (at least the route's concurrency).
 pub(crate) const DEFAULT_PREFETCH: usize = 64;
 
-/// Runs a durable route with its handler called directly; built by
-/// [`Route::durable`](crate::Route::durable) for the handler's concrete type.
-pub(crate) type DurableDriver =
-    dyn Fn(Arc<DurableRunner>, PullConsumer, StopListener) -> BoxFuture<'static, ()> + Send + Sync;
-
 /// The durable part of a [`Route`](crate::Route).
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub(crate) struct DurableSpec {
     pub(crate) stream: String,
     pub(crate) consumer: pull::Config,
     pub(crate) double_ack: bool,
     pub(crate) prefetch: Option<usize>,
-    /// Used when no middleware is installed (see [`DurableRunner::run_chained`]).
-    pub(crate) direct: Arc<DurableDriver>,
-}
-
-impl std::fmt::Debug for DurableSpec {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("DurableSpec")
-            .field("stream", &self.stream)
-            .field("consumer", &self.consumer)
-            .field("double_ack", &self.double_ack)
-            .field("prefetch", &self.prefetch)
-            .finish_non_exhaustive()
-    }
 }
 
 /// What the handler's outcome means for the message.
@@ -147,17 +130,18 @@ pub(crate) struct DurableRunner {
 }
 
 impl DurableRunner {
-    /// Runs the route through the middleware chain (used when layers are installed;
-    /// without them, the route's direct driver calls [`DurableRunner::run`]).
+    /// Runs the route through the middleware chain around `endpoint` (used when layers
+    /// are installed; without them, the handler is called directly through
+    /// [`DurableRunner::run`]).
     pub(crate) fn run_chained(
         self: Arc<Self>,
         consumer: PullConsumer,
         stop: StopListener,
+        endpoint: Arc<Endpoint>,
     ) -> BoxFuture<'static, ()> {
-        let endpoint: Arc<Endpoint> = self.rt.route.endpoint.clone();
         let layers = self.layers.clone();
         // The dead letter needs the message after the handler.
-        let keep = self.rt.route.dead_letter.is_some();
+        let keep = self.rt.options.dead_letter.is_some();
         let call = move |request: &mut HandlerRequest| -> BoxFuture<'static, HandlerResult> {
             let message = if keep {
                 request.message.clone()
@@ -620,7 +604,7 @@ impl DurableRunner {
         }
         // Panics and handler errors are retried after the route's backoff.
         let attempt = u32::try_from(delivered).unwrap_or(u32::MAX);
-        Verdict::Nak(self.rt.route.retry.delay(attempt))
+        Verdict::Nak(self.rt.options.retry.delay(attempt))
     }
 
     /// For the rare acks: NAK, `+TERM`, `+WPI`, double ack.
@@ -661,7 +645,7 @@ impl DurableRunner {
         delivery: &Delivery,
     ) {
         let reason = one_line(err.message());
-        if let Some(dead) = &self.rt.route.dead_letter {
+        if let Some(dead) = &self.rt.options.dead_letter {
             let mut headers = msg.headers.clone();
             headers.insert(DEAD_LETTER_SUBJECT_HEADER, msg.subject.clone());
             headers.insert(DEAD_LETTER_REASON_HEADER, reason.clone());
@@ -670,7 +654,7 @@ impl DurableRunner {
             let letter = Message::new(dead.clone(), msg.payload.clone()).with_headers(headers);
             if let Err(why) = self.send_dead_letter(letter, delivery).await {
                 tracing::error!(route = %self.name(), to = %dead, error = %why, "dead letter not published; NAKed to try again");
-                let delay = self.rt.route.retry.max_backoff;
+                let delay = self.rt.options.retry.max_backoff;
                 let _ = acker.ack_with(AckKind::Nak(Some(delay))).await;
                 SubscriptionStats::add(self.rt.stats.naks(), 1, false);
                 return;

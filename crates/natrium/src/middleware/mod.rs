@@ -8,7 +8,7 @@
 //!   [`Message`] (e.g. inject `traceparent`) before calling [`OutboundNext::run`], and sees
 //!   the result (replies, for requests).
 //!
-//! Handler middleware is added with [`NatsServerBuilder::layer`](crate::NatsServerBuilder::layer),
+//! Handler middleware is added with [`NatsServerBuilder::layer`](crate::transport::NatsServerBuilder::layer),
 //! outbound middleware with [`BrokerConfig::layer`](crate::BrokerConfig::layer) (or
 //! [`MemoryBroker::with_layer`](crate::MemoryBroker::with_layer)). The first layer added is
 //! the outermost.

@@ -9,7 +9,7 @@ use super::{Middleware, Next};
 use crate::transport::{HandlerError, HandlerRequest, HandlerResult};
 
 /// Catches panics of the inner chain and returns them as
-/// [`HandlerErrorKind::Panic`](crate::HandlerErrorKind) errors, so outer middleware
+/// [`HandlerErrorKind::Panic`](crate::transport::HandlerErrorKind) errors, so outer middleware
 /// (logging, metrics, tracing) sees them as ordinary failures. The server also catches
 /// panics on its own, so this layer is about what outer layers observe.
 #[derive(Clone, Copy, Debug, Default)]

@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use super::{Middleware, Next};
 use crate::transport::{HandlerError, HandlerRequest, HandlerResult};
 
-/// Fails a handler invocation with a [`HandlerErrorKind::Timeout`](crate::HandlerErrorKind)
+/// Fails a handler invocation with a [`HandlerErrorKind::Timeout`](crate::transport::HandlerErrorKind)
 /// error (code 504) when it runs longer than the given duration; the handler's future is
 /// dropped.
 #[derive(Clone, Copy, Debug)]

@@ -60,12 +60,12 @@ const INBOX_PREFIX: &str = "_INBOX.";
 ///   `request <subject>` per request, child of the current [`Context`]; the span's
 ///   context is injected into the message headers (`traceparent`, `tracestate` with the
 ///   default propagator).
-/// - Handlers (add it to [`NatsServerBuilder::layer`](crate::NatsServerBuilder::layer)):
+/// - Handlers (add it to [`NatsServerBuilder::layer`](crate::transport::NatsServerBuilder::layer)):
 ///   a `Consumer` span `process <subscribed subject>` per delivery, child of the context
 ///   extracted from the headers (names are matched ignoring case). The handler runs with
 ///   that span as the current context, so what it publishes continues the trace; the
 ///   context is also available to handlers as
-///   [`Extension<opentelemetry::Context>`](crate::Extension).
+///   [`Extension<opentelemetry::Context>`](crate::transport::Extension).
 ///
 /// Failures set the span status to error and the `error.type` attribute.
 ///

@@ -12,7 +12,8 @@ use crate::message::Message;
 
 use super::request::{Ctx, HandlerError, HandlerRequest, RouteInfo};
 
-/// A state type a handler needs, checked when the server is built.
+/// A state type a handler needs, checked when the server is built. Public only because
+/// [`FromMessage::required_state`] returns it; not exported (the framework's business).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct StateRequirement {
     /// The state's type id.
@@ -26,7 +27,9 @@ pub trait FromMessage: Sized + Send + 'static {
     /// Extracts the value from the request.
     fn from_message(request: &HandlerRequest) -> Result<Self, HandlerError>;
 
-    /// The shared state this extractor needs, checked at build time.
+    /// The shared state this extractor needs, checked at build time (only [`State`]
+    /// needs one; the framework's business, so hidden).
+    #[doc(hidden)]
     fn required_state() -> Option<StateRequirement> {
         None
     }
@@ -130,7 +133,7 @@ impl FromMessage for Attempt {
     }
 }
 
-/// Shared state given with [`NatsServerBuilder::state`](crate::NatsServerBuilder::state).
+/// Shared state given with [`NatsServerBuilder::state`](crate::transport::NatsServerBuilder::state).
 /// A missing state is a build error, not a runtime one.
 #[derive(Clone, Debug, Default)]
 pub struct State<S>(pub S);

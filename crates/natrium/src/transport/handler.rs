@@ -4,7 +4,7 @@ use std::future::Future;
 
 use bytes::Bytes;
 
-use crate::codec::{Codec, Encode, Proto};
+use crate::codec::{Codec, Encode, Proto, Wire};
 use crate::headers::Headers;
 
 use super::extract::{FromMessage, Json, Msg, StateRequirement};
@@ -65,6 +65,12 @@ impl<T: prost::Message> IntoReply for Proto<T> {
     }
 }
 
+impl<T: prost::Message + serde::Serialize> IntoReply for Wire<T> {
+    fn into_reply(self, codec: Codec) -> Result<Option<Reply>, HandlerError> {
+        encoded(codec, &self)
+    }
+}
+
 impl<R: IntoReply> IntoReply for (Headers, R) {
     fn into_reply(self, codec: Codec) -> Result<Option<Reply>, HandlerError> {
         let (headers, inner) = self;
@@ -109,7 +115,8 @@ pub trait Handler<Args>: Clone + Send + Sync + 'static {
         request: &HandlerRequest,
     ) -> impl Future<Output = HandlerResult> + Send + 'static + use<Self, Args>;
 
-    /// The states the arguments need.
+    /// The states the arguments need (the framework's business, so hidden).
+    #[doc(hidden)]
     fn required_states() -> Vec<StateRequirement>;
 }
 

@@ -6,26 +6,30 @@
 //! ([`IntoReply`]) and `E` any error. Decode errors, handler errors and panics are caught,
 //! logged, counted ([`NatsServer::stats`]) and never stop the server.
 
+// Imports run one way: server → route → erased → runner → options, request, stats,
+// service_api; route and erased also use handler → extract → request. The runner never sees
+// a route, a handler's type or the server.
+mod erased;
 mod extract;
 mod handler;
+mod options;
 pub(crate) mod request;
 mod route;
 pub(crate) mod runner;
 mod server;
 pub mod service_api;
-mod stats;
+pub(crate) mod stats;
 
-pub use extract::{
-    Attempt, Extension, FromMessage, Json, Msg, ReplyTo, State, StateRequirement, Subject,
-};
+pub use extract::{Attempt, Extension, FromMessage, Json, Msg, ReplyTo, State, Subject};
 pub use handler::{Handler, IntoOutcome, IntoReply};
+pub use options::RetryPolicy;
 pub use request::{
     Ctx, HandlerError, HandlerErrorKind, HandlerRequest, HandlerResult, Reply, RouteInfo, RouteKind,
 };
-pub use route::{RetryPolicy, Route};
-pub use server::{
-    BrokerSource, CANCEL_GRACE, DEAD_LETTER_ATTEMPTS_HEADER, DEAD_LETTER_KIND_HEADER,
-    DEAD_LETTER_REASON_HEADER, DEAD_LETTER_SUBJECT_HEADER, NatsServer, NatsServerBuilder,
-    RouteStats,
+pub use route::Route;
+pub use runner::{
+    CANCEL_GRACE, DEAD_LETTER_ATTEMPTS_HEADER, DEAD_LETTER_KIND_HEADER, DEAD_LETTER_REASON_HEADER,
+    DEAD_LETTER_SUBJECT_HEADER,
 };
-pub use stats::{StatsSnapshot, SubscriptionStats};
+pub use server::{BrokerSource, NatsServer, NatsServerBuilder, RouteStats};
+pub use stats::StatsSnapshot;

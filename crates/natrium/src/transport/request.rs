@@ -85,7 +85,7 @@ impl Ctx {
     }
 }
 
-/// Shared states given with [`NatsServerBuilder::state`](crate::NatsServerBuilder::state),
+/// Shared states given with [`NatsServerBuilder::state`](crate::transport::NatsServerBuilder::state),
 /// by type. A service has a handful at most, so a list searched on every `State<S>`
 /// extraction beats hashing the `TypeId`.
 #[derive(Debug, Default)]
@@ -122,7 +122,7 @@ pub struct HandlerRequest {
     pub route: Arc<RouteInfo>,
     /// The handler's context.
     pub ctx: Ctx,
-    /// Typed values middleware passes to extractors ([`Extension`](crate::Extension)).
+    /// Typed values middleware passes to extractors ([`Extension`](crate::transport::Extension)).
     pub extensions: http::Extensions,
     /// 1 for the first delivery to the handler, 2.. for retries.
     pub attempt: u32,

@@ -1,60 +1,11 @@
 //! [`Route`]: one registration — subject, optional queue group, handler and its options.
 
-use std::sync::Arc;
-use std::time::Duration;
+use crate::jetstream::DurableSpec;
 
-use crate::middleware::Endpoint;
-
-use super::extract::StateRequirement;
+use super::erased::ErasedHandler;
 use super::handler::Handler;
-use super::request::{HandlerRequest, RouteInfo, RouteKind};
-use super::runner::DirectDriver;
-use crate::jetstream::{DurableDriver, DurableSpec};
-
-/// How often a failed message is retried, and how long to wait in between.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct RetryPolicy {
-    /// Total attempts, the first included (1: no retry).
-    pub max_attempts: u32,
-    /// Wait before the first retry; doubled for each further retry...
-    pub initial_backoff: Duration,
-    /// ...up to this.
-    pub max_backoff: Duration,
-}
-
-impl Default for RetryPolicy {
-    fn default() -> Self {
-        RetryPolicy::attempts(1)
-    }
-}
-
-impl RetryPolicy {
-    /// `n` attempts in total (at least 1), 100 ms initial backoff, 5 s cap.
-    pub fn attempts(n: u32) -> Self {
-        RetryPolicy {
-            max_attempts: n.max(1),
-            initial_backoff: Duration::from_millis(100),
-            max_backoff: Duration::from_secs(5),
-        }
-    }
-
-    /// Sets the backoff bounds.
-    pub fn backoff(mut self, initial: Duration, max: Duration) -> Self {
-        self.initial_backoff = initial;
-        self.max_backoff = max.max(initial);
-        self
-    }
-
-    /// The wait after failed attempt number `attempt` (1-based).
-    pub fn delay(&self, attempt: u32) -> Duration {
-        let factor = 1u32
-            .checked_shl(attempt.saturating_sub(1).min(31))
-            .unwrap_or(u32::MAX);
-        self.initial_backoff
-            .checked_mul(factor)
-            .map_or(self.max_backoff, |d| d.min(self.max_backoff))
-    }
-}
+use super::options::{RetryPolicy, RouteOptions};
+use super::request::{RouteInfo, RouteKind};
 
 /// One registration on a [`NatsServer`](crate::NatsServer).
 ///
@@ -71,26 +22,15 @@ impl RetryPolicy {
 #[derive(Clone)]
 pub struct Route {
     pub(crate) info: RouteInfo,
-    /// The handler behind a type-erased, boxed call, for middleware chains.
-    pub(crate) endpoint: Arc<Endpoint>,
-    /// Runs the subscription calling the handler directly, when there is no middleware.
-    pub(crate) direct: Arc<DirectDriver>,
-    pub(crate) states: Vec<StateRequirement>,
-    pub(crate) concurrency: usize,
-    pub(crate) retry: RetryPolicy,
-    pub(crate) dead_letter: Option<String>,
-    /// Set for routes bound to a JetStream durable consumer.
-    pub(crate) durable: Option<DurableSpec>,
+    pub(crate) handler: ErasedHandler,
+    pub(crate) options: RouteOptions,
 }
 
 impl std::fmt::Debug for Route {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Route")
             .field("info", &self.info)
-            .field("concurrency", &self.concurrency)
-            .field("retry", &self.retry)
-            .field("dead_letter", &self.dead_letter)
-            .field("durable", &self.durable)
+            .field("options", &self.options)
             .finish_non_exhaustive()
     }
 }
@@ -106,20 +46,8 @@ impl Route {
                 queue: None,
                 kind,
             },
-            endpoint: {
-                let handler = handler.clone();
-                Arc::new(move |request: HandlerRequest| Box::pin(handler.call(&request)))
-            },
-            direct: Arc::new(move |runner, sub, stop| {
-                let handler = handler.clone();
-                let call = move |request: &mut HandlerRequest| handler.call(request);
-                Box::pin(runner.run(sub, stop, call))
-            }),
-            states: H::required_states(),
-            concurrency: 1,
-            retry: RetryPolicy::default(),
-            dead_letter: None,
-            durable: None,
+            handler: ErasedHandler::new(handler),
+            options: RouteOptions::default(),
         }
     }
 
@@ -180,22 +108,13 @@ impl Route {
         } else {
             consumer.filter_subject.clone()
         };
-        let direct: Arc<DurableDriver> = {
-            let handler = handler.clone();
-            Arc::new(move |runner, consumer, stop| {
-                let handler = handler.clone();
-                let call = move |request: &mut HandlerRequest| handler.call(request);
-                Box::pin(runner.run(consumer, stop, call))
-            })
-        };
         let mut route = Route::new(RouteKind::Durable, subject, handler);
         route.info.queue = consumer.durable_name.clone();
-        route.durable = Some(DurableSpec {
+        route.options.durable = Some(DurableSpec {
             stream: stream.into(),
             consumer,
             double_ack: false,
             prefetch: None,
-            direct,
         });
         route
     }
@@ -203,7 +122,7 @@ impl Route {
     /// Durable routes: confirm each ack with the server (a request instead of a publish),
     /// so an `Ok` is known to be stored before the next message is taken.
     pub fn double_ack(mut self, confirmed: bool) -> Self {
-        if let Some(spec) = &mut self.durable {
+        if let Some(spec) = &mut self.options.durable {
             spec.double_ack = confirmed;
         }
         self
@@ -212,7 +131,7 @@ impl Route {
     /// Durable routes: how many messages to pull ahead of the handlers (default: the
     /// concurrency, at least 64). Pulled messages a stop leaves unstarted are NAKed at once.
     pub fn prefetch(mut self, messages: usize) -> Self {
-        if let Some(spec) = &mut self.durable {
+        if let Some(spec) = &mut self.options.durable {
             spec.prefetch = Some(messages.max(1));
         }
         self
@@ -226,41 +145,25 @@ impl Route {
 
     /// Handles up to `n` messages at once (default 1: one at a time, in order).
     pub fn concurrency(mut self, n: usize) -> Self {
-        self.concurrency = n;
+        self.options.concurrency = n;
         self
     }
 
     /// Retries failed messages (decode failures are never retried).
     pub fn retry(mut self, policy: RetryPolicy) -> Self {
-        self.retry = policy;
+        self.options.retry = policy;
         self
     }
 
     /// Publishes messages that still fail after the last attempt to `subject`, with the
     /// original payload and headers plus `Natrium-Dead-Letter-*` headers saying why.
     pub fn dead_letter(mut self, subject: impl Into<String>) -> Self {
-        self.dead_letter = Some(subject.into());
+        self.options.dead_letter = Some(subject.into());
         self
     }
 
     /// The registration's subject, queue and kind.
     pub fn info(&self) -> &RouteInfo {
         &self.info
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn retry_backoff_doubles_and_caps() {
-        let p =
-            RetryPolicy::attempts(5).backoff(Duration::from_millis(10), Duration::from_millis(50));
-        assert_eq!(p.delay(1), Duration::from_millis(10));
-        assert_eq!(p.delay(2), Duration::from_millis(20));
-        assert_eq!(p.delay(3), Duration::from_millis(40));
-        assert_eq!(p.delay(4), Duration::from_millis(50));
-        assert_eq!(RetryPolicy::attempts(0).max_attempts, 1);
     }
 }

@@ -2,10 +2,13 @@
 //! dead-letters and counts.
 //!
 //! The loop is generic over how the handler is called. Without middleware it calls the
-//! handler directly ([`Route`]'s `direct` driver, compiled for the handler's own type): no
-//! boxed future, and one [`HandlerRequest`] per subscription that each message is moved
-//! into, instead of a new one per message. With middleware, each attempt gets its own
-//! request and goes through [`Next`].
+//! handler directly (the route's erased handler compiles the loop for the handler's own
+//! type): no boxed future, and one [`HandlerRequest`] per
+//! subscription that each message is moved into, instead of a new one per message. With
+//! middleware, each attempt gets its own request and goes through [`Next`].
+//!
+//! The dead-letter headers and [`CANCEL_GRACE`] live here, with the code that uses them
+//! (the durable runner uses them too).
 
 use std::any::Any;
 use std::future::Future;
@@ -29,30 +32,35 @@ use crate::headers::Headers;
 use crate::message::Message;
 use crate::middleware::{Endpoint, Middleware, Next};
 
+use super::options::RouteOptions;
 use super::request::{
     Ctx, HandlerError, HandlerErrorKind, HandlerRequest, HandlerResult, RouteInfo, RouteKind,
     StateMap,
 };
-use super::route::Route;
-use super::server::{
-    CANCEL_GRACE, DEAD_LETTER_ATTEMPTS_HEADER, DEAD_LETTER_KIND_HEADER, DEAD_LETTER_REASON_HEADER,
-    DEAD_LETTER_SUBJECT_HEADER,
-};
 use super::service_api::LastError;
 use super::stats::SubscriptionStats;
 
-/// A registration while a server holds it: the route, its counters and its last error.
+/// Header on dead letters: the subject the message was first published on.
+pub const DEAD_LETTER_SUBJECT_HEADER: &str = "Natrium-Dead-Letter-Subject";
+/// Header on dead letters: why the last attempt failed.
+pub const DEAD_LETTER_REASON_HEADER: &str = "Natrium-Dead-Letter-Reason";
+/// Header on dead letters: the failure kind (`decode`, `handler`, `panic`, `timeout`).
+pub const DEAD_LETTER_KIND_HEADER: &str = "Natrium-Dead-Letter-Kind";
+/// Header on dead letters: how many attempts were made.
+pub const DEAD_LETTER_ATTEMPTS_HEADER: &str = "Natrium-Dead-Letter-Attempts";
+
+/// How long handlers have to return after their [`Ctx`] is cancelled before they are
+/// aborted.
+pub const CANCEL_GRACE: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// A registration while a server holds it: what it is, its options, its counters and its
+/// last error.
 pub(crate) struct RouteRuntime {
-    pub(crate) route: Route,
     pub(crate) info: Arc<RouteInfo>,
+    pub(crate) options: RouteOptions,
     pub(crate) stats: Arc<SubscriptionStats>,
     pub(crate) last_error: Arc<LastError>,
 }
-
-/// Runs a subscription with the route's handler called directly; built by [`Route`] for
-/// the handler's concrete type.
-pub(crate) type DirectDriver =
-    dyn Fn(Runner, Subscriber, StopListener) -> BoxFuture<'static, ()> + Send + Sync;
 
 /// Tells the runners to stop taking messages.
 #[derive(Clone, Default)]
@@ -149,9 +157,9 @@ pub(crate) struct Runner {
 /// Whether the chain path must copy the message for later (a retry, a reply, a dead
 /// letter, or to log the subject of a wildcard match) or may move it into the request.
 fn keeps_message(rt: &RouteRuntime) -> bool {
-    let route = &rt.route;
-    route.retry.max_attempts > 1
-        || route.dead_letter.is_some()
+    let options = &rt.options;
+    options.retry.max_attempts > 1
+        || options.dead_letter.is_some()
         || rt.info.kind == RouteKind::Reply
         || rt
             .info
@@ -161,10 +169,15 @@ fn keeps_message(rt: &RouteRuntime) -> bool {
 }
 
 impl Runner {
-    /// Runs the subscription through the middleware chain (used when layers are
-    /// installed; without them, the route's direct driver calls [`Runner::run`]).
-    pub(crate) fn run_chained(self, sub: Subscriber, stop: StopListener) -> BoxFuture<'static, ()> {
-        let endpoint: Arc<Endpoint> = self.rt.route.endpoint.clone();
+    /// Runs the subscription through the middleware chain around `endpoint` (used when
+    /// layers are installed; without them, the handler is called directly through
+    /// [`Runner::run`]).
+    pub(crate) fn run_chained(
+        self,
+        sub: Subscriber,
+        stop: StopListener,
+        endpoint: Arc<Endpoint>,
+    ) -> BoxFuture<'static, ()> {
         let layers = self.layers.clone();
         let keep = keeps_message(&self.rt);
         let call = move |request: &mut HandlerRequest| -> BoxFuture<'static, HandlerResult> {
@@ -197,7 +210,7 @@ impl Runner {
         Fut: Future<Output = HandlerResult> + Send + 'static,
     {
         let this = Arc::new(self);
-        if this.rt.route.concurrency == 1 {
+        if this.rt.options.concurrency == 1 {
             this.run_inline(sub, stop, call).await;
         } else {
             this.run_parallel(sub, stop, Arc::new(call)).await;
@@ -353,7 +366,7 @@ impl Runner {
         C: Fn(&mut HandlerRequest) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = HandlerResult> + Send + 'static,
     {
-        let limit = self.rt.route.concurrency;
+        let limit = self.rt.options.concurrency;
         let cancel = self.ctx.cancel_token().clone();
         let mut tasks = JoinSet::new();
         loop {
@@ -485,7 +498,7 @@ impl Runner {
         Fut: Future<Output = HandlerResult>,
     {
         let stats = &self.rt.stats;
-        let policy = &self.rt.route.retry;
+        let policy = &self.rt.options.retry;
         stats.start(exclusive);
         let mut attempt = 0;
         loop {
@@ -552,7 +565,7 @@ impl Runner {
             let out = Message::new(to.clone(), bytes::Bytes::new()).with_headers(headers);
             self.send(out, "error reply").await;
         }
-        if let Some(dead) = &self.rt.route.dead_letter {
+        if let Some(dead) = &self.rt.options.dead_letter {
             let mut headers = msg.headers.clone();
             headers.insert(DEAD_LETTER_SUBJECT_HEADER, msg.subject.clone());
             headers.insert(DEAD_LETTER_REASON_HEADER, one_line(err.message()));

@@ -15,24 +15,13 @@ use crate::jetstream::{DurableRunner, OnMismatch, ensure_consumer, ensure_stream
 use crate::middleware::Middleware;
 use async_nats::jetstream::consumer::PullConsumer;
 
+use super::erased::ErasedHandler;
 use super::handler::Handler;
 use super::request::{Ctx, RouteInfo, StateMap};
 use super::route::Route;
 use super::runner::{Drain, RouteRuntime, Runner};
+use super::service_api::{self, ServiceApi};
 use super::stats::{StatsSnapshot, SubscriptionStats};
-
-/// Header on dead letters: the subject the message was first published on.
-pub const DEAD_LETTER_SUBJECT_HEADER: &str = "Natrium-Dead-Letter-Subject";
-/// Header on dead letters: why the last attempt failed.
-pub const DEAD_LETTER_REASON_HEADER: &str = "Natrium-Dead-Letter-Reason";
-/// Header on dead letters: the failure kind (`decode`, `handler`, `panic`, `timeout`).
-pub const DEAD_LETTER_KIND_HEADER: &str = "Natrium-Dead-Letter-Kind";
-/// Header on dead letters: how many attempts were made.
-pub const DEAD_LETTER_ATTEMPTS_HEADER: &str = "Natrium-Dead-Letter-Attempts";
-
-/// How long handlers have to return after their [`Ctx`] is cancelled before they are
-/// aborted.
-pub const CANCEL_GRACE: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// Where a [`NatsServer`] gets its broker.
 #[derive(Clone)]
@@ -144,28 +133,28 @@ impl NatsServerBuilder {
     pub fn build(self) -> Result<NatsServer> {
         let mut seen = HashSet::new();
         for route in &self.routes {
-            let info = &route.info;
+            let (info, options) = (&route.info, &route.options);
             subject::validate_subscribe(&info.subject)?;
             if let Some(q) = &info.queue {
                 subject::validate_queue(q)?;
             }
-            if let Some(dl) = &route.dead_letter {
+            if let Some(dl) = &options.dead_letter {
                 subject::validate_publish(dl)?;
             }
-            if route.concurrency == 0 {
+            if options.concurrency == 0 {
                 return Err(Error::Config(format!(
                     "concurrency of {} must be at least 1",
                     info.subject
                 )));
             }
-            if let Some(durable) = &route.durable {
+            if let Some(durable) = &options.durable {
                 if durable.consumer.durable_name.is_none() {
                     return Err(Error::Config(format!(
                         "the durable route on stream {} needs a consumer durable_name",
                         durable.stream
                     )));
                 }
-                if let Some(dl) = &route.dead_letter
+                if let Some(dl) = &options.dead_letter
                     && subject::matches(&info.subject, dl)
                 {
                     return Err(Error::Config(format!(
@@ -187,7 +176,7 @@ impl NatsServerBuilder {
                     queue: info.queue.clone(),
                 });
             }
-            for need in &route.states {
+            for need in route.handler.required_states() {
                 if !self.states.contains_key(&need.type_id) {
                     return Err(Error::MissingState {
                         subject: info.subject.clone(),
@@ -202,13 +191,14 @@ impl NatsServerBuilder {
         let routes = self
             .routes
             .into_iter()
-            .map(|route| {
-                Arc::new(RouteRuntime {
-                    info: Arc::new(route.info.clone()),
+            .map(|route| Registered {
+                rt: Arc::new(RouteRuntime {
+                    info: Arc::new(route.info),
+                    options: route.options,
                     stats: Arc::new(SubscriptionStats::default()),
                     last_error: Arc::default(),
-                    route,
-                })
+                }),
+                handler: route.handler,
             })
             .collect();
         Ok(NatsServer {
@@ -251,12 +241,18 @@ struct Inner {
     source: BrokerSource,
     streams: Vec<async_nats::jetstream::stream::Config>,
     on_mismatch: OnMismatch,
-    routes: Vec<Arc<RouteRuntime>>,
+    routes: Vec<Registered>,
     layers: Arc<[Arc<dyn Middleware>]>,
     states: Arc<StateMap>,
     running: tokio::sync::Mutex<Option<Running>>,
     broker: Mutex<Option<Arc<dyn Broker>>>,
     endpoint: Mutex<Option<String>>,
+}
+
+/// A route once the server is built: its runtime part and its handler.
+struct Registered {
+    rt: Arc<RouteRuntime>,
+    handler: ErasedHandler,
 }
 
 struct Running {
@@ -296,8 +292,8 @@ impl NatsServer {
             .routes
             .iter()
             .map(|r| RouteStats {
-                route: r.info.clone(),
-                stats: r.stats.snapshot(),
+                route: r.rt.info.clone(),
+                stats: r.rt.stats.snapshot(),
             })
             .collect()
     }
@@ -307,8 +303,8 @@ impl NatsServer {
         self.inner
             .routes
             .iter()
-            .find(|r| r.info.subject == subject)
-            .map(|r| r.stats.snapshot())
+            .find(|r| r.rt.info.subject == subject)
+            .map(|r| r.rt.stats.snapshot())
     }
 
     /// The broker in use while the server runs (for publishing from the same connection).
@@ -328,7 +324,11 @@ impl NatsServer {
     /// Creates or checks the declared streams; returns the JetStream context when any
     /// stream or durable route needs it.
     async fn declare(&self, broker: &dyn Broker) -> Result<Option<async_nats::jetstream::Context>> {
-        let durable = self.inner.routes.iter().any(|r| r.route.durable.is_some());
+        let durable = self
+            .inner
+            .routes
+            .iter()
+            .any(|r| r.rt.options.durable.is_some());
         if self.inner.streams.is_empty() && !durable {
             return Ok(None);
         }
@@ -356,7 +356,7 @@ impl NatsServer {
             .ok()
             .filter(|m| *m > 0)
             .unwrap_or(usize::MAX);
-        let spec = rt.route.durable.clone().expect("durable route");
+        let spec = rt.options.durable.clone().expect("durable route");
         let js = broker.jetstream().expect("checked in declare");
         Arc::new(DurableRunner {
             rt: rt.clone(),
@@ -372,7 +372,7 @@ impl NatsServer {
             server: self.inner.name.clone(),
             ack_wait: config.ack_wait,
             max_deliver: config.max_deliver,
-            limit: rt.route.concurrency.min(max_ack_pending),
+            limit: rt.options.concurrency.min(max_ack_pending),
             dead_letter_stored,
         })
     }
@@ -409,11 +409,11 @@ impl Server for NatsServer {
                 return Err(err);
             }
         };
-        for rt in &self.inner.routes {
+        for Registered { rt, .. } in &self.inner.routes {
             let info = &rt.info;
-            let source = match (&rt.route.durable, &js) {
+            let source = match (&rt.options.durable, &js) {
                 (Some(spec), Some(js)) => {
-                    let stored = match &rt.route.dead_letter {
+                    let stored = match &rt.options.dead_letter {
                         Some(dl) => js.stream_by_subject(dl.clone()).await.is_ok(),
                         None => false,
                     };
@@ -442,16 +442,12 @@ impl Server for NatsServer {
                 }
             }
         }
-        let endpoints = self.inner.routes.iter().map(|r| {
-            super::service_api::Endpoint::new(r.info.clone(), r.stats.clone(), r.last_error.clone())
+        let endpoints = self.inner.routes.iter().map(|Registered { rt, .. }| {
+            service_api::Endpoint::new(rt.info.clone(), rt.stats.clone(), rt.last_error.clone())
         });
-        let service_api = super::service_api::ServiceApi::subscribe(
-            &*broker,
-            ctx.info(),
-            &self.inner.name,
-            endpoints.collect(),
-        )
-        .await;
+        let service_api =
+            ServiceApi::subscribe(&*broker, ctx.info(), &self.inner.name, endpoints.collect())
+                .await;
         // Ready means every SUB has been processed by the server.
         if let Err(err) = broker.flush().await {
             if owned {
@@ -465,7 +461,7 @@ impl Server for NatsServer {
             .routes
             .iter()
             .zip(subscribers)
-            .map(|(rt, source)| {
+            .map(|(Registered { rt, handler }, source)| {
                 let handler_ctx =
                     Ctx::new(ctx.stopping_token().clone(), ctx.cancel_token().clone());
                 let sub = match source {
@@ -480,12 +476,7 @@ impl Server for NatsServer {
                             handler_ctx,
                         );
                         let stop = drain.listener();
-                        return tokio::spawn(match &rt.route.durable {
-                            Some(spec) if self.inner.layers.is_empty() => {
-                                (spec.direct)(runner, *consumer, stop)
-                            }
-                            _ => runner.run_chained(*consumer, stop),
-                        });
+                        return tokio::spawn(handler.run_durable(runner, *consumer, stop));
                     }
                 };
                 let runner = Runner {
@@ -499,11 +490,7 @@ impl Server for NatsServer {
                     server: self.inner.name.clone(),
                 };
                 let stop = drain.listener();
-                tokio::spawn(if self.inner.layers.is_empty() {
-                    (rt.route.direct)(runner, sub, stop)
-                } else {
-                    runner.run_chained(sub, stop)
-                })
+                tokio::spawn(handler.run(runner, sub, stop))
             })
             .chain(
                 service_api.map(|api| tokio::spawn(api.run(broker.clone(), drain.token().clone()))),
@@ -516,7 +503,7 @@ impl Server for NatsServer {
             let subjects = self.inner.routes.iter().map(|r| {
                 format!(
                     "&subject={}",
-                    crate::registry::encode_query(&r.info.subject)
+                    crate::registry::encode_query(&r.rt.info.subject)
                 )
             });
             let service = crate::registry::encode_query(&ctx.info().name);

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 /// Live counters of one subscription.
 #[derive(Debug, Default)]
-pub struct SubscriptionStats {
+pub(crate) struct SubscriptionStats {
     received: AtomicU64,
     handled: AtomicU64,
     errors: AtomicU64,

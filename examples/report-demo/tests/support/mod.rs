@@ -176,7 +176,9 @@ pub fn test_config(
 /// A running saver and what the test reads from it.
 pub struct SaverUnderTest {
     /// The running app.
-    pub running: report_demo::run::Running,
+    pub running: natrium::app::RunningApp,
+    /// The address of its stats HTTP server.
+    pub http_addr: std::net::SocketAddr,
     /// Its service (counters).
     pub saver: report_demo::saver::SaverService,
     /// Its NATS transport server (subscription counters).
@@ -188,12 +190,13 @@ pub async fn start_saver(config: &report_demo::config::Config) -> SaverUnderTest
     let app = report_demo::run::saver_app(config)
         .await
         .unwrap_or_else(|e| panic!("saver: {e}"));
-    let running =
-        report_demo::run::Running::spawn("saver", app.app.handle_signals(false), &app.http)
+    let (running, http_addr) =
+        report_demo::run::spawn("saver", app.app.handle_signals(false), &app.http)
             .await
             .unwrap_or_else(|e| panic!("saver: {e}"));
     SaverUnderTest {
         running,
+        http_addr,
         saver: app.saver,
         nats: app.nats,
     }
@@ -202,15 +205,15 @@ pub async fn start_saver(config: &report_demo::config::Config) -> SaverUnderTest
 /// Starts a report app on `config`; returns it and the base URL of its API.
 pub async fn start_report(
     config: &report_demo::config::Config,
-) -> (report_demo::run::Running, String) {
+) -> (natrium::app::RunningApp, String) {
     let app = report_demo::run::report_app(config)
         .await
         .unwrap_or_else(|e| panic!("report: {e}"));
-    let running =
-        report_demo::run::Running::spawn("report", app.app.handle_signals(false), &app.http)
+    let (running, addr) =
+        report_demo::run::spawn("report", app.app.handle_signals(false), &app.http)
             .await
             .unwrap_or_else(|e| panic!("report: {e}"));
-    let base = format!("http://{}", running.http_addr);
+    let base = format!("http://{addr}");
     (running, base)
 }
 
