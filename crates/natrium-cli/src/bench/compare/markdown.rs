@@ -415,8 +415,11 @@ pub(super) fn write_chart(path: &Path, title: &str, bars: &[chart::Bar]) -> anyh
     std::fs::write(path, svg).with_context(|| format!("cannot write {}", path.display()))
 }
 
-/// Replaces this command's section in `path` (from its heading to the next `## ` heading),
-/// or appends it; creates the file if needed.
+/// A subsection written by hand under a generated section: a rerun keeps it.
+const HAND_WRITTEN: &str = "\n### Findings";
+
+/// Replaces this command's section in `path` (from its heading to the next `## ` heading or
+/// the hand-written `### Findings` under it), or appends it; creates the file if needed.
 pub(super) fn write_section(path: &Path, heading: &str, section: &str) -> anyhow::Result<()> {
     let existing = match std::fs::read_to_string(path) {
         Ok(text) => text,
@@ -435,8 +438,11 @@ fn replace_section(existing: &str, heading: &str, section: &str) -> String {
         return out;
     };
     let after = start + heading.len();
-    let end = existing[after..]
-        .find("\n## ")
+    let rest = &existing[after..];
+    let end = [rest.find("\n## "), rest.find(HAND_WRITTEN)]
+        .into_iter()
+        .flatten()
+        .min()
         .map_or(existing.len(), |i| after + i + 1);
     let mut out = existing[..start].to_owned();
     out.push_str(section);
@@ -475,6 +481,20 @@ mod tests {
         assert_eq!(
             out,
             "# Benchmarks\n\nintro\n\n## natrium-server vs nats-server\n\nnew\n\n## Parser\n\nkept\n"
+        );
+    }
+
+    #[test]
+    fn hand_written_findings_under_the_section_are_kept() {
+        let doc = "## natrium-server vs nats-server\n\nold\n\n### Findings (by hand)\n\nkept\n\n## Parser\n";
+        let out = replace_section(
+            doc,
+            SECTION_HEADING,
+            "## natrium-server vs nats-server\n\nnew\n",
+        );
+        assert_eq!(
+            out,
+            "## natrium-server vs nats-server\n\nnew\n\n### Findings (by hand)\n\nkept\n\n## Parser\n"
         );
     }
 
