@@ -67,7 +67,8 @@ impl crate::internal::Port for ServerPort {
     fn send(&self, msgs: &[crate::internal::Outgoing]) -> usize {
         match self.shared.upgrade() {
             Some(shared) => {
-                crate::connection::deliver::publish_internal(&shared, &self.client, msgs)
+                let account = shared.account_of(&self.client);
+                crate::connection::deliver::publish_internal(&shared, &self.client, account, msgs)
             }
             None => 0,
         }

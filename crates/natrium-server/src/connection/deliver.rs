@@ -268,12 +268,17 @@ impl Fanout {
 }
 
 /// Sends messages as the server itself (JetStream's replies, acknowledgements and
-/// deliveries), outside any client's batch: every writer they touch is woken once. Returns
-/// how many reached at least one subscriber.
-pub(crate) fn publish_internal(shared: &Shared, client: &Client, msgs: &[Outgoing]) -> usize {
+/// deliveries, the system account's events), by `client` into `account`, outside any
+/// client's batch: every writer they touch is woken once. Returns how many reached at least
+/// one subscriber.
+pub(crate) fn publish_internal(
+    shared: &Shared,
+    client: &Client,
+    account: &Account,
+    msgs: &[Outgoing],
+) -> usize {
     let mut out = Fanout::default();
     let mut cache = MatchCache::default();
-    let account = shared.account_of(client);
     let from = Publisher {
         shared,
         client,

@@ -27,8 +27,8 @@ use tokio::sync::mpsc;
 
 use crate::accounts::Account;
 use crate::client::{Client, CloseReason};
-use crate::connection::deliver::{Fanout, MatchCache, Msg, Publisher};
-use crate::internal::{AfterBatch, InMsg, Sink};
+use crate::connection::deliver::publish_internal;
+use crate::internal::{AfterBatch, InMsg, Outgoing, Sink};
 use crate::state::{Shared, System};
 use crate::subscription::{SubRef, Subscription};
 
@@ -206,29 +206,14 @@ fn subscribe(shared: &Shared, account: &Account, subject: &[u8], sink: Arc<dyn S
 /// Publishes `payload` as the server into `account` (to its clients and internal
 /// subscribers), waking each receiving writer. Returns whether anyone took it.
 pub(crate) fn publish(shared: &Shared, account: &Account, subject: &[u8], payload: &[u8]) -> bool {
-    let mut out = Fanout::default();
-    let mut cache = MatchCache::default();
-    let from = Publisher {
-        shared,
-        client: &shared.internal_client,
-        echo: true,
-        account,
-        hops: 0,
-    };
-    let msg = Msg {
-        subject,
+    let msg = Outgoing {
+        to: subject.to_vec(),
+        subject: None,
         reply: None,
         headers: None,
-        payload,
-        raw_sizes: None,
-        shown_as: None,
+        payload: bytes::Bytes::copy_from_slice(payload),
     };
-    let reached = from.route(&mut cache, &mut out, &msg);
-    out.complete_internal(shared, account, &mut cache);
-    // The server does not wait for slow subscribers: max_pending still bounds them.
-    out.stalled.clear();
-    out.publish_counts_and_wake(shared);
-    reached
+    publish_internal(shared, &shared.internal_client, account, &[msg]) > 0
 }
 
 /// Whether anyone in `account` listens on `subject` (events are only built for listeners).
