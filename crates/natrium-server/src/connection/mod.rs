@@ -67,7 +67,7 @@ pub(crate) async fn serve(shared: Arc<Shared>, stream: TcpStream, peer: SocketAd
         .counters
         .total_connections
         .fetch_add(1, Ordering::Relaxed);
-    tracing::debug!("{peer} - cid:{cid} - Client connection created");
+    tracing::debug!("{client} - Client connection created");
     match live.tls.clone() {
         // The plain TCP path: the socket's own halves, no wrapper and no lock.
         None => {
@@ -119,9 +119,8 @@ async fn serve_tls(
 
 /// Sends a client refused at max_connections its -ERR and closes the connection.
 async fn refuse(shared: Arc<Shared>, client: Arc<Client>, writer: OwnedWriteHalf) {
-    let (peer, cid) = (client.addr, client.cid);
     if shared.rate_limited_log.allow(ERR_MAX_CONNECTIONS) {
-        tracing::error!("{peer} - cid:{cid} - {ERR_MAX_CONNECTIONS}");
+        tracing::error!("{client} - {ERR_MAX_CONNECTIONS}");
     }
     send_err(&client, ERR_MAX_CONNECTIONS);
     client.set_close_reason(CloseReason::MaxConnectionsExceeded);

@@ -338,10 +338,10 @@ pub(crate) async fn upgrade(
     info: &[u8],
     tls: LiveTls,
 ) -> Result<Upgraded, CloseReason> {
-    let (peer, cid) = (client.addr, client.cid);
+    let peer = client.addr;
     let sent = tokio::time::timeout(write_deadline, stream.write_all(info)).await;
     if !matches!(sent, Ok(Ok(()))) {
-        tracing::debug!("{peer} - cid:{cid} - error sending INFO before the TLS handshake");
+        tracing::debug!("{client} - error sending INFO before the TLS handshake");
         return Err(CloseReason::ReadError);
     }
     if tls.options.allow_non_tls {
@@ -353,7 +353,7 @@ pub(crate) async fn upgrade(
             return Ok(Upgraded::Plain(stream));
         }
     }
-    tracing::debug!("{peer} - cid:{cid} - Starting TLS client connection handshake");
+    tracing::debug!("{client} - Starting TLS client connection handshake");
     let local = stream
         .local_addr()
         .map_or_else(|_| "?".to_owned(), |a| a.to_string());
@@ -384,9 +384,9 @@ pub(crate) async fn upgrade(
     match outcome {
         Ok(Ok(tls)) => {
             let session = SessionInfo::of(tls.get_ref().1);
-            tracing::debug!("{peer} - cid:{cid} - TLS handshake complete");
+            tracing::debug!("{client} - TLS handshake complete");
             tracing::debug!(
-                "{peer} - cid:{cid} - TLS version {}, cipher suite {}",
+                "{client} - TLS version {}, cipher suite {}",
                 session.version,
                 session.cipher_suite
             );
@@ -394,14 +394,14 @@ pub(crate) async fn upgrade(
             Ok(Upgraded::Tls(Box::new(tls)))
         }
         Ok(Err(cause)) => {
-            tracing::error!("{peer} - cid:{cid} - TLS handshake error: {cause}");
+            tracing::error!("{client} - TLS handshake error: {cause}");
             Err(CloseReason::TlsHandshakeError)
         }
         Err(_) => {
             tracing::error!(
-                "{peer} - cid:{cid} - TLS handshake error: read tcp {local}->{peer}: i/o timeout"
+                "{client} - TLS handshake error: read tcp {local}->{peer}: i/o timeout"
             );
-            tracing::error!("{peer} - cid:{cid} - TLS handshake timeout");
+            tracing::error!("{client} - TLS handshake timeout");
             Err(CloseReason::TlsHandshakeError)
         }
     }
