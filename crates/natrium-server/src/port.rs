@@ -75,9 +75,8 @@ impl crate::internal::Port for ServerPort {
     }
 
     fn has_interest(&self, subject: &[u8]) -> bool {
-        self.shared.upgrade().is_some_and(|shared| {
-            let m = shared.account_of(&self.client).sublist.matches(subject);
-            !m.plain.is_empty() || m.queues.iter().any(|g| !g.members.is_empty())
-        })
+        self.shared
+            .upgrade()
+            .is_some_and(|shared| shared.account_of(&self.client).has_interest(subject))
     }
 }

@@ -808,7 +808,16 @@ fn first_difference(expected: &Transcript, actual: &Transcript) -> String {
 }
 
 macro_rules! sessions {
-    ($($name:ident),* $(,)?) => {
+    (
+        also_on_latest { $($both:ident),* $(,)? }
+        $($name:ident),* $(,)?
+    ) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $both() {
+                check(stringify!($both)).await;
+            }
+        )*
         $(
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn $name() {
@@ -816,23 +825,36 @@ macro_rules! sessions {
             }
         )*
 
+        /// The sessions of `also_on_latest` against the newest nats-server too: their bytes
+        /// match it as they match 2.9.10.
+        mod on_latest {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $both() {
+                    super::check_latest(stringify!($both)).await;
+                }
+            )*
+        }
+
         /// Every session listed above, to check that none in the corpus is forgotten.
-        const LISTED: &[&str] = &[$(stringify!($name)),*];
+        const LISTED: &[&str] = &[$(stringify!($both),)* $(stringify!($name)),*];
     };
 }
 
 sessions! {
-    accounts_isolation,
-    accounts_service_import,
-    accounts_no_auth_user,
-    accounts_stream_import_prefix,
-    accounts_unknown_user,
-    accounts_verbose_login,
-    accounts_wrong_password,
-    nkey_bad_signature,
-    nkey_missing_signature,
-    nkey_password_user_beside_nkeys,
-    nkey_unknown_key,
+    also_on_latest {
+        accounts_isolation,
+        accounts_service_import,
+        accounts_no_auth_user,
+        accounts_stream_import_prefix,
+        accounts_unknown_user,
+        accounts_verbose_login,
+        accounts_wrong_password,
+        nkey_bad_signature,
+        nkey_missing_signature,
+        nkey_password_user_beside_nkeys,
+        nkey_unknown_key,
+    }
     auth_ops_before_connect,
     auth_ping_before_connect,
     auth_second_connect_bad_token,
@@ -991,35 +1013,6 @@ sessions! {
     wildcard_inside_token,
     wildcard_mixed,
     wildcard_star,
-}
-
-/// The account and nkey sessions, also against the newest nats-server (`*_on_latest`):
-/// their bytes match it as they match 2.9.10.
-mod on_latest {
-    macro_rules! latest_sessions {
-        ($($name:ident),* $(,)?) => {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::check_latest(stringify!($name)).await;
-                }
-            )*
-        };
-    }
-
-    latest_sessions! {
-        accounts_isolation,
-        accounts_service_import,
-        accounts_no_auth_user,
-        accounts_stream_import_prefix,
-        accounts_unknown_user,
-        accounts_verbose_login,
-        accounts_wrong_password,
-        nkey_bad_signature,
-        nkey_missing_signature,
-        nkey_password_user_beside_nkeys,
-        nkey_unknown_key,
-    }
 }
 
 #[test]

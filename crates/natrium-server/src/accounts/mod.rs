@@ -105,6 +105,12 @@ impl Account {
         }
     }
 
+    /// Whether anyone (a client or the server) in this account listens on `subject`.
+    pub(crate) fn has_interest(&self, subject: &[u8]) -> bool {
+        let m = self.sublist.matches(subject);
+        !m.plain.is_empty() || m.queues.iter().any(|g| !g.members.is_empty())
+    }
+
     /// Takes this account's import routes out of its subject index.
     fn remove_imports(&self) {
         for (subject, sub) in self.imports.lock().drain(..) {

@@ -6,7 +6,7 @@ use std::time::SystemTime;
 
 use serde::Serialize;
 
-use super::{ServerInfo, System, has_interest, publish};
+use super::{ServerInfo, System, publish};
 use crate::client::{Client, CloseReason};
 use crate::state::Shared;
 
@@ -122,15 +122,22 @@ fn with_client_info<R>(
     }))
 }
 
+/// `$SYS.ACCOUNT.<client's account>.<event>`, when someone in the system account listens
+/// on it (events are only built for listeners).
+fn listened_event(system: &System, client: &Client, event: &str) -> Option<String> {
+    let account = client.account.get()?;
+    let subject = format!("$SYS.ACCOUNT.{}.{event}", account.name);
+    system
+        .account
+        .has_interest(subject.as_bytes())
+        .then_some(subject)
+}
+
 /// `$SYS.ACCOUNT.<account>.CONNECT`.
 pub(super) fn connect(shared: &Shared, system: &System, client: &Client) {
-    let Some(account) = client.account.get() else {
+    let Some(subject) = listened_event(system, client, "CONNECT") else {
         return;
     };
-    let subject = format!("$SYS.ACCOUNT.{}.CONNECT", account.name);
-    if !has_interest(&system.account, subject.as_bytes()) {
-        return;
-    }
     let now = SystemTime::now();
     let payload = with_client_info(shared, client, None, |info| {
         serde_json::to_vec(&ConnectEvent {
@@ -148,13 +155,9 @@ pub(super) fn connect(shared: &Shared, system: &System, client: &Client) {
 
 /// `$SYS.ACCOUNT.<account>.DISCONNECT`.
 pub(super) fn disconnect(shared: &Shared, system: &System, client: &Client, reason: CloseReason) {
-    let Some(account) = client.account.get() else {
+    let Some(subject) = listened_event(system, client, "DISCONNECT") else {
         return;
     };
-    let subject = format!("$SYS.ACCOUNT.{}.DISCONNECT", account.name);
-    if !has_interest(&system.account, subject.as_bytes()) {
-        return;
-    }
     let now = SystemTime::now();
     let snapshot = client.snapshot();
     let reason = client.close_reason().unwrap_or(reason).as_str();

@@ -216,12 +216,6 @@ pub(crate) fn publish(shared: &Shared, account: &Account, subject: &[u8], payloa
     publish_internal(shared, &shared.internal_client, account, &[msg]) > 0
 }
 
-/// Whether anyone in `account` listens on `subject` (events are only built for listeners).
-fn has_interest(account: &Account, subject: &[u8]) -> bool {
-    let m = account.sublist.matches(subject);
-    !m.plain.is_empty() || m.queues.iter().any(|g| !g.members.is_empty())
-}
-
 /// Announces that `client` connected (after a successful CONNECT).
 pub(crate) fn client_connected(shared: &Shared, client: &Client) {
     if let Some(system) = shared.system.get() {
