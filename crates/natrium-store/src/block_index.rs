@@ -59,7 +59,7 @@ pub(crate) struct BlockId {
 }
 
 /// Builds an index from a block's records, in order.
-#[derive(Default)]
+#[derive(Debug, Default)]
 pub(crate) struct Writer {
     subjects: HashMap<Vec<u8>, u64>,
     names: Vec<u8>,

@@ -30,7 +30,8 @@
 //! sequence.
 //!
 //! A sealed block also gets an index file, `<id>.idx` (see `block_index`): the same facts
-//! without the payloads, a few bytes per record. Opening reads it instead of the block when
+//! without the payloads, a few bytes per record, kept in memory while the block is active
+//! so that sealing it reads nothing back. Opening reads it instead of the block when
 //! it matches the block (length, modification time, last record's checksum, its own
 //! checksum); otherwise the block is replayed and its index written again. The active block
 //! is always replayed. Erasing a record in a sealed block removes that block's index.
@@ -40,8 +41,9 @@
 //! [`MessageStore::store`] encodes into an in-memory buffer (no syscall per message);
 //! [`MessageStore::flush`] hands the buffer to the OS in one `write` (and fsyncs under
 //! [`SyncPolicy::Always`]). Removals are buffered the same way. A marker is written once
-//! per flush when the first sequence moved. Blocks are fsynced when they are closed; the
-//! server calls [`MessageStore::sync`] on its sync interval.
+//! per flush when the first sequence moved. Blocks are fsynced when they are closed (and,
+//! so that this fsync is short, synced in the background as they grow: see `early_sync`);
+//! the server calls [`MessageStore::sync`] on its sync interval.
 //!
 //! # Recovery: what happens to bad bytes
 //!
@@ -67,11 +69,13 @@ use std::collections::{BTreeMap, VecDeque};
 use std::fs::{self, File, OpenOptions};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 
 use crate::block_index::{self, BlockId, Fact};
+use crate::early_sync;
 use crate::index::{Index, MAX_SEQ};
 use crate::memory::deadline;
 use crate::{
@@ -153,9 +157,12 @@ const _: () = assert!(std::mem::size_of::<crate::index::Slot<u32>>() == 16);
 struct Block {
     id: u32,
     path: PathBuf,
-    file: File,
+    /// Shared with the early-sync thread (see `early_sync`).
+    file: Arc<File>,
     /// Bytes in the file (records in `pending` come after).
     len: u64,
+    /// `len` when the block was last handed to the early-sync thread.
+    early_synced: u64,
     /// The highest sequence any record in it refers to; the block is dropped once the
     /// stream's first sequence passes it.
     max_ref: u64,
@@ -180,16 +187,9 @@ struct Record<'a> {
 impl Record<'_> {
     /// What replay needs of it, at `offset` in its block, `len` bytes long.
     fn fact(&self, offset: u32, len: usize) -> Fact<'_> {
-        let mut flags = 0;
-        if self.headers.is_some() {
-            flags |= FLAG_HEADERS;
-        }
-        if self.deadline.is_some() {
-            flags |= FLAG_DEADLINE;
-        }
         Fact {
             kind: self.kind,
-            flags,
+            flags: flags(self.headers.is_some(), self.deadline.is_some()),
             seq: self.seq,
             time: self.time,
             deadline: self.deadline,
@@ -198,6 +198,18 @@ impl Record<'_> {
             len: len as u32,
         }
     }
+}
+
+/// A record's flags byte.
+fn flags(headers: bool, deadline: bool) -> u8 {
+    let mut flags = 0;
+    if headers {
+        flags |= FLAG_HEADERS;
+    }
+    if deadline {
+        flags |= FLAG_DEADLINE;
+    }
+    flags
 }
 
 /// Why bytes are not a record.
@@ -262,13 +274,7 @@ fn encode(out: &mut Vec<u8>, kind: u8, seq: u64, time: i64, message: Option<Mess
         });
     let headers_len = headers.map_or(0, <[u8]>::len);
     let len = OVERHEAD + subject.len() + headers_len + payload.len();
-    let mut flags = 0;
-    if headers.is_some() {
-        flags |= FLAG_HEADERS;
-    }
-    if deadline.is_some() {
-        flags |= FLAG_DEADLINE;
-    }
+    let flags = flags(headers.is_some(), deadline.is_some());
     out.extend_from_slice(&(len as u32).to_le_bytes());
     out.push(kind);
     out.push(flags);
@@ -332,6 +338,7 @@ fn record_time(
     ))
 }
 
+#[derive(Clone, Copy)]
 struct MessageParts<'a> {
     subject: &'a [u8],
     headers: Option<&'a [u8]>,
@@ -377,6 +384,10 @@ pub struct FileStore {
     blocks: Vec<Block>,
     /// Encoded records not yet written to the active block.
     pending: Vec<u8>,
+    /// The active block's index, kept as records are appended so that sealing the block
+    /// needs no read-back; `None` once a record in it was rewritten in place (then sealing
+    /// reads the block).
+    active_index: Option<block_index::Writer>,
     /// The first sequence the records on disk (plus `pending`) already imply.
     marked_first: u64,
     cache: ReadCache,
@@ -447,14 +458,14 @@ fn identify(file: &File) -> std::io::Result<Option<BlockId>> {
     Ok(Some(BlockId { len, mtime, tail }))
 }
 
-/// Writes the index of a sealed block whose records `writer` holds (best effort: without
-/// it the next open replays the block).
-fn write_index(block: &Block, data: &[u8], writer: block_index::Writer) {
+/// Writes the index of a sealed block, `len` bytes long, whose records `writer` holds (best
+/// effort: without it the next open replays the block).
+fn write_index(block: &Block, len: u64, writer: block_index::Writer) {
     let result = (|| {
         let Some(id) = identify(&block.file)? else {
             return Ok(());
         };
-        if id.len != data.len() as u64 {
+        if id.len != len {
             return Ok(());
         }
         let dir = block.path.parent().unwrap_or(Path::new("."));
@@ -468,7 +479,8 @@ fn write_index(block: &Block, data: &[u8], writer: block_index::Writer) {
     }
 }
 
-/// Indexes a block that was just sealed (its records are in the page cache).
+/// Indexes a block that was just sealed by reading its records back (when a record in it was
+/// rewritten in place, so the index kept while appending is out of date).
 fn index_sealed(block: &Block) {
     let data = match fs::read(&block.path) {
         Ok(data) => data,
@@ -486,7 +498,7 @@ fn index_sealed(block: &Block) {
         writer.push(&record.fact(at as u32, len));
         at += len;
     }
-    write_index(block, &data, writer);
+    write_index(block, data.len() as u64, writer);
 }
 
 /// Removes a block's index file, if it has one.
@@ -531,6 +543,7 @@ impl FileStore {
             index: Index::new(limits, file_size),
             blocks: Vec::new(),
             pending: Vec::new(),
+            active_index: None,
             marked_first: 0,
             // Until replay succeeds: a store dropped half-open must write nothing.
             closed: true,
@@ -568,8 +581,9 @@ impl FileStore {
         let mut block = Block {
             id,
             path,
-            file,
+            file: Arc::new(file),
             len: 0,
+            early_synced: 0,
             max_ref: 0,
             first_seq: self.index.last_seq() + 1,
             has_messages: false,
@@ -580,7 +594,7 @@ impl FileStore {
         }
         let data = fs::read(&block.path).map_err(|e| StoreError::io(&block.path, e))?;
         block.len = data.len() as u64;
-        let mut writer = (!last).then(block_index::Writer::default);
+        let mut writer = Some(block_index::Writer::default());
         let mut failure = None;
         if data.len() < MAGIC.len() || &data[..MAGIC.len()] != MAGIC {
             failure = Some((0, "not a natrium block (bad magic)"));
@@ -613,8 +627,11 @@ impl FileStore {
                 good += len;
             }
         }
-        if let (None, Some(writer)) = (failure, writer) {
-            write_index(&block, &data, writer);
+        if last {
+            // Exactly the records kept: a bad tail is truncated below.
+            self.active_index = writer;
+        } else if let (None, Some(writer)) = (failure, writer) {
+            write_index(&block, data.len() as u64, writer);
         }
         if let Some((offset, reason)) = failure {
             if !last {
@@ -758,12 +775,14 @@ impl FileStore {
         self.blocks.push(Block {
             id,
             path,
-            file,
+            file: Arc::new(file),
             len: MAGIC.len() as u64,
+            early_synced: 0,
             max_ref: 0,
             first_seq: self.index.last_seq() + 1,
             has_messages: false,
         });
+        self.active_index = Some(block_index::Writer::default());
         // The new file's name must survive a crash too.
         File::open(&self.dir)
             .and_then(|d| d.sync_all())
@@ -840,7 +859,7 @@ impl FileStore {
         let removed = std::mem::take(&mut self.index.removed);
         for &seq in &removed {
             if seq >= first {
-                encode(&mut self.pending, KIND_TOMBSTONE, seq, 0, None);
+                self.append_record(KIND_TOMBSTONE, seq, 0, None);
                 let block = self.active_mut();
                 block.max_ref = block.max_ref.max(seq);
             }
@@ -853,12 +872,16 @@ impl FileStore {
     /// Closes the active block (fsynced) and starts the next one.
     fn rotate(&mut self) -> Result<(), StoreError> {
         self.write_pending()?;
+        let kept_index = self.active_index.take();
         let block = self.active();
         block
             .file
             .sync_data()
             .map_err(|e| StoreError::io(&block.path, e))?;
-        index_sealed(block);
+        match kept_index {
+            Some(writer) => write_index(block, block.len, writer),
+            None => index_sealed(block),
+        }
         let next = block.id.checked_add(1).ok_or_else(|| StoreError::Corrupt {
             path: block.path.clone(),
             offset: 0,
@@ -881,6 +904,12 @@ impl FileStore {
         match result {
             Ok(()) => {
                 block.len += pending.len() as u64;
+                if self.cfg.sync != SyncPolicy::Always
+                    && block.len - block.early_synced >= early_sync::EVERY
+                {
+                    early_sync::sync_soon(&block.file, &block.path);
+                    block.early_synced = block.len;
+                }
                 let mut pending = pending;
                 pending.clear();
                 self.pending = pending;
@@ -919,13 +948,7 @@ impl FileStore {
     /// Writes a marker of the sequence state (`first`, the last time) to the active block
     /// and syncs it, so the state survives the blocks before it being deleted.
     fn write_marker(&mut self, first: u64) -> Result<(), StoreError> {
-        encode(
-            &mut self.pending,
-            KIND_MARKER,
-            first,
-            self.index.last_time(),
-            None,
-        );
+        self.append_record(KIND_MARKER, first, self.index.last_time(), None);
         self.write_pending()?;
         let block = self.active();
         block
@@ -1094,6 +1117,8 @@ impl FileStore {
         if pos + 1 < self.blocks.len() {
             // The index lists the record as a message; a stale index is never read.
             remove_index(&self.dir, loc.block);
+        } else {
+            self.active_index = None;
         }
         Ok(())
     }
@@ -1149,15 +1174,10 @@ impl FileStore {
         }
         let seq = self.index.last_seq() + 1;
         let deadline = ttl.map(|ttl| deadline(time, ttl));
-        let block = self
-            .blocks
-            .last_mut()
-            .expect("a file store always has an active block");
-        let offset = block.len + self.pending.len() as u64;
+        let block = self.active_mut();
         block.has_messages = true;
         block.max_ref = seq;
-        encode(
-            &mut self.pending,
+        let offset = self.append_record(
             KIND_MESSAGE,
             seq,
             time,
@@ -1177,16 +1197,40 @@ impl FileStore {
         Ok(seq)
     }
 
+    /// Encodes a record into `pending`, bound for the active block, and notes it in the
+    /// active block's index; returns its offset in the block.
+    fn append_record(
+        &mut self,
+        kind: u8,
+        seq: u64,
+        time: i64,
+        message: Option<MessageParts<'_>>,
+    ) -> u64 {
+        let offset = self.active().len + self.pending.len() as u64;
+        let start = self.pending.len();
+        encode(&mut self.pending, kind, seq, time, message);
+        let len = self.pending.len() - start;
+        match (&mut self.active_index, u32::try_from(offset)) {
+            (Some(writer), Ok(offset)) => writer.push(&Fact {
+                kind,
+                flags: message.map_or(0, |m| flags(m.headers.is_some(), m.deadline.is_some())),
+                seq,
+                time,
+                deadline: message.and_then(|m| m.deadline),
+                subject: message.map_or(&[][..], |m| m.subject),
+                offset,
+                len: len as u32,
+            }),
+            // Past 4 GiB a record cannot be indexed; sealing reads the block instead.
+            _ => self.active_index = None,
+        }
+        offset
+    }
+
     fn flush_pending(&mut self) -> Result<(), StoreError> {
         let first = self.index.first_seq();
         if first != self.marked_first {
-            encode(
-                &mut self.pending,
-                KIND_MARKER,
-                first,
-                self.index.last_time(),
-                None,
-            );
+            self.append_record(KIND_MARKER, first, self.index.last_time(), None);
             self.marked_first = first;
         }
         if self.pending.is_empty() {

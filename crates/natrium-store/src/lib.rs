@@ -19,6 +19,7 @@
 //! ```
 
 mod block_index;
+mod early_sync;
 mod error;
 mod file;
 mod index;

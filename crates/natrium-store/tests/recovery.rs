@@ -276,6 +276,55 @@ proptest! {
     }
 }
 
+/// Every index file in `dir` with its bytes, by file name.
+fn index_bytes(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+    indexes(dir)
+        .into_iter()
+        .map(|path| (path.file_name().unwrap().into(), fs::read(&path).unwrap()))
+        .collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    /// A block's index is kept while records are appended (sealing reads nothing back): it
+    /// must be byte for byte the index that replaying the block writes.
+    #[test]
+    fn indexes_kept_while_appending_equal_the_replayed_ones(seed in any::<u64>()) {
+        let dir = TempDir::new().unwrap();
+        build(dir.path(), seed);
+        // Messages with TTL deadlines and headers, past a few more seals.
+        let mut store = FileStore::open(dir.path(), config(), StoreLimits::default()).unwrap();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos() as i64;
+        for i in 0..80u64 {
+            let ttl = (i % 3 == 0).then(|| std::time::Duration::from_secs(3600 + i));
+            let headers = (i % 2 == 0).then_some(&b"NATS/1.0\r\nK: v\r\n\r\n"[..]);
+            let seq = store
+                .store(format!("t.{}", i % 4).as_bytes(), headers, &[i as u8; 90], now + i as i64, ttl)
+                .unwrap();
+            if i % 9 == 4 {
+                store.remove(seq - 1, false).unwrap();
+            }
+            if i % 5 == 0 {
+                store.flush().unwrap();
+            }
+        }
+        store.flush().unwrap();
+        drop(store);
+        let kept = index_bytes(dir.path());
+        prop_assert!(kept.len() >= 4, "only {} sealed blocks indexed", kept.len());
+        remove_indexes(dir.path());
+        drop(FileStore::open(dir.path(), config(), StoreLimits::default()).unwrap());
+        let replayed = index_bytes(dir.path());
+        for (name, bytes) in &kept {
+            prop_assert_eq!(Some(bytes), replayed.get(name), "index {:?} differs", name);
+        }
+    }
+}
+
 #[test]
 fn a_torn_tail_at_every_byte_of_the_last_record_is_truncated() {
     let dir = TempDir::new().unwrap();
