@@ -149,6 +149,9 @@ pub(crate) trait Port: Send + Sync {
     fn send(&self, msgs: &[Outgoing]) -> usize;
     /// Whether anyone is subscribed to `subject`.
     fn has_interest(&self, subject: &[u8]) -> bool;
+    /// Wakes `wake` once a client subscribes to a subject that matches `subject` (check
+    /// [`Port::has_interest`] after asking, for one that came just before).
+    fn wake_on_interest(&self, subject: &[u8], wake: std::sync::Weak<tokio::sync::Notify>);
 }
 
 /// A message the server sends on its own.

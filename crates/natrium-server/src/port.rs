@@ -79,4 +79,13 @@ impl crate::internal::Port for ServerPort {
             .upgrade()
             .is_some_and(|shared| shared.account_of(&self.client).has_interest(subject))
     }
+
+    fn wake_on_interest(&self, subject: &[u8], wake: std::sync::Weak<tokio::sync::Notify>) {
+        if let Some(shared) = self.shared.upgrade() {
+            shared
+                .account_of(&self.client)
+                .interest_waiters
+                .wait(subject, wake);
+        }
+    }
 }

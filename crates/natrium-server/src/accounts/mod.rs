@@ -12,6 +12,7 @@ mod build;
 mod mapping;
 pub(crate) mod options;
 pub(crate) mod route;
+pub(crate) mod waiters;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -48,6 +49,8 @@ pub(crate) struct Account {
     /// The server's own subscriptions in `sublist` (the system account's services), not
     /// counted as clients' subscriptions.
     pub internal_subs: std::sync::atomic::AtomicUsize,
+    /// The server's subscribers' owners waiting for a client to listen on a subject.
+    pub interest_waiters: waiters::InterestWaiters,
 }
 
 /// Messages and bytes received from and sent to clients.
@@ -102,6 +105,7 @@ impl Account {
             closed_traffic: Mutex::new(Traffic::default()),
             slow_consumers: std::sync::atomic::AtomicU64::new(0),
             internal_subs: std::sync::atomic::AtomicUsize::new(0),
+            interest_waiters: waiters::InterestWaiters::default(),
         }
     }
 

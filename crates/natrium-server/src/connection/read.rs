@@ -589,6 +589,7 @@ impl Connection {
             }
             subs.insert(sid.into(), sub);
         }
+        self.account.interest_waiters.subscribed(subject);
         self.ok();
     }
 

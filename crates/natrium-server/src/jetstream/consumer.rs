@@ -350,7 +350,8 @@ pub(crate) struct Consumer {
     /// The policy's filters, apart from the state: the stream reads them under its own lock
     /// (see [`Consumer::wants`]).
     filters: parking_lot::RwLock<Vec<Vec<u8>>>,
-    wake: Notify,
+    /// Shared with the account's interest waiters (see `Port::wake_on_interest`).
+    wake: Arc<Notify>,
     stop: CancellationToken,
     /// Where the state is written, when it is kept on disk; held from taking the state to
     /// the end of the write (see [`Consumer::save`]).
@@ -444,7 +445,7 @@ impl Consumer {
             domain,
             config: parking_lot::RwLock::new(config),
             filters: parking_lot::RwLock::new(policy.filters.clone()),
-            wake: Notify::new(),
+            wake: Arc::new(Notify::new()),
             log: Mutex::new(log),
             stop: shutdown.child_token(),
             state: Mutex::new(State {
@@ -934,7 +935,14 @@ impl Consumer {
 
         // Push: is anyone listening?
         if let Some(subject) = &st.policy.deliver_subject {
-            let active = self.port.has_interest(subject);
+            let mut active = self.port.has_interest(subject);
+            if !active {
+                // Woken when a client subscribes; the look after asking catches one that
+                // subscribed in between.
+                self.port
+                    .wake_on_interest(subject, Arc::downgrade(&self.wake));
+                active = self.port.has_interest(subject);
+            }
             if active && !st.push_active {
                 st.next_push_heartbeat = st.policy.idle_heartbeat.map(|h| now + h);
             }
