@@ -988,6 +988,8 @@ impl FileStore {
         };
         let in_pending = pos + 1 == self.blocks.len() && offset >= block.len;
         let owned;
+        // A record larger than a cache chunk, read on its own (see below).
+        let mut large: Option<Bytes> = None;
         let bytes: &[u8] = if in_pending {
             self.pending
                 .get((offset - block.len) as usize..)
@@ -1008,34 +1010,47 @@ impl FileStore {
             if len > available || len < OVERHEAD {
                 return Err(corrupt("record length out of range"));
             }
-            if self.cache.find(loc.block, offset, len).is_none() {
-                let backwards = self
-                    .cache
-                    .last_miss
-                    .is_some_and(|(b, o)| b == loc.block && o > offset);
-                self.cache.last_miss = Some((loc.block, offset));
-                let (start, size) = if backwards {
-                    let end = offset + len as u64;
-                    let start = end.saturating_sub(CHUNK.max(len) as u64);
-                    (start, (end - start) as usize)
-                } else {
-                    (offset, len.max(CHUNK.min(available)))
-                };
-                let mut data = vec![0u8; size];
+            let cached = self.cache.find(loc.block, offset, len).is_some();
+            if len > CHUNK && !cached {
+                // Not cached: it would push out many small records' chunks for one read,
+                // and read on its own its bytes become the message's without a copy.
+                let mut data = vec![0u8; len];
                 block
                     .file
-                    .read_exact_at(&mut data, start)
+                    .read_exact_at(&mut data, offset)
                     .map_err(|e| StoreError::io(&block.path, e))?;
-                if self.cache.chunks.len() >= self.cache.max_chunks {
-                    self.cache.chunks.pop_front();
+                large = Some(Bytes::from(data));
+                large.as_deref().unwrap_or_default()
+            } else {
+                if !cached {
+                    let backwards = self
+                        .cache
+                        .last_miss
+                        .is_some_and(|(b, o)| b == loc.block && o > offset);
+                    self.cache.last_miss = Some((loc.block, offset));
+                    let (start, size) = if backwards {
+                        let end = offset + len as u64;
+                        let start = end.saturating_sub(CHUNK.max(len) as u64);
+                        (start, (end - start) as usize)
+                    } else {
+                        (offset, len.max(CHUNK.min(available)))
+                    };
+                    let mut data = vec![0u8; size];
+                    block
+                        .file
+                        .read_exact_at(&mut data, start)
+                        .map_err(|e| StoreError::io(&block.path, e))?;
+                    if self.cache.chunks.len() >= self.cache.max_chunks {
+                        self.cache.chunks.pop_front();
+                    }
+                    self.cache.chunks.push_back((loc.block, start, data));
                 }
-                self.cache.chunks.push_back((loc.block, start, data));
+                owned = self
+                    .cache
+                    .find(loc.block, offset, len)
+                    .expect("just cached");
+                owned
             }
-            owned = self
-                .cache
-                .find(loc.block, offset, len)
-                .expect("just cached");
-            owned
         };
         let (record, used) = match decode(bytes) {
             Ok(ok) => ok,
@@ -1045,9 +1060,12 @@ impl FileStore {
         if record.kind != KIND_MESSAGE || record.seq != seq {
             return Err(corrupt("record is not the indexed message"));
         }
-        // One copy of the record, its fields slices of it: one allocation per message
-        // read, and nothing keeps the cache's chunk alive.
-        let copy = Bytes::copy_from_slice(&bytes[..used]);
+        // One copy of the record (unless read on its own), its fields slices of it: one
+        // allocation per message read, and nothing keeps the cache's chunk alive.
+        let copy = match &large {
+            Some(record) => record.slice(..used),
+            None => Bytes::copy_from_slice(&bytes[..used]),
+        };
         let base = bytes.as_ptr() as usize;
         let part = |field: &[u8]| {
             if field.is_empty() {
