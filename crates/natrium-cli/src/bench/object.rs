@@ -55,11 +55,27 @@ async fn fresh_bucket(js: &jetstream::Context) -> anyhow::Result<object_store::O
     .context("cannot create the benchmark bucket")
 }
 
+/// Distinct objects a run cycles through: object `i` holds `contents[i % DISTINCT]`.
+const DISTINCT: u64 = 8;
+
 /// Deterministic bytes that differ per object, so a mixed-up read is caught.
 fn object_bytes(i: u64, size: usize) -> Vec<u8> {
     let mut bytes = vec![0; size];
     fastrand::Rng::with_seed(i).fill(&mut bytes);
     bytes
+}
+
+/// The contents of a run's objects, made before the clock starts (making 8 MiB of random
+/// bytes takes longer than the server takes to store them): neighbours always differ.
+fn contents(settings: &ObjectSettings) -> Vec<Vec<u8>> {
+    (0..settings.count.min(DISTINCT))
+        .map(|i| object_bytes(i, settings.size))
+        .collect()
+}
+
+/// What object `i` holds.
+fn content(contents: &[Vec<u8>], i: u64) -> &[u8] {
+    &contents[(i % DISTINCT) as usize]
 }
 
 fn name(i: u64) -> String {
@@ -69,12 +85,12 @@ fn name(i: u64) -> String {
 async fn put_all(
     bucket: &object_store::ObjectStore,
     settings: &ObjectSettings,
+    contents: &[Vec<u8>],
     progress: &ProgressBar,
 ) -> anyhow::Result<()> {
     for i in 0..settings.count {
-        let bytes = object_bytes(i, settings.size);
         let info = bucket
-            .put(name(i).as_str(), &mut bytes.as_slice())
+            .put(name(i).as_str(), &mut content(contents, i))
             .await
             .with_context(|| format!("put of {} failed", name(i)))?;
         anyhow::ensure!(
@@ -93,7 +109,13 @@ async fn put_all(
 pub async fn fill(settings: &ObjectSettings) -> anyhow::Result<()> {
     let client = crate::connect::connect(&settings.url, "natrium bench object fill").await?;
     let bucket = fresh_bucket(&jetstream::new(client)).await?;
-    put_all(&bucket, settings, &ProgressBar::hidden()).await
+    put_all(
+        &bucket,
+        settings,
+        &contents(settings),
+        &ProgressBar::hidden(),
+    )
+    .await
 }
 
 /// Runs the workload and reports its rate; every object must round-trip intact.
@@ -112,10 +134,11 @@ pub async fn run(settings: &ObjectSettings) -> anyhow::Result<Report> {
     } else {
         ProgressBar::hidden()
     };
+    let contents = contents(settings);
     let (workload, span) = match settings.op {
         ObjectOp::Put => {
             let start = Instant::now();
-            put_all(&bucket, settings, &progress).await?;
+            put_all(&bucket, settings, &contents, &progress).await?;
             (
                 "object-put",
                 Span {
@@ -126,7 +149,7 @@ pub async fn run(settings: &ObjectSettings) -> anyhow::Result<Report> {
         }
         ObjectOp::Get => {
             if !settings.filled {
-                put_all(&bucket, settings, &ProgressBar::hidden()).await?;
+                put_all(&bucket, settings, &contents, &ProgressBar::hidden()).await?;
             }
             let start = Instant::now();
             let mut buffer = Vec::with_capacity(settings.size);
@@ -141,7 +164,7 @@ pub async fn run(settings: &ObjectSettings) -> anyhow::Result<Report> {
                     .await
                     .with_context(|| format!("reading {} failed", name(i)))?;
                 anyhow::ensure!(
-                    buffer == object_bytes(i, settings.size),
+                    buffer == content(&contents, i),
                     "{} came back different",
                     name(i)
                 );
@@ -178,5 +201,23 @@ mod tests {
     fn objects_differ_from_each_other() {
         assert_eq!(object_bytes(1, 64), object_bytes(1, 64));
         assert_ne!(object_bytes(1, 64), object_bytes(2, 64));
+    }
+
+    #[test]
+    fn neighbouring_objects_differ() {
+        let settings = ObjectSettings {
+            url: String::new(),
+            op: ObjectOp::Put,
+            count: 20,
+            size: 64,
+            progress: false,
+            filled: false,
+        };
+        let contents = contents(&settings);
+        assert_eq!(contents.len(), DISTINCT as usize);
+        for i in 0..settings.count - 1 {
+            assert_ne!(content(&contents, i), content(&contents, i + 1));
+        }
+        assert_eq!(content(&contents, 3), content(&contents, 3 + DISTINCT));
     }
 }
