@@ -41,7 +41,9 @@ pub struct ObjectSettings {
 }
 
 /// Deletes an earlier benchmark bucket and creates it afresh (file storage).
-async fn fresh_bucket(js: &jetstream::Context) -> anyhow::Result<object_store::ObjectStore> {
+pub(super) async fn fresh_bucket(
+    js: &jetstream::Context,
+) -> anyhow::Result<object_store::ObjectStore> {
     if js.get_object_store(BUCKET).await.is_ok() {
         js.delete_object_store(BUCKET)
             .await
@@ -56,13 +58,14 @@ async fn fresh_bucket(js: &jetstream::Context) -> anyhow::Result<object_store::O
 }
 
 /// Deterministic bytes that differ per object, so a mixed-up read is caught.
-fn object_bytes(i: u64, size: usize) -> Vec<u8> {
+pub(super) fn object_bytes(i: u64, size: usize) -> Vec<u8> {
     let mut bytes = vec![0; size];
     fastrand::Rng::with_seed(i).fill(&mut bytes);
     bytes
 }
 
-fn name(i: u64) -> String {
+/// The name of the `i`th object.
+pub(super) fn name(i: u64) -> String {
     format!("object-{i}")
 }
 
