@@ -54,6 +54,8 @@ async fn jetstream_rows_run_against_both_servers_in_their_own_section() {
         "| Key-Value watch, 16 B values, one key per put | operations/s |",
         "| Object store put, 8 MiB objects | MiB/s |",
         "| Object store get, 8 MiB objects | MiB/s |",
+        "| Object store put, 8 MiB objects, chunks pipelined (as nats.go), raw client | MiB/s |",
+        "| Object store get, 8 MiB objects, raw client | MiB/s |",
     ] {
         assert!(text.contains(row), "missing {row}: {text}");
     }

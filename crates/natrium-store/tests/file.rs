@@ -448,9 +448,8 @@ fn a_message_written_after_old_blocks_are_deleted_survives_a_reopen() {
 fn large_and_small_records_load_intact_in_any_order() {
     let dir = TempDir::new().unwrap();
     let sizes = [200 * 1024, 10, 64 * 1024 + 1, 3, 128 * 1024, 70_000, 1];
-    let payload = |i: usize, size: usize| -> Vec<u8> {
-        (0..size).map(|j| (j * 31 + i * 7) as u8).collect()
-    };
+    let payload =
+        |i: usize, size: usize| -> Vec<u8> { (0..size).map(|j| (j * 31 + i * 7) as u8).collect() };
     {
         let mut store = open(dir.path());
         for (i, &size) in sizes.iter().enumerate() {

@@ -11,6 +11,7 @@ mod kv;
 mod object;
 mod process;
 mod raw;
+mod raw_object;
 mod report;
 mod soak;
 mod workloads;
@@ -151,6 +152,11 @@ enum Workload {
         /// Object size: bytes, or with a unit (`64KiB`, `8MiB`).
         #[arg(long, default_value = "8MiB", value_parser = parse_size)]
         size: usize,
+        /// Put or get on the wire with the raw client instead of async-nats' object store
+        /// (a put sends every chunk without waiting, as nats.go does, then awaits the acks; a
+        /// get compares the bytes instead of hashing them).
+        #[arg(long)]
+        raw: bool,
         /// Print the result as JSON (and no progress bar).
         #[arg(long)]
         json: bool,
@@ -394,6 +400,7 @@ pub async fn run(url: &str, args: BenchArgs) -> anyhow::Result<ExitCode> {
             op,
             count,
             size,
+            raw,
             json,
         } => {
             let settings = object::ObjectSettings {
@@ -404,7 +411,12 @@ pub async fn run(url: &str, args: BenchArgs) -> anyhow::Result<ExitCode> {
                 progress: !json,
                 filled: false,
             };
-            (object::run(&settings).await?, json)
+            let report = if raw {
+                raw_object::run(&settings).await?
+            } else {
+                object::run(&settings).await?
+            };
+            (report, json)
         }
         Workload::Js {
             workload: JsWorkload::Crash(args),

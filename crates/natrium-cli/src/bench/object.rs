@@ -41,7 +41,9 @@ pub struct ObjectSettings {
 }
 
 /// Deletes an earlier benchmark bucket and creates it afresh (file storage).
-async fn fresh_bucket(js: &jetstream::Context) -> anyhow::Result<object_store::ObjectStore> {
+pub(super) async fn fresh_bucket(
+    js: &jetstream::Context,
+) -> anyhow::Result<object_store::ObjectStore> {
     if js.get_object_store(BUCKET).await.is_ok() {
         js.delete_object_store(BUCKET)
             .await
@@ -67,18 +69,19 @@ fn object_bytes(i: u64, size: usize) -> Vec<u8> {
 
 /// The contents of a run's objects, made before the clock starts (making 8 MiB of random
 /// bytes takes longer than the server takes to store them): neighbours always differ.
-fn contents(settings: &ObjectSettings) -> Vec<Vec<u8>> {
+pub(super) fn contents(settings: &ObjectSettings) -> Vec<Vec<u8>> {
     (0..settings.count.min(DISTINCT))
         .map(|i| object_bytes(i, settings.size))
         .collect()
 }
 
 /// What object `i` holds.
-fn content(contents: &[Vec<u8>], i: u64) -> &[u8] {
+pub(super) fn content(contents: &[Vec<u8>], i: u64) -> &[u8] {
     &contents[(i % DISTINCT) as usize]
 }
 
-fn name(i: u64) -> String {
+/// The name of the `i`th object.
+pub(super) fn name(i: u64) -> String {
     format!("object-{i}")
 }
 

@@ -23,8 +23,20 @@ const WRITE_BATCH: usize = 64 * 1024;
 /// `read_buf` only a few bytes once full, and large messages arrive 64 bytes per syscall.
 const READ_SPACE: usize = 256 * 1024;
 
-/// The CONNECT the raw client sends: no echo suppression, no acknowledgements.
-const CONNECT: &[u8] = b"CONNECT {\"verbose\":false,\"pedantic\":false,\"tls_required\":false,\"name\":\"natrium bench\",\"lang\":\"rust\",\"version\":\"0.1.0\",\"protocol\":1,\"echo\":true,\"headers\":false,\"no_responders\":false}\r\nPING\r\n";
+/// The CONNECT the raw client sends (then a PING): no echo suppression, no
+/// acknowledgements; headers only when asked for, since most raw readers parse `MSG` alone.
+fn connect_line(headers: bool, credentials: Option<(String, String)>) -> String {
+    let mut json = serde_json::json!({
+        "verbose": false, "pedantic": false, "tls_required": false,
+        "name": "natrium bench", "lang": "rust", "version": "0.1.0",
+        "protocol": 1, "echo": true, "headers": headers, "no_responders": false,
+    });
+    if let Some((user, pass)) = credentials {
+        json["user"] = user.into();
+        json["pass"] = pass.into();
+    }
+    format!("CONNECT {json}\r\nPING\r\n")
+}
 
 /// How a raw consumer gets its JetStream messages.
 #[derive(Debug, Clone, Copy)]
@@ -62,6 +74,47 @@ pub struct RawConsume {
 pub struct RawConnection {
     stream: TcpStream,
     buffer: BytesMut,
+    /// The last subscription id handed out.
+    last_sid: u64,
+}
+
+/// One `MSG` or `HMSG` frame, borrowed from the read buffer; see
+/// [`RawConnection::next_message`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Delivery<'a> {
+    /// Subject it was published to.
+    pub subject: &'a [u8],
+    /// Subscription id it matched.
+    pub sid: u64,
+    /// Reply subject, if any.
+    pub reply: Option<&'a [u8]>,
+    /// The header block (`NATS/1.0…\r\n\r\n`) of an `HMSG`.
+    pub headers: Option<&'a [u8]>,
+    /// The payload.
+    pub payload: &'a [u8],
+}
+
+impl Delivery<'_> {
+    /// The status code of the header block's first line (`NATS/1.0 100 …`), if it has one.
+    pub fn status(&self) -> Option<u16> {
+        let headers = self.headers?;
+        let line = headers.split(|b| *b == b'\r').next()?;
+        let code = line.strip_prefix(b"NATS/1.0 ")?.get(..3)?;
+        std::str::from_utf8(code).ok()?.parse().ok()
+    }
+}
+
+/// The numbers of a JetStream delivery's `$JS.ACK` reply subject.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AckMetadata {
+    /// How often the message was delivered (1 the first time).
+    pub delivered: u64,
+    /// Stream sequence.
+    pub stream_seq: u64,
+    /// Consumer sequence.
+    pub consumer_seq: u64,
+    /// Messages still pending for the consumer after this one.
+    pub pending: u64,
 }
 
 /// `nats://[user:password@]host:port` (or `host:port`) → `host:port`; TLS is not supported.
@@ -87,6 +140,16 @@ impl RawConnection {
     /// Connects, reads INFO, sends CONNECT and waits for the PONG that proves the server
     /// accepted it.
     pub async fn connect(url: &str) -> anyhow::Result<RawConnection> {
+        Self::connect_as(url, false).await
+    }
+
+    /// [`Self::connect`] saying `headers: true` in CONNECT: the server then accepts `HPUB`
+    /// and delivers messages with headers as `HMSG` (read them with [`Self::next_message`]).
+    pub async fn connect_with_headers(url: &str) -> anyhow::Result<RawConnection> {
+        Self::connect_as(url, true).await
+    }
+
+    async fn connect_as(url: &str, headers: bool) -> anyhow::Result<RawConnection> {
         if crate::connect::settings().needs_full_client() {
             bail!(
                 "the raw benchmark client does not support credentials or TLS; use --client nats"
@@ -100,26 +163,15 @@ impl RawConnection {
         let mut connection = RawConnection {
             stream,
             buffer: BytesMut::with_capacity(READ_SPACE),
+            last_sid: 0,
         };
         tokio::time::timeout(HANDSHAKE_TIMEOUT, async {
             let info = connection.read_line().await?;
             if !info.starts_with("INFO ") {
                 bail!("expected INFO from {address}, got {info:?}");
             }
-            match crate::connect::url_credentials(url).1 {
-                Some((user, pass)) => {
-                    // The same CONNECT, with the URL's credentials.
-                    let json = serde_json::json!({
-                        "verbose": false, "pedantic": false, "tls_required": false,
-                        "name": "natrium bench", "lang": "rust", "version": "0.1.0",
-                        "protocol": 1, "echo": true, "headers": false,
-                        "no_responders": false, "user": user, "pass": pass,
-                    });
-                    let line = format!("CONNECT {json}\r\nPING\r\n");
-                    connection.stream.write_all(line.as_bytes()).await?;
-                }
-                None => connection.stream.write_all(CONNECT).await?,
-            }
+            let line = connect_line(headers, crate::connect::url_credentials(url).1);
+            connection.stream.write_all(line.as_bytes()).await?;
             connection.await_pong().await
         })
         .await
@@ -127,18 +179,26 @@ impl RawConnection {
         Ok(connection)
     }
 
-    /// Sends `SUB` for each `(subject, queue)` with sids 1.. and waits until the server has
-    /// registered them all (PING/PONG).
+    /// A subscription id not used before on this connection, for a `SUB` the caller writes.
+    pub fn next_sid(&mut self) -> u64 {
+        self.last_sid += 1;
+        self.last_sid
+    }
+
+    /// Sends `SUB` for each `(subject, queue)` with fresh sids (in order, from
+    /// [`Self::next_sid`]) and waits until the server has registered them all (PING/PONG).
     pub async fn subscribe(
         &mut self,
         subscriptions: &[(String, Option<String>)],
     ) -> anyhow::Result<()> {
         let mut out = Vec::with_capacity(subscriptions.len() * 32);
-        for (sid, (subject, queue)) in subscriptions.iter().enumerate() {
+        for (subject, queue) in subscriptions {
+            let sid = self.next_sid();
             match queue {
-                Some(queue) => out
-                    .extend_from_slice(format!("SUB {subject} {queue} {}\r\n", sid + 1).as_bytes()),
-                None => out.extend_from_slice(format!("SUB {subject} {}\r\n", sid + 1).as_bytes()),
+                Some(queue) => {
+                    out.extend_from_slice(format!("SUB {subject} {queue} {sid}\r\n").as_bytes())
+                }
+                None => out.extend_from_slice(format!("SUB {subject} {sid}\r\n").as_bytes()),
             }
         }
         out.extend_from_slice(b"PING\r\n");
@@ -146,6 +206,13 @@ impl RawConnection {
         tokio::time::timeout(HANDSHAKE_TIMEOUT, self.await_pong())
             .await
             .context("the server did not confirm the subscriptions in time")?
+    }
+
+    /// Subscribes to `subject` (waiting until the server has registered it) and returns the
+    /// subscription id its messages carry.
+    pub async fn subscribe_one(&mut self, subject: &str) -> anyhow::Result<u64> {
+        self.subscribe(&[(subject.to_owned(), None)]).await?;
+        Ok(self.last_sid)
     }
 
     /// Publishes `count` messages cycling over `subjects`, then waits for the PONG that
@@ -467,6 +534,56 @@ impl RawConnection {
         Ok((msgs, bytes))
     }
 
+    /// Writes pre-encoded frames as they are.
+    pub async fn write_all(&mut self, frames: &[u8]) -> anyhow::Result<()> {
+        Ok(self.stream.write_all(frames).await?)
+    }
+
+    /// Waits (PING/PONG) until the server has processed everything written so far.
+    pub async fn flush(&mut self) -> anyhow::Result<()> {
+        self.stream.write_all(b"PING\r\n").await?;
+        tokio::time::timeout(HANDSHAKE_TIMEOUT, self.await_pong())
+            .await
+            .context("the server did not answer PING in time")?
+    }
+
+    /// Reads the next `MSG` or `HMSG` frame and hands it to `take` (borrowed from the read
+    /// buffer, so large payloads are not copied); answers PINGs, skips other control lines
+    /// and fails on `-ERR`, on a closed connection or when nothing arrives for `wait`.
+    pub async fn next_message<R>(
+        &mut self,
+        wait: Duration,
+        take: impl FnOnce(Delivery<'_>) -> R,
+    ) -> anyhow::Result<R> {
+        loop {
+            match parse_frame(&self.buffer)? {
+                Frame::Message { delivery, len } => {
+                    let result = take(delivery);
+                    self.buffer.advance(len);
+                    return Ok(result);
+                }
+                Frame::Control { line, len } => {
+                    let text = String::from_utf8_lossy(line).into_owned();
+                    self.buffer.advance(len);
+                    if text.starts_with("-ERR") {
+                        bail!("server error: {text}");
+                    }
+                    if text == "PING" {
+                        self.stream.write_all(b"PONG\r\n").await?;
+                    }
+                }
+                Frame::Incomplete => {
+                    let read = tokio::time::timeout(wait, self.read_more())
+                        .await
+                        .context("no message in time")??;
+                    if read == 0 {
+                        bail!("the server closed the connection");
+                    }
+                }
+            }
+        }
+    }
+
     /// Reads whatever the socket has into the buffer, with room for at least [`READ_SPACE`].
     async fn read_more(&mut self) -> std::io::Result<usize> {
         self.buffer.reserve(READ_SPACE);
@@ -501,21 +618,138 @@ impl RawConnection {
     }
 }
 
-/// The delivery count and stream sequence of a `$JS.ACK` reply subject, in its v1 form
+/// What [`parse_frame`] found at the start of the read buffer.
+enum Frame<'a> {
+    /// A whole `MSG`/`HMSG` frame of `len` bytes.
+    Message { delivery: Delivery<'a>, len: usize },
+    /// A control line (without `\r\n`) of `len` bytes with its `\r\n`.
+    Control { line: &'a [u8], len: usize },
+    /// Not a whole frame yet.
+    Incomplete,
+}
+
+/// Parses the frame at the start of `buffer`:
+/// `MSG <subject> <sid> [reply] <size>` or `HMSG <subject> <sid> [reply] <header size>
+/// <total size>`, each followed by its bytes and `\r\n`.
+fn parse_frame(buffer: &[u8]) -> anyhow::Result<Frame<'_>> {
+    let Some(line_end) = memchr::memmem::find(buffer, b"\r\n") else {
+        return Ok(Frame::Incomplete);
+    };
+    let line = &buffer[..line_end];
+    let with_headers = line.starts_with(b"HMSG ");
+    if !with_headers && !line.starts_with(b"MSG ") {
+        return Ok(Frame::Control {
+            line,
+            len: line_end + 2,
+        });
+    }
+    let malformed = || format!("malformed message line {:?}", String::from_utf8_lossy(line));
+    let fields: Vec<&[u8]> = line.split(|b| *b == b' ').skip(1).collect();
+    let number = |field: &[u8]| -> Option<usize> { std::str::from_utf8(field).ok()?.parse().ok() };
+    // Subject, sid, optional reply, then one size (MSG) or two (HMSG).
+    let sizes = if with_headers { 2 } else { 1 };
+    anyhow::ensure!(
+        fields.len() == 2 + sizes || fields.len() == 3 + sizes,
+        "{}",
+        malformed()
+    );
+    let reply = (fields.len() == 3 + sizes).then(|| fields[2]);
+    let total = number(fields[fields.len() - 1]).with_context(malformed)?;
+    let header_len = if with_headers {
+        number(fields[fields.len() - 2]).with_context(malformed)?
+    } else {
+        0
+    };
+    anyhow::ensure!(header_len <= total, "{}", malformed());
+    let sid = number(fields[1]).with_context(malformed)? as u64;
+    let len = line_end + 2 + total + 2;
+    if buffer.len() < len {
+        return Ok(Frame::Incomplete);
+    }
+    let body = &buffer[line_end + 2..line_end + 2 + total];
+    anyhow::ensure!(
+        &buffer[len - 2..len] == b"\r\n",
+        "message without its closing CRLF after {}",
+        String::from_utf8_lossy(line)
+    );
+    Ok(Frame::Message {
+        delivery: Delivery {
+            subject: fields[0],
+            sid,
+            reply,
+            headers: with_headers.then(|| &body[..header_len]),
+            payload: &body[header_len..],
+        },
+        len,
+    })
+}
+
+/// Appends a `PUB` frame.
+pub fn encode_pub(out: &mut Vec<u8>, subject: &str, reply: Option<&str>, payload: &[u8]) {
+    out.extend_from_slice(b"PUB ");
+    out.extend_from_slice(subject.as_bytes());
+    if let Some(reply) = reply {
+        out.push(b' ');
+        out.extend_from_slice(reply.as_bytes());
+    }
+    out.extend_from_slice(format!(" {}\r\n", payload.len()).as_bytes());
+    out.extend_from_slice(payload);
+    out.extend_from_slice(b"\r\n");
+}
+
+/// Appends an `HPUB` frame whose header block is `NATS/1.0` and the `(name, value)` pairs
+/// (the connection must have been opened with [`RawConnection::connect_with_headers`]).
+pub fn encode_hpub(
+    out: &mut Vec<u8>,
+    subject: &str,
+    reply: Option<&str>,
+    headers: &[(&str, &str)],
+    payload: &[u8],
+) {
+    let mut block = b"NATS/1.0\r\n".to_vec();
+    for (name, value) in headers {
+        block.extend_from_slice(format!("{name}: {value}\r\n").as_bytes());
+    }
+    block.extend_from_slice(b"\r\n");
+    out.extend_from_slice(b"HPUB ");
+    out.extend_from_slice(subject.as_bytes());
+    if let Some(reply) = reply {
+        out.push(b' ');
+        out.extend_from_slice(reply.as_bytes());
+    }
+    out.extend_from_slice(
+        format!(" {} {}\r\n", block.len(), block.len() + payload.len()).as_bytes(),
+    );
+    out.extend_from_slice(&block);
+    out.extend_from_slice(payload);
+    out.extend_from_slice(b"\r\n");
+}
+
+/// The numbers of a `$JS.ACK` reply subject, in its v1 form
 /// (`$JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<cseq>.<ts>.<pending>`) or its v2 form
 /// (with domain and account hash after `$JS.ACK`, and an optional token at the end).
-fn ack_numbers(reply: &[u8]) -> Option<(u64, u64)> {
+pub fn ack_metadata(reply: &[u8]) -> Option<AckMetadata> {
     let tokens: Vec<&[u8]> = reply.split(|b| *b == b'.').collect();
-    let (delivered, seq) = match tokens.len() {
-        9 => (tokens[4], tokens[5]),
-        11 | 12 => (tokens[6], tokens[7]),
+    let first = match tokens.len() {
+        9 => 4,
+        11 | 12 => 6,
         _ => return None,
     };
     if tokens[..2] != [&b"$JS"[..], &b"ACK"[..]] {
         return None;
     }
-    let number = |t: &[u8]| std::str::from_utf8(t).ok()?.parse().ok();
-    Some((number(delivered)?, number(seq)?))
+    let number = |i: usize| std::str::from_utf8(tokens[i]).ok()?.parse().ok();
+    Some(AckMetadata {
+        delivered: number(first)?,
+        stream_seq: number(first + 1)?,
+        consumer_seq: number(first + 2)?,
+        pending: number(first + 4)?,
+    })
+}
+
+/// The delivery count and stream sequence of a `$JS.ACK` reply subject.
+fn ack_numbers(reply: &[u8]) -> Option<(u64, u64)> {
+    ack_metadata(reply).map(|m| (m.delivered, m.stream_seq))
 }
 
 /// `PUB` frames for a repeating cycle of subjects, encoded once; a prefix of the cycle is
@@ -594,6 +828,108 @@ mod tests {
         );
         assert_eq!(ack_numbers(b"$JS.ACK.S.C.x.42.42.1.7"), None);
         assert_eq!(ack_numbers(b"_INBOX.a.b.c.d.e.f.g.h"), None);
+    }
+
+    #[test]
+    fn ack_metadata_reads_every_number() {
+        assert_eq!(
+            ack_metadata(b"$JS.ACK.OBJ_B.C.1.17.3.1700000000.61"),
+            Some(AckMetadata {
+                delivered: 1,
+                stream_seq: 17,
+                consumer_seq: 3,
+                pending: 61
+            })
+        );
+        assert_eq!(
+            ack_metadata(b"$JS.ACK.hub.ACCHASH.S.C.2.9.8.1700000000.0"),
+            Some(AckMetadata {
+                delivered: 2,
+                stream_seq: 9,
+                consumer_seq: 8,
+                pending: 0
+            })
+        );
+        assert_eq!(ack_metadata(b"$JS.ACK.S.C.1.2.3.4.x"), None);
+    }
+
+    #[test]
+    fn pub_and_hpub_frames() {
+        let mut out = Vec::new();
+        encode_pub(&mut out, "a.b", Some("_INBOX.1"), b"xyz");
+        encode_pub(&mut out, "c", None, b"");
+        assert_eq!(out, b"PUB a.b _INBOX.1 3\r\nxyz\r\nPUB c 0\r\n\r\n");
+        let mut out = Vec::new();
+        encode_hpub(&mut out, "m", Some("r"), &[("Nats-Rollup", "sub")], b"{}");
+        let block = "NATS/1.0\r\nNats-Rollup: sub\r\n\r\n";
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            format!(
+                "HPUB m r {} {}\r\n{block}{{}}\r\n",
+                block.len(),
+                block.len() + 2
+            )
+        );
+    }
+
+    #[test]
+    fn msg_and_hmsg_frames_parse() {
+        let Frame::Message { delivery, len } =
+            parse_frame(b"MSG a.b 7 _INBOX.x 3\r\nxyz\r\nPING\r\n").unwrap()
+        else {
+            panic!("a whole MSG");
+        };
+        assert_eq!(len, "MSG a.b 7 _INBOX.x 3\r\nxyz\r\n".len());
+        assert_eq!(
+            delivery,
+            Delivery {
+                subject: b"a.b",
+                sid: 7,
+                reply: Some(b"_INBOX.x"),
+                headers: None,
+                payload: b"xyz",
+            }
+        );
+        assert_eq!(delivery.status(), None);
+
+        let block = "NATS/1.0 100 Idle Heartbeat\r\n\r\n";
+        let heartbeat = format!("HMSG in 2 {0} {0}\r\n{block}\r\n", block.len());
+        let heartbeat = heartbeat.as_bytes();
+        let Frame::Message { delivery, len } = parse_frame(heartbeat).unwrap() else {
+            panic!("a whole HMSG");
+        };
+        assert_eq!(len, heartbeat.len());
+        assert_eq!(delivery.reply, None);
+        assert_eq!(delivery.payload, b"");
+        assert_eq!(delivery.status(), Some(100));
+
+        let found = b"HMSG in 1 r 28 30\r\nNATS/1.0\r\nNats-Stream: S\r\n\r\nhi\r\n";
+        let Frame::Message { delivery, .. } = parse_frame(found).unwrap() else {
+            panic!("a whole HMSG");
+        };
+        assert_eq!(delivery.reply, Some(&b"r"[..]));
+        assert_eq!(delivery.payload, b"hi");
+        assert_eq!(delivery.status(), None);
+
+        // Half a frame, a control line, and garbage.
+        assert!(matches!(
+            parse_frame(b"MSG a 1 5\r\nxy").unwrap(),
+            Frame::Incomplete
+        ));
+        assert!(matches!(
+            parse_frame(b"MSG a 1").unwrap(),
+            Frame::Incomplete
+        ));
+        assert!(matches!(
+            parse_frame(b"PING\r\n").unwrap(),
+            Frame::Control {
+                line: b"PING",
+                len: 6
+            }
+        ));
+        assert!(parse_frame(b"MSG a 1 x\r\n").is_err());
+        assert!(parse_frame(b"HMSG a 1 9 3\r\nabc\r\n").is_err());
+        assert!(parse_frame(b"MSG a 1 3\r\nabcde").is_err());
     }
 
     #[test]

@@ -115,6 +115,8 @@ pub(super) enum CaseKind {
         op: ObjectOp,
         count: u64,
         size: usize,
+        /// Put or get on the wire with the raw client instead.
+        raw: bool,
     },
 }
 
@@ -535,6 +537,7 @@ pub(super) const CASES: &[Case] = &[
             op: ObjectOp::Put,
             count: 24,
             size: 8 * 1024 * 1024,
+            raw: false,
         },
         client: Some(ClientKind::Nats),
         tenancy: Tenancy::Global,
@@ -546,8 +549,33 @@ pub(super) const CASES: &[Case] = &[
             op: ObjectOp::Get,
             count: 24,
             size: 8 * 1024 * 1024,
+            raw: false,
         },
         client: Some(ClientKind::Nats),
+        tenancy: Tenancy::Global,
+    },
+    Case {
+        name: "object-put-8mib-raw",
+        title: "Object store put, 8 MiB objects, chunks pipelined (as nats.go), raw client",
+        kind: CaseKind::Object {
+            op: ObjectOp::Put,
+            count: 24,
+            size: 8 * 1024 * 1024,
+            raw: true,
+        },
+        client: Some(ClientKind::Raw),
+        tenancy: Tenancy::Global,
+    },
+    Case {
+        name: "object-get-8mib-raw",
+        title: "Object store get, 8 MiB objects, raw client",
+        kind: CaseKind::Object {
+            op: ObjectOp::Get,
+            count: 24,
+            size: 8 * 1024 * 1024,
+            raw: true,
+        },
+        client: Some(ClientKind::Raw),
         tenancy: Tenancy::Global,
     },
     Case {

@@ -123,7 +123,20 @@ pub(super) async fn markdown(
              a concurrent writer's puts, one key per put). The object rows put or get 8 MiB \
              objects one after another through async-nats' object store on a fresh bucket, \
              every object read to its end and compared; the get row's objects are written \
-             before the clock and the CPU count start.",
+             before the clock and the CPU count start. async-nats hashes every 128 KiB chunk \
+             and waits for its ack before sending the next, so there the client sets the \
+             rate; the object rows marked \"raw client\" do the same on the wire without it. \
+             The raw put sends what nats.go's `Put` sends: all 64 chunk `PUB`s of an object \
+             without waiting, then the meta message (`HPUB` with `Nats-Rollup: sub` and the \
+             object info async-nats writes), then awaits the 65 acks (each checked: stream, \
+             next sequence, no error; at most 256 in flight), one object after another; the \
+             frames and the SHA-256 digest are prepared before the clock, and nats.go's \
+             lookup of an earlier object of the same name is left out (the names are new). \
+             After the clock every object is read back with async-nats and compared. The raw \
+             get does per object what async-nats' `get` does: a direct get of the meta \
+             message, an ordered push consumer on the object's chunks (flow control answered, \
+             heartbeats skipped, each chunk checked in order against the expected bytes with \
+             a plain comparison instead of SHA-256), then an unsubscribe.",
             version_of(binaries[0]).await,
             file_name(binaries[0]),
             version_of(latest).await,
@@ -520,8 +533,8 @@ mod tests {
             .collect();
         assert_eq!(
             js.len(),
-            25,
-            "publish: sync/async × file/memory × 16/128 B, and 2 raw; 5 consume and 5 raw; 3 KV; 2 object"
+            27,
+            "publish: sync/async × file/memory × 16/128 B, and 2 raw; 5 consume and 5 raw; 3 KV; 2 object and 2 raw"
         );
         assert_eq!(section_heading(&js), JS_SECTION_HEADING);
         assert_eq!(section_heading(CASES), SECTION_HEADING);

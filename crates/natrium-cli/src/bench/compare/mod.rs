@@ -22,6 +22,7 @@ use super::kv::{self, KvSettings};
 use super::object::{self, ObjectOp, ObjectSettings};
 use super::process::free_port;
 use super::raw::RawConnection;
+use super::raw_object;
 use super::report::Report;
 use super::workloads::{self, Settings};
 use cases::{ACCOUNTS_CONF, CASES, Case, CaseKind, ConsumeCase, JS_WINDOW, Tenancy};
@@ -221,6 +222,7 @@ async fn prepare_case(case: Case, server: &ServerProcess, scale: f64) -> anyhow:
             op: ObjectOp::Get,
             count,
             size,
+            ..
         } => {
             object::fill(&object_settings(server, ObjectOp::Get, count, size, scale)).await?;
             Ok(0)
@@ -311,8 +313,18 @@ async fn run_case(
             })
             .await
         }
-        CaseKind::Object { op, count, size } => {
-            object::run(&object_settings(server, op, count, size, scale)).await
+        CaseKind::Object {
+            op,
+            count,
+            size,
+            raw,
+        } => {
+            let settings = object_settings(server, op, count, size, scale);
+            if raw {
+                raw_object::run(&settings).await
+            } else {
+                object::run(&settings).await
+            }
         }
     }
 }
