@@ -412,7 +412,11 @@ pub async fn run(url: &str, args: BenchArgs) -> anyhow::Result<ExitCode> {
                 filled: false,
             };
             let report = if raw {
-                raw_object::run(&settings).await?
+                let report = raw_object::run(&settings).await?;
+                if settings.op == object::ObjectOp::Put {
+                    raw_object::check_put(&settings).await?;
+                }
+                report
             } else {
                 object::run(&settings).await?
             };

@@ -121,7 +121,8 @@ pub(super) async fn markdown(
              `kv::Store` on a fresh bucket (history 1, file storage, {JS_WINDOW} operations in \
              flight; every value read or watched is checked; the watch row's watcher receives \
              a concurrent writer's puts, one key per put). The object rows put or get 8 MiB \
-             objects one after another through async-nats' object store on a fresh bucket, \
+             objects one after another through async-nats' object store on a fresh bucket \
+             (eight distinct contents made before the clock, neighbours always different), \
              every object read to its end and compared; the get row's objects are written \
              before the clock and the CPU count start. async-nats hashes every 128 KiB chunk \
              and waits for its ack before sending the next, so there the client sets the \
@@ -132,7 +133,8 @@ pub(super) async fn markdown(
              next sequence, no error; at most 256 in flight), one object after another; the \
              frames and the SHA-256 digest are prepared before the clock, and nats.go's \
              lookup of an earlier object of the same name is left out (the names are new). \
-             After the clock every object is read back with async-nats and compared. The raw \
+             After the clock and the CPU count every object is read back with async-nats \
+             and compared. The raw \
              get does per object what async-nats' `get` does: a direct get of the meta \
              message, an ordered push consumer on the object's chunks (flow control answered, \
              heartbeats skipped, each chunk checked in order against the expected bytes with \

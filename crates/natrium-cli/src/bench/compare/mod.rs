@@ -231,6 +231,22 @@ async fn prepare_case(case: Case, server: &ServerProcess, scale: f64) -> anyhow:
     }
 }
 
+/// Checks, after the clock and the CPU count, what a case left on the server (a raw object
+/// put's objects, read back with async-nats).
+async fn check_case(case: Case, server: &ServerProcess, scale: f64) -> anyhow::Result<()> {
+    match case.kind {
+        CaseKind::Object {
+            op: ObjectOp::Put,
+            count,
+            size,
+            raw: true,
+        } => {
+            raw_object::check_put(&object_settings(server, ObjectOp::Put, count, size, scale)).await
+        }
+        _ => Ok(()),
+    }
+}
+
 async fn run_case(
     case: Case,
     server: &ServerProcess,
@@ -417,7 +433,12 @@ pub async fn run(args: CompareArgs) -> anyhow::Result<ExitCode> {
                         (Some(before), Some(after)) => after.checked_sub(before),
                         _ => None,
                     };
+                    let checked = match &report {
+                        Ok(_) => check_case(*case, &server, args.scale).await,
+                        Err(_) => Ok(()),
+                    };
                     server.stop().await;
+                    checked?;
                     anyhow::Ok(Run {
                         report: report?,
                         server_cpu,
