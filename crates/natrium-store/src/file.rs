@@ -34,24 +34,36 @@
 //! so that sealing it reads nothing back. Opening reads it instead of the block when
 //! it matches the block (length, modification time, last record's checksum, its own
 //! checksum); otherwise the block is replayed and its index written again. The active block
-//! is always replayed. Erasing a record in a sealed block removes that block's index.
+//! is always replayed. Erasing a record in a sealed block removes that block's index. A
+//! sealed block's index is written only once the block is on disk (below).
 //!
 //! # Writes
 //!
 //! [`MessageStore::store`] encodes into an in-memory buffer (no syscall per message);
 //! [`MessageStore::flush`] hands the buffer to the OS in one `write` (and fsyncs under
 //! [`SyncPolicy::Always`]). Removals are buffered the same way. A marker is written once
-//! per flush when the first sequence moved. Blocks are fsynced when they are closed (and,
-//! so that this fsync is short, synced in the background as they grow: see `early_sync`);
-//! the server calls [`MessageStore::sync`] on its sync interval.
+//! per flush when the first sequence moved. The server calls [`MessageStore::sync`] on its
+//! sync interval.
+//!
+//! A full block is closed without waiting for the disk: a background thread fsyncs it
+//! (`block_sync`, which also syncs the active block as it grows, so that little is left for
+//! then). From the moment it is closed until that fsync is done and its index written, the
+//! block has a marker file, `<id>.sealing`, whose name reaches the disk (the directory is
+//! fsynced when the next block is created) before any record of the next block can. A sync
+//! waits for the closed blocks' fsyncs too.
 //!
 //! # Recovery: what happens to bad bytes
 //!
 //! - In the active (last) block, the first record that is cut short or fails its checksum,
 //!   and everything after it, is a torn write: it is truncated away with a warning.
-//! - In any other block, bad bytes cannot come from a crash (blocks are fsynced before the
-//!   next is started), so [`StoreError::Corrupt`] names the file and offset and the store
-//!   does not open: silently dropping a tombstone there would bring a removed message back.
+//! - The same holds for a closed block that still has its sealing marker: the machine
+//!   stopped before its fsync was done. (The next block starts with a message or a marker
+//!   past its sequences, so the blocks after it replay as before; a tombstone there for a
+//!   lost message finds nothing to remove.)
+//! - In any other block, bad bytes cannot come from a crash (it was on disk before its
+//!   marker went), so [`StoreError::Corrupt`] names the file and offset and the store does
+//!   not open: silently dropping a tombstone there would bring a removed message back. A
+//!   block that does not start as ours is never truncated.
 //! - A load re-checks the checksum and the sequence, so bytes that rot after opening give
 //!   [`StoreError::Corrupt`], never a wrong message. The same holds for a sealed block read
 //!   through its index: damage inside it shows on load, not on open.
@@ -75,7 +87,7 @@ use std::time::Duration;
 use bytes::Bytes;
 
 use crate::block_index::{self, BlockId, Fact};
-use crate::early_sync;
+use crate::block_sync::{self, SealDone};
 use crate::index::{Index, MAX_SEQ};
 use crate::memory::deadline;
 use crate::{
@@ -157,7 +169,7 @@ const _: () = assert!(std::mem::size_of::<crate::index::Slot<u32>>() == 16);
 struct Block {
     id: u32,
     path: PathBuf,
-    /// Shared with the early-sync thread (see `early_sync`).
+    /// Shared with the block-sync thread (see `block_sync`).
     file: Arc<File>,
     /// Bytes in the file (records in `pending` come after).
     len: u64,
@@ -373,6 +385,21 @@ impl ReadCache {
     }
 }
 
+/// A closed block whose fsync runs in the background (see `block_sync`). Its sealing marker
+/// is on disk before any record of the next block can be, and goes only once the fsync is
+/// done and the index written: so a block without the marker is on disk, and only blocks
+/// with it can have lost their tail to a machine crash.
+#[derive(Debug)]
+struct Seal {
+    id: u32,
+    /// Its length when closed.
+    len: u64,
+    /// Its index, kept while it was active; `None` to read the block back for it (a record
+    /// in it was rewritten since).
+    index: Option<block_index::Writer>,
+    done: SealDone,
+}
+
 /// A stream kept in block files (`storage: file`). See the module documentation for the
 /// format and the recovery rules.
 #[derive(Debug)]
@@ -388,6 +415,8 @@ pub struct FileStore {
     /// needs no read-back; `None` once a record in it was rewritten in place (then sealing
     /// reads the block).
     active_index: Option<block_index::Writer>,
+    /// Closed blocks whose fsync has not been seen done yet, oldest first.
+    seals: Vec<Seal>,
     /// The first sequence the records on disk (plus `pending`) already imply.
     marked_first: u64,
     cache: ReadCache,
@@ -439,6 +468,22 @@ fn block_path(dir: &Path, id: u32) -> PathBuf {
 
 fn index_path(dir: &Path, id: u32) -> PathBuf {
     dir.join(format!("{id:08}.idx"))
+}
+
+/// A closed block's "not yet on disk" marker: it exists from the moment the block is closed
+/// until its fsync is done (see [`Seal`]).
+fn sealing_path(dir: &Path, id: u32) -> PathBuf {
+    dir.join(format!("{id:08}.sealing"))
+}
+
+/// Removes a block's sealing marker, if it has one.
+fn remove_sealing(dir: &Path, id: u32) {
+    let path = sealing_path(dir, id);
+    if let Err(e) = fs::remove_file(&path)
+        && e.kind() != std::io::ErrorKind::NotFound
+    {
+        tracing::warn!(marker = ?path, error = %e, "could not remove a block's sealing marker");
+    }
 }
 
 /// What a block index must match: the block's length, modification time and last 4 bytes.
@@ -544,6 +589,7 @@ impl FileStore {
             blocks: Vec::new(),
             pending: Vec::new(),
             active_index: None,
+            seals: Vec::new(),
             marked_first: 0,
             // Until replay succeeds: a store dropped half-open must write nothing.
             closed: true,
@@ -589,6 +635,8 @@ impl FileStore {
             has_messages: false,
         };
         if !last && self.replay_from_index(&mut block)? {
+            // An index is written only once its block is on disk.
+            remove_sealing(&self.dir, id);
             self.blocks.push(block);
             return Ok(());
         }
@@ -627,24 +675,29 @@ impl FileStore {
                 good += len;
             }
         }
-        if last {
-            // Exactly the records kept: a bad tail is truncated below.
-            self.active_index = writer;
-        } else if let (None, Some(writer)) = (failure, writer) {
-            write_index(&block, data.len() as u64, writer);
-        }
+        // A closed block whose fsync had not finished may have lost its tail to a machine
+        // crash, as the active block may.
+        let sealing = !last && sealing_path(&self.dir, id).exists();
         if let Some((offset, reason)) = failure {
-            if !last {
+            let foreign = offset == 0 && !MAGIC.starts_with(&data);
+            if !last && (!sealing || foreign) {
                 return Err(StoreError::Corrupt {
                     path: block.path,
                     offset: offset as u64,
                     reason: reason.to_owned(),
                 });
             }
-            tracing::warn!(
-                block = ?block.path, offset, dropped = data.len() - offset, reason,
-                "truncating a torn or corrupt tail of the active block"
-            );
+            if last {
+                tracing::warn!(
+                    block = ?block.path, offset, dropped = data.len() - offset, reason,
+                    "truncating a torn or corrupt tail of the active block"
+                );
+            } else {
+                tracing::warn!(
+                    block = ?block.path, offset, dropped = data.len() - offset, reason,
+                    "truncating the torn tail of a block closed just before the machine stopped (its fsync had not finished)"
+                );
+            }
             let keep = offset;
             block
                 .file
@@ -663,6 +716,20 @@ impl FileStore {
                 .file
                 .sync_all()
                 .map_err(|e| StoreError::io(&block.path, e))?;
+        } else if sealing {
+            // Its records may be only in the page cache still (the process stopped, not the
+            // machine): on disk before the marker goes.
+            block
+                .file
+                .sync_data()
+                .map_err(|e| StoreError::io(&block.path, e))?;
+        }
+        if last {
+            // Exactly the records kept.
+            self.active_index = writer;
+        } else if let Some(writer) = writer {
+            write_index(&block, block.len, writer);
+            remove_sealing(&self.dir, id);
         }
         self.blocks.push(block);
         Ok(())
@@ -869,25 +936,70 @@ impl FileStore {
         self.index.removed = removed;
     }
 
-    /// Closes the active block (fsynced) and starts the next one.
+    /// Closes the active block and starts the next one; the closed block's fsync runs in
+    /// the background (see [`Seal`]).
     fn rotate(&mut self) -> Result<(), StoreError> {
         self.write_pending()?;
-        let kept_index = self.active_index.take();
+        let index = self.active_index.take();
         let block = self.active();
-        block
-            .file
-            .sync_data()
-            .map_err(|e| StoreError::io(&block.path, e))?;
-        match kept_index {
-            Some(writer) => write_index(block, block.len, writer),
-            None => index_sealed(block),
-        }
         let next = block.id.checked_add(1).ok_or_else(|| StoreError::Corrupt {
             path: block.path.clone(),
             offset: 0,
             reason: "block ids exhausted".to_owned(),
         })?;
+        // `new_block`'s directory fsync puts the marker's name on disk before any record of
+        // the next block can be.
+        let marker = sealing_path(&self.dir, block.id);
+        File::create(&marker).map_err(|e| StoreError::io(&marker, e))?;
+        let seal = Seal {
+            id: block.id,
+            len: block.len,
+            index,
+            done: block_sync::seal(&block.file),
+        };
+        self.seals.push(seal);
         self.new_block(next)
+    }
+
+    /// Indexes each closed block whose fsync is done and removes its sealing marker; with
+    /// `wait`, fsyncs the others here first (a sync leaves every closed block on disk).
+    fn finish_seals(&mut self, wait: bool) -> Result<(), StoreError> {
+        let mut i = 0;
+        while i < self.seals.len() {
+            let seal = &self.seals[i];
+            let Ok(pos) = self.blocks.binary_search_by_key(&seal.id, |b| b.id) else {
+                // Deleted since (below the first sequence).
+                self.seals.remove(i);
+                continue;
+            };
+            let block = &self.blocks[pos];
+            match seal.done.get() {
+                Some(Ok(())) => {}
+                Some(Err(text)) => {
+                    tracing::warn!(block = ?block.path, error = %text, "the background fsync of a closed block failed; trying again");
+                    block
+                        .file
+                        .sync_data()
+                        .map_err(|e| StoreError::io(&block.path, e))?;
+                }
+                None if wait => block
+                    .file
+                    .sync_data()
+                    .map_err(|e| StoreError::io(&block.path, e))?,
+                None => {
+                    i += 1;
+                    continue;
+                }
+            }
+            let seal = self.seals.remove(i);
+            let block = &self.blocks[pos];
+            match seal.index {
+                Some(writer) => write_index(block, seal.len, writer),
+                None => index_sealed(block),
+            }
+            remove_sealing(&self.dir, seal.id);
+        }
+        Ok(())
     }
 
     /// One write of everything buffered.
@@ -905,9 +1017,9 @@ impl FileStore {
             Ok(()) => {
                 block.len += pending.len() as u64;
                 if self.cfg.sync != SyncPolicy::Always
-                    && block.len - block.early_synced >= early_sync::EVERY
+                    && block.len - block.early_synced >= block_sync::EVERY
                 {
-                    early_sync::sync_soon(&block.file, &block.path);
+                    block_sync::sync_soon(&block.file, &block.path);
                     block.early_synced = block.len;
                 }
                 let mut pending = pending;
@@ -939,6 +1051,7 @@ impl FileStore {
             let block = self.blocks.remove(0);
             self.cache.forget_block(block.id);
             remove_index(&self.dir, block.id);
+            remove_sealing(&self.dir, block.id);
             fs::remove_file(&block.path).map_err(|e| StoreError::io(&block.path, e))?;
             tracing::debug!(block = ?block.path, "removed a block below the first sequence");
         }
@@ -1135,6 +1248,9 @@ impl FileStore {
         if pos + 1 < self.blocks.len() {
             // The index lists the record as a message; a stale index is never read.
             remove_index(&self.dir, loc.block);
+            if let Some(seal) = self.seals.iter_mut().find(|s| s.id == loc.block) {
+                seal.index = None;
+            }
         } else {
             self.active_index = None;
         }
@@ -1153,12 +1269,13 @@ impl FileStore {
 }
 
 impl Drop for FileStore {
-    /// Hands buffered records to the OS (best effort; the server still calls `sync` at
-    /// shutdown to have them on disk).
+    /// Hands buffered records to the OS and waits for the closed blocks' fsyncs (best
+    /// effort; the server still calls `sync` at shutdown to have everything on disk).
     fn drop(&mut self) {
-        if !self.closed
-            && let Err(e) = self.flush_pending()
-        {
+        if self.closed {
+            return;
+        }
+        if let Err(e) = self.flush_pending().and_then(|()| self.finish_seals(true)) {
             tracing::warn!(dir = ?self.dir, error = %e, "flush on drop failed");
         }
     }
@@ -1246,6 +1363,9 @@ impl FileStore {
     }
 
     fn flush_pending(&mut self) -> Result<(), StoreError> {
+        // Under `sync: always` a flush leaves every record on disk, those in a block
+        // closed since the last flush too.
+        self.finish_seals(self.cfg.sync == SyncPolicy::Always)?;
         let first = self.index.first_seq();
         if first != self.marked_first {
             self.append_record(KIND_MARKER, first, self.index.last_time(), None);
@@ -1267,6 +1387,7 @@ impl FileStore {
 
     fn sync_all(&mut self) -> Result<(), StoreError> {
         self.flush_pending()?;
+        self.finish_seals(true)?;
         let block = self.active();
         block
             .file

@@ -19,7 +19,7 @@
 //! ```
 
 mod block_index;
-mod early_sync;
+mod block_sync;
 mod error;
 mod file;
 mod index;

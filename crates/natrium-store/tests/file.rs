@@ -358,6 +358,35 @@ fn sync_always_and_sync_work() {
     assert_eq!(s.state().msgs, 5);
 }
 
+/// Under `sync: always` a flush returns only once the blocks closed since the last one are
+/// on disk too (their sealing markers gone), not in the background.
+#[test]
+fn sync_always_flushes_closed_blocks_before_returning() {
+    let dir = TempDir::new().unwrap();
+    let cfg = FileStoreConfig {
+        sync: SyncPolicy::Always,
+        ..small_blocks()
+    };
+    let mut s = FileStore::open(dir.path(), cfg, limits()).unwrap();
+    for i in 0..40u64 {
+        s.store(b"s", None, &[i as u8; 300], i as i64, None)
+            .unwrap();
+        s.flush().unwrap();
+        let markers = fs::read_dir(dir.path())
+            .unwrap()
+            .filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .path()
+                    .extension()
+                    .is_some_and(|x| x == "sealing")
+            })
+            .count();
+        assert_eq!(markers, 0, "after message {i}");
+    }
+    assert!(block_files(dir.path()).len() > 5);
+}
+
 #[test]
 fn destroy_removes_the_directory() {
     let dir = TempDir::new().unwrap();
