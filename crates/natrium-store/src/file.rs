@@ -46,8 +46,7 @@
 //! sync interval.
 //!
 //! A full block is closed without waiting for the disk: a background thread fsyncs it
-//! (`block_sync`, which also syncs the active block as it grows, so that little is left for
-//! then). From the moment it is closed until that fsync is done and its index written, the
+//! (`block_sync`). From the moment it is closed until that fsync is done and its index written, the
 //! block has a marker file, `<id>.sealing`, whose name reaches the disk (the directory is
 //! fsynced when the next block is created) before any record of the next block can. A sync
 //! waits for the closed blocks' fsyncs too.
@@ -173,8 +172,6 @@ struct Block {
     file: Arc<File>,
     /// Bytes in the file (records in `pending` come after).
     len: u64,
-    /// `len` when the block was last handed to the early-sync thread.
-    early_synced: u64,
     /// The highest sequence any record in it refers to; the block is dropped once the
     /// stream's first sequence passes it.
     max_ref: u64,
@@ -629,7 +626,6 @@ impl FileStore {
             path,
             file: Arc::new(file),
             len: 0,
-            early_synced: 0,
             max_ref: 0,
             first_seq: self.index.last_seq() + 1,
             has_messages: false,
@@ -844,7 +840,6 @@ impl FileStore {
             path,
             file: Arc::new(file),
             len: MAGIC.len() as u64,
-            early_synced: 0,
             max_ref: 0,
             first_seq: self.index.last_seq() + 1,
             has_messages: false,
@@ -1016,12 +1011,6 @@ impl FileStore {
         match result {
             Ok(()) => {
                 block.len += pending.len() as u64;
-                if self.cfg.sync != SyncPolicy::Always
-                    && block.len - block.early_synced >= block_sync::EVERY
-                {
-                    block_sync::sync_soon(&block.file, &block.path);
-                    block.early_synced = block.len;
-                }
                 let mut pending = pending;
                 pending.clear();
                 self.pending = pending;
