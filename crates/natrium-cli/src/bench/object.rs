@@ -157,20 +157,7 @@ pub async fn run(settings: &ObjectSettings) -> anyhow::Result<Report> {
             let start = Instant::now();
             let mut buffer = Vec::with_capacity(settings.size);
             for i in 0..settings.count {
-                let mut object = bucket
-                    .get(name(i).as_str())
-                    .await
-                    .with_context(|| format!("get of {} failed", name(i)))?;
-                buffer.clear();
-                object
-                    .read_to_end(&mut buffer)
-                    .await
-                    .with_context(|| format!("reading {} failed", name(i)))?;
-                anyhow::ensure!(
-                    buffer == content(&contents, i),
-                    "{} came back different",
-                    name(i)
-                );
+                read_and_check(&bucket, &contents, i, &mut buffer).await?;
                 progress.inc(1);
             }
             (
@@ -183,17 +170,52 @@ pub async fn run(settings: &ObjectSettings) -> anyhow::Result<Report> {
         }
     };
     progress.finish_and_clear();
-    let mut report = Report::new(workload, &settings.url, "async-nats", settings.size);
+    tokio::time::timeout(Duration::from_secs(5), client.flush())
+        .await
+        .ok();
+    Ok(report(workload, settings, "async-nats", span))
+}
+
+/// Reads object `i` to its end through async-nats' object store (which checks its digest)
+/// into `buffer`; it must be the object put.
+pub(super) async fn read_and_check(
+    bucket: &object_store::ObjectStore,
+    contents: &[Vec<u8>],
+    i: u64,
+    buffer: &mut Vec<u8>,
+) -> anyhow::Result<()> {
+    let name = name(i);
+    let mut object = bucket
+        .get(name.as_str())
+        .await
+        .with_context(|| format!("get of {name} failed"))?;
+    buffer.clear();
+    object
+        .read_to_end(buffer)
+        .await
+        .with_context(|| format!("reading {name} failed"))?;
+    anyhow::ensure!(
+        *buffer == content(contents, i),
+        "{name} came back different"
+    );
+    Ok(())
+}
+
+/// The report of an object run: `count` objects of `size` bytes in `span`.
+pub(super) fn report(
+    workload: &str,
+    settings: &ObjectSettings,
+    client: &str,
+    span: Span,
+) -> Report {
+    let mut report = Report::new(workload, &settings.url, client, settings.size);
     report.set_publishers(&[ClientRun {
         msgs: settings.count,
         bytes: settings.count * settings.size as u64,
         span: Some(span),
     }]);
     report.set_accounting(settings.count, settings.count);
-    tokio::time::timeout(Duration::from_secs(5), client.flush())
-        .await
-        .ok();
-    Ok(report)
+    report
 }
 
 #[cfg(test)]

@@ -18,11 +18,10 @@ use async_nats::jetstream::{self, consumer, object_store};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE;
 use indicatif::ProgressBar;
-use tokio::io::AsyncReadExt as _;
 
 use super::object::{self, BUCKET, ObjectOp, ObjectSettings};
 use super::raw::{self, RawConnection, ack_metadata};
-use super::report::{ClientRun, Report, Span};
+use super::report::{Report, Span};
 
 /// Chunk size of async-nats' and nats.go's object stores.
 const CHUNK: usize = 128 * 1024;
@@ -193,17 +192,10 @@ pub async fn run(settings: &ObjectSettings) -> anyhow::Result<Report> {
         }
     };
     progress.finish_and_clear();
-    let mut report = Report::new(workload, &settings.url, "raw", settings.size);
-    report.set_publishers(&[ClientRun {
-        msgs: settings.count,
-        bytes: settings.count * settings.size as u64,
-        span: Some(span),
-    }]);
-    report.set_accounting(settings.count, settings.count);
     tokio::time::timeout(Duration::from_secs(5), client.flush())
         .await
         .ok();
-    Ok(report)
+    Ok(object::report(workload, settings, "raw", span))
 }
 
 /// Checks what a raw put stored: async-nats reads every object back, checking its digest,
@@ -218,20 +210,7 @@ pub async fn check_put(settings: &ObjectSettings) -> anyhow::Result<()> {
         .context("the benchmark bucket is missing")?;
     let mut buffer = Vec::with_capacity(settings.size);
     for i in 0..settings.count {
-        let name = object::name(i);
-        let mut object = bucket
-            .get(name.as_str())
-            .await
-            .with_context(|| format!("{name} is not in the bucket"))?;
-        buffer.clear();
-        object
-            .read_to_end(&mut buffer)
-            .await
-            .with_context(|| format!("reading {name} back failed"))?;
-        anyhow::ensure!(
-            buffer == object::content(&contents, i),
-            "{name} was stored wrongly"
-        );
+        object::read_and_check(&bucket, &contents, i, &mut buffer).await?;
     }
     Ok(())
 }
