@@ -638,7 +638,7 @@ impl FileStore {
         }
         let data = fs::read(&block.path).map_err(|e| StoreError::io(&block.path, e))?;
         block.len = data.len() as u64;
-        let mut writer = Some(block_index::Writer::default());
+        let mut writer = block_index::Writer::default();
         let mut failure = None;
         if data.len() < MAGIC.len() || &data[..MAGIC.len()] != MAGIC {
             failure = Some((0, "not a natrium block (bad magic)"));
@@ -665,9 +665,7 @@ impl FileStore {
                     failure = Some((good, reason));
                     break;
                 }
-                if let Some(writer) = &mut writer {
-                    writer.push(&fact);
-                }
+                writer.push(&fact);
                 good += len;
             }
         }
@@ -722,8 +720,8 @@ impl FileStore {
         }
         if last {
             // Exactly the records kept.
-            self.active_index = writer;
-        } else if let Some(writer) = writer {
+            self.active_index = Some(writer);
+        } else {
             write_index(&block, block.len, writer);
             remove_sealing(&self.dir, id);
         }
