@@ -216,6 +216,26 @@ const fn js_case(
     }
 }
 
+/// An object store row: 24 objects of 8 MiB, through async-nats or the raw client.
+const fn object_case(name: &'static str, title: &'static str, op: ObjectOp, raw: bool) -> Case {
+    Case {
+        name,
+        title,
+        kind: CaseKind::Object {
+            op,
+            count: 24,
+            size: 8 * 1024 * 1024,
+            raw,
+        },
+        client: Some(if raw {
+            ClientKind::Raw
+        } else {
+            ClientKind::Nats
+        }),
+        tenancy: Tenancy::Global,
+    }
+}
+
 /// An async JetStream publish row with the raw client.
 const fn js_raw_case(name: &'static str, title: &'static str, storage: Storage) -> Case {
     Case {
@@ -530,54 +550,30 @@ pub(super) const CASES: &[Case] = &[
         client: Some(ClientKind::Nats),
         tenancy: Tenancy::Global,
     },
-    Case {
-        name: "object-put-8mib",
-        title: "Object store put, 8 MiB objects",
-        kind: CaseKind::Object {
-            op: ObjectOp::Put,
-            count: 24,
-            size: 8 * 1024 * 1024,
-            raw: false,
-        },
-        client: Some(ClientKind::Nats),
-        tenancy: Tenancy::Global,
-    },
-    Case {
-        name: "object-get-8mib",
-        title: "Object store get, 8 MiB objects",
-        kind: CaseKind::Object {
-            op: ObjectOp::Get,
-            count: 24,
-            size: 8 * 1024 * 1024,
-            raw: false,
-        },
-        client: Some(ClientKind::Nats),
-        tenancy: Tenancy::Global,
-    },
-    Case {
-        name: "object-put-8mib-raw",
-        title: "Object store put, 8 MiB objects, chunks pipelined (as nats.go), raw client",
-        kind: CaseKind::Object {
-            op: ObjectOp::Put,
-            count: 24,
-            size: 8 * 1024 * 1024,
-            raw: true,
-        },
-        client: Some(ClientKind::Raw),
-        tenancy: Tenancy::Global,
-    },
-    Case {
-        name: "object-get-8mib-raw",
-        title: "Object store get, 8 MiB objects, raw client",
-        kind: CaseKind::Object {
-            op: ObjectOp::Get,
-            count: 24,
-            size: 8 * 1024 * 1024,
-            raw: true,
-        },
-        client: Some(ClientKind::Raw),
-        tenancy: Tenancy::Global,
-    },
+    object_case(
+        "object-put-8mib",
+        "Object store put, 8 MiB objects",
+        ObjectOp::Put,
+        false,
+    ),
+    object_case(
+        "object-get-8mib",
+        "Object store get, 8 MiB objects",
+        ObjectOp::Get,
+        false,
+    ),
+    object_case(
+        "object-put-8mib-raw",
+        "Object store put, 8 MiB objects, chunks pipelined (as nats.go), raw client",
+        ObjectOp::Put,
+        true,
+    ),
+    object_case(
+        "object-get-8mib-raw",
+        "Object store get, 8 MiB objects, raw client",
+        ObjectOp::Get,
+        true,
+    ),
     Case {
         name: "idle1k",
         title: "1,000 idle clients",
