@@ -389,8 +389,6 @@ impl ReadCache {
 #[derive(Debug)]
 struct Seal {
     id: u32,
-    /// Its length when closed.
-    len: u64,
     /// Its index, kept while it was active; `None` to read the block back for it (a record
     /// in it was rewritten since).
     index: Option<block_index::Writer>,
@@ -932,7 +930,17 @@ impl FileStore {
     /// Closes the active block and starts the next one; the closed block's fsync runs in
     /// the background (see [`Seal`]).
     fn rotate(&mut self) -> Result<(), StoreError> {
+        let before = self.active().len;
         self.write_pending()?;
+        self.close_and_start_next().inspect_err(|_| {
+            // The batch's records just written wait for acknowledgements that now fail:
+            // going back to the disk (see `failed`) must drop them too.
+            self.active_mut().len = before;
+        })
+    }
+
+    /// [`FileStore::rotate`] once the pending records are written.
+    fn close_and_start_next(&mut self) -> Result<(), StoreError> {
         let index = self.active_index.take();
         let block = self.active();
         let next = block.id.checked_add(1).ok_or_else(|| StoreError::Corrupt {
@@ -946,7 +954,6 @@ impl FileStore {
         File::create(&marker).map_err(|e| StoreError::io(&marker, e))?;
         let seal = Seal {
             id: block.id,
-            len: block.len,
             index,
             done: block_sync::seal(&block.file),
         };
@@ -987,7 +994,7 @@ impl FileStore {
             let seal = self.seals.remove(i);
             let block = &self.blocks[pos];
             match seal.index {
-                Some(writer) => write_index(block, seal.len, writer),
+                Some(writer) => write_index(block, block.len, writer),
                 None => index_sealed(block),
             }
             remove_sealing(&self.dir, seal.id);
