@@ -7,10 +7,11 @@
 //! [`before_park`], which polls a second epoll set holding every client socket until one is
 //! readable, a task is waiting in the runtime's injection queue or the spin time is over.
 //! Because the spin ends as soon as there is work, it adds no latency; it only keeps the vCPU
-//! awake for the next message. Between polls it yields the core, so a client or the other
-//! runtime thread that is ready to run gets it at once: the spin takes no time from anyone,
-//! and can be long enough (250 µs) to bridge a client's pause between a reply and its next
-//! request, such as hashing the next object store chunk. It costs CPU only after activity:
+//! awake for the next message. After its first 50 µs it yields the core between polls, so a
+//! client or the other runtime thread that is ready to run gets it at once: the rest of the
+//! spin takes no time from anyone, and can be long enough (250 µs in all) to bridge a
+//! client's pause between a reply and its next request, such as hashing the next object
+//! store chunk. It costs CPU only after activity:
 //! an idle server parks once and stays parked.
 //!
 //! Process-wide, like the runtime hook it serves; [`install`] turns it on (the binary does,
@@ -25,6 +26,12 @@ use rustix::event::epoll;
 
 /// How long the `natrium-server` binary's threads spin before sleeping, by default.
 pub const DEFAULT_SPIN: Duration = Duration::from_micros(250);
+
+/// How long a spin keeps its core before it starts yielding it. A client streaming small
+/// messages pauses only briefly; keeping the core through such pauses (as before yielding
+/// was added) lets its writes coalesce instead of being read a few messages at a time by a
+/// server that shares its core.
+const KEEP_CORE: Duration = Duration::from_micros(50);
 
 struct BusyPoll {
     /// Level-triggered read interest in every client socket.
@@ -93,33 +100,42 @@ pub fn before_park() {
     let Some(bp) = BUSY_POLL.get() else {
         return;
     };
-    let deadline = Instant::now() + bp.spin;
+    let start = Instant::now();
+    let deadline = start + bp.spin;
+    let keep_core_until = start + KEEP_CORE;
     // Tasks woken from outside the runtime's threads wait in its injection queue; while this
     // thread spins, tokio does not count it as parked, so nothing would wake it for them.
     let runtime = tokio::runtime::Handle::try_current().ok();
     let mut events = [MaybeUninit::<epoll::Event>::uninit(); 1];
-    let now = rustix::time::Timespec {
+    let no_wait = rustix::time::Timespec {
         tv_sec: 0,
         tv_nsec: 0,
     };
     loop {
-        match epoll::wait(&bp.epoll, &mut events[..], Some(&now)) {
+        match epoll::wait(&bp.epoll, &mut events[..], Some(&no_wait)) {
             Ok((ready, _)) if !ready.is_empty() => return,
             Ok(_) => {}
             // Not expected; sleeping at once is always correct.
             Err(_) => return,
         }
-        if Instant::now() >= deadline
+        let now = Instant::now();
+        if now >= deadline
             || runtime
                 .as_ref()
                 .is_some_and(|handle| handle.metrics().global_queue_depth() > 0)
         {
             return;
         }
-        // Gives the core to any other runnable thread (a client on the same machine, the
-        // other runtime thread) and comes straight back when there is none, so the spin
-        // keeps the vCPU awake without taking time from anyone.
-        rustix::thread::sched_yield();
+        if now < keep_core_until {
+            for _ in 0..32 {
+                std::hint::spin_loop();
+            }
+        } else {
+            // Gives the core to any other runnable thread (a client on the same machine, the
+            // other runtime thread) and comes straight back when there is none, so the rest
+            // of the spin keeps the vCPU awake without taking time from anyone.
+            rustix::thread::sched_yield();
+        }
     }
 }
 
