@@ -11,8 +11,8 @@
 //! client or the other runtime thread that is ready to run gets it at once: the rest of the
 //! spin takes no time from anyone, and can be long enough (250 µs in all) to bridge a
 //! client's pause between a reply and its next request, such as hashing the next object
-//! store chunk. It costs CPU only after activity:
-//! an idle server parks once and stays parked.
+//! store chunk. It costs CPU only after activity: an idle server parks once and stays
+//! parked.
 //!
 //! Process-wide, like the runtime hook it serves; [`install`] turns it on (the binary does,
 //! an embedding program may), and without it [`watch`] does nothing.
@@ -94,8 +94,9 @@ pub(crate) fn watch(socket: &impl AsFd) {
     }
 }
 
-/// The runtime's `on_thread_park` hook: spins until a watched socket is readable or the spin
-/// time has passed. Does nothing unless [`install`] was called.
+/// The runtime's `on_thread_park` hook: spins until a watched socket is readable, a task
+/// waits in the runtime's injection queue or the spin time has passed. Does nothing unless
+/// [`install`] was called.
 pub fn before_park() {
     let Some(bp) = BUSY_POLL.get() else {
         return;
